@@ -1,0 +1,99 @@
+# certfleet: `make` builds build/certfleet; `make demo` and `make test` also
+# install missing build dependencies first (scripts/deps.sh), so they are the
+# only two commands a fresh Debian 12 machine needs.
+
+BUILD     ?= build
+SANITIZER ?=
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+CC        ?= cc
+CFLAGS    ?= -O2 -g
+
+PKGS      := libuv libcurl openssl libconfig jansson sqlite3
+WARN      := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+             -Wmissing-prototypes -Wpointer-arith -Wsign-compare
+CPPFLAGS  += -D_DEFAULT_SOURCE -D_XOPEN_SOURCE=700 -I.
+
+ifeq ($(SANITIZER),address)
+SANFLAGS  := -fsanitize=address -fno-sanitize-recover=all -fno-omit-frame-pointer
+else ifeq ($(SANITIZER),undefined)
+SANFLAGS  := -fsanitize=undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else ifneq ($(SANITIZER),)
+$(error unknown SANITIZER '$(SANITIZER)': use address or undefined)
+endif
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA     = $(shell pkg-config --cflags --libs cmocka 2>/dev/null)
+
+ALL_CFLAGS = $(WARN) $(CFLAGS) $(SANFLAGS) $(CPPFLAGS) $(PKG_CFLAGS)
+
+LIB_SRC  := $(sort $(wildcard engine/*.c inventory/*.c))
+CMD_SRC  := $(sort $(wildcard cmd/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CMD_OBJ  := $(CMD_SRC:%.c=$(BUILD)/obj/%.o)
+UNITS    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+LIB      := $(BUILD)/libcertfleet.a
+
+.PHONY: all deps demo test unit units integration asan bench bench-large \
+        install clean
+all: $(BUILD)/certfleet
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/certfleet: $(CMD_OBJ) $(LIB)
+	$(CC) $(SANFLAGS) -o $@ $(CMD_OBJ) $(LIB) $(PKG_LIBS)
+
+# A unit test may replace single functions at link time: set
+# WRAP_test_<module> = -Wl,--wrap=<function> below.
+$(BUILD)/tests/unit/%: tests/unit/%.c tests/unit/unit.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(PKG_LIBS) $(CMOCKA) $(WRAP_$*)
+
+units: $(UNITS) $(BUILD)/certfleet
+
+deps:
+	@scripts/deps.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh
+
+# Every test: the unit tests under ASan and UBSan, then the integration
+# tests against the plain build. Ends with one "N passed, N failed" line.
+test: deps
+	@tests/run.sh all
+
+unit: deps
+	@tests/run.sh unit
+
+integration: deps
+	@tests/run.sh integration
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZER=address units
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@bench/run.sh
+
+bench-large: deps
+	@$(MAKE) --no-print-directory all
+	@bench/run.sh large
+
+install: $(BUILD)/certfleet
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/certfleet/templates
+	install -m 0755 $(BUILD)/certfleet $(DESTDIR)$(PREFIX)/bin/certfleet
+	install -m 0644 templates/*.cfg $(DESTDIR)$(PREFIX)/share/certfleet/templates/
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d)

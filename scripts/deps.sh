@@ -1,0 +1,30 @@
+#!/bin/sh
+# Installs the build and test dependencies with apt-get, but only those that
+# are missing, so that a machine which has them needs neither root nor network.
+set -eu
+
+missing=""
+have_pc() { pkg-config --exists "$1" 2>/dev/null; }
+command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
+have_pc libuv     || missing="$missing libuv1-dev"
+have_pc libcurl   || missing="$missing libcurl4-openssl-dev"
+have_pc openssl   || missing="$missing libssl-dev"
+have_pc libconfig || missing="$missing libconfig-dev"
+have_pc cmocka    || missing="$missing libcmocka-dev"
+have_pc jansson   || missing="$missing libjansson-dev"
+have_pc sqlite3   || missing="$missing libsqlite3-dev"
+command -v cc >/dev/null 2>&1 || missing="$missing gcc libc6-dev"
+command -v make >/dev/null 2>&1 || missing="$missing make"
+command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
+command -v sqlite3 >/dev/null 2>&1 || missing="$missing sqlite3"
+
+[ -z "$missing" ] && exit 0
+echo "deps: installing$missing" >&2
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: run as root, or install:$missing" >&2
+	exit 2
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >&2
