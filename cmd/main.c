@@ -1,2 +1,95 @@
-/* placeholder replaced below */
-int main(void) { return 0; }
+/*
+ * certfleet's entry point: the command word, common options, dispatch and
+ * the process exit code. Nothing below cmd/ exits or prints.
+ */
+#include "cmd/cmd.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char usage_text[] =
+"usage: certfleet COMMAND [options] FLEET.cfg\n"
+"\n"
+"commands:\n"
+"  check FLEET.cfg     validate the fleet file, inventory and template\n"
+"\n"
+"options:\n"
+"  --json              machine-readable output\n"
+"  --quiet             print only problems (for cron)\n"
+"  --limit NAME|GROUP  only these servers\n"
+"  --force             re-issue even if not due\n"
+"  -h, --help          this text\n"
+"\n"
+"exit codes: 0 done or nothing due; 1 some server failed; 2 usage or\n"
+"configuration error; 3 another run holds the lock\n";
+
+static const struct {
+	const char *name;
+	int (*run)(const struct cmd_opts *);
+	int min_args;               /* operands after the fleet file */
+} commands[] = {
+	{ "check", cmd_check, 0 },
+};
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct cmd_opts o = { 0 };
+	size_t i;
+	int c;
+
+	if (argc < 2 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "--help") == 0) {
+		fputs(usage_text, argc < 2 ? stderr : stdout);
+		return argc < 2 ? CMD_EXIT_USAGE : CMD_EXIT_OK;
+	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, argv[1]) == 0)
+			break;
+	if (i == sizeof(commands) / sizeof(commands[0])) {
+		fprintf(stderr, "certfleet: unknown command '%s'\n%s", argv[1],
+		    usage_text);
+		return CMD_EXIT_USAGE;
+	}
+	argc--;
+	argv++;
+	while ((c = getopt_long(argc, argv, "hjqfl:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			o.json = true;
+			break;
+		case 'q':
+			o.quiet = true;
+			break;
+		case 'f':
+			o.force = true;
+			break;
+		case 'l':
+			o.limit = optarg;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return CMD_EXIT_OK;
+		default:
+			fputs(usage_text, stderr);
+			return CMD_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc || argc - optind - 1 < commands[i].min_args) {
+		fprintf(stderr, "certfleet: '%s' needs a fleet file\n%s",
+		    commands[i].name, usage_text);
+		return CMD_EXIT_USAGE;
+	}
+	o.fleet = argv[optind];
+	o.args = argv + optind + 1;
+	o.nargs = argc - optind - 1;
+	return commands[i].run(&o);
+}

@@ -40,9 +40,12 @@ bool host_is_valid(const char *s, bool wildcard)
 		if (!label_ok(p, dot ? (size_t)(dot - p) : strlen(p)))
 			return false;
 		if (dot == NULL)
-			return true;
+			break;
 		p = dot + 1;
 	}
+	/* An all-numeric last label would make "10.0.0.300" a host name
+	 * (RFC 3696 section 2). */
+	return strspn(p, "0123456789") != strlen(p);
 }
 
 bool ip_parse(const char *s, unsigned char ip[16], size_t *iplen)

@@ -1,0 +1,29 @@
+/*
+ * The CLI's commands. Only cmd/ prints to the terminal and chooses exit
+ * codes; every command returns one of the CMD_EXIT_* codes below.
+ */
+#ifndef CF_CMD_H
+#define CF_CMD_H
+
+#include <stdbool.h>
+
+enum cmd_exit {
+	CMD_EXIT_OK = 0,            /* every server done, or nothing due */
+	CMD_EXIT_FAILED = 1,        /* a server failed, was denied, lacks a CA */
+	CMD_EXIT_USAGE = 2,         /* usage or configuration error */
+	CMD_EXIT_LOCKED = 3         /* another run holds the lock */
+};
+
+struct cmd_opts {
+	bool json;
+	bool quiet;
+	bool force;
+	const char *limit;          /* server or group name, or NULL */
+	const char *fleet;          /* the fleet file */
+	char **args;                /* operands after the fleet file */
+	int nargs;
+};
+
+int cmd_check(const struct cmd_opts *o);
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * Typed access to libconfig settings that records a diagnostic, with file
+ * and line, for every missing, mistyped or out-of-range value and every
+ * unknown key. Callers go on after a problem so that all are reported.
+ */
+#ifndef CF_CFG_H
+#define CF_CFG_H
+
+#include "inventory/diag.h"
+
+#include <libconfig.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Names of @included files, joined with the include directory. */
+struct cfg_name {
+	struct cfg_name *next;
+	const char *source;         /* as libconfig reports it */
+	char *path;                 /* as a path from the working directory */
+};
+
+/* Where settings come from, for settings that do not know their file. */
+struct cfg {
+	struct diags *diags;
+	const char *file;           /* the top file of this config_t */
+	const char *include_dir;    /* where @include looks, or NULL */
+	struct cfg_name *names;     /* owned; freed by cfg_release */
+};
+
+/* Frees the names c has collected. */
+void cfg_release(struct cfg *c);
+
+/* The file and line a setting was read from. */
+const char *cfg_file(const struct cfg *c, const config_setting_t *s);
+int cfg_line(const config_setting_t *s);
+
+/* Records a diagnostic at setting s. */
+void cfg_error(const struct cfg *c, const config_setting_t *s,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Flags every member of group whose name is not in allowed (NULL-ended),
+ * suggesting the closest allowed name. what names the group in messages. */
+void cfg_check_keys(const struct cfg *c, const config_setting_t *group,
+    const char *what, const char *const *allowed);
+
+/* Member key of group, or NULL. Checks that it is a group when present. */
+config_setting_t *cfg_group(const struct cfg *c, config_setting_t *group,
+    const char *key, const char *what);
+
+/*
+ * Looks up a string member. Returns true and sets *out (owned by libconfig)
+ * when present and a string; records a diagnostic when mistyped, or when
+ * missing and required.
+ */
+bool cfg_string(const struct cfg *c, const config_setting_t *group,
+    const char *key, bool required, const char **out, const char *what);
+
+/* The same for an integer within [min, max]. */
+bool cfg_int(const struct cfg *c, const config_setting_t *group,
+    const char *key, bool required, long long min, long long max, int *out,
+    const char *what);
+
+/* The same for a boolean. */
+bool cfg_bool(const struct cfg *c, const config_setting_t *group,
+    const char *key, bool *out, const char *what);
+
+/*
+ * An array or list of strings. On success *out is a new NULL-ended array of
+ * copies that the caller frees with strv_free, and lines (when not NULL)
+ * a new array of each element's line. Mistyped elements are reported and
+ * left out.
+ */
+bool cfg_strings(const struct cfg *c, const config_setting_t *group,
+    const char *key, bool required, char ***out, size_t *n, int **lines,
+    const char *what);
+
+/* Frees a NULL-ended array of strings and the strings. */
+void strv_free(char **v);
+
+/* A resolved copy of path: relative paths are taken from the directory of
+ * the file that names them. NULL when out of memory. */
+char *cfg_path(const struct cfg *c, const config_setting_t *s,
+    const char *path);
+
+#endif

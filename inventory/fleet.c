@@ -1,0 +1,456 @@
+/*
+ * The fleet file: libconfig to validated structs. Every problem is recorded
+ * with its file and line and parsing goes on, so `check` shows them all.
+ * Relative paths are taken from the directory of the file that names them;
+ * @include files are looked up next to the fleet file.
+ */
+#include "inventory/fleet.h"
+#include "engine/err.h"
+#include "engine/path.h"
+#include "inventory/cfg.h"
+#include "inventory/server.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const top_keys[] = {
+	"fleet", "ca", "request", "usages", "store", "usage_bindings", "vars",
+	"servers", NULL
+};
+static const char *const fleet_keys[] = {
+	"name", "state_dir", "concurrency", "renew_before_days", "assign", NULL
+};
+static const char *const ca_keys[] = {
+	"type", "root_cert", "root_key", "issuing_cert", "issuing_key",
+	"allowed_domains", "allowed_ips", "approval", "trusted_roots", NULL
+};
+
+void fleet_init(struct fleet *f)
+{
+	memset(f, 0, sizeof(*f));
+	template_init(&f->tmpl);
+	f->concurrency = 64;
+	f->renew_before_days = 30;
+	f->assign = true;
+	f->usages = USAGE_ALL;
+}
+
+void fleet_release(struct fleet *f)
+{
+	size_t i;
+
+	free(f->path);
+	free(f->name);
+	free(f->state_dir);
+	free(f->ca.root_cert);
+	free(f->ca.root_key);
+	free(f->ca.issuing_cert);
+	free(f->ca.issuing_key);
+	strv_free(f->ca.allowed_domains);
+	free(f->ca.allowed_ips);
+	strv_free(f->ca.trusted_roots);
+	template_release(&f->tmpl);
+	for (i = 0; i < f->nservers; i++)
+		server_release(&f->servers[i]);
+	free(f->servers);
+	fleet_init(f);
+}
+
+static void parse_fleet_group(struct fleet *f, const struct cfg *c,
+    config_setting_t *root)
+{
+	config_setting_t *g = cfg_group(c, root, "fleet", "the fleet file");
+	const char *name, *state = "state";
+
+	if (g == NULL) {
+		if (config_setting_get_member(root, "fleet") == NULL)
+			cfg_error(c, root, "missing group 'fleet = { name = "
+			    "\"...\"; };'");
+		f->state_dir = cfg_path(c, root, state);
+		return;
+	}
+	cfg_check_keys(c, g, "fleet", fleet_keys);
+	if (cfg_string(c, g, "name", true, &name, "fleet")) {
+		if (server_name_valid(name))
+			f->name = strdup(name);
+		else
+			cfg_error(c, config_setting_get_member(g, "name"),
+			    "invalid fleet name '%s': use letters, digits, "
+			    "'.', '_' and '-', starting with a letter or digit",
+			    name);
+	}
+	if (cfg_string(c, g, "state_dir", false, &state, "fleet") &&
+	    (state[0] == '\0' || str_has_control(state))) {
+		cfg_error(c, config_setting_get_member(g, "state_dir"),
+		    "'state_dir' in fleet must be a path without control "
+		    "characters");
+		state = "state";
+	}
+	f->state_dir = cfg_path(c, config_setting_get_member(g, "state_dir") ?
+	    config_setting_get_member(g, "state_dir") : g, state);
+	cfg_int(c, g, "concurrency", false, 1, 10000, &f->concurrency,
+	    "fleet");
+	cfg_int(c, g, "renew_before_days", false, 0, 3650,
+	    &f->renew_before_days, "fleet");
+	cfg_bool(c, g, "assign", &f->assign, "fleet");
+}
+
+/* A CA file path: given, or a default file name under state_dir/ca. */
+static char *ca_path(const struct cfg *c, config_setting_t *ca,
+    const char *key, const char *state_dir, const char *def)
+{
+	const char *p;
+	char *dir, *r;
+
+	if (ca && cfg_string(c, ca, key, false, &p, "ca")) {
+		if (p[0] != '\0' && !str_has_control(p))
+			return cfg_path(c, config_setting_get_member(ca, key),
+			    p);
+		cfg_error(c, config_setting_get_member(ca, key), "'%s' in ca "
+		    "must be a path without control characters", key);
+	}
+	if ((dir = path_join(state_dir ? state_dir : "state", "ca")) == NULL)
+		return NULL;
+	r = path_join(dir, def);
+	free(dir);
+	return r;
+}
+
+/* Normalises a SHA-256 pin ("ab:cd..." or "ABCD...") to upper-case hex. */
+static bool sha256_pin(char *s)
+{
+	size_t i, o = 0;
+
+	for (i = 0; s[i]; i++) {
+		if (s[i] == ':')
+			continue;
+		if (!isxdigit((unsigned char)s[i]))
+			return false;
+		s[o++] = (char)toupper((unsigned char)s[i]);
+	}
+	s[o] = '\0';
+	return o == 64;
+}
+
+static void parse_ca(struct fleet *f, const struct cfg *c,
+    config_setting_t *root)
+{
+	config_setting_t *ca = cfg_group(c, root, "ca", "the fleet file");
+	const char *type, *approval;
+	char **ips = NULL;
+	int *lines = NULL;
+	size_t i, n = 0;
+
+	f->ca.type = CA_LOCAL;
+	if (ca) {
+		cfg_check_keys(c, ca, "ca", ca_keys);
+		if (cfg_string(c, ca, "type", false, &type, "ca") &&
+		    strcmp(type, "local") != 0)
+			cfg_error(c, config_setting_get_member(ca, "type"),
+			    "unknown CA type '%s' (this version supports: "
+			    "local)", type);
+	}
+	f->ca.root_cert = ca_path(c, ca, "root_cert", f->state_dir, "root.pem");
+	f->ca.root_key = ca_path(c, ca, "root_key", f->state_dir, "root.key");
+	f->ca.issuing_cert = ca_path(c, ca, "issuing_cert", f->state_dir,
+	    "issuing.pem");
+	f->ca.issuing_key = ca_path(c, ca, "issuing_key", f->state_dir,
+	    "issuing.key");
+	if (ca == NULL)
+		return;
+	if (cfg_string(c, ca, "approval", false, &approval, "ca")) {
+		if (strcmp(approval, "manual") == 0)
+			f->ca.manual_approval = true;
+		else if (strcmp(approval, "auto") != 0)
+			cfg_error(c, config_setting_get_member(ca, "approval"),
+			    "unknown approval '%s' in ca (use auto or manual)",
+			    approval);
+	}
+	if (cfg_strings(c, ca, "allowed_domains", false, &f->ca.allowed_domains,
+	    &f->ca.ndomains, &lines, "ca")) {
+		for (i = 0; i < f->ca.ndomains; i++)
+			if (!host_is_valid(f->ca.allowed_domains[i], false))
+				diags_add(c->diags, cfg_file(c, ca), lines[i],
+				    "invalid domain '%s' in allowed_domains",
+				    f->ca.allowed_domains[i]);
+		free(lines);
+		lines = NULL;
+	}
+	if (cfg_strings(c, ca, "allowed_ips", false, &ips, &n, &lines, "ca")) {
+		f->ca.allowed_ips = calloc(n + 1, sizeof(struct cidr));
+		for (i = 0; f->ca.allowed_ips && i < n; i++) {
+			if (!cidr_parse(ips[i], &f->ca.allowed_ips[f->ca.nips]))
+				diags_add(c->diags, cfg_file(c, ca), lines[i],
+				    "invalid address block '%s' in allowed_ips "
+				    "(use CIDR notation such as 10.0.0.0/8)",
+				    ips[i]);
+			else
+				f->ca.nips++;
+		}
+		strv_free(ips);
+		free(lines);
+		lines = NULL;
+	}
+	if (cfg_strings(c, ca, "trusted_roots", false, &f->ca.trusted_roots,
+	    &f->ca.ntrusted, &lines, "ca")) {
+		for (i = 0; i < f->ca.ntrusted; i++)
+			if (!sha256_pin(f->ca.trusted_roots[i]))
+				diags_add(c->diags, cfg_file(c, ca), lines[i],
+				    "trusted_roots entry %zu is not a SHA-256 "
+				    "fingerprint (64 hex digits)", i + 1);
+		free(lines);
+	}
+}
+
+/* Returns true when the template is usable for per-server checks. */
+static bool parse_request(struct fleet *f, const struct cfg *c,
+    config_setting_t *root)
+{
+	config_setting_t *r = config_setting_get_member(root, "request");
+	char *path;
+	bool ok;
+
+	if (r == NULL) {
+		cfg_error(c, root, "missing 'request': a template file name "
+		    "or a group { subject = ...; san = [...]; }");
+		return false;
+	}
+	if (config_setting_is_group(r))
+		return template_parse(&f->tmpl, c, r);
+	if (config_setting_type(r) != CONFIG_TYPE_STRING) {
+		cfg_error(c, r, "'request' must be a template file name or a "
+		    "group { ... }");
+		return false;
+	}
+	if ((path = cfg_path(c, r, config_setting_get_string(r))) == NULL)
+		return false;
+	ok = template_load(&f->tmpl, path, c->diags, cfg_file(c, r),
+	    cfg_line(r));
+	free(path);
+	return ok;
+}
+
+struct lookup_ctx {
+	const struct fleet *f;
+	const struct server *s;
+};
+
+static const char *lookup(void *ctx, const char *name)
+{
+	const struct lookup_ctx *l = ctx;
+
+	if (strcmp(name, "name") == 0)
+		return l->s->name;
+	if (strcmp(name, "address") == 0)
+		return l->s->address;
+	if (strcmp(name, "fleet") == 0)
+		return l->f->name;
+	if (strncmp(name, "vars.", 5) == 0)
+		return vars_get(&l->s->vars, name + 5);
+	return NULL;
+}
+
+int fleet_server_request(const struct fleet *f, const struct server *s,
+    struct req_spec *out, char *msg, size_t msgsz)
+{
+	struct lookup_ctx l = { f, s };
+	int line;
+
+	return template_expand(&f->tmpl, lookup, &l, out, &line, msg, msgsz);
+}
+
+/* Checks what depends on the server and the template together. */
+static void check_server_request(const struct fleet *f, struct diags *d,
+    const struct server *s)
+{
+	struct lookup_ctx l = { f, s };
+	struct req_spec rs;
+	char msg[512];
+	int line, u;
+
+	req_spec_init(&rs);
+	if (template_expand(&f->tmpl, lookup, &l, &rs, &line, msg,
+	    sizeof msg) != 0)
+		diags_add(d, s->file, s->line, "server '%s': %s (%s:%d)",
+		    s->name, msg, f->tmpl.file, line);
+	req_spec_release(&rs);
+	for (u = 0; u < USAGE_MAX; u++) {
+		unsigned need = usage_eku_needed((enum usage)u);
+		unsigned lack = need & ~f->tmpl.eku;
+
+		if (!(s->usages & (1u << u)) || lack == 0)
+			continue;
+		diags_add(d, s->file, s->line, "server '%s': usage '%s' needs "
+		    "EKU '%s', which the request template (%s:%d) lacks",
+		    s->name, usage_name((enum usage)u),
+		    eku_name(lack & EKU_SERVER_AUTH ? EKU_SERVER_AUTH :
+		    EKU_CLIENT_AUTH), f->tmpl.file, f->tmpl.line);
+	}
+}
+
+static void parse_servers(struct fleet *f, const struct cfg *c,
+    config_setting_t *root, const struct server *def)
+{
+	config_setting_t *list = config_setting_get_member(root, "servers");
+	int i, n;
+	size_t j, k;
+
+	if (list == NULL) {
+		cfg_error(c, root, "missing 'servers = ( { name = ...; }, ... );'");
+		return;
+	}
+	if (!config_setting_is_list(list) && !config_setting_is_array(list)) {
+		cfg_error(c, list, "'servers' must be a list ( { ... }, ... )");
+		return;
+	}
+	n = config_setting_length(list);
+	if ((f->servers = calloc((size_t)n + 1, sizeof(*f->servers))) == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+		struct server *s = &f->servers[f->nservers];
+
+		if (!config_setting_is_group(g)) {
+			cfg_error(c, g, "server %d must be a group { name = "
+			    "...; address = ...; }", i + 1);
+			continue;
+		}
+		server_init(s);
+		f->nservers++;
+		server_parse(s, c, g, def);
+	}
+	if (n == 0)
+		cfg_error(c, list, "'servers' lists no server");
+	for (j = 0; j < f->nservers; j++) {
+		struct server *s = &f->servers[j];
+
+		if (s->name == NULL)
+			continue;
+		for (k = 0; k < j; k++) {
+			if (f->servers[k].name &&
+			    strcmp(f->servers[k].name, s->name) == 0) {
+				diags_add(c->diags, s->file, s->line, "duplicate "
+				    "server name '%s' (first defined at %s:%d)",
+				    s->name, f->servers[k].file,
+				    f->servers[k].line);
+				break;
+			}
+		}
+		for (k = 0; k < f->nservers; k++) {
+			size_t g;
+
+			for (g = 0; g < f->servers[k].ngroups; g++)
+				if (strcmp(f->servers[k].groups[g], s->name) == 0)
+					break;
+			if (g < f->servers[k].ngroups) {
+				diags_add(c->diags, s->file, s->line, "server "
+				    "name '%s' is also a group name (%s:%d); "
+				    "--limit could not tell them apart",
+				    s->name, f->servers[k].file,
+				    f->servers[k].line);
+				break;
+			}
+		}
+	}
+}
+
+int fleet_load(struct fleet *f, const char *path, struct diags *d)
+{
+	struct cfg c = { d, path, NULL, NULL };
+	struct server def;
+	config_setting_t *root;
+	config_t cfg;
+	char *dir;
+	FILE *fp;
+	size_t before = d->n, i;
+	bool tmpl_ok;
+	int u;
+
+	fleet_init(f);
+	f->path = strdup(path);
+	if ((fp = fopen(path, "r")) == NULL) {
+		diags_add(d, path, 0, "cannot read fleet file: %s",
+		    strerror(errno));
+		return CF_ECONFIG;
+	}
+	config_init(&cfg);
+	if ((dir = path_dirname(path)) == NULL) {
+		fclose(fp);
+		config_destroy(&cfg);
+		return CF_ENOMEM;
+	}
+	config_set_include_dir(&cfg, dir);
+	c.include_dir = config_get_include_dir(&cfg);
+	free(dir);
+	if (config_read(&cfg, fp) != CONFIG_TRUE) {
+		const char *ef = config_error_file(&cfg);
+		char *where = path_join(ef && strcmp(ef, path) != 0 ?
+		    c.include_dir : NULL, ef ? ef : path);
+
+		diags_add(d, where ? where : path, config_error_line(&cfg),
+		    "%s", config_error_text(&cfg));
+		free(where);
+		fclose(fp);
+		config_destroy(&cfg);
+		return CF_ECONFIG;
+	}
+	fclose(fp);
+	root = config_root_setting(&cfg);
+	cfg_check_keys(&c, root, "the fleet file", top_keys);
+	parse_fleet_group(f, &c, root);
+	parse_ca(f, &c, root);
+	tmpl_ok = parse_request(f, &c, root);
+
+	server_init(&def);
+	def.usages = USAGE_ALL;
+	def.store.roots = strdup("trust/roots");
+	def.store.intermediates = strdup("trust/intermediates");
+	def.store.certs = strdup("certs");
+	for (u = 0; u < USAGE_MAX; u++)
+		def.bindings[u].reload_timeout = 30;
+	server_parse_defaults(&def, &c, root);
+	f->usages = def.usages;
+	parse_servers(f, &c, root, &def);
+	server_release(&def);
+
+	if (tmpl_ok && f->renew_before_days >= f->tmpl.days)
+		cfg_error(&c, config_lookup(&cfg, "fleet.renew_before_days") ?
+		    config_lookup(&cfg, "fleet.renew_before_days") : root,
+		    "renew_before_days (%d) must be less than the request's "
+		    "days (%d), or every run renews", f->renew_before_days,
+		    f->tmpl.days);
+	/* Servers whose own entry is broken were reported already. */
+	for (i = 0; tmpl_ok && i < f->nservers; i++)
+		if (f->servers[i].name && f->servers[i].address &&
+		    f->servers[i].root)
+			check_server_request(f, d, &f->servers[i]);
+	cfg_release(&c);
+	config_destroy(&cfg);
+	return d->n == before ? 0 : CF_ECONFIG;
+}
+
+const struct server *fleet_server_find(const struct fleet *f,
+    const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < f->nservers; i++)
+		if (strcmp(f->servers[i].name, name) == 0)
+			return &f->servers[i];
+	return NULL;
+}
+
+bool server_matches(const struct server *s, const char *name)
+{
+	size_t i;
+
+	if (strcmp(s->name, name) == 0)
+		return true;
+	for (i = 0; i < s->ngroups; i++)
+		if (strcmp(s->groups[i], name) == 0)
+			return true;
+	return false;
+}

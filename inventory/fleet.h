@@ -1,0 +1,110 @@
+/*
+ * The fleet: everything a run needs from the fleet file, validated. After
+ * fleet_load succeeds, every name, address, path and variable in it has
+ * passed the checks in this layer, and later layers may rely on that.
+ */
+#ifndef CF_FLEET_H
+#define CF_FLEET_H
+
+#include "engine/san.h"
+#include "engine/usage.h"
+#include "inventory/diag.h"
+#include "inventory/template.h"
+#include "inventory/vars.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum transport_type {
+	TRANSPORT_LOCAL             /* a directory here is the server's root */
+};
+
+enum ca_type {
+	CA_LOCAL                    /* the embedded CA */
+};
+
+/* Where a server keeps its trust stores and certificates: server paths. */
+struct store_paths {
+	char *roots;
+	char *intermediates;
+	char *certs;
+};
+
+/* How one usage is installed: file paths on the server, a reload command. */
+struct usage_binding {
+	char *cert;                 /* NULL: <certs>/<usage>.pem */
+	char *key;                  /* NULL: <certs>/<usage>.key */
+	char **reload;              /* argument vector, NULL-ended, or NULL */
+	int reload_timeout;         /* seconds */
+};
+
+struct server {
+	char *name;
+	char *address;
+	enum transport_type transport;
+	char *root;                 /* local: resolved directory */
+	char **groups;              /* NULL-ended */
+	size_t ngroups;
+	struct vars vars;           /* fleet vars, then the server's own */
+	unsigned usages;            /* bit (1 << enum usage) */
+	struct store_paths store;
+	struct usage_binding bindings[USAGE_MAX];
+	char *file;                 /* where the server is defined */
+	int line;
+};
+
+struct fleet_ca {
+	enum ca_type type;
+	char *root_cert;
+	char *root_key;
+	char *issuing_cert;
+	char *issuing_key;
+	char **allowed_domains;     /* NULL-ended; empty: any */
+	size_t ndomains;
+	struct cidr *allowed_ips;
+	size_t nips;
+	bool manual_approval;
+	char **trusted_roots;       /* SHA-256 hex, upper case, NULL-ended */
+	size_t ntrusted;
+};
+
+struct fleet {
+	char *path;                 /* the fleet file as given */
+	char *name;
+	char *state_dir;            /* resolved */
+	int concurrency;
+	int renew_before_days;
+	bool assign;
+	struct fleet_ca ca;
+	struct template tmpl;
+	unsigned usages;
+	struct server *servers;
+	size_t nservers;
+};
+
+void fleet_init(struct fleet *f);
+void fleet_release(struct fleet *f);
+
+/*
+ * Reads and validates the fleet file at path. Returns 0 when it is clean;
+ * otherwise CF_ECONFIG with every problem in d (as FILE:LINE: text). The
+ * fleet must be released either way.
+ */
+int fleet_load(struct fleet *f, const char *path, struct diags *d);
+
+/*
+ * Fills out (initialised by the caller) with server s's expanded request.
+ * Returns 0, or an error with the reason in msg; fleet_load has already
+ * proven that it succeeds for every server.
+ */
+int fleet_server_request(const struct fleet *f, const struct server *s,
+    struct req_spec *out, char *msg, size_t msgsz);
+
+/* The server called name, or NULL. */
+const struct server *fleet_server_find(const struct fleet *f,
+    const char *name);
+
+/* True when s is named name or belongs to group name (for --limit). */
+bool server_matches(const struct server *s, const char *name);
+
+#endif

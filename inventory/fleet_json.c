@@ -1,0 +1,104 @@
+/* JSON views of a fleet and of its diagnostics; building only, no output. */
+#include "inventory/fleet_json.h"
+
+#include <stdlib.h>
+
+static json_t *strv_json(char *const *v, size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; a && i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+static json_t *usages_json(unsigned usages)
+{
+	json_t *a = json_array();
+	int u;
+
+	for (u = 0; a && u < USAGE_MAX; u++)
+		if (usages & (1u << u))
+			json_array_append_new(a,
+			    json_string(usage_name((enum usage)u)));
+	return a;
+}
+
+static json_t *eku_json(unsigned eku)
+{
+	json_t *a = json_array();
+	unsigned f;
+
+	for (f = 1; a && f <= EKU_ALL; f <<= 1)
+		if (eku & f)
+			json_array_append_new(a, json_string(eku_name(f)));
+	return a;
+}
+
+static json_t *server_json(const struct fleet *f, const struct server *s)
+{
+	struct req_spec rs;
+	json_t *o, *vars;
+	char msg[512], key[32];
+	size_t i;
+
+	req_spec_init(&rs);
+	vars = json_object();
+	for (i = 0; vars && i < s->vars.n; i++)
+		json_object_set_new(vars, s->vars.v[i].key,
+		    json_string(s->vars.v[i].value));
+	o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:{s:s, s:s, s:s}}",
+	    "name", s->name, "address", s->address, "transport", "local",
+	    "root", s->root, "groups", strv_json(s->groups, s->ngroups),
+	    "vars", vars, "usages", usages_json(s->usages),
+	    "store", "roots", s->store.roots, "intermediates",
+	    s->store.intermediates, "certs", s->store.certs);
+	if (o == NULL)
+		return NULL;
+	if (fleet_server_request(f, s, &rs, msg, sizeof msg) == 0) {
+		json_object_set_new(o, "subject", json_string(rs.subject));
+		json_object_set_new(o, "san", strv_json(rs.san, rs.nsan));
+		json_object_set_new(o, "key", json_string(
+		    key_spec_describe(&rs.key, key, sizeof key)));
+		json_object_set_new(o, "eku", eku_json(rs.eku));
+		json_object_set_new(o, "days", json_integer(rs.days));
+	} else {
+		json_object_set_new(o, "error", json_string(msg));
+	}
+	req_spec_release(&rs);
+	return o;
+}
+
+json_t *fleet_to_json(const struct fleet *f)
+{
+	json_t *o, *servers = json_array();
+	size_t i;
+
+	for (i = 0; servers && i < f->nservers; i++)
+		json_array_append_new(servers, server_json(f, &f->servers[i]));
+	o = json_pack("{s:s, s:s, s:s, s:i, s:i, s:b, s:{s:s, s:s, s:s, s:b}, "
+	    "s:{s:s, s:i}, s:o, s:o}",
+	    "fleet", f->name, "file", f->path, "state_dir", f->state_dir,
+	    "concurrency", f->concurrency,
+	    "renew_before_days", f->renew_before_days, "assign", f->assign,
+	    "ca", "type", "local", "root_cert", f->ca.root_cert,
+	    "issuing_cert", f->ca.issuing_cert,
+	    "manual_approval", f->ca.manual_approval,
+	    "template", "file", f->tmpl.file, "line", f->tmpl.line,
+	    "usages", usages_json(f->usages), "servers", servers);
+	return o;
+}
+
+json_t *diags_to_json(const struct diags *d)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; a && i < d->n; i++)
+		json_array_append_new(a, json_pack("{s:s, s:i, s:s}",
+		    "file", d->v[i].file ? d->v[i].file : "",
+		    "line", d->v[i].line,
+		    "message", d->v[i].text ? d->v[i].text : "out of memory"));
+	return json_pack("{s:o}", "errors", a);
+}

@@ -1,0 +1,373 @@
+/*
+ * Server entries. Everything here that can reach a path or a command later
+ * is checked now: names, addresses, groups, store paths, reload commands.
+ */
+#include "inventory/server.h"
+#include "engine/path.h"
+#include "engine/san.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const server_keys[] = {
+	"name", "address", "transport", "root", "groups", "vars", "usages",
+	"store", "usage_bindings", NULL
+};
+static const char *const store_keys[] = {
+	"roots", "intermediates", "certs", NULL
+};
+static const char *const binding_keys[] = {
+	"cert", "key", "reload", "reload_timeout", NULL
+};
+
+void server_init(struct server *s)
+{
+	memset(s, 0, sizeof(*s));
+	vars_init(&s->vars);
+}
+
+static void binding_release(struct usage_binding *b)
+{
+	free(b->cert);
+	free(b->key);
+	strv_free(b->reload);
+	memset(b, 0, sizeof(*b));
+}
+
+void server_release(struct server *s)
+{
+	int u;
+
+	free(s->name);
+	free(s->address);
+	free(s->root);
+	strv_free(s->groups);
+	vars_release(&s->vars);
+	free(s->store.roots);
+	free(s->store.intermediates);
+	free(s->store.certs);
+	for (u = 0; u < USAGE_MAX; u++)
+		binding_release(&s->bindings[u]);
+	free(s->file);
+	server_init(s);
+}
+
+bool server_name_valid(const char *name)
+{
+	size_t n = strlen(name), i;
+
+	if (n == 0 || n > 64 || !isalnum((unsigned char)name[0]))
+		return false;
+	for (i = 1; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) && name[i] != '.' &&
+		    name[i] != '_' && name[i] != '-')
+			return false;
+	return true;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static char **strv_dup(char *const *v)
+{
+	size_t n = 0, i;
+	char **d;
+
+	if (v == NULL)
+		return NULL;
+	while (v[n])
+		n++;
+	if ((d = calloc(n + 1, sizeof(*d))) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if ((d[i] = strdup(v[i])) == NULL) {
+			strv_free(d);
+			return NULL;
+		}
+	return d;
+}
+
+/* Copies what a server inherits from the fleet-wide defaults. */
+static bool inherit(struct server *s, const struct server *def)
+{
+	size_t i;
+	int u;
+
+	s->usages = def->usages;
+	s->store.roots = dup_or_null(def->store.roots);
+	s->store.intermediates = dup_or_null(def->store.intermediates);
+	s->store.certs = dup_or_null(def->store.certs);
+	for (u = 0; u < USAGE_MAX; u++) {
+		s->bindings[u].cert = dup_or_null(def->bindings[u].cert);
+		s->bindings[u].key = dup_or_null(def->bindings[u].key);
+		s->bindings[u].reload = strv_dup(def->bindings[u].reload);
+		s->bindings[u].reload_timeout = def->bindings[u].reload_timeout;
+	}
+	for (i = 0; i < def->vars.n; i++)
+		if (vars_set(&s->vars, def->vars.v[i].key,
+		    def->vars.v[i].value) != 0)
+			return false;
+	return true;
+}
+
+/* A server path: where a file lives on the server, below its root. */
+static void server_path(const struct cfg *c, config_setting_t *g,
+    const char *key, char **out, const char *what)
+{
+	const char *p;
+
+	if (!cfg_string(c, g, key, false, &p, what))
+		return;
+	if (!path_is_confined(p)) {
+		cfg_error(c, config_setting_get_member(g, key), "'%s' in %s "
+		    "must be a path without '..' or control characters, not "
+		    "'%s'", key, what, p);
+		return;
+	}
+	free(*out);
+	*out = strdup(p);
+}
+
+static void parse_store(struct server *s, const struct cfg *c,
+    config_setting_t *parent, const char *what)
+{
+	config_setting_t *g = cfg_group(c, parent, "store", what);
+	char w[160];
+
+	if (g == NULL)
+		return;
+	snprintf(w, sizeof w, "store of %s", what);
+	cfg_check_keys(c, g, w, store_keys);
+	server_path(c, g, "roots", &s->store.roots, w);
+	server_path(c, g, "intermediates", &s->store.intermediates, w);
+	server_path(c, g, "certs", &s->store.certs, w);
+}
+
+static void parse_usages(struct server *s, const struct cfg *c,
+    config_setting_t *parent, const char *what)
+{
+	char **names = NULL;
+	int *lines = NULL, u;
+	size_t n = 0, i;
+
+	if (!cfg_strings(c, parent, "usages", false, &names, &n, &lines,
+	    what))
+		return;
+	s->usages = 0;
+	for (i = 0; i < n; i++) {
+		if ((u = usage_from_name(names[i])) < 0)
+			diags_add(c->diags, cfg_file(c, parent), lines[i],
+			    "unknown usage '%s' (use default, "
+			    "webservices_internal or webservices_external)",
+			    names[i]);
+		else
+			s->usages |= 1u << u;
+	}
+	if (n == 0)
+		cfg_error(c, config_setting_get_member(parent, "usages"),
+		    "'usages' in %s must name at least one usage", what);
+	strv_free(names);
+	free(lines);
+}
+
+static void parse_reload(struct usage_binding *b, const struct cfg *c,
+    config_setting_t *g, const char *what)
+{
+	char **argv = NULL;
+	size_t n = 0, i;
+	int *lines = NULL;
+
+	if (!cfg_strings(c, g, "reload", false, &argv, &n, &lines, what))
+		return;
+	if (n == 0) {
+		cfg_error(c, config_setting_get_member(g, "reload"), "'reload' "
+		    "in %s must hold a command and its arguments", what);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (argv[i][0] == '\0' || str_has_control(argv[i])) {
+			diags_add(c->diags, cfg_file(c, g), lines[i], "argument "
+			    "%zu of 'reload' in %s must be non-empty, without "
+			    "control characters", i + 1, what);
+			goto out;
+		}
+	}
+	strv_free(b->reload);
+	b->reload = argv;
+	argv = NULL;
+out:
+	strv_free(argv);
+	free(lines);
+}
+
+static void parse_bindings(struct server *s, const struct cfg *c,
+    config_setting_t *parent, const char *what)
+{
+	config_setting_t *g = cfg_group(c, parent, "usage_bindings", what);
+	char w[160];
+	int i, n, u;
+
+	if (g == NULL)
+		return;
+	n = config_setting_length(g);
+	for (i = 0; i < n; i++) {
+		config_setting_t *b = config_setting_get_elem(g, (unsigned)i);
+		const char *name = config_setting_name(b);
+		struct usage_binding *ub;
+
+		if ((u = usage_from_name(name)) < 0) {
+			cfg_error(c, b, "unknown usage '%s' in usage_bindings "
+			    "of %s", name, what);
+			continue;
+		}
+		if (!config_setting_is_group(b)) {
+			cfg_error(c, b, "'%s' in usage_bindings of %s must be a "
+			    "group { ... }", name, what);
+			continue;
+		}
+		ub = &s->bindings[u];
+		snprintf(w, sizeof w, "usage_bindings.%s of %s", name, what);
+		cfg_check_keys(c, b, w, binding_keys);
+		server_path(c, b, "cert", &ub->cert, w);
+		server_path(c, b, "key", &ub->key, w);
+		parse_reload(ub, c, b, w);
+		cfg_int(c, b, "reload_timeout", false, 1, 3600,
+		    &ub->reload_timeout, w);
+	}
+}
+
+static void parse_vars(struct server *s, const struct cfg *c,
+    config_setting_t *parent, const char *what)
+{
+	config_setting_t *g = cfg_group(c, parent, "vars", what);
+	char num[32];
+	int i, n;
+
+	if (g == NULL)
+		return;
+	n = config_setting_length(g);
+	for (i = 0; i < n; i++) {
+		config_setting_t *v = config_setting_get_elem(g, (unsigned)i);
+		const char *key = config_setting_name(v), *val;
+
+		if (!vars_key_valid(key)) {
+			cfg_error(c, v, "variable name '%s' in %s must match "
+			    "[A-Za-z_][A-Za-z0-9_]*", key, what);
+			continue;
+		}
+		switch (config_setting_type(v)) {
+		case CONFIG_TYPE_STRING:
+			val = config_setting_get_string(v);
+			break;
+		case CONFIG_TYPE_INT:
+		case CONFIG_TYPE_INT64:
+			snprintf(num, sizeof num, "%lld",
+			    config_setting_get_int64(v));
+			val = num;
+			break;
+		default:
+			cfg_error(c, v, "variable '%s' in %s must be a string "
+			    "or an integer", key, what);
+			continue;
+		}
+		if (str_has_control(val)) {
+			cfg_error(c, v, "variable '%s' in %s holds a control "
+			    "character", key, what);
+			continue;
+		}
+		if (vars_set(&s->vars, key, val) != 0)
+			cfg_error(c, v, "out of memory");
+	}
+}
+
+bool server_parse_defaults(struct server *d, const struct cfg *c,
+    config_setting_t *g)
+{
+	size_t before = c->diags->n;
+
+	parse_store(d, c, g, "the fleet file");
+	parse_usages(d, c, g, "the fleet file");
+	parse_bindings(d, c, g, "the fleet file");
+	parse_vars(d, c, g, "the fleet file");
+	return c->diags->n == before;
+}
+
+static void parse_groups(struct server *s, const struct cfg *c,
+    config_setting_t *g, const char *what)
+{
+	int *lines = NULL;
+	size_t i;
+
+	if (!cfg_strings(c, g, "groups", false, &s->groups, &s->ngroups,
+	    &lines, what))
+		return;
+	for (i = 0; i < s->ngroups; i++)
+		if (!server_name_valid(s->groups[i]))
+			diags_add(c->diags, cfg_file(c, g), lines[i], "group "
+			    "name '%s' in %s must match "
+			    "[A-Za-z0-9][A-Za-z0-9._-]*", s->groups[i], what);
+	free(lines);
+}
+
+bool server_parse(struct server *s, const struct cfg *c,
+    config_setting_t *g, const struct server *def)
+{
+	const char *name = NULL, *address, *transport, *root;
+	size_t before = c->diags->n;
+	char what[128];
+
+	s->file = strdup(cfg_file(c, g));
+	s->line = cfg_line(g);
+	if (!inherit(s, def)) {
+		cfg_error(c, g, "out of memory");
+		return false;
+	}
+	if (cfg_string(c, g, "name", true, &name, "server")) {
+		if (server_name_valid(name))
+			s->name = strdup(name);
+		else
+			cfg_error(c, config_setting_get_member(g, "name"),
+			    "invalid server name '%s': use letters, digits, "
+			    "'.', '_' and '-', starting with a letter or digit "
+			    "(at most 64)", name);
+	}
+	if (s->name)
+		snprintf(what, sizeof what, "server '%s'", s->name);
+	else
+		snprintf(what, sizeof what, "server");
+	cfg_check_keys(c, g, what, server_keys);
+	if (cfg_string(c, g, "address", true, &address, what)) {
+		if (host_is_valid(address, false) ||
+		    ip_parse(address, NULL, NULL))
+			s->address = strdup(address);
+		else
+			cfg_error(c, config_setting_get_member(g, "address"),
+			    "invalid address '%s' in %s: not a host name "
+			    "(RFC 1123) or an IP address", address, what);
+	}
+	if (cfg_string(c, g, "transport", false, &transport, what) &&
+	    strcmp(transport, "local") != 0)
+		cfg_error(c, config_setting_get_member(g, "transport"),
+		    "unknown transport '%s' in %s (this version supports: "
+		    "local)", transport, what);
+	s->transport = TRANSPORT_LOCAL;
+	if (cfg_string(c, g, "root", true, &root, what)) {
+		if (root[0] == '\0' || str_has_control(root))
+			cfg_error(c, config_setting_get_member(g, "root"),
+			    "'root' in %s must be a path without control "
+			    "characters", what);
+		else
+			s->root = cfg_path(c, config_setting_get_member(g,
+			    "root"), root);
+	}
+	parse_groups(s, c, g, what);
+	parse_vars(s, c, g, what);
+	parse_usages(s, c, g, what);
+	parse_store(s, c, g, what);
+	parse_bindings(s, c, g, what);
+	return c->diags->n == before;
+}

@@ -1,0 +1,31 @@
+/*
+ * One inventory entry, and the pieces a server shares with the fleet-wide
+ * defaults (store paths, usages, usage bindings): parsed by the same code
+ * at both levels, so an override means exactly what the default means.
+ */
+#ifndef CF_SERVER_H
+#define CF_SERVER_H
+
+#include "inventory/cfg.h"
+#include "inventory/fleet.h"
+
+void server_init(struct server *s);
+void server_release(struct server *s);
+
+/* True when name fits [A-Za-z0-9][A-Za-z0-9._-]* and 64 characters. */
+bool server_name_valid(const char *name);
+
+/*
+ * Reads server group g into s, starting from a copy of the defaults in def
+ * (store, usages, bindings, vars). Records every problem in c->diags and
+ * returns true when the entry is clean.
+ */
+bool server_parse(struct server *s, const struct cfg *c,
+    config_setting_t *g, const struct server *def);
+
+/* Reads `store`, `usages`, `usage_bindings` and `vars` of group g into
+ * defaults d: the fleet-wide level. Returns true when clean. */
+bool server_parse_defaults(struct server *d, const struct cfg *c,
+    config_setting_t *g);
+
+#endif

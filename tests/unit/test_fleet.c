@@ -1,0 +1,227 @@
+/*
+ * The fleet file check. Every file in tests/fixtures/bad/ carries the exact
+ * diagnostics it must produce as "# expect: LINE: text" comments ("-" for
+ * no line, or a path relative to the fixture for an @included file); each
+ * file is one test, and no other diagnostic may appear.
+ */
+#include "tests/unit/unit.h"
+#include "engine/err.h"
+#include "inventory/fleet.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BAD FIXTURES "/bad"
+
+static void expect_file(void **state)
+{
+	const char *path = *state;
+	char line[1024], want[1400], got[1400];
+	char *expects[32];
+	size_t nexp = 0, i, j;
+	struct fleet f;
+	struct diags d;
+	FILE *fp = fopen(path, "r");
+
+	assert_non_null(fp);
+	while (fgets(line, sizeof line, fp) && nexp < 32) {
+		char *e;
+
+		if (strncmp(line, "# expect: ", 10) != 0)
+			continue;
+		e = line + 10;
+		e[strcspn(e, "\n")] = '\0';
+		if (e[0] == '-')
+			snprintf(want, sizeof want, "%s:%s", path, e + 2);
+		else if (e[0] >= '0' && e[0] <= '9')
+			snprintf(want, sizeof want, "%s:%s", path, e);
+		else
+			snprintf(want, sizeof want, "%s/%s", BAD, e);
+		expects[nexp++] = strdup(want);
+	}
+	fclose(fp);
+	assert_true(nexp > 0);
+
+	diags_init(&d);
+	assert_int_equal(fleet_load(&f, path, &d), CF_ECONFIG);
+	for (i = 0; i < nexp; i++) {
+		for (j = 0; j < d.n; j++)
+			if (strcmp(diag_format(&d.v[j], got, sizeof got),
+			    expects[i]) == 0)
+				break;
+		if (j == d.n) {
+			for (j = 0; j < d.n; j++)
+				print_error("  got: %s\n", diag_format(&d.v[j],
+				    got, sizeof got));
+			fail_msg("missing diagnostic: %s", expects[i]);
+		}
+	}
+	if (d.n != nexp) {
+		for (j = 0; j < d.n; j++)
+			print_error("  got: %s\n", diag_format(&d.v[j], got,
+			    sizeof got));
+		fail_msg("%zu diagnostics, expected %zu", d.n, nexp);
+	}
+	for (i = 0; i < nexp; i++)
+		free(expects[i]);
+	fleet_release(&f);
+	diags_release(&d);
+}
+
+static void test_example_fleet(void **state)
+{
+	struct fleet f;
+	struct diags d;
+	struct req_spec rs;
+	const struct server *s;
+	char msg[256];
+
+	(void)state;
+	diags_init(&d);
+	assert_int_equal(fleet_load(&f, "examples/fleet.cfg", &d), 0);
+	assert_int_equal(d.n, 0);
+	assert_string_equal(f.name, "contoso-pool");
+	assert_int_equal(f.nservers, 8);
+	assert_int_equal(f.concurrency, 64);
+	assert_int_equal(f.renew_before_days, 30);
+	assert_true(f.assign);
+	assert_int_equal(f.usages, USAGE_ALL);
+	assert_string_equal(f.state_dir, "examples/../build/demo/state");
+	assert_string_equal(f.ca.issuing_key,
+	    "examples/../build/demo/state/ca/issuing.key");
+	assert_int_equal(f.ca.ndomains, 1);
+	s = fleet_server_find(&f, "fe04");
+	assert_non_null(s);
+	/* A path in an @included file is taken from that file's directory. */
+	assert_string_equal(s->root,
+	    "examples/inventory/../../build/demo/servers/fe04");
+	assert_string_equal(s->store.roots, "trust/roots");
+	assert_true(server_matches(s, "pool-a"));
+	assert_false(server_matches(s, "pool-b"));
+	req_spec_init(&rs);
+	assert_int_equal(fleet_server_request(&f, s, &rs, msg, sizeof msg), 0);
+	assert_string_equal(rs.subject, "CN=fe04.pool.contoso.test, O=Contoso");
+	assert_int_equal(rs.nsan, 4);
+	assert_string_equal(rs.san[1], "DNS:fe04.fra.contoso.test");
+	assert_int_equal(rs.eku, EKU_SERVER_AUTH | EKU_CLIENT_AUTH);
+	assert_int_equal(rs.days, 90);
+	assert_int_equal(rs.key.type, KEY_EC);
+	req_spec_release(&rs);
+	fleet_release(&f);
+	diags_release(&d);
+}
+
+static void test_overrides(void **state)
+{
+	struct fleet f;
+	struct diags d;
+	const struct server *s;
+	struct req_spec rs;
+	char msg[256];
+
+	(void)state;
+	diags_init(&d);
+	assert_int_equal(fleet_load(&f, FIXTURES "/good/overrides.cfg", &d), 0);
+	assert_false(f.assign);
+	assert_true(f.ca.manual_approval);
+	assert_int_equal(f.ca.nips, 2);
+	assert_int_equal(f.ca.ntrusted, 1);
+	assert_string_equal(f.ca.trusted_roots[0],
+	    "00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF");
+	assert_int_equal(f.tmpl.key.type, KEY_RSA);
+	assert_int_equal(f.tmpl.key.bits, 3072);
+	s = fleet_server_find(&f, "web01");
+	assert_non_null(s);
+	assert_int_equal(s->usages, 1u << USAGE_WS_EXTERNAL);
+	assert_string_equal(s->store.roots, "etc/ssl/roots.pem");
+	assert_string_equal(s->store.intermediates, "trust/intermediates");
+	assert_string_equal(s->bindings[USAGE_WS_EXTERNAL].cert,
+	    "etc/nginx/ext.pem");
+	assert_string_equal(s->bindings[USAGE_WS_EXTERNAL].reload[0],
+	    "/usr/sbin/nginx");
+	assert_string_equal(s->bindings[USAGE_WS_EXTERNAL].reload[2], "reload");
+	assert_null(s->bindings[USAGE_WS_EXTERNAL].reload[3]);
+	assert_int_equal(s->bindings[USAGE_WS_EXTERNAL].reload_timeout, 10);
+	assert_int_equal(s->bindings[USAGE_DEFAULT].reload_timeout, 30);
+	/* Server vars override fleet vars; numbers become strings. */
+	assert_string_equal(vars_get(&s->vars, "site"), "lon");
+	assert_string_equal(vars_get(&s->vars, "rack"), "12");
+	req_spec_init(&rs);
+	assert_int_equal(fleet_server_request(&f, s, &rs, msg, sizeof msg), 0);
+	assert_string_equal(rs.subject, "CN=web01.lon.contoso.test, O=overrides");
+	assert_string_equal(rs.san[1], "IP:10.1.2.3");
+	req_spec_release(&rs);
+	s = fleet_server_find(&f, "web02");
+	assert_string_equal(vars_get(&s->vars, "site"), "ams");
+	assert_int_equal(s->usages, USAGE_ALL);
+	assert_string_equal(s->root, FIXTURES "/good/servers/web02");
+	assert_string_equal(s->bindings[USAGE_WS_EXTERNAL].cert,
+	    "etc/ext.pem");
+	fleet_release(&f);
+	diags_release(&d);
+}
+
+static void test_shipped_templates(void **state)
+{
+	static const char *const files[] = {
+		FIXTURES "/good/pool-server.cfg",
+		FIXTURES "/good/web-server.cfg",
+		FIXTURES "/good/internal-service.cfg",
+	};
+	struct fleet f;
+	struct diags d;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		diags_init(&d);
+		if (fleet_load(&f, files[i], &d) != 0)
+			fail_msg("%s: %s", files[i], d.n ? d.v[0].text : "?");
+		fleet_release(&f);
+		diags_release(&d);
+	}
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int main(void)
+{
+	struct CMUnitTest tests[128];
+	char *names[120];
+	size_t n = 0, i;
+	struct dirent *e;
+	DIR *dir = opendir(BAD);
+	int rc;
+
+	if (dir == NULL) {
+		fprintf(stderr, "cannot open %s: run from the top directory\n",
+		    BAD);
+		return 1;
+	}
+	while ((e = readdir(dir)) != NULL && n < 120) {
+		size_t l = strlen(e->d_name);
+		char path[512];
+
+		if (l < 5 || strcmp(e->d_name + l - 4, ".cfg") != 0)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", BAD, e->d_name);
+		names[n++] = strdup(path);
+	}
+	closedir(dir);
+	qsort(names, n, sizeof(*names), by_name);
+	for (i = 0; i < n; i++)
+		tests[i] = (struct CMUnitTest){ names[i] + strlen(BAD) + 1,
+		    expect_file, NULL, NULL, names[i] };
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_example_fleet);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_overrides);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_shipped_templates);
+	rc = _cmocka_run_group_tests("fleet", tests, n, NULL, NULL);
+	for (i = 0; i < n - 3; i++)
+		free(names[i]);
+	return rc;
+}
