@@ -1,0 +1,614 @@
+/*
+ * The journal on a real SQLite file in a fresh mkdtemp directory: file
+ * modes, schema version, every column round-tripped, row and event in one
+ * transaction, resumable requests, approval, durability across close and
+ * across SIGKILL, and hostile strings stored as plain data. Children end
+ * with SIGKILL or _exit, never through cmocka.
+ */
+#include "tests/unit/unit.h"
+#include "engine/err.h"
+#include "engine/fsio.h"
+#include "engine/journal.h"
+
+#include <ftw.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct fx {
+	char dir[64];
+	char path[128];             /* dir/state/journal.db, dir not made */
+	struct journal j;
+};
+
+static int rm_one(const char *p, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static int setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof *fx);
+
+	if (fx == NULL)
+		return -1;
+	strcpy(fx->dir, "/tmp/cf-journal-XXXXXX");
+	if (mkdtemp(fx->dir) == NULL) {
+		free(fx);
+		return -1;
+	}
+	snprintf(fx->path, sizeof fx->path, "%s/state/journal.db", fx->dir);
+	*state = fx;
+	return 0;
+}
+
+/* setup, then the journal opened. */
+static int setup_open(void **state)
+{
+	struct fx *fx;
+	char msg[256];
+
+	if (setup(state) != 0)
+		return -1;
+	fx = *state;
+	return journal_open(&fx->j, fx->path, msg, sizeof msg);
+}
+
+static int teardown(void **state)
+{
+	struct fx *fx = *state;
+
+	journal_close(&fx->j);
+	nftw(fx->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(fx);
+	return 0;
+}
+
+static mode_t mode_of(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(lstat(path, &st), 0);
+	return st.st_mode & 07777;
+}
+
+/* The first column of the first row of sql (one value) as an integer. */
+static int64_t sql_int(struct journal *j, const char *sql)
+{
+	sqlite3_stmt *st;
+	int64_t v;
+
+	assert_int_equal(sqlite3_prepare_v2(j->db, sql, -1, &st, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* The same as text, copied into buf. */
+static char *sql_text(struct journal *j, const char *sql, char *buf,
+    size_t sz)
+{
+	sqlite3_stmt *st;
+	const unsigned char *s;
+
+	assert_int_equal(sqlite3_prepare_v2(j->db, sql, -1, &st, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	s = sqlite3_column_text(st, 0);
+	snprintf(buf, sz, "%s", s != NULL ? (const char *)s : "(null)");
+	sqlite3_finalize(st);
+	return buf;
+}
+
+static int64_t events(struct journal *j, const char *server,
+    const char *state)
+{
+	char msg[256];
+	int64_t n = -1;
+
+	assert_int_equal(journal_events_count(j, server, state, &n, msg,
+	    sizeof msg), 0);
+	return n;
+}
+
+/* Sets every column of rq to a value derived from tag. */
+static void fill(struct journal_request *rq, const char *server,
+    const char *tag, int64_t base)
+{
+	char b[128];
+
+#define S(field) do { \
+	snprintf(b, sizeof b, "%s-%s", #field, tag); \
+	assert_int_equal(journal_strset(&rq->field, b), 0); \
+} while (0)
+	assert_int_equal(journal_strset(&rq->server, server), 0);
+	S(state);
+	S(ca_status);
+	S(ca_ref);
+	S(csr_pem);
+	S(key_path);
+	S(cert_pem);
+	S(thumbprint);
+	S(sha256);
+	S(chain_status);
+	S(chain_detail);
+	S(missing_json);
+	S(usages);
+	S(error);
+#undef S
+	rq->not_after = base + 1;
+	rq->approved = 1;
+	rq->retry_at = base + 2;
+	rq->attempts = (int)(base % 1000) + 3;
+	rq->final = 0;
+}
+
+static void assert_str_eq(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		assert_ptr_equal(a, b);
+	else
+		assert_string_equal(a, b);
+}
+
+static void assert_same(const struct journal_request *a,
+    const struct journal_request *b)
+{
+	assert_int_equal(a->id, b->id);
+	assert_str_eq(a->server, b->server);
+	assert_int_equal(a->run_id, b->run_id);
+	assert_str_eq(a->state, b->state);
+	assert_str_eq(a->ca_status, b->ca_status);
+	assert_str_eq(a->ca_ref, b->ca_ref);
+	assert_str_eq(a->csr_pem, b->csr_pem);
+	assert_str_eq(a->key_path, b->key_path);
+	assert_str_eq(a->cert_pem, b->cert_pem);
+	assert_str_eq(a->thumbprint, b->thumbprint);
+	assert_str_eq(a->sha256, b->sha256);
+	assert_int_equal(a->not_after, b->not_after);
+	assert_str_eq(a->chain_status, b->chain_status);
+	assert_str_eq(a->chain_detail, b->chain_detail);
+	assert_str_eq(a->missing_json, b->missing_json);
+	assert_str_eq(a->usages, b->usages);
+	assert_int_equal(a->approved, b->approved);
+	assert_str_eq(a->error, b->error);
+	assert_int_equal(a->retry_at, b->retry_at);
+	assert_int_equal(a->attempts, b->attempts);
+	assert_int_equal(a->created_at, b->created_at);
+	assert_int_equal(a->final, b->final);
+}
+
+/* A new request for server in state. */
+static int64_t add(struct journal *j, const char *server, const char *state,
+    int final)
+{
+	struct journal_request rq;
+	char msg[256];
+	int64_t id;
+
+	journal_request_init(&rq);
+	assert_int_equal(journal_strset(&rq.server, server), 0);
+	assert_int_equal(journal_strset(&rq.state, state), 0);
+	rq.final = final;
+	assert_int_equal(journal_request_new(j, &rq, msg, sizeof msg), 0);
+	id = rq.id;
+	journal_request_release(&rq);
+	return id;
+}
+
+static void test_open_creates(void **state)
+{
+	struct fx *fx = *state;
+	char msg[256], dir[128], wal[160], buf[32];
+	mode_t old;
+
+	old = umask(0);
+	assert_int_equal(journal_open(&fx->j, fx->path, msg, sizeof msg), 0);
+	umask(old);
+	snprintf(dir, sizeof dir, "%s/state", fx->dir);
+	assert_int_equal(mode_of(dir), 0700);
+	assert_int_equal(mode_of(fx->path), 0600);
+	assert_int_equal(sql_int(&fx->j, "PRAGMA user_version"),
+	    JOURNAL_SCHEMA_VERSION);
+	assert_string_equal(sql_text(&fx->j, "PRAGMA journal_mode", buf,
+	    sizeof buf), "wal");
+	assert_int_equal(sql_int(&fx->j, "PRAGMA synchronous"), 2);
+	assert_int_equal(sql_int(&fx->j, "PRAGMA foreign_keys"), 1);
+	/* SQLite gives the WAL the database's mode, not the umask's. */
+	add(&fx->j, "web01", "new", 0);
+	snprintf(wal, sizeof wal, "%s-wal", fx->path);
+	assert_int_equal(mode_of(wal), 0600);
+	journal_close(&fx->j);
+	journal_close(&fx->j);
+}
+
+static void test_open_refuses(void **state)
+{
+	struct fx *fx = *state;
+	char msg[256], p[128], want[300];
+	const char junk[] = "this is a certificate, not an SQLite database, "
+	    "and it is long enough to have a header of its own............";
+
+	/* Not a database. */
+	snprintf(p, sizeof p, "%s/junk.db", fx->dir);
+	assert_int_equal(fsio_write_atomic(p, junk, sizeof junk, 0600, msg,
+	    sizeof msg), 0);
+	assert_int_equal(journal_open(&fx->j, p, msg, sizeof msg), CF_EDB);
+	snprintf(want, sizeof want, "cannot open journal '%s': file is not a "
+	    "database", p);
+	assert_string_equal(msg, want);
+	assert_null(fx->j.db);
+
+	/* A symlink. */
+	snprintf(p, sizeof p, "%s/link.db", fx->dir);
+	assert_int_equal(journal_open(&fx->j, fx->path, msg, sizeof msg), 0);
+	journal_close(&fx->j);
+	assert_int_equal(symlink(fx->path, p), 0);
+	assert_int_equal(journal_open(&fx->j, p, msg, sizeof msg), CF_EIO);
+	snprintf(want, sizeof want, "cannot open journal '%s': it is a "
+	    "symbolic link", p);
+	assert_string_equal(msg, want);
+
+	/* A newer schema than ours. */
+	assert_int_equal(journal_open(&fx->j, fx->path, msg, sizeof msg), 0);
+	assert_int_equal(sqlite3_exec(fx->j.db, "PRAGMA user_version = 7",
+	    NULL, NULL, NULL), SQLITE_OK);
+	journal_close(&fx->j);
+	assert_int_equal(journal_open(&fx->j, fx->path, msg, sizeof msg),
+	    CF_EDB);
+	snprintf(want, sizeof want, "cannot open journal '%s': schema version "
+	    "7 is newer than this certfleet's (%d)", fx->path,
+	    JOURNAL_SCHEMA_VERSION);
+	assert_string_equal(msg, want);
+
+	/* A file where the state directory should be. */
+	snprintf(p, sizeof p, "%s/junk.db/journal.db", fx->dir);
+	assert_int_equal(journal_open(&fx->j, p, msg, sizeof msg), CF_EEXIST);
+}
+
+static void test_round_trip(void **state)
+{
+	struct fx *fx = *state;
+	struct journal_request a, b;
+	char msg[256];
+	int64_t run;
+
+	journal_request_init(&a);
+	journal_request_init(&b);
+	assert_int_equal(journal_run_begin(&fx->j, "certfleet run fleet.cfg",
+	    &run, msg, sizeof msg), 0);
+	assert_true(run > 0);
+	fill(&a, "web01", "one", 1700000000);
+	a.run_id = run;
+	assert_int_equal(journal_request_new(&fx->j, &a, msg, sizeof msg), 0);
+	assert_true(a.id > 0);
+	assert_true(a.created_at > 0);
+	assert_int_equal(journal_request_latest(&fx->j, "web01", &b, msg,
+	    sizeof msg), 0);
+	assert_same(&a, &b);
+
+	/* Change every column, save, read back: all of them again. */
+	fill(&a, "web01", "two", 1800000000);
+	a.approved = 0;
+	assert_int_equal(journal_request_save(&fx->j, &a, "second", msg,
+	    sizeof msg), 0);
+	assert_int_equal(journal_request_open(&fx->j, "web01", &b, msg,
+	    sizeof msg), 0);
+	assert_same(&a, &b);
+	assert_true(b.updated_at >= b.created_at);
+
+	/* NULLs and zeros come back as NULLs and zeros. */
+	assert_int_equal(journal_strset(&a.cert_pem, NULL), 0);
+	assert_int_equal(journal_strset(&a.error, NULL), 0);
+	a.not_after = 0;
+	a.retry_at = 0;
+	a.run_id = 0;
+	a.attempts = 0;
+	assert_int_equal(journal_request_save(&fx->j, &a, NULL, msg,
+	    sizeof msg), 0);
+	assert_int_equal(journal_request_latest(&fx->j, "web01", &b, msg,
+	    sizeof msg), 0);
+	assert_same(&a, &b);
+	assert_null(b.cert_pem);
+
+	assert_int_equal(journal_run_end(&fx->j, run, 1, msg, sizeof msg), 0);
+	assert_int_equal(sql_int(&fx->j, "SELECT exit_code FROM runs"), 1);
+	assert_int_equal(sql_int(&fx->j, "SELECT pid FROM runs"), getpid());
+	assert_int_equal(journal_run_end(&fx->j, run + 99, 0, msg, sizeof msg),
+	    CF_ENOENT);
+
+	/* A request for a run that does not exist: foreign keys are on. */
+	a.id = 0;
+	a.run_id = run + 99;
+	assert_int_equal(journal_request_new(&fx->j, &a, msg, sizeof msg),
+	    CF_EDB);
+	assert_non_null(strstr(msg, "FOREIGN KEY"));
+	assert_int_equal(a.id, 0);
+
+	journal_request_release(&a);
+	journal_request_release(&b);
+}
+
+static void test_save_event_same_transaction(void **state)
+{
+	struct fx *fx = *state;
+	struct journal_request rq, got;
+	char msg[256], buf[64], want[300];
+
+	journal_request_init(&rq);
+	journal_request_init(&got);
+	assert_int_equal(journal_strset(&rq.server, "web01"), 0);
+	assert_int_equal(journal_strset(&rq.state, "new"), 0);
+	assert_int_equal(journal_request_new(&fx->j, &rq, msg, sizeof msg), 0);
+	assert_int_equal(events(&fx->j, "web01", "new"), 1);
+
+	assert_int_equal(journal_strset(&rq.state, "submitted"), 0);
+	assert_int_equal(journal_strset(&rq.ca_status, "pending"), 0);
+	assert_int_equal(journal_request_save(&fx->j, &rq, "retry after 30 s",
+	    msg, sizeof msg), 0);
+	assert_int_equal(events(&fx->j, "web01", "submitted"), 1);
+	assert_int_equal(events(&fx->j, NULL, NULL), 2);
+	assert_string_equal(sql_text(&fx->j, "SELECT detail FROM events "
+	    "ORDER BY id DESC LIMIT 1", buf, sizeof buf), "retry after 30 s");
+	assert_string_equal(sql_text(&fx->j, "SELECT ca_status FROM events "
+	    "ORDER BY id DESC LIMIT 1", buf, sizeof buf), "pending");
+
+	/*
+	 * Make the event insert fail: the row update must not stay either,
+	 * because both are one transaction.
+	 */
+	assert_int_equal(sqlite3_exec(fx->j.db, "CREATE TRIGGER boom BEFORE "
+	    "INSERT ON events WHEN NEW.detail = 'boom' BEGIN "
+	    "SELECT RAISE(ABORT, 'event refused'); END", NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_equal(journal_strset(&rq.state, "issued"), 0);
+	assert_int_equal(journal_request_save(&fx->j, &rq, "boom", msg,
+	    sizeof msg), CF_EDB);
+	snprintf(want, sizeof want, "cannot save the request for 'web01' in "
+	    "journal '%s': event refused", fx->path);
+	assert_string_equal(msg, want);
+	assert_int_equal(journal_request_latest(&fx->j, "web01", &got, msg,
+	    sizeof msg), 0);
+	assert_string_equal(got.state, "submitted");
+	assert_int_equal(events(&fx->j, NULL, NULL), 2);
+	/* The failed transaction is gone: the next save goes through. */
+	assert_int_equal(journal_request_save(&fx->j, &rq, "issued", msg,
+	    sizeof msg), 0);
+	assert_int_equal(journal_request_latest(&fx->j, "web01", &got, msg,
+	    sizeof msg), 0);
+	assert_string_equal(got.state, "issued");
+	assert_int_equal(events(&fx->j, "web01", "issued"), 1);
+	journal_request_release(&rq);
+	journal_request_release(&got);
+}
+
+static void test_final_not_resumed(void **state)
+{
+	struct fx *fx = *state;
+	struct journal_request rq;
+	char msg[256];
+	int64_t done_id, open_id;
+
+	journal_request_init(&rq);
+	assert_int_equal(journal_request_open(&fx->j, "web01", &rq, msg,
+	    sizeof msg), CF_ENOENT);
+	done_id = add(&fx->j, "web01", "done", 1);
+	add(&fx->j, "web02", "submitted", 0);
+	assert_int_equal(journal_request_open(&fx->j, "web01", &rq, msg,
+	    sizeof msg), CF_ENOENT);
+	assert_int_equal(journal_request_latest(&fx->j, "web01", &rq, msg,
+	    sizeof msg), 0);
+	assert_int_equal(rq.id, done_id);
+	assert_int_equal(rq.final, 1);
+
+	/* The newest open request is the one to resume. */
+	add(&fx->j, "web01", "submitted", 0);
+	open_id = add(&fx->j, "web01", "pending", 0);
+	assert_int_equal(journal_request_open(&fx->j, "web01", &rq, msg,
+	    sizeof msg), 0);
+	assert_int_equal(rq.id, open_id);
+	assert_string_equal(rq.state, "pending");
+	assert_string_equal(rq.server, "web01");
+
+	/* Finishing it makes it the latest but no longer open. */
+	rq.final = 1;
+	assert_int_equal(journal_strset(&rq.state, "done"), 0);
+	assert_int_equal(journal_request_save(&fx->j, &rq, NULL, msg,
+	    sizeof msg), 0);
+	assert_int_equal(journal_request_open(&fx->j, "web01", &rq, msg,
+	    sizeof msg), 0);
+	assert_true(rq.id != open_id);
+	assert_string_equal(rq.state, "submitted");
+	assert_int_equal(journal_request_latest(&fx->j, "web01", &rq, msg,
+	    sizeof msg), 0);
+	assert_int_equal(rq.id, open_id);
+
+	/* Saving a request that does not exist writes nothing. */
+	rq.id = 424242;
+	assert_int_equal(journal_request_save(&fx->j, &rq, NULL, msg,
+	    sizeof msg), CF_ENOENT);
+	assert_int_equal(events(&fx->j, NULL, NULL), 5);
+	journal_request_release(&rq);
+	rq.id = 1;
+	assert_int_equal(journal_request_save(&fx->j, &rq, NULL, msg,
+	    sizeof msg), CF_EINVAL);
+}
+
+static void test_approve(void **state)
+{
+	struct fx *fx = *state;
+	struct journal_request rq;
+	char msg[256], buf[64];
+
+	journal_request_init(&rq);
+	assert_int_equal(journal_approve(&fx->j, "web01", msg, sizeof msg),
+	    CF_ENOENT);
+	assert_string_equal(msg, "no pending request for 'web01'");
+	add(&fx->j, "web01", "issued", 0);
+	assert_int_equal(journal_approve(&fx->j, "web01", msg, sizeof msg),
+	    CF_ENOENT);
+	assert_string_equal(msg, "no pending request for 'web01': its request "
+	    "is 'issued'");
+	add(&fx->j, "web01", "pending", 1);
+	assert_int_equal(journal_approve(&fx->j, "web01", msg, sizeof msg),
+	    CF_ENOENT);
+	assert_int_equal(events(&fx->j, NULL, NULL), 2);
+
+	add(&fx->j, "web01", "pending", 0);
+	assert_int_equal(journal_approve(&fx->j, "web01", msg, sizeof msg), 0);
+	assert_int_equal(journal_request_open(&fx->j, "web01", &rq, msg,
+	    sizeof msg), 0);
+	assert_int_equal(rq.approved, 1);
+	assert_string_equal(rq.state, "pending");
+	assert_int_equal(events(&fx->j, "web01", "pending"), 3);
+	assert_string_equal(sql_text(&fx->j, "SELECT detail FROM events "
+	    "ORDER BY id DESC LIMIT 1", buf, sizeof buf), "approved");
+	/* Approval does not leak to another server. */
+	assert_int_equal(journal_approve(&fx->j, "web02", msg, sizeof msg),
+	    CF_ENOENT);
+	journal_request_release(&rq);
+}
+
+static void test_durable_across_close(void **state)
+{
+	struct fx *fx = *state;
+	struct journal_request a, b;
+	char msg[256];
+
+	journal_request_init(&a);
+	journal_request_init(&b);
+	fill(&a, "web01", "kept", 1700000000);
+	assert_int_equal(journal_request_new(&fx->j, &a, msg, sizeof msg), 0);
+	assert_int_equal(journal_request_save(&fx->j, &a, "saved", msg,
+	    sizeof msg), 0);
+	journal_close(&fx->j);
+	assert_int_equal(journal_open(&fx->j, fx->path, msg, sizeof msg), 0);
+	assert_int_equal(journal_request_open(&fx->j, "web01", &b, msg,
+	    sizeof msg), 0);
+	assert_same(&a, &b);
+	assert_int_equal(events(&fx->j, "web01", NULL), 2);
+	journal_request_release(&a);
+	journal_request_release(&b);
+}
+
+static void test_hostile_strings(void **state)
+{
+	struct fx *fx = *state;
+	struct journal_request a, b;
+	const char *evil = "a'; DROP TABLE requests;--";
+	const char *evil2 = "\"); DELETE FROM events; SELECT ('%s%n?1";
+	char msg[256];
+
+	journal_request_init(&a);
+	journal_request_init(&b);
+	add(&fx->j, "web01", "issued", 0);
+	fill(&a, evil, "x", 1);
+	assert_int_equal(journal_strset(&a.state, evil2), 0);
+	assert_int_equal(journal_strset(&a.usages, evil), 0);
+	assert_int_equal(journal_request_new(&fx->j, &a, msg, sizeof msg), 0);
+	assert_int_equal(journal_request_save(&fx->j, &a, evil2, msg,
+	    sizeof msg), 0);
+	assert_int_equal(journal_request_latest(&fx->j, evil, &b, msg,
+	    sizeof msg), 0);
+	assert_same(&a, &b);
+	assert_string_equal(b.server, evil);
+	assert_string_equal(b.state, evil2);
+	assert_int_equal(events(&fx->j, evil, evil2), 2);
+	assert_int_equal(events(&fx->j, NULL, NULL), 3);
+	/* Everything else is still there. */
+	assert_int_equal(journal_request_latest(&fx->j, "web01", &b, msg,
+	    sizeof msg), 0);
+	assert_int_equal(sql_int(&fx->j, "SELECT count(*) FROM requests"), 2);
+	assert_int_equal(journal_approve(&fx->j, evil, msg, sizeof msg),
+	    CF_ENOENT);
+	journal_request_release(&a);
+	journal_request_release(&b);
+}
+
+/* In the child: open, record, and die by SIGKILL right after the save. */
+static void child_save_and_die(const char *path)
+{
+	struct journal j;
+	struct journal_request rq;
+	char msg[256];
+
+	journal_request_init(&rq);
+	if (journal_open(&j, path, msg, sizeof msg) != 0 ||
+	    journal_strset(&rq.server, "web01") != 0 ||
+	    journal_strset(&rq.state, "submitted") != 0 ||
+	    journal_request_new(&j, &rq, msg, sizeof msg) != 0 ||
+	    journal_strset(&rq.state, "issued") != 0 ||
+	    journal_strset(&rq.thumbprint, "AB12") != 0 ||
+	    journal_request_save(&j, &rq, "issued by the CA", msg,
+	    sizeof msg) != 0)
+		_exit(1);
+	kill(getpid(), SIGKILL);
+	_exit(2);
+}
+
+static void test_durable_across_sigkill(void **state)
+{
+	struct fx *fx = *state;
+	struct journal_request rq;
+	char msg[256];
+	pid_t pid;
+	int st;
+
+	/* No SQLite connection may cross fork(): the child opens its own. */
+	journal_close(&fx->j);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		child_save_and_die(fx->path);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGKILL);
+
+	journal_request_init(&rq);
+	assert_int_equal(journal_open(&fx->j, fx->path, msg, sizeof msg), 0);
+	assert_int_equal(journal_request_open(&fx->j, "web01", &rq, msg,
+	    sizeof msg), 0);
+	assert_string_equal(rq.state, "issued");
+	assert_string_equal(rq.thumbprint, "AB12");
+	/* Resuming means no second issuance: one request, its two events. */
+	assert_int_equal(events(&fx->j, "web01", "submitted"), 1);
+	assert_int_equal(events(&fx->j, "web01", "issued"), 1);
+	assert_int_equal(sql_int(&fx->j, "SELECT count(*) FROM requests"), 1);
+	journal_request_release(&rq);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_open_creates,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_refuses,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_round_trip,
+		    setup_open, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_save_event_same_transaction, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_final_not_resumed,
+		    setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_approve,
+		    setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_durable_across_close,
+		    setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_strings,
+		    setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_durable_across_sigkill,
+		    setup_open, teardown),
+	};
+	return cmocka_run_group_tests_name("journal", tests, NULL, NULL);
+}
