@@ -24,6 +24,13 @@ struct cmd_opts {
 	int nargs;
 };
 
+struct fleet;
+
+/* Loads the fleet file, printing every problem; CMD_EXIT_OK or _USAGE.
+ * The caller releases f either way. */
+int cmd_fleet_load(struct fleet *f, const char *path);
+
 int cmd_check(const struct cmd_opts *o);
+int cmd_ca_init(const struct cmd_opts *o);
 
 #endif

@@ -13,6 +13,8 @@ static const char usage_text[] =
 "\n"
 "commands:\n"
 "  check FLEET.cfg     validate the fleet file, inventory and template\n"
+"  ca init FLEET.cfg   create the embedded CA (root and issuing) at the\n"
+"                      paths in the fleet file; never overwrites\n"
 "\n"
 "options:\n"
 "  --json              machine-readable output\n"
@@ -30,7 +32,22 @@ static const struct {
 	int min_args;               /* operands after the fleet file */
 } commands[] = {
 	{ "check", cmd_check, 0 },
+	{ "ca init", cmd_ca_init, 0 },
 };
+
+/* Matches argv against a command name of one or two words ("ca init").
+ * Returns how many words matched, or 0. */
+static int command_words(const char *name, int argc, char **argv)
+{
+	const char *sp = strchr(name, ' ');
+
+	if (sp == NULL)
+		return strcmp(name, argv[1]) == 0 ? 1 : 0;
+	if (argc < 3 || strncmp(name, argv[1], (size_t)(sp - name)) != 0 ||
+	    argv[1][sp - name] != '\0' || strcmp(sp + 1, argv[2]) != 0)
+		return 0;
+	return 2;
+}
 
 int main(int argc, char **argv)
 {
@@ -44,7 +61,7 @@ int main(int argc, char **argv)
 	};
 	struct cmd_opts o = { 0 };
 	size_t i;
-	int c;
+	int c, words = 0;
 
 	if (argc < 2 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "--help") == 0) {
@@ -52,15 +69,15 @@ int main(int argc, char **argv)
 		return argc < 2 ? CMD_EXIT_USAGE : CMD_EXIT_OK;
 	}
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(commands[i].name, argv[1]) == 0)
+		if ((words = command_words(commands[i].name, argc, argv)) > 0)
 			break;
 	if (i == sizeof(commands) / sizeof(commands[0])) {
 		fprintf(stderr, "certfleet: unknown command '%s'\n%s", argv[1],
 		    usage_text);
 		return CMD_EXIT_USAGE;
 	}
-	argc--;
-	argv++;
+	argc -= words;
+	argv += words;
 	while ((c = getopt_long(argc, argv, "hjqfl:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':

@@ -267,7 +267,7 @@ char *cfg_path(const struct cfg *c, const config_setting_t *s,
 		return strdup(path);
 	if ((dir = path_dirname(cfg_file(c, s))) == NULL)
 		return NULL;
-	p = path_join(dir, path);
+	p = path_join(strcmp(dir, ".") == 0 ? NULL : dir, path);
 	free(dir);
 	return p;
 }
