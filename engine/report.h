@@ -1,0 +1,95 @@
+/*
+ * The report of one command over the fleet: a row per server with what the
+ * CA returned, the thumbprint, the chain verdict and the usages assigned;
+ * rendered as a table for people or as JSON (a schema later versions may
+ * add keys to, never rename). It decides how results are shown and which
+ * exit status they mean; cmd/ only chooses the stream and exits.
+ */
+#ifndef CF_REPORT_H
+#define CF_REPORT_H
+
+#include "engine/chain.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+enum report_status {
+	REPORT_ASSIGNED,            /* issued and assigned to every usage */
+	REPORT_UP_TO_DATE,          /* nothing due */
+	REPORT_ISSUED,              /* issued, not assigned (CA missing, or off) */
+	REPORT_PENDING,             /* the CA holds the request */
+	REPORT_DENIED,              /* the CA refused */
+	REPORT_FAILED,              /* an error on the way */
+	REPORT_ASSIGN_FAILED,       /* assignment failed and was rolled back */
+	REPORT_WOULD_ISSUE,         /* plan: a run would request one */
+	REPORT_STATUS_MAX
+};
+
+struct report_row {
+	char *name;
+	enum report_status status;
+	char thumbprint[41];        /* "" when none */
+	char sha256[65];
+	time_t not_after;           /* 0 when none */
+	struct chain_verdict chain;
+	unsigned usages;            /* bit (1 << enum usage) assigned */
+	char *ca_status;            /* the CA's own word, or NULL */
+	char *error;                /* NULL when none */
+};
+
+struct report {
+	char *fleet;
+	char *command;              /* "run", "plan", "assign", "status" */
+	time_t started_at;
+	int64_t duration_ms;
+	struct report_row *rows;
+	size_t n;
+	size_t cap;
+};
+
+struct report_summary {
+	int servers;
+	int assigned;
+	int up_to_date;
+	int issued;
+	int pending;
+	int denied;
+	int failed;                 /* failed and assign_failed */
+	int missing_ca;             /* rows whose chain lacks a CA */
+	int would_issue;
+};
+
+/* Fills r for a command over fleet; report_release frees what it holds. */
+int report_init(struct report *r, const char *fleet, const char *command,
+    time_t started_at);
+void report_release(struct report *r);
+
+/* A new row for server name, owned by r, to be filled by the caller; NULL
+ * when out of memory. Valid until the next report_add. */
+struct report_row *report_add(struct report *r, const char *name);
+
+/* Sets an owned string field of a row (ca_status, error) to a copy. */
+int report_row_set(char **field, const char *value);
+
+/* "assigned", "up_to_date", ... as in the JSON schema. */
+const char *report_status_name(enum report_status s);
+
+void report_summarize(const struct report *r, struct report_summary *s);
+
+/* 0 when every server is done or nothing was due; 1 when some server
+ * failed, was denied, or lacks a CA. */
+int report_exit_status(const struct report *r);
+
+/* The whole report as JSON; the caller owns the result (NULL: no memory). */
+json_t *report_to_json(const struct report *r);
+
+/*
+ * Writes the table and the summary line to out. quiet keeps only the rows
+ * that need a person (failed, denied, missing CA) and the summary.
+ */
+int report_write_table(const struct report *r, FILE *out, bool quiet);
+
+#endif
