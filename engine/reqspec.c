@@ -39,6 +39,21 @@ void req_spec_release(struct req_spec *rs)
 	req_spec_init(rs);
 }
 
+int req_spec_copy(struct req_spec *dst, const struct req_spec *src)
+{
+	size_t i;
+
+	dst->key = src->key;
+	dst->eku = src->eku;
+	dst->days = src->days;
+	if (src->subject && (dst->subject = strdup(src->subject)) == NULL)
+		return CF_ENOMEM;
+	for (i = 0; i < src->nsan; i++)
+		if (req_spec_add_san(dst, src->san[i]) != 0)
+			return CF_ENOMEM;
+	return 0;
+}
+
 int req_spec_add_san(struct req_spec *rs, const char *san)
 {
 	char **n = realloc(rs->san, (rs->nsan + 1) * sizeof(*n));

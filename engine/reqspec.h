@@ -42,6 +42,10 @@ struct req_spec {
 void req_spec_init(struct req_spec *rs);
 void req_spec_release(struct req_spec *rs);
 
+/* Fills dst (initialised) with a deep copy of src. 0 or CF_ENOMEM, dst
+ * then to be released by the caller either way. */
+int req_spec_copy(struct req_spec *dst, const struct req_spec *src);
+
 /* Appends a copy of san. Returns 0 or CF_ENOMEM. */
 int req_spec_add_san(struct req_spec *rs, const char *san);
 

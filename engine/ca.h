@@ -1,0 +1,72 @@
+/*
+ * The CA driver interface: where requests go. The engine submits a CSR and
+ * hears back later, on the loop thread, with what the CA returned: issued,
+ * pending (ask again later), denied, or an error. It never knows whether
+ * the embedded CA or an ACME server is behind it.
+ */
+#ifndef CF_CA_H
+#define CF_CA_H
+
+#include "engine/reqspec.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum ca_answer {
+	CA_ISSUED,
+	CA_PENDING,
+	CA_DENIED,
+	CA_ERROR
+};
+
+/* One request, as the engine hands it over; the driver copies what it
+ * keeps, so the caller may free it once submit or poll has returned. */
+struct ca_request {
+	const char *server;
+	const char *csr_pem;
+	const struct req_spec *spec;
+	const char *ref;            /* poll: the CA's handle from a reply */
+	bool approved;              /* poll: approval recorded in the journal */
+};
+
+/* What the CA returned. Every string is owned by the reply; a callback
+ * that keeps one takes it and sets the field to NULL. */
+struct ca_reply {
+	enum ca_answer answer;
+	char *ref;                  /* the CA's handle for the request */
+	char *cert_pem;             /* issued: leaf, then the chain */
+	char *status_text;          /* the CA's own word, for the journal */
+	char *detail;               /* denied or error: why */
+	int retry_after;            /* pending: seconds; -1 not in this run */
+};
+
+struct ca_driver;
+
+/* Called once per submit or poll, on the loop thread; reply is freed after
+ * the callback returns. */
+typedef void (*ca_reply_cb)(void *arg, struct ca_reply *reply);
+
+struct ca_ops {
+	/* Sends a new request. Returns 0 (cb will run) or a CF_E* code. */
+	int (*submit)(struct ca_driver *ca, const struct ca_request *req,
+	    ca_reply_cb cb, void *arg);
+	/* Asks again about a request answered pending (req->ref). */
+	int (*poll)(struct ca_driver *ca, const struct ca_request *req,
+	    ca_reply_cb cb, void *arg);
+	/* The chain above every leaf (issuing CA first) as PEM, for plan's
+	 * preflight; *out is the caller's to free. */
+	int (*chain_pem)(struct ca_driver *ca, char **out, char *msg,
+	    size_t msgsz);
+	/* Frees the driver; only once no submit or poll is outstanding. */
+	void (*free)(struct ca_driver *ca);
+};
+
+struct ca_driver {
+	const struct ca_ops *ops;
+	const char *type;           /* "local", "acme" */
+};
+
+/* Frees what a reply holds (not the struct). */
+void ca_reply_release(struct ca_reply *r);
+
+#endif
