@@ -14,6 +14,21 @@ enum usage {
 
 #define USAGE_ALL ((1u << USAGE_MAX) - 1)
 
+/* Where a server keeps its trust stores and certificates: server paths. */
+struct store_paths {
+	char *roots;
+	char *intermediates;
+	char *certs;
+};
+
+/* How one usage is installed: file paths on the server, a reload command. */
+struct usage_binding {
+	char *cert;                 /* NULL: <certs>/<usage>.pem */
+	char *key;                  /* NULL: <certs>/<usage>.key */
+	char **reload;              /* argument vector, NULL-ended, or NULL */
+	int reload_timeout;         /* seconds */
+};
+
 /* The name used in fleet files, file names and reports. */
 const char *usage_name(enum usage u);
 

@@ -23,21 +23,6 @@ enum ca_type {
 	CA_LOCAL                    /* the embedded CA */
 };
 
-/* Where a server keeps its trust stores and certificates: server paths. */
-struct store_paths {
-	char *roots;
-	char *intermediates;
-	char *certs;
-};
-
-/* How one usage is installed: file paths on the server, a reload command. */
-struct usage_binding {
-	char *cert;                 /* NULL: <certs>/<usage>.pem */
-	char *key;                  /* NULL: <certs>/<usage>.key */
-	char **reload;              /* argument vector, NULL-ended, or NULL */
-	int reload_timeout;         /* seconds */
-};
-
 struct server {
 	char *name;
 	char *address;
