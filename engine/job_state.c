@@ -72,6 +72,7 @@ bool job_state_holds_request(enum job_state s)
 	case JOB_MISSING_CA:
 	case JOB_HELD:
 	case JOB_ASSIGN:
+	case JOB_ASSIGN_FAILED:
 		return true;
 	default:
 		return false;

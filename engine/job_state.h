@@ -41,7 +41,8 @@ bool job_state_final(enum job_state s);
 
 /*
  * True when a run that finds a job in s (from the journal of a killed run)
- * must not issue again: the CA has, or may have, a request for it.
+ * must not issue again: the CA has, or may have, a request for it, or
+ * has issued a certificate that is still to be assigned.
  */
 bool job_state_holds_request(enum job_state s);
 

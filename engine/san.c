@@ -171,3 +171,22 @@ bool cidr_contains(const struct cidr *c, const unsigned char *ip,
 	mask = (unsigned char)(0xff << (8 - rest));
 	return (ip[full] & mask) == (c->ip[full] & mask);
 }
+
+bool san_equal(const char *a, const char *b)
+{
+	struct san sa, sb;
+
+	if (san_parse(a, &sa, NULL, 0) != 0 || san_parse(b, &sb, NULL, 0) != 0)
+		return strcmp(a, b) == 0;
+	if (sa.type != sb.type)
+		return false;
+	switch (sa.type) {
+	case SAN_IP:
+		return sa.iplen == sb.iplen &&
+		    memcmp(sa.ip, sb.ip, sa.iplen) == 0;
+	case SAN_URI:
+		return strcmp(sa.value, sb.value) == 0;
+	default:
+		return strcasecmp(sa.value, sb.value) == 0;
+	}
+}

@@ -50,6 +50,10 @@ bool cidr_parse(const char *s, struct cidr *out);
 bool cidr_contains(const struct cidr *c, const unsigned char *ip,
     size_t iplen);
 
+/* True when two SAN strings name the same thing: DNS names and emails
+ * compared without case, IP addresses by value ("::1" equals "0::1"). */
+bool san_equal(const char *a, const char *b);
+
 /* True when host equals domain or lies under it (case-insensitive). */
 bool host_in_domain(const char *host, const char *domain);
 

@@ -95,6 +95,7 @@ static void test_resume_rules(void **state)
 	assert_true(job_state_holds_request(JOB_PENDING));
 	assert_true(job_state_holds_request(JOB_ISSUED));
 	assert_true(job_state_holds_request(JOB_MISSING_CA));
+	assert_true(job_state_holds_request(JOB_ASSIGN_FAILED));
 	assert_false(job_state_holds_request(JOB_ASSIGNED));
 	assert_false(job_state_holds_request(JOB_DENIED));
 }
