@@ -876,6 +876,70 @@ int chain_diagnose(X509 *leaf, STACK_OF(X509) *ca_chain,
 	return rc;
 }
 
+static int preflight(STACK_OF(X509) *ca_chain, const struct cert_store *roots,
+    const struct cert_store *intermediates, time_t now,
+    struct chain_verdict *out, char *msg, size_t msgsz)
+{
+	X509 *top, *bad_by = NULL;
+	int i, n, rc, ok, bad_sig = 0;
+
+	chain_verdict_release(out);
+	n = ca_chain ? sk_X509_num(ca_chain) : 0;
+	if (n == 0)
+		return cf_error(msg, msgsz, CF_EINVAL,
+		    "chain preflight: the CA sent no chain");
+	for (i = 0; i < n; i++) {
+		X509 *ca = sk_X509_value(ca_chain, i);
+
+		rc = check_placement(out, ca, X509_self_signed(ca, 0) == 1 ?
+		    CHAIN_KIND_ROOT : CHAIN_KIND_INTERMEDIATE, roots,
+		    intermediates, now);
+		if (rc != 0)
+			return cf_error(msg, msgsz, rc, "chain preflight: %s",
+			    cf_strerror(rc));
+	}
+	top = sk_X509_value(ca_chain, n - 1);
+	if (X509_self_signed(top, 0) != 1 &&
+	    find_issuer(certs_of(roots), top, now, &bad_sig, &bad_by) == NULL &&
+	    (rc = add_missing(out, CHAIN_KIND_ROOT, CHAIN_WHY_ABSENT,
+	    X509_get_issuer_name(sk_X509_value(ca_chain, n - 1)), NULL,
+	    "absent")) != 0)
+		return cf_error(msg, msgsz, rc, "chain preflight: %s",
+		    cf_strerror(rc));
+	/* A CA absent from both stores (or out of date) is missing whatever
+	 * the verifier says: verifying the issuing CA itself does not need
+	 * it in the intermediate store, but every leaf below it will. */
+	for (i = 0; i < (int)out->nmissing; i++)
+		if (out->missing[i].why != CHAIN_WHY_MISPLACED) {
+			out->status = CHAIN_MISSING_CA;
+			return 0;
+		}
+	/* Only misplaced copies: the verifier decides, as for a leaf. */
+	if ((ok = verify(sk_X509_value(ca_chain, 0), roots, intermediates, 0,
+	    now, out)) < 0)
+		return cf_error(msg, msgsz, ok, "chain preflight: %s",
+		    cf_strerror(ok));
+	if (ok) {
+		out->status = CHAIN_OK;
+		out->detail[0] = '\0';
+	} else {
+		out->status = out->nmissing ? CHAIN_MISSING_CA : CHAIN_INVALID;
+	}
+	return 0;
+}
+
+int chain_preflight(STACK_OF(X509) *ca_chain, const struct cert_store *roots,
+    const struct cert_store *intermediates, time_t now,
+    struct chain_verdict *out, char *msg, size_t msgsz)
+{
+	int rc;
+
+	ERR_set_mark();
+	rc = preflight(ca_chain, roots, intermediates, now, out, msg, msgsz);
+	ERR_pop_to_mark();
+	return rc;
+}
+
 /* Appends to buf like snprintf at its end; returns 0 or 1 when cut. */
 static int append(char *buf, size_t bufsz, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

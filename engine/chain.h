@@ -149,6 +149,16 @@ int chain_diagnose(X509 *leaf, STACK_OF(X509) *ca_chain,
     size_t msgsz);
 
 /*
+ * The check before any certificate exists (plan): would a leaf from the CA
+ * whose chain is ca_chain (issuing CA first) verify on this server? Names
+ * every CA of the chain the server's stores lack, as chain_diagnose does.
+ * Returns 0 with the verdict in out, or a CF_E* code with msg.
+ */
+int chain_preflight(STACK_OF(X509) *ca_chain, const struct cert_store *roots,
+    const struct cert_store *intermediates, time_t now,
+    struct chain_verdict *out, char *msg, size_t msgsz);
+
+/*
  * Writes one line for a person into buf, e.g. "missing root CA 'CN=Contoso
  * Root CA' (sha1 AB12...) from the root store; import it, then run
  * certfleet assign". Returns 0, or CF_EINVAL when it was cut to fit.

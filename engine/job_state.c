@@ -25,9 +25,9 @@ static const struct {
 	[JOB_ISSUED] = { "issued", B(JOB_CHAIN_CHECK) | B(JOB_FAILED) },
 	[JOB_DENIED] = { "denied", 0 },
 	[JOB_FAILED] = { "failed", 0 },
-	[JOB_CHAIN_CHECK] = { "chain_check", B(JOB_MISSING_CA) | B(JOB_HELD) |
+	[JOB_CHAIN_CHECK] = { "chain_check", B(JOB_CHAIN_FAILED) | B(JOB_HELD) |
 	    B(JOB_ASSIGN) | B(JOB_FAILED) },
-	[JOB_MISSING_CA] = { "missing_ca", 0 },
+	[JOB_CHAIN_FAILED] = { "chain_failed", 0 },
 	[JOB_HELD] = { "held", 0 },
 	[JOB_ASSIGN] = { "assign", B(JOB_ASSIGNED) | B(JOB_ASSIGN_FAILED) },
 	[JOB_ASSIGNED] = { "assigned", 0 },
@@ -69,7 +69,7 @@ bool job_state_holds_request(enum job_state s)
 	case JOB_POLL:
 	case JOB_ISSUED:
 	case JOB_CHAIN_CHECK:
-	case JOB_MISSING_CA:
+	case JOB_CHAIN_FAILED:
 	case JOB_HELD:
 	case JOB_ASSIGN:
 	case JOB_ASSIGN_FAILED:

@@ -19,7 +19,8 @@ enum job_state {
 	JOB_DENIED,                 /* final: the CA refused the request */
 	JOB_FAILED,                 /* final: an error before issuance */
 	JOB_CHAIN_CHECK,            /* reading the server's stores, diagnosing */
-	JOB_MISSING_CA,             /* final: issued, a CA missing on the server */
+	JOB_CHAIN_FAILED,           /* final: issued, the chain does not verify
+	                               on the server (a CA missing, or invalid) */
 	JOB_HELD,                   /* final: issued, assignment switched off */
 	JOB_ASSIGN,                 /* installing for each usage, then reloads */
 	JOB_ASSIGNED,               /* final: every usage holds the certificate */

@@ -935,6 +935,87 @@ static void test_store_missing_path(void **state)
 
 /* ---- openssl verify as the oracle ---- */
 
+static void preflight(STACK_OF(X509) *chain, X509 *const *roots,
+    X509 *const *inters, struct chain_verdict *v)
+{
+	struct cert_store rs, is;
+	char msg[256];
+
+	store_of(&rs, roots);
+	store_of(&is, inters);
+	chain_verdict_init(v);
+	assert_int_equal(chain_preflight(chain, &rs, &is, NOW, v, msg,
+	    sizeof msg), 0);
+	cert_store_release(&rs);
+	cert_store_release(&is);
+}
+
+/* Plan's check before any leaf exists names the same CAs. */
+static void test_preflight(void **state)
+{
+	X509 *root[] = { F.root, NULL }, *inter[] = { F.inter, NULL };
+	X509 *none[] = { NULL }, *both[] = { F.root, F.inter, NULL };
+	X509 *inter3[] = { F.inter, F.inter2, NULL };
+	X509 *exp[] = { F.inter_exp, NULL };
+	struct chain_verdict v;
+	char msg[128];
+
+	(void)state;
+	preflight(F.chain, root, inter, &v);
+	assert_int_equal(v.status, CHAIN_OK);
+	assert_int_equal(v.nmissing, 0);
+	chain_verdict_release(&v);
+
+	preflight(F.chain, root, none, &v);
+	assert_int_equal(v.status, CHAIN_MISSING_CA);
+	assert_int_equal(v.nmissing, 1);
+	assert_missing(&v, 0, CHAIN_KIND_INTERMEDIATE, CHAIN_WHY_ABSENT,
+	    INTER_SUBJ, F.inter, "absent");
+	chain_verdict_release(&v);
+
+	preflight(F.chain, none, inter, &v);
+	assert_int_equal(v.status, CHAIN_MISSING_CA);
+	assert_missing(&v, 0, CHAIN_KIND_ROOT, CHAIN_WHY_ABSENT, ROOT_SUBJ,
+	    F.root, "absent");
+	chain_verdict_release(&v);
+
+	preflight(F.chain, none, none, &v);
+	assert_int_equal(v.nmissing, 2);
+	chain_verdict_release(&v);
+
+	/* Intermediate only in the root store, next to the root: verifies. */
+	preflight(F.chain, both, none, &v);
+	assert_int_equal(v.status, CHAIN_OK);
+	chain_verdict_release(&v);
+
+	/* The CA sent no root; the server's root store holds it. */
+	preflight(F.chain_noroot, root, inter, &v);
+	assert_int_equal(v.status, CHAIN_OK);
+	chain_verdict_release(&v);
+	preflight(F.chain_noroot, none, inter, &v);
+	assert_int_equal(v.status, CHAIN_MISSING_CA);
+	assert_missing(&v, 0, CHAIN_KIND_ROOT, CHAIN_WHY_ABSENT, ROOT_SUBJ,
+	    NULL, "absent");
+	chain_verdict_release(&v);
+
+	preflight(F.chain3, root, inter3, &v);
+	assert_int_equal(v.status, CHAIN_OK);
+	chain_verdict_release(&v);
+	preflight(F.chain3, root, inter, &v);
+	assert_int_equal(v.status, CHAIN_MISSING_CA);
+	assert_missing(&v, 0, CHAIN_KIND_INTERMEDIATE, CHAIN_WHY_ABSENT,
+	    INTER2_SUBJ, F.inter2, "absent");
+	chain_verdict_release(&v);
+
+	preflight(F.chain, root, exp, &v);
+	assert_int_equal(v.status, CHAIN_MISSING_CA);
+	assert_int_equal(v.missing[0].why, CHAIN_WHY_EXPIRED);
+	chain_verdict_release(&v);
+
+	assert_int_equal(chain_preflight(NULL, NULL, NULL, NOW, &v, msg,
+	    sizeof msg), CF_EINVAL);
+}
+
 static int have_openssl = -1;
 static int cli_runs_ok, cli_runs_failed;
 
@@ -1098,6 +1179,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_both_present),
+		cmocka_unit_test(test_preflight),
 		cmocka_unit_test(test_lacks_intermediate),
 		cmocka_unit_test(test_lacks_root),
 		cmocka_unit_test(test_lacks_both),

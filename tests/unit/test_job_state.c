@@ -40,7 +40,7 @@ static void test_refused_transitions(void **state)
 	/* No issuance without a key, no assignment without a chain check. */
 	assert_false(job_transition_allowed(JOB_INSPECT, JOB_SUBMIT));
 	assert_false(job_transition_allowed(JOB_ISSUED, JOB_ASSIGN));
-	assert_false(job_transition_allowed(JOB_MISSING_CA, JOB_ASSIGN));
+	assert_false(job_transition_allowed(JOB_CHAIN_FAILED, JOB_ASSIGN));
 	assert_false(job_transition_allowed(JOB_PENDING, JOB_ISSUED));
 	assert_false(job_transition_allowed(JOB_ASSIGNED, JOB_INSPECT));
 	assert_false(job_transition_allowed(JOB_SUBMIT, JOB_KEYGEN));
@@ -94,7 +94,7 @@ static void test_resume_rules(void **state)
 	assert_true(job_state_holds_request(JOB_SUBMIT));
 	assert_true(job_state_holds_request(JOB_PENDING));
 	assert_true(job_state_holds_request(JOB_ISSUED));
-	assert_true(job_state_holds_request(JOB_MISSING_CA));
+	assert_true(job_state_holds_request(JOB_CHAIN_FAILED));
 	assert_true(job_state_holds_request(JOB_ASSIGN_FAILED));
 	assert_false(job_state_holds_request(JOB_ASSIGNED));
 	assert_false(job_state_holds_request(JOB_DENIED));
