@@ -219,10 +219,11 @@ static int make_ca_cert(EVP_PKEY *key, const char *cn, const char *org,
 	*out = NULL;
 	if ((x = X509_new()) == NULL || (name = X509_NAME_new()) == NULL)
 		goto fail;
-	if (!X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-	    (const unsigned char *)cn, -1, -1, 0) ||
-	    !X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
-	    (const unsigned char *)org, -1, -1, 0)) {
+	/* Most significant first: O, then CN ("CN=x, O=y" when printed). */
+	if (!X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
+	    (const unsigned char *)org, -1, -1, 0) ||
+	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+	    (const unsigned char *)cn, -1, -1, 0)) {
 		rc = CF_EINVAL;
 		goto fail;
 	}

@@ -128,10 +128,12 @@ int crypto_name_from_subject(const char *subject, X509_NAME **out, char *msg,
 		X509_NAME_free(name);
 		return rc;
 	}
+	/* The string reads most specific first (RFC 4514: "CN=x, O=y"); the
+	 * certificate holds the most significant first (O, then CN). */
 	for (i = 0; i < dn.n; i++) {
 		if (!X509_NAME_add_entry_by_txt(name, dn.rdn[i].key,
 		    MBSTRING_UTF8, (const unsigned char *)dn.rdn[i].value, -1,
-		    -1, 0)) {
+		    0, 0)) {
 			char what[128];
 
 			snprintf(what, sizeof(what), "malformed subject '%s'",
@@ -515,15 +517,67 @@ int crypto_cert_not_before(X509 *cert, time_t *t)
 	return asn1_time_to_time_t(X509_get0_notBefore(cert), t);
 }
 
+static int name_print(const X509_NAME *name, char *buf, size_t bufsz);
+
 int crypto_cert_subject(X509 *cert, char *buf, size_t bufsz)
 {
+	return name_print(X509_get_subject_name(cert), buf, bufsz);
+}
+
+int crypto_cert_issuer(X509 *cert, char *buf, size_t bufsz)
+{
+	return name_print(X509_get_issuer_name(cert), buf, bufsz);
+}
+
+int crypto_cert_serial(X509 *cert, char *buf, size_t bufsz)
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+	char *hex = bn ? BN_bn2hex(bn) : NULL;
+	int rc = 0;
+
+	if (hex == NULL || strlen(hex) >= bufsz)
+		rc = CF_EINVAL;
+	else
+		strcpy(buf, hex);
+	OPENSSL_free(hex);
+	BN_free(bn);
+	return rc;
+}
+
+int crypto_cert_key_describe(X509 *cert, char *buf, size_t bufsz)
+{
+	EVP_PKEY *k = X509_get0_pubkey(cert);
+	char group[64];
+	size_t glen = 0;
+
+	if (k == NULL)
+		return CF_EINVAL;
+	if (EVP_PKEY_is_a(k, "EC") && EVP_PKEY_get_group_name(k, group,
+	    sizeof group, &glen) == 1)
+		snprintf(buf, bufsz, "ec %s", strcmp(group, "prime256v1") == 0 ?
+		    "P-256" : strcmp(group, "secp384r1") == 0 ? "P-384" : group);
+	else if (EVP_PKEY_is_a(k, "RSA"))
+		snprintf(buf, bufsz, "rsa %d", EVP_PKEY_get_bits(k));
+	else if (EVP_PKEY_is_a(k, "ED25519"))
+		snprintf(buf, bufsz, "ed25519");
+	else
+		snprintf(buf, bufsz, "%s", EVP_PKEY_get0_type_name(k));
+	ERR_clear_error();
+	return 0;
+}
+
+static int name_print(const X509_NAME *name, char *buf, size_t bufsz)
+{
 	/*
-	 * RFC 2253 escaping, but in certificate order (no DN_REV) so that it
-	 * reads like the template's subject, and UTF-8 left as is (no
-	 * ESC_MSB); control characters are still escaped.
+	 * RFC 4514 order and escaping, ", " between RDNs, so that it reads
+	 * like the template's subject ("CN=x, O=y"); UTF-8 left as is,
+	 * control characters escaped. chain.c names CAs the same way.
 	 */
-	unsigned long flags = (XN_FLAG_RFC2253 & ~XN_FLAG_DN_REV &
-	    ~(unsigned long)ASN1_STRFLGS_ESC_MSB);
+	unsigned long flags = XN_FLAG_SEP_CPLUS_SPC | XN_FLAG_DN_REV |
+	    XN_FLAG_FN_SN | XN_FLAG_DUMP_UNKNOWN_FIELDS |
+	    ASN1_STRFLGS_ESC_2253 | ASN1_STRFLGS_ESC_CTRL |
+	    ASN1_STRFLGS_UTF8_CONVERT | ASN1_STRFLGS_DUMP_UNKNOWN |
+	    ASN1_STRFLGS_DUMP_DER;
 	BUF_MEM *bm = NULL;
 	BIO *b;
 	int rc = 0;
@@ -533,7 +587,7 @@ int crypto_cert_subject(X509 *cert, char *buf, size_t bufsz)
 	buf[0] = '\0';
 	if ((b = BIO_new(BIO_s_mem())) == NULL)
 		return CF_ENOMEM;
-	if (X509_NAME_print_ex(b, X509_get_subject_name(cert), 0, flags) < 0) {
+	if (X509_NAME_print_ex(b, name, 0, flags) < 0) {
 		BIO_free(b);
 		ERR_clear_error();
 		return CF_EINVAL;

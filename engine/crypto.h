@@ -115,11 +115,21 @@ int crypto_cert_not_after(X509 *cert, time_t *t);
 int crypto_cert_not_before(X509 *cert, time_t *t);
 
 /*
- * Writes cert's subject on one line in certificate order, RFC 2253 escaping
- * ("CN=fe01.contoso.test,O=Contoso"). Returns 0, or CF_EINVAL when buf was
+ * Writes cert's subject on one line in RFC 4514 order and escaping, as the
+ * templates write it ("CN=fe01.contoso.test, O=Contoso"). Returns 0, or CF_EINVAL when buf was
  * too small (buf then holds a truncated, NUL-terminated string).
  */
 int crypto_cert_subject(X509 *cert, char *buf, size_t bufsz);
+
+/* The issuer's name, as crypto_cert_subject writes a subject. */
+int crypto_cert_issuer(X509 *cert, char *buf, size_t bufsz);
+
+/* The serial number in upper-case hex. 0 or CF_EINVAL (buf too small). */
+int crypto_cert_serial(X509 *cert, char *buf, size_t bufsz);
+
+/* The public key as the templates name it: "ec P-256", "rsa 3072",
+ * "ed25519". Returns 0 or CF_EINVAL. */
+int crypto_cert_key_describe(X509 *cert, char *buf, size_t bufsz);
 
 /*
  * Returns cert's SANs as "DNS:...", "IP:...", "email:..." and "URI:..."

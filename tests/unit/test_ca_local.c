@@ -359,9 +359,9 @@ static void test_created_ca(void **state)
 	assert_int_equal(X509_verify(root, X509_get0_pubkey(root)), 1);
 	assert_int_equal(X509_check_issued(root, iss), X509_V_OK);
 	assert_int_equal(crypto_cert_subject(root, buf, sizeof buf), 0);
-	assert_string_equal(buf, "CN=Contoso Fleet Root CA,O=Contoso Fleet");
+	assert_string_equal(buf, "CN=Contoso Fleet Root CA, O=Contoso Fleet");
 	assert_int_equal(crypto_cert_subject(iss, buf, sizeof buf), 0);
-	assert_string_equal(buf, "CN=Contoso Fleet Issuing CA,O=Contoso Fleet");
+	assert_string_equal(buf, "CN=Contoso Fleet Issuing CA, O=Contoso Fleet");
 
 	pub = X509_get0_pubkey(root);
 	assert_int_equal(EVP_PKEY_get_base_id(pub), EVP_PKEY_EC);
@@ -555,7 +555,7 @@ static void test_sign_uses_template(void **state)
 
 	/* Subject, SANs and EKUs from the template, not from the CSR. */
 	assert_int_equal(crypto_cert_subject(leaf, buf, sizeof buf), 0);
-	assert_string_equal(buf, "CN=fe01.contoso.test,O=Contoso");
+	assert_string_equal(buf, "CN=fe01.contoso.test, O=Contoso");
 	assert_int_equal(X509_NAME_get_text_by_NID(X509_get_subject_name(leaf),
 	    NID_organizationName, buf, sizeof buf), 7);
 	assert_string_equal(buf, "Contoso");

@@ -73,11 +73,11 @@ static X509 *make_cert(EVP_PKEY *key, const char *cn, const char *o,
 
 	assert_non_null(x);
 	assert_non_null(n);
-	assert_true(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
-	    (const unsigned char *)cn, -1, -1, 0));
 	if (o != NULL)
 		assert_true(X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8,
 		    (const unsigned char *)o, -1, -1, 0));
+	assert_true(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+	    (const unsigned char *)cn, -1, -1, 0));
 	assert_true(X509_set_version(x, 2));
 	assert_true(ASN1_INTEGER_set(X509_get_serialNumber(x), 42));
 	assert_true(X509_set_subject_name(x, n));
@@ -475,9 +475,9 @@ static void test_readers(void **state)
 	assert_int_equal(t, na);
 
 	assert_int_equal(crypto_cert_subject(x, buf, sizeof buf), 0);
-	assert_string_equal(buf, "CN=fe01.contoso.test,O=Contoso");
+	assert_string_equal(buf, "CN=fe01.contoso.test, O=Contoso");
 	assert_int_equal(crypto_cert_subject(bare, buf, sizeof buf), 0);
-	assert_string_equal(buf, "CN=bare,O=Contoso\\, Ltd");
+	assert_string_equal(buf, "CN=bare, O=Contoso\\, Ltd");
 	assert_int_equal(crypto_cert_subject(x, small, sizeof small),
 	    CF_EINVAL);
 	assert_string_equal(small, "CN=fe01");
