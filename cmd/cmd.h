@@ -18,6 +18,8 @@ struct cmd_opts {
 	bool json;
 	bool quiet;
 	bool force;
+	bool no_assign;             /* stop at issued, like unticking "assign" */
+	bool all;                   /* approve: every pending server */
 	const char *limit;          /* server or group name, or NULL */
 	const char *fleet;          /* the fleet file */
 	char **args;                /* operands after the fleet file */
@@ -32,5 +34,11 @@ int cmd_fleet_load(struct fleet *f, const char *path);
 
 int cmd_check(const struct cmd_opts *o);
 int cmd_ca_init(const struct cmd_opts *o);
+int cmd_run(const struct cmd_opts *o);
+int cmd_plan(const struct cmd_opts *o);
+int cmd_assign(const struct cmd_opts *o);
+int cmd_status(const struct cmd_opts *o);
+int cmd_approve(const struct cmd_opts *o);
+int cmd_show(const struct cmd_opts *o);
 
 #endif

@@ -15,12 +15,24 @@ static const char usage_text[] =
 "  check FLEET.cfg     validate the fleet file, inventory and template\n"
 "  ca init FLEET.cfg   create the embedded CA (root and issuing) at the\n"
 "                      paths in the fleet file; never overwrites\n"
+"  plan FLEET.cfg      dry run: what run would do, which servers lack a CA;\n"
+"                      writes nothing\n"
+"  run FLEET.cfg       request what is due, check chains, assign, report\n"
+"  assign FLEET.cfg    assign certificates already issued (after CA\n"
+"                      certificates were imported)\n"
+"  approve FLEET.cfg SERVER...|--all\n"
+"                      approve requests the embedded CA holds as pending\n"
+"  status FLEET.cfg    each server's last status, thumbprint, expiry\n"
+"  show FLEET.cfg SERVER\n"
+"                      the issued certificate's details\n"
 "\n"
 "options:\n"
 "  --json              machine-readable output\n"
 "  --quiet             print only problems (for cron)\n"
 "  --limit NAME|GROUP  only these servers\n"
 "  --force             re-issue even if not due\n"
+"  --no-assign         stop at issued (do not install)\n"
+"  --all               approve: every pending request\n"
 "  -h, --help          this text\n"
 "\n"
 "exit codes: 0 done or nothing due; 1 some server failed; 2 usage or\n"
@@ -33,6 +45,12 @@ static const struct {
 } commands[] = {
 	{ "check", cmd_check, 0 },
 	{ "ca init", cmd_ca_init, 0 },
+	{ "plan", cmd_plan, 0 },
+	{ "run", cmd_run, 0 },
+	{ "assign", cmd_assign, 0 },
+	{ "approve", cmd_approve, 0 },
+	{ "status", cmd_status, 0 },
+	{ "show", cmd_show, 1 },
 };
 
 /* Matches argv against a command name of one or two words ("ca init").
@@ -56,6 +74,8 @@ int main(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "limit", required_argument, NULL, 'l' },
+		{ "no-assign", no_argument, NULL, 'N' },
+		{ "all", no_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -91,6 +111,12 @@ int main(int argc, char **argv)
 			break;
 		case 'l':
 			o.limit = optarg;
+			break;
+		case 'N':
+			o.no_assign = true;
+			break;
+		case 'a':
+			o.all = true;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);

@@ -17,6 +17,7 @@ command -v cc >/dev/null 2>&1 || missing="$missing gcc libc6-dev"
 command -v make >/dev/null 2>&1 || missing="$missing make"
 command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
 command -v sqlite3 >/dev/null 2>&1 || missing="$missing sqlite3"
+command -v jq >/dev/null 2>&1 || missing="$missing jq"
 
 [ -z "$missing" ] && exit 0
 echo "deps: installing$missing" >&2

@@ -1,0 +1,775 @@
+/*
+ * The job state machine. Every step ends by starting I/O (a file read, a
+ * threadpool work item, a CA request, a timer); its callback stores the
+ * result and moves the job on. State changes go through job_set_state
+ * only, which checks the transition table and writes the journal before
+ * the next step starts, so a run killed at any point resumes from the
+ * journal without asking the CA twice.
+ */
+#include "engine/job.h"
+#include "engine/assign.h"
+#include "engine/crypto.h"
+#include "engine/err.h"
+#include "engine/fsio.h"
+#include "engine/inspect.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define container_of(p, type, member) \
+	((type *)((char *)(p) - offsetof(type, member)))
+
+#define FILE_MAX (1024 * 1024)
+
+static void inspect_next(struct job *j, int u);
+static void keygen_start(struct job *j);
+static void submit(struct job *j);
+static void chain_read(struct job *j);
+static void assign_begin(struct job *j);
+static void job_finish(struct job *j, enum report_status outcome);
+
+static const struct engine_config *cfg_of(const struct job *j)
+{
+	return j->e->cfg;
+}
+
+/*
+ * The one place a job changes state: refuses what the table forbids, then
+ * records the new state (and detail) in the journal. A request stays open
+ * for the next run (final = 0) exactly while job_state_holds_request.
+ */
+static int job_set_state(struct job *j, enum job_state next,
+    const char *detail)
+{
+	struct journal *jr = cfg_of(j)->journal;
+	char msg[256];
+
+	if (!job_transition_allowed(j->state, next)) {
+		snprintf(j->error, sizeof j->error, "internal error: no "
+		    "transition from %s to %s", job_state_name(j->state),
+		    job_state_name(next));
+		return CF_EINTERNAL;
+	}
+	j->state = next;
+	if (jr == NULL || j->rq.id == 0)
+		return 0;
+	j->rq.final = !job_state_holds_request(next);
+	if (journal_strset(&j->rq.state, job_state_name(next)) != 0 ||
+	    journal_request_save(jr, &j->rq, detail, msg, sizeof msg) != 0) {
+		snprintf(j->error, sizeof j->error, "cannot record state '%s' "
+		    "of '%s' in the journal: %s", job_state_name(next),
+		    j->tg->name, msg);
+		return CF_EDB;
+	}
+	return 0;
+}
+
+static void job_fail(struct job *j, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Ends the job as failed with a message an operator can act on. */
+static void job_fail(struct job *j, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(j->error, sizeof j->error, fmt, ap);
+		va_end(ap);
+	}
+	if (job_transition_allowed(j->state, JOB_FAILED)) {
+		journal_strset(&j->rq.error, j->error);
+		job_set_state(j, JOB_FAILED, j->error);
+	}
+	job_finish(j, REPORT_FAILED);
+}
+
+/* Moves to next, or ends the job failed when the journal refused it. */
+static bool advance(struct job *j, enum job_state next, const char *detail)
+{
+	if (job_set_state(j, next, detail) == 0)
+		return true;
+	job_finish(j, REPORT_FAILED);
+	return false;
+}
+
+/* ---- inspect ---- */
+
+struct read_ctx {
+	struct job *j;
+	int u;
+};
+
+static void on_current(void *arg, int status, const char *data, size_t len,
+    const char *msg)
+{
+	struct read_ctx *rc = arg;
+	struct job *j = rc->j;
+	int u = rc->u;
+
+	free(rc);
+	j->reads--;
+	if (status == 0) {
+		if ((j->current[u] = malloc(len + 1)) == NULL) {
+			job_fail(j, "out of memory");
+			return;
+		}
+		memcpy(j->current[u], data, len);
+		j->current[u][len] = '\0';
+	} else if (status != CF_ENOENT) {
+		job_fail(j, "%s", msg);
+		return;
+	}
+	inspect_next(j, u + 1);
+}
+
+static void preflight_done(struct job *j);
+
+static void decide(struct job *j)
+{
+	const struct engine_config *cfg = cfg_of(j);
+	struct report_row *row = &j->e->report->rows[j->i];
+	struct inspect_result r;
+
+	inspect_decide((const char *const *)j->current, j->tg->usages,
+	    j->tg->spec, cfg->renew_before_days, cfg->now, cfg->force, &r);
+	memcpy(row->thumbprint, r.thumbprint, sizeof row->thumbprint);
+	memcpy(row->sha256, r.sha256, sizeof row->sha256);
+	row->not_after = r.not_after;
+	if (!r.due) {
+		row->usages = j->tg->usages;
+		if (advance(j, JOB_UP_TO_DATE, NULL))
+			job_finish(j, REPORT_UP_TO_DATE);
+		return;
+	}
+	report_row_set(&row->ca_status, r.reason);
+	if (cfg->mode == ENGINE_PLAN) {
+		chain_read(j);
+		return;
+	}
+	if (advance(j, JOB_KEYGEN, r.reason))
+		keygen_start(j);
+}
+
+static void inspect_next(struct job *j, int u)
+{
+	struct read_ctx *rc;
+	char *path;
+	int st;
+
+	while (u < USAGE_MAX && !(j->tg->usages & (1u << u)))
+		u++;
+	if (u == USAGE_MAX) {
+		decide(j);
+		return;
+	}
+	if ((rc = malloc(sizeof(*rc))) == NULL ||
+	    (path = assign_cert_path(j->tg->store->certs,
+	    &j->tg->bindings[u], (enum usage)u)) == NULL) {
+		free(rc);
+		job_fail(j, "out of memory");
+		return;
+	}
+	rc->j = j;
+	rc->u = u;
+	j->reads++;
+	st = j->t->ops->read_file(j->t, path, FILE_MAX, on_current, rc);
+	free(path);
+	if (st != 0) {
+		j->reads--;
+		free(rc);
+		job_fail(j, "cannot inspect '%s': %s", j->tg->name,
+		    cf_strerror(st));
+	}
+}
+
+/* ---- key, CSR, submission ---- */
+
+/* Threadpool work: gets copies, hands results back to the after-callback.
+ * The private key goes from memory to its 0600 file and nowhere else. */
+struct keygen_work {
+	uv_work_t work;
+	struct job *j;              /* touched only in the after-callback */
+	struct req_spec spec;
+	char *key_path;
+	char *csr_pem;
+	int rc;
+	char msg[512];
+};
+
+static void keygen_run(uv_work_t *w)
+{
+	struct keygen_work *kw = container_of(w, struct keygen_work, work);
+	EVP_PKEY *key = NULL;
+	X509_REQ *csr = NULL;
+	char *pem = NULL;
+	size_t len = 0;
+
+	if ((kw->rc = crypto_keygen(&kw->spec.key, &key, kw->msg,
+	    sizeof kw->msg)) != 0 ||
+	    (kw->rc = crypto_csr_new(key, &kw->spec, &csr, kw->msg,
+	    sizeof kw->msg)) != 0 ||
+	    (kw->rc = crypto_csr_to_pem(csr, &kw->csr_pem, kw->msg,
+	    sizeof kw->msg)) != 0 ||
+	    (kw->rc = crypto_key_to_pem(key, &pem, &len, kw->msg,
+	    sizeof kw->msg)) != 0)
+		goto out;
+	kw->rc = fsio_write_atomic(kw->key_path, pem, len, 0600, kw->msg,
+	    sizeof kw->msg);
+out:
+	if (pem)
+		crypto_secret_free(pem, len);
+	X509_REQ_free(csr);
+	EVP_PKEY_free(key);
+}
+
+static void keygen_free(struct keygen_work *kw)
+{
+	req_spec_release(&kw->spec);
+	free(kw->key_path);
+	free(kw->csr_pem);
+	free(kw);
+}
+
+static void keygen_after(uv_work_t *w, int status)
+{
+	struct keygen_work *kw = container_of(w, struct keygen_work, work);
+	struct job *j = kw->j;
+
+	if (status != 0 || kw->rc != 0) {
+		job_fail(j, "cannot make a key for '%s': %s", j->tg->name,
+		    status ? uv_strerror(status) : kw->msg);
+	} else if (journal_strset(&j->rq.csr_pem, kw->csr_pem) != 0 ||
+	    journal_strset(&j->rq.key_path, kw->key_path) != 0) {
+		job_fail(j, "out of memory");
+	} else if (advance(j, JOB_SUBMIT, NULL)) {
+		submit(j);
+	}
+	keygen_free(kw);
+}
+
+static void keygen_start(struct job *j)
+{
+	const struct engine_config *cfg = cfg_of(j);
+	struct keygen_work *kw = calloc(1, sizeof(*kw));
+	char msg[256];
+	size_t n;
+
+	if (kw == NULL) {
+		job_fail(j, "out of memory");
+		return;
+	}
+	kw->j = j;
+	req_spec_init(&kw->spec);
+	if (journal_strset(&j->rq.server, j->tg->name) != 0 ||
+	    journal_strset(&j->rq.state, job_state_name(JOB_KEYGEN)) != 0 ||
+	    req_spec_copy(&kw->spec, j->tg->spec) != 0) {
+		keygen_free(kw);
+		job_fail(j, "out of memory");
+		return;
+	}
+	j->rq.run_id = cfg->run_id;
+	if (cfg->journal && journal_request_new(cfg->journal, &j->rq, msg,
+	    sizeof msg) != 0) {
+		keygen_free(kw);
+		job_fail(j, "cannot record a request for '%s' in the journal: "
+		    "%s", j->tg->name, msg);
+		return;
+	}
+	n = strlen(cfg->keys_dir) + strlen(j->tg->name) + 32;
+	if ((kw->key_path = malloc(n)) == NULL) {
+		keygen_free(kw);
+		job_fail(j, "out of memory");
+		return;
+	}
+	snprintf(kw->key_path, n, "%s/%s-%lld.key", cfg->keys_dir,
+	    j->tg->name, (long long)j->rq.id);
+	if (uv_queue_work(j->e->loop, &kw->work, keygen_run,
+	    keygen_after) != 0) {
+		keygen_free(kw);
+		job_fail(j, "cannot queue key generation");
+	}
+}
+
+/* Reads the issued certificate from the journal row into j->certs and
+ * fills the row's thumbprint, fingerprint and expiry. */
+static int load_issued(struct job *j)
+{
+	char msg[256], hex[65];
+	time_t na = 0;
+	X509 *leaf;
+
+	if (j->rq.cert_pem == NULL ||
+	    crypto_certs_from_pem(j->rq.cert_pem, "the issued certificate",
+	    &j->certs, msg, sizeof msg) != 0) {
+		snprintf(j->error, sizeof j->error, "the CA's answer for '%s' "
+		    "holds no certificate", j->tg->name);
+		return CF_ECRYPTO;
+	}
+	leaf = sk_X509_value(j->certs, 0);
+	crypto_thumbprint(leaf, hex);
+	journal_strset(&j->rq.thumbprint, hex);
+	crypto_fingerprint_sha256(leaf, hex);
+	journal_strset(&j->rq.sha256, hex);
+	crypto_cert_not_after(leaf, &na);
+	j->rq.not_after = na;
+	return 0;
+}
+
+/* A CA that signed another key than the CSR's must not be trusted with
+ * this server. */
+static int check_issued_key(struct job *j)
+{
+	X509_REQ *csr = NULL;
+	char msg[256];
+	bool same;
+
+	if (crypto_csr_from_pem(j->rq.csr_pem, "the CSR", &csr, msg,
+	    sizeof msg) != 0) {
+		snprintf(j->error, sizeof j->error, "%s", msg);
+		return CF_ECRYPTO;
+	}
+	same = crypto_csr_matches_cert(csr, sk_X509_value(j->certs, 0));
+	X509_REQ_free(csr);
+	if (!same) {
+		snprintf(j->error, sizeof j->error, "the CA returned a "
+		    "certificate for '%s' whose key is not the CSR's",
+		    j->tg->name);
+		return CF_ECRYPTO;
+	}
+	return 0;
+}
+
+static void on_poll_timer(uv_timer_t *t)
+{
+	struct job *j = container_of(t, struct job, timer);
+
+	if (advance(j, JOB_POLL, NULL))
+		submit(j);
+}
+
+static void on_reply(void *arg, struct ca_reply *r)
+{
+	struct job *j = arg;
+	const struct engine_config *cfg = cfg_of(j);
+
+	if (r->ref)
+		journal_strset(&j->rq.ca_ref, r->ref);
+	journal_strset(&j->rq.ca_status, r->status_text);
+	report_row_set(&j->e->report->rows[j->i].ca_status, r->status_text);
+	switch (r->answer) {
+	case CA_ISSUED:
+		j->rq.cert_pem = r->cert_pem;
+		r->cert_pem = NULL;
+		if (load_issued(j) != 0 || check_issued_key(j) != 0) {
+			journal_strset(&j->rq.error, j->error);
+			job_fail(j, NULL);
+			return;
+		}
+		/* The certificate is in the journal before anything else. */
+		if (advance(j, JOB_ISSUED, r->status_text) &&
+		    advance(j, JOB_CHAIN_CHECK, NULL))
+			chain_read(j);
+		return;
+	case CA_PENDING:
+		if (!advance(j, JOB_PENDING, r->detail))
+			return;
+		if (r->retry_after < 0 || r->retry_after > cfg->max_wait_s) {
+			job_finish(j, REPORT_PENDING);
+			return;
+		}
+		uv_timer_start(&j->timer, on_poll_timer,
+		    (uint64_t)r->retry_after * 1000, 0);
+		return;
+	case CA_DENIED:
+		snprintf(j->error, sizeof j->error, "denied by the CA: %s",
+		    r->detail ? r->detail : "no reason given");
+		journal_strset(&j->rq.error, j->error);
+		if (advance(j, JOB_DENIED, j->error))
+			job_finish(j, REPORT_DENIED);
+		return;
+	case CA_ERROR:
+		job_fail(j, "the CA failed for '%s': %s", j->tg->name,
+		    r->detail ? r->detail : "no reason given");
+		return;
+	}
+}
+
+/* In SUBMIT: send the CSR. In POLL: ask about the request
+ * the CA already holds; with no handle yet (killed before the CA
+ * answered) send the same CSR again. */
+static void submit(struct job *j)
+{
+	const struct engine_config *cfg = cfg_of(j);
+	struct ca_request req = { j->tg->name, j->rq.csr_pem, j->tg->spec,
+	    j->rq.ca_ref, j->rq.approved != 0 };
+	int rc;
+
+	j->rq.attempts++;
+	if (j->state == JOB_POLL && j->rq.ca_ref != NULL)
+		rc = cfg->ca->ops->poll(cfg->ca, &req, on_reply, j);
+	else
+		rc = cfg->ca->ops->submit(cfg->ca, &req, on_reply, j);
+	if (rc != 0)
+		job_fail(j, "cannot send the request for '%s' to the CA: %s",
+		    j->tg->name, cf_strerror(rc));
+}
+
+/* ---- chain check ---- */
+
+static void chain_decide(struct job *j);
+
+static void add_entries(struct job *j, struct cert_store *s,
+    const struct transport_entry *e, size_t n)
+{
+	char msg[256];
+	size_t i;
+
+	/* A stray file that holds no certificate does not make the store
+	 * unusable; the CAs that are there still count. */
+	for (i = 0; i < n; i++)
+		cert_store_add_pem(s, e[i].data, e[i].len, e[i].name, msg,
+		    sizeof msg);
+	(void)j;
+}
+
+static void on_inters(void *arg, int status,
+    const struct transport_entry *e, size_t n, const char *msg)
+{
+	struct job *j = arg;
+
+	if (status != 0) {
+		job_fail(j, "%s", msg);
+		return;
+	}
+	add_entries(j, &j->inters, e, n);
+	chain_decide(j);
+}
+
+static void on_roots(void *arg, int status, const struct transport_entry *e,
+    size_t n, const char *msg)
+{
+	struct job *j = arg;
+	int rc;
+
+	if (status != 0) {
+		job_fail(j, "%s", msg);
+		return;
+	}
+	add_entries(j, &j->roots, e, n);
+	rc = j->t->ops->read_store(j->t, j->tg->store->intermediates, FILE_MAX,
+	    on_inters, j);
+	if (rc != 0)
+		job_fail(j, "cannot read the intermediate store of '%s': %s",
+		    j->tg->name, cf_strerror(rc));
+}
+
+static void chain_read(struct job *j)
+{
+	int rc = j->t->ops->read_store(j->t, j->tg->store->roots, FILE_MAX,
+	    on_roots, j);
+
+	if (rc != 0)
+		job_fail(j, "cannot read the root store of '%s': %s",
+		    j->tg->name, cf_strerror(rc));
+}
+
+static unsigned ekus_needed(unsigned usages)
+{
+	unsigned eku = 0;
+	int u;
+
+	for (u = 0; u < USAGE_MAX; u++)
+		if (usages & (1u << u))
+			eku |= usage_eku_needed((enum usage)u);
+	return eku;
+}
+
+static char *missing_json(const struct chain_verdict *v)
+{
+	json_t *a = json_array();
+	char *s;
+	size_t i;
+
+	for (i = 0; a && i < v->nmissing; i++)
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s}",
+		    "kind", chain_kind_name(v->missing[i].kind),
+		    "subject", v->missing[i].subject ?
+		    v->missing[i].subject : "", "sha1", v->missing[i].sha1,
+		    "reason", v->missing[i].reason ?
+		    v->missing[i].reason : ""));
+	s = a ? json_dumps(a, JSON_COMPACT) : NULL;
+	json_decref(a);
+	return s;
+}
+
+/* Plan: would a leaf from this CA verify here? */
+static void preflight_done(struct job *j)
+{
+	const struct engine_config *cfg = cfg_of(j);
+	STACK_OF(X509) *chain = NULL;
+	char msg[256];
+
+	if (cfg->ca_chain_pem == NULL ||
+	    crypto_certs_from_pem(cfg->ca_chain_pem, "the CA chain", &chain,
+	    msg, sizeof msg) != 0 ||
+	    chain_preflight(chain, &j->roots, &j->inters, cfg->now,
+	    &j->verdict, msg, sizeof msg) != 0)
+		chain_verdict_init(&j->verdict);
+	sk_X509_pop_free(chain, X509_free);
+	job_finish(j, REPORT_WOULD_ISSUE);
+}
+
+static void chain_decide(struct job *j)
+{
+	const struct engine_config *cfg = cfg_of(j);
+	STACK_OF(X509) *above;
+	char msg[256];
+	int rc;
+
+	if (cfg->mode == ENGINE_PLAN) {
+		preflight_done(j);
+		return;
+	}
+	if ((above = sk_X509_dup(j->certs)) == NULL) {
+		job_fail(j, "out of memory");
+		return;
+	}
+	(void)sk_X509_shift(above);
+	rc = chain_diagnose(sk_X509_value(j->certs, 0), above, &j->roots,
+	    &j->inters, ekus_needed(j->tg->usages), cfg->now, &j->verdict,
+	    msg, sizeof msg);
+	sk_X509_free(above);
+	if (rc != 0) {
+		job_fail(j, "%s", msg);
+		return;
+	}
+	journal_strset(&j->rq.chain_status,
+	    chain_status_name(j->verdict.status));
+	journal_strset(&j->rq.chain_detail, j->verdict.detail);
+	free(j->rq.missing_json);
+	j->rq.missing_json = missing_json(&j->verdict);
+	if (j->verdict.status != CHAIN_OK) {
+		chain_verdict_describe(&j->verdict, msg, sizeof msg);
+		if (advance(j, JOB_CHAIN_FAILED, msg))
+			job_finish(j, REPORT_ISSUED);
+	} else if (cfg->mode == ENGINE_ASSIGN || cfg->assign) {
+		if (advance(j, JOB_ASSIGN, NULL))
+			assign_begin(j);
+	} else if (advance(j, JOB_HELD, "assignment is off")) {
+		job_finish(j, REPORT_ISSUED);
+	}
+}
+
+/* ---- assignment ---- */
+
+static void on_assigned(struct assign *a, int status)
+{
+	struct job *j = a->data;
+	char msg[256], names[128] = "";
+	int u;
+
+	if (status != 0) {
+		snprintf(j->error, sizeof j->error, "%s", a->msg);
+		journal_strset(&j->rq.error, j->error);
+		assign_release(a);
+		if (advance(j, JOB_ASSIGN_FAILED, j->error))
+			job_finish(j, REPORT_ASSIGN_FAILED);
+		return;
+	}
+	for (u = 0; u < USAGE_MAX; u++)
+		if (a->assigned & (1u << u)) {
+			if (names[0])
+				strcat(names, ",");
+			strcat(names, usage_name((enum usage)u));
+		}
+	j->e->report->rows[j->i].usages = a->assigned;
+	assign_release(a);
+	journal_strset(&j->rq.usages, names);
+	journal_strset(&j->rq.error, NULL);
+	if (!advance(j, JOB_ASSIGNED, names))
+		return;
+	/* Assigned: the waiting copy of the key has served its purpose. */
+	fsio_remove(j->rq.key_path, msg, sizeof msg);
+	job_finish(j, REPORT_ASSIGNED);
+}
+
+static void assign_begin(struct job *j)
+{
+	struct assign_input in;
+	char *key = NULL, msg[1024];
+	size_t len = 0;
+	int rc;
+
+	if (j->rq.key_path == NULL ||
+	    fsio_read_file(j->rq.key_path, FILE_MAX, &key, &len, msg,
+	    sizeof msg) != 0) {
+		job_fail(j, "the private key of '%s' is gone: %s", j->tg->name,
+		    j->rq.key_path ? msg : "never journaled");
+		return;
+	}
+	memset(&in, 0, sizeof in);
+	in.server = j->tg->name;
+	in.usages = j->tg->usages;
+	in.certs = j->tg->store->certs;
+	in.bindings = j->tg->bindings;
+	in.cert_pem = j->rq.cert_pem;
+	in.cert_len = strlen(j->rq.cert_pem);
+	in.key_pem = key;
+	in.key_len = len;
+	rc = assign_start(&j->assign, j->t, &in, on_assigned, msg, sizeof msg);
+	crypto_secret_free(key, len);
+	if (rc != 0) {
+		assign_release(&j->assign);
+		snprintf(j->error, sizeof j->error, "%s", msg);
+		journal_strset(&j->rq.error, j->error);
+		if (advance(j, JOB_ASSIGN_FAILED, j->error))
+			job_finish(j, REPORT_ASSIGN_FAILED);
+		return;
+	}
+	j->assign.data = j;
+}
+
+/* ---- start, resume, finish ---- */
+
+static void resume(struct job *j, enum job_state st)
+{
+	const struct engine_config *cfg = cfg_of(j);
+	struct report_row *row = &j->e->report->rows[j->i];
+
+	report_row_set(&row->ca_status, j->rq.ca_status);
+	switch (st) {
+	case JOB_SUBMIT:
+	case JOB_PENDING:
+	case JOB_POLL:
+		if (cfg->mode == ENGINE_ASSIGN) {
+			job_finish(j, REPORT_PENDING);
+			return;
+		}
+		if (advance(j, JOB_POLL, "resumed"))
+			submit(j);
+		return;
+	default:
+		if (load_issued(j) != 0) {
+			job_fail(j, NULL);
+			return;
+		}
+		if (advance(j, JOB_CHAIN_CHECK, "resumed"))
+			chain_read(j);
+		return;
+	}
+}
+
+static void on_closed(struct job *j)
+{
+	struct engine *e = j->e;
+	int u;
+
+	if (--j->closing > 0)
+		return;
+	for (u = 0; u < USAGE_MAX; u++)
+		free(j->current[u]);
+	journal_request_release(&j->rq);
+	cert_store_release(&j->roots);
+	cert_store_release(&j->inters);
+	sk_X509_pop_free(j->certs, X509_free);
+	chain_verdict_release(&j->verdict);
+	free(j);
+	engine_job_done(e);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+	on_closed(container_of((uv_timer_t *)h, struct job, timer));
+}
+
+static void on_transport_closed(void *arg)
+{
+	on_closed(arg);
+}
+
+static void job_finish(struct job *j, enum report_status outcome)
+{
+	struct report_row *row = &j->e->report->rows[j->i];
+	struct chain_verdict tmp;
+
+	row->status = outcome;
+	if (j->rq.thumbprint) {
+		snprintf(row->thumbprint, sizeof row->thumbprint, "%s",
+		    j->rq.thumbprint);
+		snprintf(row->sha256, sizeof row->sha256, "%s",
+		    j->rq.sha256 ? j->rq.sha256 : "");
+		row->not_after = (time_t)j->rq.not_after;
+	}
+	if (j->error[0] && outcome != REPORT_UP_TO_DATE)
+		report_row_set(&row->error, j->error);
+	/* The verdict moves to the report; the job keeps an empty one. */
+	tmp = row->chain;
+	row->chain = j->verdict;
+	j->verdict = tmp;
+	/* Memory is freed only once every handle has closed. */
+	j->closing = 1;
+	uv_close((uv_handle_t *)&j->timer, on_timer_closed);
+	if (j->t != NULL) {
+		j->closing++;
+		j->t->ops->close(j->t, on_transport_closed, j);
+		j->t = NULL;
+	}
+}
+
+void job_start(struct engine *e, size_t i)
+{
+	const struct engine_config *cfg = e->cfg;
+	struct job *j = calloc(1, sizeof(*j));
+	char msg[512];
+	int rc, st;
+
+	if (j == NULL) {
+		e->report->rows[i].status = REPORT_FAILED;
+		report_row_set(&e->report->rows[i].error, "out of memory");
+		e->active++;
+		engine_job_done(e);
+		return;
+	}
+	j->e = e;
+	j->i = i;
+	j->tg = &cfg->targets[i];
+	j->state = JOB_INSPECT;
+	journal_request_init(&j->rq);
+	cert_store_init(&j->roots);
+	cert_store_init(&j->inters);
+	chain_verdict_init(&j->verdict);
+	uv_timer_init(e->loop, &j->timer);
+	e->active++;
+
+	if ((rc = cfg->open(cfg->ctx, i, e->loop, &j->t, msg,
+	    sizeof msg)) != 0) {
+		j->t = NULL;
+		job_fail(j, "%s", msg);
+		return;
+	}
+	if (cfg->journal) {
+		rc = journal_request_open(cfg->journal, j->tg->name, &j->rq,
+		    msg, sizeof msg);
+		if (rc == 0 && (st = job_state_from_name(j->rq.state)) >= 0 &&
+		    job_state_holds_request((enum job_state)st)) {
+			resume(j, (enum job_state)st);
+			return;
+		}
+		if (rc != 0 && rc != CF_ENOENT) {
+			job_fail(j, "cannot read the journal for '%s': %s",
+			    j->tg->name, msg);
+			return;
+		}
+		journal_request_release(&j->rq);
+	}
+	if (cfg->mode == ENGINE_ASSIGN) {
+		/* Nothing issued waits here: nothing to assign. */
+		job_finish(j, REPORT_UP_TO_DATE);
+		return;
+	}
+	inspect_next(j, 0);
+}

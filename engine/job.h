@@ -1,0 +1,59 @@
+/*
+ * One server's job: the state machine of DESIGN.md, driven by callbacks on
+ * the loop. Internal to the engine (engine.c starts jobs and hears when
+ * they end); nothing outside engine/ includes this.
+ */
+#ifndef CF_JOB_H
+#define CF_JOB_H
+
+#include "engine/assign.h"
+#include "engine/chain.h"
+#include "engine/engine.h"
+#include "engine/job_state.h"
+#include "engine/journal.h"
+
+#include <openssl/x509.h>
+#include <uv.h>
+
+struct engine;
+
+struct job {
+	struct engine *e;
+	size_t i;                   /* target and report row index */
+	const struct engine_target *tg;
+	enum job_state state;
+	struct transport *t;
+	struct journal_request rq;  /* the journal row, when journaled */
+	char *current[USAGE_MAX];   /* inspect: what each usage holds */
+	int reads;                  /* reads in flight */
+	struct cert_store roots;
+	struct cert_store inters;
+	char *roots_err;            /* a store read that failed */
+	STACK_OF(X509) *certs;      /* issued leaf, then the CA's chain */
+	struct chain_verdict verdict;
+	uv_timer_t timer;           /* pending: waiting to poll again */
+	bool timer_open;
+	uv_work_t work;
+	struct assign assign;       /* while assigning */
+	enum report_status outcome; /* what the report says */
+	char error[1200];
+	int closing;                /* handles and transport still closing */
+};
+
+/* Starts target i's job; it reports its end through engine_job_done. */
+void job_start(struct engine *e, size_t i);
+
+/* The engine, as a job needs it. */
+struct engine {
+	uv_loop_t *loop;
+	const struct engine_config *cfg;
+	struct report *report;
+	size_t next;                /* the next target to start */
+	size_t active;
+	size_t done;
+};
+
+/* Called once per job, after its handles are closed and it is freed. */
+void engine_job_done(struct engine *e);
+
+#endif
