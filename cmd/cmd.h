@@ -20,6 +20,7 @@ struct cmd_opts {
 	bool force;
 	bool no_assign;             /* stop at issued, like unticking "assign" */
 	bool all;                   /* approve: every pending server */
+	bool import_ca;             /* import CAs pinned in ca.trusted_roots */
 	const char *limit;          /* server or group name, or NULL */
 	const char *fleet;          /* the fleet file */
 	char **args;                /* operands after the fleet file */

@@ -198,6 +198,9 @@ static int run_mode(const struct cmd_opts *o, enum engine_mode mode,
 	cfg.renew_before_days = f.renew_before_days;
 	cfg.force = o->force;
 	cfg.assign = f.assign && !o->no_assign;
+	cfg.import_ca = o->import_ca;
+	cfg.trusted_pins = f.ca.trusted_roots;
+	cfg.npins = f.ca.ntrusted;
 	cfg.now = time(NULL);
 	cfg.keys_dir = keys;
 	cfg.journal = have_journal ? &jr : NULL;

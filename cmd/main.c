@@ -33,6 +33,8 @@ static const char usage_text[] =
 "  --force             re-issue even if not due\n"
 "  --no-assign         stop at issued (do not install)\n"
 "  --all               approve: every pending request\n"
+"  --import-ca         run, assign: import a CA a server lacks into its\n"
+"                      store, only when ca.trusted_roots pins its SHA-256\n"
 "  -h, --help          this text\n"
 "\n"
 "exit codes: 0 done or nothing due; 1 some server failed; 2 usage or\n"
@@ -76,6 +78,7 @@ int main(int argc, char **argv)
 		{ "limit", required_argument, NULL, 'l' },
 		{ "no-assign", no_argument, NULL, 'N' },
 		{ "all", no_argument, NULL, 'a' },
+		{ "import-ca", no_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -117,6 +120,9 @@ int main(int argc, char **argv)
 			break;
 		case 'a':
 			o.all = true;
+			break;
+		case 'I':
+			o.import_ca = true;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);

@@ -48,6 +48,10 @@ struct engine_config {
 	int renew_before_days;
 	bool force;                 /* re-issue even when up to date */
 	bool assign;                /* false: stop at issued (held) */
+	bool import_ca;             /* import pinned CAs a server lacks */
+	char *const *trusted_pins;  /* SHA-256 hex (upper case) of the CA
+	                               certificates import_ca may install */
+	size_t npins;
 	time_t now;
 	const char *keys_dir;       /* where keys wait for assignment (0700) */
 	struct journal *journal;    /* NULL in plan mode */

@@ -13,11 +13,13 @@
 #include "engine/fsio.h"
 #include "engine/inspect.h"
 
+#include <dirent.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define container_of(p, type, member) \
 	((type *)((char *)(p) - offsetof(type, member)))
@@ -194,11 +196,41 @@ struct keygen_work {
 	uv_work_t work;
 	struct job *j;              /* touched only in the after-callback */
 	struct req_spec spec;
+	char *keys_dir;
+	char *server;
 	char *key_path;
 	char *csr_pem;
 	int rc;
 	char msg[512];
 };
+
+/*
+ * Removes "<server>-<id>.key" files a killed run left behind. Called only
+ * when the server has no open request, so no key of it is still waited
+ * for; the digits rule keeps server "fe" away from "fe-01"'s keys.
+ */
+static void remove_stale_keys(const char *dir, const char *server)
+{
+	size_t n = strlen(server);
+	struct dirent *de;
+	char path[4096];
+	const char *p;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, server, n) != 0 || de->d_name[n] != '-')
+			continue;
+		p = de->d_name + n + 1;
+		if (*p == '\0' || strspn(p, "0123456789") != strlen(p) - 4 ||
+		    strcmp(p + strlen(p) - 4, ".key") != 0)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		unlink(path);
+	}
+	closedir(d);
+}
 
 static void keygen_run(uv_work_t *w)
 {
@@ -217,6 +249,7 @@ static void keygen_run(uv_work_t *w)
 	    (kw->rc = crypto_key_to_pem(key, &pem, &len, kw->msg,
 	    sizeof kw->msg)) != 0)
 		goto out;
+	remove_stale_keys(kw->keys_dir, kw->server);
 	kw->rc = fsio_write_atomic(kw->key_path, pem, len, 0600, kw->msg,
 	    sizeof kw->msg);
 out:
@@ -229,6 +262,8 @@ out:
 static void keygen_free(struct keygen_work *kw)
 {
 	req_spec_release(&kw->spec);
+	free(kw->keys_dir);
+	free(kw->server);
 	free(kw->key_path);
 	free(kw->csr_pem);
 	free(kw);
@@ -280,7 +315,9 @@ static void keygen_start(struct job *j)
 		return;
 	}
 	n = strlen(cfg->keys_dir) + strlen(j->tg->name) + 32;
-	if ((kw->key_path = malloc(n)) == NULL) {
+	if ((kw->key_path = malloc(n)) == NULL ||
+	    (kw->keys_dir = strdup(cfg->keys_dir)) == NULL ||
+	    (kw->server = strdup(j->tg->name)) == NULL) {
 		keygen_free(kw);
 		job_fail(j, "out of memory");
 		return;
@@ -422,18 +459,26 @@ static void submit(struct job *j)
 
 static void chain_decide(struct job *j);
 
-static void add_entries(struct job *j, struct cert_store *s,
+/* Fills store which (0 roots, 1 intermediates) from a store read. A store
+ * that is a single file keeps its bytes, so an import can append to it. */
+static void add_entries(struct job *j, int which, const char *path,
     const struct transport_entry *e, size_t n)
 {
+	struct cert_store *s = which ? &j->inters : &j->roots;
+	const char *base = strrchr(path, '/');
 	char msg[256];
 	size_t i;
 
+	base = base ? base + 1 : path;
+	free(j->bundle[which]);
+	j->bundle[which] = NULL;
+	if (n == 1 && strcmp(e[0].name, base) == 0)
+		j->bundle[which] = strndup(e[0].data, e[0].len);
 	/* A stray file that holds no certificate does not make the store
 	 * unusable; the CAs that are there still count. */
 	for (i = 0; i < n; i++)
 		cert_store_add_pem(s, e[i].data, e[i].len, e[i].name, msg,
 		    sizeof msg);
-	(void)j;
 }
 
 static void on_inters(void *arg, int status,
@@ -445,7 +490,7 @@ static void on_inters(void *arg, int status,
 		job_fail(j, "%s", msg);
 		return;
 	}
-	add_entries(j, &j->inters, e, n);
+	add_entries(j, 1, j->tg->store->intermediates, e, n);
 	chain_decide(j);
 }
 
@@ -459,7 +504,7 @@ static void on_roots(void *arg, int status, const struct transport_entry *e,
 		job_fail(j, "%s", msg);
 		return;
 	}
-	add_entries(j, &j->roots, e, n);
+	add_entries(j, 0, j->tg->store->roots, e, n);
 	rc = j->t->ops->read_store(j->t, j->tg->store->intermediates, FILE_MAX,
 	    on_inters, j);
 	if (rc != 0)
@@ -469,7 +514,14 @@ static void on_roots(void *arg, int status, const struct transport_entry *e,
 
 static void chain_read(struct job *j)
 {
-	int rc = j->t->ops->read_store(j->t, j->tg->store->roots, FILE_MAX,
+	int rc;
+
+	/* Read afresh: after an import the stores have changed. */
+	cert_store_release(&j->roots);
+	cert_store_release(&j->inters);
+	cert_store_init(&j->roots);
+	cert_store_init(&j->inters);
+	rc = j->t->ops->read_store(j->t, j->tg->store->roots, FILE_MAX,
 	    on_roots, j);
 
 	if (rc != 0)
@@ -523,6 +575,130 @@ static void preflight_done(struct job *j)
 	job_finish(j, REPORT_WOULD_ISSUE);
 }
 
+/* ---- importing pinned CAs ---- */
+
+static void import_next(struct job *j);
+
+static bool pinned(const struct engine_config *cfg, const char *sha256)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->npins; i++)
+		if (strcmp(cfg->trusted_pins[i], sha256) == 0)
+			return true;
+	return false;
+}
+
+static void note(struct job *j, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void note(struct job *j, const char *fmt, ...)
+{
+	size_t len = strlen(j->import_note);
+	va_list ap;
+
+	if (len > 0 && len + 2 < sizeof j->import_note) {
+		strcpy(j->import_note + len, "; ");
+		len += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(j->import_note + len, sizeof j->import_note - len, fmt, ap);
+	va_end(ap);
+}
+
+static void on_imported(void *arg, int status, const char *msg)
+{
+	struct job *j = arg;
+	struct journal *jr = cfg_of(j)->journal;
+	char err[256];
+
+	if (status != 0) {
+		note(j, "%s", msg);
+	} else if (jr != NULL && j->rq.id != 0) {
+		/* The import is part of this job's history. */
+		journal_request_save(jr, &j->rq, "imported a pinned CA", err,
+		    sizeof err);
+	}
+	import_next(j);
+}
+
+/* The CA certificate the CA sent with the leaf whose SHA-1 is sha1. */
+static X509 *sent_ca(struct job *j, const char *sha1)
+{
+	char hex[41];
+	int i;
+
+	for (i = 1; i < sk_X509_num(j->certs); i++)
+		if (crypto_thumbprint(sk_X509_value(j->certs, i), hex) == 0 &&
+		    strcmp(hex, sha1) == 0)
+			return sk_X509_value(j->certs, i);
+	return NULL;
+}
+
+/*
+ * Imports the next missing CA that the fleet file pins into the store its
+ * kind belongs in: a new file "certfleet-<SHA1>.pem" in a store directory,
+ * or the bundle rewritten with the CA appended. When none is left, reads
+ * the stores again and decides afresh.
+ */
+static void import_next(struct job *j)
+{
+	const struct engine_config *cfg = cfg_of(j);
+	const struct chain_missing *m;
+	char sha256[65], *pem = NULL, *data, *path, msg[256];
+	const char *store;
+	int which, rc;
+	X509 *ca;
+
+	while (j->import_next < j->verdict.nmissing) {
+		m = &j->verdict.missing[j->import_next++];
+		if (m->why != CHAIN_WHY_ABSENT && m->why != CHAIN_WHY_MISPLACED)
+			continue;
+		if ((ca = sent_ca(j, m->sha1)) == NULL) {
+			note(j, "'%s' not imported: the CA did not send it",
+			    m->subject);
+			continue;
+		}
+		crypto_fingerprint_sha256(ca, sha256);
+		if (!pinned(cfg, sha256)) {
+			note(j, "'%s' not imported: its SHA-256 %s is not in "
+			    "ca.trusted_roots", m->subject, sha256);
+			continue;
+		}
+		which = m->kind == CHAIN_KIND_ROOT ? 0 : 1;
+		store = which ? j->tg->store->intermediates :
+		    j->tg->store->roots;
+		if (crypto_cert_to_pem(ca, &pem, msg, sizeof msg) != 0) {
+			note(j, "'%s' not imported: %s", m->subject, msg);
+			continue;
+		}
+		if (j->bundle[which] != NULL) {
+			path = strdup(store);
+			data = malloc(strlen(j->bundle[which]) + strlen(pem) + 2);
+			if (data)
+				sprintf(data, "%s%s%s", j->bundle[which],
+				    *j->bundle[which] && j->bundle[which][
+				    strlen(j->bundle[which]) - 1] != '\n' ?
+				    "\n" : "", pem);
+		} else {
+			path = malloc(strlen(store) + 64);
+			if (path)
+				sprintf(path, "%s/certfleet-%s.pem", store,
+				    m->sha1);
+			data = strdup(pem);
+		}
+		free(pem);
+		rc = path && data ? j->t->ops->write_file(j->t, path, data,
+		    strlen(data), 0644, on_imported, j) : CF_ENOMEM;
+		free(path);
+		free(data);
+		if (rc == 0)
+			return;
+		note(j, "'%s' not imported: %s", m->subject, cf_strerror(rc));
+	}
+	chain_read(j);
+}
+
 static void chain_decide(struct job *j)
 {
 	const struct engine_config *cfg = cfg_of(j);
@@ -546,6 +722,19 @@ static void chain_decide(struct job *j)
 	if (rc != 0) {
 		job_fail(j, "%s", msg);
 		return;
+	}
+	if (j->verdict.status == CHAIN_MISSING_CA && cfg->import_ca &&
+	    !j->imported) {
+		j->imported = true;
+		j->import_next = 0;
+		import_next(j);
+		return;
+	}
+	if (j->import_note[0] && j->verdict.status != CHAIN_OK) {
+		size_t len = strlen(j->verdict.detail);
+
+		snprintf(j->verdict.detail + len, sizeof j->verdict.detail - len,
+		    "%s%s", len ? "; " : "", j->import_note);
 	}
 	journal_strset(&j->rq.chain_status,
 	    chain_status_name(j->verdict.status));
@@ -675,6 +864,8 @@ static void on_closed(struct job *j)
 	journal_request_release(&j->rq);
 	cert_store_release(&j->roots);
 	cert_store_release(&j->inters);
+	free(j->bundle[0]);
+	free(j->bundle[1]);
 	sk_X509_pop_free(j->certs, X509_free);
 	chain_verdict_release(&j->verdict);
 	free(j);
@@ -706,6 +897,8 @@ static void job_finish(struct job *j, enum report_status outcome)
 	}
 	if (j->error[0] && outcome != REPORT_UP_TO_DATE)
 		report_row_set(&row->error, j->error);
+	else if (j->import_note[0])
+		report_row_set(&row->error, j->import_note);
 	/* The verdict moves to the report; the job keeps an empty one. */
 	tmp = row->chain;
 	row->chain = j->verdict;

@@ -28,7 +28,11 @@ struct job {
 	int reads;                  /* reads in flight */
 	struct cert_store roots;
 	struct cert_store inters;
-	char *roots_err;            /* a store read that failed */
+	char *bundle[2];            /* a store that is one file: its bytes,
+	                               [0] roots, [1] intermediates */
+	bool imported;              /* the import was tried this run */
+	size_t import_next;         /* the next missing CA to look at */
+	char import_note[512];      /* CAs not imported, and why */
 	STACK_OF(X509) *certs;      /* issued leaf, then the CA's chain */
 	struct chain_verdict verdict;
 	uv_timer_t timer;           /* pending: waiting to poll again */

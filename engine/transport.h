@@ -142,6 +142,13 @@ struct transport_ops {
 	    transport_install_cb cb, void *arg);
 	int (*rollback)(struct transport *t, const struct transport_undo *u,
 	    transport_status_cb cb, void *arg);
+	/* Replaces one file atomically (temporary name, fsync, rename,
+	 * fsync of the directory), with exactly mode from its first byte;
+	 * missing directories are created. For files that stand alone, such
+	 * as a CA certificate imported into a store. */
+	int (*write_file)(struct transport *t, const char *path,
+	    const void *data, size_t len, unsigned mode,
+	    transport_status_cb cb, void *arg);
 
 	/* Commands: argv[0] with its arguments, never through a shell.
 	 * After timeout_ms (0: none) the command gets SIGTERM, then SIGKILL,

@@ -60,7 +60,8 @@ enum op_kind {
 	OP_READ_FILE,
 	OP_READ_STORE,
 	OP_INSTALL,
-	OP_ROLLBACK
+	OP_ROLLBACK,
+	OP_WRITE_FILE
 };
 
 struct member_copy {
@@ -92,8 +93,9 @@ struct op {
 	int status;
 	char msg[768];
 	/* inputs */
-	char *path;                 /* read_file, read_store */
+	char *path;                 /* read_file, read_store, write_file */
 	size_t max;
+	unsigned mode;              /* write_file */
 	char *store;                /* install */
 	char *pointer;
 	struct member_copy *members;
@@ -1317,6 +1319,64 @@ out:
 
 /* ---- operation plumbing ---------------------------------------------- */
 
+/*
+ * Writes op->data to op->path: a new file under a temporary name in the
+ * same directory (walked without following symlinks), then renamed over
+ * the old one, then the directory synced.
+ */
+static void write_file_work(struct op *op)
+{
+	char *rel = norm_path(op->path), *dir = NULL, tmp[300];
+	const char *base;
+	int rootfd = -1, dfd = -1, i, e;
+
+	if (rel == NULL || *rel == '\0') {
+		op_fail(op, CF_EINVAL, "cannot write '%s' on '%s': not a "
+		    "confined path", op->path, server_of(op));
+		goto out;
+	}
+	if ((dir = split(rel, &base)) == NULL) {
+		op_fail(op, CF_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rootfd = open_root(op, "cannot write", op->path)) < 0 ||
+	    (dfd = walk_dir(op, rootfd, dir, true, "cannot write",
+	    op->path)) < 0)
+		goto out;
+	for (i = 0; i < NAME_TRIES; i++) {
+		snprintf(tmp, sizeof tmp, ".%.200s.%016" PRIx64 ".tmp", base,
+		    random64());
+		if (write_new(dfd, tmp, op->data, op->len, op->mode) == 0)
+			break;
+		if (errno != EEXIST)
+			goto fail;
+	}
+	if (i == NAME_TRIES) {
+		errno = EEXIST;
+		goto fail;
+	}
+	if (renameat(dfd, tmp, dfd, base) != 0) {
+		e = errno;
+		unlinkat(dfd, tmp, 0);
+		errno = e;
+		goto fail;
+	}
+	if (sync_fd(dfd) != 0)
+		goto fail;
+	goto out;
+fail:
+	e = errno;
+	op_fail(op, errno_code(e), "cannot write '%s' on '%s': %s", op->path,
+	    server_of(op), strerror(e));
+out:
+	if (dfd >= 0)
+		close(dfd);
+	if (rootfd >= 0)
+		close(rootfd);
+	free(dir);
+	free(rel);
+}
+
 static void op_free(struct op *op)
 {
 	size_t i;
@@ -1375,6 +1435,9 @@ static void work_cb(uv_work_t *w)
 	case OP_ROLLBACK:
 		rollback_work(op);
 		break;
+	case OP_WRITE_FILE:
+		write_file_work(op);
+		break;
 	}
 }
 
@@ -1414,6 +1477,7 @@ static void after_work_cb(uv_work_t *w, int status)
 		op->cb.install(op->arg, op->status, u, op->msg);
 		break;
 	case OP_ROLLBACK:
+	case OP_WRITE_FILE:
 		op->cb.status(op->arg, op->status, op->msg);
 		break;
 	}
@@ -1464,6 +1528,31 @@ static int tl_read_file(struct transport *t, const char *path, size_t max,
 		op_free(op);
 		return CF_ENOMEM;
 	}
+	return op_queue(op);
+}
+
+static int tl_write_file(struct transport *t, const char *path,
+    const void *data, size_t len, unsigned mode, transport_status_cb cb,
+    void *arg)
+{
+	struct tl *tl = container_of(t, struct tl, base);
+	struct op *op;
+
+	if (path == NULL || cb == NULL || tl->closing)
+		return CF_EINVAL;
+	if (!path_is_confined(path))
+		return CF_EINVAL;
+	if ((op = op_new(tl, OP_WRITE_FILE, arg)) == NULL)
+		return CF_ENOMEM;
+	op->cb.status = cb;
+	op->mode = mode;
+	op->len = len;
+	if ((op->path = strdup(path)) == NULL ||
+	    (op->data = malloc(len + 1)) == NULL) {
+		op_free(op);
+		return CF_ENOMEM;
+	}
+	memcpy(op->data, data, len);
 	return op_queue(op);
 }
 
@@ -1822,6 +1911,7 @@ static const struct transport_ops local_ops = {
 	.read_store = tl_read_store,
 	.install = tl_install,
 	.rollback = tl_rollback,
+	.write_file = tl_write_file,
 	.run = tl_run,
 	.close = tl_close,
 };

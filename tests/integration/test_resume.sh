@@ -48,3 +48,4 @@ done
 check "every server's key matches its certificate" [ "$bad" -eq 0 ]
 out=$("$CERTFLEET" run --json "$K/fleet.cfg")
 check "a further run finds all up to date" [ "$(jq '.summary.up_to_date' <<<"$out")" -eq $N ]
+check "keys of killed runs do not pile up in the state directory" [ "$(ls "$K/state/keys" | wc -l)" -eq 0 ]

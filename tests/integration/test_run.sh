@@ -117,3 +117,30 @@ sleep 0.5
 "$CERTFLEET" run "$D/fleet.cfg" >/dev/null 2>&1; rc=$?
 check "a second run while one holds the lock exits 3" [ "$rc" -eq 3 ]
 wait
+
+# --- --import-ca installs only what ca.trusted_roots pins ----------------------
+I=$TMP/import
+mkfleet "$I" 3
+ca_init "$I"
+root256=$(openssl x509 -in "$I/state/ca/root.pem" -noout -fingerprint -sha256 | sed 's/.*=//')
+sed -i "s|^request = {|ca = { trusted_roots = [ \"$root256\" ]; };\nrequest = {|" "$I/fleet.cfg"
+give_cas "$I" s1 inters        # lacks the root: pinned, imported
+give_cas "$I" s2 roots         # lacks the intermediate: not pinned
+mkdir -p "$I/servers/s3/etc" "$I/servers/s3/trust/intermediates"
+cp "$I/state/ca/issuing.pem" "$I/servers/s3/trust/intermediates/"
+printf '# the distribution bundle\n' > "$I/servers/s3/etc/bundle.pem"
+sed -i 's|root = "servers/s3"; }|root = "servers/s3"; store = { roots = "etc/bundle.pem"; }; }|' "$I/fleet.cfg"
+out=$("$CERTFLEET" run --json "$I/fleet.cfg"); rc=$?
+check "without --import-ca nothing is imported" [ "$(jq -r '[.servers[].status] | join(",")' <<<"$out")" = "issued,issued,issued" ]
+check "and the stores are untouched" [ "$(ls "$I/servers/s1/trust/roots" | wc -l)" -eq 0 ]
+out=$("$CERTFLEET" assign --import-ca --json "$I/fleet.cfg"); rc=$?
+check "--import-ca imports the pinned root and assigns" [ "$(jq -r '.servers[0].status' <<<"$out")" = assigned ]
+f=$(ls "$I"/servers/s1/trust/roots/certfleet-*.pem 2>/dev/null | head -1)
+imported_ok() { [ -n "$f" ] && [ "$(sha1_of "$f")" = "$(sha1_of "$I/state/ca/root.pem")" ] && [ "$(stat -c %a "$f")" = 644 ]; }
+check "the imported root is the CA's, mode 0644" imported_ok
+check "an unpinned intermediate is not imported" [ "$(jq -r '.servers[1].status' <<<"$out")" = issued ]
+check "and the report says why" grep -q "not in ca.trusted_roots" <<<"$(jq -r '.servers[1].error' <<<"$out")"
+check "a bundle file store gets the root appended" [ "$(jq -r '.servers[2].status' <<<"$out")" = assigned ]
+check "the bundle keeps what it held" grep -q "the distribution bundle" "$I/servers/s3/etc/bundle.pem"
+n=0; for s in s1 s2 s3; do n=$((n + $(issued_count "$I" $s))); done
+check "importing issued nothing new" [ "$n" -eq 3 ]

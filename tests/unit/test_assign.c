@@ -900,6 +900,63 @@ static void test_run(void **state)
 	got_clear(&g);
 }
 
+static void got_status(void *arg, int status, const char *msg)
+{
+	struct got *g = arg;
+
+	assert_true(g->returned);
+	g->calls++;
+	g->status = status;
+	snprintf(g->msg, sizeof g->msg, "%s", msg);
+}
+
+static int write_file(struct fx *f, const char *path, const char *text,
+    unsigned mode, struct got *g)
+{
+	int rc;
+
+	got_clear(g);
+	rc = f->t->ops->write_file(f->t, path, text, strlen(text), mode,
+	    got_status, g);
+	if (rc != 0)
+		return rc;
+	g->returned = true;
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(g->calls, 1);
+	return g->status;
+}
+
+/* write_file: atomic replace, exact mode, confined like every write. */
+static void test_write_file(void **state)
+{
+	struct fx *f = *state;
+	struct got g = { 0 };
+	char link[PATH_MAX];
+	mode_t old = umask(077);
+
+	assert_int_equal(write_file(f, "trust/roots/ca.pem", "one\n", 0644,
+	    &g), 0);
+	umask(old);
+	assert_true(file_is(at(f, "trust/roots/ca.pem"), "one\n", 4));
+	assert_int_equal(mode_of(at(f, "trust/roots/ca.pem")), 0644);
+	assert_int_equal(write_file(f, "/trust/roots/ca.pem", "two\n", 0600,
+	    &g), 0);
+	assert_true(file_is(at(f, "trust/roots/ca.pem"), "two\n", 4));
+	assert_int_equal(mode_of(at(f, "trust/roots/ca.pem")), 0600);
+	/* No temporary file is left beside it. */
+	assert_int_equal(count_entries(at(f, "trust/roots")), 1);
+	/* Outside the root: refused before anything starts. */
+	assert_int_equal(f->t->ops->write_file(f->t, "../x.pem", "x", 1, 0644,
+	    got_status, &g), CF_EINVAL);
+	/* A symlinked directory on the way is not followed. */
+	snprintf(link, sizeof link, "%s", at(f, "evil"));
+	assert_int_equal(symlink(f->outside, link), 0);
+	assert_int_not_equal(write_file(f, "evil/ca.pem", "x", 0644, &g), 0);
+	assert_non_null(strstr(g.msg, "symlink"));
+	assert_int_equal(count_entries(f->outside), 0);
+	got_clear(&g);
+}
+
 static void test_read_current(void **state)
 {
 	struct fx *f = *state;
@@ -961,6 +1018,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_read_store, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_run, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_file, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_read_current, setup,
 		    teardown),
 	};
