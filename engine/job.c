@@ -142,9 +142,22 @@ static void decide(struct job *j)
 	memcpy(row->sha256, r.sha256, sizeof row->sha256);
 	row->not_after = r.not_after;
 	if (!r.due) {
+		char msg[256];
+		int u;
+
+		/* Up to date; still check that the server's stores hold the
+		 * CAs of what it serves, since stores change under us. */
 		row->usages = j->tg->usages;
-		if (advance(j, JOB_UP_TO_DATE, NULL))
-			job_finish(j, REPORT_UP_TO_DATE);
+		for (u = 0; j->current[u] == NULL; u++)
+			;
+		j->current_only = true;
+		if (crypto_certs_from_pem(j->current[u], "the assigned "
+		    "certificate", &j->certs, msg, sizeof msg) != 0) {
+			if (advance(j, JOB_UP_TO_DATE, NULL))
+				job_finish(j, REPORT_UP_TO_DATE);
+			return;
+		}
+		chain_read(j);
 		return;
 	}
 	report_row_set(&row->ca_status, r.reason);
@@ -706,7 +719,7 @@ static void chain_decide(struct job *j)
 	char msg[256];
 	int rc;
 
-	if (cfg->mode == ENGINE_PLAN) {
+	if (cfg->mode == ENGINE_PLAN && !j->current_only) {
 		preflight_done(j);
 		return;
 	}
@@ -721,6 +734,11 @@ static void chain_decide(struct job *j)
 	sk_X509_free(above);
 	if (rc != 0) {
 		job_fail(j, "%s", msg);
+		return;
+	}
+	if (j->current_only) {
+		if (advance(j, JOB_UP_TO_DATE, NULL))
+			job_finish(j, REPORT_UP_TO_DATE);
 		return;
 	}
 	if (j->verdict.status == CHAIN_MISSING_CA && cfg->import_ca &&

@@ -31,6 +31,7 @@ struct job {
 	char *bundle[2];            /* a store that is one file: its bytes,
 	                               [0] roots, [1] intermediates */
 	bool imported;              /* the import was tried this run */
+	bool current_only;          /* up to date: checking what is there */
 	size_t import_next;         /* the next missing CA to look at */
 	char import_note[512];      /* CAs not imported, and why */
 	STACK_OF(X509) *certs;      /* issued leaf, then the CA's chain */

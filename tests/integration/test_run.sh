@@ -22,7 +22,8 @@ check "s8 names both" [ "$(jq -r '[.servers[7].chain.missing[].kind] | join(",")
 check "thumbprints are 40 upper-case hex" [ "$(jq -r '[.servers[].thumbprint | test("^[0-9A-F]{40}$")] | all' <<<"$out")" = true ]
 check "assigned servers list the three default usages" [ "$(jq -c '.servers[0].usages' <<<"$out")" = '["default","webservices_internal","webservices_external"]' ]
 c=$D/servers/s1/certs
-check "the assigned chain verifies (openssl verify)" openssl verify -CAfile "$D/state/ca/root.pem" -untrusted "$D/state/ca/issuing.pem" "$c/default.pem"
+openssl_verify() { openssl verify "$@" >/dev/null; }
+check "the assigned chain verifies (openssl verify)" openssl_verify -CAfile "$D/state/ca/root.pem" -untrusted "$D/state/ca/issuing.pem" "$c/default.pem"
 check "the thumbprint in the report is the file's" [ "$(sha1_of "$c/default.pem")" = "$(jq -r '.servers[0].thumbprint' <<<"$out")" ]
 check "the key matches the certificate" [ "$(openssl pkey -in "$c/default.key" -pubout)" = "$(openssl x509 -in "$c/default.pem" -noout -pubkey)" ]
 check "the key is 0600" [ "$(stat -L -c %a "$c/default.key")" = 600 ]
@@ -34,6 +35,12 @@ out=$("$CERTFLEET" run --json "$D/fleet.cfg"); rc=$?
 check "second run: five up to date, three still lacking" [ "$(jq -c '.summary | [.up_to_date, .issued, .missing_ca]' <<<"$out")" = "[5,3,3]" ]
 n=0; for s in s1 s2 s3 s4 s5 s6 s7 s8; do n=$((n + $(issued_count "$D" $s))); done
 check "no second certificate for any server (journal)" [ "$n" -eq 8 ]
+
+check "up-to-date servers still get their chain checked" [ "$(jq -r '.servers[0].chain.status' <<<"$out")" = ok ]
+mv "$D/servers/s5/trust/roots/root.pem" "$TMP/s5-root.pem"
+out=$("$CERTFLEET" run --json "$D/fleet.cfg")
+check "a root removed after assignment is named, the server stays up to date" [ "$(jq -r '.servers[4] | .status + " " + .chain.status + " " + .chain.missing[0].kind' <<<"$out")" = "up_to_date missing_ca root" ]
+mv "$TMP/s5-root.pem" "$D/servers/s5/trust/roots/root.pem"
 
 cp "$D/state/ca/issuing.pem" "$D/servers/s6/trust/intermediates/"
 out=$("$CERTFLEET" assign --json "$D/fleet.cfg"); rc=$?
