@@ -31,20 +31,6 @@
 #define CA_FILE_MAX (1024 * 1024)
 #define CN_MAX 64
 
-/* As in crypto.c: "what: <libcrypto reason>", queue emptied, code back. */
-static int ossl_error(char *msg, size_t msgsz, int code, const char *what)
-{
-	const char *reason = NULL;
-	unsigned long e;
-
-	while (reason == NULL && (e = ERR_get_error()) != 0)
-		reason = ERR_reason_error_string(e);
-	ERR_clear_error();
-	if (reason == NULL)
-		reason = "unknown reason";
-	return cf_error(msg, msgsz, code, "%s: %s", what, reason);
-}
-
 /* ---- policy ---- */
 
 static bool domain_allowed(const struct ca_policy *pol, const char *host)
@@ -253,7 +239,7 @@ static int make_ca_cert(EVP_PKEY *key, const char *cn, const char *org,
 fail:
 	X509_NAME_free(name);
 	X509_free(x);
-	return ossl_error(msg, msgsz, rc, rc == CF_EINVAL ?
+	return crypto_ossl_error(msg, msgsz, rc, rc == CF_EINVAL ?
 	    "invalid CA name" : "cannot build CA certificate");
 }
 
@@ -388,7 +374,7 @@ static int write_new_file(const char *path, const char *data, size_t len,
 		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
 		free(tmp);
-		return ossl_error(msg, msgsz, CF_ECRYPTO, "no randomness");
+		return crypto_ossl_error(msg, msgsz, CF_ECRYPTO, "no randomness");
 	}
 	i = (size_t)snprintf(tmp, tlen, "%s.tmp.", path);
 	for (k = 0; k < sizeof(rnd) && i + 2 < tlen; k++, i += 2)
@@ -832,7 +818,7 @@ int ca_local_sign(struct ca_local *ca, X509_REQ *csr,
 	rc = 0;
 	goto done;
 fail:
-	rc = ossl_error(msg, msgsz, CF_ECRYPTO, "cannot sign certificate");
+	rc = crypto_ossl_error(msg, msgsz, CF_ECRYPTO, "cannot sign certificate");
 done:
 	sk_ASN1_OBJECT_free(eku);
 	GENERAL_NAMES_free(gens);

@@ -27,7 +27,7 @@
  * queue (so that the next job on a pool thread starts clean) and returns
  * code. The reason is a static libcrypto string, never data.
  */
-static int ossl_error(char *msg, size_t msgsz, int code, const char *what)
+int crypto_ossl_error(char *msg, size_t msgsz, int code, const char *what)
 {
 	const char *reason = NULL;
 	unsigned long e;
@@ -103,7 +103,7 @@ int crypto_keygen(const struct key_spec *ks, EVP_PKEY **out, char *msg,
 		    (int)ks->type);
 	}
 	if (k == NULL)
-		return ossl_error(msg, msgsz, CF_ECRYPTO,
+		return crypto_ossl_error(msg, msgsz, CF_ECRYPTO,
 		    "cannot generate key");
 	*out = k;
 	return 0;
@@ -138,7 +138,7 @@ int crypto_name_from_subject(const char *subject, X509_NAME **out, char *msg,
 
 			snprintf(what, sizeof(what), "malformed subject '%s'",
 			    subject);
-			rc = ossl_error(msg, msgsz, CF_EINVAL, what);
+			rc = crypto_ossl_error(msg, msgsz, CF_EINVAL, what);
 			dn_release(&dn);
 			X509_NAME_free(name);
 			return rc;
@@ -242,7 +242,7 @@ int crypto_csr_new(EVP_PKEY *key, const struct req_spec *rs, X509_REQ **out,
 	    !X509_REQ_set_version(req, 0) ||
 	    !X509_REQ_set_subject_name(req, name) ||
 	    !X509_REQ_set_pubkey(req, key)) {
-		rc = ossl_error(msg, msgsz, rc, "cannot build CSR");
+		rc = crypto_ossl_error(msg, msgsz, rc, "cannot build CSR");
 		goto done;
 	}
 	if (gens != NULL) {
@@ -254,11 +254,11 @@ int crypto_csr_new(EVP_PKEY *key, const struct req_spec *rs, X509_REQ **out,
 		    gens)) == NULL ||
 		    !sk_X509_EXTENSION_push(exts, ext)) {
 			X509_EXTENSION_free(ext);
-			rc = ossl_error(msg, msgsz, rc, "cannot build CSR");
+			rc = crypto_ossl_error(msg, msgsz, rc, "cannot build CSR");
 			goto done;
 		}
 		if (!X509_REQ_add_extensions(req, exts)) {
-			rc = ossl_error(msg, msgsz, rc, "cannot build CSR");
+			rc = crypto_ossl_error(msg, msgsz, rc, "cannot build CSR");
 			goto done;
 		}
 	}
@@ -266,7 +266,7 @@ int crypto_csr_new(EVP_PKEY *key, const struct req_spec *rs, X509_REQ **out,
 	md = EVP_PKEY_get_id(key) == EVP_PKEY_ED25519 ||
 	    EVP_PKEY_get_id(key) == EVP_PKEY_ED448 ? NULL : EVP_sha256();
 	if (X509_REQ_sign(req, key, md) <= 0) {
-		rc = ossl_error(msg, msgsz, rc, "cannot sign CSR");
+		rc = crypto_ossl_error(msg, msgsz, rc, "cannot sign CSR");
 		goto done;
 	}
 	*out = req;
@@ -304,7 +304,7 @@ int crypto_key_to_pem(EVP_PKEY *key, char **out, size_t *len, char *msg,
 	if (!PEM_write_bio_PKCS8PrivateKey(b, key, NULL, NULL, 0, NULL,
 	    NULL)) {
 		BIO_free(b);
-		return ossl_error(msg, msgsz, CF_ECRYPTO,
+		return crypto_ossl_error(msg, msgsz, CF_ECRYPTO,
 		    "cannot encode private key");
 	}
 	BIO_get_mem_ptr(b, &bm);
@@ -336,7 +336,7 @@ int crypto_key_from_pem(const char *pem, const char *source, EVP_PKEY **out,
 	if (k == NULL) {
 		snprintf(what, sizeof(what), "cannot read private key from "
 		    "'%s'", source);
-		return ossl_error(msg, msgsz, CF_EINVAL, what);
+		return crypto_ossl_error(msg, msgsz, CF_EINVAL, what);
 	}
 	*out = k;
 	return 0;
@@ -351,7 +351,7 @@ int crypto_cert_to_pem(X509 *cert, char **out, char *msg, size_t msgsz)
 	if ((b = BIO_new(BIO_s_mem())) == NULL)
 		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
 	if (!PEM_write_bio_X509(b, cert))
-		rc = ossl_error(msg, msgsz, CF_ECRYPTO,
+		rc = crypto_ossl_error(msg, msgsz, CF_ECRYPTO,
 		    "cannot encode certificate");
 	else if ((rc = bio_to_string(b, out, NULL)) != 0)
 		rc = cf_error(msg, msgsz, rc, "out of memory");
@@ -389,7 +389,7 @@ int crypto_certs_from_pem(const char *pem, const char *source,
 			    "#%d in '%s'", sk_X509_num(sk) + 1, source);
 			BIO_free(b);
 			sk_X509_pop_free(sk, X509_free);
-			return ossl_error(msg, msgsz, CF_EINVAL, what);
+			return crypto_ossl_error(msg, msgsz, CF_EINVAL, what);
 		}
 		if (!sk_X509_push(sk, x)) {
 			X509_free(x);
@@ -417,7 +417,7 @@ int crypto_csr_to_pem(X509_REQ *csr, char **out, char *msg, size_t msgsz)
 	if ((b = BIO_new(BIO_s_mem())) == NULL)
 		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
 	if (!PEM_write_bio_X509_REQ(b, csr))
-		rc = ossl_error(msg, msgsz, CF_ECRYPTO, "cannot encode CSR");
+		rc = crypto_ossl_error(msg, msgsz, CF_ECRYPTO, "cannot encode CSR");
 	else if ((rc = bio_to_string(b, out, NULL)) != 0)
 		rc = cf_error(msg, msgsz, rc, "out of memory");
 	BIO_free(b);
@@ -439,7 +439,7 @@ int crypto_csr_from_pem(const char *pem, const char *source, X509_REQ **out,
 	if (r == NULL) {
 		snprintf(what, sizeof(what), "cannot read CSR from '%s'",
 		    source);
-		return ossl_error(msg, msgsz, CF_EINVAL, what);
+		return crypto_ossl_error(msg, msgsz, CF_EINVAL, what);
 	}
 	*out = r;
 	return 0;

@@ -101,6 +101,13 @@ int crypto_csr_from_pem(const char *pem, const char *source, X509_REQ **out,
  */
 int crypto_thumbprint(X509 *cert, char sha1[41]);
 
+/*
+ * Formats "what: <libcrypto's reason>" into msg, empties libcrypto's error
+ * queue and returns code. The reason is a static libcrypto string, never
+ * data, so no key material can reach a message this way.
+ */
+int crypto_ossl_error(char *msg, size_t msgsz, int code, const char *what);
+
 /* Writes the SHA-256 of cert's DER as 64 upper-case hex digits. */
 int crypto_fingerprint_sha256(X509 *cert, char out[65]);
 

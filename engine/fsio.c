@@ -38,7 +38,7 @@ static int errno_code(int e)
  * A random 64-bit value for temporary names. Not a secret: O_EXCL and
  * O_NOFOLLOW make a guessed name harmless; randomness only avoids retries.
  */
-static uint64_t tmp_random(void)
+uint64_t fsio_random64(void)
 {
 	static uint64_t counter;
 	uint64_t r;
@@ -150,7 +150,7 @@ int fsio_write_atomic(const char *path, const void *data, size_t len,
 	}
 	for (i = 0; i < TMP_TRIES; i++) {
 		snprintf(tmp, tmpsz, "%s/.%s.%016" PRIx64 ".tmp", dir, base,
-		    tmp_random());
+		    fsio_random64());
 		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 		    O_CLOEXEC, mode & 07777);
 		if (fd >= 0 || errno != EEXIST)

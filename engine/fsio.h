@@ -10,6 +10,7 @@
 #define CF_FSIO_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /*
@@ -63,5 +64,9 @@ int fsio_lock(const char *path, int *fd, char *msg, size_t msgsz);
 
 /* Releases a lock taken by fsio_lock and closes fd; fd < 0 is ignored. */
 void fsio_unlock(int fd);
+
+/* A random 64-bit value for temporary and version names: not a secret
+ * (O_EXCL makes a guessed name harmless), it only avoids retries. */
+uint64_t fsio_random64(void);
 
 #endif

@@ -12,6 +12,7 @@
  */
 #include "engine/transport_local.h"
 #include "engine/err.h"
+#include "engine/fsio.h"
 #include "engine/path.h"
 
 #include <dirent.h>
@@ -178,20 +179,6 @@ static void secret_free(char *p, size_t n)
 		return;
 	OPENSSL_cleanse(p, n);
 	free(p);
-}
-
-static uint64_t random64(void)
-{
-	static uint64_t counter;
-	uint64_t r;
-	struct timespec ts;
-
-	if (getentropy(&r, sizeof r) == 0)
-		return r;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	counter++;
-	return ((uint64_t)getpid() << 32) ^ (uint64_t)ts.tv_nsec ^
-	    (counter * 0x9e3779b97f4a7c15ULL);
 }
 
 /* ---- server paths ---------------------------------------------------- */
@@ -666,7 +653,7 @@ static int swap_link(int dfd, const char *name, const char *target)
 
 	for (i = 0; i < NAME_TRIES; i++) {
 		snprintf(tmp, sizeof tmp, ".%.200s.%016" PRIx64 ".tmp", name,
-		    random64());
+		    fsio_random64());
 		if (symlinkat(target, dfd, tmp) == 0)
 			break;
 		if (errno != EEXIST)
@@ -823,7 +810,7 @@ static void version_name(char *buf, size_t n)
 	gmtime_r(&ts.tv_sec, &tm);
 	l = strftime(buf, n, "%Y%m%dT%H%M%S", &tm);
 	snprintf(buf + l, n - l, ".%09ldZ-%08" PRIx32, (long)ts.tv_nsec,
-	    (uint32_t)random64());
+	    (uint32_t)fsio_random64());
 }
 
 /* ---- read_file, read_store ------------------------------------------- */
@@ -1345,7 +1332,7 @@ static void write_file_work(struct op *op)
 		goto out;
 	for (i = 0; i < NAME_TRIES; i++) {
 		snprintf(tmp, sizeof tmp, ".%.200s.%016" PRIx64 ".tmp", base,
-		    random64());
+		    fsio_random64());
 		if (write_new(dfd, tmp, op->data, op->len, op->mode) == 0)
 			break;
 		if (errno != EEXIST)
@@ -1512,22 +1499,38 @@ static int op_queue(struct op *op)
 	return 0;
 }
 
-static int tl_read_file(struct transport *t, const char *path, size_t max,
-    transport_file_cb cb, void *arg)
+/* Queues an operation on one path; the caller sets the callback. */
+static struct op *path_op(struct transport *t, enum op_kind kind,
+    const char *path, size_t max, void *arg, int *rc)
 {
 	struct tl *tl = container_of(t, struct tl, base);
 	struct op *op;
 
-	if (path == NULL || cb == NULL || tl->closing)
-		return CF_EINVAL;
-	if ((op = op_new(tl, OP_READ_FILE, arg)) == NULL)
-		return CF_ENOMEM;
-	op->cb.file = cb;
+	*rc = CF_EINVAL;
+	if (path == NULL || tl->closing)
+		return NULL;
+	*rc = CF_ENOMEM;
+	if ((op = op_new(tl, kind, arg)) == NULL)
+		return NULL;
 	op->max = max;
 	if ((op->path = strdup(path)) == NULL) {
 		op_free(op);
-		return CF_ENOMEM;
+		return NULL;
 	}
+	return op;
+}
+
+static int tl_read_file(struct transport *t, const char *path, size_t max,
+    transport_file_cb cb, void *arg)
+{
+	struct op *op;
+	int rc;
+
+	if (cb == NULL)
+		return CF_EINVAL;
+	if ((op = path_op(t, OP_READ_FILE, path, max, arg, &rc)) == NULL)
+		return rc;
+	op->cb.file = cb;
 	return op_queue(op);
 }
 
@@ -1535,20 +1538,17 @@ static int tl_write_file(struct transport *t, const char *path,
     const void *data, size_t len, unsigned mode, transport_status_cb cb,
     void *arg)
 {
-	struct tl *tl = container_of(t, struct tl, base);
 	struct op *op;
+	int rc;
 
-	if (path == NULL || cb == NULL || tl->closing)
+	if (cb == NULL || path == NULL || !path_is_confined(path))
 		return CF_EINVAL;
-	if (!path_is_confined(path))
-		return CF_EINVAL;
-	if ((op = op_new(tl, OP_WRITE_FILE, arg)) == NULL)
-		return CF_ENOMEM;
+	if ((op = path_op(t, OP_WRITE_FILE, path, 0, arg, &rc)) == NULL)
+		return rc;
 	op->cb.status = cb;
 	op->mode = mode;
 	op->len = len;
-	if ((op->path = strdup(path)) == NULL ||
-	    (op->data = malloc(len + 1)) == NULL) {
+	if ((op->data = malloc(len + 1)) == NULL) {
 		op_free(op);
 		return CF_ENOMEM;
 	}
@@ -1559,19 +1559,14 @@ static int tl_write_file(struct transport *t, const char *path,
 static int tl_read_store(struct transport *t, const char *path, size_t max,
     transport_store_cb cb, void *arg)
 {
-	struct tl *tl = container_of(t, struct tl, base);
 	struct op *op;
+	int rc;
 
-	if (path == NULL || cb == NULL || tl->closing)
+	if (cb == NULL)
 		return CF_EINVAL;
-	if ((op = op_new(tl, OP_READ_STORE, arg)) == NULL)
-		return CF_ENOMEM;
+	if ((op = path_op(t, OP_READ_STORE, path, max, arg, &rc)) == NULL)
+		return rc;
 	op->cb.store = cb;
-	op->max = max;
-	if ((op->path = strdup(path)) == NULL) {
-		op_free(op);
-		return CF_ENOMEM;
-	}
 	return op_queue(op);
 }
 
