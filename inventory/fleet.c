@@ -291,12 +291,13 @@ static void check_server_request(const struct fleet *f, struct diags *d,
 	}
 }
 
+static void check_names(struct fleet *f, const struct cfg *c);
+
 static void parse_servers(struct fleet *f, const struct cfg *c,
     config_setting_t *root, const struct server *def)
 {
 	config_setting_t *list = config_setting_get_member(root, "servers");
 	int i, n;
-	size_t j, k;
 
 	if (list == NULL) {
 		cfg_error(c, root, "missing 'servers = ( { name = ...; }, ... );'");
@@ -324,37 +325,93 @@ static void parse_servers(struct fleet *f, const struct cfg *c,
 	}
 	if (n == 0)
 		cfg_error(c, list, "'servers' lists no server");
-	for (j = 0; j < f->nservers; j++) {
-		struct server *s = &f->servers[j];
+	check_names(f, c);
+}
+
+/* A name and where it was first seen, for sorting. */
+struct name_at {
+	const char *name;
+	size_t server;
+};
+
+static int by_name_then_server(const void *a, const void *b)
+{
+	const struct name_at *x = a, *y = b;
+	int d = strcmp(x->name, y->name);
+
+	if (d != 0)
+		return d;
+	return x->server < y->server ? -1 : x->server > y->server;
+}
+
+static const struct name_at *find_name(const struct name_at *v, size_t n,
+    const char *name)
+{
+	size_t lo = 0, hi = n;
+
+	/* The first entry with that name: the earliest server. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(v[mid].name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && strcmp(v[lo].name, name) == 0 ? &v[lo] : NULL;
+}
+
+/*
+ * Duplicate server names, and server names that are also group names.
+ * Sorted lists keep this O(n log n): fleets of 100,000 servers are meant.
+ * Problems are reported in server order.
+ */
+static void check_names(struct fleet *f, const struct cfg *c)
+{
+	struct name_at *names, *groups;
+	const struct name_at *hit;
+	size_t nn = 0, ng = 0, i, k;
+
+	names = calloc(f->nservers + 1, sizeof(*names));
+	for (i = 0; i < f->nservers; i++)
+		ng += f->servers[i].ngroups;
+	groups = calloc(ng + 1, sizeof(*groups));
+	if (names == NULL || groups == NULL) {
+		free(names);
+		free(groups);
+		diags_add(c->diags, c->file, 0, "out of memory");
+		return;
+	}
+	ng = 0;
+	for (i = 0; i < f->nservers; i++) {
+		if (f->servers[i].name)
+			names[nn++] = (struct name_at){ f->servers[i].name, i };
+		for (k = 0; k < f->servers[i].ngroups; k++)
+			groups[ng++] = (struct name_at){
+			    f->servers[i].groups[k], i };
+	}
+	qsort(names, nn, sizeof(*names), by_name_then_server);
+	qsort(groups, ng, sizeof(*groups), by_name_then_server);
+	for (i = 0; i < f->nservers; i++) {
+		const struct server *s = &f->servers[i];
 
 		if (s->name == NULL)
 			continue;
-		for (k = 0; k < j; k++) {
-			if (f->servers[k].name &&
-			    strcmp(f->servers[k].name, s->name) == 0) {
-				diags_add(c->diags, s->file, s->line, "duplicate "
-				    "server name '%s' (first defined at %s:%d)",
-				    s->name, f->servers[k].file,
-				    f->servers[k].line);
-				break;
-			}
-		}
-		for (k = 0; k < f->nservers; k++) {
-			size_t g;
-
-			for (g = 0; g < f->servers[k].ngroups; g++)
-				if (strcmp(f->servers[k].groups[g], s->name) == 0)
-					break;
-			if (g < f->servers[k].ngroups) {
-				diags_add(c->diags, s->file, s->line, "server "
-				    "name '%s' is also a group name (%s:%d); "
-				    "--limit could not tell them apart",
-				    s->name, f->servers[k].file,
-				    f->servers[k].line);
-				break;
-			}
-		}
+		hit = find_name(names, nn, s->name);
+		if (hit && hit->server != i)
+			diags_add(c->diags, s->file, s->line, "duplicate "
+			    "server name '%s' (first defined at %s:%d)",
+			    s->name, f->servers[hit->server].file,
+			    f->servers[hit->server].line);
+		if ((hit = find_name(groups, ng, s->name)) != NULL)
+			diags_add(c->diags, s->file, s->line, "server name "
+			    "'%s' is also a group name (%s:%d); --limit could "
+			    "not tell them apart", s->name,
+			    f->servers[hit->server].file,
+			    f->servers[hit->server].line);
 	}
+	free(names);
+	free(groups);
 }
 
 int fleet_load(struct fleet *f, const char *path, struct diags *d)
