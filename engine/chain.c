@@ -449,8 +449,12 @@ static STACK_OF(X509) *certs_of(const struct cert_store *s)
 	return s != NULL ? s->certs : NULL;
 }
 
-/* Whether issuer's name, key identifier and key usage fit, and it signed x. */
-static int signed_by(X509 *issuer, X509 *x, int *name_fits)
+/*
+ * Whether issuer issued x: by name and key identifiers, and, when
+ * check_sig, by verifying the signature (the costly part, skipped once the
+ * verifier has already proven the signatures on the path).
+ */
+static int signed_by(X509 *issuer, X509 *x, int *name_fits, int check_sig)
 {
 	int ok;
 
@@ -458,6 +462,8 @@ static int signed_by(X509 *issuer, X509 *x, int *name_fits)
 	    X509_V_OK)
 		return 0;
 	*name_fits = 1;
+	if (!check_sig)
+		return 1;
 	ERR_set_mark();
 	ok = X509_verify(x, X509_get0_pubkey(issuer)) == 1;
 	ERR_pop_to_mark();
@@ -469,7 +475,7 @@ static int signed_by(X509 *issuer, X509 *x, int *name_fits)
  * *bad_sig when a certificate fits by name but did not sign x.
  */
 static X509 *find_issuer(STACK_OF(X509) *sk, X509 *x, time_t now,
-    int *bad_sig, X509 **bad_by)
+    int *bad_sig, X509 **bad_by, int check_sig)
 {
 	X509 *c, *found = NULL;
 	int i, fits;
@@ -477,7 +483,7 @@ static X509 *find_issuer(STACK_OF(X509) *sk, X509 *x, time_t now,
 	for (i = 0; i < sk_X509_num(sk); i++) {
 		c = sk_X509_value(sk, i);
 		fits = 0;
-		if (signed_by(c, x, &fits)) {
+		if (signed_by(c, x, &fits, check_sig)) {
 			if (time_state(c, now) == 0)
 				return c;
 			if (found == NULL)
@@ -661,6 +667,48 @@ static int leaf_invalid(X509 *leaf, unsigned eku, time_t now,
  * purpose). Returns 1 when it verifies, 0 with v->detail set when not, or a
  * negative code.
  */
+/* Whether any certificate on the path carries trust settings of its own
+ * (a "TRUSTED CERTIFICATE"), which only the full verifier interprets. */
+static int has_aux_trust(STACK_OF(X509) *chain)
+{
+	int i;
+
+	for (i = 0; i < sk_X509_num(chain); i++) {
+		X509 *x = sk_X509_value(chain, i);
+
+		if (X509_get0_trust_objects(x) != NULL ||
+		    X509_get0_reject_objects(x) != NULL)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Checks purpose on a path the verifier has built and proven for another
+ * purpose, as the verifier's own purpose check does: the leaf must fit
+ * outright, a CA must not be excluded. Saves verifying every signature
+ * again. Returns 1, or 0 with the detail set.
+ */
+static int path_fits(STACK_OF(X509) *chain, int purpose, const char *name,
+    struct chain_verdict *v)
+{
+	char subj[256];
+	int i;
+
+	for (i = 0; i < sk_X509_num(chain); i++) {
+		X509 *x = sk_X509_value(chain, i);
+		int r = X509_check_purpose(x, purpose, i > 0);
+
+		if (i == 0 ? r == 1 : r != 0)
+			continue;
+		set_detail(v, "%s at depth %d ('%s') checking %s",
+		    X509_verify_cert_error_string(X509_V_ERR_INVALID_PURPOSE),
+		    i, subject_of(x, subj, sizeof subj), name);
+		return 0;
+	}
+	return 1;
+}
+
 static int verify(X509 *leaf, const struct cert_store *roots,
     const struct cert_store *inters, unsigned eku, time_t now,
     struct chain_verdict *v)
@@ -674,7 +722,7 @@ static int verify(X509 *leaf, const struct cert_store *roots,
 		{ EKU_CLIENT_AUTH, X509_PURPOSE_SSL_CLIENT, "clientAuth" },
 		{ 0, 0, NULL },
 	};
-	STACK_OF(X509) *rs = certs_of(roots);
+	STACK_OF(X509) *rs = certs_of(roots), *built = NULL;
 	X509_STORE *store;
 	X509_STORE_CTX *ctx = NULL;
 	X509 *at;
@@ -697,6 +745,11 @@ static int verify(X509 *leaf, const struct cert_store *roots,
 		if (purposes[k].eku == 0 && ran)
 			break;
 		ran = 1;
+		if (built != NULL && purposes[k].purpose != 0) {
+			ok = path_fits(built, purposes[k].purpose,
+			    purposes[k].name, v);
+			continue;
+		}
 		/*
 		 * On the store, not the context, as `openssl verify -purpose`
 		 * does: X509_STORE_CTX_init then derives the trust setting.
@@ -724,11 +777,17 @@ static int verify(X509 *leaf, const struct cert_store *roots,
 			    purposes[k].name ? " checking " : "",
 			    purposes[k].name ? purposes[k].name : "");
 			ok = 0;
+		} else if ((built = X509_STORE_CTX_get1_chain(ctx)) != NULL &&
+		    has_aux_trust(built)) {
+			/* Trust settings differ per purpose: verify fully. */
+			sk_X509_pop_free(built, X509_free);
+			built = NULL;
 		}
 		X509_STORE_CTX_free(ctx);
 		ctx = NULL;
 	}
 	X509_STORE_CTX_free(ctx);
+	sk_X509_pop_free(built, X509_free);
 out:
 	X509_STORE_free(store);
 	return ok;
@@ -753,6 +812,7 @@ static int diagnose(X509 *leaf, STACK_OF(X509) *ca_chain,
 	X509 *path[CHAIN_MAX_DEPTH], *cur, *iss, *bad_by = NULL;
 	size_t n = 0, i, j;
 	int rc, ok, bad_sig, store_bad_sig = 0, unresolved = 0, loop;
+	int check_sig;
 	char a[256], b[256];
 
 	chain_verdict_release(out);
@@ -763,6 +823,14 @@ static int diagnose(X509 *leaf, STACK_OF(X509) *ca_chain,
 		out->status = CHAIN_INVALID;
 		return 0;
 	}
+	/* The verifier first: when it succeeds, the signatures on the path
+	 * are proven and the walk below need not check them again. */
+	if ((ok = verify(leaf, roots, intermediates, eku_needed, now,
+	    out)) < 0) {
+		rc = ok;
+		goto fail;
+	}
+	check_sig = !ok;
 
 	/*
 	 * The path the leaf needs: issuers from the CA's chain first, then,
@@ -770,7 +838,8 @@ static int diagnose(X509 *leaf, STACK_OF(X509) *ca_chain,
 	 */
 	for (cur = leaf;;) {
 		bad_sig = 0;
-		iss = find_issuer(ca_chain, cur, now, &bad_sig, &bad_by);
+		iss = find_issuer(ca_chain, cur, now, &bad_sig, &bad_by,
+		    check_sig);
 		if (iss == NULL && bad_sig) {
 			out->status = CHAIN_INVALID;
 			set_detail(out, "certificate signature failure: '%s' "
@@ -792,10 +861,10 @@ static int diagnose(X509 *leaf, STACK_OF(X509) *ca_chain,
 		}
 		if (iss == NULL)
 			iss = find_issuer(certs_of(roots), cur, now,
-			    &store_bad_sig, &bad_by);
+			    &store_bad_sig, &bad_by, check_sig);
 		if (iss == NULL)
 			iss = find_issuer(certs_of(intermediates), cur, now,
-			    &store_bad_sig, &bad_by);
+			    &store_bad_sig, &bad_by, check_sig);
 		if (iss == NULL) {
 			unresolved = 1;
 			break;
@@ -833,11 +902,6 @@ static int diagnose(X509 *leaf, STACK_OF(X509) *ca_chain,
 			goto fail;
 	}
 
-	if ((ok = verify(leaf, roots, intermediates, eku_needed, now,
-	    out)) < 0) {
-		rc = ok;
-		goto fail;
-	}
 	if (ok) {
 		out->status = CHAIN_OK;
 		out->detail[0] = '\0';
@@ -900,7 +964,7 @@ static int preflight(STACK_OF(X509) *ca_chain, const struct cert_store *roots,
 	}
 	top = sk_X509_value(ca_chain, n - 1);
 	if (X509_self_signed(top, 0) != 1 &&
-	    find_issuer(certs_of(roots), top, now, &bad_sig, &bad_by) == NULL &&
+	    find_issuer(certs_of(roots), top, now, &bad_sig, &bad_by, 1) == NULL &&
 	    (rc = add_missing(out, CHAIN_KIND_ROOT, CHAIN_WHY_ABSENT,
 	    X509_get_issuer_name(sk_X509_value(ca_chain, n - 1)), NULL,
 	    "absent")) != 0)

@@ -712,30 +712,79 @@ static void import_next(struct job *j)
 	chain_read(j);
 }
 
+/*
+ * Chain building and verification for one server, on the threadpool. The
+ * job is parked while it runs (its stores, certificates and verdict are
+ * touched by nothing on the loop), so they are handed over, not copied.
+ */
+struct chain_work {
+	uv_work_t work;
+	struct job *j;
+	unsigned eku;
+	time_t now;
+	int rc;
+	char msg[256];
+};
+
+static void chain_run(uv_work_t *w)
+{
+	struct chain_work *cw = container_of(w, struct chain_work, work);
+	struct job *j = cw->j;
+	STACK_OF(X509) *above = sk_X509_dup(j->certs);
+
+	if (above == NULL) {
+		cw->rc = cf_error(cw->msg, sizeof cw->msg, CF_ENOMEM,
+		    "out of memory");
+		return;
+	}
+	(void)sk_X509_shift(above);
+	cw->rc = chain_diagnose(sk_X509_value(j->certs, 0), above, &j->roots,
+	    &j->inters, cw->eku, cw->now, &j->verdict, cw->msg,
+	    sizeof cw->msg);
+	sk_X509_free(above);
+}
+
+static void chain_verdict_ready(struct job *j);
+
+static void chain_after(uv_work_t *w, int status)
+{
+	struct chain_work *cw = container_of(w, struct chain_work, work);
+	struct job *j = cw->j;
+
+	if (status != 0 || cw->rc != 0)
+		job_fail(j, "%s", status ? uv_strerror(status) : cw->msg);
+	else
+		chain_verdict_ready(j);
+	free(cw);
+}
+
 static void chain_decide(struct job *j)
 {
 	const struct engine_config *cfg = cfg_of(j);
-	STACK_OF(X509) *above;
-	char msg[256];
-	int rc;
+	struct chain_work *cw;
 
 	if (cfg->mode == ENGINE_PLAN && !j->current_only) {
 		preflight_done(j);
 		return;
 	}
-	if ((above = sk_X509_dup(j->certs)) == NULL) {
+	if ((cw = calloc(1, sizeof(*cw))) == NULL) {
 		job_fail(j, "out of memory");
 		return;
 	}
-	(void)sk_X509_shift(above);
-	rc = chain_diagnose(sk_X509_value(j->certs, 0), above, &j->roots,
-	    &j->inters, ekus_needed(j->tg->usages), cfg->now, &j->verdict,
-	    msg, sizeof msg);
-	sk_X509_free(above);
-	if (rc != 0) {
-		job_fail(j, "%s", msg);
-		return;
+	cw->j = j;
+	cw->eku = ekus_needed(j->tg->usages);
+	cw->now = cfg->now;
+	if (uv_queue_work(j->e->loop, &cw->work, chain_run, chain_after) != 0) {
+		free(cw);
+		job_fail(j, "cannot queue the chain check");
 	}
+}
+
+static void chain_verdict_ready(struct job *j)
+{
+	const struct engine_config *cfg = cfg_of(j);
+	char msg[256];
+
 	if (j->current_only) {
 		if (advance(j, JOB_UP_TO_DATE, NULL))
 			job_finish(j, REPORT_UP_TO_DATE);

@@ -70,6 +70,9 @@ static void set_name(X509_NAME *n, const char *o, const char *cn)
  * A certificate for key named O=o, CN=cn, issued by issuer (NULL: self)
  * and signed with sign_key. eku NULL makes a CA.
  */
+/* When set, CAs made next carry this extendedKeyUsage. */
+static const char *ca_eku;
+
 static X509 *make_cert(const char *o, const char *cn, EVP_PKEY *key,
     X509 *issuer, EVP_PKEY *sign_key, const char *eku, const char *from,
     const char *to)
@@ -96,6 +99,8 @@ static X509 *make_cert(const char *o, const char *cn, EVP_PKEY *key,
 	if (eku == NULL) {
 		add_ext(x, &ctx, NID_basic_constraints, "critical,CA:TRUE");
 		add_ext(x, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign");
+		if (ca_eku != NULL)
+			add_ext(x, &ctx, NID_ext_key_usage, ca_eku);
 	} else {
 		add_ext(x, &ctx, NID_basic_constraints, "critical,CA:FALSE");
 		add_ext(x, &ctx, NID_key_usage, "critical,digitalSignature");
@@ -1016,6 +1021,40 @@ static void test_preflight(void **state)
 	    sizeof msg), CF_EINVAL);
 }
 
+/*
+ * An intermediate restricted to serverAuth cannot issue for MTLS: the
+ * second purpose is checked on the path the first one proved, and must
+ * fail just as a full verification does.
+ */
+static void test_ca_restricted_to_server_auth(void **state)
+{
+	X509 *inter, *leaf, *roots[] = { F.root, NULL }, *inters[2];
+	STACK_OF(X509) *chain;
+	struct chain_verdict v;
+
+	(void)state;
+	ca_eku = "serverAuth";
+	inter = make_ca("Contoso", "Contoso Web CA", F.kinter2, F.root,
+	    F.kroot);
+	ca_eku = NULL;
+	leaf = make_cert("Contoso", "fe01.contoso.test", F.kleaf, inter,
+	    F.kinter2, "serverAuth,clientAuth", VALID_FROM, VALID_TO);
+	chain = stack_of(inter, F.root, NULL);
+	inters[0] = inter;
+	inters[1] = NULL;
+	diag(leaf, chain, roots, inters, EKU_SERVER_AUTH, &v);
+	assert_int_equal(v.status, CHAIN_OK);
+	chain_verdict_release(&v);
+	diag(leaf, chain, roots, inters, MTLS, &v);
+	assert_int_equal(v.status, CHAIN_INVALID);
+	assert_non_null(strstr(v.detail, "clientAuth"));
+	assert_non_null(strstr(v.detail, "Contoso Web CA"));
+	chain_verdict_release(&v);
+	sk_X509_pop_free(chain, X509_free);
+	X509_free(leaf);
+	X509_free(inter);
+}
+
 static int have_openssl = -1;
 static int cli_runs_ok, cli_runs_failed;
 
@@ -1180,6 +1219,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_both_present),
 		cmocka_unit_test(test_preflight),
+		cmocka_unit_test(test_ca_restricted_to_server_auth),
 		cmocka_unit_test(test_lacks_intermediate),
 		cmocka_unit_test(test_lacks_root),
 		cmocka_unit_test(test_lacks_both),
