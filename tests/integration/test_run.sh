@@ -151,3 +151,12 @@ check "a bundle file store gets the root appended" [ "$(jq -r '.servers[2].statu
 check "the bundle keeps what it held" grep -q "the distribution bundle" "$I/servers/s3/etc/bundle.pem"
 n=0; for s in s1 s2 s3; do n=$((n + $(issued_count "$I" $s))); done
 check "importing issued nothing new" [ "$n" -eq 3 ]
+
+# --- --no-assign stops at issued; assign later installs without a request ---
+H=$TMP/held
+mkfleet "$H" 2
+ca_init "$H"; give_cas "$H" s1 both; give_cas "$H" s2 both
+out=$("$CERTFLEET" run --no-assign --json "$H/fleet.cfg"); rc=$?
+check "--no-assign: issued, chain ok, nothing installed, exit 0" [ "$(jq -r '[.servers[] | .status + "/" + .chain.status] | join(",")' <<<"$out") $rc $(ls "$H/servers/s1/certs" | wc -l)" = "issued/ok,issued/ok 0 0" ]
+out=$("$CERTFLEET" assign --json "$H/fleet.cfg")
+check "assign then installs both, no new request" [ "$(jq -r '[.servers[].status] | join(",")' <<<"$out") $(issued_count "$H" s1)$(issued_count "$H" s2)" = "assigned,assigned 11" ]
