@@ -31,7 +31,7 @@ ALL_CFLAGS = $(WARN) $(CFLAGS) $(SANFLAGS) $(CPPFLAGS) $(PKG_CFLAGS)
 LIB_SRC  := $(sort $(wildcard engine/*.c inventory/*.c))
 CMD_SRC  := $(sort $(wildcard cmd/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/ssh_script.o
 CMD_OBJ  := $(CMD_SRC:%.c=$(BUILD)/obj/%.o)
 UNITS    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 LIB      := $(BUILD)/libcertfleet.a
@@ -43,6 +43,21 @@ all: $(BUILD)/certfleet
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+# The ssh transport's remote helper is a shell script kept as a file of its
+# own and compiled in as a string ('?' escaped: -std=c11 has trigraphs).
+$(BUILD)/gen/ssh_script.c: engine/ssh_remote.sh
+	@mkdir -p $(dir $@)
+	{ echo '/* Generated from engine/ssh_remote.sh by the Makefile. */'; \
+	  echo '#include "engine/ssh_script.h"'; \
+	  echo 'const char ssh_remote_script[] ='; \
+	  sed -e '/^[[:space:]]*#/d' -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/?/\\?/g' \
+	      -e 's/^/"/' -e 's/$$/\\n"/' $<; \
+	  echo ';'; } > $@
+
+$(BUILD)/obj/gen/ssh_script.o: $(BUILD)/gen/ssh_script.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@

@@ -10,6 +10,7 @@
 #include "engine/fsio.h"
 #include "engine/path.h"
 #include "engine/transport_local.h"
+#include "engine/transport_ssh.h"
 #include "inventory/fleet.h"
 
 #include <stdio.h>
@@ -22,6 +23,8 @@ struct run_ctx {
 	const struct fleet *f;
 	const struct server **servers;  /* the targets' servers */
 	bool tty;
+	char *control_dir;          /* ssh ControlMaster sockets */
+	bool control_tmp;           /* made by us in /tmp: remove at exit */
 };
 
 static int open_transport(void *ctx, size_t i, uv_loop_t *loop,
@@ -29,8 +32,53 @@ static int open_transport(void *ctx, size_t i, uv_loop_t *loop,
 {
 	struct run_ctx *rc = ctx;
 	const struct server *s = rc->servers[i];
+	struct ssh_target tg;
 
-	return transport_local_open(out, loop, s->name, s->root, msg, msgsz);
+	if (s->transport == TRANSPORT_LOCAL)
+		return transport_local_open(out, loop, s->name, s->root, msg,
+		    msgsz);
+	memset(&tg, 0, sizeof tg);
+	tg.address = s->address;
+	tg.user = s->ssh.user;
+	tg.port = s->ssh.port;
+	tg.identity_file = s->ssh.identity_file;
+	tg.ssh_config = s->ssh.ssh_config;
+	tg.known_hosts = s->ssh.known_hosts;
+	tg.accept_new = s->ssh.accept_new;
+	tg.connect_timeout = s->ssh.connect_timeout;
+	tg.control_dir = rc->control_dir;
+	tg.root = s->root;
+	return transport_ssh_open(out, loop, s->name, &tg, msg, msgsz);
+}
+
+/*
+ * Where ControlMaster sockets live: <state_dir>/ssh when that is a short,
+ * plain path (a socket path is at most about 100 bytes, and ssh reads '%'
+ * and spaces in ControlPath), else a private directory under /tmp. plan
+ * writes nothing in the state directory, so it always uses /tmp.
+ */
+static int control_dir(struct run_ctx *rc, const struct fleet *f,
+    bool plan, char *msg, size_t msgsz)
+{
+	char tmpl[] = "/tmp/certfleet-ssh-XXXXXX";
+	size_t i;
+
+	for (i = 0; i < f->nservers && f->servers[i].transport !=
+	    TRANSPORT_SSH; i++)
+		;
+	if (i == f->nservers)
+		return 0;
+	rc->control_dir = path_join(f->state_dir, "ssh");
+	if (!plan && rc->control_dir != NULL &&
+	    strlen(rc->control_dir) < 60 &&
+	    strpbrk(rc->control_dir, "% \t") == NULL)
+		return fsio_mkdirs(rc->control_dir, 0700, msg, msgsz);
+	free(rc->control_dir);
+	if (mkdtemp(tmpl) == NULL)
+		return cf_error(msg, msgsz, CF_EIO, "cannot create '%s'", tmpl);
+	rc->control_dir = strdup(tmpl);
+	rc->control_tmp = true;
+	return rc->control_dir ? 0 : CF_ENOMEM;
 }
 
 static void progress(void *ctx, size_t done, size_t total)
@@ -153,6 +201,7 @@ static int run_mode(const struct cmd_opts *o, enum engine_mode mode,
 		tg[i].usages = s->usages;
 		tg[i].store = &s->store;
 		tg[i].bindings = s->bindings;
+		tg[i].keygen_remote = s->keygen_server;
 	}
 
 	if (uv_loop_init(&loop) != 0) {
@@ -181,6 +230,10 @@ static int run_mode(const struct cmd_opts *o, enum engine_mode mode,
 			goto out;
 		}
 		have_journal = true;
+	}
+	if (control_dir(&rc, &f, mode == ENGINE_PLAN, msg, sizeof msg) != 0) {
+		fprintf(stderr, "certfleet: %s\n", msg);
+		goto out;
 	}
 	if (ca_open(&f, &loop, &ca, msg, sizeof msg) != 0) {
 		fprintf(stderr, "certfleet: %s\n", msg);
@@ -238,6 +291,9 @@ out:
 	}
 	if (have_journal)
 		journal_close(&jr);
+	if (rc.control_tmp)
+		rmdir(rc.control_dir);
+	free(rc.control_dir);
 	if (lockfd >= 0)
 		fsio_unlock(lockfd);
 	for (i = 0; specs && i < f.nservers; i++)

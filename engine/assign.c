@@ -247,6 +247,8 @@ void assign_release(struct assign *a)
 	secret_free(a->key_pem, a->key_len);
 	a->key_pem = NULL;
 	a->key_len = 0;
+	free(a->key_from);
+	a->key_from = NULL;
 }
 
 /* Fills one usage's paths and reload command. Returns 0 or CF_ENOMEM /
@@ -416,11 +418,13 @@ static int start_install(struct assign *a)
 	m[0].data = a->cert_pem;
 	m[0].len = a->cert_len;
 	m[0].mode = 0644;
+	m[0].from = NULL;
 	m[1].name = "key.pem";
 	m[1].link = au->key;
 	m[1].data = a->key_pem;
 	m[1].len = a->key_len;
 	m[1].mode = 0600;
+	m[1].from = a->key_from;
 	set.store = au->store;
 	set.pointer = au->pointer;
 	set.members = m;
@@ -576,15 +580,23 @@ int assign_start(struct assign *a, struct transport *t,
 		return cf_error(msg, msgsz, CF_EINVAL, "cannot assign on '%s': "
 		    "the certificate store path is missing or leaves the "
 		    "server tree", server);
-	rc = assign_check_pair(server, in->cert_pem, in->cert_len, in->key_pem,
-	    in->key_len, msg, msgsz);
-	if (rc != 0)
-		return rc;
+	if (in->key_on_server == NULL) {
+		rc = assign_check_pair(server, in->cert_pem, in->cert_len,
+		    in->key_pem, in->key_len, msg, msgsz);
+		if (rc != 0)
+			return rc;
+	} else if (!path_is_confined(in->key_on_server)) {
+		return cf_error(msg, msgsz, CF_EINVAL, "cannot assign on '%s': "
+		    "the key path leaves the server tree", server);
+	}
 	a->t = t;
 	a->done = done;
 	if ((a->server = strdup(server)) == NULL ||
 	    (a->cert_pem = memdup(in->cert_pem, in->cert_len)) == NULL ||
-	    (a->key_pem = memdup(in->key_pem, in->key_len)) == NULL) {
+	    (in->key_on_server == NULL &&
+	    (a->key_pem = memdup(in->key_pem, in->key_len)) == NULL) ||
+	    (in->key_on_server != NULL &&
+	    (a->key_from = strdup(in->key_on_server)) == NULL)) {
 		assign_release(a);
 		return cf_error(msg, msgsz, CF_ENOMEM, "cannot assign on '%s': "
 		    "out of memory", server);

@@ -70,6 +70,11 @@ struct assign_input {
 	size_t cert_len;
 	const char *key_pem;                /* secret */
 	size_t key_len;
+	const char *key_on_server;          /* or: the server path of a key
+	                                       made on the server (keygen =
+	                                       "server"); key_pem is then
+	                                       NULL and the pair was proven
+	                                       through its CSR */
 };
 
 /* Where the run is; a table of names is in assign.c. */
@@ -110,6 +115,7 @@ struct assign {
 	size_t cert_len;
 	char *key_pem;
 	size_t key_len;
+	char *key_from;             /* key_on_server, copied */
 	struct assign_usage use[USAGE_MAX];
 	size_t nuse;
 	size_t cur;                 /* the usage being worked on */

@@ -33,6 +33,8 @@ struct engine_target {
 	unsigned usages;            /* bit (1 << enum usage) */
 	const struct store_paths *store;
 	const struct usage_binding *bindings;   /* [USAGE_MAX] */
+	bool keygen_remote;         /* the transport makes the key on the
+	                               server; it never reaches this machine */
 };
 
 /* Opens target i's transport on loop; 0 or a CF_E* code with msg. */

@@ -299,6 +299,71 @@ static void keygen_after(uv_work_t *w, int status)
 	keygen_free(kw);
 }
 
+/* Where a key made on the server waits for its certificate: next to the
+ * certificates, under the directory assignment keeps to itself. */
+#define REMOTE_KEY_PREFIX "server:"
+
+static void on_remote_csr(void *arg, int status, const char *data,
+    size_t len, const char *msg)
+{
+	struct job *j = arg;
+
+	(void)len;
+	if (status != 0) {
+		job_fail(j, "%s", msg);
+		return;
+	}
+	if (journal_strset(&j->rq.csr_pem, data) != 0) {
+		job_fail(j, "out of memory");
+		return;
+	}
+	if (advance(j, JOB_SUBMIT, "key made on the server"))
+		submit(j);
+}
+
+/* keygen = "server": the transport makes the key on the server and hands
+ * back only a CSR. */
+static void remote_keygen_start(struct job *j)
+{
+	const struct req_spec *rs = j->tg->spec;
+	char keytype[32], *path = NULL, *san = NULL, *cn = NULL;
+	size_t i, n = 1;
+	int rc = CF_ENOMEM;
+
+	if (j->t->ops->keygen == NULL) {
+		job_fail(j, "keygen = \"server\" for '%s' needs a transport "
+		    "that can make keys on the server (ssh)", j->tg->name);
+		return;
+	}
+	for (i = 0; i < rs->nsan; i++)
+		n += strlen(rs->san[i]) + 1;
+	san = calloc(1, n);
+	path = malloc(strlen(j->tg->store->certs) + 64);
+	for (i = 0; san && i < rs->nsan; i++) {
+		if (i)
+			strcat(san, ",");
+		strcat(san, rs->san[i]);
+		if (cn == NULL && strncmp(rs->san[i], "DNS:", 4) == 0)
+			cn = rs->san[i] + 4;
+	}
+	if (san && path) {
+		sprintf(path, "%s/.certfleet/keys/%s-%lld.key",
+		    j->tg->store->certs, j->tg->name, (long long)j->rq.id);
+		key_spec_describe(&rs->key, keytype, sizeof keytype);
+		free(j->rq.key_path);
+		if ((j->rq.key_path = malloc(strlen(path) + 8)) != NULL)
+			sprintf(j->rq.key_path, "%s%s", REMOTE_KEY_PREFIX,
+			    path);
+		rc = j->rq.key_path ? j->t->ops->keygen(j->t, keytype, path,
+		    cn ? cn : j->tg->name, san, on_remote_csr, j) : CF_ENOMEM;
+	}
+	free(san);
+	free(path);
+	if (rc != 0)
+		job_fail(j, "cannot make a key on '%s': %s", j->tg->name,
+		    cf_strerror(rc));
+}
+
 static void keygen_start(struct job *j)
 {
 	const struct engine_config *cfg = cfg_of(j);
@@ -325,6 +390,11 @@ static void keygen_start(struct job *j)
 		keygen_free(kw);
 		job_fail(j, "cannot record a request for '%s' in the journal: "
 		    "%s", j->tg->name, msg);
+		return;
+	}
+	if (j->tg->keygen_remote) {
+		keygen_free(kw);
+		remote_keygen_start(j);
 		return;
 	}
 	n = strlen(cfg->keys_dir) + strlen(j->tg->name) + 32;
@@ -822,6 +892,13 @@ static void chain_verdict_ready(struct job *j)
 
 /* ---- assignment ---- */
 
+static void ignore_status(void *arg, int status, const char *msg)
+{
+	(void)arg;
+	(void)status;
+	(void)msg;
+}
+
 static void on_assigned(struct assign *a, int status)
 {
 	struct job *j = a->data;
@@ -849,7 +926,12 @@ static void on_assigned(struct assign *a, int status)
 	if (!advance(j, JOB_ASSIGNED, names))
 		return;
 	/* Assigned: the waiting copy of the key has served its purpose. */
-	fsio_remove(j->rq.key_path, msg, sizeof msg);
+	if (strncmp(j->rq.key_path, REMOTE_KEY_PREFIX,
+	    strlen(REMOTE_KEY_PREFIX)) == 0)
+		j->t->ops->remove(j->t, j->rq.key_path +
+		    strlen(REMOTE_KEY_PREFIX), ignore_status, NULL);
+	else
+		fsio_remove(j->rq.key_path, msg, sizeof msg);
 	job_finish(j, REPORT_ASSIGNED);
 }
 
@@ -860,14 +942,17 @@ static void assign_begin(struct job *j)
 	size_t len = 0;
 	int rc;
 
-	if (j->rq.key_path == NULL ||
+	memset(&in, 0, sizeof in);
+	if (j->rq.key_path && strncmp(j->rq.key_path, REMOTE_KEY_PREFIX,
+	    strlen(REMOTE_KEY_PREFIX)) == 0) {
+		in.key_on_server = j->rq.key_path + strlen(REMOTE_KEY_PREFIX);
+	} else if (j->rq.key_path == NULL ||
 	    fsio_read_file(j->rq.key_path, FILE_MAX, &key, &len, msg,
 	    sizeof msg) != 0) {
 		job_fail(j, "the private key of '%s' is gone: %s", j->tg->name,
 		    j->rq.key_path ? msg : "never journaled");
 		return;
 	}
-	memset(&in, 0, sizeof in);
 	in.server = j->tg->name;
 	in.usages = j->tg->usages;
 	in.certs = j->tg->store->certs;
@@ -877,7 +962,8 @@ static void assign_begin(struct job *j)
 	in.key_pem = key;
 	in.key_len = len;
 	rc = assign_start(&j->assign, j->t, &in, on_assigned, msg, sizeof msg);
-	crypto_secret_free(key, len);
+	if (key != NULL)
+		crypto_secret_free(key, len);
 	if (rc != 0) {
 		assign_release(&j->assign);
 		snprintf(j->error, sizeof j->error, "%s", msg);

@@ -59,6 +59,10 @@ struct transport_member {
 	const void *data;
 	size_t len;
 	unsigned mode;              /* exact permissions: 0644, 0600 */
+	const char *from;           /* or NULL: a server path whose bytes are
+	                               copied instead of data (a key made on
+	                               the server); transports without keygen
+	                               refuse it */
 };
 
 /*
@@ -148,6 +152,19 @@ struct transport_ops {
 	 * as a CA certificate imported into a store. */
 	int (*write_file)(struct transport *t, const char *path,
 	    const void *data, size_t len, unsigned mode,
+	    transport_status_cb cb, void *arg);
+
+	/* Optional, NULL when the transport cannot: makes a private key of
+	 * keytype ("ec P-256", "rsa 3072", "ed25519"...) on the server at
+	 * key_path (0600) and hands back a CSR for it (PEM, through cb) with
+	 * common name cn and SANs san ("DNS:a,IP:b"). The key never crosses
+	 * the transport. */
+	int (*keygen)(struct transport *t, const char *keytype,
+	    const char *key_path, const char *cn, const char *san,
+	    transport_file_cb cb, void *arg);
+
+	/* Removes one file (a missing one is fine). */
+	int (*remove)(struct transport *t, const char *path,
 	    transport_status_cb cb, void *arg);
 
 	/* Commands: argv[0] with its arguments, never through a shell.

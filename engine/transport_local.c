@@ -62,7 +62,8 @@ enum op_kind {
 	OP_READ_STORE,
 	OP_INSTALL,
 	OP_ROLLBACK,
-	OP_WRITE_FILE
+	OP_WRITE_FILE,
+	OP_REMOVE
 };
 
 struct member_copy {
@@ -1364,6 +1365,42 @@ out:
 	free(rel);
 }
 
+/* Unlinks op->path, reached without following symlinks; missing is fine. */
+static void remove_work(struct op *op)
+{
+	char *rel = norm_path(op->path), *dir = NULL;
+	const char *base;
+	int rootfd = -1, dfd = -1, e;
+
+	if (rel == NULL || *rel == '\0' || (dir = split(rel, &base)) == NULL) {
+		op_fail(op, CF_EINVAL, "cannot remove '%s' on '%s': not a "
+		    "confined path", op->path, server_of(op));
+		goto out;
+	}
+	if ((rootfd = open_root(op, "cannot remove", op->path)) < 0)
+		goto out;
+	if ((dfd = walk_dir(op, rootfd, dir, false, "cannot remove",
+	    op->path)) < 0) {
+		if (op->status == CF_ENOENT) {
+			op->status = 0;
+			op->msg[0] = '\0';
+		}
+		goto out;
+	}
+	if (unlinkat(dfd, base, 0) != 0 && errno != ENOENT) {
+		e = errno;
+		op_fail(op, errno_code(e), "cannot remove '%s' on '%s': %s",
+		    op->path, server_of(op), strerror(e));
+	}
+out:
+	if (dfd >= 0)
+		close(dfd);
+	if (rootfd >= 0)
+		close(rootfd);
+	free(dir);
+	free(rel);
+}
+
 static void op_free(struct op *op)
 {
 	size_t i;
@@ -1425,6 +1462,9 @@ static void work_cb(uv_work_t *w)
 	case OP_WRITE_FILE:
 		write_file_work(op);
 		break;
+	case OP_REMOVE:
+		remove_work(op);
+		break;
 	}
 }
 
@@ -1465,6 +1505,7 @@ static void after_work_cb(uv_work_t *w, int status)
 		break;
 	case OP_ROLLBACK:
 	case OP_WRITE_FILE:
+	case OP_REMOVE:
 		op->cb.status(op->arg, op->status, op->msg);
 		break;
 	}
@@ -1556,6 +1597,20 @@ static int tl_write_file(struct transport *t, const char *path,
 	return op_queue(op);
 }
 
+static int tl_remove(struct transport *t, const char *path,
+    transport_status_cb cb, void *arg)
+{
+	struct op *op;
+	int rc;
+
+	if (cb == NULL || path == NULL || !path_is_confined(path))
+		return CF_EINVAL;
+	if ((op = path_op(t, OP_REMOVE, path, 0, arg, &rc)) == NULL)
+		return rc;
+	op->cb.status = cb;
+	return op_queue(op);
+}
+
 static int tl_read_store(struct transport *t, const char *path, size_t max,
     transport_store_cb cb, void *arg)
 {
@@ -1608,7 +1663,7 @@ static int tl_install(struct transport *t, const struct transport_set *set,
 
 		m = &op->members[i];
 		if (!member_name_ok(sm->name) || (sm->data == NULL &&
-		    sm->len > 0))
+		    sm->len > 0) || sm->from != NULL)
 			goto bad;
 		m->name = strdup(sm->name);
 		m->link = norm_path(sm->link);
@@ -1907,6 +1962,7 @@ static const struct transport_ops local_ops = {
 	.install = tl_install,
 	.rollback = tl_rollback,
 	.write_file = tl_write_file,
+	.remove = tl_remove,
 	.run = tl_run,
 	.close = tl_close,
 };

@@ -18,10 +18,11 @@
 
 static const char *const top_keys[] = {
 	"fleet", "ca", "request", "usages", "store", "usage_bindings", "vars",
-	"servers", NULL
+	"ssh", "servers", NULL
 };
 static const char *const fleet_keys[] = {
-	"name", "state_dir", "concurrency", "renew_before_days", "assign", NULL
+	"name", "state_dir", "concurrency", "renew_before_days", "assign",
+	"keygen", NULL
 };
 static const char *const ca_keys[] = {
 	"type", "root_cert", "root_key", "issuing_cert", "issuing_key",
@@ -482,7 +483,8 @@ int fleet_load(struct fleet *f, const char *path, struct diags *d)
 	/* Servers whose own entry is broken were reported already. */
 	for (i = 0; tmpl_ok && i < f->nservers; i++)
 		if (f->servers[i].name && f->servers[i].address &&
-		    f->servers[i].root)
+		    (f->servers[i].root ||
+		    f->servers[i].transport == TRANSPORT_SSH))
 			check_server_request(f, d, &f->servers[i]);
 	cfg_release(&c);
 	config_destroy(&cfg);

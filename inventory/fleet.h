@@ -16,7 +16,19 @@
 #include <stddef.h>
 
 enum transport_type {
-	TRANSPORT_LOCAL             /* a directory here is the server's root */
+	TRANSPORT_LOCAL,            /* a directory here is the server's root */
+	TRANSPORT_SSH               /* the OpenSSH client */
+};
+
+/* How an ssh server is reached; local paths are resolved. */
+struct ssh_settings {
+	char *user;
+	int port;                   /* 0: ssh's default */
+	char *identity_file;
+	char *ssh_config;
+	char *known_hosts;
+	bool accept_new;            /* host_key_policy = "accept-new" */
+	int connect_timeout;        /* seconds */
 };
 
 enum ca_type {
@@ -27,7 +39,11 @@ struct server {
 	char *name;
 	char *address;
 	enum transport_type transport;
-	char *root;                 /* local: resolved directory */
+	char *root;                 /* local: resolved directory; ssh: base
+	                               directory on the server, or NULL */
+	struct ssh_settings ssh;
+	bool keygen_server;         /* keygen = "server": the key is made on
+	                               the server and never leaves it */
 	char **groups;              /* NULL-ended */
 	size_t ngroups;
 	struct vars vars;           /* fleet vars, then the server's own */

@@ -48,14 +48,20 @@ static json_t *server_json(const struct fleet *f, const struct server *s)
 	for (i = 0; vars && i < s->vars.n; i++)
 		json_object_set_new(vars, s->vars.v[i].key,
 		    json_string(s->vars.v[i].value));
-	o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:{s:s, s:s, s:s}}",
-	    "name", s->name, "address", s->address, "transport", "local",
-	    "root", s->root, "groups", strv_json(s->groups, s->ngroups),
+	o = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:o, s:o, s:{s:s, s:s, s:s}}",
+	    "name", s->name, "address", s->address, "transport",
+	    s->transport == TRANSPORT_SSH ? "ssh" : "local", "root", s->root, "groups", strv_json(s->groups, s->ngroups),
 	    "vars", vars, "usages", usages_json(s->usages),
 	    "store", "roots", s->store.roots, "intermediates",
 	    s->store.intermediates, "certs", s->store.certs);
 	if (o == NULL)
 		return NULL;
+	if (o != NULL && s->transport == TRANSPORT_SSH)
+		json_object_set_new(o, "ssh", json_pack("{s:s?, s:i, s:s?, s:b, "
+		    "s:s}", "user", s->ssh.user, "port", s->ssh.port,
+		    "identity_file", s->ssh.identity_file,
+		    "accept_new_host_keys", s->ssh.accept_new, "keygen",
+		    s->keygen_server ? "server" : "controller"));
 	if (fleet_server_request(f, s, &rs, msg, sizeof msg) == 0) {
 		json_object_set_new(o, "subject", json_string(rs.subject));
 		json_object_set_new(o, "san", strv_json(rs.san, rs.nsan));

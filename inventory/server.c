@@ -13,7 +13,12 @@
 
 static const char *const server_keys[] = {
 	"name", "address", "transport", "root", "groups", "vars", "usages",
-	"store", "usage_bindings", NULL
+	"store", "usage_bindings", "keygen", "user", "port", "identity_file",
+	"ssh_config", "known_hosts", "host_key_policy", "connect_timeout", NULL
+};
+static const char *const ssh_keys[] = {
+	"user", "port", "identity_file", "ssh_config", "known_hosts",
+	"host_key_policy", "connect_timeout", NULL
 };
 static const char *const store_keys[] = {
 	"roots", "intermediates", "certs", NULL
@@ -43,6 +48,10 @@ void server_release(struct server *s)
 	free(s->name);
 	free(s->address);
 	free(s->root);
+	free(s->ssh.user);
+	free(s->ssh.identity_file);
+	free(s->ssh.ssh_config);
+	free(s->ssh.known_hosts);
 	strv_free(s->groups);
 	vars_release(&s->vars);
 	free(s->store.roots);
@@ -98,6 +107,14 @@ static bool inherit(struct server *s, const struct server *def)
 	int u;
 
 	s->usages = def->usages;
+	s->keygen_server = def->keygen_server;
+	s->ssh.user = dup_or_null(def->ssh.user);
+	s->ssh.port = def->ssh.port;
+	s->ssh.identity_file = dup_or_null(def->ssh.identity_file);
+	s->ssh.ssh_config = dup_or_null(def->ssh.ssh_config);
+	s->ssh.known_hosts = dup_or_null(def->ssh.known_hosts);
+	s->ssh.accept_new = def->ssh.accept_new;
+	s->ssh.connect_timeout = def->ssh.connect_timeout;
 	s->store.roots = dup_or_null(def->store.roots);
 	s->store.intermediates = dup_or_null(def->store.intermediates);
 	s->store.certs = dup_or_null(def->store.certs);
@@ -284,11 +301,103 @@ static void parse_vars(struct server *s, const struct cfg *c,
 	}
 }
 
+/* A login name as useradd(8) accepts it. */
+static bool user_valid(const char *u)
+{
+	size_t n = strlen(u), i;
+
+	if (n == 0 || n > 32 || !(islower((unsigned char)u[0]) || u[0] == '_'))
+		return false;
+	for (i = 1; i < n; i++)
+		if (!islower((unsigned char)u[i]) && !isdigit((unsigned char)u[i]) &&
+		    u[i] != '_' && u[i] != '-' && u[i] != '.')
+			return false;
+	return true;
+}
+
+/* A local file handed to ssh: ssh expands '%' tokens and splits some
+ * options on white space, so neither may appear. */
+static void ssh_file(const struct cfg *c, config_setting_t *g,
+    const char *key, char **out, const char *what)
+{
+	const char *p;
+
+	if (!cfg_string(c, g, key, false, &p, what))
+		return;
+	if (*p == '\0' || str_has_control(p) || strpbrk(p, "% \t") != NULL) {
+		cfg_error(c, config_setting_get_member(g, key), "'%s' in %s "
+		    "must be a path without spaces, '%%' or control "
+		    "characters", key, what);
+		return;
+	}
+	free(*out);
+	*out = cfg_path(c, config_setting_get_member(g, key), p);
+}
+
+/* The ssh settings of group g (a server, or the fleet's `ssh` group). */
+static void parse_ssh(struct ssh_settings *ss, const struct cfg *c,
+    config_setting_t *g, const char *what)
+{
+	const char *user, *policy;
+
+	if (cfg_string(c, g, "user", false, &user, what)) {
+		if (user_valid(user)) {
+			free(ss->user);
+			ss->user = strdup(user);
+		} else {
+			cfg_error(c, config_setting_get_member(g, "user"),
+			    "invalid user '%s' in %s: use a login name "
+			    "([a-z_][a-z0-9_.-]*)", user, what);
+		}
+	}
+	cfg_int(c, g, "port", false, 1, 65535, &ss->port, what);
+	cfg_int(c, g, "connect_timeout", false, 1, 600, &ss->connect_timeout,
+	    what);
+	ssh_file(c, g, "identity_file", &ss->identity_file, what);
+	ssh_file(c, g, "ssh_config", &ss->ssh_config, what);
+	ssh_file(c, g, "known_hosts", &ss->known_hosts, what);
+	if (cfg_string(c, g, "host_key_policy", false, &policy, what)) {
+		if (strcmp(policy, "accept-new") == 0)
+			ss->accept_new = true;
+		else if (strcmp(policy, "strict") == 0)
+			ss->accept_new = false;
+		else
+			cfg_error(c, config_setting_get_member(g,
+			    "host_key_policy"), "unknown host_key_policy '%s' "
+			    "in %s (use strict or accept-new)", policy, what);
+	}
+}
+
+static void parse_keygen(bool *server, const struct cfg *c,
+    config_setting_t *g, const char *what)
+{
+	const char *k;
+
+	if (!cfg_string(c, g, "keygen", false, &k, what))
+		return;
+	if (strcmp(k, "server") == 0)
+		*server = true;
+	else if (strcmp(k, "controller") == 0)
+		*server = false;
+	else
+		cfg_error(c, config_setting_get_member(g, "keygen"), "unknown "
+		    "keygen '%s' in %s (use controller or server)", k, what);
+}
+
 bool server_parse_defaults(struct server *d, const struct cfg *c,
     config_setting_t *g)
 {
+	config_setting_t *ssh = cfg_group(c, g, "ssh", "the fleet file");
+	/* fleet.c reports a `fleet` that is not a group. */
+	config_setting_t *fl = config_setting_get_member(g, "fleet");
 	size_t before = c->diags->n;
 
+	if (ssh != NULL) {
+		cfg_check_keys(c, ssh, "ssh", ssh_keys);
+		parse_ssh(&d->ssh, c, ssh, "ssh");
+	}
+	if (fl != NULL && config_setting_is_group(fl))
+		parse_keygen(&d->keygen_server, c, fl, "fleet");
 	parse_store(d, c, g, "the fleet file");
 	parse_usages(d, c, g, "the fleet file");
 	parse_bindings(d, c, g, "the fleet file");
@@ -311,6 +420,42 @@ static void parse_groups(struct server *s, const struct cfg *c,
 			    "name '%s' in %s must match "
 			    "[A-Za-z0-9][A-Za-z0-9._-]*", s->groups[i], what);
 	free(lines);
+}
+
+/* What only makes sense for one transport. */
+static void check_transport(const struct server *s, const struct cfg *c,
+    config_setting_t *g, const char *what)
+{
+	const char *paths[3] = { s->store.roots, s->store.intermediates,
+	    s->store.certs };
+	int i, u;
+
+	if (s->transport == TRANSPORT_LOCAL) {
+		if (s->keygen_server && config_setting_get_member(g, "keygen"))
+			cfg_error(c, config_setting_get_member(g, "keygen"),
+			    "keygen = \"server\" in %s needs transport = "
+			    "\"ssh\"", what);
+		return;
+	}
+	/* Without a root, server paths are taken from "/": they must say
+	 * so, rather than land in "/trust/roots" by accident. */
+	if (s->root != NULL)
+		return;
+	for (i = 0; i < 3; i++)
+		if (paths[i] && paths[i][0] != '/') {
+			cfg_error(c, g, "ssh %s needs absolute store paths "
+			    "(store = { roots = \"/...\"; ... }) or a 'root' "
+			    "directory on the server; '%s' is relative", what,
+			    paths[i]);
+			return;
+		}
+	for (u = 0; u < USAGE_MAX; u++)
+		if ((s->bindings[u].cert && s->bindings[u].cert[0] != '/') ||
+		    (s->bindings[u].key && s->bindings[u].key[0] != '/')) {
+			cfg_error(c, g, "ssh %s needs absolute usage_bindings "
+			    "paths, or a 'root' directory on the server", what);
+			return;
+		}
 }
 
 bool server_parse(struct server *s, const struct cfg *c,
@@ -349,13 +494,17 @@ bool server_parse(struct server *s, const struct cfg *c,
 			    "invalid address '%s' in %s: not a host name "
 			    "(RFC 1123) or an IP address", address, what);
 	}
-	if (cfg_string(c, g, "transport", false, &transport, what) &&
-	    strcmp(transport, "local") != 0)
-		cfg_error(c, config_setting_get_member(g, "transport"),
-		    "unknown transport '%s' in %s (this version supports: "
-		    "local)", transport, what);
 	s->transport = TRANSPORT_LOCAL;
-	if (cfg_string(c, g, "root", true, &root, what)) {
+	if (cfg_string(c, g, "transport", false, &transport, what)) {
+		if (strcmp(transport, "ssh") == 0)
+			s->transport = TRANSPORT_SSH;
+		else if (strcmp(transport, "local") != 0)
+			cfg_error(c, config_setting_get_member(g, "transport"),
+			    "unknown transport '%s' in %s (use local or ssh)",
+			    transport, what);
+	}
+	if (s->transport == TRANSPORT_LOCAL &&
+	    cfg_string(c, g, "root", true, &root, what)) {
 		if (root[0] == '\0' || str_has_control(root))
 			cfg_error(c, config_setting_get_member(g, "root"),
 			    "'root' in %s must be a path without control "
@@ -364,10 +513,23 @@ bool server_parse(struct server *s, const struct cfg *c,
 			s->root = cfg_path(c, config_setting_get_member(g,
 			    "root"), root);
 	}
+	/* On an ssh server, root is a directory on the server itself. */
+	if (s->transport == TRANSPORT_SSH &&
+	    cfg_string(c, g, "root", false, &root, what)) {
+		if (root[0] != '/' || !path_is_confined(root))
+			cfg_error(c, config_setting_get_member(g, "root"),
+			    "'root' of ssh %s must be an absolute path on the "
+			    "server without '..' or control characters", what);
+		else
+			s->root = strdup(root);
+	}
+	parse_ssh(&s->ssh, c, g, what);
+	parse_keygen(&s->keygen_server, c, g, what);
 	parse_groups(s, c, g, what);
 	parse_vars(s, c, g, what);
 	parse_usages(s, c, g, what);
 	parse_store(s, c, g, what);
 	parse_bindings(s, c, g, what);
+	check_transport(s, c, g, what);
 	return c->diags->n == before;
 }

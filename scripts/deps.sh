@@ -18,6 +18,8 @@ command -v make >/dev/null 2>&1 || missing="$missing make"
 command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
 command -v sqlite3 >/dev/null 2>&1 || missing="$missing sqlite3"
 command -v jq >/dev/null 2>&1 || missing="$missing jq"
+[ -x /usr/sbin/sshd ] || missing="$missing openssh-server"
+command -v ssh >/dev/null 2>&1 || missing="$missing openssh-client"
 
 [ -z "$missing" ] && exit 0
 echo "deps: installing$missing" >&2

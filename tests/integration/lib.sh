@@ -21,3 +21,6 @@ check() {
 	shift
 	if "$@"; then ok "$name"; else not_ok "$name"; fi
 }
+
+# openssl_quiet ARGS...: the openssl CLI as an oracle, without its chatter.
+openssl_quiet() { openssl "$@" >/dev/null 2>&1; }
