@@ -12,6 +12,7 @@
 #include "engine/san.h"
 
 #include <arpa/inet.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,6 +174,33 @@ static int get_string(struct ctx *c, const json_t *o, const char *name,
 	return 0;
 }
 
+/* True when s holds a control character. */
+static bool has_ctl(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+/* get_string for a short text member kept as is: no control characters
+ * (a type, a token, an identifier, a date). */
+static int get_text(struct ctx *c, const json_t *o, const char *name,
+    bool required, char **out)
+{
+	int rc;
+
+	if ((rc = get_string(c, o, name, required, out)) != 0 || *out == NULL)
+		return rc;
+	if (has_ctl(*out) || strlen(*out) > ACME_MAX_URL) {
+		free(*out);
+		*out = NULL;
+		return bad(c, "'%s' holds control characters or is too long",
+		    name);
+	}
+	return 0;
+}
+
 /* True when s is an http(s) URL we are willing to request. */
 static bool url_ok(const char *s)
 {
@@ -288,8 +316,8 @@ static int identifier_parse(struct ctx *c, const json_t *v,
 	if (!json_is_object(v))
 		return bad(c, "an identifier is %s, not an object",
 		    type_name(v));
-	if ((rc = get_string(c, v, "type", true, &id->type)) != 0 ||
-	    (rc = get_string(c, v, "value", true, &id->value)) != 0)
+	if ((rc = get_text(c, v, "type", true, &id->type)) != 0 ||
+	    (rc = get_text(c, v, "value", true, &id->value)) != 0)
 		return rc;
 	if (id->type[0] == '\0' || id->value[0] == '\0')
 		return bad(c, "an identifier has an empty type or value");
@@ -495,9 +523,10 @@ int acme_directory_parse(const char *json, size_t len,
 			    type_name(meta));
 			goto done;
 		}
-		if ((rc = get_url(&c, meta, "termsOfService", false,
+		/* Not fetched, only shown: Pebble's terms are a data: URL. */
+		if ((rc = get_text(&c, meta, "termsOfService", false,
 		    &out->terms_of_service)) ||
-		    (rc = get_url(&c, meta, "website", false,
+		    (rc = get_text(&c, meta, "website", false,
 		    &out->website)) ||
 		    (rc = get_bool(&c, meta, "externalAccountRequired",
 		    &out->eab_required)))
@@ -559,7 +588,7 @@ static int order_fill(struct ctx *c, const json_t *root,
 	int rc;
 
 	if ((rc = get_status(c, root, ORDER_STATUSES, &o->status)) != 0 ||
-	    (rc = get_string(c, root, "expires", false, &o->expires)) != 0 ||
+	    (rc = get_text(c, root, "expires", false, &o->expires)) != 0 ||
 	    (rc = get_url(c, root, "finalize", true, &o->finalize)) != 0 ||
 	    (rc = get_url(c, root, "certificate", false,
 	    &o->certificate)) != 0 ||
@@ -645,16 +674,16 @@ void acme_authz_release(struct acme_authz *a)
 static int challenge_parse(struct ctx *c, const json_t *v,
     struct acme_challenge *ch)
 {
-	char b[48];
+	char b[48], t[48];
 	int rc;
 
 	if (!json_is_object(v))
 		return bad(c, "a challenge is %s, not an object",
 		    type_name(v));
-	if ((rc = get_string(c, v, "type", true, &ch->type)) != 0 ||
+	if ((rc = get_text(c, v, "type", true, &ch->type)) != 0 ||
 	    (rc = get_url(c, v, "url", true, &ch->url)) != 0 ||
 	    (rc = get_status(c, v, CHALLENGE_STATUSES, &ch->status)) != 0 ||
-	    (rc = get_string(c, v, "token", false, &ch->token)) != 0 ||
+	    (rc = get_text(c, v, "token", false, &ch->token)) != 0 ||
 	    (rc = get_problem(c, v, &ch->error)) != 0)
 		return rc;
 	/*
@@ -665,7 +694,7 @@ static int challenge_parse(struct ctx *c, const json_t *v,
 	if (ch->token != NULL && (!jws_b64url_valid(ch->token) ||
 	    strlen(ch->token) > 256))
 		return bad(c, "challenge '%s' has an unsafe token '%s'",
-		    clip(ch->type, b), clip(ch->token, b + 0));
+		    clip(ch->type, t), clip(ch->token, b));
 	if (ch->token == NULL && (strcmp(ch->type, "http-01") == 0 ||
 	    strcmp(ch->type, "dns-01") == 0 ||
 	    strcmp(ch->type, "tls-alpn-01") == 0))
@@ -681,7 +710,7 @@ static int authz_fill(struct ctx *c, const json_t *root,
 	int rc;
 
 	if ((rc = get_status(c, root, AUTHZ_STATUSES, &a->status)) != 0 ||
-	    (rc = get_string(c, root, "expires", false, &a->expires)) != 0 ||
+	    (rc = get_text(c, root, "expires", false, &a->expires)) != 0 ||
 	    (rc = get_bool(c, root, "wildcard", &a->wildcard)) != 0)
 		return rc;
 	if ((id = json_object_get(root, "identifier")) == NULL)

@@ -50,7 +50,8 @@ struct acme_directory {
 	char *revoke_cert;          /* NULL when absent */
 	char *key_change;           /* NULL when absent */
 	char *new_authz;            /* NULL when absent (pre-authorization) */
-	char *terms_of_service;     /* meta.termsOfService, or NULL */
+	char *terms_of_service;     /* meta.termsOfService, or NULL; any
+	                               scheme (Pebble: data:), never fetched */
 	char *website;              /* meta.website, or NULL */
 	bool eab_required;          /* meta.externalAccountRequired */
 };

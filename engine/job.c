@@ -843,7 +843,9 @@ static void chain_decide(struct job *j)
 	}
 	cw->j = j;
 	cw->eku = ekus_needed(j->tg->usages);
-	cw->now = cfg->now;
+	/* The time of the check, not of the run's start: a long run checks
+	 * certificates signed after it began. */
+	cw->now = time(NULL);
 	if (uv_queue_work(j->e->loop, &cw->work, chain_run, chain_after) != 0) {
 		free(cw);
 		job_fail(j, "cannot queue the chain check");
