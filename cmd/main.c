@@ -5,6 +5,7 @@
 #include "cmd/cmd.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -86,6 +87,9 @@ int main(int argc, char **argv)
 	size_t i;
 	int c, words = 0;
 
+	/* A peer that goes away (ssh that exited early) is an error on its
+	 * pipe, reported for that server, not a reason to die. */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "--help") == 0) {
 		fputs(usage_text, argc < 2 ? stderr : stdout);

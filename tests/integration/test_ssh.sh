@@ -55,7 +55,8 @@ ca_init "$F"
 for i in $(seq 1 $N); do lay "$F" $i both; done
 lay "$F" 19 roots; rm -f "$R/fleet20/s19/trust/intermediates/"*
 rm -f "$R/fleet20/s20/trust/roots/"*
-out=$("$CERTFLEET" run --json "$F/fleet.cfg"); rc=$?
+out=$("$CERTFLEET" run --json "$F/fleet.cfg" 2>"$TMP/err"); rc=$?
+[ -n "$out" ] || { echo "# run exited $rc:"; sed 's/^/# /' "$TMP/err" | head -5; }
 check "18 assigned over ssh, 2 lacking a CA" [ "$(jq -c '.summary | [.assigned, .issued, .missing_ca, .failed]' <<<"$out")" = "[18,2,2,0]" ]
 [ "$(jq -c '.summary | [.assigned, .issued, .missing_ca, .failed]' <<<"$out")" = "[18,2,2,0]" ] ||
 	jq -r '.servers[] | select(.status != "assigned") | "# " + .name + ": " + .status + " " + (.error // "")' <<<"$out" | head -5
