@@ -71,17 +71,22 @@ static int bad(struct ctx *c, const char *fmt, ...)
 }
 
 /* A server value fit for a message: at most 40 bytes, control characters
- * and quotes as '?', "..." when clipped. */
+ * as '?', "..." when clipped. */
 static const char *clip(const char *s, char buf[48])
 {
 	size_t i;
 
 	for (i = 0; s[i] != '\0' && i < 40; i++)
-		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ||
-		    s[i] == '\'' ? '?' : s[i];
-	buf[i] = '\0';
-	if (s[i] != '\0')
+		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' :
+		    s[i];
+	if (s[i] != '\0') {
+		/* Never end inside a UTF-8 sequence. */
+		while (i > 0 && ((unsigned char)s[i] & 0xc0) == 0x80)
+			i--;
 		strcpy(buf + i, "...");
+	} else {
+		buf[i] = '\0';
+	}
 	return buf;
 }
 
@@ -459,10 +464,16 @@ const char *acme_problem_describe(const struct acme_problem *p, char *buf,
 
 	if (bufsz == 0)
 		return buf;
+	if (p->type == NULL || p->detail == NULL) {
+		snprintf(buf, bufsz, "about:blank");
+		return buf;
+	}
 	snprintf(buf, bufsz, "%s%s%s", short_type(p->type),
 	    p->detail[0] != '\0' ? ": " : "", p->detail);
 	for (i = 0; i < p->nsub; i++) {
 		s = &p->sub[i];
+		if (s->type == NULL || s->detail == NULL)
+			continue;
 		used = strlen(buf);
 		snprintf(buf + used, bufsz - used, "; %s%s%s%s%s%s%s",
 		    s->identifier.type != NULL ? s->identifier.type : "",

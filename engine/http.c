@@ -620,6 +620,11 @@ static void drain(struct http *h)
 		x->resp.status = code;
 		status = res == CURLE_OK && !x->too_big && !x->headers_too_big
 		    ? 0 : describe(x, res, msg, sizeof msg);
+		/* An empty body is "", never NULL. */
+		if (status == 0 && x->resp.body == NULL &&
+		    (x->resp.body = calloc(1, 1)) == NULL)
+			status = cf_error(msg, sizeof msg, CF_ENOMEM, "out of "
+			    "memory reading '%s'", x->resp.url);
 		pump(h);
 		respond(x, status, status == 0 ? NULL : msg);
 	}

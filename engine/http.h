@@ -50,7 +50,8 @@ struct http_link {
 
 /*
  * What came back. On success every header we know is a NUL-terminated
- * copy (NULL when absent) and body holds body_len bytes plus a NUL. On
+ * copy (NULL when absent) and body holds body_len bytes plus a NUL
+ * ("" for an empty body, never NULL). On
  * failure only url and status (0 when no response arrived) are set. The
  * response belongs to the client and is freed after the callback returns;
  * a callback that keeps a string takes it and sets the field to NULL.

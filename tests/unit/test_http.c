@@ -835,6 +835,7 @@ static void test_post_and_head(void **state)
 	assert_int_equal(r.resp.status, 200);
 	assert_string_equal(r.resp.replay_nonce, "nonce-B");
 	assert_int_equal(r.resp.body_len, 0);
+	assert_string_equal(r.resp.body, "");
 	result_release(&r);
 	env_finish(&e);
 }

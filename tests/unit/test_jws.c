@@ -601,8 +601,8 @@ static void test_sign_refuses(void **state)
 static void test_eab(void **state)
 {
 	/* 32 bytes of MAC key, as a CA would hand them out. */
-	const char *key64 = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3"
-	    "MUAsUDkMTQ12W";
+	const char *key64 =
+	    "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W";
 	unsigned char *key, mac[EVP_MAX_MD_SIZE];
 	unsigned int maclen;
 	size_t keylen;
