@@ -157,3 +157,35 @@ check "a store path full of shell syntax works as a plain path" [ "$(jq -r '.ser
 check "the certificate landed under that literal path" [ -L "$pr$weird/certs/default.pem" ]
 check "the reload argument arrived as one literal file name" [ -e "$pr/reloaded; \$(touch pwned-reload)" ]
 check "no substitution ran on the server" [ -z "$(find "$R" / -maxdepth 1 -name 'pwned*' 2>/dev/null; find "$pr" -name 'pwned*')" ]
+
+# --- a reload that hangs is cut off and rolled back; a full disk fails clean -
+G=$TMP/hang
+ssh_fleet "$G" 2
+ca_init "$G"
+lay "$G" 1 both; lay "$G" 2 both
+"$CERTFLEET" run "$G/fleet.cfg" >/dev/null
+old=$(sha1_of "$R/hang/s1/certs/default.pem")
+{
+	sed '/^servers = (/,$d' "$G/fleet.cfg"
+	echo 'usage_bindings = { default = { reload = [ "/bin/sleep", "30" ]; reload_timeout = 2; }; };'
+	sed -n '/^servers = (/,$p' "$G/fleet.cfg"
+} >"$G/f2.cfg" && mv "$G/f2.cfg" "$G/fleet.cfg"
+start=$(date +%s)
+out=$("$CERTFLEET" run --force --limit s1 --json "$G/fleet.cfg")
+took=$(( $(date +%s) - start ))
+check "a hanging reload over ssh is cut off: assign_failed" [ "$(jq -r '.servers[0].status' <<<"$out")" = assign_failed ]
+check "its message says it was cut off" grep -qiE "did not finish|timed out" <<<"$(jq -r '.servers[0].error' <<<"$out")"
+check "and the previous certificate is back" [ "$(sha1_of "$R/hang/s1/certs/default.pem")" = "$old" ]
+check "the run did not wait for the 30 s command" [ "$took" -lt 25 ]
+
+# The server's file system is a 24 KiB tmpfs: the certificate store fills it.
+if mount -t tmpfs -o size=24k tmpfs "$R/hang/s2/certs" 2>/dev/null; then
+	cleanup_hooks+=("umount '$R/hang/s2/certs' 2>/dev/null")
+	head -c 20000 /dev/urandom >"$R/hang/s2/certs/filler"
+	out=$("$CERTFLEET" run --force --limit s2 --json "$G/fleet.cfg")
+	check "a full disk on the server fails that server with a clear message" grep -qiE "no space|write failed|cannot" <<<"$(jq -r '.servers[0].error' <<<"$out")"
+	check "no half-written file is left on the server" [ -z "$(find "$R/hang/s2/certs" -name '.certfleet.*' -o -path '*/.certfleet/*' -type f -size -1 2>/dev/null)" ]
+	umount "$R/hang/s2/certs"
+else
+	echo "# tmpfs cannot be mounted here: the full-disk case is skipped"
+fi
