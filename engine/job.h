@@ -48,6 +48,37 @@ struct job {
 /* Starts target i's job; it reports its end through engine_job_done. */
 void job_start(struct engine *e, size_t i);
 
+/*
+ * Shared by job.c and the files of its steps (job_inspect.c, job_issue.c,
+ * job_chain.c, job_assign.c); nothing else calls these.
+ */
+#define container_of(p, type, member) \
+	((type *)((char *)(p) - offsetof(type, member)))
+
+/* Largest file a job reads from a server or the state directory. */
+#define JOB_FILE_MAX (1024 * 1024)
+
+/* key_path of a key made on the server (keygen = "server"): the prefix,
+ * then the server path where it waits. */
+#define JOB_REMOTE_KEY_PREFIX "server:"
+
+/* Moves to next (journaled); false when that failed and the job ended. */
+bool job_advance(struct job *j, enum job_state next, const char *detail);
+
+/* Ends the job failed; fmt NULL keeps the message already in j->error. */
+void job_fail(struct job *j, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Ends the job with outcome in its report row and frees it once closed. */
+void job_finish(struct job *j, enum report_status outcome);
+
+void job_inspect(struct job *j);        /* job_inspect.c */
+void job_keygen(struct job *j);         /* job_issue.c */
+void job_submit(struct job *j);
+int job_load_issued(struct job *j);
+void job_chain_read(struct job *j);     /* job_chain.c */
+void job_assign(struct job *j);         /* job_assign.c */
+
 /* The engine, as a job needs it. */
 struct engine {
 	uv_loop_t *loop;
@@ -61,4 +92,10 @@ struct engine {
 /* Called once per job, after its handles are closed and it is freed. */
 void engine_job_done(struct engine *e);
 
+static inline const struct engine_config *job_cfg(const struct job *j)
+{
+	return j->e->cfg;
+}
+
 #endif
+

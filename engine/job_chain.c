@@ -1,0 +1,368 @@
+/*
+ * The chain check of one server: its stores read through the transport,
+ * the verdict computed on the threadpool, pinned CAs imported with
+ * --import-ca, and plan's preflight. Decides between assign, held and
+ * chain_failed.
+ */
+#include "engine/job.h"
+#include "engine/err.h"
+#include "engine/crypto.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+static void chain_decide(struct job *j);
+
+/* Fills store which (0 roots, 1 intermediates) from a store read. A store
+ * that is a single file keeps its bytes, so an import can append to it. */
+static void add_entries(struct job *j, int which, const char *path,
+    const struct transport_entry *e, size_t n)
+{
+	struct cert_store *s = which ? &j->inters : &j->roots;
+	const char *base = strrchr(path, '/');
+	char msg[256];
+	size_t i;
+
+	base = base ? base + 1 : path;
+	free(j->bundle[which]);
+	j->bundle[which] = NULL;
+	if (n == 1 && strcmp(e[0].name, base) == 0)
+		j->bundle[which] = strndup(e[0].data, e[0].len);
+	/* A stray file that holds no certificate does not make the store
+	 * unusable; the CAs that are there still count. */
+	for (i = 0; i < n; i++)
+		cert_store_add_pem(s, e[i].data, e[i].len, e[i].name, msg,
+		    sizeof msg);
+}
+
+static void on_inters(void *arg, int status,
+    const struct transport_entry *e, size_t n, const char *msg)
+{
+	struct job *j = arg;
+
+	if (status != 0) {
+		job_fail(j, "%s", msg);
+		return;
+	}
+	add_entries(j, 1, j->tg->store->intermediates, e, n);
+	chain_decide(j);
+}
+
+static void on_roots(void *arg, int status, const struct transport_entry *e,
+    size_t n, const char *msg)
+{
+	struct job *j = arg;
+	int rc;
+
+	if (status != 0) {
+		job_fail(j, "%s", msg);
+		return;
+	}
+	add_entries(j, 0, j->tg->store->roots, e, n);
+	rc = j->t->ops->read_store(j->t, j->tg->store->intermediates, JOB_FILE_MAX,
+	    on_inters, j);
+	if (rc != 0)
+		job_fail(j, "cannot read the intermediate store of '%s': %s",
+		    j->tg->name, cf_strerror(rc));
+}
+
+void job_chain_read(struct job *j)
+{
+	int rc;
+
+	/* Read afresh: after an import the stores have changed. */
+	cert_store_release(&j->roots);
+	cert_store_release(&j->inters);
+	cert_store_init(&j->roots);
+	cert_store_init(&j->inters);
+	rc = j->t->ops->read_store(j->t, j->tg->store->roots, JOB_FILE_MAX,
+	    on_roots, j);
+
+	if (rc != 0)
+		job_fail(j, "cannot read the root store of '%s': %s",
+		    j->tg->name, cf_strerror(rc));
+}
+
+static unsigned ekus_needed(unsigned usages)
+{
+	unsigned eku = 0;
+	int u;
+
+	for (u = 0; u < USAGE_MAX; u++)
+		if (usages & (1u << u))
+			eku |= usage_eku_needed((enum usage)u);
+	return eku;
+}
+
+static char *missing_json(const struct chain_verdict *v)
+{
+	json_t *a = json_array();
+	char *s;
+	size_t i;
+
+	for (i = 0; a && i < v->nmissing; i++)
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s}",
+		    "kind", chain_kind_name(v->missing[i].kind),
+		    "subject", v->missing[i].subject ?
+		    v->missing[i].subject : "", "sha1", v->missing[i].sha1,
+		    "reason", v->missing[i].reason ?
+		    v->missing[i].reason : ""));
+	s = a ? json_dumps(a, JSON_COMPACT) : NULL;
+	json_decref(a);
+	return s;
+}
+
+/* Plan: would a leaf from this CA verify here? */
+static void preflight_done(struct job *j)
+{
+	const struct engine_config *cfg = job_cfg(j);
+	STACK_OF(X509) *chain = NULL;
+	char msg[256];
+
+	if (cfg->ca_chain_pem == NULL ||
+	    crypto_certs_from_pem(cfg->ca_chain_pem, "the CA chain", &chain,
+	    msg, sizeof msg) != 0 ||
+	    chain_preflight(chain, &j->roots, &j->inters, cfg->now,
+	    &j->verdict, msg, sizeof msg) != 0)
+		chain_verdict_init(&j->verdict);
+	sk_X509_pop_free(chain, X509_free);
+	job_finish(j, REPORT_WOULD_ISSUE);
+}
+
+/* ---- importing pinned CAs ---- */
+
+static void import_next(struct job *j);
+
+static bool pinned(const struct engine_config *cfg, const char *sha256)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->npins; i++)
+		if (strcmp(cfg->trusted_pins[i], sha256) == 0)
+			return true;
+	return false;
+}
+
+static void note(struct job *j, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void note(struct job *j, const char *fmt, ...)
+{
+	size_t len = strlen(j->import_note);
+	va_list ap;
+
+	if (len > 0 && len + 2 < sizeof j->import_note) {
+		strcpy(j->import_note + len, "; ");
+		len += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(j->import_note + len, sizeof j->import_note - len, fmt, ap);
+	va_end(ap);
+}
+
+static void on_imported(void *arg, int status, const char *msg)
+{
+	struct job *j = arg;
+	struct journal *jr = job_cfg(j)->journal;
+	char err[256];
+
+	if (status != 0) {
+		note(j, "%s", msg);
+	} else if (jr != NULL && j->rq.id != 0) {
+		/* The import is part of this job's history. */
+		journal_request_save(jr, &j->rq, "imported a pinned CA", err,
+		    sizeof err);
+	}
+	import_next(j);
+}
+
+/* The CA certificate the CA sent with the leaf whose SHA-1 is sha1. */
+static X509 *sent_ca(struct job *j, const char *sha1)
+{
+	char hex[41];
+	int i;
+
+	for (i = 1; i < sk_X509_num(j->certs); i++)
+		if (crypto_thumbprint(sk_X509_value(j->certs, i), hex) == 0 &&
+		    strcmp(hex, sha1) == 0)
+			return sk_X509_value(j->certs, i);
+	return NULL;
+}
+
+/*
+ * Imports the next missing CA that the fleet file pins into the store its
+ * kind belongs in: a new file "certfleet-<SHA1>.pem" in a store directory,
+ * or the bundle rewritten with the CA appended. When none is left, reads
+ * the stores again and decides afresh.
+ */
+static void import_next(struct job *j)
+{
+	const struct engine_config *cfg = job_cfg(j);
+	const struct chain_missing *m;
+	char sha256[65], *pem = NULL, *data, *path, msg[256];
+	const char *store;
+	int which, rc;
+	X509 *ca;
+
+	while (j->import_next < j->verdict.nmissing) {
+		m = &j->verdict.missing[j->import_next++];
+		if (m->why != CHAIN_WHY_ABSENT && m->why != CHAIN_WHY_MISPLACED)
+			continue;
+		if ((ca = sent_ca(j, m->sha1)) == NULL) {
+			note(j, "'%s' not imported: the CA did not send it",
+			    m->subject);
+			continue;
+		}
+		crypto_fingerprint_sha256(ca, sha256);
+		if (!pinned(cfg, sha256)) {
+			note(j, "'%s' not imported: its SHA-256 %s is not in "
+			    "ca.trusted_roots", m->subject, sha256);
+			continue;
+		}
+		which = m->kind == CHAIN_KIND_ROOT ? 0 : 1;
+		store = which ? j->tg->store->intermediates :
+		    j->tg->store->roots;
+		if (crypto_cert_to_pem(ca, &pem, msg, sizeof msg) != 0) {
+			note(j, "'%s' not imported: %s", m->subject, msg);
+			continue;
+		}
+		if (j->bundle[which] != NULL) {
+			path = strdup(store);
+			data = malloc(strlen(j->bundle[which]) + strlen(pem) + 2);
+			if (data)
+				sprintf(data, "%s%s%s", j->bundle[which],
+				    *j->bundle[which] && j->bundle[which][
+				    strlen(j->bundle[which]) - 1] != '\n' ?
+				    "\n" : "", pem);
+		} else {
+			path = malloc(strlen(store) + 64);
+			if (path)
+				sprintf(path, "%s/certfleet-%s.pem", store,
+				    m->sha1);
+			data = strdup(pem);
+		}
+		free(pem);
+		rc = path && data ? j->t->ops->write_file(j->t, path, data,
+		    strlen(data), 0644, on_imported, j) : CF_ENOMEM;
+		free(path);
+		free(data);
+		if (rc == 0)
+			return;
+		note(j, "'%s' not imported: %s", m->subject, cf_strerror(rc));
+	}
+	job_chain_read(j);
+}
+
+/*
+ * Chain building and verification for one server, on the threadpool. The
+ * job is parked while it runs (its stores, certificates and verdict are
+ * touched by nothing on the loop), so they are handed over, not copied.
+ */
+struct chain_work {
+	uv_work_t work;
+	struct job *j;
+	unsigned eku;
+	time_t now;
+	int rc;
+	char msg[256];
+};
+
+static void chain_run(uv_work_t *w)
+{
+	struct chain_work *cw = container_of(w, struct chain_work, work);
+	struct job *j = cw->j;
+	STACK_OF(X509) *above = sk_X509_dup(j->certs);
+
+	if (above == NULL) {
+		cw->rc = cf_error(cw->msg, sizeof cw->msg, CF_ENOMEM,
+		    "out of memory");
+		return;
+	}
+	(void)sk_X509_shift(above);
+	cw->rc = chain_diagnose(sk_X509_value(j->certs, 0), above, &j->roots,
+	    &j->inters, cw->eku, cw->now, &j->verdict, cw->msg,
+	    sizeof cw->msg);
+	sk_X509_free(above);
+}
+
+static void chain_verdict_ready(struct job *j);
+
+static void chain_after(uv_work_t *w, int status)
+{
+	struct chain_work *cw = container_of(w, struct chain_work, work);
+	struct job *j = cw->j;
+
+	if (status != 0 || cw->rc != 0)
+		job_fail(j, "%s", status ? uv_strerror(status) : cw->msg);
+	else
+		chain_verdict_ready(j);
+	free(cw);
+}
+
+static void chain_decide(struct job *j)
+{
+	const struct engine_config *cfg = job_cfg(j);
+	struct chain_work *cw;
+
+	if (cfg->mode == ENGINE_PLAN && !j->current_only) {
+		preflight_done(j);
+		return;
+	}
+	if ((cw = calloc(1, sizeof(*cw))) == NULL) {
+		job_fail(j, "out of memory");
+		return;
+	}
+	cw->j = j;
+	cw->eku = ekus_needed(j->tg->usages);
+	/* The time of the check, not of the run's start: a long run checks
+	 * certificates signed after it began. */
+	cw->now = time(NULL);
+	if (uv_queue_work(j->e->loop, &cw->work, chain_run, chain_after) != 0) {
+		free(cw);
+		job_fail(j, "cannot queue the chain check");
+	}
+}
+
+static void chain_verdict_ready(struct job *j)
+{
+	const struct engine_config *cfg = job_cfg(j);
+	char msg[256];
+
+	if (j->current_only) {
+		if (job_advance(j, JOB_UP_TO_DATE, NULL))
+			job_finish(j, REPORT_UP_TO_DATE);
+		return;
+	}
+	if (j->verdict.status == CHAIN_MISSING_CA && cfg->import_ca &&
+	    !j->imported) {
+		j->imported = true;
+		j->import_next = 0;
+		import_next(j);
+		return;
+	}
+	if (j->import_note[0] && j->verdict.status != CHAIN_OK) {
+		size_t len = strlen(j->verdict.detail);
+
+		snprintf(j->verdict.detail + len, sizeof j->verdict.detail - len,
+		    "%s%s", len ? "; " : "", j->import_note);
+	}
+	journal_strset(&j->rq.chain_status,
+	    chain_status_name(j->verdict.status));
+	journal_strset(&j->rq.chain_detail, j->verdict.detail);
+	free(j->rq.missing_json);
+	j->rq.missing_json = missing_json(&j->verdict);
+	if (j->verdict.status != CHAIN_OK) {
+		chain_verdict_describe(&j->verdict, msg, sizeof msg);
+		if (job_advance(j, JOB_CHAIN_FAILED, msg))
+			job_finish(j, REPORT_ISSUED);
+	} else if (cfg->mode == ENGINE_ASSIGN || cfg->assign) {
+		if (job_advance(j, JOB_ASSIGN, NULL))
+			job_assign(j);
+	} else if (job_advance(j, JOB_HELD, "assignment is off")) {
+		job_finish(j, REPORT_ISSUED);
+	}
+}

@@ -1,0 +1,348 @@
+/*
+ * Issuing: the key and CSR (on the threadpool, or on the server for
+ * keygen = "server"), the request to the CA, and every answer it gives:
+ * issued, pending (a timer, then poll), denied, error. The certificate is
+ * journaled before anything else looks at it.
+ */
+#include "engine/job.h"
+#include "engine/err.h"
+#include "engine/crypto.h"
+#include "engine/fsio.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+
+/* Threadpool work: gets copies, hands results back to the after-callback.
+ * The private key goes from memory to its 0600 file and nowhere else. */
+struct keygen_work {
+	uv_work_t work;
+	struct job *j;              /* touched only in the after-callback */
+	struct req_spec spec;
+	char *keys_dir;
+	char *server;
+	char *key_path;
+	char *csr_pem;
+	int rc;
+	char msg[512];
+};
+
+/*
+ * Removes "<server>-<id>.key" files a killed run left behind. Called only
+ * when the server has no open request, so no key of it is still waited
+ * for; the digits rule keeps server "fe" away from "fe-01"'s keys.
+ */
+static void remove_stale_keys(const char *dir, const char *server)
+{
+	size_t n = strlen(server);
+	struct dirent *de;
+	char path[4096];
+	const char *p;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, server, n) != 0 || de->d_name[n] != '-')
+			continue;
+		p = de->d_name + n + 1;
+		if (*p == '\0' || strspn(p, "0123456789") != strlen(p) - 4 ||
+		    strcmp(p + strlen(p) - 4, ".key") != 0)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		unlink(path);
+	}
+	closedir(d);
+}
+
+static void keygen_run(uv_work_t *w)
+{
+	struct keygen_work *kw = container_of(w, struct keygen_work, work);
+	EVP_PKEY *key = NULL;
+	X509_REQ *csr = NULL;
+	char *pem = NULL;
+	size_t len = 0;
+
+	if ((kw->rc = crypto_keygen(&kw->spec.key, &key, kw->msg,
+	    sizeof kw->msg)) != 0 ||
+	    (kw->rc = crypto_csr_new(key, &kw->spec, &csr, kw->msg,
+	    sizeof kw->msg)) != 0 ||
+	    (kw->rc = crypto_csr_to_pem(csr, &kw->csr_pem, kw->msg,
+	    sizeof kw->msg)) != 0 ||
+	    (kw->rc = crypto_key_to_pem(key, &pem, &len, kw->msg,
+	    sizeof kw->msg)) != 0)
+		goto out;
+	remove_stale_keys(kw->keys_dir, kw->server);
+	kw->rc = fsio_write_atomic(kw->key_path, pem, len, 0600, kw->msg,
+	    sizeof kw->msg);
+out:
+	if (pem)
+		crypto_secret_free(pem, len);
+	X509_REQ_free(csr);
+	EVP_PKEY_free(key);
+}
+
+static void keygen_free(struct keygen_work *kw)
+{
+	req_spec_release(&kw->spec);
+	free(kw->keys_dir);
+	free(kw->server);
+	free(kw->key_path);
+	free(kw->csr_pem);
+	free(kw);
+}
+
+static void keygen_after(uv_work_t *w, int status)
+{
+	struct keygen_work *kw = container_of(w, struct keygen_work, work);
+	struct job *j = kw->j;
+
+	if (status != 0 || kw->rc != 0) {
+		job_fail(j, "cannot make a key for '%s': %s", j->tg->name,
+		    status ? uv_strerror(status) : kw->msg);
+	} else if (journal_strset(&j->rq.csr_pem, kw->csr_pem) != 0 ||
+	    journal_strset(&j->rq.key_path, kw->key_path) != 0) {
+		job_fail(j, "out of memory");
+	} else if (job_advance(j, JOB_SUBMIT, NULL)) {
+		job_submit(j);
+	}
+	keygen_free(kw);
+}
+
+static void on_remote_csr(void *arg, int status, const char *data,
+    size_t len, const char *msg)
+{
+	struct job *j = arg;
+
+	(void)len;
+	if (status != 0) {
+		job_fail(j, "%s", msg);
+		return;
+	}
+	if (journal_strset(&j->rq.csr_pem, data) != 0) {
+		job_fail(j, "out of memory");
+		return;
+	}
+	if (job_advance(j, JOB_SUBMIT, "key made on the server"))
+		job_submit(j);
+}
+
+/* keygen = "server": the transport makes the key on the server and hands
+ * back only a CSR. */
+static void remote_keygen_start(struct job *j)
+{
+	const struct req_spec *rs = j->tg->spec;
+	char keytype[32], *path = NULL, *san = NULL, *cn = NULL;
+	size_t i, n = 1;
+	int rc = CF_ENOMEM;
+
+	if (j->t->ops->keygen == NULL) {
+		job_fail(j, "keygen = \"server\" for '%s' needs a transport "
+		    "that can make keys on the server (ssh)", j->tg->name);
+		return;
+	}
+	for (i = 0; i < rs->nsan; i++)
+		n += strlen(rs->san[i]) + 1;
+	san = calloc(1, n);
+	path = malloc(strlen(j->tg->store->certs) + 64);
+	for (i = 0; san && i < rs->nsan; i++) {
+		if (i)
+			strcat(san, ",");
+		strcat(san, rs->san[i]);
+		if (cn == NULL && strncmp(rs->san[i], "DNS:", 4) == 0)
+			cn = rs->san[i] + 4;
+	}
+	if (san && path) {
+		sprintf(path, "%s/.certfleet/keys/%s-%lld.key",
+		    j->tg->store->certs, j->tg->name, (long long)j->rq.id);
+		key_spec_describe(&rs->key, keytype, sizeof keytype);
+		free(j->rq.key_path);
+		if ((j->rq.key_path = malloc(strlen(path) + 8)) != NULL)
+			sprintf(j->rq.key_path, "%s%s", JOB_REMOTE_KEY_PREFIX,
+			    path);
+		rc = j->rq.key_path ? j->t->ops->keygen(j->t, keytype, path,
+		    cn ? cn : j->tg->name, san, on_remote_csr, j) : CF_ENOMEM;
+	}
+	free(san);
+	free(path);
+	if (rc != 0)
+		job_fail(j, "cannot make a key on '%s': %s", j->tg->name,
+		    cf_strerror(rc));
+}
+
+void job_keygen(struct job *j)
+{
+	const struct engine_config *cfg = job_cfg(j);
+	struct keygen_work *kw = calloc(1, sizeof(*kw));
+	char msg[256];
+	size_t n;
+
+	if (kw == NULL) {
+		job_fail(j, "out of memory");
+		return;
+	}
+	kw->j = j;
+	req_spec_init(&kw->spec);
+	if (journal_strset(&j->rq.server, j->tg->name) != 0 ||
+	    journal_strset(&j->rq.state, job_state_name(JOB_KEYGEN)) != 0 ||
+	    req_spec_copy(&kw->spec, j->tg->spec) != 0) {
+		keygen_free(kw);
+		job_fail(j, "out of memory");
+		return;
+	}
+	j->rq.run_id = cfg->run_id;
+	if (cfg->journal && journal_request_new(cfg->journal, &j->rq, msg,
+	    sizeof msg) != 0) {
+		keygen_free(kw);
+		job_fail(j, "cannot record a request for '%s' in the journal: "
+		    "%s", j->tg->name, msg);
+		return;
+	}
+	if (j->tg->keygen_remote) {
+		keygen_free(kw);
+		remote_keygen_start(j);
+		return;
+	}
+	n = strlen(cfg->keys_dir) + strlen(j->tg->name) + 32;
+	if ((kw->key_path = malloc(n)) == NULL ||
+	    (kw->keys_dir = strdup(cfg->keys_dir)) == NULL ||
+	    (kw->server = strdup(j->tg->name)) == NULL) {
+		keygen_free(kw);
+		job_fail(j, "out of memory");
+		return;
+	}
+	snprintf(kw->key_path, n, "%s/%s-%lld.key", cfg->keys_dir,
+	    j->tg->name, (long long)j->rq.id);
+	if (uv_queue_work(j->e->loop, &kw->work, keygen_run,
+	    keygen_after) != 0) {
+		keygen_free(kw);
+		job_fail(j, "cannot queue key generation");
+	}
+}
+
+/* Reads the issued certificate from the journal row into j->certs and
+ * fills the row's thumbprint, fingerprint and expiry. */
+int job_load_issued(struct job *j)
+{
+	char msg[256], hex[65];
+	time_t na = 0;
+	X509 *leaf;
+
+	if (j->rq.cert_pem == NULL ||
+	    crypto_certs_from_pem(j->rq.cert_pem, "the issued certificate",
+	    &j->certs, msg, sizeof msg) != 0) {
+		snprintf(j->error, sizeof j->error, "the CA's answer for '%s' "
+		    "holds no certificate", j->tg->name);
+		return CF_ECRYPTO;
+	}
+	leaf = sk_X509_value(j->certs, 0);
+	crypto_thumbprint(leaf, hex);
+	journal_strset(&j->rq.thumbprint, hex);
+	crypto_fingerprint_sha256(leaf, hex);
+	journal_strset(&j->rq.sha256, hex);
+	crypto_cert_not_after(leaf, &na);
+	j->rq.not_after = na;
+	return 0;
+}
+
+/* A CA that signed another key than the CSR's must not be trusted with
+ * this server. */
+static int check_issued_key(struct job *j)
+{
+	X509_REQ *csr = NULL;
+	char msg[256];
+	bool same;
+
+	if (crypto_csr_from_pem(j->rq.csr_pem, "the CSR", &csr, msg,
+	    sizeof msg) != 0) {
+		snprintf(j->error, sizeof j->error, "%s", msg);
+		return CF_ECRYPTO;
+	}
+	same = crypto_csr_matches_cert(csr, sk_X509_value(j->certs, 0));
+	X509_REQ_free(csr);
+	if (!same) {
+		snprintf(j->error, sizeof j->error, "the CA returned a "
+		    "certificate for '%s' whose key is not the CSR's",
+		    j->tg->name);
+		return CF_ECRYPTO;
+	}
+	return 0;
+}
+
+static void on_poll_timer(uv_timer_t *t)
+{
+	struct job *j = container_of(t, struct job, timer);
+
+	if (job_advance(j, JOB_POLL, NULL))
+		job_submit(j);
+}
+
+static void on_reply(void *arg, struct ca_reply *r)
+{
+	struct job *j = arg;
+	const struct engine_config *cfg = job_cfg(j);
+
+	if (r->ref)
+		journal_strset(&j->rq.ca_ref, r->ref);
+	journal_strset(&j->rq.ca_status, r->status_text);
+	report_row_set(&j->e->report->rows[j->i].ca_status, r->status_text);
+	switch (r->answer) {
+	case CA_ISSUED:
+		j->rq.cert_pem = r->cert_pem;
+		r->cert_pem = NULL;
+		if (job_load_issued(j) != 0 || check_issued_key(j) != 0) {
+			journal_strset(&j->rq.error, j->error);
+			job_fail(j, NULL);
+			return;
+		}
+		/* The certificate is in the journal before anything else. */
+		if (job_advance(j, JOB_ISSUED, r->status_text) &&
+		    job_advance(j, JOB_CHAIN_CHECK, NULL))
+			job_chain_read(j);
+		return;
+	case CA_PENDING:
+		if (!job_advance(j, JOB_PENDING, r->detail))
+			return;
+		if (r->retry_after < 0 || r->retry_after > cfg->max_wait_s) {
+			job_finish(j, REPORT_PENDING);
+			return;
+		}
+		uv_timer_start(&j->timer, on_poll_timer,
+		    (uint64_t)r->retry_after * 1000, 0);
+		return;
+	case CA_DENIED:
+		snprintf(j->error, sizeof j->error, "denied by the CA: %s",
+		    r->detail ? r->detail : "no reason given");
+		journal_strset(&j->rq.error, j->error);
+		if (job_advance(j, JOB_DENIED, j->error))
+			job_finish(j, REPORT_DENIED);
+		return;
+	case CA_ERROR:
+		job_fail(j, "the CA failed for '%s': %s", j->tg->name,
+		    r->detail ? r->detail : "no reason given");
+		return;
+	}
+}
+
+/* In SUBMIT: send the CSR. In POLL: ask about the request
+ * the CA already holds; with no handle yet (killed before the CA
+ * answered) send the same CSR again. */
+void job_submit(struct job *j)
+{
+	const struct engine_config *cfg = job_cfg(j);
+	struct ca_request req = { j->tg->name, j->rq.csr_pem, j->tg->spec,
+	    j->rq.ca_ref, j->rq.approved != 0 };
+	int rc;
+
+	j->rq.attempts++;
+	if (j->state == JOB_POLL && j->rq.ca_ref != NULL)
+		rc = cfg->ca->ops->poll(cfg->ca, &req, on_reply, j);
+	else
+		rc = cfg->ca->ops->submit(cfg->ca, &req, on_reply, j);
+	if (rc != 0)
+		job_fail(j, "cannot send the request for '%s' to the CA: %s",
+		    j->tg->name, cf_strerror(rc));
+}
