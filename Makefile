@@ -36,7 +36,7 @@ CMD_OBJ  := $(CMD_SRC:%.c=$(BUILD)/obj/%.o)
 UNITS    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 LIB      := $(BUILD)/libcertfleet.a
 
-.PHONY: all deps demo test unit units integration asan bench bench-large \
+.PHONY: all deps demo test unit units integration asan bench bench-large bench-ssh \
         install clean
 all: $(BUILD)/certfleet
 
@@ -98,6 +98,11 @@ asan: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@bench/run.sh
+	@bench/ssh.sh
+
+bench-ssh: deps
+	@$(MAKE) --no-print-directory all
+	@bench/ssh.sh
 
 bench-large: deps
 	@$(MAKE) --no-print-directory all

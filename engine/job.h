@@ -87,6 +87,8 @@ struct engine {
 	size_t next;                /* the next target to start */
 	size_t active;
 	size_t done;
+	uv_signal_t sig[2];         /* SIGINT, SIGTERM: start nothing new */
+	bool stopping;
 };
 
 /* Called once per job, after its handles are closed and it is freed. */

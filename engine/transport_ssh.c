@@ -628,9 +628,10 @@ static int sop_start(struct sop *op, const char *opname, char *const *args,
 	t->pending++;
 	uv_read_start((uv_stream_t *)&op->out, on_alloc, on_read);
 	uv_read_start((uv_stream_t *)&op->err, on_alloc, on_read);
+	/* "ssh -O exit" reads no stdin: nothing to send it. */
 	wb = uv_buf_init(op->script, (unsigned)op->script_len);
-	if (uv_write(&op->wreq, (uv_stream_t *)&op->in, &wb, 1,
-	    on_written) != 0)
+	if (op->kind == SOP_EXIT || uv_write(&op->wreq,
+	    (uv_stream_t *)&op->in, &wb, 1, on_written) != 0)
 		close_handle((uv_handle_t *)&op->in);
 	uv_timer_start(&op->timer, on_timeout,
 	    (uint64_t)(t->connect_timeout + timeout_s) * 1000, 0);

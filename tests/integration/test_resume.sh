@@ -17,6 +17,20 @@ total_issued() {
 	sqlite3 "$K/state/journal.db" "select count(*) from events where state = 'issued';" 2>/dev/null || echo 0
 }
 
+# SIGINT: servers in flight finish, the others are reported not started.
+start=$(total_issued)
+"$CERTFLEET" run --json "$K/fleet.cfg" >"$TMP/int.json" 2>/dev/null &
+pid=$!
+for _ in $(seq 1 300); do
+	[ "$(total_issued)" -ge $((start + 2)) ] && break
+	sleep 0.05
+done
+kill -INT "$pid"
+wait "$pid"; rc=$?
+check "SIGINT: the run ends with its report (exit 1)" [ "$rc $(jq -r .command "$TMP/int.json" 2>/dev/null)" = "1 run" ]
+check "servers not started are named as such" [ "$(jq '[.servers[] | select(.error == "not started: the run was interrupted")] | length' "$TMP/int.json")" -gt 0 ]
+check "no server in flight was cut off" [ "$(jq '[.servers[] | select(.status == "failed" and .error != "not started: the run was interrupted")] | length' "$TMP/int.json")" -eq 0 ]
+
 kills=0
 for round in 1 2 3; do
 	start=$(total_issued)
