@@ -10,6 +10,7 @@
  */
 #include "engine/assign.h"
 #include "engine/err.h"
+#include "engine/strv.h"
 #include "engine/path.h"
 #include "engine/usage.h"
 
@@ -197,15 +198,6 @@ int assign_read_current(struct transport *t, const char *certs,
 	return rc;
 }
 
-static void argv_free(char **v)
-{
-	size_t i;
-
-	for (i = 0; v != NULL && v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
-}
-
 static char **argv_dup(char *const *v)
 {
 	size_t n = 0, i;
@@ -217,7 +209,7 @@ static char **argv_dup(char *const *v)
 		return NULL;
 	for (i = 0; i < n; i++) {
 		if ((c[i] = strdup(v[i])) == NULL) {
-			argv_free(c);
+			strv_free(c);
 			return NULL;
 		}
 	}
@@ -235,7 +227,7 @@ void assign_release(struct assign *a)
 		free(au->pointer);
 		free(au->cert);
 		free(au->key);
-		argv_free(au->reload);
+		strv_free(au->reload);
 		transport_undo_free(au->undo);
 		memset(au, 0, sizeof *au);
 	}

@@ -12,6 +12,7 @@
  */
 #include "engine/transport_local.h"
 #include "engine/err.h"
+#include "engine/strv.h"
 #include "engine/fsio.h"
 #include "engine/path.h"
 
@@ -767,15 +768,6 @@ fail:
 	free(v);
 	closedir(d);
 	return NULL;
-}
-
-static void strv_free(char **v)
-{
-	size_t i;
-
-	for (i = 0; v != NULL && v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
 }
 
 /* Removes every version in storefd except keep1 and keep2 (either may be

@@ -9,6 +9,7 @@
  */
 #include "engine/transport_ssh.h"
 #include "engine/err.h"
+#include "engine/strv.h"
 #include "engine/path.h"
 #include "engine/ssh_script.h"
 
@@ -189,15 +190,6 @@ static bool assign_var(struct buf *s, const char *name, const void *v,
 		OPENSSL_cleanse(e, strlen(e));
 	free(e);
 	return ok;
-}
-
-static void strv_free(char **v)
-{
-	size_t i;
-
-	for (i = 0; v != NULL && v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
 }
 
 /* ---- the operation's life ---- */

@@ -247,17 +247,6 @@ bool cfg_strings(const struct cfg *c, const config_setting_t *group,
 	return true;
 }
 
-void strv_free(char **v)
-{
-	size_t i;
-
-	if (v == NULL)
-		return;
-	for (i = 0; v[i]; i++)
-		free(v[i]);
-	free(v);
-}
-
 char *cfg_path(const struct cfg *c, const config_setting_t *s,
     const char *path)
 {

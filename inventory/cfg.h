@@ -6,6 +6,7 @@
 #ifndef CF_CFG_H
 #define CF_CFG_H
 
+#include "engine/strv.h"
 #include "inventory/diag.h"
 
 #include <libconfig.h>
@@ -74,8 +75,6 @@ bool cfg_strings(const struct cfg *c, const config_setting_t *group,
     const char *key, bool required, char ***out, size_t *n, int **lines,
     const char *what);
 
-/* Frees a NULL-ended array of strings and the strings. */
-void strv_free(char **v);
 
 /* A resolved copy of path: relative paths are taken from the directory of
  * the file that names them. NULL when out of memory. */
