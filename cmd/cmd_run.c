@@ -4,6 +4,7 @@
  * plan takes no lock and writes nothing anywhere: no journal, no keys.
  */
 #include "cmd/cmd.h"
+#include "engine/ca_acme.h"
 #include "engine/ca_local_driver.h"
 #include "engine/engine.h"
 #include "engine/err.h"
@@ -117,6 +118,33 @@ static int ca_open(const struct fleet *f, uv_loop_t *loop,
 {
 	struct ca_policy pol;
 
+	if (f->ca.type == CA_ACME) {
+		struct ca_acme_config ac;
+		char *dir;
+		int rc;
+
+		memset(&ac, 0, sizeof ac);
+		ac.directory = f->ca.acme.directory;
+		ac.tls_ca_file = f->ca.acme.tls_ca_file;
+		ac.account_key = f->ca.acme.account_key;
+		ac.contact = f->ca.acme.contact;
+		ac.ncontact = f->ca.acme.ncontact;
+		ac.eab_kid = f->ca.acme.eab_kid;
+		ac.eab_hmac_key = f->ca.acme.eab_hmac_key;
+		ac.preferred_chain = f->ca.acme.preferred_chain;
+		ac.max_in_flight = f->concurrency > 4 ? f->concurrency : 4;
+		/* The account key's directory, 0700 like the rest of the
+		 * state. */
+		if ((dir = strdup(ac.account_key)) == NULL)
+			return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
+		if (strrchr(dir, '/'))
+			*strrchr(dir, '/') = '\0';
+		rc = strchr(ac.account_key, '/') ? fsio_mkdirs(dir, 0700, msg,
+		    msgsz) : 0;
+		free(dir);
+		return rc ? rc : ca_acme_new(loop, &ac, ca, msg, msgsz);
+	}
+
 	memset(&pol, 0, sizeof pol);
 	pol.allowed_domains = f->ca.allowed_domains;
 	pol.ndomains = f->ca.ndomains;
@@ -202,6 +230,7 @@ static int run_mode(const struct cmd_opts *o, enum engine_mode mode,
 		tg[i].store = &s->store;
 		tg[i].bindings = s->bindings;
 		tg[i].keygen_remote = s->keygen_server;
+		tg[i].webroot = s->webroot;
 	}
 
 	if (uv_loop_init(&loop) != 0) {
@@ -235,12 +264,15 @@ static int run_mode(const struct cmd_opts *o, enum engine_mode mode,
 		fprintf(stderr, "certfleet: %s\n", msg);
 		goto out;
 	}
-	if (ca_open(&f, &loop, &ca, msg, sizeof msg) != 0) {
+	/* plan asks no CA anything, so an ACME account key is not made
+	 * for it: plan writes nothing. */
+	if ((mode != ENGINE_PLAN || f.ca.type != CA_ACME) &&
+	    ca_open(&f, &loop, &ca, msg, sizeof msg) != 0) {
 		fprintf(stderr, "certfleet: %s\n", msg);
 		exit_code = CMD_EXIT_USAGE;
 		goto out;
 	}
-	if (ca->ops->chain_pem(ca, &chain, msg, sizeof msg) != 0) {
+	if (ca && ca->ops->chain_pem(ca, &chain, msg, sizeof msg) != 0) {
 		fprintf(stderr, "certfleet: %s\n", msg);
 		goto out;
 	}
@@ -264,7 +296,7 @@ static int run_mode(const struct cmd_opts *o, enum engine_mode mode,
 	cfg.open = open_transport;
 	cfg.progress = progress;
 	cfg.ctx = &rc;
-	cfg.max_wait_s = 60;
+	cfg.max_wait_s = f.ca.max_wait;
 	if (have_journal && journal_run_begin(&jr, command, &cfg.run_id, msg,
 	    sizeof msg) != 0) {
 		fprintf(stderr, "certfleet: %s\n", msg);

@@ -1,5 +1,6 @@
 /* What every CA driver shares: the reply's lifetime. */
 #include "engine/ca.h"
+#include "engine/strv.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -10,5 +11,6 @@ void ca_reply_release(struct ca_reply *r)
 	free(r->cert_pem);
 	free(r->status_text);
 	free(r->detail);
+	strv_free(r->alt_pem);
 	memset(r, 0, sizeof(*r));
 }

@@ -19,14 +19,32 @@ enum ca_answer {
 	CA_ERROR
 };
 
+/* Called once a publisher's put or remove is done; status 0 or CF_E*. */
+typedef void (*ca_done_cb)(void *arg, int status, const char *msg);
+
+/*
+ * How a CA that wants proof of control of a name (ACME http-01) reaches
+ * the server: files under the server's webroot, written and removed
+ * through its transport. put is NULL when the server has no webroot.
+ * rel is a relative path without ".." (".well-known/acme-challenge/T").
+ */
+struct ca_publisher {
+	int (*put)(void *ctx, const char *rel, const char *data, size_t len,
+	    ca_done_cb cb, void *arg);
+	int (*remove)(void *ctx, const char *rel, ca_done_cb cb, void *arg);
+	void *ctx;
+};
+
 /* One request, as the engine hands it over; the driver copies what it
- * keeps, so the caller may free it once submit or poll has returned. */
+ * keeps, so the caller may free it once submit or poll has returned. The
+ * publisher's ctx stays valid until the reply. */
 struct ca_request {
 	const char *server;
 	const char *csr_pem;
 	const struct req_spec *spec;
 	const char *ref;            /* poll: the CA's handle from a reply */
 	bool approved;              /* poll: approval recorded in the journal */
+	struct ca_publisher pub;
 };
 
 /* What the CA returned. Every string is owned by the reply; a callback
@@ -38,6 +56,9 @@ struct ca_reply {
 	char *status_text;          /* the CA's own word, for the journal */
 	char *detail;               /* denied or error: why */
 	int retry_after;            /* pending: seconds; -1 not in this run */
+	char **alt_pem;             /* issued: other chains for the same leaf
+	                               (leaf first), NULL-ended, or NULL */
+	bool preferred;             /* cert_pem's chain is the preferred one */
 };
 
 struct ca_driver;
@@ -57,7 +78,8 @@ struct ca_ops {
 	 * preflight; *out is the caller's to free. */
 	int (*chain_pem)(struct ca_driver *ca, char **out, char *msg,
 	    size_t msgsz);
-	/* Frees the driver; only once no submit or poll is outstanding. */
+	/* Frees the driver; only once no submit or poll is outstanding.
+	 * It may finish on the loop: the caller runs the loop after. */
 	void (*free)(struct ca_driver *ca);
 };
 

@@ -35,6 +35,8 @@ struct engine_target {
 	const struct usage_binding *bindings;   /* [USAGE_MAX] */
 	bool keygen_remote;         /* the transport makes the key on the
 	                               server; it never reaches this machine */
+	const char *webroot;        /* where a CA's proof files go (http-01),
+	                               or NULL */
 };
 
 /* Opens target i's transport on loop; 0 or a CF_E* code with msg. */
@@ -65,7 +67,8 @@ struct engine_config {
 	engine_open_fn open;
 	engine_progress_fn progress;
 	void *ctx;                  /* for open and progress */
-	int max_wait_s;             /* longest pending wait within a run */
+	int max_wait_s;             /* longest a server waits on the CA
+	                               within a run; then it stays pending */
 };
 
 /*

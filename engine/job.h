@@ -37,6 +37,8 @@ struct job {
 	STACK_OF(X509) *certs;      /* issued leaf, then the CA's chain */
 	struct chain_verdict verdict;
 	uv_timer_t timer;           /* pending: waiting to poll again */
+	uint64_t pending_since;     /* uv_now of the first pending, or 0 */
+	int chain_pick;             /* 0: the CA's first chain; n: alternate n */
 	bool timer_open;
 	uv_work_t work;
 	struct assign assign;       /* while assigning */

@@ -271,22 +271,95 @@ struct chain_work {
 	char msg[256];
 };
 
+/* The verdict on one chain (leaf first) against the job's stores. */
+static int diagnose(struct job *j, struct chain_work *cw,
+    STACK_OF(X509) *certs, struct chain_verdict *v)
+{
+	STACK_OF(X509) *above = sk_X509_dup(certs);
+	int rc;
+
+	if (above == NULL)
+		return cf_error(cw->msg, sizeof cw->msg, CF_ENOMEM,
+		    "out of memory");
+	(void)sk_X509_shift(above);
+	rc = chain_diagnose(sk_X509_value(certs, 0), above, &j->roots,
+	    &j->inters, cw->eku, cw->now, v, cw->msg, sizeof cw->msg);
+	sk_X509_free(above);
+	return rc;
+}
+
+/* When the CA's first chain does not verify here, the first alternate
+ * that does replaces it (ACME's Link rel="alternate"). */
+static void try_alternates(struct job *j, struct chain_work *cw)
+{
+	json_t *o = json_loads(j->rq.alt_chains, 0, NULL);
+	json_t *a = json_object_get(o, "chains");
+	STACK_OF(X509) *certs;
+	struct chain_verdict v;
+	char msg[256];
+	size_t i;
+
+	for (i = 0; i < json_array_size(a); i++) {
+		certs = NULL;
+		if (!json_is_string(json_array_get(a, i)) ||
+		    crypto_certs_from_pem(json_string_value(json_array_get(a,
+		    i)), "an alternate chain", &certs, msg, sizeof msg) != 0)
+			continue;
+		chain_verdict_init(&v);
+		if (diagnose(j, cw, certs, &v) == 0 &&
+		    v.status == CHAIN_OK) {
+			chain_verdict_release(&j->verdict);
+			j->verdict = v;
+			sk_X509_pop_free(j->certs, X509_free);
+			j->certs = certs;
+			j->chain_pick = (int)i + 1;
+			break;
+		}
+		chain_verdict_release(&v);
+		sk_X509_pop_free(certs, X509_free);
+	}
+	json_decref(o);
+}
+
 static void chain_run(uv_work_t *w)
 {
 	struct chain_work *cw = container_of(w, struct chain_work, work);
 	struct job *j = cw->j;
-	STACK_OF(X509) *above = sk_X509_dup(j->certs);
 
-	if (above == NULL) {
-		cw->rc = cf_error(cw->msg, sizeof cw->msg, CF_ENOMEM,
-		    "out of memory");
-		return;
+	cw->rc = diagnose(j, cw, j->certs, &j->verdict);
+	if (cw->rc == 0 && j->verdict.status != CHAIN_OK &&
+	    j->rq.alt_chains != NULL)
+		try_alternates(j, cw);
+}
+
+/* Which chain the CA offered this server gets, for the report. */
+static void chain_choice(struct job *j)
+{
+	X509 *top = sk_X509_value(j->certs, sk_X509_num(j->certs) - 1);
+	json_t *o = json_loads(j->rq.alt_chains, 0, NULL);
+	char cn[256] = "?", text[600], *pem = NULL;
+	bool preferred = json_is_true(json_object_get(o, "preferred"));
+	const char *alt;
+
+	X509_NAME_get_text_by_NID(X509_get_issuer_name(top), NID_commonName,
+	    cn, sizeof cn);
+	if (j->chain_pick > 0) {
+		alt = json_string_value(json_array_get(json_object_get(o,
+		    "chains"), (size_t)j->chain_pick - 1));
+		if (alt && (pem = strdup(alt)) != NULL) {
+			free(j->rq.cert_pem);
+			j->rq.cert_pem = pem;
+		}
+		snprintf(text, sizeof text, "alternate chain %d, to '%s': the "
+		    "one this server's stores verify", j->chain_pick, cn);
+	} else {
+		snprintf(text, sizeof text, "%s chain, to '%s'%s",
+		    preferred ? "preferred" : "the CA's default", cn,
+		    j->verdict.status == CHAIN_OK ? "" : " (no chain the CA "
+		    "offered verifies here)");
 	}
-	(void)sk_X509_shift(above);
-	cw->rc = chain_diagnose(sk_X509_value(j->certs, 0), above, &j->roots,
-	    &j->inters, cw->eku, cw->now, &j->verdict, cw->msg,
-	    sizeof cw->msg);
-	sk_X509_free(above);
+	report_row_set(&j->e->report->rows[j->i].chain_choice, text);
+	json_decref(o);
 }
 
 static void chain_verdict_ready(struct job *j);
@@ -332,6 +405,8 @@ static void chain_verdict_ready(struct job *j)
 	const struct engine_config *cfg = job_cfg(j);
 	char msg[256];
 
+	if (j->rq.alt_chains != NULL && !j->current_only)
+		chain_choice(j);
 	if (j->current_only) {
 		if (job_advance(j, JOB_UP_TO_DATE, NULL))
 			job_finish(j, REPORT_UP_TO_DATE);

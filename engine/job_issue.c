@@ -10,6 +10,7 @@
 #include "engine/fsio.h"
 
 #include <dirent.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,6 +273,26 @@ static int check_issued_key(struct job *j)
 	return 0;
 }
 
+/* The CA's other chains, kept with the request for the chain check. */
+static void keep_alternates(struct job *j, struct ca_reply *r)
+{
+	json_t *o, *a = json_array();
+	size_t i;
+
+	free(j->rq.alt_chains);
+	j->rq.alt_chains = NULL;
+	if (r->alt_pem == NULL || r->alt_pem[0] == NULL || a == NULL) {
+		json_decref(a);
+		return;
+	}
+	for (i = 0; r->alt_pem[i]; i++)
+		json_array_append_new(a, json_string(r->alt_pem[i]));
+	o = json_pack("{s:b, s:o}", "preferred", r->preferred, "chains", a);
+	if (o)
+		j->rq.alt_chains = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+}
+
 static void on_poll_timer(uv_timer_t *t)
 {
 	struct job *j = container_of(t, struct job, timer);
@@ -293,6 +314,7 @@ static void on_reply(void *arg, struct ca_reply *r)
 	case CA_ISSUED:
 		j->rq.cert_pem = r->cert_pem;
 		r->cert_pem = NULL;
+		keep_alternates(j, r);
 		if (job_load_issued(j) != 0 || check_issued_key(j) != 0) {
 			journal_strset(&j->rq.error, j->error);
 			job_fail(j, NULL);
@@ -306,7 +328,16 @@ static void on_reply(void *arg, struct ca_reply *r)
 	case CA_PENDING:
 		if (!job_advance(j, JOB_PENDING, r->detail))
 			return;
-		if (r->retry_after < 0 || r->retry_after > cfg->max_wait_s) {
+		/* The wait counts from the first pending of this run; past
+		 * max_wait_s the server stays pending for the next run. */
+		if (j->pending_since == 0)
+			j->pending_since = uv_now(j->e->loop);
+		if (r->retry_after < 0 || (uv_now(j->e->loop) -
+		    j->pending_since) / 1000 + (uint64_t)r->retry_after >
+		    (uint64_t)cfg->max_wait_s) {
+			if (r->detail)
+				report_row_set(&j->e->report->rows[j->i].error,
+				    r->detail);
 			job_finish(j, REPORT_PENDING);
 			return;
 		}
@@ -327,6 +358,46 @@ static void on_reply(void *arg, struct ca_reply *r)
 	}
 }
 
+/* The publisher the CA driver writes http-01 files through: below the
+ * server's webroot, by its own transport. */
+static char *webroot_path(struct job *j, const char *rel)
+{
+	char *p = malloc(strlen(j->tg->webroot) + strlen(rel) + 2);
+
+	if (p)
+		sprintf(p, "%s/%s", j->tg->webroot, rel);
+	return p;
+}
+
+static int publish_put(void *ctx, const char *rel, const char *data,
+    size_t len, ca_done_cb cb, void *arg)
+{
+	struct job *j = ctx;
+	char *path = webroot_path(j, rel);
+	int rc;
+
+	if (path == NULL)
+		return CF_ENOMEM;
+	/* World-readable: the web server serves it to the CA. */
+	rc = j->t->ops->write_file(j->t, path, data, len, 0644, cb, arg);
+	free(path);
+	return rc;
+}
+
+static int publish_remove(void *ctx, const char *rel, ca_done_cb cb,
+    void *arg)
+{
+	struct job *j = ctx;
+	char *path = webroot_path(j, rel);
+	int rc;
+
+	if (path == NULL)
+		return CF_ENOMEM;
+	rc = j->t->ops->remove(j->t, path, cb, arg);
+	free(path);
+	return rc;
+}
+
 /* In SUBMIT: send the CSR. In POLL: ask about the request
  * the CA already holds; with no handle yet (killed before the CA
  * answered) send the same CSR again. */
@@ -334,10 +405,15 @@ void job_submit(struct job *j)
 {
 	const struct engine_config *cfg = job_cfg(j);
 	struct ca_request req = { j->tg->name, j->rq.csr_pem, j->tg->spec,
-	    j->rq.ca_ref, j->rq.approved != 0 };
+	    j->rq.ca_ref, j->rq.approved != 0, { NULL, NULL, NULL } };
 	int rc;
 
 	j->rq.attempts++;
+	if (j->tg->webroot) {
+		req.pub.put = publish_put;
+		req.pub.remove = publish_remove;
+		req.pub.ctx = j;
+	}
 	if (j->state == JOB_POLL && j->rq.ca_ref != NULL)
 		rc = cfg->ca->ops->poll(cfg->ca, &req, on_reply, j);
 	else

@@ -69,14 +69,15 @@ enum req_param {
 	P_ATTEMPTS,
 	P_CREATED_AT,
 	P_UPDATED_AT,
-	P_FINAL
+	P_FINAL,
+	P_ALT_CHAINS
 };
 
 #define REQ_COLUMNS \
 	"id, server, run_id, state, ca_status, ca_ref, csr_pem, key_path, " \
 	"cert_pem, thumbprint, sha256, not_after, chain_status, " \
 	"chain_detail, missing_json, usages, approved, error, retry_at, " \
-	"attempts, created_at, updated_at, final"
+	"attempts, created_at, updated_at, final, alt_chains"
 
 static const char *const stmt_sql[STMT_MAX] = {
 	[STMT_BEGIN] = "BEGIN IMMEDIATE",
@@ -90,7 +91,7 @@ static const char *const stmt_sql[STMT_MAX] = {
 	[STMT_REQ_INSERT] =
 	    "INSERT INTO requests(" REQ_COLUMNS ") VALUES (?1, ?2, ?3, ?4, "
 	    "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
-	    "?18, ?19, ?20, ?21, ?22, ?23)",
+	    "?18, ?19, ?20, ?21, ?22, ?23, ?24)",
 	/* created_at (?21) is bound but never changes. */
 	[STMT_REQ_UPDATE] =
 	    "UPDATE requests SET server = ?2, run_id = ?3, state = ?4, "
@@ -98,7 +99,8 @@ static const char *const stmt_sql[STMT_MAX] = {
 	    "cert_pem = ?9, thumbprint = ?10, sha256 = ?11, "
 	    "not_after = ?12, chain_status = ?13, chain_detail = ?14, "
 	    "missing_json = ?15, usages = ?16, approved = ?17, error = ?18, "
-	    "retry_at = ?19, attempts = ?20, updated_at = ?22, final = ?23 "
+	    "retry_at = ?19, attempts = ?20, updated_at = ?22, final = ?23, "
+	    "alt_chains = ?24 "
 	    "WHERE id = ?1",
 	[STMT_REQ_OPEN] =
 	    "SELECT " REQ_COLUMNS " FROM requests WHERE server = ?1 "
@@ -165,7 +167,12 @@ static const char schema_v1[] =
 	"CREATE INDEX events_server_state ON events(server, state);"
 	"PRAGMA user_version = 1;";
 
-_Static_assert(JOURNAL_SCHEMA_VERSION == 1, "add the upgrade step");
+/* Version 2: the other chains an ACME CA offered for the same leaf. */
+static const char schema_v2[] =
+	"ALTER TABLE requests ADD COLUMN alt_chains TEXT;"
+	"PRAGMA user_version = 2;";
+
+_Static_assert(JOURNAL_SCHEMA_VERSION == 2, "add the upgrade step");
 
 static int64_t now(void)
 {
@@ -291,6 +298,7 @@ static int bind_request(sqlite3_stmt *st, const struct journal_request *rq,
 	B(sqlite3_bind_int64(st, P_CREATED_AT, created));
 	B(sqlite3_bind_int64(st, P_UPDATED_AT, updated));
 	B(sqlite3_bind_int(st, P_FINAL, rq->final != 0));
+	B(bind_text(st, P_ALT_CHAINS, rq->alt_chains));
 #undef B
 	return rc;
 }
@@ -338,6 +346,7 @@ static int read_request(sqlite3_stmt *st, struct journal_request *rq)
 	ok = ok && col_text(st, P_MISSING_JSON - 1, &rq->missing_json);
 	ok = ok && col_text(st, P_USAGES - 1, &rq->usages);
 	ok = ok && col_text(st, P_ERROR - 1, &rq->error);
+	ok = ok && col_text(st, P_ALT_CHAINS - 1, &rq->alt_chains);
 	if (!ok)
 		journal_request_release(rq);
 	return ok;
@@ -437,6 +446,8 @@ static int schema_upgrade(struct journal *j, char *msg, size_t msgsz)
 	rc = query_int(j->db, "PRAGMA user_version", &version);
 	if (rc == SQLITE_OK && version == 0)
 		rc = sqlite3_exec(j->db, schema_v1, NULL, NULL, NULL);
+	if (rc == SQLITE_OK && version < 2)
+		rc = sqlite3_exec(j->db, schema_v2, NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
@@ -638,6 +649,7 @@ void journal_request_release(struct journal_request *rq)
 	free(rq->csr_pem);
 	free(rq->key_path);
 	free(rq->cert_pem);
+	free(rq->alt_chains);
 	free(rq->thumbprint);
 	free(rq->sha256);
 	free(rq->chain_status);

@@ -22,7 +22,7 @@
  *        usages TEXT, approved INTEGER NOT NULL DEFAULT 0, error TEXT,
  *        retry_at INTEGER, attempts INTEGER NOT NULL DEFAULT 0,
  *        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
- *        final INTEGER NOT NULL DEFAULT 0)
+ *        final INTEGER NOT NULL DEFAULT 0, alt_chains TEXT)
  *      one row per certificate request; the current state of each. A
  *      server has at most one row with final = 0 that matters: the newest.
  *
@@ -43,7 +43,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define JOURNAL_SCHEMA_VERSION 1
+#define JOURNAL_SCHEMA_VERSION 2
 
 /* Room for the prepared statements journal.c keeps (see enum stmt_id). */
 #define JOURNAL_NSTMT 16
@@ -87,6 +87,8 @@ struct journal_request {
 	int64_t created_at;         /* set by the journal */
 	int64_t updated_at;         /* set by the journal */
 	int final;                  /* 1: done, never resumed */
+	char *alt_chains;           /* JSON: {"preferred": bool, "chains":
+	                               [PEM...]}, the CA's other chains */
 };
 
 /*

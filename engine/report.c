@@ -46,6 +46,7 @@ void report_release(struct report *r)
 	for (i = 0; i < r->n; i++) {
 		free(r->rows[i].name);
 		free(r->rows[i].ca_status);
+		free(r->rows[i].chain_choice);
 		free(r->rows[i].error);
 		chain_verdict_release(&r->rows[i].chain);
 	}
@@ -171,13 +172,14 @@ static json_t *row_json(const struct report_row *row)
 			    json_string(usage_name((enum usage)u)));
 	if (row->not_after)
 		iso8601(row->not_after, when, sizeof when);
-	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 	    "name", row->name, "status", report_status_name(row->status),
 	    "thumbprint", str_or_null(row->thumbprint),
 	    "sha256", str_or_null(row->sha256),
 	    "not_after", row->not_after ? json_string(when) : json_null(),
 	    "chain", chain_json(row), "usages", usages,
 	    "ca_status", str_or_null(row->ca_status),
+	    "chain_choice", str_or_null(row->chain_choice),
 	    "error", str_or_null(row->error));
 }
 
@@ -240,6 +242,9 @@ int report_write_table(const struct report *r, FILE *out, bool quiet)
 		fprintf(out, "%s\n", *sep ? "" : "-");
 		if (row->error)
 			fprintf(out, "%*s  %s\n", (int)w, "", row->error);
+		if (row->chain_choice && !quiet)
+			fprintf(out, "%*s  %s\n", (int)w, "",
+			    row->chain_choice);
 		if (row->chain.status == CHAIN_MISSING_CA ||
 		    row->chain.status == CHAIN_INVALID) {
 			chain_verdict_describe(&row->chain, line, sizeof line);

@@ -37,6 +37,8 @@ struct report_row {
 	struct chain_verdict chain;
 	unsigned usages;            /* bit (1 << enum usage) assigned */
 	char *ca_status;            /* the CA's own word, or NULL */
+	char *chain_choice;         /* which of the CA's chains, when it
+	                               offered several; or NULL */
 	char *error;                /* NULL when none */
 };
 

@@ -6,6 +6,7 @@
  */
 #include "inventory/fleet.h"
 #include "engine/err.h"
+#include "engine/jws.h"
 #include "engine/path.h"
 #include "inventory/cfg.h"
 #include "inventory/server.h"
@@ -18,7 +19,7 @@
 
 static const char *const top_keys[] = {
 	"fleet", "ca", "request", "usages", "store", "usage_bindings", "vars",
-	"ssh", "servers", NULL
+	"ssh", "servers", "webroot", NULL
 };
 static const char *const fleet_keys[] = {
 	"name", "state_dir", "concurrency", "renew_before_days", "assign",
@@ -26,8 +27,19 @@ static const char *const fleet_keys[] = {
 };
 static const char *const ca_keys[] = {
 	"type", "root_cert", "root_key", "issuing_cert", "issuing_key",
-	"allowed_domains", "allowed_ips", "approval", "trusted_roots", NULL
+	"allowed_domains", "allowed_ips", "approval", "trusted_roots",
+	"max_wait", "directory", "contact", "tls_ca_file", "account_key", "eab",
+	"challenge", "preferred_chain", NULL
 };
+static const char *const local_only_keys[] = {
+	"root_cert", "root_key", "issuing_cert", "issuing_key",
+	"allowed_domains", "allowed_ips", "approval", NULL
+};
+static const char *const acme_only_keys[] = {
+	"directory", "contact", "tls_ca_file", "account_key", "eab",
+	"challenge", "preferred_chain", NULL
+};
+static const char *const eab_keys[] = { "kid", "hmac_key", NULL };
 
 void fleet_init(struct fleet *f)
 {
@@ -50,6 +62,13 @@ void fleet_release(struct fleet *f)
 	free(f->ca.root_key);
 	free(f->ca.issuing_cert);
 	free(f->ca.issuing_key);
+	free(f->ca.acme.directory);
+	strv_free(f->ca.acme.contact);
+	free(f->ca.acme.tls_ca_file);
+	free(f->ca.acme.account_key);
+	free(f->ca.acme.eab_kid);
+	free(f->ca.acme.eab_hmac_key);
+	free(f->ca.acme.preferred_chain);
 	strv_free(f->ca.allowed_domains);
 	free(f->ca.allowed_ips);
 	strv_free(f->ca.trusted_roots);
@@ -136,6 +155,104 @@ static bool sha256_pin(char *s)
 	return o == 64;
 }
 
+/* Keys that belong to the other CA type are a mistake worth naming. */
+static void refuse_keys(const struct cfg *c, config_setting_t *ca,
+    const char *const *keys, const char *type)
+{
+	size_t i;
+
+	for (i = 0; keys[i]; i++)
+		if (config_setting_get_member(ca, keys[i]))
+			cfg_error(c, config_setting_get_member(ca, keys[i]),
+			    "'%s' in ca is not used with type = \"%s\"",
+			    keys[i], type);
+}
+
+static void parse_acme(struct fleet *f, const struct cfg *c,
+    config_setting_t *ca)
+{
+	struct fleet_acme *a = &f->ca.acme;
+	config_setting_t *eab, *m;
+	const char *v;
+	int *lines = NULL;
+	char *dir;
+	size_t i;
+
+	refuse_keys(c, ca, local_only_keys, "acme");
+	if (cfg_string(c, ca, "directory", true, &v, "ca")) {
+		m = config_setting_get_member(ca, "directory");
+		/* TLS verification is always on: no plain http. */
+		if (strncmp(v, "https://", 8) != 0 || strlen(v) < 9 ||
+		    str_has_control(v) || strchr(v, ' '))
+			cfg_error(c, m, "'directory' in ca must be an https:// "
+			    "URL, not '%s'", v);
+		else
+			a->directory = strdup(v);
+	}
+	if (cfg_strings(c, ca, "contact", false, &a->contact, &a->ncontact,
+	    &lines, "ca")) {
+		for (i = 0; i < a->ncontact; i++)
+			if (strncmp(a->contact[i], "mailto:", 7) != 0 ||
+			    strlen(a->contact[i]) < 8 ||
+			    str_has_control(a->contact[i]) ||
+			    strchr(a->contact[i], ','))
+				diags_add(c->diags, cfg_file(c, ca), lines[i],
+				    "contact '%s' in ca must be one "
+				    "\"mailto:address\"", a->contact[i]);
+		free(lines);
+	}
+	if (cfg_string(c, ca, "tls_ca_file", false, &v, "ca")) {
+		m = config_setting_get_member(ca, "tls_ca_file");
+		if (v[0] == '\0' || str_has_control(v))
+			cfg_error(c, m, "'tls_ca_file' in ca must be a path");
+		else
+			a->tls_ca_file = cfg_path(c, m, v);
+	}
+	if (cfg_string(c, ca, "account_key", false, &v, "ca")) {
+		m = config_setting_get_member(ca, "account_key");
+		if (v[0] == '\0' || str_has_control(v))
+			cfg_error(c, m, "'account_key' in ca must be a path");
+		else
+			a->account_key = cfg_path(c, m, v);
+	} else if ((dir = path_join(f->state_dir ? f->state_dir : "state",
+	    "acme")) != NULL) {
+		a->account_key = path_join(dir, "account.key");
+		free(dir);
+	}
+	if (cfg_string(c, ca, "challenge", false, &v, "ca") &&
+	    strcmp(v, "http-01") != 0)
+		cfg_error(c, config_setting_get_member(ca, "challenge"),
+		    "unknown challenge '%s' in ca (this version supports: "
+		    "http-01)", v);
+	if (cfg_string(c, ca, "preferred_chain", false, &v, "ca")) {
+		if (v[0] == '\0' || str_has_control(v))
+			cfg_error(c, config_setting_get_member(ca,
+			    "preferred_chain"), "'preferred_chain' in ca must "
+			    "be an issuer common name");
+		else
+			a->preferred_chain = strdup(v);
+	}
+	if ((eab = cfg_group(c, ca, "eab", "ca")) != NULL) {
+		cfg_check_keys(c, eab, "eab", eab_keys);
+		if (cfg_string(c, eab, "kid", true, &v, "eab")) {
+			if (v[0] == '\0' || str_has_control(v))
+				cfg_error(c, config_setting_get_member(eab,
+				    "kid"), "'kid' in eab must not be empty");
+			else
+				a->eab_kid = strdup(v);
+		}
+		if (cfg_string(c, eab, "hmac_key", true, &v, "eab")) {
+			/* Never echoed: it is a secret. */
+			if (!jws_b64url_valid(v))
+				cfg_error(c, config_setting_get_member(eab,
+				    "hmac_key"), "'hmac_key' in eab must be "
+				    "base64url, as the CA hands it out");
+			else
+				a->eab_hmac_key = strdup(v);
+		}
+	}
+}
+
 static void parse_ca(struct fleet *f, const struct cfg *c,
     config_setting_t *root)
 {
@@ -146,13 +263,23 @@ static void parse_ca(struct fleet *f, const struct cfg *c,
 	size_t i, n = 0;
 
 	f->ca.type = CA_LOCAL;
+	f->ca.max_wait = 60;
 	if (ca) {
 		cfg_check_keys(c, ca, "ca", ca_keys);
-		if (cfg_string(c, ca, "type", false, &type, "ca") &&
-		    strcmp(type, "local") != 0)
-			cfg_error(c, config_setting_get_member(ca, "type"),
-			    "unknown CA type '%s' (this version supports: "
-			    "local)", type);
+		if (cfg_string(c, ca, "type", false, &type, "ca")) {
+			if (strcmp(type, "acme") == 0)
+				f->ca.type = CA_ACME;
+			else if (strcmp(type, "local") != 0)
+				cfg_error(c, config_setting_get_member(ca,
+				    "type"), "unknown CA type '%s' (use local "
+				    "or acme)", type);
+		}
+		cfg_int(c, ca, "max_wait", false, 0, 86400, &f->ca.max_wait,
+		    "ca");
+		if (f->ca.type == CA_ACME)
+			parse_acme(f, c, ca);
+		else
+			refuse_keys(c, ca, acme_only_keys, "local");
 	}
 	f->ca.root_cert = ca_path(c, ca, "root_cert", f->state_dir, "root.pem");
 	f->ca.root_key = ca_path(c, ca, "root_key", f->state_dir, "root.key");

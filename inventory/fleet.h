@@ -32,7 +32,20 @@ struct ssh_settings {
 };
 
 enum ca_type {
-	CA_LOCAL                    /* the embedded CA */
+	CA_LOCAL,                   /* the embedded CA */
+	CA_ACME                     /* an ACME server (RFC 8555) */
+};
+
+/* ca = { type = "acme"; ... }: paths resolved, URLs checked. */
+struct fleet_acme {
+	char *directory;
+	char **contact;             /* NULL-ended */
+	size_t ncontact;
+	char *tls_ca_file;          /* NULL: the system store */
+	char *account_key;          /* default <state_dir>/acme/account.key */
+	char *eab_kid;
+	char *eab_hmac_key;
+	char *preferred_chain;
 };
 
 struct server {
@@ -50,6 +63,7 @@ struct server {
 	unsigned usages;            /* bit (1 << enum usage) */
 	struct store_paths store;
 	struct usage_binding bindings[USAGE_MAX];
+	char *webroot;              /* http-01 files go below it, or NULL */
 	char *file;                 /* where the server is defined */
 	int line;
 };
@@ -67,6 +81,9 @@ struct fleet_ca {
 	bool manual_approval;
 	char **trusted_roots;       /* SHA-256 hex, upper case, NULL-ended */
 	size_t ntrusted;
+	int max_wait;               /* seconds a server waits on the CA in
+	                               one run before it stays pending */
+	struct fleet_acme acme;
 };
 
 struct fleet {

@@ -48,12 +48,15 @@ static json_t *server_json(const struct fleet *f, const struct server *s)
 	for (i = 0; vars && i < s->vars.n; i++)
 		json_object_set_new(vars, s->vars.v[i].key,
 		    json_string(s->vars.v[i].value));
-	o = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:o, s:o, s:{s:s, s:s, s:s}}",
+	o = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:o, s:o, s:{s:s, s:s, s:s}, "
+	    "s:s?}",
 	    "name", s->name, "address", s->address, "transport",
-	    s->transport == TRANSPORT_SSH ? "ssh" : "local", "root", s->root, "groups", strv_json(s->groups, s->ngroups),
+	    s->transport == TRANSPORT_SSH ? "ssh" : "local", "root", s->root,
+	    "groups", strv_json(s->groups, s->ngroups),
 	    "vars", vars, "usages", usages_json(s->usages),
 	    "store", "roots", s->store.roots, "intermediates",
-	    s->store.intermediates, "certs", s->store.certs);
+	    s->store.intermediates, "certs", s->store.certs,
+	    "webroot", s->webroot);
 	if (o == NULL)
 		return NULL;
 	if (o != NULL && s->transport == TRANSPORT_SSH)
@@ -76,6 +79,8 @@ static json_t *server_json(const struct fleet *f, const struct server *s)
 	return o;
 }
 
+static json_t *ca_json(const struct fleet *f);
+
 json_t *fleet_to_json(const struct fleet *f)
 {
 	json_t *o, *servers = json_array();
@@ -83,17 +88,39 @@ json_t *fleet_to_json(const struct fleet *f)
 
 	for (i = 0; servers && i < f->nservers; i++)
 		json_array_append_new(servers, server_json(f, &f->servers[i]));
-	o = json_pack("{s:s, s:s, s:s, s:i, s:i, s:b, s:{s:s, s:s, s:s, s:b}, "
+	o = json_pack("{s:s, s:s, s:s, s:i, s:i, s:b, s:o, "
 	    "s:{s:s, s:i}, s:o, s:o}",
 	    "fleet", f->name, "file", f->path, "state_dir", f->state_dir,
 	    "concurrency", f->concurrency,
 	    "renew_before_days", f->renew_before_days, "assign", f->assign,
-	    "ca", "type", "local", "root_cert", f->ca.root_cert,
-	    "issuing_cert", f->ca.issuing_cert,
-	    "manual_approval", f->ca.manual_approval,
+	    "ca", ca_json(f),
 	    "template", "file", f->tmpl.file, "line", f->tmpl.line,
 	    "usages", usages_json(f->usages), "servers", servers);
 	return o;
+}
+
+/* The CA as resolved; the EAB MAC key is a secret and never shown. */
+static json_t *ca_json(const struct fleet *f)
+{
+	json_t *contact = json_array();
+	size_t i;
+
+	if (f->ca.type == CA_LOCAL)
+		return json_pack("{s:s, s:s, s:s, s:b, s:i}", "type", "local",
+		    "root_cert", f->ca.root_cert,
+		    "issuing_cert", f->ca.issuing_cert,
+		    "manual_approval", f->ca.manual_approval,
+		    "max_wait", f->ca.max_wait);
+	for (i = 0; contact && i < f->ca.acme.ncontact; i++)
+		json_array_append_new(contact,
+		    json_string(f->ca.acme.contact[i]));
+	return json_pack("{s:s, s:s?, s:o, s:s?, s:s?, s:s?, s:s?, s:i}",
+	    "type", "acme", "directory", f->ca.acme.directory,
+	    "contact", contact, "tls_ca_file", f->ca.acme.tls_ca_file,
+	    "account_key", f->ca.acme.account_key,
+	    "eab_kid", f->ca.acme.eab_kid,
+	    "preferred_chain", f->ca.acme.preferred_chain,
+	    "max_wait", f->ca.max_wait);
 }
 
 json_t *diags_to_json(const struct diags *d)

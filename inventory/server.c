@@ -14,7 +14,8 @@
 static const char *const server_keys[] = {
 	"name", "address", "transport", "root", "groups", "vars", "usages",
 	"store", "usage_bindings", "keygen", "user", "port", "identity_file",
-	"ssh_config", "known_hosts", "host_key_policy", "connect_timeout", NULL
+	"ssh_config", "known_hosts", "host_key_policy", "connect_timeout",
+	"webroot", NULL
 };
 static const char *const ssh_keys[] = {
 	"user", "port", "identity_file", "ssh_config", "known_hosts",
@@ -57,6 +58,7 @@ void server_release(struct server *s)
 	free(s->store.roots);
 	free(s->store.intermediates);
 	free(s->store.certs);
+	free(s->webroot);
 	for (u = 0; u < USAGE_MAX; u++)
 		binding_release(&s->bindings[u]);
 	free(s->file);
@@ -118,6 +120,7 @@ static bool inherit(struct server *s, const struct server *def)
 	s->store.roots = dup_or_null(def->store.roots);
 	s->store.intermediates = dup_or_null(def->store.intermediates);
 	s->store.certs = dup_or_null(def->store.certs);
+	s->webroot = dup_or_null(def->webroot);
 	for (u = 0; u < USAGE_MAX; u++) {
 		s->bindings[u].cert = dup_or_null(def->bindings[u].cert);
 		s->bindings[u].key = dup_or_null(def->bindings[u].key);
@@ -399,6 +402,7 @@ bool server_parse_defaults(struct server *d, const struct cfg *c,
 	if (fl != NULL && config_setting_is_group(fl))
 		parse_keygen(&d->keygen_server, c, fl, "fleet");
 	parse_store(d, c, g, "the fleet file");
+	server_path(c, g, "webroot", &d->webroot, "the fleet file");
 	parse_usages(d, c, g, "the fleet file");
 	parse_bindings(d, c, g, "the fleet file");
 	parse_vars(d, c, g, "the fleet file");
@@ -426,8 +430,8 @@ static void parse_groups(struct server *s, const struct cfg *c,
 static void check_transport(const struct server *s, const struct cfg *c,
     config_setting_t *g, const char *what)
 {
-	const char *paths[3] = { s->store.roots, s->store.intermediates,
-	    s->store.certs };
+	const char *paths[4] = { s->store.roots, s->store.intermediates,
+	    s->store.certs, s->webroot };
 	int i, u;
 
 	if (s->transport == TRANSPORT_LOCAL) {
@@ -441,12 +445,12 @@ static void check_transport(const struct server *s, const struct cfg *c,
 	 * so, rather than land in "/trust/roots" by accident. */
 	if (s->root != NULL)
 		return;
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 		if (paths[i] && paths[i][0] != '/') {
-			cfg_error(c, g, "ssh %s needs absolute store paths "
-			    "(store = { roots = \"/...\"; ... }) or a 'root' "
-			    "directory on the server; '%s' is relative", what,
-			    paths[i]);
+			cfg_error(c, g, "ssh %s needs absolute store and webroot "
+			    "paths (store = { roots = \"/...\"; ... }) or a "
+			    "'root' directory on the server; '%s' is relative",
+			    what, paths[i]);
 			return;
 		}
 	for (u = 0; u < USAGE_MAX; u++)
@@ -529,6 +533,7 @@ bool server_parse(struct server *s, const struct cfg *c,
 	parse_vars(s, c, g, what);
 	parse_usages(s, c, g, what);
 	parse_store(s, c, g, what);
+	server_path(c, g, "webroot", &s->webroot, what);
 	parse_bindings(s, c, g, what);
 	check_transport(s, c, g, what);
 	return c->diags->n == before;
