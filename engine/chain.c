@@ -1083,3 +1083,22 @@ int chain_verdict_describe(const struct chain_verdict *v, char *buf,
 	}
 	return cut ? CF_EINVAL : 0;
 }
+
+bool chain_sent_reaches(STACK_OF(X509) *sent, const struct cert_store *roots)
+{
+	X509 *top = sk_X509_value(sent, sk_X509_num(sent) - 1), *r;
+	EVP_PKEY *pub;
+	int i;
+
+	for (i = 0; top && roots->certs && i < sk_X509_num(roots->certs);
+	    i++) {
+		r = sk_X509_value(roots->certs, i);
+		if (X509_cmp(r, top) == 0)
+			return true;
+		pub = X509_get0_pubkey(r);
+		if (X509_check_issued(r, top) == X509_V_OK && pub &&
+		    X509_verify(top, pub) == 1)
+			return true;
+	}
+	return false;
+}

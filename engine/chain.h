@@ -41,6 +41,7 @@
 #ifndef CF_CHAIN_H
 #define CF_CHAIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -86,6 +87,13 @@ int cert_store_add_pem(struct cert_store *s, const char *data, size_t len,
  */
 int cert_store_load_path(struct cert_store *s, const char *path, char *msg,
     size_t msgsz);
+
+/*
+ * True when the chain as sent (leaf first, as a server will send it to its
+ * clients) ends at, or is signed by, a root in roots: clients that trust
+ * only that root verify it without building another path.
+ */
+bool chain_sent_reaches(STACK_OF(X509) *sent, const struct cert_store *roots);
 
 enum chain_status {
 	CHAIN_OK,                   /* verifies; notes may still be listed */

@@ -288,8 +288,8 @@ static int diagnose(struct job *j, struct chain_work *cw,
 	return rc;
 }
 
-/* When the CA's first chain does not verify here, the first alternate
- * that does replaces it (ACME's Link rel="alternate"). */
+/* When the CA's first chain does not fit here, the first alternate that
+ * does replaces it (ACME's Link rel="alternate"). */
 static void try_alternates(struct job *j, struct chain_work *cw)
 {
 	json_t *o = json_loads(j->rq.alt_chains, 0, NULL);
@@ -306,8 +306,8 @@ static void try_alternates(struct job *j, struct chain_work *cw)
 		    i)), "an alternate chain", &certs, msg, sizeof msg) != 0)
 			continue;
 		chain_verdict_init(&v);
-		if (diagnose(j, cw, certs, &v) == 0 &&
-		    v.status == CHAIN_OK) {
+		if (diagnose(j, cw, certs, &v) == 0 && v.status == CHAIN_OK &&
+		    chain_sent_reaches(certs, &j->roots)) {
 			chain_verdict_release(&j->verdict);
 			j->verdict = v;
 			sk_X509_pop_free(j->certs, X509_free);
@@ -327,8 +327,11 @@ static void chain_run(uv_work_t *w)
 	struct job *j = cw->j;
 
 	cw->rc = diagnose(j, cw, j->certs, &j->verdict);
-	if (cw->rc == 0 && j->verdict.status != CHAIN_OK &&
-	    j->rq.alt_chains != NULL)
+	/* A chain "fits" when the stores verify the leaf and the chain as
+	 * sent reaches one of the server's roots. */
+	if (cw->rc == 0 && j->rq.alt_chains != NULL &&
+	    (j->verdict.status != CHAIN_OK ||
+	    !chain_sent_reaches(j->certs, &j->roots)))
 		try_alternates(j, cw);
 }
 
