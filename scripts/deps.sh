@@ -20,6 +20,13 @@ command -v sqlite3 >/dev/null 2>&1 || missing="$missing sqlite3"
 command -v jq >/dev/null 2>&1 || missing="$missing jq"
 [ -x /usr/sbin/sshd ] || missing="$missing openssh-server"
 command -v ssh >/dev/null 2>&1 || missing="$missing openssh-client"
+# The ACME tests and benchmark: Pebble (with pebble-challtestsrv), nginx,
+# curl, python3 for the fault proxy, lego as the benchmark's peer.
+command -v pebble >/dev/null 2>&1 || missing="$missing pebble"
+[ -x /usr/sbin/nginx ] || missing="$missing nginx"
+command -v curl >/dev/null 2>&1 || missing="$missing curl"
+command -v python3 >/dev/null 2>&1 || missing="$missing python3"
+command -v lego >/dev/null 2>&1 || missing="$missing lego"
 
 [ -z "$missing" ] && exit 0
 echo "deps: installing$missing" >&2

@@ -4,6 +4,7 @@
  * from files, and `openssl verify` as the oracle for ok vs not ok.
  */
 #include "tests/unit/unit.h"
+#include "engine/ca_acme.h"
 #include "engine/chain.h"
 #include "engine/err.h"
 #include "engine/reqspec.h"
@@ -1214,6 +1215,51 @@ static void test_agrees_with_openssl(void **state)
 	assert_true(cli_runs_failed > 10);
 }
 
+/* ---- the chain as sent (ACME alternate chains) ---- */
+
+static void test_sent_reaches(void **state)
+{
+	struct cert_store roots, other;
+	STACK_OF(X509) *sent = stack_of(F.leaf_server, F.inter, NULL);
+	STACK_OF(X509) *with_root = stack_of(F.leaf_server, F.inter, F.root);
+
+	(void)state;
+	cert_store_init(&roots);
+	cert_store_init(&other);
+	assert_int_equal(cert_store_add_cert(&roots, F.root), 0);
+	assert_int_equal(cert_store_add_cert(&other, F.unrel), 0);
+	assert_true(chain_sent_reaches(sent, &roots));
+	assert_true(chain_sent_reaches(with_root, &roots));
+	assert_false(chain_sent_reaches(sent, &other));
+	assert_false(chain_sent_reaches(with_root, &other));
+	/* A leaf alone reaches no root: its issuer is not one. */
+	sk_X509_pop_free(sent, X509_free);
+	sent = stack_of(F.leaf_server, NULL, NULL);
+	assert_false(chain_sent_reaches(sent, &roots));
+	sk_X509_pop_free(sent, X509_free);
+	sk_X509_pop_free(with_root, X509_free);
+	cert_store_release(&roots);
+	cert_store_release(&other);
+}
+
+/* preferred_chain names the top issuer, or any CA in the chain. */
+static void test_preferred_chain_match(void **state)
+{
+	X509 *list[] = { F.leaf_server, F.inter, NULL };
+	size_t len;
+	char *pem = pem_of(list, &len);
+
+	(void)state;
+	assert_true(ca_acme_chain_matches(pem, "Contoso Root CA"));
+	assert_true(ca_acme_chain_matches(pem, "Contoso Issuing CA 1"));
+	assert_false(ca_acme_chain_matches(pem, "fe01.contoso.test"));
+	assert_false(ca_acme_chain_matches(pem, "Fabrikam Root CA"));
+	assert_false(ca_acme_chain_matches(pem, "Contoso Root"));
+	assert_false(ca_acme_chain_matches("not a chain", "Contoso Root CA"));
+	assert_false(ca_acme_chain_matches(pem, NULL));
+	free(pem);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1239,6 +1285,8 @@ int main(void)
 		cmocka_unit_test(test_store_directory),
 		cmocka_unit_test(test_store_missing_path),
 		cmocka_unit_test(test_agrees_with_openssl),
+		cmocka_unit_test(test_sent_reaches),
+		cmocka_unit_test(test_preferred_chain_match),
 	};
 	return cmocka_run_group_tests_name("chain", tests, setup, teardown);
 }

@@ -146,6 +146,7 @@ static void fill(struct journal_request *rq, const char *server,
 	S(missing_json);
 	S(usages);
 	S(error);
+	S(alt_chains);
 #undef S
 	rq->not_after = base + 1;
 	rq->approved = 1;
@@ -187,6 +188,7 @@ static void assert_same(const struct journal_request *a,
 	assert_int_equal(a->attempts, b->attempts);
 	assert_int_equal(a->created_at, b->created_at);
 	assert_int_equal(a->final, b->final);
+	assert_str_eq(a->alt_chains, b->alt_chains);
 }
 
 /* A new request for server in state. */
@@ -275,6 +277,35 @@ static void test_open_refuses(void **state)
 	/* A file where the state directory should be. */
 	snprintf(p, sizeof p, "%s/junk.db/journal.db", fx->dir);
 	assert_int_equal(journal_open(&fx->j, p, msg, sizeof msg), CF_EEXIST);
+}
+
+/* A version 1 journal (before alt_chains) is upgraded in place and keeps
+ * its rows. */
+static void test_upgrade_from_v1(void **state)
+{
+	struct fx *fx = *state;
+	struct journal_request rq;
+	char msg[256];
+
+	assert_int_equal(journal_open(&fx->j, fx->path, msg, sizeof msg), 0);
+	add(&fx->j, "web01", "pending", 0);
+	assert_int_equal(sqlite3_exec(fx->j.db, "ALTER TABLE requests DROP "
+	    "COLUMN alt_chains; PRAGMA user_version = 1;", NULL, NULL, NULL),
+	    SQLITE_OK);
+	journal_close(&fx->j);
+	assert_int_equal(journal_open(&fx->j, fx->path, msg, sizeof msg), 0);
+	assert_int_equal(sql_int(&fx->j, "PRAGMA user_version"), 2);
+	journal_request_init(&rq);
+	assert_int_equal(journal_request_open(&fx->j, "web01", &rq, msg,
+	    sizeof msg), 0);
+	assert_string_equal(rq.state, "pending");
+	assert_null(rq.alt_chains);
+	assert_int_equal(journal_strset(&rq.alt_chains, "{\"chains\":[]}"),
+	    0);
+	assert_int_equal(journal_request_save(&fx->j, &rq, NULL, msg,
+	    sizeof msg), 0);
+	journal_request_release(&rq);
+	journal_close(&fx->j);
 }
 
 static void test_round_trip(void **state)
@@ -595,6 +626,8 @@ int main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_refuses,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_upgrade_from_v1, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_round_trip,
 		    setup_open, teardown),
 		cmocka_unit_test_setup_teardown(
