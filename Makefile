@@ -36,7 +36,7 @@ CMD_OBJ  := $(CMD_SRC:%.c=$(BUILD)/obj/%.o)
 UNITS    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 LIB      := $(BUILD)/libcertfleet.a
 
-.PHONY: all deps demo test unit units integration asan bench bench-large bench-ssh \
+.PHONY: all deps demo test unit units integration asan bench bench-acme bench-large bench-ssh \
         install clean
 all: $(BUILD)/certfleet
 
@@ -99,6 +99,11 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@bench/run.sh
 	@bench/ssh.sh
+	@bench/acme.sh
+
+bench-acme: deps
+	@$(MAKE) --no-print-directory all
+	@bench/acme.sh
 
 bench-ssh: deps
 	@$(MAKE) --no-print-directory all

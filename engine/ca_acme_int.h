@@ -17,6 +17,8 @@
 #define ACME_BADNONCE_TRIES 30      /* NONCEREJECT=50 stays safe */
 #define ACME_MAX_ALTERNATES 4
 #define ACME_BACKOFF_MAX 300
+#define ACME_QUICK_LOOKS 6          /* short looks at an order per poll */
+#define ACME_QUICK_MS 200
 
 /* http-01 files one order has published, removed once it moves on. */
 struct acme_files {
@@ -92,6 +94,7 @@ struct acme_op {
 	/* the order's progress */
 	struct acme_order order;
 	int retry_after;            /* from the last response, or -1 */
+	int quick;                  /* short looks taken in this poll */
 	size_t authz_i;
 	bool scan_invalid;          /* looking for why the order failed */
 	char *token_rel;            /* the http-01 file being published */

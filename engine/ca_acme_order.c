@@ -49,15 +49,60 @@ static void malformed(struct acme_op *op, const char *msg)
 	acme_reply(op, CA_ERROR, "malformed response", detail, -1);
 }
 
-static int retry_of(const struct acme_op *op, struct http_resp *resp)
+/* Retry-After in seconds (at least 1), or -1 when the CA sent none. */
+static int retry_of(struct http_resp *resp)
 {
 	int s;
 
 	if (resp->retry_after &&
 	    http_retry_after(resp->retry_after, time(NULL), &s) == 0)
 		return s > 0 ? s : 1;
-	(void)op;
-	return 1;
+	return -1;
+}
+
+/* A short wait inside the op, then the order is read again. */
+struct acme_delay {
+	uv_timer_t timer;
+	struct acme_op *op;
+};
+
+static void on_delay_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void on_delay(uv_timer_t *t)
+{
+	struct acme_delay *d = t->data;
+	struct acme_op *op = d->op;
+
+	uv_close((uv_handle_t *)t, on_delay_closed);
+	order_poll_step(op);
+}
+
+/*
+ * The order moves on by itself (validation, issuance) and the CA gave no
+ * Retry-After: look again shortly within this poll, a few times, before
+ * handing the wait to the engine in whole seconds. Pebble and most CAs
+ * finish these steps in well under a second.
+ */
+static void wait_or_reply(struct acme_op *op, const char *text,
+    const char *detail, int retry)
+{
+	struct acme_delay *d;
+
+	if (retry < 0 && op->quick < ACME_QUICK_LOOKS &&
+	    (d = calloc(1, sizeof(*d))) != NULL) {
+		if (uv_timer_init(op->a->loop, &d->timer) == 0) {
+			op->quick++;
+			d->op = op;
+			d->timer.data = d;
+			uv_timer_start(&d->timer, on_delay, ACME_QUICK_MS, 0);
+			return;
+		}
+		free(d);
+	}
+	acme_reply(op, CA_PENDING, text, detail, retry > 0 ? retry : 1);
 }
 
 /* ---- http-01 files ---- */
@@ -310,7 +355,7 @@ static void on_finalize(struct acme_op *op, int status,
 	}
 	snprintf(text, sizeof text, "order %s", acme_status_name(o.status));
 	acme_order_release(&o);
-	acme_reply(op, CA_PENDING, text, NULL, retry_of(op, resp));
+	wait_or_reply(op, text, NULL, retry_of(resp));
 }
 
 static void finalize(struct acme_op *op, int status, struct http_resp *resp,
@@ -489,8 +534,7 @@ static void authz_next(struct acme_op *op)
 	}
 	snprintf(text, sizeof text, "order %s",
 	    acme_status_name(op->order.status));
-	acme_reply(op, CA_PENDING, text, "authorizations answered",
-	    op->retry_after > 0 ? op->retry_after : 1);
+	wait_or_reply(op, text, "authorizations answered", op->retry_after);
 }
 
 /* ---- polling the order ---- */
@@ -519,8 +563,7 @@ static void pending_processing(struct acme_op *op, int status,
 	(void)status;
 	(void)resp;
 	(void)msg;
-	acme_reply(op, CA_PENDING, "order processing", NULL,
-	    op->retry_after > 0 ? op->retry_after : 1);
+	wait_or_reply(op, "order processing", NULL, op->retry_after);
 }
 
 static void on_order(struct acme_op *op, int status, struct http_resp *resp,
@@ -540,7 +583,7 @@ static void on_order(struct acme_op *op, int status, struct http_resp *resp,
 		malformed(op, m);
 		return;
 	}
-	op->retry_after = retry_of(op, resp);
+	op->retry_after = retry_of(resp);
 	switch (op->order.status) {
 	case ACME_PENDING:
 		op->authz_i = 0;

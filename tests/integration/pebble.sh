@@ -91,8 +91,8 @@ _acme_ports_free() {
 _acme_stop_pid() {
 	local pid=$1
 	[ -n "$pid" ] || return 0
-	kill "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
+	kill "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
 	return 0
 }
 
