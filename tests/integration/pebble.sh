@@ -178,7 +178,7 @@ challtestsrv_start() {
 # PEBBLE_PID. Log: $TMP/pebble.log (appended to across restarts).
 pebble_start() {
 	local port=${PEBBLE_PORT:-14000} mport=${PEBBLE_MGMT_PORT:-15000}
-	local conf=$TMP/pebble-config.json v validity=""
+	local conf=$TMP/pebble-config.json v validity="" eab=false
 	local -a unset_args=() env_args=(PEBBLE_VA_NOSLEEP=1)
 	[ -n "${ACME_TLS_CA:-}" ] || { echo "# pebble_start: run acme_tls_setup first" >&2; return 1; }
 	pebble_stop
@@ -188,6 +188,13 @@ pebble_start() {
 		PEBBLE_CERT_VALIDITY_PERIOD=*)
 			validity=",
     \"certificateValidityPeriod\": ${v#*=}" ;;
+		PEBBLE_EAB=*)
+			# Not a Pebble variable: KID:HMAC makes external account
+			# binding required, with that one MAC key.
+			v=${v#PEBBLE_EAB=}
+			eab=true
+			validity="$validity,
+    \"externalAccountMACKeys\": { \"${v%%:*}\": \"${v#*:}\" }" ;;
 		esac
 	done
 	cat >"$conf" <<EOF
@@ -200,12 +207,14 @@ pebble_start() {
     "httpPort": ${ACME_HTTP_PORT:-5002},
     "tlsPort": 5001,
     "ocspResponderURL": "",
-    "externalAccountBindingRequired": false$validity
+    "externalAccountBindingRequired": $eab$validity
   }
 }
 EOF
 	for v in $(compgen -e | grep '^PEBBLE_'); do unset_args+=(-u "$v"); done
-	env_args+=("$@")
+	for v in "$@"; do
+		case $v in PEBBLE_EAB=*) ;; *) env_args+=("$v") ;; esac
+	done
 	echo "# pebble_start $*" >>"$TMP/pebble.log"
 	env "${unset_args[@]}" "${env_args[@]}" pebble -config "$conf" \
 		-strict="${PEBBLE_STRICT:-false}" \

@@ -6,6 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fleet.sh"
 . "$(dirname "$0")/pebble.sh"
+. "$(dirname "$0")/sshd.sh"
 
 if ! acme_available; then
 	not_ok "pebble, pebble-challtestsrv, nginx and python3 are installed (scripts/deps.sh)"
@@ -107,6 +108,11 @@ nginx_start "$B/servers"
 for s in web01 web02 web03 lost; do trust "$B" "$s" "$TMP/root0.pem" "$TMP/int0.pem"; done
 # "lost" publishes where nginx does not serve: the CA sees a 404.
 sed -i 's|root = "servers/lost"; }|root = "servers/lost"; webroot = "elsewhere"; }|' "$B/fleet.cfg"
+# "sshweb" is reached over ssh: its token goes through the ssh transport.
+sshd_start "$TMP/sshd" 127.0.0.2 || not_ok "sshd starts"
+mkdir -p "$B/servers/sshweb/trust/roots" "$B/servers/sshweb/trust/intermediates" "$B/servers/sshweb/certs"
+trust "$B" sshweb "$TMP/root0.pem" "$TMP/int0.pem"
+sed -i "s|});\$|}, { name = \"sshweb\"; address = \"127.0.0.2\"; transport = \"ssh\"; root = \"$B/servers/sshweb\"; user = \"root\"; port = $SSHD_PORT; identity_file = \"$TMP/sshd/id\"; known_hosts = \"$TMP/sshd/known_hosts\"; });|" "$B/fleet.cfg"
 out=$("$CERTFLEET" run --json "$B/fleet.cfg"); rc=$?
 check "http-01 validated by Pebble through nginx: three assigned" [ "$(jq -c '[.servers[0:3][].status] | unique' <<<"$out")" = '["assigned"]' ]
 check "a failed validation is denied with the CA's detail" [ "$(jq -r '.servers[3].status' <<<"$out")" = denied ]
@@ -114,6 +120,27 @@ check "the detail names the name and the problem" grep -q "lost.test.*unauthoriz
 check "a denied server does not stop the others (exit 1)" [ "$rc" -eq 1 ]
 check "the http-01 files are removed afterwards" [ -z "$(find "$B/servers" -path '*acme-challenge/*' -type f)" ]
 check "nginx served the tokens" grep -q 'GET /.well-known/acme-challenge/' "$TMP/nginx/access.log"
+check "http-01 over ssh: the token went through the ssh transport" [ "$(jq -r '.servers[4].status' <<<"$out")" = assigned ]
+check "the ssh server's certificate names it" grep -q "sshweb.test" <(openssl x509 -in "$B/servers/sshweb/certs/default.pem" -noout -ext subjectAltName)
+
+# --- external account binding ------------------------------------------------
+pebble_stop
+hmac=zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W
+pebble_start PEBBLE_VA_ALWAYS_VALID=1 PEBBLE_EAB="kid-1:$hmac"
+pebble_roots_pem 0 "$TMP/root0.pem"
+pebble_intermediates_pem 0 "$TMP/int0.pem"
+E=$TMP/e
+acme_fleet "$E" 2 "$PEBBLE_DIRECTORY"
+for s in web01 web02; do trust "$E" "$s" "$TMP/root0.pem" "$TMP/int0.pem"; done
+out=$("$CERTFLEET" run --json "$E/fleet.cfg" 2>&1)
+check "a CA that requires EAB, none configured: each server says so" [ "$(jq -r '[.servers[].error | test("requires external account binding")] | all' <<<"$out")" = true ]
+sed -i "s|contact = |eab = { kid = \"kid-1\"; hmac_key = \"${hmac%?}A\"; }; contact = |" "$E/fleet.cfg"
+out=$("$CERTFLEET" run --json "$E/fleet.cfg" 2>&1)
+check "a wrong EAB key is refused with the CA's reason" [ "$(jq -r '[.servers[].error | test("refused the account")] | all' <<<"$out")" = true ]
+check "the EAB MAC key never appears in the output" [ "$(grep -c "${hmac:0:20}" <<<"$out")" -eq 0 ]
+sed -i "s|hmac_key = \"[^\"]*\"|hmac_key = \"$hmac\"|" "$E/fleet.cfg"
+out=$("$CERTFLEET" run --json "$E/fleet.cfg" 2>&1)
+check "with the CA's EAB kid and key the account is made and both assigned" [ "$(jq -r '.summary.assigned' <<<"$out")" -eq 2 ]
 
 # --- badNonce: half the nonces rejected, every server issued once ------------
 pebble_stop
