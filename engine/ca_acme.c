@@ -142,9 +142,18 @@ bool acme_transient(struct acme_op *op, int status, struct http_resp *resp,
 	struct acme_problem p;
 	char buf[1400], text[64];
 
+	if (status == CF_EIO || status == CF_ETIMEDOUT) {
+		/* The network, not the CA: the order (if any) stays. */
+		snprintf(buf, sizeof buf, "%s: %s; asking again later", what,
+		    msg);
+		acme_reply(op, CA_PENDING, "unreachable", buf,
+		    acme_backoff(op, NULL));
+		return true;
+	}
 	if (status != 0) {
 		snprintf(buf, sizeof buf, "%s: %s", what, msg);
-		acme_reply(op, CA_ERROR, "unreachable", buf, -1);
+		acme_reply(op, CA_ERROR, status == CF_EINVAL ?
+		    "malformed response" : "error", buf, -1);
 		return true;
 	}
 	if (resp->status < 500 && resp->status != 429)

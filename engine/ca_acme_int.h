@@ -124,8 +124,9 @@ const char *acme_resp_problem(const struct http_resp *resp,
 /* The back-off for a transient failure (counted as a strike): Retry-After
  * when the server sent one, else exponential in the strikes with jitter. */
 int acme_backoff(struct acme_op *op, const struct http_resp *resp);
-/* Handles what every step handles alike: no answer, 5xx, 429. Returns
- * true when it has replied (op is gone). */
+/* Handles what every step handles alike: no answer or a broken one
+ * (pending, back-off), an oversized one (error), 5xx and 429 (pending,
+ * Retry-After). Returns true when it has replied (op is gone). */
 bool acme_transient(struct acme_op *op, int status, struct http_resp *resp,
     const char *msg, const char *what);
 

@@ -250,18 +250,11 @@ static void on_certificate(struct acme_op *op, int status,
     struct http_resp *resp, const char *msg)
 {
 	STACK_OF(X509) *certs = NULL;
-	char m[256], detail[700];
+	char m[256];
 	size_t i;
 
-	/* The CA has issued: a broken download is asked again, never
-	 * turned into a second order. */
-	if (status != 0) {
-		snprintf(detail, sizeof detail, "cannot download the "
-		    "certificate: %s; asking again later", msg);
-		acme_reply(op, CA_PENDING, "order valid", detail,
-		    acme_backoff(op, NULL));
-		return;
-	}
+	/* The CA has issued: a broken download (truncated, reset) is asked
+	 * again later, never turned into a second order. */
 	if (acme_transient(op, status, resp, msg, "cannot download the "
 	    "certificate"))
 		return;

@@ -554,11 +554,12 @@ static int describe(struct http_xfer *x, CURLcode res, char *msg,
 	    curl_easy_strerror(res);
 	const char *url = x->resp.url;
 
+	/* CF_EINVAL: the peer answered, with something we refuse. */
 	if (x->too_big || res == CURLE_FILESIZE_EXCEEDED)
-		return cf_error(msg, msgsz, CF_EIO, "response from '%s' is "
+		return cf_error(msg, msgsz, CF_EINVAL, "response from '%s' is "
 		    "larger than %zu bytes", url, x->h->max_body);
 	if (x->headers_too_big)
-		return cf_error(msg, msgsz, CF_EIO, "response headers from "
+		return cf_error(msg, msgsz, CF_EINVAL, "response headers from "
 		    "'%s' are larger than %d bytes", url, MAX_HEADER_BYTES);
 	switch (res) {
 	case CURLE_OPERATION_TIMEDOUT:

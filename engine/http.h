@@ -73,7 +73,8 @@ struct http_resp {
  * Called exactly once per accepted request, always from the loop (never
  * from inside http_request or http_close). status is 0 when an HTTP
  * response arrived, whatever its code (resp->status tells); otherwise a
- * CF_E* code (CF_ETIMEDOUT, CF_EIO) and msg says what went wrong.
+ * CF_E* code (CF_ETIMEDOUT, CF_EIO; CF_EINVAL for a body or headers over
+ * the size limit) and msg says what went wrong.
  */
 typedef void (*http_done_cb)(void *arg, int status, struct http_resp *resp,
     const char *msg);

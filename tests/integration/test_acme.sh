@@ -142,6 +142,17 @@ sed -i "s|hmac_key = \"[^\"]*\"|hmac_key = \"$hmac\"|" "$E/fleet.cfg"
 out=$("$CERTFLEET" run --json "$E/fleet.cfg" 2>&1)
 check "with the CA's EAB kid and key the account is made and both assigned" [ "$(jq -r '.summary.assigned' <<<"$out")" -eq 2 ]
 
+# --- TLS to the CA is always verified; an unreachable CA fails fast ----------
+W=$TMP/w
+acme_fleet "$W" 2 "$PEBBLE_DIRECTORY" "" web01 web02
+sed -i "s|tls_ca_file = \"[^\"]*\"|tls_ca_file = \"$TMP/root0.pem\"|" "$W/fleet.cfg"
+out=$("$CERTFLEET" run --json "$W/fleet.cfg" 2>&1)
+check "a CA whose TLS certificate the tls_ca_file does not vouch for is refused" [ "$(jq -r '[.servers[].error | test("cannot verify the TLS certificate")] | all' <<<"$out")" = true ]
+check "and nothing was created there" [ "$(jq -r '.summary.failed' <<<"$out")" -eq 2 ]
+acme_fleet "$W" 2 "https://127.0.0.1:9/dir" "" web01 web02
+out=$("$CERTFLEET" run --json "$W/fleet.cfg" 2>&1)
+check "an unreachable directory fails each server with its URL" [ "$(jq -r '[.servers[].error | test("cannot read the ACME directory https://127.0.0.1:9/dir")] | all' <<<"$out")" = true ]
+
 # --- badNonce: half the nonces rejected, every server issued once ------------
 pebble_stop
 pebble_start PEBBLE_VA_ALWAYS_VALID=1 PEBBLE_WFE_NONCEREJECT=50

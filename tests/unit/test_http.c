@@ -699,7 +699,7 @@ static void test_tls_too_big(void **state)
 	r.done = &done;
 	start(&e, &r, HTTP_GET, url, NULL, NULL);
 	run_until(&e, &done, 1);
-	assert_int_equal(r.status, CF_EIO);
+	assert_int_equal(r.status, CF_EINVAL);
 	snprintf(want, sizeof want, "response from '%s' is larger than "
 	    "65536 bytes", url);
 	assert_string_equal(r.msg, want);
@@ -906,7 +906,7 @@ static void test_too_big_by_length(void **state)
 	r.done = &done;
 	start(&e, &r, HTTP_GET, url, NULL, NULL);
 	run_until(&e, &done, 1);
-	assert_int_equal(r.status, CF_EIO);
+	assert_int_equal(r.status, CF_EINVAL);
 	snprintf(want, sizeof want, "response from '%s' is larger than 1000 "
 	    "bytes", url);
 	assert_string_equal(r.msg, want);
