@@ -397,12 +397,10 @@ static void on_directory(void *arg, int status, struct http_resp *resp,
 	char *payload = NULL, m[256], err[600];
 
 	if (status != 0 || resp->status != 200) {
-		snprintf(err, sizeof err, "cannot read the ACME directory %s: "
-		    "%s", a->directory_url, status != 0 ? msg : "not HTTP 200");
 		if (status == 0)
-			snprintf(err, sizeof err, "cannot read the ACME "
-			    "directory %s: HTTP %ld", a->directory_url,
-			    resp->status);
+			snprintf(m, sizeof m, "HTTP %ld", resp->status);
+		snprintf(err, sizeof err, "cannot read the ACME directory %s: "
+		    "%s", a->directory_url, status != 0 ? msg : m);
 		account_end(op, err);
 		return;
 	}
