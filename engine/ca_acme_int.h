@@ -17,8 +17,8 @@
 #define ACME_BADNONCE_TRIES 30      /* NONCEREJECT=50 stays safe */
 #define ACME_MAX_ALTERNATES 4
 #define ACME_BACKOFF_MAX 300
-#define ACME_QUICK_LOOKS 6          /* short looks at an order per poll */
-#define ACME_QUICK_MS 200
+#define ACME_QUICK_LOOKS 5          /* short looks at an order per poll, */
+#define ACME_QUICK_MS 50            /* after 50, 100, 200, 400, 800 ms */
 
 /* http-01 files one order has published, removed once it moves on. */
 struct acme_files {

@@ -82,9 +82,9 @@ static void on_delay(uv_timer_t *t)
 
 /*
  * The order moves on by itself (validation, issuance) and the CA gave no
- * Retry-After: look again shortly within this poll, a few times, before
- * handing the wait to the engine in whole seconds. Pebble and most CAs
- * finish these steps in well under a second.
+ * Retry-After: look again shortly within this poll, waiting twice as long
+ * each time, before handing the wait to the engine in whole seconds.
+ * Pebble and most CAs finish these steps in well under a second.
  */
 static void wait_or_reply(struct acme_op *op, const char *text,
     const char *detail, int retry)
@@ -94,10 +94,10 @@ static void wait_or_reply(struct acme_op *op, const char *text,
 	if (retry < 0 && op->quick < ACME_QUICK_LOOKS &&
 	    (d = calloc(1, sizeof(*d))) != NULL) {
 		if (uv_timer_init(op->a->loop, &d->timer) == 0) {
-			op->quick++;
 			d->op = op;
 			d->timer.data = d;
-			uv_timer_start(&d->timer, on_delay, ACME_QUICK_MS, 0);
+			uv_timer_start(&d->timer, on_delay,
+			    (uint64_t)ACME_QUICK_MS << op->quick++, 0);
 			return;
 		}
 		free(d);
