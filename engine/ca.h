@@ -23,28 +23,32 @@ enum ca_answer {
 typedef void (*ca_done_cb)(void *arg, int status, const char *msg);
 
 /*
- * How a CA that wants proof of control of a name (ACME http-01) reaches
- * the server: files under the server's webroot, written and removed
- * through its transport. put is NULL when the server has no webroot.
- * rel is a relative path without ".." (".well-known/acme-challenge/T").
+ * What a driver may do on the server's behalf while a submit or poll runs.
+ * put and remove: how a CA that wants proof of control of a name (ACME
+ * http-01) reaches the server, files under its webroot written and removed
+ * through its transport; put is NULL when the server has no webroot. rel is
+ * a relative path without ".." (".well-known/acme-challenge/T"). note:
+ * each status the CA reports on the way ("order ready"), journaled before
+ * the reply; may be NULL.
  */
-struct ca_publisher {
+struct ca_hooks {
 	int (*put)(void *ctx, const char *rel, const char *data, size_t len,
 	    ca_done_cb cb, void *arg);
 	int (*remove)(void *ctx, const char *rel, ca_done_cb cb, void *arg);
+	void (*note)(void *ctx, const char *status_text);
 	void *ctx;
 };
 
 /* One request, as the engine hands it over; the driver copies what it
  * keeps, so the caller may free it once submit or poll has returned. The
- * publisher's ctx stays valid until the reply. */
+ * hooks' ctx stays valid until the reply. */
 struct ca_request {
 	const char *server;
 	const char *csr_pem;
 	const struct req_spec *spec;
 	const char *ref;            /* poll: the CA's handle from a reply */
 	bool approved;              /* poll: approval recorded in the journal */
-	struct ca_publisher pub;
+	struct ca_hooks hooks;
 };
 
 /* What the CA returned. Every string is owned by the reply; a callback

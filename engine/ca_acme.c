@@ -101,6 +101,12 @@ void acme_reply(struct acme_op *op, enum ca_answer answer,
 	acme_op_free(op);
 }
 
+void acme_note(struct acme_op *op, const char *status_text)
+{
+	if (op->hooks.note != NULL)
+		op->hooks.note(op->hooks.ctx, status_text);
+}
+
 const char *acme_resp_problem(const struct http_resp *resp,
     struct acme_problem *p, char *buf, size_t bufsz)
 {
@@ -478,7 +484,7 @@ static int start(struct ca_driver *ca, const struct ca_request *req,
 	op->cb = cb;
 	op->arg = arg;
 	op->submit = submit;
-	op->pub = req->pub;
+	op->hooks = req->hooks;
 	op->server = strdup(req->server);
 	op->csr_pem = dup_or_null(req->csr_pem);
 	op->ref = submit ? NULL : dup_or_null(req->ref);

@@ -83,7 +83,7 @@ struct acme_op {
 	char **sans;
 	size_t nsan;
 	char *ref;                  /* the order URL */
-	struct ca_publisher pub;    /* copy; pub.put NULL: none */
+	struct ca_hooks hooks;      /* copy; hooks.put NULL: none */
 	bool strike;                /* this reply is a transient failure */
 	/* the signed request in flight */
 	char *url;
@@ -96,6 +96,7 @@ struct acme_op {
 	int retry_after;            /* from the last response, or -1 */
 	int quick;                  /* short looks taken in this poll */
 	size_t authz_i;
+	int authz_pending;          /* pending authorizations seen this look */
 	bool scan_invalid;          /* looking for why the order failed */
 	char *token_rel;            /* the http-01 file being published */
 	char *challenge_url;
@@ -124,6 +125,8 @@ const char *acme_resp_problem(const struct http_resp *resp,
 /* The back-off for a transient failure (counted as a strike): Retry-After
  * when the server sent one, else exponential in the strikes with jitter. */
 int acme_backoff(struct acme_op *op, const struct http_resp *resp);
+/* Tells the engine a status the CA reported on the way (journaled). */
+void acme_note(struct acme_op *op, const char *status_text);
 /* Handles what every step handles alike: no answer or a broken one
  * (pending, back-off), an oversized one (error), 5xx and 429 (pending,
  * Retry-After). Returns true when it has replied (op is gone). */

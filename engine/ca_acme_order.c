@@ -174,8 +174,8 @@ static void clean_next(struct acme_op *op)
 {
 	struct acme_files *f = files_of(op->a, op->ref, false);
 
-	while (f && op->pub.remove && op->file_i < f->n) {
-		if (op->pub.remove(op->pub.ctx, f->rel[op->file_i++],
+	while (f && op->hooks.remove && op->file_i < f->n) {
+		if (op->hooks.remove(op->hooks.ctx, f->rel[op->file_i++],
 		    on_removed, op) == 0)
 			return;
 	}
@@ -340,6 +340,8 @@ static void on_finalize(struct acme_op *op, int status,
 		malformed(op, m);
 		return;
 	}
+	snprintf(m, sizeof m, "order %s", acme_status_name(o.status));
+	acme_note(op, m);
 	if (o.status == ACME_VALID && o.certificate) {
 		acme_order_release(&op->order);
 		op->order = o;
@@ -431,7 +433,7 @@ static void answer(struct acme_op *op, const struct acme_authz *az)
 		authz_next(op);
 		return;
 	}
-	if (op->pub.put == NULL) {
+	if (op->hooks.put == NULL) {
 		snprintf(detail, sizeof detail, "'%s' has no webroot for the "
 		    "http-01 challenge of %s (set webroot in its server "
 		    "entry)", op->server, az->identifier.value);
@@ -451,7 +453,7 @@ static void answer(struct acme_op *op, const struct acme_authz *az)
 		return;
 	}
 	sprintf(op->token_rel, "%s%s", CHALLENGE_DIR, ch->token);
-	if (op->pub.put(op->pub.ctx, op->token_rel, ka, strlen(ka),
+	if (op->hooks.put(op->hooks.ctx, op->token_rel, ka, strlen(ka),
 	    on_published, op) != 0) {
 		free(ka);
 		snprintf(detail, sizeof detail, "cannot write the http-01 file "
@@ -478,7 +480,9 @@ static void authz_denied(struct acme_op *op, const struct acme_authz *az)
 		}
 	snprintf(detail, sizeof detail, "%s %s: %s", az->identifier.type,
 	    az->identifier.value, buf);
-	acme_reply(op, CA_DENIED, "order invalid", detail, -1);
+	snprintf(buf, sizeof buf, "authorization %s",
+	    acme_status_name(az->status));
+	acme_reply(op, CA_DENIED, buf, detail, -1);
 }
 
 static void on_authz(struct acme_op *op, int status, struct http_resp *resp,
@@ -500,6 +504,10 @@ static void on_authz(struct acme_op *op, int status, struct http_resp *resp,
 		malformed(op, m);
 		return;
 	}
+	if (az.status == ACME_PENDING)
+		op->authz_pending++;
+	snprintf(m, sizeof m, "authorization %s", acme_status_name(az.status));
+	acme_note(op, m);
 	if (az.status == ACME_PENDING && !op->scan_invalid) {
 		answer(op, &az);
 	} else if (az.status == ACME_VALID || az.status == ACME_PENDING) {
@@ -525,8 +533,10 @@ static void authz_next(struct acme_op *op)
 		    "marked the order invalid without a reason", -1);
 		return;
 	}
-	snprintf(text, sizeof text, "order %s",
-	    acme_status_name(op->order.status));
+	/* The authorizations' state is the CA's word too. */
+	snprintf(text, sizeof text, "order %s, authorization %s",
+	    acme_status_name(op->order.status),
+	    op->authz_pending ? "pending" : "valid");
 	wait_or_reply(op, text, "authorizations answered", op->retry_after);
 }
 
@@ -577,9 +587,12 @@ static void on_order(struct acme_op *op, int status, struct http_resp *resp,
 		return;
 	}
 	op->retry_after = retry_of(resp);
+	snprintf(m, sizeof m, "order %s", acme_status_name(op->order.status));
+	acme_note(op, m);
 	switch (op->order.status) {
 	case ACME_PENDING:
 		op->authz_i = 0;
+		op->authz_pending = 0;
 		authz_next(op);
 		return;
 	case ACME_READY:

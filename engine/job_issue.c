@@ -398,6 +398,25 @@ static int publish_remove(void *ctx, const char *rel, ca_done_cb cb,
 	return rc;
 }
 
+/* A status the CA reported on the way: the row's ca_status and an event,
+ * the job's state unchanged. */
+static void ca_note(void *ctx, const char *status_text)
+{
+	struct job *j = ctx;
+	struct journal *jr = job_cfg(j)->journal;
+	char msg[256];
+
+	if (status_text == NULL || (j->rq.ca_status &&
+	    strcmp(j->rq.ca_status, status_text) == 0))
+		return;
+	journal_strset(&j->rq.ca_status, status_text);
+	report_row_set(&j->e->report->rows[j->i].ca_status, status_text);
+	/* A failed event write is not worth the request: the reply's own
+	 * transition is journaled (and checked) next. */
+	if (jr != NULL && j->rq.id != 0)
+		journal_request_save(jr, &j->rq, NULL, msg, sizeof msg);
+}
+
 /* In SUBMIT: send the CSR. In POLL: ask about the request
  * the CA already holds; with no handle yet (killed before the CA
  * answered) send the same CSR again. */
@@ -405,14 +424,15 @@ void job_submit(struct job *j)
 {
 	const struct engine_config *cfg = job_cfg(j);
 	struct ca_request req = { j->tg->name, j->rq.csr_pem, j->tg->spec,
-	    j->rq.ca_ref, j->rq.approved != 0, { NULL, NULL, NULL } };
+	    j->rq.ca_ref, j->rq.approved != 0, { NULL, NULL, NULL, NULL } };
 	int rc;
 
 	j->rq.attempts++;
+	req.hooks.note = ca_note;
+	req.hooks.ctx = j;
 	if (j->tg->webroot) {
-		req.pub.put = publish_put;
-		req.pub.remove = publish_remove;
-		req.pub.ctx = j;
+		req.hooks.put = publish_put;
+		req.hooks.remove = publish_remove;
 	}
 	if (j->state == JOB_POLL && j->rq.ca_ref != NULL)
 		rc = cfg->ca->ops->poll(cfg->ca, &req, on_reply, j);
