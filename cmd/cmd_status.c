@@ -90,8 +90,7 @@ static void row_from_journal(struct report_row *row,
 	    strcmp(rq->chain_status, "missing_ca") == 0 ? CHAIN_MISSING_CA :
 	    strcmp(rq->chain_status, "invalid") == 0 ? CHAIN_INVALID :
 	    CHAIN_UNKNOWN;
-	snprintf(row->chain.detail, sizeof row->chain.detail, "%s",
-	    rq->chain_detail ? rq->chain_detail : "");
+	chain_verdict_set_detail(&row->chain, rq->chain_detail);
 	for (u = 0; rq->usages && u < USAGE_MAX; u++)
 		if (strstr(rq->usages, usage_name((enum usage)u)))
 			row->usages |= 1u << u;

@@ -344,7 +344,23 @@ void chain_verdict_init(struct chain_verdict *v)
 	v->status = CHAIN_UNKNOWN;
 	v->missing = NULL;
 	v->nmissing = 0;
-	v->detail[0] = '\0';
+	v->detail = NULL;
+}
+
+const char *chain_verdict_detail(const struct chain_verdict *v)
+{
+	return v->detail ? v->detail : "";
+}
+
+int chain_verdict_set_detail(struct chain_verdict *v, const char *text)
+{
+	char *d = NULL;
+
+	if (text && *text && (d = strdup(text)) == NULL)
+		return CF_ENOMEM;
+	free(v->detail);
+	v->detail = d;
+	return 0;
 }
 
 void chain_verdict_release(struct chain_verdict *v)
@@ -356,6 +372,7 @@ void chain_verdict_release(struct chain_verdict *v)
 		free(v->missing[i].reason);
 	}
 	free(v->missing);
+	free(v->detail);
 	chain_verdict_init(v);
 }
 
@@ -364,11 +381,14 @@ static void set_detail(struct chain_verdict *v, const char *fmt, ...)
 
 static void set_detail(struct chain_verdict *v, const char *fmt, ...)
 {
+	char buf[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(v->detail, sizeof v->detail, fmt, ap);
+	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
+	/* Out of memory leaves no detail; the status still says it all. */
+	chain_verdict_set_detail(v, buf);
 }
 
 /* "CN=Contoso Root CA, O=Contoso" (RFC 4514 order, UTF-8 kept), or NULL. */
@@ -904,7 +924,7 @@ static int diagnose(X509 *leaf, STACK_OF(X509) *ca_chain,
 
 	if (ok) {
 		out->status = CHAIN_OK;
-		out->detail[0] = '\0';
+		chain_verdict_set_detail(out, NULL);
 	} else if (out->nmissing > 0) {
 		out->status = CHAIN_MISSING_CA;
 	} else if (unresolved && n == 0 && !store_bad_sig) {
@@ -985,7 +1005,7 @@ static int preflight(STACK_OF(X509) *ca_chain, const struct cert_store *roots,
 		    cf_strerror(ok));
 	if (ok) {
 		out->status = CHAIN_OK;
-		out->detail[0] = '\0';
+		chain_verdict_set_detail(out, NULL);
 	} else {
 		out->status = out->nmissing ? CHAIN_MISSING_CA : CHAIN_INVALID;
 	}
@@ -1071,10 +1091,11 @@ int chain_verdict_describe(const struct chain_verdict *v, char *buf,
 		    "assign", v->nmissing > 1 ? "them" : "it");
 		break;
 	case CHAIN_INVALID:
-		cut |= append(buf, bufsz, "chain invalid: %s", v->detail);
+		cut |= append(buf, bufsz, "chain invalid: %s",
+		    chain_verdict_detail(v));
 		break;
 	case CHAIN_UNKNOWN:
-		if (v->detail[0] == '\0')
+		if (v->detail == NULL)
 			cut |= append(buf, bufsz, "chain not checked");
 		else
 			cut |= append(buf, bufsz, "chain not verified: %s",

@@ -130,8 +130,16 @@ struct chain_verdict {
 	enum chain_status status;
 	struct chain_missing *missing;  /* path order, leaf's issuer first */
 	size_t nmissing;
-	char detail[512];           /* why not ok; "" when ok */
+	char *detail;               /* why not ok; NULL when ok (heap: a
+	                               fleet of 100,000 keeps one each) */
 };
+
+/* v's detail, "" when it has none. */
+const char *chain_verdict_detail(const struct chain_verdict *v);
+
+/* Replaces v's detail with a copy of text (NULL or "": none). Returns 0
+ * or CF_ENOMEM. */
+int chain_verdict_set_detail(struct chain_verdict *v, const char *text);
 
 /* "ok", "missing_ca", "invalid", "unknown". */
 const char *chain_status_name(enum chain_status st);

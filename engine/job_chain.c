@@ -423,10 +423,12 @@ static void chain_verdict_ready(struct job *j)
 		return;
 	}
 	if (j->import_note[0] && j->verdict.status != CHAIN_OK) {
-		size_t len = strlen(j->verdict.detail);
+		char both[1100];
 
-		snprintf(j->verdict.detail + len, sizeof j->verdict.detail - len,
-		    "%s%s", len ? "; " : "", j->import_note);
+		snprintf(both, sizeof both, "%s%s%s",
+		    chain_verdict_detail(&j->verdict),
+		    j->verdict.detail ? "; " : "", j->import_note);
+		chain_verdict_set_detail(&j->verdict, both);
 	}
 	journal_strset(&j->rq.chain_status,
 	    chain_status_name(j->verdict.status));

@@ -157,7 +157,7 @@ static json_t *chain_json(const struct report_row *row)
 	}
 	return json_pack("{s:s, s:o, s:s}",
 	    "status", chain_status_name(row->chain.status),
-	    "missing", missing, "detail", row->chain.detail);
+	    "missing", missing, "detail", chain_verdict_detail(&row->chain));
 }
 
 static json_t *row_json(const struct report_row *row)

@@ -337,7 +337,7 @@ static void test_both_present(void **state)
 	diag(F.leaf_mtls, F.chain, roots, inters, MTLS, &v);
 	assert_int_equal(v.status, CHAIN_OK);
 	assert_int_equal(v.nmissing, 0);
-	assert_string_equal(v.detail, "");
+	assert_string_equal(chain_verdict_detail(&v), "");
 	assert_int_equal(chain_verdict_describe(&v, buf, sizeof buf), 0);
 	assert_string_equal(buf, "chain ok");
 	chain_verdict_release(&v);
@@ -359,7 +359,7 @@ static void test_lacks_intermediate(void **state)
 	assert_int_equal(v.nmissing, 1);
 	assert_missing(&v, 0, CHAIN_KIND_INTERMEDIATE, CHAIN_WHY_ABSENT,
 	    INTER_SUBJ, F.inter, "absent");
-	assert_non_null(strstr(v.detail, "unable to get local issuer"));
+	assert_non_null(strstr(chain_verdict_detail(&v), "unable to get local issuer"));
 	sha1_of(F.inter, sha);
 	snprintf(want, sizeof want, "missing intermediate CA '%s' (sha1 %s) "
 	    "from the intermediate store; import it, then run certfleet "
@@ -542,7 +542,7 @@ static void test_expired_intermediate(void **state)
 	/* Named by the thumbprint of the copy to import, the CA's own. */
 	assert_missing(&v, 0, CHAIN_KIND_INTERMEDIATE, CHAIN_WHY_EXPIRED,
 	    INTER_SUBJ, F.inter, "expired on 2021-01-01");
-	assert_non_null(strstr(v.detail, "certificate has expired"));
+	assert_non_null(strstr(chain_verdict_detail(&v), "certificate has expired"));
 	assert_int_equal(chain_verdict_describe(&v, buf, sizeof buf), 0);
 	assert_non_null(strstr(buf, "in the intermediate store: expired on "
 	    "2021-01-01; import it"));
@@ -611,7 +611,7 @@ static void test_no_chain_from_ca(void **state)
 	diag(F.leaf_mtls, NULL, roots, none, MTLS, &v);
 	assert_int_equal(v.status, CHAIN_UNKNOWN);
 	assert_int_equal(v.nmissing, 0);
-	assert_string_equal(v.detail, "cannot name the missing CA: the CA "
+	assert_string_equal(chain_verdict_detail(&v), "cannot name the missing CA: the CA "
 	    "sent no chain and issuer 'CN=Contoso Issuing CA 1, O=Contoso' "
 	    "of 'CN=fe01.contoso.test, O=Contoso' is in neither store");
 	assert_int_equal(chain_verdict_describe(&v, buf, sizeof buf), 0);
@@ -637,7 +637,7 @@ static void test_eku(void **state)
 	diag(F.leaf_server, F.chain, roots, inters, MTLS, &v);
 	assert_int_equal(v.status, CHAIN_INVALID);
 	assert_int_equal(v.nmissing, 0);
-	assert_string_equal(v.detail, "certificate 'CN=fe01.contoso.test, "
+	assert_string_equal(chain_verdict_detail(&v), "certificate 'CN=fe01.contoso.test, "
 	    "O=Contoso' lacks extended key usage clientAuth");
 	assert_int_equal(chain_verdict_describe(&v, buf, sizeof buf), 0);
 	assert_string_equal(buf, "chain invalid: certificate "
@@ -652,7 +652,7 @@ static void test_eku(void **state)
 	diag(F.leaf_mtls, F.chain, roots, inters,
 	    MTLS | EKU_CODE_SIGNING | EKU_TIME_STAMPING, &v);
 	assert_int_equal(v.status, CHAIN_INVALID);
-	assert_string_equal(v.detail, "certificate 'CN=fe01.contoso.test, "
+	assert_string_equal(chain_verdict_detail(&v), "certificate 'CN=fe01.contoso.test, "
 	    "O=Contoso' lacks extended key usage codeSigning and "
 	    "timeStamping");
 	chain_verdict_release(&v);
@@ -674,27 +674,27 @@ static void test_leaf_invalid(void **state)
 	diag(F.leaf_expired, F.chain, none, none, MTLS, &v);
 	assert_int_equal(v.status, CHAIN_INVALID);
 	assert_int_equal(v.nmissing, 0);
-	assert_string_equal(v.detail, "certificate 'CN=fe01.contoso.test, "
+	assert_string_equal(chain_verdict_detail(&v), "certificate 'CN=fe01.contoso.test, "
 	    "O=Contoso' expired on 2021-01-01");
 	chain_verdict_release(&v);
 
 	diag_at(F.leaf_mtls, F.chain, roots, inters, MTLS,
 	    1500000000, &v);
 	assert_int_equal(v.status, CHAIN_INVALID);
-	assert_string_equal(v.detail, "certificate 'CN=fe01.contoso.test, "
+	assert_string_equal(chain_verdict_detail(&v), "certificate 'CN=fe01.contoso.test, "
 	    "O=Contoso' is not valid before 2020-01-01");
 	chain_verdict_release(&v);
 
 	diag(F.leaf_foreign, F.chain, roots, inters, MTLS, &v);
 	assert_int_equal(v.status, CHAIN_INVALID);
-	assert_string_equal(v.detail, "certificate 'CN=fe01.contoso.test, "
+	assert_string_equal(chain_verdict_detail(&v), "certificate 'CN=fe01.contoso.test, "
 	    "O=Contoso' was not issued by this CA: its issuer 'CN=Fabrikam "
 	    "Root CA, O=Fabrikam' is not in the chain the CA returned");
 	chain_verdict_release(&v);
 
 	diag(F.leaf_badsig, F.chain, roots, inters, MTLS, &v);
 	assert_int_equal(v.status, CHAIN_INVALID);
-	assert_string_equal(v.detail, "certificate signature failure: "
+	assert_string_equal(chain_verdict_detail(&v), "certificate signature failure: "
 	    "'CN=fe01.contoso.test, O=Contoso' was not signed by the key of "
 	    "'CN=Contoso Issuing CA 1, O=Contoso'");
 	chain_verdict_release(&v);
@@ -702,13 +702,13 @@ static void test_leaf_invalid(void **state)
 	/* Without a chain from the CA, X509_verify_cert finds it. */
 	diag(F.leaf_badsig, NULL, roots, inters, MTLS, &v);
 	assert_int_equal(v.status, CHAIN_INVALID);
-	assert_non_null(strstr(v.detail, "signature failure"));
+	assert_non_null(strstr(chain_verdict_detail(&v), "signature failure"));
 	chain_verdict_release(&v);
 
 	/* A self-signed leaf. */
 	diag(F.unrel, NULL, roots, inters, 0, &v);
 	assert_int_equal(v.status, CHAIN_INVALID);
-	assert_string_equal(v.detail, "certificate 'CN=Fabrikam Root CA, "
+	assert_string_equal(chain_verdict_detail(&v), "certificate 'CN=Fabrikam Root CA, "
 	    "O=Fabrikam' is self-signed");
 	chain_verdict_release(&v);
 }
@@ -1048,8 +1048,8 @@ static void test_ca_restricted_to_server_auth(void **state)
 	chain_verdict_release(&v);
 	diag(leaf, chain, roots, inters, MTLS, &v);
 	assert_int_equal(v.status, CHAIN_INVALID);
-	assert_non_null(strstr(v.detail, "clientAuth"));
-	assert_non_null(strstr(v.detail, "Contoso Web CA"));
+	assert_non_null(strstr(chain_verdict_detail(&v), "clientAuth"));
+	assert_non_null(strstr(chain_verdict_detail(&v), "Contoso Web CA"));
 	chain_verdict_release(&v);
 	sk_X509_pop_free(chain, X509_free);
 	X509_free(leaf);
