@@ -124,7 +124,8 @@ const char *acme_resp_problem(const struct http_resp *resp,
 
 int acme_backoff(struct acme_op *op, const struct http_resp *resp)
 {
-	struct acme_strikes *k = strikes_of(op->a, op->server);
+	struct acme_strikes *k = op->server ? strikes_of(op->a, op->server) :
+	    NULL;
 	int s, n = k ? k->n++ : 0;
 	double base;
 
@@ -234,9 +235,11 @@ static void on_new_nonce(void *arg, int status, struct http_resp *resp,
 	if (status == 0)
 		nonce_keep(op->a, resp);
 	if (op->a->nnonces == 0) {
-		if (status == 0 && acme_transient(op, status, resp, msg,
-		    "cannot get a nonce"))
+		/* The step judges the refusal (5xx, 429...) as its own. */
+		if (status == 0 && resp->status >= 400) {
+			op->next(op, 0, resp, msg);
 			return;
+		}
 		op->next(op, status != 0 ? status : CF_EIO, NULL, status != 0 ?
 		    msg : "the ACME server sent no Replay-Nonce");
 		return;
