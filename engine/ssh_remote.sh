@@ -226,6 +226,17 @@ op_keygen() {
 	durable "$t"
 	mv -f "$t" "$key" || { rm -f "$t"; die "cannot write '$key'"; }
 	durable "$d"
+	# Keys of this server that a killed run left waiting ("NAME-ID.key"
+	# with ID all digits): only the new one can still be assigned.
+	p=${key##*/}
+	p=${p%-*}
+	for f in "$d/$p"-*.key; do
+		[ "$f" = "$key" ] && continue
+		n=${f#"$d/$p"-}
+		n=${n%.key}
+		case $n in '' | *[!0-9]*) continue ;; esac
+		rm -f "$f"
+	done
 	c=$(mktemp) || die "cannot create a temporary file"
 	if ! e=$(openssl req -new -key "$key" -subj "/CN=$(arg 2)" \
 	    -addext "subjectAltName=$(arg 3)" -out "$c" 2>&1); then

@@ -76,12 +76,17 @@ ssh_fleet "$K" 2 ''
 sed -i 's/concurrency = 8; };/concurrency = 8; keygen = "server"; };/' "$K/fleet.cfg"
 ca_init "$K"
 lay "$K" 1 both; lay "$K" 2 both
+# Left behind by a run killed while keys were made on the server: s1's
+# stale key goes, a server "s1x"'s and a non-key file stay.
+kd=$R/keygen/s1/certs/.certfleet/keys
+mkdir -p "$kd"
+echo stale >"$kd/s1-999.key"; echo other >"$kd/s1x-5.key"; echo note >"$kd/s1-notes.key"
 out=$("$CERTFLEET" run --json "$K/fleet.cfg"); rc=$?
 check "keygen = server: both assigned" [ "$(jq -r '[.servers[].status] | join(",")' <<<"$out")" = "assigned,assigned" ]
 kc=$R/keygen/s1/certs
 check "the key made on the server matches its certificate" same_key "$kc/default.key" "$kc/default.pem"
 check "no key of it exists under the state directory" [ -z "$(find "$K/state" -name '*.key' -newer "$K/fleet.cfg" ! -path '*/ca/*')" ]
-check "the waiting key was removed from the server" [ -z "$(find "$R/keygen/s1/certs/.certfleet/keys" -type f 2>/dev/null)" ]
+check "the waiting key and stale keys of s1 were removed from the server" [ "$(cd "$kd" && ls | sort | tr '\n' ' ')" = "s1-notes.key s1x-5.key " ]
 check "the journal holds no key, only where it waits" [ "$(sqlite3 "$K/state/journal.db" "select count(*) from requests where key_path not like 'server:%';")" -eq 0 ]
 
 # --- a changed host key is refused, a dead host fails alone and fast --------
