@@ -399,11 +399,27 @@ static void check_server_request(const struct fleet *f, struct diags *d,
 	char msg[512];
 	int line, u;
 
+	size_t i;
+
 	req_spec_init(&rs);
 	if (template_expand(&f->tmpl, lookup, &l, &rs, &line, msg,
 	    sizeof msg) != 0)
 		diags_add(d, s->file, s->line, "server '%s': %s (%s:%d)",
 		    s->name, msg, f->tmpl.file, line);
+	/* What an ACME order can name, and http-01 can prove. */
+	for (i = 0; f->ca.type == CA_ACME && i < rs.nsan; i++) {
+		if (strncmp(rs.san[i], "DNS:*.", 6) == 0)
+			diags_add(d, s->file, s->line, "server '%s': the "
+			    "wildcard name '%s' needs the dns-01 challenge; "
+			    "this version answers http-01 only (%s:%d)",
+			    s->name, rs.san[i] + 4, f->tmpl.file, f->tmpl.line);
+		else if (strncmp(rs.san[i], "DNS:", 4) != 0 &&
+		    strncmp(rs.san[i], "IP:", 3) != 0)
+			diags_add(d, s->file, s->line, "server '%s': an ACME CA "
+			    "certifies DNS names and IP addresses only, not "
+			    "'%s' (%s:%d)", s->name, rs.san[i], f->tmpl.file,
+			    f->tmpl.line);
+	}
 	req_spec_release(&rs);
 	for (u = 0; u < USAGE_MAX; u++) {
 		unsigned need = usage_eku_needed((enum usage)u);
