@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static char *dup_or_null(const char *s)
 {
@@ -287,7 +288,20 @@ static void post_send(struct acme_op *op)
 void acme_post(struct acme_op *op, const char *url, const char *payload,
     acme_step next)
 {
-	char *u = strdup(url), *p = payload ? strdup(payload) : NULL;
+	char *u, *p;
+
+	/* Every request to the CA goes over verified TLS, whatever URL the
+	 * CA hands out. */
+	if (strncasecmp(url, "https://", 8) != 0) {
+		char msg[600];
+
+		snprintf(msg, sizeof msg, "the ACME server handed out '%.500s', "
+		    "which is not an https:// URL", url);
+		next(op, CF_EINVAL, NULL, msg);
+		return;
+	}
+	u = strdup(url);
+	p = payload ? strdup(payload) : NULL;
 
 	free(op->url);
 	free(op->payload);
@@ -417,6 +431,12 @@ static void on_directory(void *arg, int status, struct http_resp *resp,
 	if (acme_directory_parse(resp->body, resp->body_len, &a->dir, m,
 	    sizeof m) != 0) {
 		snprintf(err, sizeof err, "%s (from %s)", m, a->directory_url);
+		account_end(op, err);
+		return;
+	}
+	if (strncasecmp(a->dir.new_nonce, "https://", 8) != 0) {
+		snprintf(err, sizeof err, "the ACME directory %s names a "
+		    "newNonce URL that is not https://", a->directory_url);
 		account_end(op, err);
 		return;
 	}

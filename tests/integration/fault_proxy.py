@@ -50,6 +50,8 @@ another value than the previous one did, so "5xx:2" arms 5xx once more.
                 valid JSON.
   wrongkey      the certificate download (forwarded) gets the body of the
                 PEM file FAULTS["wrongkey_pem"] instead of Pebble's.
+  plainhttp     the order's answers (newOrder and every poll, forwarded)
+                name its finalize URL with http:// instead of https://.
 
 A synthesized error carries a fresh Replay-Nonce taken from upstream (HEAD
 newNonce, with the client's Host) and Link: <directory>;rel="index".
@@ -461,6 +463,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             elif fault == "oversize" and kind == "authz" and status == 200 \
                     and out.startswith(b"{") and len(out) < OVERSIZE:
                 out = b"{" + b" " * (OVERSIZE - len(out)) + out[1:]
+                applied = fault
+            elif fault == "plainhttp" and kind in ("newOrder", "order") \
+                    and status in (200, 201):
+                out = out.replace(b'"finalize": "https://', b'"finalize": "http://')
                 applied = fault
             elif fault == "wrongkey" and kind == "cert" and status == 200:
                 with open(faults["wrongkey_pem"], "rb") as f:

@@ -250,7 +250,7 @@ pebble_roots_pem 0 "$TMP/root0.pem"
 pebble_intermediates_pem 0 "$TMP/int0.pem"
 : >"$FAULT_PROXY_LOG"
 F=$TMP/f
-names=(fine f5xx frate fdate fproc ftrunc fover fwrong)
+names=(fine f5xx frate fdate fproc ftrunc fover fwrong fplain)
 acme_fleet "$F" 0 "$ACME_PROXY_DIRECTORY" "max_wait = 12;" "${names[@]}"
 for s in "${names[@]}"; do trust "$F" "$s" "$TMP/root0.pem" "$TMP/int0.pem"; done
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null \
@@ -258,7 +258,8 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /de
 cat >"$FAULT_PROXY_FAULTS" <<EOF
 {"f5xx.test": "5xx", "frate.test": "rate-seconds", "fdate.test": "rate-date",
  "fproc.test": "processing", "ftrunc.test": "truncate", "fover.test": "oversize",
- "fwrong.test": "wrongkey", "wrongkey_pem": "$TMP/wrong.pem"}
+ "fwrong.test": "wrongkey", "wrongkey_pem": "$TMP/wrong.pem",
+ "fplain.test": "plainhttp"}
 EOF
 out=$("$CERTFLEET" run --json "$F/fleet.cfg" 2>&1)
 check "faults: the clean server is assigned" [ "$(row fine .status)" = assigned ]
@@ -270,7 +271,8 @@ check "an order stuck in processing stays pending" [ "$(row fproc .status)" = pe
 check "a truncated certificate download stays pending" [ "$(row ftrunc .status)" = pending ]
 check "an oversized response fails that server with a clear message" grep -q "larger than" <<<"$(row fover .error)"
 check "a certificate for another key fails that server" grep -q "whose key is not the CSR's" <<<"$(row fwrong .error)"
-check "nothing else failed" [ "$(jq -r '.summary.failed' <<<"$out")" -eq 2 ]
+check "a plain-http URL from the CA fails that server (TLS always)" grep -q "not an https:// URL" <<<"$(row fplain .error)"
+check "nothing else failed" [ "$(jq -r '.summary.failed' <<<"$out")" -eq 3 ]
 echo '{}' >"$FAULT_PROXY_FAULTS"
 sed -i 's|{ name = "fproc";|{ name = "fproc"; groups = [ "slow" ];|; s|{ name = "ftrunc";|{ name = "ftrunc"; groups = [ "slow" ];|' "$F/fleet.cfg"
 out=$("$CERTFLEET" run --json "$F/fleet.cfg" --limit slow 2>&1)
