@@ -184,13 +184,24 @@ pebble_intermediates_pem 0 "$TMP/int0.pem"
 K=$TMP/k
 acme_fleet "$K" 30 "$ACME_PROXY_DIRECTORY"
 for s in $(seq -f 'web%02g' 1 30); do trust "$K" "$s" "$TMP/root0.pem" "$TMP/int0.pem"; done
-for delay in 0.8 1.5; do
+# kill_when SQL N: run in the background, SIGKILL it once the journal
+# query SQL counts at least N (orders open, certificates issued), so the
+# kills land mid-run on any machine, however fast.
+kill_when() {
+	local pid n=0
 	"$CERTFLEET" run "$K/fleet.cfg" >/dev/null 2>&1 &
 	pid=$!
-	sleep "$delay"
+	for _ in $(seq 1 300); do
+		n=$(sqlite3 "$K/state/journal.db" "$1" 2>/dev/null || echo 0)
+		[ "${n:-0}" -ge "$2" ] && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.02
+	done
 	kill -KILL "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
-done
+}
+kill_when "select count(*) from requests where final = 0 and ca_ref is not null" 5
+kill_when "select count(*) from events where state = 'issued'" 8
 sqlite3 "$K/state/journal.db" "select server, ca_ref from requests where final = 0 and ca_ref is not null" >"$TMP/open-orders"
 mid=$(wc -l <"$TMP/open-orders")
 out=$("$CERTFLEET" run --json "$K/fleet.cfg")
