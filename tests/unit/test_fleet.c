@@ -163,6 +163,32 @@ static void test_overrides(void **state)
 	diags_release(&d);
 }
 
+static void test_acme(void **state)
+{
+	struct fleet f;
+	struct diags d;
+
+	(void)state;
+	diags_init(&d);
+	assert_int_equal(fleet_load(&f, FIXTURES "/good/acme.cfg", &d), 0);
+	assert_int_equal(f.ca.type, CA_ACME);
+	assert_string_equal(f.ca.acme.directory,
+	    "https://acme.contoso.test/directory");
+	assert_int_equal(f.ca.acme.ncontact, 2);
+	assert_string_equal(f.ca.acme.contact[1], "mailto:pki@contoso.test");
+	assert_string_equal(f.ca.acme.tls_ca_file, FIXTURES "/good/tls/ca.pem");
+	assert_string_equal(f.ca.acme.account_key,
+	    FIXTURES "/good/st/acme/account.key");
+	assert_string_equal(f.ca.acme.eab_kid, "kid-1");
+	assert_non_null(f.ca.acme.eab_hmac_key);
+	assert_string_equal(f.ca.acme.preferred_chain, "ISRG Root X1");
+	assert_int_equal(f.ca.max_wait, 300);
+	assert_string_equal(fleet_server_find(&f, "web01")->webroot, "var/www");
+	assert_string_equal(fleet_server_find(&f, "web02")->webroot, "srv/http");
+	fleet_release(&f);
+	diags_release(&d);
+}
+
 static void test_shipped_templates(void **state)
 {
 	static const char *const files[] = {
@@ -193,7 +219,7 @@ int main(void)
 {
 	struct CMUnitTest tests[128];
 	char *names[120];
-	size_t n = 0, i;
+	size_t n = 0, nbad, i;
 	struct dirent *e;
 	DIR *dir = opendir(BAD);
 	int rc;
@@ -214,14 +240,16 @@ int main(void)
 	}
 	closedir(dir);
 	qsort(names, n, sizeof(*names), by_name);
+	nbad = n;
 	for (i = 0; i < n; i++)
 		tests[i] = (struct CMUnitTest){ names[i] + strlen(BAD) + 1,
 		    expect_file, NULL, NULL, names[i] };
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_example_fleet);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_overrides);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_acme);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_shipped_templates);
 	rc = _cmocka_run_group_tests("fleet", tests, n, NULL, NULL);
-	for (i = 0; i < n - 3; i++)
+	for (i = 0; i < nbad; i++)
 		free(names[i]);
 	return rc;
 }
