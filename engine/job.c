@@ -63,6 +63,29 @@ void job_fail(struct job *j, const char *fmt, ...)
 	job_finish(j, REPORT_FAILED);
 }
 
+void job_read_failed(struct job *j, int at, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (j->read_failed != 0 && j->read_failed <= at + 1)
+		return;
+	j->read_failed = at + 1;
+	va_start(ap, fmt);
+	vsnprintf(j->read_error, sizeof j->read_error, fmt, ap);
+	va_end(ap);
+}
+
+bool job_reads_done(struct job *j)
+{
+	if (j->reads > 0)
+		return false;
+	if (j->read_failed != 0) {
+		job_fail(j, "%s", j->read_error);
+		return false;
+	}
+	return true;
+}
+
 /* Moves to next, or ends the job failed when the journal refused it. */
 bool job_advance(struct job *j, enum job_state next, const char *detail)
 {

@@ -26,6 +26,11 @@ struct job {
 	struct journal_request rq;  /* the journal row, when journaled */
 	char *current[USAGE_MAX];   /* inspect: what each usage holds */
 	int reads;                  /* reads in flight */
+	int read_failed;            /* 1 + the index (usage, or store: 0
+	                               roots, 1 intermediates) of the
+	                               failed read first in that order;
+	                               0: none failed */
+	char read_error[1200];      /* that read's message */
 	struct cert_store roots;
 	struct cert_store inters;
 	char *bundle[2];            /* a store that is one file: its bytes,
@@ -70,6 +75,19 @@ bool job_advance(struct job *j, enum job_state next, const char *detail);
 /* Ends the job failed; fmt NULL keeps the message already in j->error. */
 void job_fail(struct job *j, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/*
+ * Reads issued together (inspect's usages, the chain check's two stores)
+ * finish in any order; each failure is noted here under its index, and
+ * the job fails once all are back, with the failure of the lowest index,
+ * so the message does not depend on which answer came first.
+ */
+void job_read_failed(struct job *j, int at, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* True when every read issued together is back and none failed; when the
+ * last is back with a failure, the job has failed (the noted message). */
+bool job_reads_done(struct job *j);
 
 /* Ends the job with outcome in its report row and frees it once closed. */
 void job_finish(struct job *j, enum report_status outcome);

@@ -39,35 +39,37 @@ static void add_entries(struct job *j, int which, const char *path,
 		    sizeof msg);
 }
 
-static void on_inters(void *arg, int status,
+/* Both stores are read at once (a transport may serve them in one round
+ * trip); the verdict waits for the second answer, and a failure is the
+ * root store's first, as when they were read one after the other. */
+static void chain_read_back(struct job *j)
+{
+	if (job_reads_done(j))
+		chain_decide(j);
+}
+
+static void on_store(struct job *j, int which, int status,
     const struct transport_entry *e, size_t n, const char *msg)
 {
-	struct job *j = arg;
-
-	if (status != 0) {
-		job_fail(j, "%s", msg);
-		return;
-	}
-	add_entries(j, 1, j->tg->store->intermediates, e, n);
-	chain_decide(j);
+	j->reads--;
+	if (status != 0)
+		job_read_failed(j, which, "%s", msg);
+	else
+		add_entries(j, which, which ? j->tg->store->intermediates :
+		    j->tg->store->roots, e, n);
+	chain_read_back(j);
 }
 
 static void on_roots(void *arg, int status, const struct transport_entry *e,
     size_t n, const char *msg)
 {
-	struct job *j = arg;
-	int rc;
+	on_store(arg, 0, status, e, n, msg);
+}
 
-	if (status != 0) {
-		job_fail(j, "%s", msg);
-		return;
-	}
-	add_entries(j, 0, j->tg->store->roots, e, n);
-	rc = j->t->ops->read_store(j->t, j->tg->store->intermediates, JOB_FILE_MAX,
-	    on_inters, j);
-	if (rc != 0)
-		job_fail(j, "cannot read the intermediate store of '%s': %s",
-		    j->tg->name, cf_strerror(rc));
+static void on_inters(void *arg, int status,
+    const struct transport_entry *e, size_t n, const char *msg)
+{
+	on_store(arg, 1, status, e, n, msg);
 }
 
 void job_chain_read(struct job *j)
@@ -79,12 +81,29 @@ void job_chain_read(struct job *j)
 	cert_store_release(&j->inters);
 	cert_store_init(&j->roots);
 	cert_store_init(&j->inters);
+	j->read_failed = 0;
+	j->reads++;
 	rc = j->t->ops->read_store(j->t, j->tg->store->roots, JOB_FILE_MAX,
 	    on_roots, j);
-
-	if (rc != 0)
-		job_fail(j, "cannot read the root store of '%s': %s",
+	if (rc != 0) {
+		/* The intermediates could not come first: not read. */
+		j->reads--;
+		job_read_failed(j, 0, "cannot read the root store of '%s': %s",
 		    j->tg->name, cf_strerror(rc));
+		chain_read_back(j);
+		return;
+	}
+	j->reads++;
+	rc = j->t->ops->read_store(j->t, j->tg->store->intermediates,
+	    JOB_FILE_MAX, on_inters, j);
+	if (rc != 0) {
+		j->reads--;
+		job_read_failed(j, 1, "cannot read the intermediate store of "
+		    "'%s': %s", j->tg->name, cf_strerror(rc));
+	}
+	/* Callbacks never run from inside read_store: at least the root
+	 * store's answer is still to come. */
+	chain_read_back(j);
 }
 
 static unsigned ekus_needed(unsigned usages)

@@ -11,12 +11,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void inspect_next(struct job *j, int u);
+static void decide(struct job *j);
 
 struct read_ctx {
 	struct job *j;
 	int u;
 };
+
+/* All of a server's usage reads are in flight at once (a transport may
+ * serve them in one round trip); the decision waits for the last one. */
+static void inspect_read_back(struct job *j)
+{
+	if (job_reads_done(j))
+		decide(j);
+}
 
 static void on_current(void *arg, int status, const char *data, size_t len,
     const char *msg)
@@ -29,16 +37,15 @@ static void on_current(void *arg, int status, const char *data, size_t len,
 	j->reads--;
 	if (status == 0) {
 		if ((j->current[u] = malloc(len + 1)) == NULL) {
-			job_fail(j, "out of memory");
-			return;
+			job_read_failed(j, u, "out of memory");
+		} else {
+			memcpy(j->current[u], data, len);
+			j->current[u][len] = '\0';
 		}
-		memcpy(j->current[u], data, len);
-		j->current[u][len] = '\0';
 	} else if (status != CF_ENOENT) {
-		job_fail(j, "%s", msg);
-		return;
+		job_read_failed(j, u, "%s", msg);
 	}
-	inspect_next(j, u + 1);
+	inspect_read_back(j);
 }
 
 static void decide(struct job *j)
@@ -80,24 +87,19 @@ static void decide(struct job *j)
 		job_keygen(j);
 }
 
-static void inspect_next(struct job *j, int u)
+/* Starts the read of usage u; false when it could not start (noted). */
+static bool inspect_start(struct job *j, int u)
 {
 	struct read_ctx *rc;
 	char *path;
 	int st;
 
-	while (u < USAGE_MAX && !(j->tg->usages & (1u << u)))
-		u++;
-	if (u == USAGE_MAX) {
-		decide(j);
-		return;
-	}
 	if ((rc = malloc(sizeof(*rc))) == NULL ||
 	    (path = assign_cert_path(j->tg->store->certs,
 	    &j->tg->bindings[u], (enum usage)u)) == NULL) {
 		free(rc);
-		job_fail(j, "out of memory");
-		return;
+		job_read_failed(j, u, "out of memory");
+		return false;
 	}
 	rc->j = j;
 	rc->u = u;
@@ -107,13 +109,23 @@ static void inspect_next(struct job *j, int u)
 	if (st != 0) {
 		j->reads--;
 		free(rc);
-		job_fail(j, "cannot inspect '%s': %s", j->tg->name,
+		job_read_failed(j, u, "cannot inspect '%s': %s", j->tg->name,
 		    cf_strerror(st));
+		return false;
 	}
+	return true;
 }
-
 
 void job_inspect(struct job *j)
 {
-	inspect_next(j, 0);
+	int u;
+
+	j->read_failed = 0;
+	/* A usage after one that could not start cannot come first in
+	 * usage order, so there is no point reading it. Callbacks never run
+	 * from inside read_file, so the count cannot reach 0 early. */
+	for (u = 0; u < USAGE_MAX; u++)
+		if ((j->tg->usages & (1u << u)) && !inspect_start(j, u))
+			break;
+	inspect_read_back(j);
 }

@@ -4,8 +4,8 @@
 # every value base64-encoded, so that no inventory value is ever parsed by
 # this shell. Values are decoded into variables and used only in double quotes.
 # Output, line by line: CF-OK | CF-ENOENT | CF-ERR <base64 message>, then
-# what the operation returns. POSIX sh, coreutils and base64; openssl only
-# for keygen.
+# what the operation returns; op_batch frames several reads' outputs.
+# POSIX sh, coreutils and base64; openssl only for keygen.
 set -u
 # Directories 0755 so services can read their certificates; every file is
 # created 0600 (mktemp) or empty, and gets its mode before any byte.
@@ -16,7 +16,10 @@ export PATH LC_ALL
 
 dec() { printf '%s' "$1" | base64 -d; }
 enc() { printf '%s' "$1" | base64 | tr -d '\n'; }
-arg() { eval "dec \"\${CF_A$1}\""; }
+# arg I: argument I of the operation, CF_A<I + ARGBASE> decoded. Only a
+# fixed name with a number in it is ever evaluated, never a value.
+ARGBASE=0
+arg() { eval "dec \"\${CF_A$(($1 + ARGBASE))}\""; }
 die() { printf 'CF-ERR %s\n' "$(enc "$*")"; exit 0; }
 durable() { sync "$@" 2>/dev/null || sync; }
 
@@ -249,9 +252,31 @@ op_keygen() {
 	rm -f "$c"
 }
 
+# Arguments: count, then operation, path and limit of each read. Read i
+# answers after a line "CF-PART i" exactly as it would alone, and
+# "CF-DONE" ends the batch, so an answer cut short shows. Each read runs in
+# a subshell, its arguments seen as 0 and 1 through ARGBASE, so that its
+# die ends that read only.
+op_batch() {
+	n=$(arg 0)
+	case $n in '' | *[!0-9]*) die "invalid batch" ;; esac
+	i=0
+	while [ "$i" -lt "$n" ]; do
+		b=$((1 + 3 * i))
+		o=$(arg "$b")
+		echo "CF-PART $i"
+		case $o in
+		read_file | read_store) (ARGBASE=$((b + 1)) && "op_$o") ;;
+		*) (die "unknown operation") ;;
+		esac
+		i=$((i + 1))
+	done
+	echo CF-DONE
+}
+
 OP=$(dec "$CF_OP")
 case $OP in
-read_file | read_store | write_file | install | rollback | remove | run | keygen)
+read_file | read_store | write_file | install | rollback | remove | run | keygen | batch)
 	"op_$OP" ;;
 *)
 	die "unknown operation" ;;

@@ -4,8 +4,10 @@
  * remote helper with its base64 arguments to ssh's stdin, reads the
  * helper's line protocol from stdout and ssh's complaints from stderr. A
  * ControlMaster per server makes every operation after the first reuse one
- * connection. It must never pass an inventory value to any shell as code,
- * and never put key bytes in a message.
+ * connection. Reads (read_file, read_store) asked for in one loop
+ * iteration are queued and leave together as one "batch" session, each
+ * answered as if it had been alone. It must never pass an inventory value
+ * to any shell as code, and never put key bytes in a message.
  */
 #include "engine/transport_ssh.h"
 #include "engine/err.h"
@@ -42,6 +44,13 @@ struct tsh {
 	int connect_timeout;
 	void (*close_cb)(void *arg);
 	void *close_arg;
+	/* Reads asked for in one loop iteration wait here, so that they go
+	 * to the server in one session (a "batch"); flush starts them. */
+	uv_idle_t flush;
+	struct sop *queue;
+	struct sop *queue_tail;
+	size_t nqueued;
+	bool flush_closed;
 };
 
 enum sop_kind {
@@ -53,7 +62,8 @@ enum sop_kind {
 	SOP_REMOVE,
 	SOP_RUN,
 	SOP_KEYGEN,
-	SOP_EXIT                    /* stops the ControlMaster */
+	SOP_EXIT,                   /* stops the ControlMaster */
+	SOP_BATCH                   /* several reads in one session */
 };
 
 /* A growable byte buffer with a cap. */
@@ -89,6 +99,14 @@ struct sop {
 	char *pointer;
 	char **links;
 	void *arg;
+	/* A queued read: its operation and arguments, kept until it starts. */
+	struct sop *next;
+	const char *opname;
+	char *qpath;
+	char qmax[32];
+	/* A batch: the reads it answers, in order (NULL once answered). */
+	struct sop **parts;
+	size_t nparts;
 	union {
 		transport_file_cb file;
 		transport_store_cb store;
@@ -196,6 +214,13 @@ static bool assign_var(struct buf *s, const char *name, const void *v,
 
 static void sop_free(struct sop *op)
 {
+	size_t i;
+
+	for (i = 0; i < op->nparts; i++)
+		if (op->parts[i] != NULL)
+			sop_free(op->parts[i]);
+	free(op->parts);
+	free(op->qpath);
 	if (op->script != NULL)
 		OPENSSL_cleanse(op->script, op->script_len);
 	free(op->script);
@@ -496,47 +521,150 @@ static void deliver(struct sop *op, int status, const char *msg)
 		free(e);
 		return;
 	case SOP_EXIT:
+	case SOP_BATCH:
 		return;
 	}
 }
 
-static void finish(struct sop *op)
+/* The status of an answered operation and its message, from what ssh
+ * and the helper said. */
+static int sop_verdict(struct sop *op, char *msg, size_t msgsz)
 {
 	struct tsh *t = op->t;
 	const char *out = op->stdout_buf.p ? op->stdout_buf.p : "";
 	const char *err;
-	char msg[768], reason[512];
+	char reason[512];
 	int status = 0;
 	char *text;
 
 	if (op->timed_out) {
 		status = CF_ETIMEDOUT;
-		snprintf(msg, sizeof msg, "cannot %s on '%s': timed out",
+		snprintf(msg, msgsz, "cannot %s on '%s': timed out",
 		    op->what, t->base.server);
 	} else if (op->exit_status == 255 || (!line_with(out, "CF-OK") &&
 	    !line_with(out, "CF-ERR") && !line_with(out, "CF-ENOENT"))) {
 		ssh_reason(op, reason, sizeof reason);
 		status = CF_ETRANSPORT;
-		snprintf(msg, sizeof msg, "cannot %s on '%s': %s", op->what,
+		snprintf(msg, msgsz, "cannot %s on '%s': %s", op->what,
 		    t->base.server, reason);
 	} else if ((err = line_with(out, "CF-ERR")) != NULL) {
 		text = word64(err);
 		status = CF_EIO;
-		snprintf(msg, sizeof msg, "cannot %s on '%s': %s", op->what,
+		snprintf(msg, msgsz, "cannot %s on '%s': %s", op->what,
 		    t->base.server, text ? text : "failed");
 		free(text);
 	} else if (line_with(out, "CF-ENOENT") != NULL) {
 		status = CF_ENOENT;
-		snprintf(msg, sizeof msg, "cannot %s on '%s': no such file",
+		snprintf(msg, msgsz, "cannot %s on '%s': no such file",
 		    op->what, t->base.server);
 	} else if (op->stdout_buf.over) {
 		status = CF_EINVAL;
-		snprintf(msg, sizeof msg, "cannot %s on '%s': the answer is "
+		snprintf(msg, msgsz, "cannot %s on '%s': the answer is "
 		    "larger than %d bytes", op->what, t->base.server, OUT_MAX);
 	} else {
 		msg[0] = '\0';
 	}
+	return status;
+}
+
+/* Hands an answered operation's result to its callback. */
+static void sop_conclude(struct sop *op)
+{
+	char msg[768];
+	int status = sop_verdict(op, msg, sizeof msg);
+
 	deliver(op, status, msg);
+}
+
+/*
+ * Splits a batch's answer: part i is the text after the line "CF-PART i"
+ * up to the next "CF-PART" or "CF-DONE" line. Base64 has no '-', so no
+ * data line can look like one. False when the answer is cut short.
+ */
+static bool batch_split(const char *out, size_t n, const char **start,
+    size_t *len)
+{
+	const char *p = out, *nl;
+	size_t next = 0;
+	bool done, part;
+
+	while ((nl = strchr(p, '\n')) != NULL) {
+		done = strncmp(p, "CF-DONE\n", 8) == 0;
+		part = strncmp(p, "CF-PART ", 8) == 0;
+		if (done || part) {
+			if (next > 0)
+				len[next - 1] = (size_t)(p - start[next - 1]);
+			if (done)
+				return next == n;
+			if (next == n || strtoul(p + 8, NULL, 10) != next)
+				return false;
+			start[next++] = nl + 1;
+		}
+		p = nl + 1;
+	}
+	return false;
+}
+
+/* The text before a batch's first part: where the helper says why the
+ * whole batch failed, if it did. */
+static size_t batch_prologue(const char *out)
+{
+	const char *p = out;
+
+	while (p != NULL && strncmp(p, "CF-PART ", 8) != 0)
+		if ((p = strchr(p, '\n')) != NULL)
+			p++;
+	return p ? (size_t)(p - out) : strlen(out);
+}
+
+/*
+ * Answers every read of a batch as if it had been a session of its own:
+ * each gets its part of the answer, and the session's fate (timed out,
+ * ssh failed, answer too large or cut short) becomes each one's, so
+ * statuses and messages are those of standalone reads.
+ */
+static void batch_finish(struct sop *b)
+{
+	const char *out = b->stdout_buf.p ? b->stdout_buf.p : "";
+	const char **start = calloc(b->nparts, sizeof(*start));
+	size_t *len = calloc(b->nparts, sizeof(*len)), i;
+	bool split = start && len && !b->stdout_buf.over &&
+	    batch_split(out, b->nparts, start, len);
+	struct sop *op;
+
+	for (i = 0; i < b->nparts; i++) {
+		op = b->parts[i];
+		op->timed_out = b->timed_out;
+		op->exit_status = b->exit_status;
+		op->stdout_buf.max = OUT_MAX;
+		op->stderr_buf.max = TRANSPORT_CAPTURE;
+		if (b->stderr_buf.p != NULL)
+			buf_add(&op->stderr_buf, b->stderr_buf.p,
+			    b->stderr_buf.len);
+		if (b->stdout_buf.over) {
+			buf_add(&op->stdout_buf, "CF-OK\n", 6);
+			op->stdout_buf.over = true;
+		} else if (split) {
+			buf_add(&op->stdout_buf, start[i], len[i]);
+		} else {
+			buf_add(&op->stdout_buf, out, batch_prologue(out));
+		}
+		sop_conclude(op);
+		sop_free(op);
+		b->parts[i] = NULL;
+	}
+	free(start);
+	free(len);
+}
+
+static void finish(struct sop *op)
+{
+	struct tsh *t = op->t;
+
+	if (op->kind == SOP_BATCH)
+		batch_finish(op);
+	else
+		sop_conclude(op);
 	sop_free(op);
 	t->pending--;
 	tsh_maybe_closed(t);
@@ -638,7 +766,8 @@ static struct sop *sop_new(struct tsh *t, enum sop_kind kind, void *arg,
 {
 	struct sop *op;
 
-	if (t->closing && kind != SOP_EXIT)
+	/* A batch only carries reads queued before the close. */
+	if (t->closing && kind != SOP_EXIT && kind != SOP_BATCH)
 		return NULL;
 	if ((op = calloc(1, sizeof(*op))) == NULL)
 		return NULL;
@@ -670,40 +799,149 @@ static bool path_ok(const char *p)
 	return p != NULL && path_is_confined(p);
 }
 
+/*
+ * Starts a batch of queued reads (at least two): CF_A0 is their count,
+ * then each read's operation, path and limit. The helper answers each
+ * after a line "CF-PART i" and ends with "CF-DONE" (see batch_split).
+ */
+static int batch_start(struct tsh *t, struct sop *list, size_t n)
+{
+	struct sop *b = sop_new(t, SOP_BATCH, NULL, "read", NULL), *op;
+	char count[32], **args = calloc(1 + 3 * n, sizeof(*args));
+	size_t i;
+	int rc;
+
+	if (b == NULL || args == NULL ||
+	    (b->parts = calloc(n, sizeof(*b->parts))) == NULL) {
+		if (b != NULL)
+			sop_free(b);
+		free(args);
+		return CF_ENOMEM;
+	}
+	snprintf(count, sizeof count, "%zu", n);
+	args[0] = count;
+	for (i = 0, op = list; i < n; i++, op = op->next) {
+		args[1 + 3 * i] = (char *)op->opname;
+		args[2 + 3 * i] = op->qpath;
+		args[3 + 3 * i] = op->qmax;
+	}
+	rc = sop_start(b, "batch", args, NULL, 1 + 3 * n, OP_TIMEOUT_S);
+	free(args);
+	if (rc != 0) {
+		sop_free(b);
+		return rc;
+	}
+	/* From here the batch answers (and frees) the reads. */
+	for (i = 0, op = list; i < n; i++, op = op->next)
+		b->parts[i] = op;
+	b->nparts = n;
+	return 0;
+}
+
+/* Reads that could not be started are answered from the loop all the same,
+ * with the reason, as the interface promises a callback once started. */
+static void queue_fail(struct tsh *t, struct sop *list, int rc)
+{
+	struct sop *next;
+
+	/* Counted, so a callback closing t cannot free it under us. */
+	t->pending++;
+	for (; list != NULL; list = next) {
+		char msg[512];
+
+		next = list->next;
+		snprintf(msg, sizeof msg, "cannot %s on '%s': %s", list->what,
+		    t->base.server, cf_strerror(rc));
+		deliver(list, rc, msg);
+		sop_free(list);
+	}
+	t->pending--;
+}
+
+/* The idle handle's callback: the reads queued in this loop iteration
+ * leave as one session; a single read is sent as its plain operation. */
+static void on_flush(uv_idle_t *h)
+{
+	struct tsh *t = h->data;
+	struct sop *list = t->queue;
+	size_t n = t->nqueued;
+	int rc;
+
+	uv_idle_stop(h);
+	t->queue = t->queue_tail = NULL;
+	t->nqueued = 0;
+	if (n == 0)
+		return;
+	if (n == 1) {
+		char *args[2] = { list->qpath, list->qmax };
+
+		rc = sop_start(list, list->opname, args, NULL, 2,
+		    OP_TIMEOUT_S);
+	} else {
+		rc = batch_start(t, list, n);
+	}
+	if (rc != 0)
+		queue_fail(t, list, rc);
+	tsh_maybe_closed(t);
+}
+
+/* Queues a read for on_flush; it counts as in flight from here on. */
+static int queue_read(struct tsh *t, enum sop_kind kind, const char *opname,
+    const char *verb, const char *path, size_t max, void *arg,
+    struct sop **out)
+{
+	struct sop *op;
+
+	if ((op = sop_new(t, kind, arg, verb, path)) == NULL)
+		return CF_ENOMEM;
+	if ((op->qpath = strdup(path)) == NULL) {
+		sop_free(op);
+		return CF_ENOMEM;
+	}
+	if (t->nqueued == 0 && uv_idle_start(&t->flush, on_flush) != 0) {
+		sop_free(op);
+		return CF_ENOMEM;
+	}
+	op->opname = opname;
+	snprintf(op->qmax, sizeof op->qmax, "%zu", max);
+	if (t->queue_tail != NULL)
+		t->queue_tail->next = op;
+	else
+		t->queue = op;
+	t->queue_tail = op;
+	t->nqueued++;
+	*out = op;
+	return 0;
+}
+
 static int tsh_read_file(struct transport *tp, const char *path, size_t max,
     transport_file_cb cb, void *arg)
 {
 	struct tsh *t = container_of(tp, struct tsh, base);
-	char maxs[32], *args[2];
 	struct sop *op;
+	int rc;
 
 	if (!path_ok(path) || cb == NULL)
 		return CF_EINVAL;
-	if ((op = sop_new(t, SOP_READ_FILE, arg, "read", path)) == NULL)
-		return CF_ENOMEM;
-	op->cb.file = cb;
-	snprintf(maxs, sizeof maxs, "%zu", max);
-	args[0] = (char *)path;
-	args[1] = maxs;
-	return start_or_free(op, "read_file", args, NULL, 2, OP_TIMEOUT_S);
+	if ((rc = queue_read(t, SOP_READ_FILE, "read_file", "read", path,
+	    max, arg, &op)) == 0)
+		op->cb.file = cb;
+	return rc;
 }
 
 static int tsh_read_store(struct transport *tp, const char *path, size_t max,
     transport_store_cb cb, void *arg)
 {
 	struct tsh *t = container_of(tp, struct tsh, base);
-	char maxs[32], *args[2];
 	struct sop *op;
+	int rc;
 
 	if (!path_ok(path) || cb == NULL)
 		return CF_EINVAL;
-	if ((op = sop_new(t, SOP_READ_STORE, arg, "read store", path)) == NULL)
-		return CF_ENOMEM;
-	op->cb.store = cb;
-	snprintf(maxs, sizeof maxs, "%zu", max);
-	args[0] = (char *)path;
-	args[1] = maxs;
-	return start_or_free(op, "read_store", args, NULL, 2, OP_TIMEOUT_S);
+	if ((rc = queue_read(t, SOP_READ_STORE, "read_store", "read store",
+	    path, max, arg, &op)) == 0)
+		op->cb.store = cb;
+	return rc;
 }
 
 static int tsh_write_file(struct transport *tp, const char *path,
@@ -898,12 +1136,21 @@ static void tsh_free(struct tsh *t)
 	free(t);
 }
 
+static void on_flush_closed(uv_handle_t *h)
+{
+	struct tsh *t = h->data;
+	void (*cb)(void *) = t->close_cb;
+	void *arg = t->close_arg;
+
+	tsh_free(t);
+	if (cb != NULL)
+		cb(arg);
+}
+
 static void tsh_maybe_closed(struct tsh *t)
 {
-	void (*cb)(void *);
-	void *arg;
-
-	if (!t->closing || t->pending > 0)
+	if (!t->closing || t->pending > 0 || t->nqueued > 0 ||
+	    t->flush_closed)
 		return;
 	if (!t->master_stopped) {
 		struct sop *op = sop_new(t, SOP_EXIT, NULL, "stop", NULL);
@@ -916,11 +1163,9 @@ static void tsh_maybe_closed(struct tsh *t)
 		if (t->pending > 0)
 			return;
 	}
-	cb = t->close_cb;
-	arg = t->close_arg;
-	tsh_free(t);
-	if (cb != NULL)
-		cb(arg);
+	/* The flush handle is the last thing of t the loop knows. */
+	t->flush_closed = true;
+	uv_close((uv_handle_t *)&t->flush, on_flush_closed);
 }
 
 static void tsh_close(struct transport *tp, void (*cb)(void *arg), void *arg)
@@ -1034,6 +1279,8 @@ int transport_ssh_open(struct transport **out, uv_loop_t *loop,
 		tsh_free(t);
 		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
 	}
+	uv_idle_init(loop, &t->flush);
+	t->flush.data = t;
 	*out = &t->base;
 	return 0;
 }

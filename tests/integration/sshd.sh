@@ -2,7 +2,8 @@
 # throw-away host and user keys and stopped by PID when the test exits.
 # sshd_start DIR ADDR...: listens on each 127.0.0.x address given, on one
 # free port ($SSHD_PORT); writes DIR/id (the user key), DIR/known_hosts and
-# DIR/ssh_config for the client.
+# DIR/ssh_config for the client. SSHD_LOGLEVEL (default ERROR) sets its
+# LogLevel, into DIR/sshd.log; VERBOSE logs each session it starts.
 sshd_start() {
 	local d=$1 a port
 	shift
@@ -27,7 +28,7 @@ sshd_start() {
 		echo "PermitRootLogin prohibit-password"
 		echo "MaxSessions 200"
 		echo "MaxStartups 200:30:400"
-		echo "LogLevel ERROR"
+		echo "LogLevel ${SSHD_LOGLEVEL:-ERROR}"
 	} >"$d/sshd_config"
 	: >"$d/known_hosts"
 	for a in "$@"; do

@@ -194,3 +194,50 @@ if mount -t tmpfs -o size=24k tmpfs "$R/hang/s2/certs" 2>/dev/null; then
 else
 	echo "# tmpfs cannot be mounted here: the full-disk case is skipped"
 fi
+
+# --- reads share sessions: count the sessions one server's sshd starts -----
+# A second sshd of its own, at LogLevel VERBOSE, serves one server with the
+# three usages: each session it starts logs "Starting session:" once, so
+# its log counts certfleet's ssh sessions to that server. Reads asked for
+# together go as one batch: inspect's three certificate reads take one
+# session, the chain check's two store reads another (one each: 5 reads in
+# 2 sessions, where each read took a session of its own before).
+saved_pid=$SSHD_PID saved_port=$SSHD_PORT
+SSHD_LOGLEVEL=VERBOSE sshd_start "$TMP/sshd_count" 127.0.0.12 ||
+	not_ok "a counting sshd starts"
+CS=$TMP/sshd_count
+C=$TMP/count
+mkdir -p "$C" "$R/count/s1"
+cat >"$C/fleet.cfg" <<CFG
+fleet = { name = "t"; state_dir = "state"; };
+ssh = { user = "root"; port = $SSHD_PORT; identity_file = "$CS/id"; known_hosts = "$CS/known_hosts"; };
+request = { subject = "CN={{address}}, O=Test"; san = [ "DNS:{{name}}.contoso.test" ]; };
+usages = [ "default", "webservices_internal", "webservices_external" ];
+servers = ( { name = "s1"; address = "127.0.0.12"; transport = "ssh"; root = "$R/count/s1"; } );
+CFG
+SSHD_PID=$saved_pid SSHD_PORT=$saved_port
+ca_init "$C"
+lay "$C" 1 both
+# sessions: how many sessions the counting sshd has started so far.
+sessions() { grep -c 'Starting session:' "$CS/sshd.log"; }
+before=$(sessions)
+out=$("$CERTFLEET" run --json "$C/fleet.cfg")
+fresh=$(( $(sessions) - before ))
+check "a fresh server with 3 usages is assigned over the counting sshd" [ "$(jq -r '.servers[0].status' <<<"$out")" = assigned ]
+# Reads: 1 (3 certificates) + 1 (2 stores); then one install per usage.
+check "a fresh run takes 5 sessions: 2 for its 5 reads, 3 installs (8 before batching)" [ "$fresh" -eq 5 ]
+before=$(sessions)
+out=$("$CERTFLEET" run --json "$C/fleet.cfg")
+again=$(( $(sessions) - before ))
+check "a second run finds it up to date" [ "$(jq -r '.servers[0].status' <<<"$out")" = up_to_date ]
+check "an up-to-date server is checked in 2 sessions (5 before batching)" [ "$again" -eq 2 ]
+before=$(sessions)
+out=$("$CERTFLEET" plan --json --force "$C/fleet.cfg")
+check "plan reads in 2 sessions too" [ "$(( $(sessions) - before ))" -eq 2 ]
+echo "# sessions to one server: fresh run $fresh, up-to-date run $again"
+# A missing store, a missing certificate and an unreadable one still
+# answer as they would alone, inside one batch.
+rm -f "$R/count/s1/certs/webservices_internal.pem"
+mkdir -p "$R/count/s1/certs/webservices_internal.pem"
+out=$("$CERTFLEET" plan --json "$C/fleet.cfg")
+check "a batched read that fails names its own file" grep -q "cannot read '.*webservices_internal.pem' on 's1': .*not a regular file" <<<"$(jq -r '.servers[0].error' <<<"$out")"
