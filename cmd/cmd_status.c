@@ -318,6 +318,11 @@ int cmd_show(const struct cmd_opts *o)
 		    rq.chain_detail ? rq.chain_detail : "");
 	if (rq.usages)
 		printf("usages      %s\n", rq.usages);
+	/* Where to look the request up at the CA (an ACME order URL). */
+	if (rq.ca_status)
+		printf("ca status   %s\n", rq.ca_status);
+	if (rq.ca_ref)
+		printf("ca ref      %s\n", rq.ca_ref);
 	rc = CMD_EXIT_OK;
 out:
 	crypto_strings_free(sans, nsans);

@@ -85,6 +85,7 @@ check "the assigned certificate verifies to Pebble's root" openssl_verify -CAfil
 check "the certificate names the server" grep -q "web07.test" <(openssl x509 -in "$c/default.pem" -noout -ext subjectAltName)
 check "the key matches the certificate" [ "$(openssl pkey -in "$c/default.key" -pubout)" = "$(openssl x509 -in "$c/default.pem" -noout -pubkey)" ]
 check "the thumbprint in the report is the file's" [ "$(sha1_of "$c/default.pem")" = "$(jq -r '.servers[6].thumbprint' <<<"$out")" ]
+check "show names the order at the CA" grep -q "^ca ref      https://127.0.0.1:.*/my-order/" <<<"$("$CERTFLEET" show "$A/fleet.cfg" web07)"
 check "the order URL is journaled as ca_ref" [ "$(sqlite3 "$A/state/journal.db" "select count(*) from requests where ca_ref like 'https://127.0.0.1:%/my-order/%'")" -eq 50 ]
 check "every order status is an event (pending, processing, valid)" [ "$(sqlite3 "$A/state/journal.db" "select count(distinct ca_status) from events where server = 'web01' and ca_status like 'order %'")" -ge 2 ]
 out=$("$CERTFLEET" run --json "$A/fleet.cfg")
