@@ -84,6 +84,13 @@ static void row_from_journal(struct report_row *row,
 	row->not_after = (time_t)rq->not_after;
 	report_row_set(&row->ca_status, rq->ca_status);
 	report_row_set(&row->error, rq->error);
+	if (rq->alt_chains) {
+		json_t *o = json_loads(rq->alt_chains, 0, NULL);
+
+		report_row_set(&row->chain_choice, json_string_value(
+		    json_object_get(o, "choice")));
+		json_decref(o);
+	}
 	if (rq->chain_status == NULL)
 		return;
 	row->chain.status = strcmp(rq->chain_status, "ok") == 0 ? CHAIN_OK :

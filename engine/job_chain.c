@@ -359,26 +359,42 @@ static void chain_choice(struct job *j)
 {
 	X509 *top = sk_X509_value(j->certs, sk_X509_num(j->certs) - 1);
 	json_t *o = json_loads(j->rq.alt_chains, 0, NULL);
-	char cn[256] = "?", text[600], *pem = NULL;
-	bool preferred = json_is_true(json_object_get(o, "preferred"));
-	const char *alt;
+	json_t *chains = json_object_get(o, "chains");
+	json_t *alt = json_array_get(chains, (size_t)j->chain_pick - 1);
+	const char *kept = json_string_value(json_object_get(o, "choice"));
+	char cn[256] = "?", text[600], *s;
 
+	if (o == NULL)
+		return;
 	X509_NAME_get_text_by_NID(X509_get_issuer_name(top), NID_commonName,
 	    cn, sizeof cn);
-	if (j->chain_pick > 0) {
-		alt = json_string_value(json_array_get(json_object_get(o,
-		    "chains"), (size_t)j->chain_pick - 1));
-		if (alt && (pem = strdup(alt)) != NULL) {
-			free(j->rq.cert_pem);
-			j->rq.cert_pem = pem;
-		}
+	if (j->chain_pick > 0 && json_is_string(alt) && j->rq.cert_pem) {
+		/* The chosen chain becomes the certificate's; the one it
+		 * replaces joins the alternates, so a rerun sees the same set. */
+		json_t *old = json_string(j->rq.cert_pem);
+
+		free(j->rq.cert_pem);
+		j->rq.cert_pem = strdup(json_string_value(alt));
+		json_array_set_new(chains, (size_t)j->chain_pick - 1, old);
+		json_object_set_new(o, "preferred", json_false());
 		snprintf(text, sizeof text, "alternate chain %d, to '%s': the "
 		    "one this server's stores verify", j->chain_pick, cn);
+	} else if (kept != NULL && strncmp(kept, "alternate", 9) == 0 &&
+	    j->verdict.status == CHAIN_OK) {
+		/* Checked again (a rerun): the alternate chosen then has
+		 * become the certificate's chain and still fits. */
+		snprintf(text, sizeof text, "%s", kept);
 	} else {
 		snprintf(text, sizeof text, "%s chain, to '%s'%s",
-		    preferred ? "preferred" : "the CA's default", cn,
+		    json_is_true(json_object_get(o, "preferred")) ?
+		    "preferred" : "the CA's default", cn,
 		    j->verdict.status == CHAIN_OK ? "" : " (no chain the CA "
 		    "offered verifies here)");
+	}
+	json_object_set_new(o, "choice", json_string(text));
+	if ((s = json_dumps(o, JSON_COMPACT)) != NULL) {
+		free(j->rq.alt_chains);
+		j->rq.alt_chains = s;
 	}
 	report_row_set(&j->e->report->rows[j->i].chain_choice, text);
 	json_decref(o);

@@ -248,6 +248,7 @@ check "a server lacking the root names the root" [ "$(row noroot '[.chain.missin
 check "a server trusting only the alternate root is assigned" [ "$(row alt .status)" = assigned ]
 check "the report says the alternate chain was taken" grep -q "alternate chain 1" <<<"$(row alt .chain_choice)"
 check "the report says the default chain was kept" grep -q "default chain" <<<"$(row full .chain_choice)"
+check "status (from the journal) says so too" grep -q "alternate chain 1" <<<"$("$CERTFLEET" status --json "$D/fleet.cfg" | jq -r '.servers[] | select(.name == "alt") | .chain_choice')"
 check "the alternate chain is what was installed" openssl_verify -CAfile "$TMP/root1.pem" -untrusted "$D/servers/alt/certs/default.pem" "$D/servers/alt/certs/default.pem"
 root1_cn=$(openssl x509 -in "$TMP/root1.pem" -noout -subject | sed 's/.*CN *= *//')
 acme_fleet "$TMP/d2" 0 "$PEBBLE_DIRECTORY" "preferred_chain = \"$root1_cn\";" pref
