@@ -87,8 +87,7 @@ void acme_reply(struct acme_op *op, enum ca_answer answer,
 	if (answer == CA_ISSUED && op->nchains > 0) {
 		r.cert_pem = op->chains[0];
 		op->chains[0] = NULL;
-		r.preferred = op->a->preferred_chain != NULL &&
-		    ca_acme_chain_matches(r.cert_pem, op->a->preferred_chain);
+		r.preferred = op->preferred;
 		if (op->nchains > 1 &&
 		    (r.alt_pem = calloc(op->nchains, sizeof(char *))) != NULL) {
 			memcpy(r.alt_pem, op->chains + 1,
@@ -167,12 +166,7 @@ bool acme_transient(struct acme_op *op, int status, struct http_resp *resp,
 	if (resp->status < 500 && resp->status != 429)
 		return false;
 	acme_resp_problem(resp, &p, buf, sizeof buf);
-	if (p.type && strncmp(p.type, ACME_ERROR_PREFIX,
-	    strlen(ACME_ERROR_PREFIX)) == 0)
-		snprintf(text, sizeof text, "%s",
-		    p.type + strlen(ACME_ERROR_PREFIX));
-	else
-		snprintf(text, sizeof text, "HTTP %ld", resp->status);
+	acme_problem_word(&p, resp->status, text, sizeof text);
 	acme_problem_release(&p);
 	{
 		char detail[1600];
@@ -183,6 +177,17 @@ bool acme_transient(struct acme_op *op, int status, struct http_resp *resp,
 		    acme_backoff(op, resp));
 	}
 	return true;
+}
+
+void acme_problem_word(const struct acme_problem *p, long status, char *text,
+    size_t textsz)
+{
+	size_t n = strlen(ACME_ERROR_PREFIX);
+
+	if (p->type && strncmp(p->type, ACME_ERROR_PREFIX, n) == 0)
+		snprintf(text, textsz, "%s", p->type + n);
+	else
+		snprintf(text, textsz, "HTTP %ld", status);
 }
 
 /* ---- nonces and signed requests ---- */

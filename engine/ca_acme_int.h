@@ -101,6 +101,7 @@ struct acme_op {
 	char *token_rel;            /* the http-01 file being published */
 	char *challenge_url;
 	char *chains[1 + ACME_MAX_ALTERNATES];
+	bool preferred;             /* chains[0] is preferred_chain's */
 	size_t nchains;
 	char *alt_urls[ACME_MAX_ALTERNATES];
 	size_t nalt_urls;
@@ -119,6 +120,9 @@ void acme_post(struct acme_op *op, const char *url, const char *payload,
 /* Answers the op's caller and frees op; strings are copied. */
 void acme_reply(struct acme_op *op, enum ca_answer answer,
     const char *status_text, const char *detail, int retry_after);
+/* The CA's word for a problem ("rateLimited"), or "HTTP <status>". */
+void acme_problem_word(const struct acme_problem *p, long status, char *text,
+    size_t textsz);
 /* Reads the problem document in resp into a person's text in buf. */
 const char *acme_resp_problem(const struct http_resp *resp,
     struct acme_problem *p, char *buf, size_t bufsz);

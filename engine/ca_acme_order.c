@@ -20,8 +20,6 @@
 
 #define CHALLENGE_DIR ".well-known/acme-challenge/"
 
-static void order_poll_step(struct acme_op *op);
-
 /* A 4xx that is not transient: the CA's reason, denied or failed. */
 static void refused(struct acme_op *op, struct http_resp *resp,
     const char *what, enum ca_answer answer)
@@ -30,12 +28,7 @@ static void refused(struct acme_op *op, struct http_resp *resp,
 	char buf[1100], detail[1400], text[64];
 
 	acme_resp_problem(resp, &p, buf, sizeof buf);
-	if (p.type && strncmp(p.type, ACME_ERROR_PREFIX,
-	    strlen(ACME_ERROR_PREFIX)) == 0)
-		snprintf(text, sizeof text, "%s",
-		    p.type + strlen(ACME_ERROR_PREFIX));
-	else
-		snprintf(text, sizeof text, "HTTP %ld", resp->status);
+	acme_problem_word(&p, resp->status, text, sizeof text);
 	acme_problem_release(&p);
 	snprintf(detail, sizeof detail, "%s: %s", what, buf);
 	acme_reply(op, answer, text, detail, -1);
@@ -47,6 +40,26 @@ static void malformed(struct acme_op *op, const char *msg)
 
 	snprintf(detail, sizeof detail, "%s (from %s)", msg, op->url);
 	acme_reply(op, CA_ERROR, "malformed response", detail, -1);
+}
+
+/* Parses the order in resp into *o (released by the caller on true) and,
+ * with note, journals its status (a reply about to carry it need not);
+ * false when malformed (op has replied). */
+static bool read_order(struct acme_op *op, struct http_resp *resp,
+    struct acme_order *o, bool note)
+{
+	char m[256];
+
+	if (acme_order_parse(resp->body, resp->body_len, o, m,
+	    sizeof m) != 0) {
+		acme_order_release(o);
+		malformed(op, m);
+		return false;
+	}
+	snprintf(m, sizeof m, "order %s", acme_status_name(o->status));
+	if (note)
+		acme_note(op, m);
+	return true;
 }
 
 /* Retry-After in seconds (at least 1), or -1 when the CA sent none. */
@@ -77,7 +90,7 @@ static void on_delay(uv_timer_t *t)
 	struct acme_op *op = d->op;
 
 	uv_close((uv_handle_t *)t, on_delay_closed);
-	order_poll_step(op);
+	acme_order_poll(op);
 }
 
 /*
@@ -196,7 +209,7 @@ static void on_new_order(struct acme_op *op, int status,
     struct http_resp *resp, const char *msg)
 {
 	struct acme_order o;
-	char m[256], text[64];
+	char text[64];
 
 	if (acme_transient(op, status, resp, msg, "cannot open an order"))
 		return;
@@ -209,12 +222,8 @@ static void on_new_order(struct acme_op *op, int status,
 		malformed(op, "the new order has no Location");
 		return;
 	}
-	if (acme_order_parse(resp->body, resp->body_len, &o, m,
-	    sizeof m) != 0) {
-		acme_order_release(&o);
-		malformed(op, m);
+	if (!read_order(op, resp, &o, false))
 		return;
-	}
 	snprintf(text, sizeof text, "order %s", acme_status_name(o.status));
 	acme_order_release(&o);
 	op->ref = resp->location;
@@ -295,15 +304,14 @@ static void download_next(struct acme_op *op)
 	}
 	/* The preferred chain first; the engine tries the rest in order
 	 * against the server's own stores. */
-	for (i = 1; op->a->preferred_chain && i < op->nchains; i++)
-		if (!ca_acme_chain_matches(op->chains[0],
-		    op->a->preferred_chain) &&
-		    ca_acme_chain_matches(op->chains[i],
+	for (i = 0; op->a->preferred_chain && i < op->nchains; i++)
+		if (ca_acme_chain_matches(op->chains[i],
 		    op->a->preferred_chain)) {
 			char *t = op->chains[0];
 
 			op->chains[0] = op->chains[i];
 			op->chains[i] = t;
+			op->preferred = true;
 			break;
 		}
 	issued(op);
@@ -324,7 +332,7 @@ static void on_finalize(struct acme_op *op, int status,
     struct http_resp *resp, const char *msg)
 {
 	struct acme_order o;
-	char m[256], text[64];
+	char text[64];
 
 	if (acme_transient(op, status, resp, msg, "cannot finalize the "
 	    "order"))
@@ -334,14 +342,8 @@ static void on_finalize(struct acme_op *op, int status,
 		    CA_DENIED);
 		return;
 	}
-	if (acme_order_parse(resp->body, resp->body_len, &o, m,
-	    sizeof m) != 0) {
-		acme_order_release(&o);
-		malformed(op, m);
+	if (!read_order(op, resp, &o, true))
 		return;
-	}
-	snprintf(m, sizeof m, "order %s", acme_status_name(o.status));
-	acme_note(op, m);
 	if (o.status == ACME_VALID && o.certificate) {
 		acme_order_release(&op->order);
 		op->order = o;
@@ -572,8 +574,6 @@ static void pending_processing(struct acme_op *op, int status,
 static void on_order(struct acme_op *op, int status, struct http_resp *resp,
     const char *msg)
 {
-	char m[256];
-
 	if (acme_transient(op, status, resp, msg, "cannot read the order"))
 		return;
 	if (resp->status != 200) {
@@ -581,14 +581,9 @@ static void on_order(struct acme_op *op, int status, struct http_resp *resp,
 		return;
 	}
 	acme_order_release(&op->order);
-	if (acme_order_parse(resp->body, resp->body_len, &op->order, m,
-	    sizeof m) != 0) {
-		malformed(op, m);
+	if (!read_order(op, resp, &op->order, true))
 		return;
-	}
 	op->retry_after = retry_of(resp);
-	snprintf(m, sizeof m, "order %s", acme_status_name(op->order.status));
-	acme_note(op, m);
 	switch (op->order.status) {
 	case ACME_PENDING:
 		op->authz_i = 0;
@@ -614,12 +609,7 @@ static void on_order(struct acme_op *op, int status, struct http_resp *resp,
 	}
 }
 
-static void order_poll_step(struct acme_op *op)
-{
-	acme_post(op, op->ref, NULL, on_order);
-}
-
 void acme_order_poll(struct acme_op *op)
 {
-	order_poll_step(op);
+	acme_post(op, op->ref, NULL, on_order);
 }
