@@ -90,6 +90,10 @@ struct ca_ops {
 struct ca_driver {
 	const struct ca_ops *ops;
 	const char *type;           /* "local", "acme" */
+	const char *id;             /* which CA of its type, stable across
+	                               runs (the issuing CA's SHA-256, the
+	                               ACME directory URL); owned by the
+	                               driver */
 };
 
 /* Frees what a reply holds (not the struct). */

@@ -670,6 +670,7 @@ int ca_acme_new(uv_loop_t *loop, const struct ca_acme_config *cfg,
 		goto fail;
 	rc = CF_ENOMEM;
 	a->directory_url = strdup(cfg->directory);
+	a->base.id = a->directory_url;
 	a->contact = calloc(cfg->ncontact + 1, sizeof(char *));
 	for (i = 0; a->contact && i < cfg->ncontact; i++)
 		if ((a->contact[i] = strdup(cfg->contact[i])) == NULL)

@@ -20,6 +20,7 @@ struct local_ca {
 	struct ca_local ca;
 	struct ca_policy policy;
 	char *chain_pem;
+	char id[65];                /* the issuing CA's SHA-256 */
 };
 
 /* One request on its way through the threadpool. */
@@ -279,6 +280,8 @@ int ca_local_driver_new(uv_loop_t *loop, const char *root_cert,
 		return rc == CF_ENOMEM ?
 		    cf_error(msg, msgsz, rc, "out of memory") : rc;
 	}
+	crypto_fingerprint_sha256(lc->ca.issuing, lc->id);
+	lc->base.id = lc->id;
 	*out = &lc->base;
 	return 0;
 }

@@ -37,6 +37,9 @@ enum stmt_id {
 	STMT_APPROVE,
 	STMT_EVENT_INSERT,
 	STMT_EVENTS_COUNT,
+	STMT_REQ_APPROVED,
+	STMT_SERVER_SAVE,
+	STMT_SERVER_GET,
 	STMT_MAX
 };
 
@@ -70,14 +73,15 @@ enum req_param {
 	P_CREATED_AT,
 	P_UPDATED_AT,
 	P_FINAL,
-	P_ALT_CHAINS
+	P_ALT_CHAINS,
+	P_REQUEST_HASH
 };
 
 #define REQ_COLUMNS \
 	"id, server, run_id, state, ca_status, ca_ref, csr_pem, key_path, " \
 	"cert_pem, thumbprint, sha256, not_after, chain_status, " \
 	"chain_detail, missing_json, usages, approved, error, retry_at, " \
-	"attempts, created_at, updated_at, final, alt_chains"
+	"attempts, created_at, updated_at, final, alt_chains, request_hash"
 
 static const char *const stmt_sql[STMT_MAX] = {
 	[STMT_BEGIN] = "BEGIN IMMEDIATE",
@@ -91,16 +95,20 @@ static const char *const stmt_sql[STMT_MAX] = {
 	[STMT_REQ_INSERT] =
 	    "INSERT INTO requests(" REQ_COLUMNS ") VALUES (?1, ?2, ?3, ?4, "
 	    "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
-	    "?18, ?19, ?20, ?21, ?22, ?23, ?24)",
-	/* created_at (?21) is bound but never changes. */
+	    "?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
+	/*
+	 * created_at (?21) is bound but never changes. approved (?17) is
+	 * never written back: only journal_approve sets it, so an approval
+	 * given while a run holds the row in memory is never lost.
+	 */
 	[STMT_REQ_UPDATE] =
 	    "UPDATE requests SET server = ?2, run_id = ?3, state = ?4, "
 	    "ca_status = ?5, ca_ref = ?6, csr_pem = ?7, key_path = ?8, "
 	    "cert_pem = ?9, thumbprint = ?10, sha256 = ?11, "
 	    "not_after = ?12, chain_status = ?13, chain_detail = ?14, "
-	    "missing_json = ?15, usages = ?16, approved = ?17, error = ?18, "
+	    "missing_json = ?15, usages = ?16, error = ?18, "
 	    "retry_at = ?19, attempts = ?20, updated_at = ?22, final = ?23, "
-	    "alt_chains = ?24 "
+	    "alt_chains = ?24, request_hash = ?25 "
 	    "WHERE id = ?1",
 	[STMT_REQ_OPEN] =
 	    "SELECT " REQ_COLUMNS " FROM requests WHERE server = ?1 "
@@ -116,6 +124,16 @@ static const char *const stmt_sql[STMT_MAX] = {
 	[STMT_EVENTS_COUNT] =
 	    "SELECT count(*) FROM events WHERE (?1 IS NULL OR server = ?1) "
 	    "AND (?2 IS NULL OR state = ?2)",
+	[STMT_REQ_APPROVED] =
+	    "SELECT approved FROM requests WHERE id = ?1",
+	[STMT_SERVER_SAVE] =
+	    "INSERT INTO servers(name, run_id, command, status, request_id, "
+	    "report, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+	    "ON CONFLICT(name) DO UPDATE SET run_id = ?2, command = ?3, "
+	    "status = ?4, request_id = ?5, report = ?6, updated_at = ?7",
+	[STMT_SERVER_GET] =
+	    "SELECT name, run_id, command, status, request_id, report, "
+	    "updated_at FROM servers WHERE name = ?1",
 };
 
 /*
@@ -172,7 +190,24 @@ static const char schema_v2[] =
 	"ALTER TABLE requests ADD COLUMN alt_chains TEXT;"
 	"PRAGMA user_version = 2;";
 
-_Static_assert(JOURNAL_SCHEMA_VERSION == 2, "add the upgrade step");
+/*
+ * Version 3: the hash of what a request asked (so a denial is remembered
+ * until the request changes), and what the last run found for each
+ * server, whether or not it made a request (status reads it).
+ */
+static const char schema_v3[] =
+	"ALTER TABLE requests ADD COLUMN request_hash TEXT;"
+	"CREATE TABLE servers ("
+	" name TEXT PRIMARY KEY,"
+	" run_id INTEGER REFERENCES runs(id),"
+	" command TEXT NOT NULL,"
+	" status TEXT NOT NULL,"
+	" request_id INTEGER REFERENCES requests(id),"
+	" report TEXT NOT NULL,"
+	" updated_at INTEGER NOT NULL);"
+	"PRAGMA user_version = 3;";
+
+_Static_assert(JOURNAL_SCHEMA_VERSION == 3, "add the upgrade step");
 
 static int64_t now(void)
 {
@@ -299,6 +334,7 @@ static int bind_request(sqlite3_stmt *st, const struct journal_request *rq,
 	B(sqlite3_bind_int64(st, P_UPDATED_AT, updated));
 	B(sqlite3_bind_int(st, P_FINAL, rq->final != 0));
 	B(bind_text(st, P_ALT_CHAINS, rq->alt_chains));
+	B(bind_text(st, P_REQUEST_HASH, rq->request_hash));
 #undef B
 	return rc;
 }
@@ -347,6 +383,7 @@ static int read_request(sqlite3_stmt *st, struct journal_request *rq)
 	ok = ok && col_text(st, P_USAGES - 1, &rq->usages);
 	ok = ok && col_text(st, P_ERROR - 1, &rq->error);
 	ok = ok && col_text(st, P_ALT_CHAINS - 1, &rq->alt_chains);
+	ok = ok && col_text(st, P_REQUEST_HASH - 1, &rq->request_hash);
 	if (!ok)
 		journal_request_release(rq);
 	return ok;
@@ -448,6 +485,8 @@ static int schema_upgrade(struct journal *j, char *msg, size_t msgsz)
 		rc = sqlite3_exec(j->db, schema_v1, NULL, NULL, NULL);
 	if (rc == SQLITE_OK && version < 2)
 		rc = sqlite3_exec(j->db, schema_v2, NULL, NULL, NULL);
+	if (rc == SQLITE_OK && version < 3)
+		rc = sqlite3_exec(j->db, schema_v3, NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
@@ -650,6 +689,7 @@ void journal_request_release(struct journal_request *rq)
 	free(rq->key_path);
 	free(rq->cert_pem);
 	free(rq->alt_chains);
+	free(rq->request_hash);
 	free(rq->thumbprint);
 	free(rq->sha256);
 	free(rq->chain_status);
@@ -808,6 +848,14 @@ int journal_request_latest(struct journal *j, const char *server,
 	return find_request(j, STMT_REQ_LATEST, server, out, msg, msgsz);
 }
 
+/* The states in which a request may be approved: the CA holds it, or is
+ * about to (a run killed in submit sends the same CSR again). */
+static int approvable(const char *state)
+{
+	return strcmp(state, "submit") == 0 || strcmp(state, "pending") == 0 ||
+	    strcmp(state, "poll") == 0;
+}
+
 int journal_approve(struct journal *j, const char *server, char *msg,
     size_t msgsz)
 {
@@ -835,7 +883,7 @@ int journal_approve(struct journal *j, const char *server, char *msg,
 		tx_rollback(j);
 		return rc;
 	}
-	if (strcmp(rq.state, "pending") != 0) {
+	if (!approvable(rq.state)) {
 		tx_rollback(j);
 		rc = cf_error(msg, msgsz, CF_ENOENT, "no pending request for "
 		    "'%s': its request is '%s'", server, rq.state);
@@ -861,6 +909,113 @@ int journal_approve(struct journal *j, const char *server, char *msg,
 	}
 	journal_request_release(&rq);
 	return rc;
+}
+
+int journal_request_approved(struct journal *j, int64_t id, int *approved,
+    char *msg, size_t msgsz)
+{
+	sqlite3_stmt *st = j->stmt[STMT_REQ_APPROVED];
+	int rc;
+
+	*approved = 0;
+	rc = sqlite3_bind_int64(st, 1, id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		done(st);
+		return cf_error(msg, msgsz, CF_ENOENT, "no request %lld in "
+		    "journal '%s'", (long long)id, j->path);
+	}
+	if (rc != SQLITE_ROW) {
+		rc = db_fail(j, rc, msg, msgsz, "read request %lld",
+		    (long long)id);
+		done(st);
+		return rc;
+	}
+	*approved = sqlite3_column_int(st, 0) != 0;
+	done(st);
+	return 0;
+}
+
+void journal_server_init(struct journal_server *s)
+{
+	memset(s, 0, sizeof *s);
+}
+
+void journal_server_release(struct journal_server *s)
+{
+	free(s->name);
+	free(s->command);
+	free(s->status);
+	free(s->report);
+	journal_server_init(s);
+}
+
+int journal_server_save(struct journal *j, const struct journal_server *s,
+    char *msg, size_t msgsz)
+{
+	sqlite3_stmt *st = j->stmt[STMT_SERVER_SAVE];
+	int rc;
+
+	if (s->name == NULL || s->command == NULL || s->status == NULL ||
+	    s->report == NULL)
+		return cf_error(msg, msgsz, CF_EINVAL, "cannot record a "
+		    "server without name, command, status and report");
+	rc = bind_text(st, 1, s->name);
+	if (rc == SQLITE_OK)
+		rc = bind_opt(st, 2, s->run_id);
+	if (rc == SQLITE_OK)
+		rc = bind_text(st, 3, s->command);
+	if (rc == SQLITE_OK)
+		rc = bind_text(st, 4, s->status);
+	if (rc == SQLITE_OK)
+		rc = bind_opt(st, 5, s->request_id);
+	if (rc == SQLITE_OK)
+		rc = bind_text(st, 6, s->report);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 7, now());
+	if (rc == SQLITE_OK)
+		rc = exec_stmt(st);
+	else
+		done(st);
+	if (rc != SQLITE_OK)
+		return db_fail(j, rc, msg, msgsz, "record what the run found "
+		    "on '%s'", s->name);
+	return 0;
+}
+
+int journal_server_get(struct journal *j, const char *name,
+    struct journal_server *out, char *msg, size_t msgsz)
+{
+	sqlite3_stmt *st = j->stmt[STMT_SERVER_GET];
+	int rc, ok;
+
+	journal_server_release(out);
+	rc = bind_text(st, 1, name);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		done(st);
+		return cf_error(msg, msgsz, CF_ENOENT, "no run has looked at "
+		    "'%s' yet", name);
+	}
+	if (rc != SQLITE_ROW) {
+		rc = db_fail(j, rc, msg, msgsz, "read what the last run found "
+		    "on '%s'", name);
+		done(st);
+		return rc;
+	}
+	out->run_id = sqlite3_column_int64(st, 1);
+	out->request_id = sqlite3_column_int64(st, 4);
+	out->updated_at = sqlite3_column_int64(st, 6);
+	ok = col_text(st, 0, &out->name) && col_text(st, 2, &out->command) &&
+	    col_text(st, 3, &out->status) && col_text(st, 5, &out->report);
+	done(st);
+	if (!ok) {
+		journal_server_release(out);
+		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
+	}
+	return 0;
 }
 
 int journal_events_count(struct journal *j, const char *server,

@@ -22,9 +22,11 @@
  *        usages TEXT, approved INTEGER NOT NULL DEFAULT 0, error TEXT,
  *        retry_at INTEGER, attempts INTEGER NOT NULL DEFAULT 0,
  *        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
- *        final INTEGER NOT NULL DEFAULT 0, alt_chains TEXT)
+ *        final INTEGER NOT NULL DEFAULT 0, alt_chains TEXT,
+ *        request_hash TEXT)
  *      one row per certificate request; the current state of each. A
  *      server has at most one row with final = 0 that matters: the newest.
+ *      approved is written only by journal_approve, never by a save.
  *
  *   events(id INTEGER PRIMARY KEY,
  *        request_id INTEGER NOT NULL REFERENCES requests(id),
@@ -32,6 +34,14 @@
  *        ca_status TEXT, detail TEXT)
  *      append-only history: every transition and every status the CA
  *      returned, written in the same transaction as the requests row.
+ *
+ *   servers(name TEXT PRIMARY KEY, run_id INTEGER REFERENCES runs(id),
+ *        command TEXT NOT NULL, status TEXT NOT NULL,
+ *        request_id INTEGER REFERENCES requests(id), report TEXT NOT NULL,
+ *        updated_at INTEGER NOT NULL)
+ *      what the last run or assign found on each server, made request or
+ *      not: its report row as JSON (report_row_to_json), so status says
+ *      what run said.
  *
  * Times are seconds since the epoch. Integer columns whose value is 0 in
  * struct journal_request (run_id, not_after, retry_at) are stored as NULL
@@ -43,7 +53,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define JOURNAL_SCHEMA_VERSION 2
+#define JOURNAL_SCHEMA_VERSION 3
 
 /* Room for the prepared statements journal.c keeps (see enum stmt_id). */
 #define JOURNAL_NSTMT 16
@@ -89,6 +99,19 @@ struct journal_request {
 	int final;                  /* 1: done, never resumed */
 	char *alt_chains;           /* JSON: {"preferred": bool, "chains":
 	                               [PEM...]}, the CA's other chains */
+	char *request_hash;         /* what was asked, and of which CA
+	                               (req_spec_hash) */
+};
+
+/* One servers row: what the last run found on a server. Strings owned. */
+struct journal_server {
+	char *name;
+	int64_t run_id;
+	char *command;              /* "run", "assign" */
+	char *status;               /* the report status word */
+	int64_t request_id;         /* the request it is about, or 0 */
+	char *report;               /* the report row as JSON */
+	int64_t updated_at;         /* set by the journal */
 };
 
 /*
@@ -156,12 +179,30 @@ int journal_request_latest(struct journal *j, const char *server,
     struct journal_request *out, char *msg, size_t msgsz);
 
 /*
- * Approves the server's open request if its state is "pending": sets
- * approved = 1 and records an event ("approved"). Returns 0, CF_ENOENT with
- * a message when the server has no pending request, or CF_EDB.
+ * Approves the server's open request if the CA holds it or is about to
+ * (submit, pending, poll): sets approved = 1 and records an event
+ * ("approved"). Returns 0, CF_ENOENT with a message when the server has no
+ * such request, or CF_EDB. Safe while a run holds the row: a save never
+ * writes approved back.
  */
 int journal_approve(struct journal *j, const char *server, char *msg,
     size_t msgsz);
+
+/* Reads the approved column of request id as it is now on disk. */
+int journal_request_approved(struct journal *j, int64_t id, int *approved,
+    char *msg, size_t msgsz);
+
+void journal_server_init(struct journal_server *s);
+void journal_server_release(struct journal_server *s);
+
+/* Records (replaces) what a run found on server s->name. */
+int journal_server_save(struct journal *j, const struct journal_server *s,
+    char *msg, size_t msgsz);
+
+/* What the last run found on name, into out (initialised; what it held is
+ * released first). 0, CF_ENOENT when no run has recorded it, or CF_EDB. */
+int journal_server_get(struct journal *j, const char *name,
+    struct journal_server *out, char *msg, size_t msgsz);
 
 /*
  * Counts events in *n; server and state each filter when not NULL (so

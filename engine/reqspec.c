@@ -5,6 +5,7 @@
 #include "engine/reqspec.h"
 #include "engine/err.h"
 
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,4 +148,55 @@ const char *eku_name(unsigned flag)
 		if (ekus[i].flag == flag)
 			return ekus[i].name;
 	return NULL;
+}
+
+/* Sorted copies of the SANs: the same names in another order ask the same. */
+static int san_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Each field ends in its NUL, so no two requests hash the same text. */
+static int hash_field(EVP_MD_CTX *ctx, const char *s)
+{
+	if (s == NULL)
+		s = "";
+	return EVP_DigestUpdate(ctx, s, strlen(s) + 1) == 1;
+}
+
+int req_spec_hash(const struct req_spec *rs, const char *ca_id,
+    char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0, i;
+	char **sans = NULL, line[64], key[32];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	size_t k;
+	int ok;
+
+	out[0] = '\0';
+	if (ctx == NULL || (rs->nsan && (sans = malloc(rs->nsan *
+	    sizeof(*sans))) == NULL)) {
+		EVP_MD_CTX_free(ctx);
+		return CF_ENOMEM;
+	}
+	for (k = 0; k < rs->nsan; k++)
+		sans[k] = rs->san[k];
+	if (rs->nsan)
+		qsort(sans, rs->nsan, sizeof(*sans), san_cmp);
+	snprintf(line, sizeof line, "%s|eku %u|days %d",
+	    key_spec_describe(&rs->key, key, sizeof key), rs->eku, rs->days);
+	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+	    hash_field(ctx, ca_id) && hash_field(ctx, rs->subject) &&
+	    hash_field(ctx, line);
+	for (k = 0; k < rs->nsan; k++)
+		ok = ok && hash_field(ctx, sans[k]);
+	ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1;
+	EVP_MD_CTX_free(ctx);
+	free(sans);
+	if (!ok)
+		return CF_ECRYPTO;
+	for (i = 0; i < mdlen && i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02X", md[i]);
+	return 0;
 }

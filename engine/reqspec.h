@@ -61,6 +61,14 @@ int key_spec_set(struct key_spec *ks, const char *type, const char *curve,
 const char *key_spec_describe(const struct key_spec *ks, char *buf,
     size_t bufsz);
 
+/*
+ * The SHA-256 (upper-case hex) of what rs asks and of which CA (ca_id, a
+ * driver's identity): two requests hash the same exactly when a CA would
+ * be asked the same thing. A denial is remembered until it changes.
+ */
+int req_spec_hash(const struct req_spec *rs, const char *ca_id,
+    char out[65]);
+
 /* The flag for an EKU name ("serverAuth"...), or 0 when unknown. */
 unsigned eku_from_name(const char *name);
 

@@ -147,6 +147,7 @@ static void fill(struct journal_request *rq, const char *server,
 	S(usages);
 	S(error);
 	S(alt_chains);
+	S(request_hash);
 #undef S
 	rq->not_after = base + 1;
 	rq->approved = 1;
@@ -189,6 +190,7 @@ static void assert_same(const struct journal_request *a,
 	assert_int_equal(a->created_at, b->created_at);
 	assert_int_equal(a->final, b->final);
 	assert_str_eq(a->alt_chains, b->alt_chains);
+	assert_str_eq(a->request_hash, b->request_hash);
 }
 
 /* A new request for server in state. */
@@ -279,8 +281,8 @@ static void test_open_refuses(void **state)
 	assert_int_equal(journal_open(&fx->j, p, msg, sizeof msg), CF_EEXIST);
 }
 
-/* A version 1 journal (before alt_chains) is upgraded in place and keeps
- * its rows. */
+/* A version 1 journal (before alt_chains, request_hash and servers) is
+ * upgraded in place and keeps its rows. */
 static void test_upgrade_from_v1(void **state)
 {
 	struct fx *fx = *state;
@@ -290,11 +292,14 @@ static void test_upgrade_from_v1(void **state)
 	assert_int_equal(journal_open(&fx->j, fx->path, msg, sizeof msg), 0);
 	add(&fx->j, "web01", "pending", 0);
 	assert_int_equal(sqlite3_exec(fx->j.db, "ALTER TABLE requests DROP "
-	    "COLUMN alt_chains; PRAGMA user_version = 1;", NULL, NULL, NULL),
-	    SQLITE_OK);
+	    "COLUMN alt_chains; ALTER TABLE requests DROP COLUMN "
+	    "request_hash; DROP TABLE servers; PRAGMA user_version = 1;",
+	    NULL, NULL, NULL), SQLITE_OK);
 	journal_close(&fx->j);
 	assert_int_equal(journal_open(&fx->j, fx->path, msg, sizeof msg), 0);
-	assert_int_equal(sql_int(&fx->j, "PRAGMA user_version"), 2);
+	assert_int_equal(sql_int(&fx->j, "PRAGMA user_version"),
+	    JOURNAL_SCHEMA_VERSION);
+	assert_int_equal(sql_int(&fx->j, "SELECT count(*) FROM servers"), 0);
 	journal_request_init(&rq);
 	assert_int_equal(journal_request_open(&fx->j, "web01", &rq, msg,
 	    sizeof msg), 0);
@@ -329,13 +334,16 @@ static void test_round_trip(void **state)
 	    sizeof msg), 0);
 	assert_same(&a, &b);
 
-	/* Change every column, save, read back: all of them again. */
+	/* Change every column, save, read back: all of them again, but for
+	 * approved, which only journal_approve writes. */
 	fill(&a, "web01", "two", 1800000000);
 	a.approved = 0;
 	assert_int_equal(journal_request_save(&fx->j, &a, "second", msg,
 	    sizeof msg), 0);
 	assert_int_equal(journal_request_open(&fx->j, "web01", &b, msg,
 	    sizeof msg), 0);
+	assert_int_equal(b.approved, 1);
+	a.approved = 1;
 	assert_same(&a, &b);
 	assert_true(b.updated_at >= b.created_at);
 
@@ -511,6 +519,92 @@ static void test_approve(void **state)
 	journal_request_release(&rq);
 }
 
+/*
+ * Issue 9, defect 5: a run holds the row in memory (approved = 0) while
+ * approve writes approved = 1; the run's next saves must not undo it,
+ * and the run sees it when it reads the column before asking the CA.
+ */
+static void test_approve_during_run(void **state)
+{
+	struct fx *fx = *state;
+	struct journal_request held, got;
+	struct journal other;
+	char msg[256];
+	int approved = -1;
+
+	journal_request_init(&held);
+	journal_request_init(&got);
+	assert_int_equal(journal_strset(&held.server, "web01"), 0);
+	assert_int_equal(journal_strset(&held.state, "submit"), 0);
+	assert_int_equal(journal_request_new(&fx->j, &held, msg, sizeof msg),
+	    0);
+	/* A run killed in submit sends the same CSR again: approvable. */
+	assert_int_equal(journal_open(&other, fx->path, msg, sizeof msg), 0);
+	assert_int_equal(journal_approve(&other, "web01", msg, sizeof msg), 0);
+	journal_close(&other);
+	assert_int_equal(journal_strset(&held.state, "pending"), 0);
+	assert_int_equal(journal_request_save(&fx->j, &held, NULL, msg,
+	    sizeof msg), 0);
+	assert_int_equal(journal_strset(&held.state, "poll"), 0);
+	assert_int_equal(journal_request_save(&fx->j, &held, NULL, msg,
+	    sizeof msg), 0);
+	assert_int_equal(journal_request_open(&fx->j, "web01", &got, msg,
+	    sizeof msg), 0);
+	assert_int_equal(got.approved, 1);
+	assert_int_equal(journal_request_approved(&fx->j, held.id, &approved,
+	    msg, sizeof msg), 0);
+	assert_int_equal(approved, 1);
+	assert_int_equal(journal_request_approved(&fx->j, held.id + 1,
+	    &approved, msg, sizeof msg), CF_ENOENT);
+	/* Before the CA has it (keygen), there is nothing to approve yet. */
+	add(&fx->j, "web02", "keygen", 0);
+	assert_int_equal(journal_approve(&fx->j, "web02", msg, sizeof msg),
+	    CF_ENOENT);
+	assert_string_equal(msg, "no pending request for 'web02': its "
+	    "request is 'keygen'");
+	journal_request_release(&held);
+	journal_request_release(&got);
+}
+
+/* What the last run found on each server: one row a server, replaced. */
+static void test_servers(void **state)
+{
+	struct fx *fx = *state;
+	struct journal_server s, got;
+	char msg[256];
+	int64_t run;
+
+	journal_server_init(&s);
+	journal_server_init(&got);
+	assert_int_equal(journal_server_get(&fx->j, "web01", &got, msg,
+	    sizeof msg), CF_ENOENT);
+	assert_int_equal(journal_run_begin(&fx->j, "run", &run, msg,
+	    sizeof msg), 0);
+	s.name = strdup("web01");
+	s.command = strdup("run");
+	s.status = strdup("failed");
+	s.report = strdup("{\"status\": \"failed\"}");
+	s.run_id = run;
+	assert_int_equal(journal_server_save(&fx->j, &s, msg, sizeof msg), 0);
+	free(s.status);
+	s.status = strdup("up_to_date");
+	assert_int_equal(journal_server_save(&fx->j, &s, msg, sizeof msg), 0);
+	assert_int_equal(journal_server_get(&fx->j, "web01", &got, msg,
+	    sizeof msg), 0);
+	assert_string_equal(got.status, "up_to_date");
+	assert_string_equal(got.command, "run");
+	assert_int_equal(got.run_id, run);
+	assert_int_equal(got.request_id, 0);
+	assert_true(got.updated_at > 0);
+	assert_int_equal(sql_int(&fx->j, "SELECT count(*) FROM servers"), 1);
+	free(s.report);
+	s.report = NULL;
+	assert_int_equal(journal_server_save(&fx->j, &s, msg, sizeof msg),
+	    CF_EINVAL);
+	journal_server_release(&s);
+	journal_server_release(&got);
+}
+
 static void test_durable_across_close(void **state)
 {
 	struct fx *fx = *state;
@@ -635,6 +729,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_final_not_resumed,
 		    setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_approve,
+		    setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_approve_during_run,
+		    setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_servers,
 		    setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_durable_across_close,
 		    setup_open, teardown),
