@@ -28,10 +28,15 @@ struct cmd_opts {
 };
 
 struct fleet;
+struct journal;
 
 /* Loads the fleet file, printing every problem; CMD_EXIT_OK or _USAGE.
  * The caller releases f either way. */
 int cmd_fleet_load(struct fleet *f, const char *path);
+
+/* Opens the fleet's journal if a run has made one (*found), printing a
+ * failure. Returns the exit code. */
+int cmd_journal_of(const struct fleet *f, struct journal *jr, bool *found);
 
 int cmd_check(const struct cmd_opts *o);
 int cmd_ca_init(const struct cmd_opts *o);

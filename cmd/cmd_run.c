@@ -4,14 +4,13 @@
  * plan takes no lock and writes nothing anywhere: no journal, no keys.
  */
 #include "cmd/cmd.h"
+#include "cmd/cmd_transport.h"
 #include "engine/ca_acme.h"
 #include "engine/ca_local_driver.h"
 #include "engine/engine.h"
 #include "engine/err.h"
 #include "engine/fsio.h"
 #include "engine/path.h"
-#include "engine/transport_local.h"
-#include "engine/transport_ssh.h"
 #include "inventory/fleet.h"
 
 #include <stdio.h>
@@ -24,62 +23,16 @@ struct run_ctx {
 	const struct fleet *f;
 	const struct server **servers;  /* the targets' servers */
 	bool tty;
-	char *control_dir;          /* ssh ControlMaster sockets */
-	bool control_tmp;           /* made by us in /tmp: remove at exit */
+	struct cmd_transports ct;
 };
 
 static int open_transport(void *ctx, size_t i, uv_loop_t *loop,
     struct transport **out, char *msg, size_t msgsz)
 {
 	struct run_ctx *rc = ctx;
-	const struct server *s = rc->servers[i];
-	struct ssh_target tg;
 
-	if (s->transport == TRANSPORT_LOCAL)
-		return transport_local_open(out, loop, s->name, s->root, msg,
-		    msgsz);
-	memset(&tg, 0, sizeof tg);
-	tg.address = s->address;
-	tg.user = s->ssh.user;
-	tg.port = s->ssh.port;
-	tg.identity_file = s->ssh.identity_file;
-	tg.ssh_config = s->ssh.ssh_config;
-	tg.known_hosts = s->ssh.known_hosts;
-	tg.accept_new = s->ssh.accept_new;
-	tg.connect_timeout = s->ssh.connect_timeout;
-	tg.control_dir = rc->control_dir;
-	tg.root = s->root;
-	return transport_ssh_open(out, loop, s->name, &tg, msg, msgsz);
-}
-
-/*
- * Where ControlMaster sockets live: <state_dir>/ssh when that is a short,
- * plain path (a socket path is at most about 100 bytes, and ssh reads '%'
- * and spaces in ControlPath), else a private directory under /tmp. plan
- * writes nothing in the state directory, so it always uses /tmp.
- */
-static int control_dir(struct run_ctx *rc, const struct fleet *f,
-    bool plan, char *msg, size_t msgsz)
-{
-	char tmpl[] = "/tmp/certfleet-ssh-XXXXXX";
-	size_t i;
-
-	for (i = 0; i < f->nservers && f->servers[i].transport !=
-	    TRANSPORT_SSH; i++)
-		;
-	if (i == f->nservers)
-		return 0;
-	rc->control_dir = path_join(f->state_dir, "ssh");
-	if (!plan && rc->control_dir != NULL &&
-	    strlen(rc->control_dir) < 60 &&
-	    strpbrk(rc->control_dir, "% \t") == NULL)
-		return fsio_mkdirs(rc->control_dir, 0700, msg, msgsz);
-	free(rc->control_dir);
-	if (mkdtemp(tmpl) == NULL)
-		return cf_error(msg, msgsz, CF_EIO, "cannot create '%s'", tmpl);
-	rc->control_dir = strdup(tmpl);
-	rc->control_tmp = true;
-	return rc->control_dir ? 0 : CF_ENOMEM;
+	return cmd_transport_open(&rc->ct, rc->servers[i], loop, out, msg,
+	    msgsz);
 }
 
 static void progress(void *ctx, size_t done, size_t total)
@@ -260,7 +213,8 @@ static int run_mode(const struct cmd_opts *o, enum engine_mode mode,
 		}
 		have_journal = true;
 	}
-	if (control_dir(&rc, &f, mode == ENGINE_PLAN, msg, sizeof msg) != 0) {
+	if (cmd_transports_init(&rc.ct, &f, mode == ENGINE_PLAN, msg,
+	    sizeof msg) != 0) {
 		fprintf(stderr, "certfleet: %s\n", msg);
 		goto out;
 	}
@@ -323,9 +277,7 @@ out:
 	}
 	if (have_journal)
 		journal_close(&jr);
-	if (rc.control_tmp)
-		rmdir(rc.control_dir);
-	free(rc.control_dir);
+	cmd_transports_release(&rc.ct);
 	if (lockfd >= 0)
 		fsio_unlock(lockfd);
 	for (i = 0; specs && i < f.nservers; i++)

@@ -78,6 +78,11 @@ struct ca_ops {
 	/* Asks again about a request answered pending (req->ref). */
 	int (*poll)(struct ca_driver *ca, const struct ca_request *req,
 	    ca_reply_cb cb, void *arg);
+	/* Would the CA's policy take a request like spec? 0, or CF_EDENIED
+	 * with the reason in msg (plan's would_deny). NULL: it cannot tell
+	 * before it is asked. */
+	int (*precheck)(struct ca_driver *ca, const struct req_spec *spec,
+	    char *msg, size_t msgsz);
 	/* The chain above every leaf (issuing CA first) as PEM, for plan's
 	 * preflight; *out is the caller's to free. */
 	int (*chain_pem)(struct ca_driver *ca, char **out, char *msg,

@@ -611,7 +611,10 @@ static void acme_free(struct ca_driver *ca)
 }
 
 static const struct ca_ops acme_ops = {
-	acme_submit, acme_poll, acme_chain_pem, acme_free
+	.submit = acme_submit,
+	.poll = acme_poll,
+	.chain_pem = acme_chain_pem,
+	.free = acme_free,
 };
 
 /* Loads the account key, or makes an ES256 one, 0600 from the start. */

@@ -186,6 +186,15 @@ static int local_poll(struct ca_driver *ca, const struct ca_request *req,
 	    arg);
 }
 
+static int local_precheck(struct ca_driver *ca, const struct req_spec *spec,
+    char *msg, size_t msgsz)
+{
+	struct local_ca *lc = container_of(ca, struct local_ca, base);
+
+	return ca_policy_check(&lc->policy, spec, msg, msgsz) != 0 ?
+	    CF_EDENIED : 0;
+}
+
 static int local_chain_pem(struct ca_driver *ca, char **out, char *msg,
     size_t msgsz)
 {
@@ -223,6 +232,7 @@ static void local_free(struct ca_driver *ca)
 static const struct ca_ops local_ops = {
 	.submit = local_submit,
 	.poll = local_poll,
+	.precheck = local_precheck,
 	.chain_pem = local_chain_pem,
 	.free = local_free,
 };

@@ -54,6 +54,7 @@ int inspect_decide(const char *const current[USAGE_MAX], unsigned usages,
 	const char *first = NULL;
 	STACK_OF(X509) *certs = NULL;
 	char msg[256], day[16];
+	long long left;
 	struct tm tm;
 	X509 *leaf;
 	int u;
@@ -93,13 +94,21 @@ int inspect_decide(const char *const current[USAGE_MAX], unsigned usages,
 	crypto_cert_not_after(leaf, &out->not_after);
 	gmtime_r(&out->not_after, &tm);
 	strftime(day, sizeof day, "%Y-%m-%d", &tm);
+	left = out->not_after > now ? (long long)(out->not_after - now) / DAY :
+	    -1;
 	if (force)
 		snprintf(out->reason, sizeof out->reason, "--force");
+	else if (out->not_after <= now)
+		snprintf(out->reason, sizeof out->reason, "expired on %s", day);
 	else if (out->not_after <= now + (time_t)renew_before_days * DAY)
-		snprintf(out->reason, sizeof out->reason, "expires on %s, "
-		    "within renew_before_days (%d)", day, renew_before_days);
-	else if (sans_match(leaf, spec, out->reason, sizeof out->reason))
+		snprintf(out->reason, sizeof out->reason, "expires in %lld "
+		    "day%s (on %s), within renew_before_days (%d)", left,
+		    left == 1 ? "" : "s", day, renew_before_days);
+	else if (sans_match(leaf, spec, out->reason, sizeof out->reason)) {
 		out->due = false;
+		snprintf(out->reason, sizeof out->reason, "valid until %s, "
+		    "%lld day%s left", day, left, left == 1 ? "" : "s");
+	}
 	sk_X509_pop_free(certs, X509_free);
 	return 0;
 }

@@ -9,27 +9,57 @@
  */
 #include "engine/job.h"
 #include "engine/err.h"
+#include "engine/fsio.h"
 
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+static void ignore_status(void *arg, int status, const char *msg)
+{
+	(void)arg;
+	(void)status;
+	(void)msg;
+}
+
+/* Removes the key a closed request waited with: it will never be
+ * assigned (denied, failed) or has been (assigned). */
+static void remove_waiting_key(struct job *j)
+{
+	const char *k = j->rq.key_path;
+	char msg[256];
+
+	if (k == NULL)
+		return;
+	if (strncmp(k, JOB_REMOTE_KEY_PREFIX,
+	    strlen(JOB_REMOTE_KEY_PREFIX)) == 0) {
+		if (j->t != NULL)
+			j->t->ops->remove(j->t, k + strlen(JOB_REMOTE_KEY_PREFIX),
+			    ignore_status, NULL);
+	} else {
+		fsio_remove(k, msg, sizeof msg);
+	}
+}
+
 /*
  * The one place a job changes state: refuses what the table forbids, then
  * records the new state (and detail) in the journal. A request stays open
- * for the next run (final = 0) exactly while job_state_holds_request.
+ * for the next run (final = 0) exactly while job_state_holds_request; once
+ * it closes, the key it waited with goes.
  */
 static int job_set_state(struct job *j, enum job_state next,
     const char *detail)
 {
 	struct journal *jr = job_cfg(j)->journal;
+	enum job_state from = j->state;
 	char msg[256];
 
-	if (!job_transition_allowed(j->state, next)) {
-		snprintf(j->error, sizeof j->error, "internal error: no "
-		    "transition from %s to %s", job_state_name(j->state),
-		    job_state_name(next));
+	if (!job_transition_allowed(from, next)) {
+		snprintf(j->error, sizeof j->error, "internal error: the job "
+		    "of '%s' may not go from %s to %s", j->tg->name,
+		    job_state_name(from), job_state_name(next));
 		return CF_EINTERNAL;
 	}
 	j->state = next;
@@ -43,10 +73,39 @@ static int job_set_state(struct job *j, enum job_state next,
 		    j->tg->name, msg);
 		return CF_EDB;
 	}
+	if (j->rq.final)
+		remove_waiting_key(j);
 	return 0;
 }
 
-/* Ends the job as failed with a message an operator can act on. */
+/*
+ * Ends the job failed with j->error. close: the request goes to failed
+ * (the next run asks anew); otherwise a request holding an issued
+ * certificate stays as it is, open, and the next run takes it up again.
+ * Where the table allows no way to failed, the failure is still journaled
+ * (an event and the error, the state unchanged): never silently skipped.
+ */
+static void fail_with_error(struct job *j, bool close)
+{
+	struct journal *jr = job_cfg(j)->journal;
+	char msg[256];
+	bool keep = !close && (j->state == JOB_ISSUED ||
+	    j->state == JOB_CHAIN_CHECK || j->state == JOB_ASSIGN);
+
+	journal_strset(&j->rq.error, j->error);
+	if (!keep && job_transition_allowed(j->state, JOB_FAILED)) {
+		if (job_set_state(j, JOB_FAILED, j->error) == CF_EDB)
+			journal_strset(&j->rq.error, j->error);
+	} else if (jr != NULL && j->rq.id != 0 &&
+	    journal_request_save(jr, &j->rq, j->error, msg, sizeof msg) != 0) {
+		size_t n = strlen(j->error);
+
+		snprintf(j->error + n, sizeof j->error - n, "; and it cannot "
+		    "be journaled: %s", msg);
+	}
+	job_finish(j, REPORT_FAILED);
+}
+
 void job_fail(struct job *j, const char *fmt, ...)
 {
 	va_list ap;
@@ -56,11 +115,19 @@ void job_fail(struct job *j, const char *fmt, ...)
 		vsnprintf(j->error, sizeof j->error, fmt, ap);
 		va_end(ap);
 	}
-	if (job_transition_allowed(j->state, JOB_FAILED)) {
-		journal_strset(&j->rq.error, j->error);
-		job_set_state(j, JOB_FAILED, j->error);
+	fail_with_error(j, false);
+}
+
+void job_drop(struct job *j, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(j->error, sizeof j->error, fmt, ap);
+		va_end(ap);
 	}
-	job_finish(j, REPORT_FAILED);
+	fail_with_error(j, true);
 }
 
 void job_read_failed(struct job *j, int at, const char *fmt, ...)
@@ -86,22 +153,38 @@ bool job_reads_done(struct job *j)
 	return true;
 }
 
-/* Moves to next, or ends the job failed when the journal refused it. */
+/*
+ * Moves to next, or ends the job failed: a transition the table refuses
+ * is an internal error that fails the server, named and journaled, and a
+ * journal that cannot record the state fails it too.
+ */
 bool job_advance(struct job *j, enum job_state next, const char *detail)
 {
-	if (job_set_state(j, next, detail) == 0)
+	int rc = job_set_state(j, next, detail);
+
+	if (rc == 0)
 		return true;
-	job_finish(j, REPORT_FAILED);
+	if (rc == CF_EINTERNAL)
+		fail_with_error(j, false);
+	else
+		job_finish(j, REPORT_FAILED);
 	return false;
 }
-
 
 static void resume(struct job *j, enum job_state st)
 {
 	const struct engine_config *cfg = job_cfg(j);
 	struct report_row *row = &j->e->report->rows[j->i];
 
+	/* The request's run is the last one that moved it: status tells a
+	 * request a killed run left in flight from one a run finished. */
+	j->rq.run_id = cfg->run_id;
 	report_row_set(&row->ca_status, j->rq.ca_status);
+	snprintf(j->error, sizeof j->error, "continues request %lld, left at "
+	    "'%s' by an earlier run", (long long)j->rq.id,
+	    job_state_name(st));
+	report_row_set(&row->reason, j->error);
+	j->error[0] = '\0';
 	switch (st) {
 	case JOB_SUBMIT:
 	case JOB_PENDING:
@@ -115,7 +198,7 @@ static void resume(struct job *j, enum job_state st)
 		return;
 	default:
 		if (job_load_issued(j) != 0) {
-			job_fail(j, NULL);
+			job_drop(j, NULL);
 			return;
 		}
 		if (job_advance(j, JOB_CHAIN_CHECK, "resumed"))
@@ -133,6 +216,8 @@ static void on_closed(struct job *j)
 		return;
 	for (u = 0; u < USAGE_MAX; u++)
 		free(j->current[u]);
+	free(j->denied_hash);
+	free(j->denied_error);
 	journal_request_release(&j->rq);
 	cert_store_release(&j->roots);
 	cert_store_release(&j->inters);
@@ -152,6 +237,39 @@ static void on_timer_closed(uv_handle_t *h)
 static void on_transport_closed(void *arg)
 {
 	on_closed(arg);
+}
+
+/*
+ * What this run found on the server, for status: its report row, in the
+ * journal (run and assign; plan writes nothing). A row the journal will
+ * not take says so, and the server counts as failed.
+ */
+static void record_outcome(struct job *j, struct report_row *row)
+{
+	const struct engine_config *cfg = job_cfg(j);
+	struct journal_server s;
+	char msg[256];
+	json_t *o;
+	int rc;
+
+	if (cfg->journal == NULL || cfg->mode == ENGINE_PLAN)
+		return;
+	journal_server_init(&s);
+	s.name = (char *)j->tg->name;
+	s.run_id = cfg->run_id;
+	s.command = cfg->mode == ENGINE_ASSIGN ? "assign" : "run";
+	s.status = (char *)report_status_name(row->status);
+	s.request_id = j->rq.id;
+	o = report_row_to_json(row);
+	s.report = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	rc = s.report ? journal_server_save(cfg->journal, &s, msg, sizeof msg) :
+	    cf_error(msg, sizeof msg, CF_ENOMEM, "out of memory");
+	free(s.report);
+	if (rc != 0) {
+		row->status = REPORT_FAILED;
+		report_row_set(&row->error, msg);
+	}
 }
 
 void job_finish(struct job *j, enum report_status outcome)
@@ -175,6 +293,7 @@ void job_finish(struct job *j, enum report_status outcome)
 	tmp = row->chain;
 	row->chain = j->verdict;
 	j->verdict = tmp;
+	record_outcome(j, row);
 	/* Memory is freed only once every handle has closed. */
 	j->closing = 1;
 	uv_close((uv_handle_t *)&j->timer, on_timer_closed);
@@ -183,6 +302,61 @@ void job_finish(struct job *j, enum report_status outcome)
 		j->t->ops->close(j->t, on_transport_closed, j);
 		j->t = NULL;
 	}
+}
+
+/*
+ * An open request the CA never saw: a run was killed while making its key.
+ * Nothing was asked, so there is nothing to continue; the row is closed
+ * (failed, saying so) and the key it may have left removed, and the server
+ * is inspected afresh. Returns 0, or an error once the job has failed.
+ */
+static int abandon(struct job *j)
+{
+	/* Removed with the closed request. One made on the server goes
+	 * when the server's next key is made. */
+	if (j->rq.key_path == NULL && !j->tg->keygen_remote)
+		j->rq.key_path = job_local_key_path(j, j->rq.id);
+	j->state = JOB_KEYGEN;
+	j->rq.run_id = job_cfg(j)->run_id;
+	journal_strset(&j->rq.error, "abandoned: the run making its key "
+	    "stopped before the request reached the CA");
+	if (job_set_state(j, JOB_FAILED, j->rq.error) != 0) {
+		job_finish(j, REPORT_FAILED);
+		return CF_EDB;
+	}
+	journal_request_release(&j->rq);
+	j->state = JOB_INSPECT;
+	return 0;
+}
+
+/*
+ * Keeps the server's last denial, if its newest request was denied: a run
+ * does not ask the CA the same again (the request unchanged, no --force).
+ * Returns 0, or an error once the job has failed.
+ */
+static int last_denial(struct job *j)
+{
+	struct journal_request last;
+	char msg[512];
+	int rc;
+
+	journal_request_init(&last);
+	rc = journal_request_latest(job_cfg(j)->journal, j->tg->name, &last,
+	    msg, sizeof msg);
+	if (rc == 0 && strcmp(last.state, job_state_name(JOB_DENIED)) == 0) {
+		j->denied_hash = last.request_hash;
+		j->denied_error = last.error;
+		last.request_hash = NULL;
+		last.error = NULL;
+		j->denied_at = last.updated_at;
+	}
+	journal_request_release(&last);
+	if (rc != 0 && rc != CF_ENOENT) {
+		job_fail(j, "cannot read the journal for '%s': %s",
+		    j->tg->name, msg);
+		return rc;
+	}
+	return 0;
 }
 
 void job_start(struct engine *e, size_t i)
@@ -219,22 +393,19 @@ void job_start(struct engine *e, size_t i)
 	if (cfg->journal) {
 		rc = journal_request_open(cfg->journal, j->tg->name, &j->rq,
 		    msg, sizeof msg);
-		if (rc == 0 && (st = job_state_from_name(j->rq.state)) >= 0 &&
-		    job_state_holds_request((enum job_state)st)) {
-			resume(j, (enum job_state)st);
-			return;
-		}
 		if (rc != 0 && rc != CF_ENOENT) {
 			job_fail(j, "cannot read the journal for '%s': %s",
 			    j->tg->name, msg);
 			return;
 		}
-		journal_request_release(&j->rq);
-	}
-	if (cfg->mode == ENGINE_ASSIGN) {
-		/* Nothing issued waits here: nothing to assign. */
-		job_finish(j, REPORT_UP_TO_DATE);
-		return;
+		st = rc == 0 ? job_state_from_name(j->rq.state) : -1;
+		if (rc == 0 && st >= 0 &&
+		    job_state_holds_request((enum job_state)st)) {
+			resume(j, (enum job_state)st);
+			return;
+		}
+		if ((rc == 0 && abandon(j) != 0) || last_denial(j) != 0)
+			return;
 	}
 	job_inspect(j);
 }

@@ -48,6 +48,10 @@ struct job {
 	uv_work_t work;
 	struct assign assign;       /* while assigning */
 	enum report_status outcome; /* what the report says */
+	char *denied_hash;          /* the last request was denied: what it
+	                               asked (req_spec_hash), or NULL */
+	char *denied_error;         /* and why */
+	int64_t denied_at;
 	char error[1200];
 	int closing;                /* handles and transport still closing */
 };
@@ -72,9 +76,26 @@ void job_start(struct engine *e, size_t i);
 /* Moves to next (journaled); false when that failed and the job ended. */
 bool job_advance(struct job *j, enum job_state next, const char *detail);
 
-/* Ends the job failed; fmt NULL keeps the message already in j->error. */
+/*
+ * Ends the job failed for this run; fmt NULL keeps the message already in
+ * j->error. A request holding an issued certificate stays open, so the
+ * next run checks and assigns that same certificate; any other request
+ * goes to failed.
+ */
 void job_fail(struct job *j, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* Ends the job and its request failed: what was issued is unusable (no
+ * certificate, another key, the key lost), so the next run asks anew. */
+void job_drop(struct job *j, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Where a key made here waits for request id: keys_dir/NAME-ID.key
+ * (malloc'd; NULL when out of memory). */
+char *job_local_key_path(const struct job *j, int64_t id);
+
+/* The hash of what the server's request asks of this run's CA. */
+int job_request_hash(const struct job *j, char out[65]);
 
 /*
  * Reads issued together (inspect's usages, the chain check's two stores)

@@ -13,17 +13,10 @@
 #include <string.h>
 
 
-static void ignore_status(void *arg, int status, const char *msg)
-{
-	(void)arg;
-	(void)status;
-	(void)msg;
-}
-
 static void on_assigned(struct assign *a, int status)
 {
 	struct job *j = a->data;
-	char msg[256], names[128] = "";
+	char names[128] = "";
 	int u;
 
 	if (status != 0) {
@@ -44,16 +37,10 @@ static void on_assigned(struct assign *a, int status)
 	assign_release(a);
 	journal_strset(&j->rq.usages, names);
 	journal_strset(&j->rq.error, NULL);
-	if (!job_advance(j, JOB_ASSIGNED, names))
-		return;
-	/* Assigned: the waiting copy of the key has served its purpose. */
-	if (strncmp(j->rq.key_path, JOB_REMOTE_KEY_PREFIX,
-	    strlen(JOB_REMOTE_KEY_PREFIX)) == 0)
-		j->t->ops->remove(j->t, j->rq.key_path +
-		    strlen(JOB_REMOTE_KEY_PREFIX), ignore_status, NULL);
-	else
-		fsio_remove(j->rq.key_path, msg, sizeof msg);
-	job_finish(j, REPORT_ASSIGNED);
+	/* Assigned closes the request, and with it goes the waiting copy
+	 * of the key. */
+	if (job_advance(j, JOB_ASSIGNED, names))
+		job_finish(j, REPORT_ASSIGNED);
 }
 
 void job_assign(struct job *j)
@@ -70,7 +57,9 @@ void job_assign(struct job *j)
 	} else if (j->rq.key_path == NULL ||
 	    fsio_read_file(j->rq.key_path, JOB_FILE_MAX, &key, &len, msg,
 	    sizeof msg) != 0) {
-		job_fail(j, "the private key of '%s' is gone: %s", j->tg->name,
+		/* Without its key the certificate cannot be assigned: the
+		 * next run asks for a new one. */
+		job_drop(j, "the private key of '%s' is gone: %s", j->tg->name,
 		    j->rq.key_path ? msg : "never journaled");
 		return;
 	}

@@ -149,6 +149,14 @@ static void preflight_done(struct job *j)
 	    &j->verdict, msg, sizeof msg) != 0)
 		chain_verdict_init(&j->verdict);
 	sk_X509_pop_free(chain, X509_free);
+	if (j->verdict.status == CHAIN_MISSING_CA) {
+		struct report_row *row = &j->e->report->rows[j->i];
+		char why[600];
+
+		snprintf(why, sizeof why, "%s; a CA is missing on the server",
+		    row->reason ? row->reason : "due");
+		report_row_set(&row->reason, why);
+	}
 	job_finish(j, REPORT_WOULD_ISSUE);
 }
 

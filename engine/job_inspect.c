@@ -48,6 +48,57 @@ static void on_current(void *arg, int status, const char *data, size_t len,
 	inspect_read_back(j);
 }
 
+/* A denial is remembered while the request is unchanged (and in assign,
+ * which never asks); --force asks again. */
+static bool denial_stands(struct job *j)
+{
+	const struct engine_config *cfg = job_cfg(j);
+	char hash[65];
+
+	if (j->denied_error == NULL && j->denied_hash == NULL)
+		return false;
+	if (cfg->mode == ENGINE_ASSIGN)
+		return true;
+	return !cfg->force && j->denied_hash != NULL &&
+	    job_request_hash(j, hash) == 0 &&
+	    strcmp(hash, j->denied_hash) == 0;
+}
+
+/* Due, and not to be asked for: the last denial, told again. */
+static void deny_again(struct job *j)
+{
+	struct report_row *row = &j->e->report->rows[j->i];
+	char when[32];
+	time_t t = (time_t)j->denied_at;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof when, "%Y-%m-%d", &tm);
+	snprintf(j->error, sizeof j->error, "%s (on %s; not asked again "
+	    "until the request changes, or with --force)",
+	    j->denied_error ? j->denied_error : "denied by the CA", when);
+	report_row_set(&row->ca_status, "denied");
+	if (job_advance(j, JOB_DENIED, j->error))
+		job_finish(j, REPORT_DENIED);
+}
+
+/* plan: what the CA's policy would say, then whether the CA's chain
+ * would verify on the server. */
+static void plan_due(struct job *j)
+{
+	const struct engine_config *cfg = job_cfg(j);
+	char msg[512];
+
+	if (cfg->ca && cfg->ca->ops->precheck && cfg->ca->ops->precheck(cfg->ca,
+	    j->tg->spec, msg, sizeof msg) != 0) {
+		snprintf(j->error, sizeof j->error, "the CA would deny it: %s",
+		    msg);
+		job_finish(j, REPORT_WOULD_DENY);
+		return;
+	}
+	job_chain_read(j);
+}
+
 static void decide(struct job *j)
 {
 	const struct engine_config *cfg = job_cfg(j);
@@ -59,6 +110,7 @@ static void decide(struct job *j)
 	memcpy(row->thumbprint, r.thumbprint, sizeof row->thumbprint);
 	memcpy(row->sha256, r.sha256, sizeof row->sha256);
 	row->not_after = r.not_after;
+	report_row_set(&row->reason, r.reason);
 	if (!r.due) {
 		char msg[256];
 		int u;
@@ -78,11 +130,21 @@ static void decide(struct job *j)
 		job_chain_read(j);
 		return;
 	}
-	report_row_set(&row->ca_status, r.reason);
 	if (cfg->mode == ENGINE_PLAN) {
-		job_chain_read(j);
+		plan_due(j);
 		return;
 	}
+	if (denial_stands(j)) {
+		deny_again(j);
+		return;
+	}
+	if (cfg->mode == ENGINE_ASSIGN) {
+		job_fail(j, "nothing to assign to '%s': no certificate was "
+		    "issued for it (%s); 'certfleet run' requests one",
+		    j->tg->name, r.reason);
+		return;
+	}
+	report_row_set(&row->ca_status, NULL);
 	if (job_advance(j, JOB_KEYGEN, r.reason))
 		job_keygen(j);
 }

@@ -113,6 +113,28 @@ static void keygen_after(uv_work_t *w, int status)
 	keygen_free(kw);
 }
 
+char *job_local_key_path(const struct job *j, int64_t id)
+{
+	const char *dir = job_cfg(j)->keys_dir;
+	size_t n = strlen(dir) + strlen(j->tg->name) + 32;
+	char *p = malloc(n);
+
+	if (p != NULL)
+		snprintf(p, n, "%s/%s-%lld.key", dir, j->tg->name,
+		    (long long)id);
+	return p;
+}
+
+int job_request_hash(const struct job *j, char out[65])
+{
+	const struct ca_driver *ca = job_cfg(j)->ca;
+	char id[600];
+
+	snprintf(id, sizeof id, "%s:%s", ca ? ca->type : "",
+	    ca && ca->id ? ca->id : "");
+	return req_spec_hash(j->tg->spec, id, out);
+}
+
 static void on_remote_csr(void *arg, int status, const char *data,
     size_t len, const char *msg)
 {
@@ -178,8 +200,7 @@ void job_keygen(struct job *j)
 {
 	const struct engine_config *cfg = job_cfg(j);
 	struct keygen_work *kw = calloc(1, sizeof(*kw));
-	char msg[256];
-	size_t n;
+	char msg[256], hash[65];
 
 	if (kw == NULL) {
 		job_fail(j, "out of memory");
@@ -195,6 +216,12 @@ void job_keygen(struct job *j)
 		return;
 	}
 	j->rq.run_id = cfg->run_id;
+	if (job_request_hash(j, hash) != 0 ||
+	    journal_strset(&j->rq.request_hash, hash) != 0) {
+		keygen_free(kw);
+		job_fail(j, "out of memory");
+		return;
+	}
 	if (cfg->journal && journal_request_new(cfg->journal, &j->rq, msg,
 	    sizeof msg) != 0) {
 		keygen_free(kw);
@@ -207,16 +234,13 @@ void job_keygen(struct job *j)
 		remote_keygen_start(j);
 		return;
 	}
-	n = strlen(cfg->keys_dir) + strlen(j->tg->name) + 32;
-	if ((kw->key_path = malloc(n)) == NULL ||
+	if ((kw->key_path = job_local_key_path(j, j->rq.id)) == NULL ||
 	    (kw->keys_dir = strdup(cfg->keys_dir)) == NULL ||
 	    (kw->server = strdup(j->tg->name)) == NULL) {
 		keygen_free(kw);
 		job_fail(j, "out of memory");
 		return;
 	}
-	snprintf(kw->key_path, n, "%s/%s-%lld.key", cfg->keys_dir,
-	    j->tg->name, (long long)j->rq.id);
 	if (uv_queue_work(j->e->loop, &kw->work, keygen_run,
 	    keygen_after) != 0) {
 		keygen_free(kw);
@@ -316,8 +340,7 @@ static void on_reply(void *arg, struct ca_reply *r)
 		r->cert_pem = NULL;
 		keep_alternates(j, r);
 		if (job_load_issued(j) != 0 || check_issued_key(j) != 0) {
-			journal_strset(&j->rq.error, j->error);
-			job_fail(j, NULL);
+			job_drop(j, NULL);
 			return;
 		}
 		/* The certificate is in the journal before anything else. */
@@ -424,9 +447,19 @@ void job_submit(struct job *j)
 {
 	const struct engine_config *cfg = job_cfg(j);
 	struct ca_request req = { j->tg->name, j->rq.csr_pem, j->tg->spec,
-	    j->rq.ca_ref, j->rq.approved != 0, { NULL, NULL, NULL, NULL } };
+	    j->rq.ca_ref, false, { NULL, NULL, NULL, NULL } };
+	char msg[256];
 	int rc;
 
+	/* Approval is written by 'certfleet approve', perhaps while this run
+	 * holds the request: read it as it is now. */
+	if (cfg->journal != NULL && j->rq.id != 0 &&
+	    journal_request_approved(cfg->journal, j->rq.id, &j->rq.approved,
+	    msg, sizeof msg) != 0) {
+		job_fail(j, "%s", msg);
+		return;
+	}
+	req.approved = j->rq.approved != 0;
 	j->rq.attempts++;
 	req.hooks.note = ca_note;
 	req.hooks.ctx = j;

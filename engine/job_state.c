@@ -14,7 +14,7 @@ static const struct {
 	unsigned next;              /* bit set of the states it may go to */
 } states[JOB_STATE_MAX] = {
 	[JOB_INSPECT] = { "inspect", B(JOB_UP_TO_DATE) | B(JOB_KEYGEN) |
-	    B(JOB_FAILED) | B(JOB_POLL) | B(JOB_CHAIN_CHECK) },
+	    B(JOB_FAILED) | B(JOB_POLL) | B(JOB_CHAIN_CHECK) | B(JOB_DENIED) },
 	[JOB_UP_TO_DATE] = { "up_to_date", 0 },
 	[JOB_KEYGEN] = { "keygen", B(JOB_SUBMIT) | B(JOB_FAILED) },
 	[JOB_SUBMIT] = { "submit", B(JOB_ISSUED) | B(JOB_PENDING) |
@@ -29,7 +29,8 @@ static const struct {
 	    B(JOB_ASSIGN) | B(JOB_FAILED) },
 	[JOB_CHAIN_FAILED] = { "chain_failed", 0 },
 	[JOB_HELD] = { "held", 0 },
-	[JOB_ASSIGN] = { "assign", B(JOB_ASSIGNED) | B(JOB_ASSIGN_FAILED) },
+	[JOB_ASSIGN] = { "assign", B(JOB_ASSIGNED) | B(JOB_ASSIGN_FAILED) |
+	    B(JOB_FAILED) },
 	[JOB_ASSIGNED] = { "assigned", 0 },
 	[JOB_ASSIGN_FAILED] = { "assign_failed", 0 },
 };

@@ -19,6 +19,7 @@ static const char *const status_names[REPORT_STATUS_MAX] = {
 	[REPORT_ASSIGN_FAILED] = "assign_failed",
 	[REPORT_WOULD_ISSUE] = "would_issue",
 	[REPORT_WOULD_DENY] = "would_deny",
+	[REPORT_NOT_RUN] = "not_run",
 };
 
 const char *report_status_name(enum report_status s)
@@ -133,6 +134,7 @@ void report_summarize(const struct report *r, struct report_summary *s)
 		case REPORT_ASSIGN_FAILED: s->failed++; break;
 		case REPORT_WOULD_ISSUE: s->would_issue++; break;
 		case REPORT_WOULD_DENY: s->would_deny++; break;
+		case REPORT_NOT_RUN: break;
 		case REPORT_STATUS_MAX: break;
 		}
 		if (lacks_ca(row))

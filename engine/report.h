@@ -26,6 +26,7 @@ enum report_status {
 	REPORT_ASSIGN_FAILED,       /* assignment failed and was rolled back */
 	REPORT_WOULD_ISSUE,         /* plan: a run would request one */
 	REPORT_WOULD_DENY,          /* plan: the CA's policy would refuse it */
+	REPORT_NOT_RUN,             /* status: no run has looked at it yet */
 	REPORT_STATUS_MAX
 };
 

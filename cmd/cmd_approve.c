@@ -1,0 +1,108 @@
+/*
+ * `approve`: manual approval of requests the embedded CA holds as pending
+ * (approval = "manual"). It writes only the approved column of the
+ * server's open request, so it is safe while a run holds that request:
+ * the run never writes the column back and reads it before asking the CA.
+ */
+#include "cmd/cmd.h"
+#include "engine/journal.h"
+#include "inventory/fleet.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+struct approvals {
+	json_t *approved;           /* server names */
+	json_t *refused;            /* {server, error} */
+};
+
+static int approve_one(struct journal *jr, const char *name,
+    struct approvals *a, bool json)
+{
+	char msg[512];
+
+	if (journal_approve(jr, name, msg, sizeof msg) != 0) {
+		if (json)
+			json_array_append_new(a->refused, json_pack("{s:s, s:s}",
+			    "server", name, "error", msg));
+		else
+			fprintf(stderr, "certfleet: %s\n", msg);
+		return CMD_EXIT_FAILED;
+	}
+	json_array_append_new(a->approved, json_string(name));
+	if (!json)
+		printf("approved '%s'\n", name);
+	return CMD_EXIT_OK;
+}
+
+int cmd_approve(const struct cmd_opts *o)
+{
+	struct approvals a = { json_array(), json_array() };
+	struct fleet f;
+	struct journal jr = { 0 };
+	struct journal_request rq;
+	char msg[512];
+	bool found = false;
+	size_t i, n;
+	int k, rc;
+
+	if ((rc = cmd_fleet_load(&f, o->fleet)) != CMD_EXIT_OK)
+		goto out;
+	if (!o->all && o->nargs == 0) {
+		fprintf(stderr, "certfleet: approve needs server names or "
+		    "--all\n");
+		rc = CMD_EXIT_USAGE;
+		goto out;
+	}
+	for (k = 0; k < o->nargs; k++)
+		if (fleet_server_find(&f, o->args[k]) == NULL) {
+			fprintf(stderr, "certfleet: no server '%s' in '%s'\n",
+			    o->args[k], o->fleet);
+			rc = CMD_EXIT_USAGE;
+			goto out;
+		}
+	if ((rc = cmd_journal_of(&f, &jr, &found)) != CMD_EXIT_OK)
+		goto out;
+	if (!found) {
+		fprintf(stderr, "certfleet: nothing to approve: no run has "
+		    "journaled a request yet\n");
+		rc = CMD_EXIT_FAILED;
+		goto out;
+	}
+	journal_request_init(&rq);
+	for (i = 0; o->all && i < f.nservers; i++) {
+		const char *name = f.servers[i].name;
+
+		/* --all: every request that waits for a person. */
+		if (journal_request_open(&jr, name, &rq, msg, sizeof msg) != 0 ||
+		    strcmp(rq.state, "pending") != 0)
+			continue;
+		if (approve_one(&jr, name, &a, o->json) != CMD_EXIT_OK)
+			rc = CMD_EXIT_FAILED;
+	}
+	journal_request_release(&rq);
+	for (k = 0; k < o->nargs; k++)
+		if (approve_one(&jr, o->args[k], &a, o->json) != CMD_EXIT_OK)
+			rc = CMD_EXIT_FAILED;
+	n = json_array_size(a.approved);
+	if (o->json) {
+		json_t *j = json_pack("{s:s, s:s, s:O, s:O}", "fleet", f.name,
+		    "command", "approve", "approved", a.approved,
+		    "refused", a.refused);
+
+		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		fputc('\n', stdout);
+		json_decref(j);
+	} else if (!o->quiet) {
+		printf("%zu request%s approved; the next run collects %s\n", n,
+		    n == 1 ? "" : "s", n == 1 ? "it" : "them");
+	}
+out:
+	json_decref(a.approved);
+	json_decref(a.refused);
+	if (found)
+		journal_close(&jr);
+	fleet_release(&f);
+	return rc;
+}
