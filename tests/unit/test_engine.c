@@ -1300,6 +1300,35 @@ static void test_killed_force_keygen(void **state)
 	verdict(f);
 }
 
+/*
+ * Finding (near defects 3, 6 and 9): servers that serve an assigned
+ * certificate, re-requested with --force; the CA denies one, fails
+ * another, holds the third pending. The run's report gives each the
+ * thumbprint of the certificate it still serves (inspect's), the journal
+ * row (what status reads) none. The run after, without --force, reports
+ * the denied and the failed one up_to_date while their latest journal
+ * rows stay denied and failed: status says denied and failed for good.
+ */
+static void test_force_on_assigned(void **state)
+{
+	struct fx *f = *state;
+	const struct opts force = { .force = true };
+	const char *names[] = { "web01", "web02", "web03" };
+	size_t i;
+
+	f->tag = "finding";
+	for (i = 0; i < 3; i++)
+		add_server(f, names[i], 0);
+	run_plain(f);
+	SCRIPT(f, "web01", { FAKE_DENIED, 0, "no more for you", 0 });
+	SCRIPT(f, "web02", { FAKE_ERROR, 0, "the CA is down", 0 });
+	SCRIPT(f, "web03", { FAKE_PENDING, -1, NULL, 0 });
+	run(f, &force);
+	/* And the run after, without --force. */
+	run_plain(f);
+	verdict(f);
+}
+
 /* Key generation fails (keys/ missing): keygen -> failed, journaled. */
 static void test_keygen_fails(void **state)
 {
@@ -1319,23 +1348,36 @@ static void test_keygen_fails(void **state)
 }
 
 /*
- * Defect 4: a server that fails before any request is made (here its
- * certificate path is refused, as a missing root directory would be)
- * is failed in the report, but nothing is journaled: status then shows
- * would_issue, not what the last run found.
+ * Defect 4: a server that fails before any request is made (its root
+ * directory does not exist; its certificate path is refused) is failed
+ * in the report, but nothing is journaled: status then shows would_issue
+ * for a server never run, and the last request's state (assigned) for
+ * one that had a certificate, not what the last run found.
  */
 static void test_inspect_fails(void **state)
 {
 	struct fx *f = *state;
+	const char *names[] = { "noroot", "badpath", "gone" };
 	const struct report_row *row;
+	struct srv *gone;
+	size_t i;
 
 	f->tag = "defect 4";
-
-	add_server(f, "web01", CERT_UNREADABLE);
+	add_server(f, "noroot", 0);
+	add_server(f, "badpath", CERT_UNREADABLE);
+	gone = add_server(f, "gone", 0);
+	nftw(f->srv[0].root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	run_plain(f);
-	row = row_of(f, "web01");
-	expect(f, row->status == REPORT_FAILED && row->error && *row->error,
-	    "web01: %s, error '%s'", status_name(f, "web01"), str(row->error));
+	expect(f, row_of(f, "gone")->status == REPORT_ASSIGNED, "gone: %s",
+	    status_name(f, "gone"));
+	nftw(gone->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	run_plain(f);
+	for (i = 0; i < 3; i++) {
+		row = row_of(f, names[i]);
+		expect(f, row->status == REPORT_FAILED && row->error &&
+		    *row->error, "%s: %s, error '%s'", names[i],
+		    report_status_name(row->status), str(row->error));
+	}
 	verdict(f);
 }
 
@@ -1500,6 +1542,7 @@ int main(void)
 		T(test_key_lost_run),
 		T(test_key_lost_assign),
 		T(test_killed_force_keygen),
+		T(test_force_on_assigned),
 		T(test_keygen_fails),
 		T(test_inspect_fails),
 		T(test_assign_mode),
