@@ -67,10 +67,16 @@ $(BUILD)/certfleet: $(CMD_OBJ) $(LIB)
 	$(CC) $(SANFLAGS) -o $@ $(CMD_OBJ) $(LIB) $(PKG_LIBS)
 
 # A unit test may replace single functions at link time: set
-# WRAP_test_<module> = -Wl,--wrap=<function> below.
+# WRAP_test_<module> = -Wl,--wrap=<function> below. It may also need
+# helper sources of its own: list them in UNITSRC_test_<module> and make
+# them prerequisites of its binary.
+UNITSRC_test_engine := tests/unit/fake_ca.c
+$(BUILD)/tests/unit/test_engine: tests/unit/fake_ca.c tests/unit/fake_ca.h
+
 $(BUILD)/tests/unit/%: tests/unit/%.c tests/unit/unit.h $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(PKG_LIBS) $(CMOCKA) $(WRAP_$*)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(UNITSRC_$*) $(LIB) $(PKG_LIBS) \
+	    $(CMOCKA) $(WRAP_$*)
 
 units: $(UNITS) $(BUILD)/certfleet
 
