@@ -7,7 +7,7 @@
  */
 #include "cmd/cmd.h"
 #include "cmd/cmd_transport.h"
-#include "cmd/status_row.h"
+#include "engine/status_row.h"
 #include "engine/assign.h"
 #include "engine/crypto.h"
 #include "engine/err.h"

@@ -3,7 +3,7 @@
  * reported it (status_row.c); the journal is only read.
  */
 #include "cmd/cmd.h"
-#include "cmd/status_row.h"
+#include "engine/status_row.h"
 #include "engine/journal.h"
 #include "engine/report.h"
 #include "inventory/fleet.h"

@@ -1,7 +1,12 @@
 /*
  * The transition table. Resumption depends on it: a journal row in SUBMIT
  * or later means the CA may already hold a request, so a rerun continues
- * that request instead of making a new one.
+ * that request instead of making a new one. A job that fails while its
+ * request holds an issued certificate (issued, chain_check, assign) keeps
+ * the request where it is for the next run (job_fail); only one whose
+ * certificate cannot be used goes to failed (assign -> failed: its key is
+ * gone). Every transition here is taken by some scenario of
+ * tests/unit/test_engine.c.
  */
 #include "engine/job_state.h"
 
@@ -22,11 +27,11 @@ static const struct {
 	[JOB_PENDING] = { "pending", B(JOB_POLL) },
 	[JOB_POLL] = { "poll", B(JOB_ISSUED) | B(JOB_PENDING) |
 	    B(JOB_DENIED) | B(JOB_FAILED) },
-	[JOB_ISSUED] = { "issued", B(JOB_CHAIN_CHECK) | B(JOB_FAILED) },
+	[JOB_ISSUED] = { "issued", B(JOB_CHAIN_CHECK) },
 	[JOB_DENIED] = { "denied", 0 },
 	[JOB_FAILED] = { "failed", 0 },
 	[JOB_CHAIN_CHECK] = { "chain_check", B(JOB_CHAIN_FAILED) | B(JOB_HELD) |
-	    B(JOB_ASSIGN) | B(JOB_FAILED) },
+	    B(JOB_ASSIGN) },
 	[JOB_CHAIN_FAILED] = { "chain_failed", 0 },
 	[JOB_HELD] = { "held", 0 },
 	[JOB_ASSIGN] = { "assign", B(JOB_ASSIGNED) | B(JOB_ASSIGN_FAILED) |

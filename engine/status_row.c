@@ -4,7 +4,7 @@
  * by a later run that never finished the server (killed, or still
  * running) is newer than that: it is shown as it stands.
  */
-#include "cmd/status_row.h"
+#include "engine/status_row.h"
 #include "engine/err.h"
 #include "engine/job_state.h"
 
