@@ -13,6 +13,7 @@
 #include "engine/transport_local.h"
 #include "engine/transport_ssh.h"
 #include "inventory/fleet.h"
+#include "inventory/select.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,17 +101,17 @@ static int64_t now_ms(void)
 	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-/* The servers --limit names (all without it). Returns how many, or -1
- * when the name matches nothing. */
-static ssize_t select_servers(const struct fleet *f, const char *limit,
-    const struct server **out)
+/* The servers --limit and --exclude choose (see fleet_select). Returns
+ * how many, or -1 with the reason in msg. */
+static ssize_t select_servers(const struct fleet *f, const struct cmd_opts *o,
+    const struct server **out, char *msg, size_t msgsz)
 {
-	size_t i, n = 0;
+	size_t n;
 
-	for (i = 0; i < f->nservers; i++)
-		if (limit == NULL || server_matches(&f->servers[i], limit))
-			out[n++] = &f->servers[i];
-	return n == 0 && limit ? -1 : (ssize_t)n;
+	if (fleet_select(f, o->limit, o->nlimit, o->exclude, o->nexclude, out,
+	    &n, msg, msgsz) != 0)
+		return -1;
+	return (ssize_t)n;
 }
 
 static int ca_open(const struct fleet *f, uv_loop_t *loop,
@@ -209,9 +210,8 @@ static int run_mode(const struct cmd_opts *o, enum engine_mode mode,
 		fprintf(stderr, "certfleet: out of memory\n");
 		goto out;
 	}
-	if ((n = select_servers(&f, o->limit, rc.servers)) < 0) {
-		fprintf(stderr, "certfleet: --limit '%s' names no server or "
-		    "group in '%s'\n", o->limit, o->fleet);
+	if ((n = select_servers(&f, o, rc.servers, msg, sizeof msg)) < 0) {
+		fprintf(stderr, "certfleet: %s\n", msg);
 		exit_code = CMD_EXIT_USAGE;
 		goto out;
 	}

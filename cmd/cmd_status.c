@@ -130,12 +130,14 @@ int cmd_status(const struct cmd_opts *o)
 	struct journal_request rq;
 	struct report r = { 0 };
 	struct report_row *row;
+	const struct server **sel = NULL;
 	char msg[512];
 	bool found = false;
-	size_t i;
+	size_t i, nsel;
 	int rc;
 
-	if ((rc = cmd_fleet_load(&f, o->fleet)) != CMD_EXIT_OK)
+	if ((rc = cmd_fleet_load(&f, o->fleet)) != CMD_EXIT_OK ||
+	    (rc = cmd_select(&f, o, &sel, &nsel)) != CMD_EXIT_OK)
 		goto out;
 	if ((rc = journal_of(&f, &jr, &found)) != CMD_EXIT_OK)
 		goto out;
@@ -144,11 +146,9 @@ int cmd_status(const struct cmd_opts *o)
 		goto out;
 	}
 	journal_request_init(&rq);
-	for (i = 0; i < f.nservers; i++) {
-		const struct server *s = &f.servers[i];
+	for (i = 0; i < nsel; i++) {
+		const struct server *s = sel[i];
 
-		if (o->limit && !server_matches(s, o->limit))
-			continue;
 		if ((row = report_add(&r, s->name)) == NULL)
 			break;
 		if (!found || journal_request_latest(&jr, s->name, &rq, msg,
@@ -174,6 +174,7 @@ out:
 	if (found)
 		journal_close(&jr);
 	report_release(&r);
+	free(sel);
 	fleet_release(&f);
 	return rc;
 }
@@ -183,9 +184,10 @@ int cmd_approve(const struct cmd_opts *o)
 	struct fleet f;
 	struct journal jr = { 0 };
 	struct journal_request rq;
+	const struct server **sel = NULL;
 	char msg[512];
 	bool found = false;
-	size_t i;
+	size_t i, nsel;
 	int k, rc, approved = 0;
 
 	if ((rc = cmd_fleet_load(&f, o->fleet)) != CMD_EXIT_OK)
@@ -196,6 +198,15 @@ int cmd_approve(const struct cmd_opts *o)
 		rc = CMD_EXIT_USAGE;
 		goto out;
 	}
+	/* --limit and --exclude narrow --all; named servers are named. */
+	if (!o->all && (o->nlimit || o->nexclude)) {
+		fprintf(stderr, "certfleet: approve takes --limit and --exclude "
+		    "only with --all\n");
+		rc = CMD_EXIT_USAGE;
+		goto out;
+	}
+	if ((rc = cmd_select(&f, o, &sel, &nsel)) != CMD_EXIT_OK)
+		goto out;
 	for (k = 0; k < o->nargs; k++)
 		if (fleet_server_find(&f, o->args[k]) == NULL) {
 			fprintf(stderr, "certfleet: no server '%s' in '%s'\n",
@@ -212,8 +223,8 @@ int cmd_approve(const struct cmd_opts *o)
 		goto out;
 	}
 	journal_request_init(&rq);
-	for (i = 0; o->all && i < f.nservers; i++) {
-		const char *name = f.servers[i].name;
+	for (i = 0; o->all && i < nsel; i++) {
+		const char *name = sel[i]->name;
 
 		if (journal_request_open(&jr, name, &rq, msg, sizeof msg) != 0 ||
 		    strcmp(rq.state, "pending") != 0)
@@ -240,6 +251,7 @@ int cmd_approve(const struct cmd_opts *o)
 out:
 	if (found)
 		journal_close(&jr);
+	free(sel);
 	fleet_release(&f);
 	return rc;
 }

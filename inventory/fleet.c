@@ -13,6 +13,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -645,14 +646,14 @@ const struct server *fleet_server_find(const struct fleet *f,
 	return NULL;
 }
 
-bool server_matches(const struct server *s, const char *name)
+bool server_matches(const struct server *s, const char *pattern)
 {
 	size_t i;
 
-	if (strcmp(s->name, name) == 0)
+	if (fnmatch(pattern, s->name, 0) == 0)
 		return true;
 	for (i = 0; i < s->ngroups; i++)
-		if (strcmp(s->groups[i], name) == 0)
+		if (fnmatch(pattern, s->groups[i], 0) == 0)
 			return true;
 	return false;
 }

@@ -7,6 +7,7 @@
 #include "tests/unit/unit.h"
 #include "engine/err.h"
 #include "inventory/fleet.h"
+#include "inventory/select.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -210,6 +211,93 @@ static void test_shipped_templates(void **state)
 	}
 }
 
+/* Runs fleet_select on the example fleet; the chosen names joined by ','
+ * into names, or the message when it fails. Returns fleet_select's code. */
+static int select_names(const struct fleet *f, const char **lim, size_t nl,
+    const char **exc, size_t ne, char *names, size_t namesz)
+{
+	const struct server *out[16];
+	char msg[256];
+	size_t n = 0, i, o = 0;
+	int rc;
+
+	rc = fleet_select(f, lim, nl, exc, ne, out, &n, msg, sizeof msg);
+	names[0] = '\0';
+	if (rc != 0) {
+		snprintf(names, namesz, "%s", msg);
+		return rc;
+	}
+	for (i = 0; i < n; i++)
+		o += (size_t)snprintf(names + o, namesz - o, "%s%s",
+		    i ? "," : "", out[i]->name);
+	return 0;
+}
+
+static void test_select(void **state)
+{
+	const char *l1[] = { "fe01", "fe03" }, *l2[] = { "fe0[7-8],fe02" };
+	const char *l3[] = { "pool-b, fe01" }, *l4[] = { "pool-*" };
+	const char *e1[] = { "fe0[1-4]", "pool-b" };
+	const char *bad1[] = { "fe01", "fe99" }, *bad2[] = { "db*" };
+	const char *bad3[] = { "fe01,,fe02" }, *all[] = { "*" };
+	struct fleet f;
+	struct diags d;
+	char names[256];
+
+	(void)state;
+	diags_init(&d);
+	assert_int_equal(fleet_load(&f, "examples/fleet.cfg", &d), 0);
+	/* No --limit: every server, in inventory order. */
+	assert_int_equal(select_names(&f, NULL, 0, NULL, 0, names,
+	    sizeof names), 0);
+	assert_string_equal(names, "fe01,fe02,fe03,fe04,fe05,fe06,fe07,fe08");
+	/* --limit given twice: both count (it used to keep the last). */
+	assert_int_equal(select_names(&f, l1, 2, NULL, 0, names,
+	    sizeof names), 0);
+	assert_string_equal(names, "fe01,fe03");
+	/* Comma lists and globs; the result stays in inventory order. */
+	assert_int_equal(select_names(&f, l2, 1, NULL, 0, names,
+	    sizeof names), 0);
+	assert_string_equal(names, "fe02,fe07,fe08");
+	/* Group names, blanks around a pattern, globs over groups. */
+	assert_int_equal(select_names(&f, l3, 1, NULL, 0, names,
+	    sizeof names), 0);
+	assert_string_equal(names, "fe01,fe06,fe07,fe08");
+	assert_int_equal(select_names(&f, l4, 1, e1, 2, names,
+	    sizeof names), 0);
+	assert_string_equal(names, "fe05");
+	/* --exclude alone, and exclude wins over limit. */
+	assert_int_equal(select_names(&f, NULL, 0, e1, 2, names,
+	    sizeof names), 0);
+	assert_string_equal(names, "fe05");
+	assert_int_equal(select_names(&f, l1, 2, l1, 1, names,
+	    sizeof names), 0);
+	assert_string_equal(names, "fe03");
+	/* A plain name that matches nothing: named, as before. */
+	assert_int_equal(select_names(&f, bad1, 2, NULL, 0, names,
+	    sizeof names), CF_ENOENT);
+	assert_string_equal(names, "--limit 'fe99' names no server or group "
+	    "in 'examples/fleet.cfg'");
+	/* A glob that matches nothing is refused too, in either option. */
+	assert_int_equal(select_names(&f, bad2, 1, NULL, 0, names,
+	    sizeof names), CF_ENOENT);
+	assert_string_equal(names, "--limit 'db*' matches no server or group "
+	    "name in 'examples/fleet.cfg'");
+	assert_int_equal(select_names(&f, NULL, 0, bad2, 1, names,
+	    sizeof names), CF_ENOENT);
+	assert_string_equal(names, "--exclude 'db*' matches no server or "
+	    "group name in 'examples/fleet.cfg'");
+	assert_int_equal(select_names(&f, bad3, 1, NULL, 0, names,
+	    sizeof names), CF_EINVAL);
+	assert_string_equal(names, "--limit 'fe01,,fe02' holds an empty name");
+	assert_int_equal(select_names(&f, NULL, 0, all, 1, names,
+	    sizeof names), CF_ENOENT);
+	assert_string_equal(names, "--exclude leaves no server of "
+	    "'examples/fleet.cfg'");
+	fleet_release(&f);
+	diags_release(&d);
+}
+
 static int by_name(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -248,6 +336,7 @@ int main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_overrides);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_acme);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_shipped_templates);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_select);
 	rc = _cmocka_run_group_tests("fleet", tests, n, NULL, NULL);
 	for (i = 0; i < nbad; i++)
 		free(names[i]);
