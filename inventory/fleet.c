@@ -438,10 +438,32 @@ static void check_server_request(const struct fleet *f, struct diags *d,
 
 static void check_names(struct fleet *f, const struct cfg *c);
 
+/*
+ * keygen = "server" set fleet-wide makes the key on each server over ssh; a
+ * local server has no ssh to make it with, so run would fail it. One
+ * message at the fleet's line, naming the first such server and the count.
+ */
+static void check_keygen(const struct cfg *c, config_setting_t *root,
+    const struct server *local, size_t nlocal)
+{
+	config_setting_t *k = config_setting_get_member(
+	    config_setting_get_member(root, "fleet"), "keygen");
+	char more[64] = "";
+
+	if (nlocal > 1)
+		snprintf(more, sizeof more, " and %zu more", nlocal - 1);
+	cfg_error(c, k ? k : root, "keygen = \"server\" in fleet needs "
+	    "transport = \"ssh\", but local server '%s' (%s:%d)%s inherits "
+	    "it; set keygen = \"controller\" on local servers", local->name ?
+	    local->name : "?", local->file, local->line, more);
+}
+
 static void parse_servers(struct fleet *f, const struct cfg *c,
     config_setting_t *root, const struct server *def)
 {
 	config_setting_t *list = config_setting_get_member(root, "servers");
+	const struct server *local = NULL;
+	size_t nlocal = 0;
 	int i, n;
 
 	if (list == NULL) {
@@ -467,9 +489,17 @@ static void parse_servers(struct fleet *f, const struct cfg *c,
 		server_init(s);
 		f->nservers++;
 		server_parse(s, c, g, def);
+		/* A local server's own keygen = "server" is refused by
+		 * server.c; one it inherits is counted here. */
+		if (s->transport == TRANSPORT_LOCAL && s->keygen_server &&
+		    config_setting_get_member(g, "keygen") == NULL &&
+		    nlocal++ == 0)
+			local = s;
 	}
 	if (n == 0)
 		cfg_error(c, list, "'servers' lists no server");
+	if (local != NULL)
+		check_keygen(c, root, local, nlocal);
 	check_names(f, c);
 }
 
