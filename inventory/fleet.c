@@ -9,6 +9,7 @@
 #include "engine/jws.h"
 #include "engine/path.h"
 #include "inventory/cfg.h"
+#include "inventory/overlap.h"
 #include "inventory/server.h"
 
 #include <ctype.h>
@@ -654,6 +655,7 @@ int fleet_load(struct fleet *f, const char *path, struct diags *d)
 		    "renew_before_days (%d) must be less than the request's "
 		    "days (%d), or every run renews", f->renew_before_days,
 		    f->tmpl.days);
+	overlap_check(f, d);
 	/* Servers whose own entry is broken were reported already. */
 	for (i = 0; tmpl_ok && i < f->nservers; i++)
 		if (f->servers[i].name && f->servers[i].address &&
