@@ -193,7 +193,7 @@ static int run_mode(const struct cmd_opts *o, enum engine_mode mode,
 	char *chain = NULL;
 	uv_loop_t loop;
 	int64_t start = now_ms();
-	int lockfd = -1, exit_code = CMD_EXIT_FAILED, loop_ok = 0;
+	int lockfd = -1, exit_code = CMD_EXIT_FAILED, loop_ok = 0, mk = 0;
 	bool have_journal = false;
 	ssize_t n;
 	size_t i;
@@ -243,9 +243,13 @@ static int run_mode(const struct cmd_opts *o, enum engine_mode mode,
 		keys = path_join(f.state_dir, "keys");
 		db = path_join(f.state_dir, "journal.db");
 		if (lock == NULL || keys == NULL || db == NULL ||
-		    fsio_mkdirs(f.state_dir, 0700, msg, sizeof msg) != 0 ||
-		    fsio_mkdirs(keys, 0700, msg, sizeof msg) != 0) {
+		    (mk = fsio_mkdirs(f.state_dir, 0700, msg, sizeof msg)) != 0 ||
+		    (mk = fsio_mkdirs(keys, 0700, msg, sizeof msg)) != 0) {
 			fprintf(stderr, "certfleet: %s\n", msg);
+			/* A file where the state directory goes: the fleet
+			 * file's state_dir must change, a configuration error. */
+			if (mk == CF_EEXIST)
+				exit_code = CMD_EXIT_USAGE;
 			goto out;
 		}
 		if (fsio_lock(lock, &lockfd, msg, sizeof msg) != 0) {

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define BAD FIXTURES "/bad"
 
@@ -298,6 +299,62 @@ static void test_select(void **state)
 	diags_release(&d);
 }
 
+/* A fleet path that is a directory: libconfig 1.5 exited the process. */
+static void test_fleet_is_directory(void **state)
+{
+	struct fleet f;
+	struct diags d;
+	char got[512];
+
+	(void)state;
+	diags_init(&d);
+	assert_int_equal(fleet_load(&f, BAD "/inventory", &d), CF_ECONFIG);
+	assert_int_equal(d.n, 1);
+	assert_string_equal(diag_format(&d.v[0], got, sizeof got),
+	    BAD "/inventory: cannot read fleet file: Is a directory");
+	fleet_release(&f);
+	diags_release(&d);
+}
+
+/* 300 servers sharing one template mistake: one message each, not 300. */
+static void test_one_message_per_mistake(void **state)
+{
+	char dir[] = "/tmp/certfleet-fleet-XXXXXX", path[64], got[1400];
+	struct fleet f;
+	struct diags d;
+	FILE *fp;
+	int i;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/fleet.cfg", dir);
+	assert_non_null(fp = fopen(path, "w"));
+	fprintf(fp, "fleet = { name = \"t\"; };\n"
+	    "request = { subject = \"CN={{name}}\";\n"
+	    "  san = [ \"DNS:{{name}}.{{vars.zone}}\" ];\n"
+	    "  eku = [ \"serverAuth\" ]; };\nservers = (\n");
+	for (i = 0; i < 300; i++)
+		fprintf(fp, "%s{ name = \"s%03d\"; address = \"s%03d.test\"; "
+		    "root = \"s/%03d\"; }\n", i ? "," : "", i, i, i);
+	fprintf(fp, ");\n");
+	fclose(fp);
+	diags_init(&d);
+	assert_int_equal(fleet_load(&f, path, &d), CF_ECONFIG);
+	assert_int_equal(d.n, 2);
+	snprintf(got, sizeof got, "%s:3: template variable 'vars.zone' is not "
+	    "defined (servers 's000' at %s:6, 's001' at %s:7 and 298 more)",
+	    path, path, path);
+	assert_string_equal(diag_format(&d.v[0], got + 700, 700), got);
+	snprintf(got, sizeof got, "%s:4: usage 'default' needs EKU "
+	    "'clientAuth', which the request template lacks (servers 's000' "
+	    "at %s:6, 's001' at %s:7 and 298 more)", path, path, path);
+	assert_string_equal(diag_format(&d.v[1], got + 700, 700), got);
+	fleet_release(&f);
+	diags_release(&d);
+	unlink(path);
+	rmdir(dir);
+}
+
 static int by_name(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -337,6 +394,9 @@ int main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_acme);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_shipped_templates);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_select);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_fleet_is_directory);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(
+	    test_one_message_per_mistake);
 	rc = _cmocka_run_group_tests("fleet", tests, n, NULL, NULL);
 	for (i = 0; i < nbad; i++)
 		free(names[i]);
