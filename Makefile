@@ -13,6 +13,9 @@ PKGS      := libuv libcurl openssl libconfig jansson sqlite3
 WARN      := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
              -Wmissing-prototypes -Wpointer-arith -Wsign-compare
 CPPFLAGS  += -D_DEFAULT_SOURCE -D_XOPEN_SOURCE=700 -I.
+# The version is written once, in the VERSION file.
+VERSION   := $(shell cat VERSION)
+CPPFLAGS  += -DCERTFLEET_VERSION='"$(VERSION)"'
 
 ifeq ($(SANITIZER),address)
 SANFLAGS  := -fsanitize=address -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -58,6 +61,9 @@ $(BUILD)/gen/ssh_script.c: engine/ssh_remote.sh
 $(BUILD)/obj/gen/ssh_script.o: $(BUILD)/gen/ssh_script.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# Only main.c prints the version; it is rebuilt when the version changes.
+$(BUILD)/obj/cmd/main.o: VERSION
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@

@@ -6,6 +6,7 @@
 #define CF_CMD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum cmd_exit {
 	CMD_EXIT_OK = 0,            /* every server done, or nothing due */
@@ -21,7 +22,11 @@ struct cmd_opts {
 	bool no_assign;             /* stop at issued, like unticking "assign" */
 	bool all;                   /* approve: every pending server */
 	bool import_ca;             /* import CAs pinned in ca.trusted_roots */
-	const char *limit;          /* server or group name, or NULL */
+	const char **limit;         /* --limit values (comma lists of names,
+	                               groups, globs); see fleet_select */
+	size_t nlimit;
+	const char **exclude;       /* --exclude values, the same syntax */
+	size_t nexclude;
 	const char *fleet;          /* the fleet file */
 	char **args;                /* operands after the fleet file */
 	int nargs;
@@ -29,6 +34,7 @@ struct cmd_opts {
 
 struct fleet;
 struct journal;
+struct server;
 
 /* Loads the fleet file, printing every problem; CMD_EXIT_OK or _USAGE.
  * The caller releases f either way. */
@@ -37,6 +43,12 @@ int cmd_fleet_load(struct fleet *f, const char *path);
 /* Opens the fleet's journal if a run has made one (*found), printing a
  * failure. Returns the exit code. */
 int cmd_journal_of(const struct fleet *f, struct journal *jr, bool *found);
+
+/* The servers --limit and --exclude choose, in inventory order, as a new
+ * array in *out (freed by the caller, also on failure); prints why none.
+ * Returns CMD_EXIT_OK, or _USAGE for a pattern that matches nothing. */
+int cmd_select(const struct fleet *f, const struct cmd_opts *o,
+    const struct server ***out, size_t *n);
 
 int cmd_check(const struct cmd_opts *o);
 int cmd_ca_init(const struct cmd_opts *o);

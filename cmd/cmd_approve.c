@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct approvals {
@@ -42,9 +43,10 @@ int cmd_approve(const struct cmd_opts *o)
 	struct fleet f;
 	struct journal jr = { 0 };
 	struct journal_request rq;
+	const struct server **sel = NULL;
 	char msg[512];
 	bool found = false;
-	size_t i, n;
+	size_t i, n, nsel = 0;
 	int k, rc;
 
 	if ((rc = cmd_fleet_load(&f, o->fleet)) != CMD_EXIT_OK)
@@ -55,6 +57,15 @@ int cmd_approve(const struct cmd_opts *o)
 		rc = CMD_EXIT_USAGE;
 		goto out;
 	}
+	/* --limit and --exclude narrow --all; named servers are named. */
+	if (!o->all && (o->nlimit || o->nexclude)) {
+		fprintf(stderr, "certfleet: approve takes --limit and --exclude "
+		    "only with --all\n");
+		rc = CMD_EXIT_USAGE;
+		goto out;
+	}
+	if ((rc = cmd_select(&f, o, &sel, &nsel)) != CMD_EXIT_OK)
+		goto out;
 	for (k = 0; k < o->nargs; k++)
 		if (fleet_server_find(&f, o->args[k]) == NULL) {
 			fprintf(stderr, "certfleet: no server '%s' in '%s'\n",
@@ -71,8 +82,8 @@ int cmd_approve(const struct cmd_opts *o)
 		goto out;
 	}
 	journal_request_init(&rq);
-	for (i = 0; o->all && i < f.nservers; i++) {
-		const char *name = f.servers[i].name;
+	for (i = 0; o->all && i < nsel; i++) {
+		const char *name = sel[i]->name;
 
 		/* --all: every request that waits for a person. */
 		if (journal_request_open(&jr, name, &rq, msg, sizeof msg) != 0 ||
@@ -103,6 +114,7 @@ out:
 	json_decref(a.refused);
 	if (found)
 		journal_close(&jr);
+	free(sel);
 	fleet_release(&f);
 	return rc;
 }

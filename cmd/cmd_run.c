@@ -12,6 +12,7 @@
 #include "engine/fsio.h"
 #include "engine/path.h"
 #include "inventory/fleet.h"
+#include "inventory/select.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,17 +54,17 @@ static int64_t now_ms(void)
 	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-/* The servers --limit names (all without it). Returns how many, or -1
- * when the name matches nothing. */
-static ssize_t select_servers(const struct fleet *f, const char *limit,
-    const struct server **out)
+/* The servers --limit and --exclude choose (see fleet_select). Returns
+ * how many, or -1 with the reason in msg. */
+static ssize_t select_servers(const struct fleet *f, const struct cmd_opts *o,
+    const struct server **out, char *msg, size_t msgsz)
 {
-	size_t i, n = 0;
+	size_t n;
 
-	for (i = 0; i < f->nservers; i++)
-		if (limit == NULL || server_matches(&f->servers[i], limit))
-			out[n++] = &f->servers[i];
-	return n == 0 && limit ? -1 : (ssize_t)n;
+	if (fleet_select(f, o->limit, o->nlimit, o->exclude, o->nexclude, out,
+	    &n, msg, msgsz) != 0)
+		return -1;
+	return (ssize_t)n;
 }
 
 static int ca_open(const struct fleet *f, uv_loop_t *loop,
@@ -145,7 +146,7 @@ static int run_mode(const struct cmd_opts *o, enum engine_mode mode,
 	char *chain = NULL;
 	uv_loop_t loop;
 	int64_t start = now_ms();
-	int lockfd = -1, exit_code = CMD_EXIT_FAILED, loop_ok = 0;
+	int lockfd = -1, exit_code = CMD_EXIT_FAILED, loop_ok = 0, mk = 0;
 	bool have_journal = false;
 	ssize_t n;
 	size_t i;
@@ -162,9 +163,8 @@ static int run_mode(const struct cmd_opts *o, enum engine_mode mode,
 		fprintf(stderr, "certfleet: out of memory\n");
 		goto out;
 	}
-	if ((n = select_servers(&f, o->limit, rc.servers)) < 0) {
-		fprintf(stderr, "certfleet: --limit '%s' names no server or "
-		    "group in '%s'\n", o->limit, o->fleet);
+	if ((n = select_servers(&f, o, rc.servers, msg, sizeof msg)) < 0) {
+		fprintf(stderr, "certfleet: %s\n", msg);
 		exit_code = CMD_EXIT_USAGE;
 		goto out;
 	}
@@ -196,9 +196,13 @@ static int run_mode(const struct cmd_opts *o, enum engine_mode mode,
 		keys = path_join(f.state_dir, "keys");
 		db = path_join(f.state_dir, "journal.db");
 		if (lock == NULL || keys == NULL || db == NULL ||
-		    fsio_mkdirs(f.state_dir, 0700, msg, sizeof msg) != 0 ||
-		    fsio_mkdirs(keys, 0700, msg, sizeof msg) != 0) {
+		    (mk = fsio_mkdirs(f.state_dir, 0700, msg, sizeof msg)) != 0 ||
+		    (mk = fsio_mkdirs(keys, 0700, msg, sizeof msg)) != 0) {
 			fprintf(stderr, "certfleet: %s\n", msg);
+			/* A file where the state directory goes: the fleet
+			 * file's state_dir must change, a configuration error. */
+			if (mk == CF_EEXIST)
+				exit_code = CMD_EXIT_USAGE;
 			goto out;
 		}
 		if (fsio_lock(lock, &lockfd, msg, sizeof msg) != 0) {

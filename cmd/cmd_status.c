@@ -17,12 +17,14 @@ int cmd_status(const struct cmd_opts *o)
 	struct journal jr = { 0 };
 	struct report r = { 0 };
 	struct report_row *row;
+	const struct server **sel = NULL;
 	char msg[512];
 	bool found = false;
-	size_t i;
+	size_t i, nsel;
 	int rc;
 
-	if ((rc = cmd_fleet_load(&f, o->fleet)) != CMD_EXIT_OK)
+	if ((rc = cmd_fleet_load(&f, o->fleet)) != CMD_EXIT_OK ||
+	    (rc = cmd_select(&f, o, &sel, &nsel)) != CMD_EXIT_OK)
 		goto out;
 	if ((rc = cmd_journal_of(&f, &jr, &found)) != CMD_EXIT_OK)
 		goto out;
@@ -30,11 +32,9 @@ int cmd_status(const struct cmd_opts *o)
 		rc = CMD_EXIT_FAILED;
 		goto out;
 	}
-	for (i = 0; i < f.nservers; i++) {
-		const struct server *s = &f.servers[i];
+	for (i = 0; i < nsel; i++) {
+		const struct server *s = sel[i];
 
-		if (o->limit && !server_matches(s, o->limit))
-			continue;
 		if ((row = report_add(&r, s->name)) == NULL)
 			break;
 		if (!found) {
@@ -62,6 +62,7 @@ out:
 	if (found)
 		journal_close(&jr);
 	report_release(&r);
+	free(sel);
 	fleet_release(&f);
 	return rc;
 }

@@ -1,60 +1,178 @@
 /*
- * certfleet's entry point: the command word, common options, dispatch and
- * the process exit code. Nothing below cmd/ exits or prints.
+ * certfleet's entry point: the command word, the options each command
+ * accepts, dispatch and the process exit code. Nothing below cmd/ exits or
+ * prints. An option a command does not use is refused, never ignored: a
+ * user who typed `plan --import-ca` believes something will happen.
  */
 #include "cmd/cmd.h"
 
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-static const char usage_text[] =
-"usage: certfleet COMMAND [options] FLEET.cfg\n"
-"\n"
-"commands:\n"
-"  check FLEET.cfg     validate the fleet file, inventory and template\n"
-"  ca init FLEET.cfg   create the embedded CA (root and issuing) at the\n"
-"                      paths in the fleet file; never overwrites\n"
-"  plan FLEET.cfg      dry run: what run would do, which servers lack a CA;\n"
-"                      writes nothing\n"
-"  run FLEET.cfg       request what is due, check chains, assign, report\n"
-"  assign FLEET.cfg    assign certificates already issued (after CA\n"
-"                      certificates were imported)\n"
-"  approve FLEET.cfg SERVER...|--all\n"
-"                      approve requests the embedded CA holds as pending\n"
-"  status FLEET.cfg    each server's last status, thumbprint, expiry\n"
-"  show FLEET.cfg SERVER\n"
-"                      the issued certificate's details\n"
-"\n"
-"options:\n"
-"  --json              machine-readable output\n"
-"  --quiet             print only problems (for cron)\n"
-"  --limit NAME|GROUP  only these servers\n"
-"  --force             re-issue even if not due\n"
-"  --no-assign         stop at issued (do not install)\n"
-"  --all               approve: every pending request\n"
-"  --import-ca         run, assign: import a CA a server lacks into its\n"
-"                      store, only when ca.trusted_roots pins its SHA-256\n"
-"  -h, --help          this text\n"
-"\n"
-"exit codes: 0 done or nothing due; 1 some server failed; 2 usage or\n"
-"configuration error; 3 another run holds the lock\n";
+#ifndef CERTFLEET_VERSION
+#error "CERTFLEET_VERSION is set by the Makefile from the VERSION file"
+#endif
 
-static const struct {
+/* Options, one bit each, so that a command's table is one mask. */
+enum opt_flags {
+	OPT_JSON = 1 << 0,
+	OPT_QUIET = 1 << 1,
+	OPT_FORCE = 1 << 2,
+	OPT_LIMIT = 1 << 3,
+	OPT_EXCLUDE = 1 << 4,
+	OPT_NO_ASSIGN = 1 << 5,
+	OPT_ALL = 1 << 6,
+	OPT_IMPORT_CA = 1 << 7
+};
+
+/* getopt_long's values for options that have no short form. */
+enum { LONG_EXCLUDE = 256, LONG_NO_ASSIGN, LONG_ALL, LONG_IMPORT_CA,
+	LONG_VERSION };
+
+static const struct opt_doc {
+	unsigned flag;
+	const char *name;           /* as typed, with its value */
+	const char *help;
+} opt_docs[] = {
+	{ OPT_JSON, "--json", "machine-readable output (JSON)" },
+	{ OPT_QUIET, "--quiet", "print only problems (for cron)" },
+	{ OPT_LIMIT, "--limit LIST", "only these servers: names, group names "
+	    "and globs,\n                      comma-separated; repeatable" },
+	{ OPT_EXCLUDE, "--exclude LIST", "not these servers (same syntax; "
+	    "wins over --limit)" },
+	{ OPT_FORCE, "--force", "re-issue even if not due" },
+	{ OPT_NO_ASSIGN, "--no-assign", "stop at issued (do not install)" },
+	{ OPT_ALL, "--all", "every pending request (of the servers --limit "
+	    "and\n                      --exclude choose)" },
+	{ OPT_IMPORT_CA, "--import-ca", "import a CA a server lacks into its "
+	    "store, only when\n                      ca.trusted_roots pins its "
+	    "SHA-256" },
+};
+
+static const char exit_run[] =
+"exit codes: 0 every server done or nothing due; 1 some server failed, was\n"
+"denied, or lacks a CA; 2 usage or configuration error; 3 another run holds\n"
+"the lock\n";
+
+static const struct command {
 	const char *name;
 	int (*run)(const struct cmd_opts *);
+	const char *operands;       /* after the fleet file, for usage lines */
 	int min_args;               /* operands after the fleet file */
+	int max_args;               /* -1: any number */
+	unsigned opts;              /* enum opt_flags it accepts */
+	const char *summary;        /* one line in the overall usage */
+	const char *help;           /* what it does, for COMMAND --help */
+	const char *exits;
 } commands[] = {
-	{ "check", cmd_check, 0 },
-	{ "ca init", cmd_ca_init, 0 },
-	{ "plan", cmd_plan, 0 },
-	{ "run", cmd_run, 0 },
-	{ "assign", cmd_assign, 0 },
-	{ "approve", cmd_approve, 0 },
-	{ "status", cmd_status, 0 },
-	{ "show", cmd_show, 1 },
+	{ "check", cmd_check, "", 0, 0, OPT_JSON | OPT_QUIET,
+	  "validate the fleet file, inventory and template",
+	  "Validates the fleet file, its inventory and its request template.\n"
+	  "Every problem is printed as FILE:LINE: message; nothing is written.\n"
+	  "--json prints the resolved fleet (or the problems) as JSON.\n",
+	  "exit codes: 0 the fleet is valid; 2 it is not, or a usage error\n" },
+	{ "ca init", cmd_ca_init, "", 0, 0, OPT_QUIET,
+	  "create the embedded CA (root and issuing); never overwrites",
+	  "Creates the embedded CA's root and issuing certificates and keys at\n"
+	  "the paths the fleet file names. An existing CA is never overwritten:\n"
+	  "it is the one every server already trusts.\n",
+	  "exit codes: 0 created; 1 it exists or cannot be written; 2 usage or\n"
+	  "configuration error\n" },
+	{ "plan", cmd_plan, "", 0, 0,
+	  OPT_JSON | OPT_QUIET | OPT_LIMIT | OPT_EXCLUDE | OPT_FORCE,
+	  "dry run: what run would do; writes nothing",
+	  "Dry run: reads every server and says what run would do (up_to_date,\n"
+	  "would_issue, or would_deny where the CA's policy refuses the\n"
+	  "request), with a REASON for every server, and which servers would\n"
+	  "fail the chain check. Takes no lock and writes nothing anywhere.\n",
+	  exit_run },
+	{ "run", cmd_run, "", 0, 0,
+	  OPT_JSON | OPT_QUIET | OPT_LIMIT | OPT_EXCLUDE | OPT_FORCE |
+	  OPT_NO_ASSIGN | OPT_IMPORT_CA,
+	  "request what is due, check chains, assign, report",
+	  "Requests a certificate for every server that is due, checks each\n"
+	  "chain against the server's own stores, assigns the certificate to\n"
+	  "the server's usages where the chain is valid, and reports.\n",
+	  exit_run },
+	{ "assign", cmd_assign, "", 0, 0,
+	  OPT_JSON | OPT_QUIET | OPT_LIMIT | OPT_EXCLUDE | OPT_IMPORT_CA,
+	  "assign certificates already issued (after CAs were imported)",
+	  "Assigns certificates already issued whose chain is now valid (after\n"
+	  "the missing CA certificates were imported). Requests nothing new.\n",
+	  exit_run },
+	{ "approve", cmd_approve, " SERVER...", 0, -1,
+	  OPT_JSON | OPT_QUIET | OPT_ALL | OPT_LIMIT | OPT_EXCLUDE,
+	  "approve requests the embedded CA holds as pending",
+	  "Approves the requests the embedded CA holds as pending (approval =\n"
+	  "\"manual\") for the servers named, or every pending one with --all.\n"
+	  "The next run collects the certificates. Safe while a run is going:\n"
+	  "an approval is never lost.\n",
+	  "exit codes: 0 approved; 1 a named server has no pending request;\n"
+	  "2 usage or configuration error\n" },
+	{ "status", cmd_status, "", 0, 0,
+	  OPT_JSON | OPT_QUIET | OPT_LIMIT | OPT_EXCLUDE,
+	  "each server's last status, thumbprint, expiry, usages",
+	  "Shows what the last run found on each server, from the journal:\n"
+	  "status (with its error), thumbprint, not after and days left, chain\n"
+	  "verdict, usages; a request a stopped run left is shown as it stands.\n"
+	  "Reads only; contacts no server.\n",
+	  "exit codes: 0 every server done; 1 some server failed, was denied,\n"
+	  "or lacks a CA; 2 usage or configuration error\n" },
+	{ "show", cmd_show, " SERVER", 1, 1, OPT_JSON,
+	  "what a server holds for each usage, and its latest request",
+	  "Reads each usage's certificate from the server itself and shows\n"
+	  "what is installed, for which usages: subject, issuer, serial,\n"
+	  "validity, SANs, EKUs, key, thumbprints, chain; then its status and\n"
+	  "the latest request when that is not what the server holds.\n",
+	  "exit codes: 0 shown; 1 no certificate at all, or a usage that\n"
+	  "cannot be read; 2 usage or configuration error\n" },
 };
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+#define NOPTS (sizeof(opt_docs) / sizeof(opt_docs[0]))
+
+static void print_usage(FILE *fp)
+{
+	size_t i;
+
+	fputs("usage: certfleet COMMAND [options] FLEET.cfg\n"
+	    "       certfleet COMMAND --help\n"
+	    "       certfleet --version\n\ncommands:\n", fp);
+	for (i = 0; i < NCOMMANDS; i++)
+		fprintf(fp, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fputs("\noptions (each command takes those its --help lists):\n", fp);
+	for (i = 0; i < NOPTS; i++)
+		fprintf(fp, "  %-19s %s\n", opt_docs[i].name, opt_docs[i].help);
+	fprintf(fp, "  %-19s %s\n  %-19s %s\n\n%s", "-h, --help", "this text, "
+	    "or a command's own", "--version", "print the version", exit_run);
+}
+
+static void print_command_help(const struct command *c)
+{
+	size_t i;
+
+	printf("usage: certfleet %s [options] FLEET.cfg%s\n\n%s\noptions:\n",
+	    c->name, c->operands, c->help);
+	for (i = 0; i < NOPTS; i++)
+		if (c->opts & opt_docs[i].flag)
+			printf("  %-19s %s\n", opt_docs[i].name,
+			    opt_docs[i].help);
+	printf("  %-19s %s\n\n%s", "-h, --help", "this text", c->exits);
+}
+
+/* The option's name as the user should type it, for messages. */
+static const char *opt_name(unsigned flag)
+{
+	size_t i;
+
+	for (i = 0; i < NOPTS; i++)
+		if (opt_docs[i].flag == flag)
+			return opt_docs[i].name;
+	return "?";
+}
 
 /* Matches argv against a command name of one or two words ("ca init").
  * Returns how many words matched, or 0. */
@@ -70,79 +188,139 @@ static int command_words(const char *name, int argc, char **argv)
 	return 2;
 }
 
-int main(int argc, char **argv)
+/* Parses the options after the command word into o; returns -1 to go on,
+ * else the exit code (help printed, or a usage error reported). */
+static int parse_options(const struct command *cmd, int argc, char **argv,
+    struct cmd_opts *o)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "limit", required_argument, NULL, 'l' },
-		{ "no-assign", no_argument, NULL, 'N' },
-		{ "all", no_argument, NULL, 'a' },
-		{ "import-ca", no_argument, NULL, 'I' },
+		{ "exclude", required_argument, NULL, LONG_EXCLUDE },
+		{ "no-assign", no_argument, NULL, LONG_NO_ASSIGN },
+		{ "all", no_argument, NULL, LONG_ALL },
+		{ "import-ca", no_argument, NULL, LONG_IMPORT_CA },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, LONG_VERSION },
 		{ NULL, 0, NULL, 0 }
 	};
+	unsigned seen = 0, bad;
+	size_t i;
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":hjqfl:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j': seen |= OPT_JSON; o->json = true; break;
+		case 'q': seen |= OPT_QUIET; o->quiet = true; break;
+		case 'f': seen |= OPT_FORCE; o->force = true; break;
+		case 'l':
+			seen |= OPT_LIMIT;
+			o->limit[o->nlimit++] = optarg;
+			break;
+		case LONG_EXCLUDE:
+			seen |= OPT_EXCLUDE;
+			o->exclude[o->nexclude++] = optarg;
+			break;
+		case LONG_NO_ASSIGN: seen |= OPT_NO_ASSIGN; o->no_assign = true;
+			break;
+		case LONG_ALL: seen |= OPT_ALL; o->all = true; break;
+		case LONG_IMPORT_CA: seen |= OPT_IMPORT_CA; o->import_ca = true;
+			break;
+		case 'h':
+			print_command_help(cmd);
+			return CMD_EXIT_OK;
+		case LONG_VERSION:
+			printf("certfleet %s\n", CERTFLEET_VERSION);
+			return CMD_EXIT_OK;
+		case ':':
+			fprintf(stderr, "certfleet: option '%s' of '%s' needs a "
+			    "value\n", argv[optind - 1], cmd->name);
+			return CMD_EXIT_USAGE;
+		default:
+			if (optopt != 0)
+				fprintf(stderr, "certfleet: unknown option '-%c' "
+				    "for '%s'", optopt, cmd->name);
+			else
+				fprintf(stderr, "certfleet: unknown option '%s' "
+				    "for '%s'", argv[optind - 1], cmd->name);
+			fprintf(stderr, " (see certfleet %s --help)\n",
+			    cmd->name);
+			return CMD_EXIT_USAGE;
+		}
+	}
+	if ((bad = seen & ~cmd->opts) != 0) {
+		for (i = 0; !(bad & (1u << i)); i++)
+			;
+		fprintf(stderr, "certfleet: '%s' does not take %.*s (see "
+		    "certfleet %s --help)\n", cmd->name,
+		    (int)strcspn(opt_name(1u << i), " "), opt_name(1u << i),
+		    cmd->name);
+		return CMD_EXIT_USAGE;
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "certfleet: '%s' needs a fleet file (usage: "
+		    "certfleet %s [options] FLEET.cfg%s)\n", cmd->name,
+		    cmd->name, cmd->operands);
+		return CMD_EXIT_USAGE;
+	}
+	o->fleet = argv[optind];
+	o->args = argv + optind + 1;
+	o->nargs = argc - optind - 1;
+	if (o->nargs < cmd->min_args ||
+	    (cmd->max_args >= 0 && o->nargs > cmd->max_args)) {
+		if (o->nargs < cmd->min_args)
+			fprintf(stderr, "certfleet: '%s' needs%s after the fleet "
+			    "file", cmd->name, cmd->operands);
+		else
+			fprintf(stderr, "certfleet: unexpected argument '%s' "
+			    "for '%s'", o->args[cmd->max_args], cmd->name);
+		fprintf(stderr, " (usage: certfleet %s [options] FLEET.cfg%s)\n",
+		    cmd->name, cmd->operands);
+		return CMD_EXIT_USAGE;
+	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
 	struct cmd_opts o = { 0 };
 	size_t i;
-	int c, words = 0;
+	int words = 0, rc;
 
 	/* A peer that goes away (ssh that exited early) is an error on its
 	 * pipe, reported for that server, not a reason to die. */
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "--help") == 0) {
-		fputs(usage_text, argc < 2 ? stderr : stdout);
+		print_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? CMD_EXIT_USAGE : CMD_EXIT_OK;
 	}
-	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("certfleet %s\n", CERTFLEET_VERSION);
+		return CMD_EXIT_OK;
+	}
+	for (i = 0; i < NCOMMANDS; i++)
 		if ((words = command_words(commands[i].name, argc, argv)) > 0)
 			break;
-	if (i == sizeof(commands) / sizeof(commands[0])) {
-		fprintf(stderr, "certfleet: unknown command '%s'\n%s", argv[1],
-		    usage_text);
+	if (i == NCOMMANDS) {
+		fprintf(stderr, "certfleet: unknown command '%s'\n\n", argv[1]);
+		print_usage(stderr);
 		return CMD_EXIT_USAGE;
 	}
-	argc -= words;
-	argv += words;
-	while ((c = getopt_long(argc, argv, "hjqfl:", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			o.json = true;
-			break;
-		case 'q':
-			o.quiet = true;
-			break;
-		case 'f':
-			o.force = true;
-			break;
-		case 'l':
-			o.limit = optarg;
-			break;
-		case 'N':
-			o.no_assign = true;
-			break;
-		case 'a':
-			o.all = true;
-			break;
-		case 'I':
-			o.import_ca = true;
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return CMD_EXIT_OK;
-		default:
-			fputs(usage_text, stderr);
-			return CMD_EXIT_USAGE;
-		}
+	/* Every --limit or --exclude value fits: at most one per argument. */
+	o.limit = calloc((size_t)argc, sizeof(*o.limit));
+	o.exclude = calloc((size_t)argc, sizeof(*o.exclude));
+	if (o.limit == NULL || o.exclude == NULL) {
+		fprintf(stderr, "certfleet: out of memory\n");
+		rc = CMD_EXIT_FAILED;
+	} else if ((rc = parse_options(&commands[i], argc - words,
+	    argv + words, &o)) < 0) {
+		rc = commands[i].run(&o);
 	}
-	if (optind >= argc || argc - optind - 1 < commands[i].min_args) {
-		fprintf(stderr, "certfleet: '%s' needs a fleet file\n%s",
-		    commands[i].name, usage_text);
-		return CMD_EXIT_USAGE;
-	}
-	o.fleet = argv[optind];
-	o.args = argv + optind + 1;
-	o.nargs = argc - optind - 1;
-	return commands[i].run(&o);
+	free(o.limit);
+	free(o.exclude);
+	return rc;
 }

@@ -9,13 +9,18 @@
 #include "engine/jws.h"
 #include "engine/path.h"
 #include "inventory/cfg.h"
+#include "inventory/cfg_read.h"
+#include "inventory/fleet_request.h"
+#include "inventory/overlap.h"
 #include "inventory/server.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char *const top_keys[] = {
 	"fleet", "ca", "request", "usages", "store", "usage_bindings", "vars",
@@ -82,8 +87,9 @@ void fleet_release(struct fleet *f)
 static void parse_fleet_group(struct fleet *f, const struct cfg *c,
     config_setting_t *root)
 {
-	config_setting_t *g = cfg_group(c, root, "fleet", "the fleet file");
+	config_setting_t *g = cfg_group(c, root, "fleet", "the fleet file"), *at;
 	const char *name, *state = "state";
+	struct stat st;
 
 	if (g == NULL) {
 		if (config_setting_get_member(root, "fleet") == NULL)
@@ -109,8 +115,15 @@ static void parse_fleet_group(struct fleet *f, const struct cfg *c,
 		    "characters");
 		state = "state";
 	}
-	f->state_dir = cfg_path(c, config_setting_get_member(g, "state_dir") ?
-	    config_setting_get_member(g, "state_dir") : g, state);
+	at = config_setting_get_member(g, "state_dir") ?
+	    config_setting_get_member(g, "state_dir") : g;
+	f->state_dir = cfg_path(c, at, state);
+	/* A file in its way is a configuration error for every command, not
+	 * a failure the first run finds (stat only: check writes nothing). */
+	if (f->state_dir && (stat(f->state_dir, &st) == 0 ?
+	    !S_ISDIR(st.st_mode) : errno == ENOTDIR))
+		cfg_error(c, at, "state_dir '%s' in fleet: not a directory",
+		    f->state_dir);
 	cfg_int(c, g, "concurrency", false, 1, 10000, &f->concurrency,
 	    "fleet");
 	cfg_int(c, g, "renew_before_days", false, 0, 3650,
@@ -361,86 +374,34 @@ static bool parse_request(struct fleet *f, const struct cfg *c,
 	return ok;
 }
 
-struct lookup_ctx {
-	const struct fleet *f;
-	const struct server *s;
-};
-
-static const char *lookup(void *ctx, const char *name)
-{
-	const struct lookup_ctx *l = ctx;
-
-	if (strcmp(name, "name") == 0)
-		return l->s->name;
-	if (strcmp(name, "address") == 0)
-		return l->s->address;
-	if (strcmp(name, "fleet") == 0)
-		return l->f->name;
-	if (strncmp(name, "vars.", 5) == 0)
-		return vars_get(&l->s->vars, name + 5);
-	return NULL;
-}
-
-int fleet_server_request(const struct fleet *f, const struct server *s,
-    struct req_spec *out, char *msg, size_t msgsz)
-{
-	struct lookup_ctx l = { f, s };
-	int line;
-
-	return template_expand(&f->tmpl, lookup, &l, out, &line, msg, msgsz);
-}
-
-/* Checks what depends on the server and the template together. */
-static void check_server_request(const struct fleet *f, struct diags *d,
-    const struct server *s)
-{
-	struct lookup_ctx l = { f, s };
-	struct req_spec rs;
-	char msg[512];
-	int line, u;
-
-	size_t i;
-
-	req_spec_init(&rs);
-	if (template_expand(&f->tmpl, lookup, &l, &rs, &line, msg,
-	    sizeof msg) != 0)
-		diags_add(d, s->file, s->line, "server '%s': %s (%s:%d)",
-		    s->name, msg, f->tmpl.file, line);
-	/* What an ACME order can name, and http-01 can prove. */
-	for (i = 0; f->ca.type == CA_ACME && i < rs.nsan; i++) {
-		if (strncmp(rs.san[i], "DNS:*.", 6) == 0)
-			diags_add(d, s->file, s->line, "server '%s': the "
-			    "wildcard name '%s' needs the dns-01 challenge; "
-			    "this version answers http-01 only (%s:%d)",
-			    s->name, rs.san[i] + 4, f->tmpl.file, f->tmpl.line);
-		else if (strncmp(rs.san[i], "DNS:", 4) != 0 &&
-		    strncmp(rs.san[i], "IP:", 3) != 0)
-			diags_add(d, s->file, s->line, "server '%s': an ACME CA "
-			    "certifies DNS names and IP addresses only, not "
-			    "'%s' (%s:%d)", s->name, rs.san[i], f->tmpl.file,
-			    f->tmpl.line);
-	}
-	req_spec_release(&rs);
-	for (u = 0; u < USAGE_MAX; u++) {
-		unsigned need = usage_eku_needed((enum usage)u);
-		unsigned lack = need & ~f->tmpl.eku;
-
-		if (!(s->usages & (1u << u)) || lack == 0)
-			continue;
-		diags_add(d, s->file, s->line, "server '%s': usage '%s' needs "
-		    "EKU '%s', which the request template (%s:%d) lacks",
-		    s->name, usage_name((enum usage)u),
-		    eku_name(lack & EKU_SERVER_AUTH ? EKU_SERVER_AUTH :
-		    EKU_CLIENT_AUTH), f->tmpl.file, f->tmpl.line);
-	}
-}
-
 static void check_names(struct fleet *f, const struct cfg *c);
+
+/*
+ * keygen = "server" set fleet-wide makes the key on each server over ssh; a
+ * local server has no ssh to make it with, so run would fail it. One
+ * message at the fleet's line, naming the first such server and the count.
+ */
+static void check_keygen(const struct cfg *c, config_setting_t *root,
+    const struct server *local, size_t nlocal)
+{
+	config_setting_t *k = config_setting_get_member(
+	    config_setting_get_member(root, "fleet"), "keygen");
+	char more[64] = "";
+
+	if (nlocal > 1)
+		snprintf(more, sizeof more, " and %zu more", nlocal - 1);
+	cfg_error(c, k ? k : root, "keygen = \"server\" in fleet needs "
+	    "transport = \"ssh\", but local server '%s' (%s:%d)%s inherits "
+	    "it; set keygen = \"controller\" on local servers", local->name ?
+	    local->name : "?", local->file, local->line, more);
+}
 
 static void parse_servers(struct fleet *f, const struct cfg *c,
     config_setting_t *root, const struct server *def)
 {
 	config_setting_t *list = config_setting_get_member(root, "servers");
+	const struct server *local = NULL;
+	size_t nlocal = 0;
 	int i, n;
 
 	if (list == NULL) {
@@ -466,9 +427,17 @@ static void parse_servers(struct fleet *f, const struct cfg *c,
 		server_init(s);
 		f->nservers++;
 		server_parse(s, c, g, def);
+		/* A local server's own keygen = "server" is refused by
+		 * server.c; one it inherits is counted here. */
+		if (s->transport == TRANSPORT_LOCAL && s->keygen_server &&
+		    config_setting_get_member(g, "keygen") == NULL &&
+		    nlocal++ == 0)
+			local = s;
 	}
 	if (n == 0)
 		cfg_error(c, list, "'servers' lists no server");
+	if (local != NULL)
+		check_keygen(c, root, local, nlocal);
 	check_names(f, c);
 }
 
@@ -558,6 +527,27 @@ static void check_names(struct fleet *f, const struct cfg *c)
 	free(groups);
 }
 
+/*
+ * renew_before_days must be less than the template's days. Reported at the
+ * line that sets renew_before_days, or, when it is the default, at the
+ * template's days line: a line the user can edit either way.
+ */
+static void check_renew(const struct fleet *f, const struct cfg *c,
+    config_t *cfg)
+{
+	config_setting_t *r = config_lookup(cfg, "fleet.renew_before_days");
+
+	if (r != NULL || f->tmpl.days_line == 0)
+		cfg_error(c, r ? r : config_root_setting(cfg), "renew_before_days "
+		    "(%d) must be less than the request's days (%d), or every "
+		    "run renews", f->renew_before_days, f->tmpl.days);
+	else
+		diags_add(c->diags, f->tmpl.file, f->tmpl.days_line, "days "
+		    "(%d) must be more than renew_before_days (%d, the default "
+		    "in fleet), or every run renews", f->tmpl.days,
+		    f->renew_before_days);
+}
+
 int fleet_load(struct fleet *f, const char *path, struct diags *d)
 {
 	struct cfg c = { d, path, NULL, NULL };
@@ -565,40 +555,24 @@ int fleet_load(struct fleet *f, const char *path, struct diags *d)
 	config_setting_t *root;
 	config_t cfg;
 	char *dir;
-	FILE *fp;
-	size_t before = d->n, i;
+	size_t before = d->n;
 	bool tmpl_ok;
 	int u;
 
 	fleet_init(f);
 	f->path = strdup(path);
-	if ((fp = fopen(path, "r")) == NULL) {
-		diags_add(d, path, 0, "cannot read fleet file: %s",
-		    strerror(errno));
-		return CF_ECONFIG;
-	}
 	config_init(&cfg);
 	if ((dir = path_dirname(path)) == NULL) {
-		fclose(fp);
 		config_destroy(&cfg);
 		return CF_ENOMEM;
 	}
 	config_set_include_dir(&cfg, dir);
 	c.include_dir = config_get_include_dir(&cfg);
 	free(dir);
-	if (config_read(&cfg, fp) != CONFIG_TRUE) {
-		const char *ef = config_error_file(&cfg);
-		char *where = path_join(ef && strcmp(ef, path) != 0 ?
-		    c.include_dir : NULL, ef ? ef : path);
-
-		diags_add(d, where ? where : path, config_error_line(&cfg),
-		    "%s", config_error_text(&cfg));
-		free(where);
-		fclose(fp);
+	if (!cfg_read(&cfg, path, "fleet file", NULL, 0, d)) {
 		config_destroy(&cfg);
 		return CF_ECONFIG;
 	}
-	fclose(fp);
 	root = config_root_setting(&cfg);
 	cfg_check_keys(&c, root, "the fleet file", top_keys);
 	parse_fleet_group(f, &c, root);
@@ -618,17 +592,10 @@ int fleet_load(struct fleet *f, const char *path, struct diags *d)
 	server_release(&def);
 
 	if (tmpl_ok && f->renew_before_days >= f->tmpl.days)
-		cfg_error(&c, config_lookup(&cfg, "fleet.renew_before_days") ?
-		    config_lookup(&cfg, "fleet.renew_before_days") : root,
-		    "renew_before_days (%d) must be less than the request's "
-		    "days (%d), or every run renews", f->renew_before_days,
-		    f->tmpl.days);
-	/* Servers whose own entry is broken were reported already. */
-	for (i = 0; tmpl_ok && i < f->nservers; i++)
-		if (f->servers[i].name && f->servers[i].address &&
-		    (f->servers[i].root ||
-		    f->servers[i].transport == TRANSPORT_SSH))
-			check_server_request(f, d, &f->servers[i]);
+		check_renew(f, &c, &cfg);
+	overlap_check(f, d);
+	if (tmpl_ok)
+		fleet_check_requests(f, d);
 	cfg_release(&c);
 	config_destroy(&cfg);
 	return d->n == before ? 0 : CF_ECONFIG;
@@ -645,14 +612,14 @@ const struct server *fleet_server_find(const struct fleet *f,
 	return NULL;
 }
 
-bool server_matches(const struct server *s, const char *name)
+bool server_matches(const struct server *s, const char *pattern)
 {
 	size_t i;
 
-	if (strcmp(s->name, name) == 0)
+	if (fnmatch(pattern, s->name, 0) == 0)
 		return true;
 	for (i = 0; i < s->ngroups; i++)
-		if (strcmp(s->groups[i], name) == 0)
+		if (fnmatch(pattern, s->groups[i], 0) == 0)
 			return true;
 	return false;
 }

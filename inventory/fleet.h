@@ -122,7 +122,8 @@ int fleet_server_request(const struct fleet *f, const struct server *s,
 const struct server *fleet_server_find(const struct fleet *f,
     const char *name);
 
-/* True when s is named name or belongs to group name (for --limit). */
-bool server_matches(const struct server *s, const char *name);
+/* True when s's name or one of its groups matches pattern, a name or an
+ * fnmatch(3) glob (for --limit and --exclude; see select.h). */
+bool server_matches(const struct server *s, const char *pattern);
 
 #endif

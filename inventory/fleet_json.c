@@ -102,7 +102,7 @@ json_t *fleet_to_json(const struct fleet *f)
 /* The CA as resolved; the EAB MAC key is a secret and never shown. */
 static json_t *ca_json(const struct fleet *f)
 {
-	json_t *contact = json_array();
+	json_t *contact;
 	size_t i;
 
 	if (f->ca.type == CA_LOCAL)
@@ -111,6 +111,7 @@ static json_t *ca_json(const struct fleet *f)
 		    "issuing_cert", f->ca.issuing_cert,
 		    "manual_approval", f->ca.manual_approval,
 		    "max_wait", f->ca.max_wait);
+	contact = json_array();
 	for (i = 0; contact && i < f->ca.acme.ncontact; i++)
 		json_array_append_new(contact,
 		    json_string(f->ca.acme.contact[i]));

@@ -7,6 +7,7 @@
 #include "engine/dn.h"
 #include "engine/err.h"
 #include "engine/san.h"
+#include "inventory/cfg_read.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,7 @@ static void parse_eku(struct template *t, const struct cfg *c,
 	if (!cfg_strings(c, req, "eku", false, &eku, &n, &lines, "request"))
 		return;
 	t->eku = 0;
+	t->eku_line = cfg_line(config_setting_get_member(req, "eku"));
 	for (i = 0; i < n; i++) {
 		if ((f = eku_from_name(eku[i])) == 0)
 			diags_add(c->diags, cfg_file(c, req), lines[i],
@@ -137,7 +139,8 @@ bool template_parse(struct template *t, const struct cfg *c,
 	}
 	parse_key(t, c, req);
 	parse_eku(t, c, req);
-	cfg_int(c, req, "days", false, 1, 3650, &t->days, "request");
+	if (cfg_int(c, req, "days", false, 1, 3650, &t->days, "request"))
+		t->days_line = cfg_line(config_setting_get_member(req, "days"));
 	return c->diags->n == before && t->file && t->subject;
 }
 
@@ -150,17 +153,8 @@ bool template_load(struct template *t, const char *path, struct diags *d,
 	bool ok = false;
 
 	config_init(&cfg);
-	if (config_read_file(&cfg, path) != CONFIG_TRUE) {
-		if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
-			diags_add(d, ref_file, ref_line, "cannot read request "
-			    "template '%s'", path);
-		else
-			diags_add(d, config_error_file(&cfg) ?
-			    config_error_file(&cfg) : path,
-			    config_error_line(&cfg), "%s",
-			    config_error_text(&cfg));
+	if (!cfg_read(&cfg, path, "request template", ref_file, ref_line, d))
 		goto out;
-	}
 	req = config_lookup(&cfg, "request");
 	if (req == NULL || !config_setting_is_group(req)) {
 		diags_add(d, path, req ? cfg_line(req) : 0, "a request "

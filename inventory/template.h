@@ -20,7 +20,9 @@ struct template {
 	size_t nsan;
 	struct key_spec key;
 	unsigned eku;               /* enum eku_flags */
+	int eku_line;               /* 0: the default EKUs */
 	int days;
+	int days_line;              /* 0: the default validity */
 };
 
 void template_init(struct template *t);

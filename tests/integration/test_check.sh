@@ -38,9 +38,9 @@ for f in tests/fixtures/bad/*.cfg; do
 done
 check "every bad fixture exits 2 with its FILE:LINE messages" [ "$all" -eq 0 ]
 
-err=$("$CERTFLEET" check tests/fixtures/bad/unresolved_var.cfg 2>&1 >/dev/null)
+err=$("$CERTFLEET" check tests/fixtures/bad/malformed_san.cfg 2>&1 >/dev/null)
 check "all problems reported, then a count" \
-	grep -qx "2 problems in 'tests/fixtures/bad/unresolved_var.cfg'" <<<"$err"
+	grep -qx "3 problems in 'tests/fixtures/bad/malformed_san.cfg'" <<<"$err"
 
 json=$("$CERTFLEET" check --json tests/fixtures/bad/bad_name.cfg 2>/dev/null); rc=$?
 case $json in

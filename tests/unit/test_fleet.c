@@ -7,11 +7,13 @@
 #include "tests/unit/unit.h"
 #include "engine/err.h"
 #include "inventory/fleet.h"
+#include "inventory/select.h"
 
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define BAD FIXTURES "/bad"
 
@@ -210,6 +212,149 @@ static void test_shipped_templates(void **state)
 	}
 }
 
+/* Runs fleet_select on the example fleet; the chosen names joined by ','
+ * into names, or the message when it fails. Returns fleet_select's code. */
+static int select_names(const struct fleet *f, const char **lim, size_t nl,
+    const char **exc, size_t ne, char *names, size_t namesz)
+{
+	const struct server *out[16];
+	char msg[256];
+	size_t n = 0, i, o = 0;
+	int rc;
+
+	rc = fleet_select(f, lim, nl, exc, ne, out, &n, msg, sizeof msg);
+	names[0] = '\0';
+	if (rc != 0) {
+		snprintf(names, namesz, "%s", msg);
+		return rc;
+	}
+	for (i = 0; i < n; i++)
+		o += (size_t)snprintf(names + o, namesz - o, "%s%s",
+		    i ? "," : "", out[i]->name);
+	return 0;
+}
+
+static void test_select(void **state)
+{
+	const char *l1[] = { "fe01", "fe03" }, *l2[] = { "fe0[7-8],fe02" };
+	const char *l3[] = { "pool-b, fe01" }, *l4[] = { "pool-*" };
+	const char *e1[] = { "fe0[1-4]", "pool-b" };
+	const char *bad1[] = { "fe01", "fe99" }, *bad2[] = { "db*" };
+	const char *bad3[] = { "fe01,,fe02" }, *all[] = { "*" };
+	struct fleet f;
+	struct diags d;
+	char names[256];
+
+	(void)state;
+	diags_init(&d);
+	assert_int_equal(fleet_load(&f, "examples/fleet.cfg", &d), 0);
+	/* No --limit: every server, in inventory order. */
+	assert_int_equal(select_names(&f, NULL, 0, NULL, 0, names,
+	    sizeof names), 0);
+	assert_string_equal(names, "fe01,fe02,fe03,fe04,fe05,fe06,fe07,fe08");
+	/* --limit given twice: both count (it used to keep the last). */
+	assert_int_equal(select_names(&f, l1, 2, NULL, 0, names,
+	    sizeof names), 0);
+	assert_string_equal(names, "fe01,fe03");
+	/* Comma lists and globs; the result stays in inventory order. */
+	assert_int_equal(select_names(&f, l2, 1, NULL, 0, names,
+	    sizeof names), 0);
+	assert_string_equal(names, "fe02,fe07,fe08");
+	/* Group names, blanks around a pattern, globs over groups. */
+	assert_int_equal(select_names(&f, l3, 1, NULL, 0, names,
+	    sizeof names), 0);
+	assert_string_equal(names, "fe01,fe06,fe07,fe08");
+	assert_int_equal(select_names(&f, l4, 1, e1, 2, names,
+	    sizeof names), 0);
+	assert_string_equal(names, "fe05");
+	/* --exclude alone, and exclude wins over limit. */
+	assert_int_equal(select_names(&f, NULL, 0, e1, 2, names,
+	    sizeof names), 0);
+	assert_string_equal(names, "fe05");
+	assert_int_equal(select_names(&f, l1, 2, l1, 1, names,
+	    sizeof names), 0);
+	assert_string_equal(names, "fe03");
+	/* A plain name that matches nothing: named, as before. */
+	assert_int_equal(select_names(&f, bad1, 2, NULL, 0, names,
+	    sizeof names), CF_ENOENT);
+	assert_string_equal(names, "--limit 'fe99' names no server or group "
+	    "in 'examples/fleet.cfg'");
+	/* A glob that matches nothing is refused too, in either option. */
+	assert_int_equal(select_names(&f, bad2, 1, NULL, 0, names,
+	    sizeof names), CF_ENOENT);
+	assert_string_equal(names, "--limit 'db*' matches no server or group "
+	    "name in 'examples/fleet.cfg'");
+	assert_int_equal(select_names(&f, NULL, 0, bad2, 1, names,
+	    sizeof names), CF_ENOENT);
+	assert_string_equal(names, "--exclude 'db*' matches no server or "
+	    "group name in 'examples/fleet.cfg'");
+	assert_int_equal(select_names(&f, bad3, 1, NULL, 0, names,
+	    sizeof names), CF_EINVAL);
+	assert_string_equal(names, "--limit 'fe01,,fe02' holds an empty name");
+	assert_int_equal(select_names(&f, NULL, 0, all, 1, names,
+	    sizeof names), CF_ENOENT);
+	assert_string_equal(names, "--exclude leaves no server of "
+	    "'examples/fleet.cfg'");
+	fleet_release(&f);
+	diags_release(&d);
+}
+
+/* A fleet path that is a directory: libconfig 1.5 exited the process. */
+static void test_fleet_is_directory(void **state)
+{
+	struct fleet f;
+	struct diags d;
+	char got[512];
+
+	(void)state;
+	diags_init(&d);
+	assert_int_equal(fleet_load(&f, BAD "/inventory", &d), CF_ECONFIG);
+	assert_int_equal(d.n, 1);
+	assert_string_equal(diag_format(&d.v[0], got, sizeof got),
+	    BAD "/inventory: cannot read fleet file: Is a directory");
+	fleet_release(&f);
+	diags_release(&d);
+}
+
+/* 300 servers sharing one template mistake: one message each, not 300. */
+static void test_one_message_per_mistake(void **state)
+{
+	char dir[] = "/tmp/certfleet-fleet-XXXXXX", path[64], got[1400];
+	struct fleet f;
+	struct diags d;
+	FILE *fp;
+	int i;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/fleet.cfg", dir);
+	assert_non_null(fp = fopen(path, "w"));
+	fprintf(fp, "fleet = { name = \"t\"; };\n"
+	    "request = { subject = \"CN={{name}}\";\n"
+	    "  san = [ \"DNS:{{name}}.{{vars.zone}}\" ];\n"
+	    "  eku = [ \"serverAuth\" ]; };\nservers = (\n");
+	for (i = 0; i < 300; i++)
+		fprintf(fp, "%s{ name = \"s%03d\"; address = \"s%03d.test\"; "
+		    "root = \"s/%03d\"; }\n", i ? "," : "", i, i, i);
+	fprintf(fp, ");\n");
+	fclose(fp);
+	diags_init(&d);
+	assert_int_equal(fleet_load(&f, path, &d), CF_ECONFIG);
+	assert_int_equal(d.n, 2);
+	snprintf(got, sizeof got, "%s:3: template variable 'vars.zone' is not "
+	    "defined (servers 's000' at %s:6, 's001' at %s:7 and 298 more)",
+	    path, path, path);
+	assert_string_equal(diag_format(&d.v[0], got + 700, 700), got);
+	snprintf(got, sizeof got, "%s:4: usage 'default' needs EKU "
+	    "'clientAuth', which the request template lacks (servers 's000' "
+	    "at %s:6, 's001' at %s:7 and 298 more)", path, path, path);
+	assert_string_equal(diag_format(&d.v[1], got + 700, 700), got);
+	fleet_release(&f);
+	diags_release(&d);
+	unlink(path);
+	rmdir(dir);
+}
+
 static int by_name(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -248,6 +393,10 @@ int main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_overrides);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_acme);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_shipped_templates);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_select);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_fleet_is_directory);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(
+	    test_one_message_per_mistake);
 	rc = _cmocka_run_group_tests("fleet", tests, n, NULL, NULL);
 	for (i = 0; i < nbad; i++)
 		free(names[i]);
