@@ -81,13 +81,16 @@ int cmd_approve(const struct cmd_opts *o)
 		rc = CMD_EXIT_FAILED;
 		goto out;
 	}
+	/* --all: every request the CA holds or is about to. A run going on
+	 * moves requests between pending and poll; both are approved. */
 	journal_request_init(&rq);
 	for (i = 0; o->all && i < nsel; i++) {
 		const char *name = sel[i]->name;
 
-		/* --all: every request that waits for a person. */
 		if (journal_request_open(&jr, name, &rq, msg, sizeof msg) != 0 ||
-		    strcmp(rq.state, "pending") != 0)
+		    rq.approved || (strcmp(rq.state, "pending") != 0 &&
+		    strcmp(rq.state, "poll") != 0 &&
+		    strcmp(rq.state, "submit") != 0))
 			continue;
 		if (approve_one(&jr, name, &a, o->json) != CMD_EXIT_OK)
 			rc = CMD_EXIT_FAILED;
