@@ -7,6 +7,7 @@
  * request (CSR, approval), so a pending request survives any restart.
  */
 #include "engine/ca_local_driver.h"
+#include "engine/container_of.h"
 #include "engine/crypto.h"
 #include "engine/err.h"
 #include "engine/str.h"
@@ -34,9 +35,6 @@ struct sign_work {
 	ca_reply_cb cb;
 	void *arg;
 };
-
-#define container_of(p, type, member) \
-	((type *)((char *)(p) - offsetof(type, member)))
 
 static void reply_set(struct ca_reply *r, enum ca_answer a,
     const char *status, const char *detail)

@@ -10,6 +10,7 @@
  * to any shell as code, and never put key bytes in a message.
  */
 #include "engine/transport_ssh.h"
+#include "engine/container_of.h"
 #include "engine/err.h"
 #include "engine/strv.h"
 #include "engine/path.h"
@@ -23,9 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define container_of(ptr, type, member) \
-	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 /* Largest helper output kept: room for a big store in base64. */
 #define OUT_MAX (64 * 1024 * 1024)

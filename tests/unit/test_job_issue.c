@@ -7,6 +7,7 @@
  * ASan this test then aborted.
  */
 #include "tests/unit/unit.h"
+#include "engine/container_of.h"
 #include "engine/engine.h"
 #include "engine/err.h"
 #include "engine/report.h"
@@ -84,7 +85,7 @@ static int answer_later(struct fake *f, transport_file_cb cb, void *arg,
 static int fake_read_file(struct transport *t, const char *path, size_t max,
     transport_file_cb cb, void *arg)
 {
-	struct fake *f = (struct fake *)t;
+	struct fake *f = container_of(t, struct fake, base);
 
 	(void)path;
 	(void)max;
@@ -95,7 +96,7 @@ static int fake_keygen(struct transport *t, const char *keytype,
     const char *key_path, const char *cn, const char *san,
     transport_file_cb cb, void *arg)
 {
-	struct fake *f = (struct fake *)t;
+	struct fake *f = container_of(t, struct fake, base);
 
 	(void)keytype;
 	f->keygens++;
@@ -110,7 +111,7 @@ static int fake_keygen(struct transport *t, const char *keytype,
 
 static void fake_close(struct transport *t, void (*cb)(void *), void *arg)
 {
-	struct fake *f = (struct fake *)t;
+	struct fake *f = container_of(t, struct fake, base);
 
 	f->close_cb = cb;
 	f->close_arg = arg;
