@@ -9,6 +9,7 @@
  * run ends.
  */
 #include "engine/assign.h"
+#include "engine/crypto.h"
 #include "engine/err.h"
 #include "engine/strv.h"
 #include "engine/path.h"
@@ -21,7 +22,6 @@
 #include <string.h>
 
 #include <openssl/bio.h>
-#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -62,14 +62,8 @@ static void msg_append(struct assign *a, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void secret_free(char *p, size_t n)
-{
-	if (p == NULL)
-		return;
-	OPENSSL_cleanse(p, n);
-	free(p);
-}
-
+/* n bytes and a NUL; a key's copy is freed with crypto_secret_free(q,
+ * n + 1), which wipes them all. */
 static char *memdup(const char *p, size_t n)
 {
 	char *q = malloc(n + 1);
@@ -198,24 +192,6 @@ int assign_read_current(struct transport *t, const char *certs,
 	return rc;
 }
 
-static char **argv_dup(char *const *v)
-{
-	size_t n = 0, i;
-	char **c;
-
-	while (v[n] != NULL)
-		n++;
-	if ((c = calloc(n + 1, sizeof *c)) == NULL)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		if ((c[i] = strdup(v[i])) == NULL) {
-			strv_free(c);
-			return NULL;
-		}
-	}
-	return c;
-}
-
 void assign_release(struct assign *a)
 {
 	size_t i;
@@ -236,7 +212,7 @@ void assign_release(struct assign *a)
 	a->server = NULL;
 	free(a->cert_pem);
 	a->cert_pem = NULL;
-	secret_free(a->key_pem, a->key_len);
+	crypto_secret_free(a->key_pem, a->key_len + 1);
 	a->key_pem = NULL;
 	a->key_len = 0;
 	free(a->key_from);
@@ -271,7 +247,7 @@ static int usage_setup(struct assign *a, const struct assign_input *in,
 		    "'%s' on '%s': certificate and key share the path '%s'",
 		    usage_name(u), a->server, au->cert);
 	if (b != NULL && b->reload != NULL && b->reload[0] != NULL) {
-		if ((au->reload = argv_dup(b->reload)) == NULL)
+		if ((au->reload = strv_dup(b->reload)) == NULL)
 			return cf_error(msg, msgsz, CF_ENOMEM, "cannot assign "
 			    "on '%s': out of memory", a->server);
 	}
@@ -314,7 +290,7 @@ static void finish(struct assign *a)
 	void (*done)(struct assign *, int) = a->done;
 	size_t i;
 
-	secret_free(a->key_pem, a->key_len);
+	crypto_secret_free(a->key_pem, a->key_len + 1);
 	a->key_pem = NULL;
 	a->key_len = 0;
 	a->assigned = 0;
@@ -335,7 +311,7 @@ static void fail(struct assign *a, int status)
 	a->status = status != 0 ? status : CF_ETRANSPORT;
 	a->failed = true;
 	a->failed_at = a->cur;
-	secret_free(a->key_pem, a->key_len);
+	crypto_secret_free(a->key_pem, a->key_len + 1);
 	a->key_pem = NULL;
 	a->key_len = 0;
 	backward(a);

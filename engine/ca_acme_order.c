@@ -11,6 +11,7 @@
 #include "engine/crypto.h"
 #include "engine/err.h"
 #include "engine/jws.h"
+#include "engine/str.h"
 #include "engine/strv.h"
 
 #include <openssl/x509.h>
@@ -444,7 +445,7 @@ static void answer(struct acme_op *op, const struct acme_authz *az)
 	}
 	free(op->token_rel);
 	free(op->challenge_url);
-	op->token_rel = malloc(strlen(CHALLENGE_DIR) + strlen(ch->token) + 1);
+	op->token_rel = cf_asprintf("%s%s", CHALLENGE_DIR, ch->token);
 	op->challenge_url = strdup(ch->url);
 	if (op->token_rel == NULL || op->challenge_url == NULL ||
 	    jws_key_authorization(ch->token, op->a->thumbprint, &ka, m,
@@ -454,7 +455,6 @@ static void answer(struct acme_op *op, const struct acme_authz *az)
 		    -1);
 		return;
 	}
-	sprintf(op->token_rel, "%s%s", CHALLENGE_DIR, ch->token);
 	if (op->hooks.put(op->hooks.ctx, op->token_rel, ka, strlen(ka),
 	    on_published, op) != 0) {
 		free(ka);

@@ -10,6 +10,7 @@
 #include "engine/crypto.h"
 #include "engine/dn.h"
 #include "engine/err.h"
+#include "engine/str.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -858,12 +859,10 @@ int ca_local_chain_pem(const struct ca_local *ca, char **out, char *msg,
 	if ((rc = crypto_cert_to_pem(ca->issuing, &a, msg, msgsz)) != 0 ||
 	    (rc = crypto_cert_to_pem(ca->root, &b, msg, msgsz)) != 0)
 		goto done;
-	if ((s = malloc(strlen(a) + strlen(b) + 1)) == NULL) {
+	if ((s = cf_asprintf("%s%s", a, b)) == NULL) {
 		rc = cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
 		goto done;
 	}
-	strcpy(s, a);
-	strcat(s, b);
 	*out = s;
 done:
 	free(a);

@@ -7,8 +7,10 @@
  * request (CSR, approval), so a pending request survives any restart.
  */
 #include "engine/ca_local_driver.h"
+#include "engine/container_of.h"
 #include "engine/crypto.h"
 #include "engine/err.h"
+#include "engine/str.h"
 
 #include <openssl/rand.h>
 #include <stdlib.h>
@@ -34,9 +36,6 @@ struct sign_work {
 	ca_reply_cb cb;
 	void *arg;
 };
-
-#define container_of(p, type, member) \
-	((type *)((char *)(p) - offsetof(type, member)))
 
 static void reply_set(struct ca_reply *r, enum ca_answer a,
     const char *status, const char *detail)
@@ -85,14 +84,11 @@ static void sign_run(uv_work_t *req)
 		return;
 	}
 	X509_free(cert);
-	w->reply.cert_pem = malloc(strlen(leaf) + strlen(w->lc->chain_pem) + 1);
-	if (w->reply.cert_pem == NULL) {
+	w->reply.cert_pem = cf_asprintf("%s%s", leaf, w->lc->chain_pem);
+	if (w->reply.cert_pem == NULL)
 		reply_set(&w->reply, CA_ERROR, "error", "out of memory");
-	} else {
-		strcpy(w->reply.cert_pem, leaf);
-		strcat(w->reply.cert_pem, w->lc->chain_pem);
+	else
 		reply_set(&w->reply, CA_ISSUED, "issued", NULL);
-	}
 	free(leaf);
 }
 
@@ -118,17 +114,11 @@ static void answer_run(uv_work_t *req)
 static char *new_ref(void)
 {
 	unsigned char b[8];
-	char *ref = malloc(2 * sizeof(b) + 7);
-	size_t i;
 
-	if (ref == NULL || RAND_bytes(b, sizeof b) != 1) {
-		free(ref);
+	if (RAND_bytes(b, sizeof b) != 1)
 		return NULL;
-	}
-	strcpy(ref, "local-");
-	for (i = 0; i < sizeof b; i++)
-		snprintf(ref + 6 + 2 * i, 3, "%02x", b[i]);
-	return ref;
+	return cf_asprintf("local-%02x%02x%02x%02x%02x%02x%02x%02x", b[0],
+	    b[1], b[2], b[3], b[4], b[5], b[6], b[7]);
 }
 
 static int queue(struct local_ca *lc, const struct ca_request *req,

@@ -10,6 +10,7 @@
 #include "engine/chain.h"
 #include "engine/err.h"
 #include "engine/reqspec.h"
+#include "engine/str.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -249,7 +250,7 @@ static int load_dir(struct cert_store *s, const char *dir, char *msg,
 	struct dirent *de;
 	struct stat st;
 	char **names = NULL, **grown, *path;
-	size_t n = 0, cap = 0, i, plen;
+	size_t n = 0, cap = 0, i;
 	int rc = 0;
 
 	if ((d = opendir(dir)) == NULL)
@@ -282,12 +283,10 @@ static int load_dir(struct cert_store *s, const char *dir, char *msg,
 	if (n > 0)
 		qsort(names, n, sizeof(*names), cmp_names);
 	for (i = 0; i < n && rc == 0; i++) {
-		plen = strlen(dir) + strlen(names[i]) + 2;
-		if ((path = malloc(plen)) == NULL) {
+		if ((path = cf_asprintf("%s/%s", dir, names[i])) == NULL) {
 			rc = cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
 			break;
 		}
-		snprintf(path, plen, "%s/%s", dir, names[i]);
 		/* stat follows symlinks; dangling ones and dirs are skipped. */
 		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
 			rc = load_file(s, path, msg, msgsz);

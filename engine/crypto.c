@@ -10,6 +10,7 @@
 #include "engine/dn.h"
 #include "engine/err.h"
 #include "engine/san.h"
+#include "engine/str.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -614,7 +615,6 @@ static char *general_name_string(const GENERAL_NAME *gn, bool *skip)
 	const char *prefix;
 	char ip[INET6_ADDRSTRLEN];
 	ASN1_STRING *v;
-	char *s;
 	int type, len;
 
 	*skip = false;
@@ -632,9 +632,7 @@ static char *general_name_string(const GENERAL_NAME *gn, bool *skip)
 			*skip = true;
 			return NULL;
 		}
-		if ((s = malloc(3 + strlen(ip) + 1)) != NULL)
-			sprintf(s, "IP:%s", ip);
-		return s;
+		return cf_asprintf("IP:%s", ip);
 	case GEN_DNS:
 		prefix = "DNS:";
 		break;
@@ -653,12 +651,7 @@ static char *general_name_string(const GENERAL_NAME *gn, bool *skip)
 		*skip = true;
 		return NULL;
 	}
-	if ((s = malloc(strlen(prefix) + (size_t)len + 1)) != NULL) {
-		strcpy(s, prefix);
-		memcpy(s + strlen(prefix), d, (size_t)len);
-		s[strlen(prefix) + (size_t)len] = '\0';
-	}
-	return s;
+	return cf_asprintf("%s%.*s", prefix, len, (const char *)d);
 }
 
 int crypto_cert_sans(X509 *cert, char ***out, size_t *n)

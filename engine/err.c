@@ -1,9 +1,10 @@
 /*
- * Error texts from the one X-macro table in err.h, and cf_error(). It only
- * formats into the caller's buffer; it never prints.
+ * Error texts from the one X-macro table in err.h, cf_error() and the errno
+ * mapping. It only formats into the caller's buffer; it never prints.
  */
 #include "engine/err.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -30,4 +31,16 @@ int cf_error(char *msg, size_t msgsz, int code, const char *fmt, ...)
 		va_end(ap);
 	}
 	return code;
+}
+
+int cf_errno_code(int e)
+{
+	switch (e) {
+	case ENOENT:
+		return CF_ENOENT;
+	case ENOMEM:
+		return CF_ENOMEM;
+	default:
+		return CF_EIO;
+	}
 }

@@ -44,4 +44,8 @@ const char *cf_strerror(int code);
 int cf_error(char *msg, size_t msgsz, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* The CF_E* code for an errno value from a file operation: CF_ENOENT,
+ * CF_ENOMEM, else CF_EIO. */
+int cf_errno_code(int e);
+
 #endif

@@ -22,18 +22,6 @@
 /* How many random names to try before giving up on O_EXCL collisions. */
 #define TMP_TRIES 16
 
-static int errno_code(int e)
-{
-	switch (e) {
-	case ENOENT:
-		return CF_ENOENT;
-	case ENOMEM:
-		return CF_ENOMEM;
-	default:
-		return CF_EIO;
-	}
-}
-
 /*
  * A random 64-bit value for temporary names. Not a secret: O_EXCL and
  * O_NOFOLLOW make a guessed name harmless; randomness only avoids retries.
@@ -160,7 +148,7 @@ int fsio_write_atomic(const char *path, const void *data, size_t len,
 		e = errno;
 		free(tmp);
 		free(dir);
-		return cf_error(msg, msgsz, errno_code(e),
+		return cf_error(msg, msgsz, cf_errno_code(e),
 		    "cannot write '%s': %s", path, strerror(e));
 	}
 	/*
@@ -182,7 +170,7 @@ int fsio_write_atomic(const char *path, const void *data, size_t len,
 		unlink(tmp);
 		free(tmp);
 		free(dir);
-		return cf_error(msg, msgsz, errno_code(e),
+		return cf_error(msg, msgsz, cf_errno_code(e),
 		    "cannot replace '%s': %s", path, strerror(e));
 	}
 	free(tmp);
@@ -199,7 +187,7 @@ fail:
 	unlink(tmp);
 	free(tmp);
 	free(dir);
-	return cf_error(msg, msgsz, errno_code(e), "cannot write '%s': %s",
+	return cf_error(msg, msgsz, cf_errno_code(e), "cannot write '%s': %s",
 	    path, strerror(e));
 }
 
@@ -213,7 +201,7 @@ static int mkdir_one(const char *full, const char *prefix, mode_t mode,
 	if (mkdir(prefix, mode & 07777) == 0) {
 		if (chmod(prefix, mode & 07777) != 0) {
 			e = errno;
-			return cf_error(msg, msgsz, errno_code(e),
+			return cf_error(msg, msgsz, cf_errno_code(e),
 			    "cannot create directory '%s': %s", prefix,
 			    strerror(e));
 		}
@@ -224,12 +212,12 @@ static int mkdir_one(const char *full, const char *prefix, mode_t mode,
 		/* An existing parent we may not write into is fine. */
 		if (stat(prefix, &st) == 0 && S_ISDIR(st.st_mode))
 			return 0;
-		return cf_error(msg, msgsz, errno_code(e),
+		return cf_error(msg, msgsz, cf_errno_code(e),
 		    "cannot create directory '%s': %s", prefix, strerror(e));
 	}
 	if (stat(prefix, &st) != 0) {
 		e = errno;
-		return cf_error(msg, msgsz, errno_code(e),
+		return cf_error(msg, msgsz, cf_errno_code(e),
 		    "cannot create directory '%s': %s", prefix, strerror(e));
 	}
 	if (!S_ISDIR(st.st_mode))
@@ -284,7 +272,7 @@ int fsio_read_file(const char *path, size_t max, char **data, size_t *len,
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		e = errno;
-		return cf_error(msg, msgsz, errno_code(e),
+		return cf_error(msg, msgsz, cf_errno_code(e),
 		    "cannot read '%s': %s", path, strerror(e));
 	}
 	if (fstat(fd, &st) != 0) {

@@ -9,6 +9,7 @@
  * inside http_request or http_close.
  */
 #include "engine/http.h"
+#include "engine/container_of.h"
 #include "engine/err.h"
 
 #include <ctype.h>
@@ -16,9 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#define container_of(p, type, member) \
-	((type *)((char *)(p) - offsetof(type, member)))
 
 #define MAX_HEADER_BYTES (64 * 1024)
 #define MAX_LINKS 64

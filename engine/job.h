@@ -8,6 +8,7 @@
 
 #include "engine/assign.h"
 #include "engine/chain.h"
+#include "engine/container_of.h"
 #include "engine/engine.h"
 #include "engine/job_state.h"
 #include "engine/journal.h"
@@ -63,8 +64,6 @@ void job_start(struct engine *e, size_t i);
  * Shared by job.c and the files of its steps (job_inspect.c, job_issue.c,
  * job_chain.c, job_assign.c); nothing else calls these.
  */
-#define container_of(p, type, member) \
-	((type *)((char *)(p) - offsetof(type, member)))
 
 /* Largest file a job reads from a server or the state directory. */
 #define JOB_FILE_MAX (1024 * 1024)

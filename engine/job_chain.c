@@ -7,6 +7,7 @@
 #include "engine/job.h"
 #include "engine/err.h"
 #include "engine/crypto.h"
+#include "engine/str.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -259,17 +260,13 @@ static void import_next(struct job *j)
 		}
 		if (j->bundle[which] != NULL) {
 			path = strdup(store);
-			data = malloc(strlen(j->bundle[which]) + strlen(pem) + 2);
-			if (data)
-				sprintf(data, "%s%s%s", j->bundle[which],
-				    *j->bundle[which] && j->bundle[which][
-				    strlen(j->bundle[which]) - 1] != '\n' ?
-				    "\n" : "", pem);
+			data = cf_asprintf("%s%s%s", j->bundle[which],
+			    *j->bundle[which] && j->bundle[which][
+			    strlen(j->bundle[which]) - 1] != '\n' ? "\n" : "",
+			    pem);
 		} else {
-			path = malloc(strlen(store) + 64);
-			if (path)
-				sprintf(path, "%s/certfleet-%s.pem", store,
-				    m->sha1);
+			path = cf_asprintf("%s/certfleet-%s.pem", store,
+			    m->sha1);
 			data = strdup(pem);
 		}
 		free(pem);

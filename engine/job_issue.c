@@ -8,6 +8,7 @@
 #include "engine/err.h"
 #include "engine/crypto.h"
 #include "engine/fsio.h"
+#include "engine/str.h"
 
 #include <dirent.h>
 #include <jansson.h>
@@ -115,14 +116,8 @@ static void keygen_after(uv_work_t *w, int status)
 
 char *job_local_key_path(const struct job *j, int64_t id)
 {
-	const char *dir = job_cfg(j)->keys_dir;
-	size_t n = strlen(dir) + strlen(j->tg->name) + 32;
-	char *p = malloc(n);
-
-	if (p != NULL)
-		snprintf(p, n, "%s/%s-%lld.key", dir, j->tg->name,
-		    (long long)id);
-	return p;
+	return cf_asprintf("%s/%s-%lld.key", job_cfg(j)->keys_dir, j->tg->name,
+	    (long long)id);
 }
 
 int job_request_hash(const struct job *j, char out[65])
@@ -153,13 +148,29 @@ static void on_remote_csr(void *arg, int status, const char *data,
 		job_submit(j);
 }
 
+/* The SANs as the transport's keygen takes them: "DNS:a,IP:b". NULL when
+ * out of memory. */
+static char *san_list(const struct req_spec *rs)
+{
+	char *s = cf_asprintf("%s", ""), *n;
+	size_t i;
+
+	for (i = 0; s != NULL && i < rs->nsan; i++) {
+		n = cf_asprintf("%s%s%s", s, i ? "," : "", rs->san[i]);
+		free(s);
+		s = n;
+	}
+	return s;
+}
+
 /* keygen = "server": the transport makes the key on the server and hands
  * back only a CSR. */
 static void remote_keygen_start(struct job *j)
 {
 	const struct req_spec *rs = j->tg->spec;
-	char keytype[32], *path = NULL, *san = NULL, *cn = NULL;
-	size_t i, n = 1;
+	char keytype[32], *path, *san;
+	const char *cn = NULL;
+	size_t i;
 	int rc = CF_ENOMEM;
 
 	if (j->t->ops->keygen == NULL) {
@@ -167,27 +178,19 @@ static void remote_keygen_start(struct job *j)
 		    "that can make keys on the server (ssh)", j->tg->name);
 		return;
 	}
-	for (i = 0; i < rs->nsan; i++)
-		n += strlen(rs->san[i]) + 1;
-	san = calloc(1, n);
-	path = malloc(strlen(j->tg->store->certs) + 64);
-	for (i = 0; san && i < rs->nsan; i++) {
-		if (i)
-			strcat(san, ",");
-		strcat(san, rs->san[i]);
-		if (cn == NULL && strncmp(rs->san[i], "DNS:", 4) == 0)
+	for (i = 0; cn == NULL && i < rs->nsan; i++)
+		if (strncmp(rs->san[i], "DNS:", 4) == 0)
 			cn = rs->san[i] + 4;
-	}
-	if (san && path) {
-		sprintf(path, "%s/.certfleet/keys/%s-%lld.key",
-		    j->tg->store->certs, j->tg->name, (long long)j->rq.id);
+	san = san_list(rs);
+	path = cf_asprintf("%s/.certfleet/keys/%s-%lld.key",
+	    j->tg->store->certs, j->tg->name, (long long)j->rq.id);
+	free(j->rq.key_path);
+	j->rq.key_path = path ? cf_asprintf("%s%s", JOB_REMOTE_KEY_PREFIX,
+	    path) : NULL;
+	if (san && j->rq.key_path) {
 		key_spec_describe(&rs->key, keytype, sizeof keytype);
-		free(j->rq.key_path);
-		if ((j->rq.key_path = malloc(strlen(path) + 8)) != NULL)
-			sprintf(j->rq.key_path, "%s%s", JOB_REMOTE_KEY_PREFIX,
-			    path);
-		rc = j->rq.key_path ? j->t->ops->keygen(j->t, keytype, path,
-		    cn ? cn : j->tg->name, san, on_remote_csr, j) : CF_ENOMEM;
+		rc = j->t->ops->keygen(j->t, keytype, path,
+		    cn ? cn : j->tg->name, san, on_remote_csr, j);
 	}
 	free(san);
 	free(path);
@@ -385,11 +388,7 @@ static void on_reply(void *arg, struct ca_reply *r)
  * server's webroot, by its own transport. */
 static char *webroot_path(struct job *j, const char *rel)
 {
-	char *p = malloc(strlen(j->tg->webroot) + strlen(rel) + 2);
-
-	if (p)
-		sprintf(p, "%s/%s", j->tg->webroot, rel);
-	return p;
+	return cf_asprintf("%s/%s", j->tg->webroot, rel);
 }
 
 static int publish_put(void *ctx, const char *rel, const char *data,

@@ -7,9 +7,12 @@
 # what the operation returns; op_batch frames several reads' outputs.
 # POSIX sh, coreutils and base64; openssl only for keygen.
 set -u
-# Directories 0755 so services can read their certificates; every file is
-# created 0600 (mktemp) or empty, and gets its mode before any byte.
-umask 022
+# Every file is created 0600 from its first byte: a key is never readable
+# by others, not even empty for an instant, since a descriptor opened then
+# outlives a later chmod. A file meant for others (a certificate) gets its
+# mode by a checked chmod before any byte; directories are made 0755 by
+# mkdirs, so that services can reach their certificates.
+umask 077
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 LC_ALL=C
 export PATH LC_ALL
@@ -22,6 +25,9 @@ ARGBASE=0
 arg() { eval "dec \"\${CF_A$(($1 + ARGBASE))}\""; }
 die() { printf 'CF-ERR %s\n' "$(enc "$*")"; exit 0; }
 durable() { sync "$@" 2>/dev/null || sync; }
+# mkdirs DIR: DIR and its missing parents, 0755 (umask 077 would make them
+# 0700; files inside keep their own modes).
+mkdirs() { (umask 022 && mkdir -p "$1") 2>/dev/null; }
 
 ROOT=$(dec "$CF_ROOT")
 # A server path below the root: "/etc/x" and "etc/x" alike.
@@ -37,7 +43,7 @@ full() {
 put() {
 	d=${1%/*}
 	[ -n "$d" ] || d=/
-	mkdir -p "$d" 2>/dev/null || die "cannot create directory '$d'"
+	mkdirs "$d" || die "cannot create directory '$d'"
 	t=$(mktemp "$d/.certfleet.XXXXXXXX" 2>/dev/null) ||
 	    die "cannot write '$1': cannot create a file in '$d'"
 	chmod "$2" "$t" || { rm -f "$t"; die "cannot write '$1': chmod failed"; }
@@ -94,7 +100,7 @@ op_write_file() {
 # relink LINK TARGET: LINK becomes a symlink to TARGET in one rename.
 relink() {
 	[ "$(readlink "$1" 2>/dev/null)" = "$2" ] && return 0
-	mkdir -p "${1%/*}" 2>/dev/null || die "cannot create directory '${1%/*}'"
+	mkdirs "${1%/*}" || die "cannot create directory '${1%/*}'"
 	ln -s "$2" "$1.cf$$" 2>/dev/null || die "cannot link '$1'"
 	mv -Tf "$1.cf$$" "$1" 2>/dev/null || { rm -f "$1.cf$$"; die "cannot link '$1'"; }
 }
@@ -106,16 +112,19 @@ op_install() {
 	store=$(full "$(arg 0)")
 	ptr=$(full "$(arg 1)")
 	n=$(arg 2)
-	mkdir -p "$store" 2>/dev/null || die "cannot create directory '$store'"
+	mkdirs "$store" || die "cannot create directory '$store'"
 	v=$store/$(date -u +%Y%m%dT%H%M%SZ).$$
-	mkdir "$v" 2>/dev/null || die "cannot create directory '$v'"
+	mkdir -m 755 "$v" 2>/dev/null || die "cannot create directory '$v'"
 	i=0
 	while [ "$i" -lt "$n" ]; do
 		b=$((3 + 5 * i))
 		name=$(arg "$b")
 		from=$(arg $((b + 4)))
+		# Made empty and 0600 (umask), then given its mode, before
+		# any byte: a key never exists with more.
 		: >"$v/$name" || { rm -rf "$v"; die "cannot write '$v/$name'"; }
-		chmod "$(arg $((b + 2)))" "$v/$name"
+		chmod "$(arg $((b + 2)))" "$v/$name" ||
+		    { rm -rf "$v"; die "cannot write '$v/$name': chmod failed"; }
 		if [ -n "$from" ]; then
 			if ! e=$(cat "$(full "$from")" 2>&1 >"$v/$name"); then
 				rm -rf "$v"
@@ -138,7 +147,7 @@ op_install() {
 		if [ -f "$link" ] && [ ! -L "$link" ] && [ -z "$prev" ]; then
 			# A certificate installed by hand: kept as the version a
 			# rollback restores, and named by the pointer first.
-			mkdir -p "$store/previous" && cp -p "$link" "$store/previous/$name" ||
+			mkdirs "$store/previous" && cp -p "$link" "$store/previous/$name" ||
 			    die "cannot keep '$link'"
 			durable "$store/previous/$name" "$store/previous"
 			relink "$ptr" "$store/previous"
@@ -191,6 +200,8 @@ op_run() {
 	done
 	cd "$ROOT" 2>/dev/null || cd /
 	o=$(mktemp) && e=$(mktemp) || die "cannot create a temporary file"
+	# The command (a reload) runs with the usual umask, not the helper's.
+	umask 022
 	if [ "$t" -gt 0 ]; then
 		timeout -k 2 "$t" "$@" >"$o" 2>"$e" </dev/null
 	else
@@ -210,8 +221,11 @@ op_run() {
 op_keygen() {
 	key=$(full "$(arg 1)")
 	d=${key%/*}
-	mkdir -p "$d" 2>/dev/null || die "cannot create directory '$d'"
+	mkdirs "$d" || die "cannot create directory '$d'"
+	# 0600 from creation (umask 077, and mktemp), checked before
+	# openssl writes a byte of the key into it.
 	t=$(mktemp "$d/.certfleet.XXXXXXXX") || die "cannot write in '$d'"
+	chmod 600 "$t" || { rm -f "$t"; die "cannot write '$key': chmod failed"; }
 	case $(arg 0) in
 	"ec P-256") set -- -algorithm EC -pkeyopt ec_paramgen_curve:P-256 ;;
 	"ec P-384") set -- -algorithm EC -pkeyopt ec_paramgen_curve:P-384 ;;
@@ -225,7 +239,6 @@ op_keygen() {
 		rm -f "$t"
 		die "openssl genpkey failed on the server: $e"
 	fi
-	chmod 600 "$t"
 	durable "$t"
 	mv -f "$t" "$key" || { rm -f "$t"; die "cannot write '$key'"; }
 	durable "$d"

@@ -11,6 +11,8 @@
  * never puts file contents into a message.
  */
 #include "engine/transport_local.h"
+#include "engine/container_of.h"
+#include "engine/crypto.h"
 #include "engine/err.h"
 #include "engine/strv.h"
 #include "engine/fsio.h"
@@ -31,11 +33,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <openssl/crypto.h>
-
-#define container_of(ptr, type, member) \
-	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 /* Directories the transport creates. */
 #define DIR_MODE 0755
@@ -158,29 +155,9 @@ static int op_fail(struct op *op, int code, const char *fmt, ...)
 	return code;
 }
 
-static int errno_code(int e)
-{
-	switch (e) {
-	case ENOENT:
-		return CF_ENOENT;
-	case ENOMEM:
-		return CF_ENOMEM;
-	default:
-		return CF_EIO;
-	}
-}
-
 static const char *server_of(const struct op *op)
 {
 	return op->tl->base.server;
-}
-
-static void secret_free(char *p, size_t n)
-{
-	if (p == NULL)
-		return;
-	OPENSSL_cleanse(p, n);
-	free(p);
 }
 
 /* ---- server paths ---------------------------------------------------- */
@@ -368,8 +345,8 @@ static int walk_dir(struct op *op, int rootfd, const char *rel, bool create,
 	fd = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		e = errno;
-		op_fail(op, errno_code(e), "%s '%s' on '%s': %s", what, shown,
-		    server_of(op), strerror(e));
+		op_fail(op, cf_errno_code(e), "%s '%s' on '%s': %s", what,
+		    shown, server_of(op), strerror(e));
 		return -1;
 	}
 	if ((buf = strdup(rel)) == NULL) {
@@ -420,8 +397,8 @@ fail:
 		    "directory", what, shown, server_of(op),
 		    (int)(p - buf + (ptrdiff_t)strlen(p)), rel);
 	else
-		op_fail(op, errno_code(e), "%s '%s' on '%s': %s", what, shown,
-		    server_of(op), strerror(e));
+		op_fail(op, cf_errno_code(e), "%s '%s' on '%s': %s", what,
+		    shown, server_of(op), strerror(e));
 	close(fd);
 	free(buf);
 	return -1;
@@ -461,8 +438,8 @@ static int open_confined(struct op *op, const char *rel, const char *shown,
 		if (e == ENOENT)
 			*missing = true;
 		else
-			op_fail(op, errno_code(e), "cannot read '%s' on '%s': "
-			    "%s", shown, server_of(op), strerror(e));
+			op_fail(op, cf_errno_code(e), "cannot read '%s' on "
+			    "'%s': %s", shown, server_of(op), strerror(e));
 		goto out;
 	}
 	n = strlen(rroot);
@@ -507,8 +484,8 @@ static int open_confined(struct op *op, const char *rel, const char *shown,
 			    "it changed while being read", shown,
 			    server_of(op));
 		else
-			op_fail(op, errno_code(e), "cannot read '%s' on '%s': "
-			    "%s", shown, server_of(op), strerror(e));
+			op_fail(op, cf_errno_code(e), "cannot read '%s' on "
+			    "'%s': %s", shown, server_of(op), strerror(e));
 	}
 out:
 	if (dfd >= 0)
@@ -525,7 +502,9 @@ out:
 /*
  * Reads the regular file open on fd, at most max bytes, into a new buffer
  * NUL-terminated one byte past *len. Returns 0, or an error after op_fail;
- * CF_EINVAL when the file is larger than max.
+ * CF_EINVAL when the file is larger than max. Like every buffer here that
+ * may hold a key, it has room for a NUL past its length, so it is freed
+ * with crypto_secret_free(p, len + 1): never 0, which would mean strlen.
  */
 static int read_fd(struct op *op, int fd, size_t max, const char *shown,
     char **data, size_t *len)
@@ -554,7 +533,7 @@ static int read_fd(struct op *op, int fd, size_t max, const char *shown,
 		if (n == cap) {
 			cap = cap > max / 2 ? max + 1 : cap * 2;
 			if ((nbuf = realloc(buf, cap + 1)) == NULL) {
-				secret_free(buf, n);
+				crypto_secret_free(buf, n + 1);
 				goto no_mem;
 			}
 			buf = nbuf;
@@ -565,7 +544,7 @@ static int read_fd(struct op *op, int fd, size_t max, const char *shown,
 		if (r < 0) {
 			int e = errno;
 
-			secret_free(buf, n);
+			crypto_secret_free(buf, n + 1);
 			return op_fail(op, CF_EIO, "cannot read '%s' on '%s': "
 			    "%s", shown, server_of(op), strerror(e));
 		}
@@ -573,7 +552,7 @@ static int read_fd(struct op *op, int fd, size_t max, const char *shown,
 			break;
 		n += (size_t)r;
 		if (n > max) {
-			secret_free(buf, n);
+			crypto_secret_free(buf, n + 1);
 			goto too_big;
 		}
 	}
@@ -959,7 +938,7 @@ static int ensure_link(struct op *op, int rootfd, const char *link,
 		goto out;
 	}
 	if (swap_link(dfd, base, want) != 0 || sync_fd(dfd) != 0)
-		rc = op_fail(op, errno_code(errno), "cannot install '%s' on "
+		rc = op_fail(op, cf_errno_code(errno), "cannot install '%s' on "
 		    "'%s': %s", link, server_of(op), strerror(errno));
 out:
 	free(have);
@@ -1056,14 +1035,14 @@ static int adopt(struct op *op, int rootfd, int storefd, int pdirfd,
 	rc = 1;
 	goto out;
 io_fail:
-	rc = op_fail(op, errno_code(errno), "cannot keep the certificate "
+	rc = op_fail(op, cf_errno_code(errno), "cannot keep the certificate "
 	    "installed by hand for '%s' on '%s': %s", op->pointer,
 	    server_of(op), strerror(errno));
 out:
 	if (vfd >= 0)
 		close(vfd);
 	for (i = 0; i < op->nmembers; i++)
-		secret_free(old[i].data, old[i].len);
+		crypto_secret_free(old[i].data, old[i].len + 1);
 	free(old);
 	free(target);
 	return rc;
@@ -1104,7 +1083,7 @@ static void install_work(struct op *op)
 		    op->pointer, server_of(op));
 		goto out;
 	} else if (errno != ENOENT) {
-		op_fail(op, errno_code(errno), "cannot install '%s' on '%s': "
+		op_fail(op, cf_errno_code(errno), "cannot install '%s' on '%s': "
 		    "%s", op->pointer, server_of(op), strerror(errno));
 		goto out;
 	}
@@ -1189,7 +1168,7 @@ no_mem:
 	goto out;
 io_fail:
 	e = errno;
-	op_fail(op, errno_code(e), "cannot install '%s' on '%s': %s",
+	op_fail(op, cf_errno_code(e), "cannot install '%s' on '%s': %s",
 	    op->pointer, server_of(op), strerror(e));
 out:
 	if (vfd >= 0)
@@ -1282,7 +1261,7 @@ no_mem:
 	    u->pointer, server_of(op));
 	goto out;
 io_fail:
-	op_fail(op, errno_code(errno), "cannot roll back '%s' on '%s': %s",
+	op_fail(op, cf_errno_code(errno), "cannot roll back '%s' on '%s': %s",
 	    u->pointer, server_of(op), strerror(errno));
 out:
 	if (storefd >= 0)
@@ -1346,7 +1325,7 @@ static void write_file_work(struct op *op)
 	goto out;
 fail:
 	e = errno;
-	op_fail(op, errno_code(e), "cannot write '%s' on '%s': %s", op->path,
+	op_fail(op, cf_errno_code(e), "cannot write '%s' on '%s': %s", op->path,
 	    server_of(op), strerror(e));
 out:
 	if (dfd >= 0)
@@ -1381,7 +1360,7 @@ static void remove_work(struct op *op)
 	}
 	if (unlinkat(dfd, base, 0) != 0 && errno != ENOENT) {
 		e = errno;
-		op_fail(op, errno_code(e), "cannot remove '%s' on '%s': %s",
+		op_fail(op, cf_errno_code(e), "cannot remove '%s' on '%s': %s",
 		    op->path, server_of(op), strerror(e));
 	}
 out:
@@ -1403,11 +1382,11 @@ static void op_free(struct op *op)
 	for (i = 0; i < op->nmembers; i++) {
 		free(op->members[i].name);
 		free(op->members[i].link);
-		secret_free(op->members[i].data, op->members[i].len);
+		crypto_secret_free(op->members[i].data, op->members[i].len + 1);
 	}
 	free(op->members);
 	transport_undo_free(op->in_undo);
-	secret_free(op->data, op->len);
+	crypto_secret_free(op->data, op->len + 1);
 	for (i = 0; i < op->nentries; i++) {
 		free(op->entries[i].name);
 		free(op->entries[i].data);

@@ -10,22 +10,20 @@
  * to any shell as code, and never put key bytes in a message.
  */
 #include "engine/transport_ssh.h"
+#include "engine/container_of.h"
 #include "engine/err.h"
 #include "engine/strv.h"
 #include "engine/path.h"
+#include "engine/str.h"
 #include "engine/ssh_script.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define container_of(ptr, type, member) \
-	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 /* Largest helper output kept: room for a big store in base64. */
 #define OUT_MAX (64 * 1024 * 1024)
@@ -117,25 +115,6 @@ struct sop {
 };
 
 /* ---- small helpers ---- */
-
-static char *xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static char *xprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (s = malloc((size_t)n + 1)) == NULL)
-		return NULL;
-	va_start(ap, fmt);
-	vsnprintf(s, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	return s;
-}
 
 static bool buf_add(struct buf *b, const char *p, size_t n)
 {
@@ -774,7 +753,7 @@ static struct sop *sop_new(struct tsh *t, enum sop_kind kind, void *arg,
 	op->t = t;
 	op->kind = kind;
 	op->arg = arg;
-	if ((op->what = path ? xprintf("%s '%s'", verb, path) :
+	if ((op->what = path ? cf_asprintf("%s '%s'", verb, path) :
 	    strdup(verb)) == NULL) {
 		free(op);
 		return NULL;
@@ -1247,16 +1226,16 @@ int transport_ssh_open(struct transport **out, uv_loop_t *loop,
 	    add_arg(t, strdup("-o")) &&
 	    add_arg(t, strdup("ControlMaster=auto")) &&
 	    add_arg(t, strdup("-o")) &&
-	    add_arg(t, xprintf("ControlPath=%s/%016llx", tg->control_dir,
+	    add_arg(t, cf_asprintf("ControlPath=%s/%016llx", tg->control_dir,
 	    (unsigned long long)name_hash(server))) &&
 	    add_arg(t, strdup("-o")) &&
 	    add_arg(t, strdup("ControlPersist=60")) &&
 	    add_arg(t, strdup("-o")) &&
-	    add_arg(t, xprintf("ConnectTimeout=%d", t->connect_timeout)) &&
+	    add_arg(t, cf_asprintf("ConnectTimeout=%d", t->connect_timeout)) &&
 	    add_arg(t, strdup("-o")) &&
 	    add_arg(t, strdup("ServerAliveInterval=10")) &&
 	    add_arg(t, strdup("-o")) &&
-	    add_arg(t, xprintf("StrictHostKeyChecking=%s", tg->accept_new ?
+	    add_arg(t, cf_asprintf("StrictHostKeyChecking=%s", tg->accept_new ?
 	    "accept-new" : "yes"));
 	if (ok && tg->ssh_config)
 		ok = add_arg(t, strdup("-F")) &&
@@ -1268,11 +1247,11 @@ int transport_ssh_open(struct transport **out, uv_loop_t *loop,
 		    add_arg(t, strdup("IdentitiesOnly=yes"));
 	if (ok && tg->known_hosts)
 		ok = add_arg(t, strdup("-o")) &&
-		    add_arg(t, xprintf("UserKnownHostsFile=%s",
+		    add_arg(t, cf_asprintf("UserKnownHostsFile=%s",
 		    tg->known_hosts));
 	if (ok && tg->port > 0)
 		ok = add_arg(t, strdup("-p")) &&
-		    add_arg(t, xprintf("%d", tg->port));
+		    add_arg(t, cf_asprintf("%d", tg->port));
 	if (ok && tg->user)
 		ok = add_arg(t, strdup("-l")) && add_arg(t, strdup(tg->user));
 	if (!ok) {

@@ -5,6 +5,7 @@
 #include "inventory/server.h"
 #include "engine/path.h"
 #include "engine/san.h"
+#include "engine/strv.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -81,25 +82,6 @@ bool server_name_valid(const char *name)
 static char *dup_or_null(const char *s)
 {
 	return s ? strdup(s) : NULL;
-}
-
-static char **strv_dup(char *const *v)
-{
-	size_t n = 0, i;
-	char **d;
-
-	if (v == NULL)
-		return NULL;
-	while (v[n])
-		n++;
-	if ((d = calloc(n + 1, sizeof(*d))) == NULL)
-		return NULL;
-	for (i = 0; i < n; i++)
-		if ((d[i] = strdup(v[i])) == NULL) {
-			strv_free(d);
-			return NULL;
-		}
-	return d;
 }
 
 /* Copies what a server inherits from the fleet-wide defaults. */

@@ -4,6 +4,7 @@
 # free port ($SSHD_PORT); writes DIR/id (the user key), DIR/known_hosts and
 # DIR/ssh_config for the client. SSHD_LOGLEVEL (default ERROR) sets its
 # LogLevel, into DIR/sshd.log; VERBOSE logs each session it starts.
+# SSHD_EXTRA, when set, is appended to its sshd_config (a ForceCommand).
 sshd_start() {
 	local d=$1 a port
 	shift
@@ -29,6 +30,7 @@ sshd_start() {
 		echo "MaxSessions 200"
 		echo "MaxStartups 200:30:400"
 		echo "LogLevel ${SSHD_LOGLEVEL:-ERROR}"
+		[ -z "${SSHD_EXTRA:-}" ] || printf '%s\n' "$SSHD_EXTRA"
 	} >"$d/sshd_config"
 	: >"$d/known_hosts"
 	for a in "$@"; do

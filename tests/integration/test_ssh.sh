@@ -89,6 +89,23 @@ check "no key of it exists under the state directory" [ -z "$(find "$K/state" -n
 check "the waiting key and stale keys of s1 were removed from the server" [ "$(cd "$kd" && ls | sort | tr '\n' ' ')" = "s1-notes.key s1x-5.key " ]
 check "the journal holds no key, only where it waits" [ "$(sqlite3 "$K/state/journal.db" "select count(*) from requests where key_path not like 'server:%';")" -eq 0 ]
 
+# A long server name (63 characters: the longest DNS label, and the SAN
+# alone so that the CN made from it stays within 64) makes a long key path
+# on the server. Its buffer once had room for 64 bytes past the store
+# path; against an ASan build this run aborted.
+L=$TMP/longname
+ssh_fleet "$L" 1 ''
+long=s$(printf '%062d' 0)
+sed -i -e 's/concurrency = 8; };/concurrency = 8; keygen = "server"; };/' \
+    -e 's/"DNS:{{name}}.contoso.test"/"DNS:{{name}}"/' \
+    -e "s/name = \"s1\"/name = \"$long\"/" "$L/fleet.cfg"
+ca_init "$L"
+lay "$L" 1 both
+out=$("$CERTFLEET" run --json "$L/fleet.cfg" 2>"$TMP/err"); rc=$?
+[ -n "$out" ] || { echo "# run exited $rc:"; grep -m3 -E "ERROR|SUMMARY|error" "$TMP/err" | sed 's/^/# /'; }
+check "keygen = server with a 63-character name: assigned" [ "$(jq -r '.servers[0].status' <<<"$out")" = assigned ]
+check "its key waited under the full name on the server" [ "$(sqlite3 "$L/state/journal.db" "select key_path from requests where server = '$long';")" = "server:certs/.certfleet/keys/$long-1.key" ]
+
 # --- a changed host key is refused, a dead host fails alone and fast --------
 H=$TMP/hostkey
 ssh_fleet "$H" 3

@@ -8,6 +8,7 @@
 #include "engine/ca_local.h"
 #include "engine/crypto.h"
 #include "engine/err.h"
+#include "engine/str.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,14 +94,9 @@ int fake_ca_sign(struct fake_ca *fc, const char *csr_pem,
 	X509_free(cert);
 	if (rc != 0)
 		return rc;
-	if ((*out = malloc(strlen(leaf) + strlen(fc->chain_pem) + 1)) == NULL) {
-		free(leaf);
-		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
-	}
-	strcpy(*out, leaf);
-	strcat(*out, fc->chain_pem);
+	*out = cf_asprintf("%s%s", leaf, fc->chain_pem);
 	free(leaf);
-	return 0;
+	return *out ? 0 : cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
 }
 
 static void call_closed(uv_handle_t *h)
@@ -135,8 +131,8 @@ static int reply_fill(struct fake_ca *fc, const struct ca_request *req,
 		return CF_ENOMEM;
 	if (req->ref != NULL)
 		r->ref = strdup(req->ref);
-	else if ((r->ref = malloc(strlen(req->server) + 32)) != NULL)
-		sprintf(r->ref, "fake-%s-%u", req->server, ++fc->serial);
+	else
+		r->ref = cf_asprintf("fake-%s-%u", req->server, ++fc->serial);
 	if (r->ref == NULL)
 		return CF_ENOMEM;
 	if (a->kind != FAKE_ISSUED)

@@ -7,6 +7,7 @@
 #include "engine/ca_local_driver.h"
 #include "engine/crypto.h"
 #include "engine/err.h"
+#include "engine/str.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,8 +90,8 @@ static void make_request(struct call *c, const char *host)
 
 	req_spec_init(&c->spec);
 	snprintf(san, sizeof san, "DNS:%s", host);
-	c->spec.subject = malloc(strlen(host) + 16);
-	sprintf(c->spec.subject, "CN=%s, O=Contoso", host);
+	c->spec.subject = cf_asprintf("CN=%s, O=Contoso", host);
+	assert_non_null(c->spec.subject);
 	req_spec_add_san(&c->spec, san);
 	c->spec.eku = EKU_SERVER_AUTH | EKU_CLIENT_AUTH;
 	c->spec.days = 30;

@@ -7,6 +7,7 @@
 #include "engine/crypto.h"
 #include "engine/err.h"
 #include "engine/reqspec.h"
+#include "engine/str.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -323,8 +324,8 @@ static void test_cert_and_csr_pem(void **state)
 	assert_memory_equal(pa, "-----BEGIN CERTIFICATE-----\n", 28);
 
 	/* Two certificates with text and a key block between them. */
-	all = malloc(strlen(pa) + strlen(pb) + klen + 64);
-	sprintf(all, "leaf:\n%s%s\nchain:\n%s", pa, kp, pb);
+	all = cf_asprintf("leaf:\n%s%s\nchain:\n%s", pa, kp, pb);
+	assert_non_null(all);
 	assert_int_equal(crypto_certs_from_pem(all, "bundle.pem", &sk, msg,
 	    sizeof msg), 0);
 	assert_int_equal(sk_X509_num(sk), 2);
@@ -343,8 +344,8 @@ static void test_cert_and_csr_pem(void **state)
 	    sizeof msg), CF_EINVAL);
 
 	/* A damaged second block is named. */
-	bad = malloc(strlen(pa) + strlen(pb) + 1);
-	sprintf(bad, "%s%s", pa, pb);
+	bad = cf_asprintf("%s%s", pa, pb);
+	assert_non_null(bad);
 	p = bad + strlen(pa) + 28 + 10;
 	*p = '!';
 	assert_int_equal(crypto_certs_from_pem(bad, "chain.pem", &sk, msg,

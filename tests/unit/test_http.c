@@ -7,6 +7,7 @@
  * test alone needs them. */
 #define _GNU_SOURCE
 #include "tests/unit/unit.h"
+#include "engine/container_of.h"
 #include "engine/err.h"
 #include "engine/http.h"
 
@@ -29,9 +30,6 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-
-#define container_of(p, type, member) \
-	((type *)((char *)(p) - offsetof(type, member)))
 
 extern char **environ;
 

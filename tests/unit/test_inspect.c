@@ -4,6 +4,7 @@
 #include "engine/crypto.h"
 #include "engine/inspect.h"
 #include "engine/san.h"
+#include "engine/str.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,9 +34,8 @@ static char *issue(struct ca_local *ca, const struct req_spec *spec)
 	    sizeof msg), 0);
 	assert_int_equal(crypto_cert_to_pem(cert, &leaf, msg, sizeof msg), 0);
 	assert_int_equal(ca_local_chain_pem(ca, &chain, msg, sizeof msg), 0);
-	pem = malloc(strlen(leaf) + strlen(chain) + 1);
-	strcpy(pem, leaf);
-	strcat(pem, chain);
+	pem = cf_asprintf("%s%s", leaf, chain);
+	assert_non_null(pem);
 	free(leaf);
 	free(chain);
 	X509_free(cert);

@@ -3,6 +3,7 @@
 #include "tests/unit/unit.h"
 #include "engine/err.h"
 #include "engine/jws.h"
+#include "engine/str.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -429,8 +430,8 @@ static json_t *open_jws(const char *text, char **input, char **payload,
 	free(b);
 	*payload = (char *)dec(q64, NULL);
 	*sig = strdup(s64);
-	*input = malloc(strlen(p64) + strlen(q64) + 2);
-	sprintf(*input, "%s.%s", p64, q64);
+	*input = cf_asprintf("%s.%s", p64, q64);
+	assert_non_null(*input);
 	json_decref(o);
 	return h;
 }
@@ -656,8 +657,8 @@ static void test_eab(void **state)
 
 	/* A padded key gives the same MAC; a broken one is refused and the
 	 * message never shows the key. */
-	padded = malloc(strlen(key64) + 3);
-	sprintf(padded, "%s==", key64);
+	padded = cf_asprintf("%s==", key64);
+	assert_non_null(padded);
 	assert_int_equal(jws_eab(p256, "kid-1", padded,
 	    "https://ca.test/acme/new-acct", &eab, msg, sizeof msg), 0);
 	json_decref(eab);

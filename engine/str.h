@@ -1,0 +1,24 @@
+/*
+ * Formatting into new strings: the one place a string is sized for what
+ * is printed into it. Never malloc(strlen(a) + N) then sprintf or strcat:
+ * the N is a guess that a longer name outgrows (issue 9, defect 1).
+ */
+#ifndef CF_STR_H
+#define CF_STR_H
+
+#include <stdarg.h>
+
+/*
+ * A new string holding fmt formatted with its arguments, sized by a first
+ * vsnprintf pass. NULL when memory runs out or the result cannot be
+ * formatted (vsnprintf fails, or it would not fit an int); the caller
+ * frees the string.
+ */
+char *cf_asprintf(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+/* cf_asprintf with a va_list; ap is left for the caller to va_end. */
+char *cf_vasprintf(const char *fmt, va_list ap)
+	__attribute__((format(printf, 1, 0)));
+
+#endif
