@@ -8,6 +8,7 @@
 #include "engine/engine.h"
 #include "engine/err.h"
 #include "engine/job.h"
+#include "engine/keys.h"
 
 #include <signal.h>
 #include <string.h>
@@ -67,6 +68,11 @@ int engine_run(uv_loop_t *loop, const struct engine_config *cfg,
 	for (i = 0; i < cfg->ntargets; i++)
 		if (report_add(report, cfg->targets[i].name) == NULL)
 			return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
+	/* Keys no open request waits for (a run killed between closing a
+	 * request and removing its key) go before any job starts. */
+	if (cfg->journal != NULL && cfg->keys_dir != NULL &&
+	    cfg->mode != ENGINE_PLAN)
+		keys_sweep(cfg->keys_dir, cfg->journal, msg, msgsz);
 	memset(&e, 0, sizeof e);
 	e.loop = loop;
 	e.cfg = cfg;

@@ -10,12 +10,10 @@
 #include "engine/fsio.h"
 #include "engine/str.h"
 
-#include <dirent.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 
 /* Threadpool work: gets copies, hands results back to the after-callback.
@@ -24,41 +22,11 @@ struct keygen_work {
 	uv_work_t work;
 	struct job *j;              /* touched only in the after-callback */
 	struct req_spec spec;
-	char *keys_dir;
-	char *server;
 	char *key_path;
 	char *csr_pem;
 	int rc;
 	char msg[512];
 };
-
-/*
- * Removes "<server>-<id>.key" files a killed run left behind. Called only
- * when the server has no open request, so no key of it is still waited
- * for; the digits rule keeps server "fe" away from "fe-01"'s keys.
- */
-static void remove_stale_keys(const char *dir, const char *server)
-{
-	size_t n = strlen(server);
-	struct dirent *de;
-	char path[4096];
-	const char *p;
-	DIR *d;
-
-	if ((d = opendir(dir)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, server, n) != 0 || de->d_name[n] != '-')
-			continue;
-		p = de->d_name + n + 1;
-		if (*p == '\0' || strspn(p, "0123456789") != strlen(p) - 4 ||
-		    strcmp(p + strlen(p) - 4, ".key") != 0)
-			continue;
-		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-		unlink(path);
-	}
-	closedir(d);
-}
 
 static void keygen_run(uv_work_t *w)
 {
@@ -77,7 +45,6 @@ static void keygen_run(uv_work_t *w)
 	    (kw->rc = crypto_key_to_pem(key, &pem, &len, kw->msg,
 	    sizeof kw->msg)) != 0)
 		goto out;
-	remove_stale_keys(kw->keys_dir, kw->server);
 	kw->rc = fsio_write_atomic(kw->key_path, pem, len, 0600, kw->msg,
 	    sizeof kw->msg);
 out:
@@ -90,8 +57,6 @@ out:
 static void keygen_free(struct keygen_work *kw)
 {
 	req_spec_release(&kw->spec);
-	free(kw->keys_dir);
-	free(kw->server);
 	free(kw->key_path);
 	free(kw->csr_pem);
 	free(kw);
@@ -237,9 +202,7 @@ void job_keygen(struct job *j)
 		remote_keygen_start(j);
 		return;
 	}
-	if ((kw->key_path = job_local_key_path(j, j->rq.id)) == NULL ||
-	    (kw->keys_dir = strdup(cfg->keys_dir)) == NULL ||
-	    (kw->server = strdup(j->tg->name)) == NULL) {
+	if ((kw->key_path = job_local_key_path(j, j->rq.id)) == NULL) {
 		keygen_free(kw);
 		job_fail(j, "out of memory");
 		return;

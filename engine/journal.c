@@ -40,6 +40,7 @@ enum stmt_id {
 	STMT_REQ_APPROVED,
 	STMT_SERVER_SAVE,
 	STMT_SERVER_GET,
+	STMT_OPEN_IDS,
 	STMT_MAX
 };
 
@@ -134,6 +135,8 @@ static const char *const stmt_sql[STMT_MAX] = {
 	[STMT_SERVER_GET] =
 	    "SELECT name, run_id, command, status, request_id, report, "
 	    "updated_at FROM servers WHERE name = ?1",
+	[STMT_OPEN_IDS] =
+	    "SELECT id FROM requests WHERE final = 0 ORDER BY id",
 };
 
 /*
@@ -1037,5 +1040,41 @@ int journal_events_count(struct journal *j, const char *server,
 	}
 	*n = sqlite3_column_int64(st, 0);
 	done(st);
+	return 0;
+}
+
+int journal_open_ids(struct journal *j, int64_t **ids, size_t *n, char *msg,
+    size_t msgsz)
+{
+	sqlite3_stmt *st = j->stmt[STMT_OPEN_IDS];
+	int64_t *v = NULL, *nv;
+	size_t cap = 0;
+	int rc;
+
+	*ids = NULL;
+	*n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 64;
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
+				free(v);
+				done(st);
+				*n = 0;
+				return cf_error(msg, msgsz, CF_ENOMEM,
+				    "out of memory");
+			}
+			v = nv;
+		}
+		v[(*n)++] = sqlite3_column_int64(st, 0);
+	}
+	if (rc != SQLITE_DONE) {
+		rc = db_fail(j, rc, msg, msgsz, "list the open requests");
+		done(st);
+		free(v);
+		*n = 0;
+		return rc;
+	}
+	done(st);
+	*ids = v;
 	return 0;
 }

@@ -204,6 +204,11 @@ int journal_server_save(struct journal *j, const struct journal_server *s,
 int journal_server_get(struct journal *j, const char *name,
     struct journal_server *out, char *msg, size_t msgsz);
 
+/* The ids of every open request (final = 0), ascending, as a new array
+ * (*ids, the caller frees it; NULL when none). */
+int journal_open_ids(struct journal *j, int64_t **ids, size_t *n, char *msg,
+    size_t msgsz);
+
 /*
  * Counts events in *n; server and state each filter when not NULL (so
  * NULL, NULL counts every event).
