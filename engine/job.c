@@ -110,11 +110,10 @@ void job_fail(struct job *j, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (fmt != NULL) {
-		va_start(ap, fmt);
+	va_start(ap, fmt);
+	if (fmt != NULL)
 		vsnprintf(j->error, sizeof j->error, fmt, ap);
-		va_end(ap);
-	}
+	va_end(ap);
 	fail_with_error(j, false);
 }
 
@@ -122,11 +121,10 @@ void job_drop(struct job *j, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (fmt != NULL) {
-		va_start(ap, fmt);
+	va_start(ap, fmt);
+	if (fmt != NULL)
 		vsnprintf(j->error, sizeof j->error, fmt, ap);
-		va_end(ap);
-	}
+	va_end(ap);
 	fail_with_error(j, true);
 }
 

@@ -57,20 +57,22 @@ static char *include_path(const char *name, const char *include_dir)
 	return path_join(name[0] == '/' ? NULL : include_dir, name);
 }
 
-/* Steps over a line, tracking whether a block comment is open at its end
- * (strings and line comments may hold a stray slash-star). */
-static void scan_comments(const char *line, bool *in_comment)
+/*
+ * Steps over what is not code at p: a block comment (open, or opening
+ * here), a string, a line comment (to the end of the line). Returns p
+ * itself when it is at code; *in_comment tells whether a block comment is
+ * still open at the end of the line.
+ */
+static const char *skip_noise(const char *p, bool *in_comment)
 {
-	const char *p = line;
-
-	while (*p != '\0') {
+	for (;;) {
 		if (*in_comment) {
-			if (p[0] == '*' && p[1] == '/') {
-				*in_comment = false;
-				p += 2;
-			} else {
+			while (*p != '\0' && !(p[0] == '*' && p[1] == '/'))
 				p++;
-			}
+			if (*p == '\0')
+				return p;
+			*in_comment = false;
+			p += 2;
 		} else if (*p == '"') {
 			for (p++; *p != '\0' && *p != '"'; p++)
 				if (*p == '\\' && p[1] != '\0')
@@ -78,14 +80,24 @@ static void scan_comments(const char *line, bool *in_comment)
 			if (*p == '"')
 				p++;
 		} else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
-			return;
+			return p + strlen(p);
 		} else if (p[0] == '/' && p[1] == '*') {
 			*in_comment = true;
 			p += 2;
 		} else {
-			p++;
+			return p;
 		}
 	}
+}
+
+/* Steps over a line, tracking whether a block comment is open at its end
+ * (strings and line comments may hold a stray slash-star). */
+static void scan_comments(const char *line, bool *in_comment)
+{
+	const char *p = line;
+
+	while (*(p = skip_noise(p, in_comment)) != '\0')
+		p++;
 }
 
 /* The name in `@include "name"` at the start of line, copied, or NULL. */
@@ -234,25 +246,9 @@ static void find_duplicate(const char *file, struct dup_scan *ds)
 			free((char *)p);
 			continue;
 		}
-		for (p = line; *p != '\0' && ds->name == NULL; ) {
-			if (in_comment) {
-				if (p[0] == '*' && p[1] == '/') {
-					in_comment = false;
-					p++;
-				}
-				p++;
-			} else if (*p == '"') {
-				for (p++; *p != '\0' && *p != '"'; p++)
-					if (*p == '\\' && p[1] != '\0')
-						p++;
-				if (*p == '"')
-					p++;
-			} else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
-				break;
-			} else if (p[0] == '/' && p[1] == '*') {
-				in_comment = true;
-				p += 2;
-			} else if (*p == '{' || *p == '(' || *p == '[') {
+		for (p = line; ds->name == NULL &&
+		    *(p = skip_noise(p, &in_comment)) != '\0'; ) {
+			if (*p == '{' || *p == '(' || *p == '[') {
 				if (ds->depth == sizeof(ds->stack) /
 				    sizeof(ds->stack[0]))
 					goto out;
