@@ -39,8 +39,8 @@ CMD_OBJ  := $(CMD_SRC:%.c=$(BUILD)/obj/%.o)
 UNITS    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 LIB      := $(BUILD)/libcertfleet.a
 
-.PHONY: all deps demo test unit units integration asan bench bench-acme bench-large bench-ssh \
-        install clean
+.PHONY: all deps demo test test-long unit units integration asan bench bench-acme bench-large \
+        bench-ssh install clean
 all: $(BUILD)/certfleet
 
 $(BUILD)/obj/%.o: %.c
@@ -97,6 +97,11 @@ demo: deps
 # tests against the plain build. Ends with one "N passed, N failed" line.
 test: deps
 	@tests/run.sh all
+
+# make test with the randomized crash test's long series (10 seeds of 20
+# kills; CRASH_SEED, CRASH_SEEDS, CRASH_KILLS choose others).
+test-long: deps
+	@CRASH_LONG=1 tests/run.sh all
 
 unit: deps
 	@tests/run.sh unit
