@@ -267,25 +267,27 @@ class() {
 	assigned|up_to_date) CLS=serving ;;
 	issued|chain_check|chain_failed|held|assign) CLS=issued ;;
 	pending|submit|poll) CLS=pending ;;
-	denied|assign_failed|would_issue|none) CLS=$1 ;;
+	denied|assign_failed|would_issue|not_run|none) CLS=$1 ;;
 	*) CLS=failed ;;
 	esac
 }
 
-# show_state SERVER: SHW="CLASS THUMBPRINT" as `certfleet show` tells it,
-# or "none -" when it shows no certificate. Today show prints text
-# ("server      NAME (STATE)", "thumbprint  HEX"); adapt this function
-# when show gets --json.
+# show_state SERVER: SHW="CLASS THUMBPRINT" as `certfleet show --json`
+# tells it: its status word, and for a serving server the certificate it
+# read from the server itself (every usage must hold the same one), else
+# the status row's thumbprint; "none -" when show fails outright.
 show_state() {
-	local out line st=none th=-
-	if out=$("$CERTFLEET" show "$F" "$1" 2>/dev/null); then
-		while IFS= read -r line; do
-			if [[ $line =~ ^server\ +[^\ ]+\ \((.*)\)$ ]]; then
-				[ "$st" != none ] || st=${BASH_REMATCH[1]}
-			elif [[ $line =~ ^thumbprint\ +([0-9A-F]+)$ ]]; then
-				[ "$th" != - ] || th=${BASH_REMATCH[1]}
-			fi
-		done <<<"$out"
+	local out st=none th=-
+	if out=$("$CERTFLEET" show --json "$F" "$1" 2>/dev/null) ||
+	    [ -n "$out" ]; then
+		st=$(jq -r '.status.status // "none"' <<<"$out")
+		class "$st"
+		if [ "$CLS" = serving ]; then
+			th=$(jq -r 'if (.installed | length) == 1 and (.not_installed | length) == 0
+			    then .installed[0].certificate.thumbprint else "-" end' <<<"$out")
+		else
+			th=$(jq -r '.status.thumbprint // "-"' <<<"$out")
+		fi
 	fi
 	class "$st"
 	SHW="$CLS $th"
@@ -516,7 +518,7 @@ check_done() {
 			class "${RC[$s]}"
 			cls=$CLS
 			case ${RC[$s]} in
-			assigned|up_to_date|issued|pending|denied|failed|assign_failed|would_issue) ;;
+			assigned|up_to_date|issued|pending|denied|failed|assign_failed|would_issue|not_run) ;;
 			*)	# A word of its own ("nothing to assign", issue 9
 				# defect 4) says no more than that: accepted.
 				echo "# round $ROUND: assign says ${RC[$s]} for $s (status: ${SC[$s]})"
