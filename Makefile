@@ -31,7 +31,7 @@ CMOCKA     = $(shell pkg-config --cflags --libs cmocka 2>/dev/null)
 
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(SANFLAGS) $(CPPFLAGS) $(PKG_CFLAGS)
 
-LIB_SRC  := $(sort $(wildcard engine/*.c inventory/*.c))
+LIB_SRC  := $(sort $(wildcard engine/*/*.c inventory/*.c))
 CMD_SRC  := $(sort $(wildcard cmd/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/ssh_script.o
@@ -49,10 +49,10 @@ $(BUILD)/obj/%.o: %.c
 
 # The ssh transport's remote helper is a shell script kept as a file of its
 # own and compiled in as a string ('?' escaped: -std=c11 has trigraphs).
-$(BUILD)/gen/ssh_script.c: engine/ssh_remote.sh
+$(BUILD)/gen/ssh_script.c: engine/transport/ssh_remote.sh
 	@mkdir -p $(dir $@)
-	{ echo '/* Generated from engine/ssh_remote.sh by the Makefile. */'; \
-	  echo '#include "engine/ssh_script.h"'; \
+	{ echo '/* Generated from engine/transport/ssh_remote.sh by the Makefile. */'; \
+	  echo '#include "engine/transport/ssh_script.h"'; \
 	  echo 'const char ssh_remote_script[] ='; \
 	  sed -e '/^[[:space:]]*#/d' -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/?/\\?/g' \
 	      -e 's/^/"/' -e 's/$$/\\n"/' $<; \

@@ -13,7 +13,7 @@
  *     signs a certificate with the issuing CA's key (SHA-384 for P-384):
  *     random 127-bit serial, 90 days, basicConstraints critical CA:FALSE,
  *     keyUsage critical digitalSignature, SKI, AKI, the SAN, EKU serverAuth
- *     and clientAuth - the extensions engine/ca_local.c puts on a leaf;
+ *     and clientAuth - the extensions engine/ca/ca_local.c puts on a leaf;
  *   - writes OUTDIR/srvNNNNN/certs/default.key (PKCS#8 PEM, 0600) and
  *     default.pem (leaf then issuing CA, 0644), creating the two
  *     directories if missing. Each file: open(O_CREAT|O_EXCL|O_WRONLY) of a

@@ -5,7 +5,7 @@
  * the run never writes the column back and reads it before asking the CA.
  */
 #include "cmd/cmd.h"
-#include "engine/journal.h"
+#include "engine/journal/journal.h"
 #include "inventory/fleet.h"
 
 #include <jansson.h>

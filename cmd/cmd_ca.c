@@ -4,8 +4,8 @@
  * overwrites: an existing CA is the one every server already trusts.
  */
 #include "cmd/cmd.h"
-#include "engine/ca_local.h"
-#include "engine/crypto.h"
+#include "engine/ca/ca_local.h"
+#include "engine/base/crypto.h"
 #include "inventory/fleet.h"
 
 #include <stdio.h>

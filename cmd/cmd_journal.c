@@ -3,8 +3,8 @@
  * run has made one (they never create a state directory).
  */
 #include "cmd/cmd.h"
-#include "engine/journal.h"
-#include "engine/path.h"
+#include "engine/journal/journal.h"
+#include "engine/base/path.h"
 #include "inventory/fleet.h"
 
 #include <stdio.h>

@@ -5,12 +5,12 @@
  */
 #include "cmd/cmd.h"
 #include "cmd/cmd_transport.h"
-#include "engine/ca_acme.h"
-#include "engine/ca_local_driver.h"
-#include "engine/engine.h"
-#include "engine/err.h"
-#include "engine/fsio.h"
-#include "engine/path.h"
+#include "engine/ca/ca_acme.h"
+#include "engine/ca/ca_local_driver.h"
+#include "engine/job/engine.h"
+#include "engine/base/err.h"
+#include "engine/base/fsio.h"
+#include "engine/base/path.h"
 #include "inventory/fleet.h"
 #include "inventory/select.h"
 

@@ -4,7 +4,7 @@
  * matches nothing.
  */
 #include "cmd/cmd.h"
-#include "engine/err.h"
+#include "engine/base/err.h"
 #include "inventory/select.h"
 
 #include <stdio.h>

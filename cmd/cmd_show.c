@@ -7,12 +7,12 @@
  */
 #include "cmd/cmd.h"
 #include "cmd/cmd_transport.h"
-#include "engine/status_row.h"
-#include "engine/assign.h"
-#include "engine/crypto.h"
-#include "engine/err.h"
-#include "engine/journal.h"
-#include "engine/report.h"
+#include "engine/journal/status_row.h"
+#include "engine/assign/assign.h"
+#include "engine/base/crypto.h"
+#include "engine/base/err.h"
+#include "engine/journal/journal.h"
+#include "engine/report/report.h"
 #include "inventory/fleet.h"
 
 #include <jansson.h>

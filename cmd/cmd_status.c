@@ -3,9 +3,9 @@
  * reported it (status_row.c); the journal is only read.
  */
 #include "cmd/cmd.h"
-#include "engine/status_row.h"
-#include "engine/journal.h"
-#include "engine/report.h"
+#include "engine/journal/status_row.h"
+#include "engine/journal/journal.h"
+#include "engine/report/report.h"
 #include "inventory/fleet.h"
 
 #include <jansson.h>

@@ -3,11 +3,11 @@
  * for a directory here, the OpenSSH client otherwise.
  */
 #include "cmd/cmd_transport.h"
-#include "engine/err.h"
-#include "engine/fsio.h"
-#include "engine/path.h"
-#include "engine/transport_local.h"
-#include "engine/transport_ssh.h"
+#include "engine/base/err.h"
+#include "engine/base/fsio.h"
+#include "engine/base/path.h"
+#include "engine/transport/transport_local.h"
+#include "engine/transport/transport_ssh.h"
 #include "inventory/fleet.h"
 
 #include <stdlib.h>

@@ -6,7 +6,7 @@
 #ifndef CF_CMD_TRANSPORT_H
 #define CF_CMD_TRANSPORT_H
 
-#include "engine/transport.h"
+#include "engine/transport/transport.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -3,7 +3,7 @@
  * diagnostic and returns false, and the caller moves on to the next key.
  */
 #include "inventory/cfg.h"
-#include "engine/path.h"
+#include "engine/base/path.h"
 
 #include <stdarg.h>
 #include <stdio.h>

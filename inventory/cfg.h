@@ -6,7 +6,7 @@
 #ifndef CF_CFG_H
 #define CF_CFG_H
 
-#include "engine/strv.h"
+#include "engine/base/strv.h"
 #include "inventory/diag.h"
 
 #include <libconfig.h>

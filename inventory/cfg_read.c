@@ -6,7 +6,7 @@
  * the file's text to name the key and where it was first set.
  */
 #include "inventory/cfg_read.h"
-#include "engine/path.h"
+#include "engine/base/path.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -5,9 +5,9 @@
  * @include files are looked up next to the fleet file.
  */
 #include "inventory/fleet.h"
-#include "engine/err.h"
-#include "engine/jws.h"
-#include "engine/path.h"
+#include "engine/base/err.h"
+#include "engine/acme/jws.h"
+#include "engine/base/path.h"
 #include "inventory/cfg.h"
 #include "inventory/cfg_read.h"
 #include "inventory/fleet_request.h"

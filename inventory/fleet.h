@@ -6,8 +6,8 @@
 #ifndef CF_FLEET_H
 #define CF_FLEET_H
 
-#include "engine/san.h"
-#include "engine/usage.h"
+#include "engine/base/san.h"
+#include "engine/base/usage.h"
 #include "inventory/diag.h"
 #include "inventory/template.h"
 #include "inventory/vars.h"

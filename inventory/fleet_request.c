@@ -5,7 +5,7 @@
  * O(n log n) for fleets of 100,000 servers.
  */
 #include "inventory/fleet_request.h"
-#include "engine/err.h"
+#include "engine/base/err.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -10,7 +10,7 @@
  * unique); neither is compared.
  */
 #include "inventory/overlap.h"
-#include "engine/path.h"
+#include "engine/base/path.h"
 
 #include <limits.h>
 #include <stdbool.h>

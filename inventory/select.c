@@ -5,7 +5,7 @@
  * otherwise touch the very server it meant to keep out.
  */
 #include "inventory/select.h"
-#include "engine/err.h"
+#include "engine/base/err.h"
 
 #include <fnmatch.h>
 #include <stdbool.h>

@@ -3,9 +3,9 @@
  * is checked now: names, addresses, groups, store paths, reload commands.
  */
 #include "inventory/server.h"
-#include "engine/path.h"
-#include "engine/san.h"
-#include "engine/strv.h"
+#include "engine/base/path.h"
+#include "engine/base/san.h"
+#include "engine/base/strv.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -4,9 +4,9 @@
  * expansion checks what depends on the server.
  */
 #include "inventory/template.h"
-#include "engine/dn.h"
-#include "engine/err.h"
-#include "engine/san.h"
+#include "engine/base/dn.h"
+#include "engine/base/err.h"
+#include "engine/base/san.h"
 #include "inventory/cfg_read.h"
 
 #include <stdio.h>

@@ -6,7 +6,7 @@
 #ifndef CF_TEMPLATE_H
 #define CF_TEMPLATE_H
 
-#include "engine/reqspec.h"
+#include "engine/base/reqspec.h"
 #include "inventory/cfg.h"
 #include "inventory/vars.h"
 

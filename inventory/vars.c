@@ -3,7 +3,7 @@
  * no filters, no conditionals, nothing that could run.
  */
 #include "inventory/vars.h"
-#include "engine/err.h"
+#include "engine/base/err.h"
 
 #include <ctype.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 # Keys are 0600 from their first byte on an ssh server (issue 9, defect 7):
-# the remote helper (engine/ssh_remote.sh) never creates a file that holds
+# the remote helper (engine/transport/ssh_remote.sh) never creates a file that holds
 # or will hold a key with group or other bits, not even empty and for an
 # instant, since a descriptor opened then outlives a later chmod. Shell
 # functions in front of the helper replace chmod, mv, sync and openssl:
@@ -40,7 +40,7 @@ helper() {
 		done
 		printf "SNAPROOT='%s'\nSNAPLOG='%s'\n" "$HR" "$SNAP"
 		cat "$shim"
-		cat "$ROOT/engine/ssh_remote.sh"
+		cat "$ROOT/engine/transport/ssh_remote.sh"
 	} | (umask 000 && sh -s)
 }
 

@@ -5,10 +5,10 @@
  * poll and a slow answer is just a longer timer.
  */
 #include "tests/unit/fake_ca.h"
-#include "engine/ca_local.h"
-#include "engine/crypto.h"
-#include "engine/err.h"
-#include "engine/str.h"
+#include "engine/ca/ca_local.h"
+#include "engine/base/crypto.h"
+#include "engine/base/err.h"
+#include "engine/base/str.h"
 
 #include <stdio.h>
 #include <stdlib.h>

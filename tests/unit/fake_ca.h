@@ -10,7 +10,7 @@
 #ifndef CF_TEST_FAKE_CA_H
 #define CF_TEST_FAKE_CA_H
 
-#include "engine/ca.h"
+#include "engine/ca/ca.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -2,8 +2,8 @@
  * Pebble's, every order status, malformed and hostile variants, and the
  * payloads certfleet sends. */
 #include "tests/unit/unit.h"
-#include "engine/acme_proto.h"
-#include "engine/err.h"
+#include "engine/acme/acme_proto.h"
+#include "engine/base/err.h"
 
 #include <stdio.h>
 #include <stdlib.h>

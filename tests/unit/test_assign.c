@@ -5,10 +5,10 @@
  * transport and checks that uv_loop_close returns 0.
  */
 #include "tests/unit/unit.h"
-#include "engine/assign.h"
-#include "engine/err.h"
-#include "engine/fsio.h"
-#include "engine/transport_local.h"
+#include "engine/assign/assign.h"
+#include "engine/base/err.h"
+#include "engine/base/fsio.h"
+#include "engine/transport/transport_local.h"
 #include "inventory/fleet.h"
 
 #include <dirent.h>

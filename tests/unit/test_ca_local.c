@@ -4,11 +4,11 @@
  * and the openssl command are the oracles.
  */
 #include "tests/unit/unit.h"
-#include "engine/ca_local.h"
-#include "engine/crypto.h"
-#include "engine/err.h"
-#include "engine/reqspec.h"
-#include "engine/san.h"
+#include "engine/ca/ca_local.h"
+#include "engine/base/crypto.h"
+#include "engine/base/err.h"
+#include "engine/base/reqspec.h"
+#include "engine/base/san.h"
 
 #include <errno.h>
 #include <fcntl.h>

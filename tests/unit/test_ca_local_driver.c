@@ -4,10 +4,10 @@
  * submit, and a loop that closes clean.
  */
 #include "tests/unit/unit.h"
-#include "engine/ca_local_driver.h"
-#include "engine/crypto.h"
-#include "engine/err.h"
-#include "engine/str.h"
+#include "engine/ca/ca_local_driver.h"
+#include "engine/base/crypto.h"
+#include "engine/base/err.h"
+#include "engine/base/str.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,10 +4,10 @@
  * from files, and `openssl verify` as the oracle for ok vs not ok.
  */
 #include "tests/unit/unit.h"
-#include "engine/ca_acme.h"
-#include "engine/chain.h"
-#include "engine/err.h"
-#include "engine/reqspec.h"
+#include "engine/ca/ca_acme.h"
+#include "engine/chain/chain.h"
+#include "engine/base/err.h"
+#include "engine/base/reqspec.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -4,10 +4,10 @@
  * libcrypto calls, not with the code under test).
  */
 #include "tests/unit/unit.h"
-#include "engine/crypto.h"
-#include "engine/err.h"
-#include "engine/reqspec.h"
-#include "engine/str.h"
+#include "engine/base/crypto.h"
+#include "engine/base/err.h"
+#include "engine/base/reqspec.h"
+#include "engine/base/str.h"
 
 #include <ctype.h>
 #include <stdio.h>

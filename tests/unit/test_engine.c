@@ -14,16 +14,16 @@
  */
 #include "tests/unit/unit.h"
 #include "tests/unit/fake_ca.h"
-#include "engine/ca_local.h"
-#include "engine/crypto.h"
-#include "engine/engine.h"
-#include "engine/err.h"
-#include "engine/fsio.h"
-#include "engine/job_state.h"
-#include "engine/journal.h"
-#include "engine/report.h"
-#include "engine/status_row.h"
-#include "engine/transport_local.h"
+#include "engine/ca/ca_local.h"
+#include "engine/base/crypto.h"
+#include "engine/job/engine.h"
+#include "engine/base/err.h"
+#include "engine/base/fsio.h"
+#include "engine/job/job_state.h"
+#include "engine/journal/journal.h"
+#include "engine/report/report.h"
+#include "engine/journal/status_row.h"
+#include "engine/transport/transport_local.h"
 
 #include <dirent.h>
 #include <ftw.h>

@@ -5,7 +5,7 @@
  * file is one test, and no other diagnostic may appear.
  */
 #include "tests/unit/unit.h"
-#include "engine/err.h"
+#include "engine/base/err.h"
 #include "inventory/fleet.h"
 #include "inventory/select.h"
 

@@ -6,8 +6,8 @@
  * SIGKILL so that they never run cmocka or LeakSanitizer twice.
  */
 #include "tests/unit/unit.h"
-#include "engine/err.h"
-#include "engine/fsio.h"
+#include "engine/base/err.h"
+#include "engine/base/fsio.h"
 
 #include <dirent.h>
 #include <errno.h>

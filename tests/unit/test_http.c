@@ -7,9 +7,9 @@
  * test alone needs them. */
 #define _GNU_SOURCE
 #include "tests/unit/unit.h"
-#include "engine/container_of.h"
-#include "engine/err.h"
-#include "engine/http.h"
+#include "engine/base/container_of.h"
+#include "engine/base/err.h"
+#include "engine/acme/http.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,10 +1,10 @@
 /* The up-to-date decision on real certificates from the embedded CA. */
 #include "tests/unit/unit.h"
-#include "engine/ca_local.h"
-#include "engine/crypto.h"
-#include "engine/inspect.h"
-#include "engine/san.h"
-#include "engine/str.h"
+#include "engine/ca/ca_local.h"
+#include "engine/base/crypto.h"
+#include "engine/job/inspect.h"
+#include "engine/base/san.h"
+#include "engine/base/str.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,11 +7,11 @@
  * ASan this test then aborted.
  */
 #include "tests/unit/unit.h"
-#include "engine/container_of.h"
-#include "engine/engine.h"
-#include "engine/err.h"
-#include "engine/report.h"
-#include "engine/usage.h"
+#include "engine/base/container_of.h"
+#include "engine/job/engine.h"
+#include "engine/base/err.h"
+#include "engine/report/report.h"
+#include "engine/base/usage.h"
 
 #include <stdlib.h>
 #include <string.h>

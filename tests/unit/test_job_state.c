@@ -1,6 +1,6 @@
 /* The job state table: names, allowed transitions, final states. */
 #include "tests/unit/unit.h"
-#include "engine/job_state.h"
+#include "engine/job/job_state.h"
 
 #include <string.h>
 

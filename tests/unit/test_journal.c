@@ -6,9 +6,9 @@
  * with SIGKILL or _exit, never through cmocka.
  */
 #include "tests/unit/unit.h"
-#include "engine/err.h"
-#include "engine/fsio.h"
-#include "engine/journal.h"
+#include "engine/base/err.h"
+#include "engine/base/fsio.h"
+#include "engine/journal/journal.h"
 
 #include <ftw.h>
 #include <signal.h>

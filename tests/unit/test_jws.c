@@ -1,9 +1,9 @@
 /* JOSE for ACME: base64url, JWK, thumbprints, JWS signatures and EAB, on
  * RFC vectors and checked independently with libcrypto. */
 #include "tests/unit/unit.h"
-#include "engine/err.h"
-#include "engine/jws.h"
-#include "engine/str.h"
+#include "engine/base/err.h"
+#include "engine/acme/jws.h"
+#include "engine/base/str.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,9 +4,9 @@
  * the directory is not ours and stays.
  */
 #include "tests/unit/unit.h"
-#include "engine/err.h"
-#include "engine/journal.h"
-#include "engine/keys.h"
+#include "engine/base/err.h"
+#include "engine/journal/journal.h"
+#include "engine/job/keys.h"
 
 #include <stdbool.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* Report formatting: the JSON schema, the summary, the table, exit status. */
 #include "tests/unit/unit.h"
-#include "engine/report.h"
-#include "engine/usage.h"
+#include "engine/report/report.h"
+#include "engine/base/usage.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,8 +1,8 @@
 /* Host names, IPs, SANs and DNs: the syntax every later layer relies on. */
 #include "tests/unit/unit.h"
-#include "engine/dn.h"
-#include "engine/err.h"
-#include "engine/san.h"
+#include "engine/base/dn.h"
+#include "engine/base/err.h"
+#include "engine/base/san.h"
 
 #include <string.h>
 

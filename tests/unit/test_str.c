@@ -4,7 +4,7 @@
  * rather than a short or unterminated string. ASan checks the sizes.
  */
 #include "tests/unit/unit.h"
-#include "engine/str.h"
+#include "engine/base/str.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* strv_dup and strv_free: deep copies of NULL-ended string arrays. */
 #include "tests/unit/unit.h"
-#include "engine/strv.h"
+#include "engine/base/strv.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* Template variable maps and "{{...}}" expansion. */
 #include "tests/unit/unit.h"
-#include "engine/err.h"
-#include "engine/path.h"
+#include "engine/base/err.h"
+#include "engine/base/path.h"
 #include "inventory/vars.h"
 
 #include <stdlib.h>

@@ -1,0 +1,591 @@
+/*
+ * Assignment of one certificate to a server's usages (see assign.h): the
+ * key/certificate check, the per-usage layout, and the run as a small state
+ * machine driven by transport callbacks on the loop thread.
+ *
+ * This file must never write a file or run a command except through the
+ * transport, never print, and never put key bytes anywhere but the
+ * transport's install set; its key copy is cleansed as soon as the forward
+ * run ends.
+ */
+#include "engine/assign/assign.h"
+#include "engine/base/crypto.h"
+#include "engine/base/err.h"
+#include "engine/base/strv.h"
+#include "engine/base/path.h"
+#include "engine/base/usage.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+static const char *const state_names[] = {
+	[ASSIGN_IDLE] = "idle",
+	[ASSIGN_INSTALL] = "install",
+	[ASSIGN_RELOAD] = "reload",
+	[ASSIGN_ROLLBACK] = "rollback",
+	[ASSIGN_RERELOAD] = "reload_after_rollback",
+	[ASSIGN_DONE] = "done",
+};
+
+static void forward(struct assign *a);
+static void backward(struct assign *a);
+
+const char *assign_state_name(enum assign_state st)
+{
+	if ((unsigned)st >= sizeof state_names / sizeof state_names[0])
+		return "unknown";
+	return state_names[st];
+}
+
+static void msg_append(struct assign *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Appends to a->msg, cutting what does not fit. */
+static void msg_append(struct assign *a, const char *fmt, ...)
+{
+	size_t n = strlen(a->msg);
+	va_list ap;
+
+	if (n + 1 >= sizeof a->msg)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(a->msg + n, sizeof a->msg - n, fmt, ap);
+	va_end(ap);
+}
+
+/* n bytes and a NUL; a key's copy is freed with crypto_secret_free(q,
+ * n + 1), which wipes them all. */
+static char *memdup(const char *p, size_t n)
+{
+	char *q = malloc(n + 1);
+
+	if (q == NULL)
+		return NULL;
+	memcpy(q, p, n);
+	q[n] = '\0';
+	return q;
+}
+
+static bool contains(const char *hay, size_t n, const char *needle)
+{
+	size_t nl = strlen(needle), i;
+
+	for (i = 0; i + nl <= n; i++)
+		if (memcmp(hay + i, needle, nl) == 0)
+			return true;
+	return false;
+}
+
+/* Never prompts for a pass phrase: an encrypted key is an error here. */
+static int no_passphrase(char *buf, int size, int rw, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rw;
+	(void)u;
+	return -1;
+}
+
+int assign_check_pair(const char *server, const char *cert_pem,
+    size_t cert_len, const char *key_pem, size_t key_len, char *msg,
+    size_t msgsz)
+{
+	BIO *cb = NULL, *kb = NULL;
+	X509 *leaf = NULL;
+	EVP_PKEY *key = NULL;
+	EVP_PKEY *pub;
+	int rc = 0;
+
+	if (server == NULL)
+		server = "?";
+	if (cert_pem == NULL || cert_len == 0 || cert_len > INT_MAX)
+		return cf_error(msg, msgsz, CF_EINVAL, "cannot assign on '%s': "
+		    "no certificate", server);
+	if (key_pem == NULL || key_len == 0 || key_len > INT_MAX)
+		return cf_error(msg, msgsz, CF_EINVAL, "cannot assign on '%s': "
+		    "no private key", server);
+	/* cert.pem is world-readable: a key pasted into it would leak. */
+	if (contains(cert_pem, cert_len, "PRIVATE KEY-----"))
+		return cf_error(msg, msgsz, CF_EINVAL, "cannot assign on '%s': "
+		    "the certificate file holds a private key", server);
+	if ((cb = BIO_new_mem_buf(cert_pem, (int)cert_len)) == NULL ||
+	    (kb = BIO_new_mem_buf(key_pem, (int)key_len)) == NULL) {
+		rc = cf_error(msg, msgsz, CF_ENOMEM, "cannot assign on '%s': "
+		    "out of memory", server);
+		goto out;
+	}
+	if ((leaf = PEM_read_bio_X509(cb, NULL, no_passphrase, NULL)) ==
+	    NULL) {
+		rc = cf_error(msg, msgsz, CF_EINVAL, "cannot assign on '%s': "
+		    "the certificate is not a PEM certificate", server);
+		goto out;
+	}
+	if ((key = PEM_read_bio_PrivateKey(kb, NULL, no_passphrase, NULL)) ==
+	    NULL) {
+		rc = cf_error(msg, msgsz, CF_EINVAL, "cannot assign on '%s': "
+		    "the private key is not a PEM private key (or is "
+		    "encrypted)", server);
+		goto out;
+	}
+	pub = X509_get0_pubkey(leaf);
+	if (pub == NULL || EVP_PKEY_eq(key, pub) != 1)
+		rc = cf_error(msg, msgsz, CF_EINVAL, "cannot assign on '%s': "
+		    "the private key does not belong to the certificate",
+		    server);
+out:
+	ERR_clear_error();
+	EVP_PKEY_free(key);
+	X509_free(leaf);
+	BIO_free(kb);
+	BIO_free(cb);
+	return rc;
+}
+
+/* "<certs>/<usage><suffix>", or the binding's own path when it has one. */
+static char *usage_path(const char *certs, const char *bound, enum usage u,
+    const char *suffix)
+{
+	char name[64];
+
+	if (bound != NULL)
+		return strdup(bound);
+	if (certs == NULL)
+		return NULL;
+	snprintf(name, sizeof name, "%s%s", usage_name(u), suffix);
+	return path_join(certs, name);
+}
+
+char *assign_cert_path(const char *certs, const struct usage_binding *b,
+    enum usage u)
+{
+	return usage_path(certs, b != NULL ? b->cert : NULL, u, ".pem");
+}
+
+char *assign_key_path(const char *certs, const struct usage_binding *b,
+    enum usage u)
+{
+	return usage_path(certs, b != NULL ? b->key : NULL, u, ".key");
+}
+
+int assign_read_current(struct transport *t, const char *certs,
+    const struct usage_binding *b, enum usage u, size_t max,
+    transport_file_cb cb, void *arg)
+{
+	char *path;
+	int rc;
+
+	if (t == NULL || cb == NULL || (unsigned)u >= USAGE_MAX)
+		return CF_EINVAL;
+	if ((path = assign_cert_path(certs, b, u)) == NULL)
+		return certs == NULL ? CF_EINVAL : CF_ENOMEM;
+	rc = t->ops->read_file(t, path, max ? max : ASSIGN_CERT_MAX, cb, arg);
+	free(path);
+	return rc;
+}
+
+void assign_release(struct assign *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->nuse; i++) {
+		struct assign_usage *au = &a->use[i];
+
+		free(au->store);
+		free(au->pointer);
+		free(au->cert);
+		free(au->key);
+		strv_free(au->reload);
+		transport_undo_free(au->undo);
+		memset(au, 0, sizeof *au);
+	}
+	a->nuse = 0;
+	free(a->server);
+	a->server = NULL;
+	free(a->cert_pem);
+	a->cert_pem = NULL;
+	crypto_secret_free(a->key_pem, a->key_len + 1);
+	a->key_pem = NULL;
+	a->key_len = 0;
+	free(a->key_from);
+	a->key_from = NULL;
+}
+
+/* Fills one usage's paths and reload command. Returns 0 or CF_ENOMEM /
+ * CF_EINVAL with msg. */
+static int usage_setup(struct assign *a, const struct assign_input *in,
+    enum usage u, char *msg, size_t msgsz)
+{
+	const struct usage_binding *b = in->bindings ? &in->bindings[u] : NULL;
+	struct assign_usage *au = &a->use[a->nuse++];
+	char sub[64];
+
+	au->usage = u;
+	snprintf(sub, sizeof sub, ".certfleet/%s", usage_name(u));
+	au->store = path_join(in->certs, sub);
+	au->pointer = path_join(in->certs, usage_name(u));
+	au->cert = assign_cert_path(in->certs, b, u);
+	au->key = assign_key_path(in->certs, b, u);
+	if (au->store == NULL || au->pointer == NULL || au->cert == NULL ||
+	    au->key == NULL)
+		return cf_error(msg, msgsz, CF_ENOMEM, "cannot assign on '%s': "
+		    "out of memory", a->server);
+	if (!path_is_confined(au->cert) || !path_is_confined(au->key))
+		return cf_error(msg, msgsz, CF_EINVAL, "cannot assign usage "
+		    "'%s' on '%s': the certificate or key path leaves the "
+		    "server tree", usage_name(u), a->server);
+	if (strcmp(au->cert, au->key) == 0)
+		return cf_error(msg, msgsz, CF_EINVAL, "cannot assign usage "
+		    "'%s' on '%s': certificate and key share the path '%s'",
+		    usage_name(u), a->server, au->cert);
+	if (b != NULL && b->reload != NULL && b->reload[0] != NULL) {
+		if ((au->reload = strv_dup(b->reload)) == NULL)
+			return cf_error(msg, msgsz, CF_ENOMEM, "cannot assign "
+			    "on '%s': out of memory", a->server);
+	}
+	au->timeout_ms = 1000u * (unsigned)(b != NULL &&
+	    b->reload_timeout > 0 ? b->reload_timeout : ASSIGN_RELOAD_TIMEOUT);
+	return 0;
+}
+
+/* "/usr/sbin/nginx -s reload", cut to fit. */
+static void argv_text(char *const *argv, char *buf, size_t bufsz)
+{
+	size_t n = 0, i;
+
+	buf[0] = '\0';
+	for (i = 0; argv[i] != NULL && n + 1 < bufsz; i++)
+		n += (size_t)snprintf(buf + n, bufsz - n, "%s%s",
+		    i ? " " : "", argv[i]);
+}
+
+/* The first non-empty line of s (len bytes), cut to 200 bytes, with
+ * control characters made '?'. */
+static void first_line(const char *s, size_t len, char *buf, size_t bufsz)
+{
+	size_t i = 0, n = 0;
+
+	while (i < len && (s[i] == '\n' || s[i] == '\r' || s[i] == ' ' ||
+	    s[i] == '\t'))
+		i++;
+	for (; i < len && s[i] != '\n' && s[i] != '\r' && n + 1 < bufsz &&
+	    n < 200; i++)
+		buf[n++] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ?
+		    '?' : s[i];
+	while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		n--;
+	buf[n] = '\0';
+}
+
+static void finish(struct assign *a)
+{
+	void (*done)(struct assign *, int) = a->done;
+	size_t i;
+
+	crypto_secret_free(a->key_pem, a->key_len + 1);
+	a->key_pem = NULL;
+	a->key_len = 0;
+	a->assigned = 0;
+	for (i = 0; i < a->nuse; i++) {
+		unsigned bit = 1u << a->use[i].usage;
+
+		if (a->use[i].undo != NULL && !(a->rolled_back & bit))
+			a->assigned |= bit;
+	}
+	a->state = ASSIGN_DONE;
+	/* Last: done may release or reuse a. */
+	done(a, a->status);
+}
+
+/* The forward run stopped at a->cur with status and a->msg set: undo. */
+static void fail(struct assign *a, int status)
+{
+	a->status = status != 0 ? status : CF_ETRANSPORT;
+	a->failed = true;
+	a->failed_at = a->cur;
+	crypto_secret_free(a->key_pem, a->key_len + 1);
+	a->key_pem = NULL;
+	a->key_len = 0;
+	backward(a);
+}
+
+static void on_installed(void *arg, int status, struct transport_undo *undo,
+    const char *msg)
+{
+	struct assign *a = arg;
+	struct assign_usage *au = &a->use[a->cur];
+
+	au->undo = undo;
+	if (undo != NULL && undo->previous != NULL)
+		a->had_previous |= 1u << au->usage;
+	if (status != 0) {
+		snprintf(a->msg, sizeof a->msg, "%s (usage '%s')", msg,
+		    usage_name(au->usage));
+		fail(a, status);
+		return;
+	}
+	if (au->reload == NULL) {
+		a->cur++;
+		a->state = ASSIGN_INSTALL;
+	} else {
+		a->state = ASSIGN_RELOAD;
+	}
+	forward(a);
+}
+
+static void on_reloaded(void *arg, int status,
+    const struct transport_run_result *r, const char *msg)
+{
+	struct assign *a = arg;
+	struct assign_usage *au = &a->use[a->cur];
+	char cmd[256], line[256];
+
+	if (status == 0 && r->exit_status == 0) {
+		a->cur++;
+		a->state = ASSIGN_INSTALL;
+		forward(a);
+		return;
+	}
+	argv_text(au->reload, cmd, sizeof cmd);
+	snprintf(a->msg, sizeof a->msg, "reload command '%s' for usage '%s' "
+	    "on '%s' ", cmd, usage_name(au->usage), a->server);
+	if (status == CF_ETIMEDOUT)
+		msg_append(a, "did not finish within %u s and was killed",
+		    au->timeout_ms / 1000);
+	else if (status != 0)
+		msg_append(a, "could not be run: %s", msg);
+	else if (r->term_signal != 0)
+		msg_append(a, "was killed by signal %d", r->term_signal);
+	else
+		msg_append(a, "exited %d", r->exit_status);
+	first_line(r->err, r->errlen, line, sizeof line);
+	if (line[0] == '\0')
+		first_line(r->out, r->outlen, line, sizeof line);
+	if (line[0] != '\0' && status != CF_ETRANSPORT)
+		msg_append(a, ": %s", line);
+	fail(a, status != 0 ? status : CF_ETRANSPORT);
+}
+
+/* Starts the install of use[cur]. Returns 0 or the error from starting. */
+static int start_install(struct assign *a)
+{
+	struct assign_usage *au = &a->use[a->cur];
+	struct transport_member m[2];
+	struct transport_set set;
+
+	m[0].name = "cert.pem";
+	m[0].link = au->cert;
+	m[0].data = a->cert_pem;
+	m[0].len = a->cert_len;
+	m[0].mode = 0644;
+	m[0].from = NULL;
+	m[1].name = "key.pem";
+	m[1].link = au->key;
+	m[1].data = a->key_pem;
+	m[1].len = a->key_len;
+	m[1].mode = 0600;
+	m[1].from = a->key_from;
+	set.store = au->store;
+	set.pointer = au->pointer;
+	set.members = m;
+	set.nmembers = 2;
+	a->state = ASSIGN_INSTALL;
+	return a->t->ops->install(a->t, &set, on_installed, a);
+}
+
+/* Runs the forward steps until one waits for a callback or all are done. */
+static void forward(struct assign *a)
+{
+	struct assign_usage *au;
+	int rc;
+
+	if (a->cur >= a->nuse) {
+		a->status = 0;
+		finish(a);
+		return;
+	}
+	au = &a->use[a->cur];
+	if (a->state == ASSIGN_RELOAD)
+		rc = a->t->ops->run(a->t, au->reload, au->timeout_ms,
+		    on_reloaded, a);
+	else
+		rc = start_install(a);
+	if (rc != 0) {
+		snprintf(a->msg, sizeof a->msg, "cannot %s usage '%s' on "
+		    "'%s': %s", a->state == ASSIGN_RELOAD ? "reload" :
+		    "install", usage_name(au->usage), a->server,
+		    cf_strerror(rc));
+		fail(a, rc);
+	}
+}
+
+static void on_rereloaded(void *arg, int status,
+    const struct transport_run_result *r, const char *msg)
+{
+	struct assign *a = arg;
+	struct assign_usage *au = &a->use[a->cur];
+
+	/* The command that just failed failing again says nothing new. */
+	if (a->cur == a->failed_at)
+		;
+	else if (status != 0)
+		msg_append(a, "; reload after rollback of usage '%s' failed: "
+		    "%s", usage_name(au->usage), msg);
+	else if (r->exit_status != 0)
+		msg_append(a, "; reload after rollback of usage '%s' exited "
+		    "%d", usage_name(au->usage), r->exit_status);
+	a->state = ASSIGN_ROLLBACK;
+	a->cur = a->cur == 0 ? a->nuse : a->cur - 1;
+	backward(a);
+}
+
+static void on_rolled_back(void *arg, int status, const char *msg)
+{
+	struct assign *a = arg;
+	struct assign_usage *au = &a->use[a->cur];
+	int rc;
+
+	if (status != 0) {
+		msg_append(a, "; rollback of usage '%s' failed: %s",
+		    usage_name(au->usage), msg);
+	} else {
+		a->rolled_back |= 1u << au->usage;
+		if (au->reload != NULL) {
+			a->state = ASSIGN_RERELOAD;
+			rc = a->t->ops->run(a->t, au->reload, au->timeout_ms,
+			    on_rereloaded, a);
+			if (rc == 0)
+				return;
+			msg_append(a, "; reload after rollback of usage '%s' "
+			    "could not start: %s", usage_name(au->usage),
+			    cf_strerror(rc));
+		}
+	}
+	a->state = ASSIGN_ROLLBACK;
+	a->cur = a->cur == 0 ? a->nuse : a->cur - 1;
+	backward(a);
+}
+
+/* The closing words of a failure message: what the rollback achieved. */
+static void conclude(struct assign *a)
+{
+	unsigned switched = 0, fresh;
+	size_t i;
+
+	for (i = 0; i < a->nuse; i++)
+		if (a->use[i].undo != NULL)
+			switched |= 1u << a->use[i].usage;
+	if (switched == 0) {
+		msg_append(a, "; nothing was changed");
+		return;
+	}
+	if ((a->rolled_back & switched) != switched)
+		return;                 /* the failed rollback is named */
+	fresh = switched & ~a->had_previous;
+	if (fresh == 0)
+		msg_append(a, "; rolled back to the previous certificate");
+	else if (fresh == switched)
+		msg_append(a, "; rolled back (no certificate was assigned "
+		    "before)");
+	else
+		msg_append(a, "; rolled back to the previous certificate "
+		    "where there was one");
+}
+
+/*
+ * Walks back from a->cur (a->nuse means "finished") rolling back every
+ * switched usage, newest first; ends the run when past the first usage.
+ */
+static void backward(struct assign *a)
+{
+	struct assign_usage *au;
+	int rc;
+
+	for (;;) {
+		if (a->cur >= a->nuse) {
+			conclude(a);
+			finish(a);
+			return;
+		}
+		au = &a->use[a->cur];
+		if (au->undo != NULL) {
+			a->state = ASSIGN_ROLLBACK;
+			rc = a->t->ops->rollback(a->t, au->undo,
+			    on_rolled_back, a);
+			if (rc == 0)
+				return;
+			msg_append(a, "; rollback of usage '%s' could not start: "
+			    "%s", usage_name(au->usage), cf_strerror(rc));
+		}
+		a->cur = a->cur == 0 ? a->nuse : a->cur - 1;
+	}
+}
+
+int assign_start(struct assign *a, struct transport *t,
+    const struct assign_input *in, void (*done)(struct assign *a, int status),
+    char *msg, size_t msgsz)
+{
+	const char *server;
+	int rc, u;
+
+	memset(a, 0, sizeof *a);
+	if (t == NULL || in == NULL || done == NULL)
+		return cf_error(msg, msgsz, CF_EINVAL,
+		    "cannot assign: no transport, input or callback");
+	server = in->server != NULL ? in->server : t->server;
+	if (in->usages == 0 || (in->usages & ~(unsigned)USAGE_ALL) != 0)
+		return cf_error(msg, msgsz, CF_EINVAL, "cannot assign on '%s': "
+		    "no usage, or an unknown one", server);
+	if (in->certs == NULL || !path_is_confined(in->certs))
+		return cf_error(msg, msgsz, CF_EINVAL, "cannot assign on '%s': "
+		    "the certificate store path is missing or leaves the "
+		    "server tree", server);
+	if (in->key_on_server == NULL) {
+		rc = assign_check_pair(server, in->cert_pem, in->cert_len,
+		    in->key_pem, in->key_len, msg, msgsz);
+		if (rc != 0)
+			return rc;
+	} else if (!path_is_confined(in->key_on_server)) {
+		return cf_error(msg, msgsz, CF_EINVAL, "cannot assign on '%s': "
+		    "the key path leaves the server tree", server);
+	}
+	a->t = t;
+	a->done = done;
+	if ((a->server = strdup(server)) == NULL ||
+	    (a->cert_pem = memdup(in->cert_pem, in->cert_len)) == NULL ||
+	    (in->key_on_server == NULL &&
+	    (a->key_pem = memdup(in->key_pem, in->key_len)) == NULL) ||
+	    (in->key_on_server != NULL &&
+	    (a->key_from = strdup(in->key_on_server)) == NULL)) {
+		assign_release(a);
+		return cf_error(msg, msgsz, CF_ENOMEM, "cannot assign on '%s': "
+		    "out of memory", server);
+	}
+	a->cert_len = in->cert_len;
+	a->key_len = in->key_len;
+	for (u = 0; u < USAGE_MAX; u++) {
+		if (!(in->usages & (1u << u)))
+			continue;
+		if ((rc = usage_setup(a, in, (enum usage)u, msg, msgsz)) != 0) {
+			assign_release(a);
+			return rc;
+		}
+	}
+	/* The first step starts here; every later one from a callback, so
+	 * done never runs inside this call. */
+	if ((rc = start_install(a)) != 0) {
+		assign_release(a);
+		a->state = ASSIGN_IDLE;
+		return cf_error(msg, msgsz, rc, "cannot assign on '%s': %s",
+		    server, cf_strerror(rc));
+	}
+	return 0;
+}

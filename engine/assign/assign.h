@@ -1,0 +1,183 @@
+/*
+ * Assignment: install one issued certificate, its chain and its private key
+ * for each of a server's usages, run each usage's reload command, and roll
+ * every usage back to its previous set when any step fails. Asynchronous,
+ * on the loop thread, through a transport (transport.h); it never touches a
+ * file or runs a command itself, never logs, and never lets the private key
+ * into a message.
+ *
+ * Layout on the server, for usage U and certificate store C (store.certs):
+ *
+ *   C/.certfleet/U/<version>/cert.pem   leaf then chain, 0644
+ *   C/.certfleet/U/<version>/key.pem    private key, 0600 from its first byte
+ *   C/U                  -> .certfleet/U/<version>   the pointer (symlink)
+ *   C/U.pem              -> U/cert.pem               stable symlinks,
+ *   C/U.key              -> U/key.pem                made once
+ *
+ * Key, certificate and chain change as one unit: a new version directory is
+ * written and synced completely, then the pointer C/U is switched by
+ * renaming a new symlink over it, which is one atomic step. Two symlinks
+ * (U.pem, U.key) could not be switched together; one pointer can. A reader
+ * resolving U.pem and U.key at one instant goes through the same pointer, so
+ * it never sees a new certificate with an old key. A reader that opens the
+ * two files at different moments, across a switch, still can: a program
+ * that must never mismatch opens the directory C/U once and reads cert.pem
+ * and key.pem relative to it (openat).
+ *
+ * A usage bound to explicit paths (usage_bindings { cert = "etc/nginx/
+ * ext.pem"; key = ... }) works the same way: those paths become the stable
+ * symlinks into C/U/. When such a path already holds a regular file the
+ * first time, its bytes and mode are kept as the version
+ * C/.certfleet/U/previous, which is what a rollback then restores.
+ *
+ * Versions are named by UTC time to the nanosecond plus a random suffix
+ * ("20250101T120000.123456789Z-1a2b3c4d"): they sort and never collide. The
+ * new version and the one before it stay on disk; older ones are pruned on
+ * each install. A rollback is one rename of the pointer back.
+ *
+ * Order of work, for each usage the server has, in enum usage order:
+ * install, then that usage's reload command (when set). The first failure
+ * stops the forward run; every usage already switched (the failing one
+ * included) is rolled back, newest first, and its reload command is run
+ * again, best effort. The key and the certificate are checked to belong
+ * together before anything is written.
+ */
+#ifndef CF_ASSIGN_H
+#define CF_ASSIGN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "engine/transport/transport.h"
+#include "engine/base/usage.h"
+
+
+/* Reload commands without a timeout of their own get this many seconds. */
+#define ASSIGN_RELOAD_TIMEOUT 30
+
+/* Largest certificate file read_current reads by default. */
+#define ASSIGN_CERT_MAX (1024 * 1024)
+
+/* What to assign, and where. Everything is copied by assign_start. */
+struct assign_input {
+	const char *server;                 /* name, for messages */
+	unsigned usages;                    /* bit (1 << enum usage) */
+	const char *certs;                  /* store.certs: server path */
+	const struct usage_binding *bindings;   /* USAGE_MAX entries, or
+	                                           NULL: default paths, no
+	                                           reload commands */
+	const char *cert_pem;               /* leaf first, then the chain */
+	size_t cert_len;
+	const char *key_pem;                /* secret */
+	size_t key_len;
+	const char *key_on_server;          /* or: the server path of a key
+	                                       made on the server (keygen =
+	                                       "server"); key_pem is then
+	                                       NULL and the pair was proven
+	                                       through its CSR */
+};
+
+/* Where the run is; a table of names is in assign.c. */
+enum assign_state {
+	ASSIGN_IDLE,                /* not started */
+	ASSIGN_INSTALL,             /* waits for the transport's install */
+	ASSIGN_RELOAD,              /* waits for a reload command */
+	ASSIGN_ROLLBACK,            /* waits for a rollback */
+	ASSIGN_RERELOAD,            /* waits for a reload after a rollback */
+	ASSIGN_DONE                 /* done has been called */
+};
+
+/* One usage's part of the run (private to assign.c). */
+struct assign_usage {
+	enum usage usage;
+	char *store;
+	char *pointer;
+	char *cert;
+	char *key;
+	char **reload;              /* NULL-ended copy, or NULL */
+	unsigned timeout_ms;
+	struct transport_undo *undo;    /* set once switched */
+};
+
+struct assign {
+	/* Results, valid when done runs. */
+	int status;                 /* 0, or the failing step's CF_E* code */
+	unsigned assigned;          /* usages holding the new certificate */
+	unsigned rolled_back;       /* usages restored to their previous set */
+	char msg[1024];             /* why it failed, for an operator */
+	void *data;                 /* the caller's; assign never touches it */
+
+	/* Private. */
+	enum assign_state state;
+	struct transport *t;
+	char *server;
+	char *cert_pem;
+	size_t cert_len;
+	char *key_pem;
+	size_t key_len;
+	char *key_from;             /* key_on_server, copied */
+	struct assign_usage use[USAGE_MAX];
+	size_t nuse;
+	size_t cur;                 /* the usage being worked on */
+	bool failed;                /* going backwards */
+	size_t failed_at;           /* the usage whose step failed */
+	unsigned had_previous;      /* usages that had a set before */
+	void (*done)(struct assign *a, int status);
+};
+
+/* The state's name: "idle", "install", "reload", ... */
+const char *assign_state_name(enum assign_state st);
+
+/*
+ * Checks that key_pem (the first private key in it) belongs to the first
+ * certificate in cert_pem, and that cert_pem holds no private key (it is
+ * written world-readable). server names the server in messages. Returns 0,
+ * or CF_EINVAL with the reason in msg (never any key material).
+ */
+int assign_check_pair(const char *server, const char *cert_pem,
+    size_t cert_len, const char *key_pem, size_t key_len, char *msg,
+    size_t msgsz);
+
+/*
+ * Starts assigning in->cert_pem and in->key_pem to the usages in
+ * in->usages through t (which must stay open until done has run). Checks
+ * the pair and the paths first: on an error it returns CF_EINVAL/CF_ENOMEM
+ * with msg, nothing has been written and done will not be called. On 0,
+ * done(a, a->status) runs once, later, from the loop. a is filled here
+ * (its old contents are not looked at); in and what it points to may be
+ * freed as soon as this returns. Call assign_release after done, or after
+ * a failed start.
+ */
+int assign_start(struct assign *a, struct transport *t,
+    const struct assign_input *in, void (*done)(struct assign *a, int status),
+    char *msg, size_t msgsz);
+
+/*
+ * Frees what a holds (undo records, paths, the key copy, cleansed); the
+ * results stay readable. Not while a run is in flight: only after done, or
+ * a failed assign_start. May be called from inside done.
+ */
+void assign_release(struct assign *a);
+
+/*
+ * The server path at which usage u's certificate (assign_cert_path) or key
+ * (assign_key_path) is read: the binding's path (b may be NULL), or
+ * "<certs>/<usage>.pem" / ".key". A new string the caller frees; NULL when
+ * out of memory, or when neither certs nor the binding gives a path.
+ */
+char *assign_cert_path(const char *certs, const struct usage_binding *b,
+    enum usage u);
+char *assign_key_path(const char *certs, const struct usage_binding *b,
+    enum usage u);
+
+/*
+ * Starts reading the certificate currently assigned to usage u (leaf, then
+ * chain) through t, for inspect: cb gets the PEM, or CF_ENOENT when nothing
+ * is assigned. max 0 means ASSIGN_CERT_MAX. Returns 0 when started, or
+ * CF_EINVAL / CF_ENOMEM (cb is then not called).
+ */
+int assign_read_current(struct transport *t, const char *certs,
+    const struct usage_binding *b, enum usage u, size_t max,
+    transport_file_cb cb, void *arg);
+
+#endif

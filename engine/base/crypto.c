@@ -1,0 +1,744 @@
+/*
+ * libcrypto wrappers: key generation, CSRs, PEM in and out, and the small
+ * certificate readers the reports use. All of it runs on the calling thread
+ * with no shared state, so the engine may run it in the libuv threadpool.
+ * It must never print, touch files, prompt for a password (libcrypto's
+ * default PEM callback reads the terminal) or put key material in a message;
+ * every buffer that held a private key is cleansed before it is freed.
+ */
+#include "engine/base/crypto.h"
+#include "engine/base/dn.h"
+#include "engine/base/err.h"
+#include "engine/base/san.h"
+#include "engine/base/str.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/buffer.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+/*
+ * Formats "what: <libcrypto reason>" into msg, empties this thread's error
+ * queue (so that the next job on a pool thread starts clean) and returns
+ * code. The reason is a static libcrypto string, never data.
+ */
+int crypto_ossl_error(char *msg, size_t msgsz, int code, const char *what)
+{
+	const char *reason = NULL;
+	unsigned long e;
+
+	while (reason == NULL && (e = ERR_get_error()) != 0)
+		reason = ERR_reason_error_string(e);
+	ERR_clear_error();
+	if (reason == NULL)
+		reason = "unknown reason";
+	return cf_error(msg, msgsz, code, "%s: %s", what, reason);
+}
+
+/* A PEM password callback that refuses instead of reading the terminal. */
+static int no_password(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return -1;
+}
+
+/* Copies a memory BIO's contents into a malloc'd NUL-terminated string. */
+static int bio_to_string(BIO *b, char **out, size_t *len)
+{
+	BUF_MEM *bm = NULL;
+	char *s;
+
+	BIO_get_mem_ptr(b, &bm);
+	if (bm == NULL)
+		return CF_ECRYPTO;
+	if ((s = malloc(bm->length + 1)) == NULL)
+		return CF_ENOMEM;
+	memcpy(s, bm->data, bm->length);
+	s[bm->length] = '\0';
+	if (len != NULL)
+		*len = bm->length;
+	*out = s;
+	return 0;
+}
+
+int crypto_keygen(const struct key_spec *ks, EVP_PKEY **out, char *msg,
+    size_t msgsz)
+{
+	EVP_PKEY *k = NULL;
+	const char *group;
+
+	*out = NULL;
+	switch (ks->type) {
+	case KEY_EC:
+		if (ks->curve != NULL && strcmp(ks->curve, "P-256") == 0)
+			group = "prime256v1";
+		else if (ks->curve != NULL && strcmp(ks->curve, "P-384") == 0)
+			group = "secp384r1";
+		else
+			return cf_error(msg, msgsz, CF_EINVAL,
+			    "unsupported curve '%s' (use P-256 or P-384)",
+			    ks->curve ? ks->curve : "");
+		k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", group);
+		break;
+	case KEY_RSA:
+		if (ks->bits != 2048 && ks->bits != 3072 && ks->bits != 4096)
+			return cf_error(msg, msgsz, CF_EINVAL,
+			    "unsupported rsa size %d (use 2048, 3072 or 4096)",
+			    ks->bits);
+		k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)ks->bits);
+		break;
+	case KEY_ED25519:
+		k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+		break;
+	default:
+		return cf_error(msg, msgsz, CF_EINVAL, "unknown key type %d",
+		    (int)ks->type);
+	}
+	if (k == NULL)
+		return crypto_ossl_error(msg, msgsz, CF_ECRYPTO,
+		    "cannot generate key");
+	*out = k;
+	return 0;
+}
+
+int crypto_name_from_subject(const char *subject, X509_NAME **out, char *msg,
+    size_t msgsz)
+{
+	X509_NAME *name;
+	struct dn dn;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	if ((name = X509_NAME_new()) == NULL)
+		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
+	if (subject == NULL || subject[0] == '\0') {
+		*out = name;
+		return 0;
+	}
+	if ((rc = dn_parse(&dn, subject, msg, msgsz)) != 0) {
+		X509_NAME_free(name);
+		return rc;
+	}
+	/* The string reads most specific first (RFC 4514: "CN=x, O=y"); the
+	 * certificate holds the most significant first (O, then CN). */
+	for (i = 0; i < dn.n; i++) {
+		if (!X509_NAME_add_entry_by_txt(name, dn.rdn[i].key,
+		    MBSTRING_UTF8, (const unsigned char *)dn.rdn[i].value, -1,
+		    0, 0)) {
+			char what[128];
+
+			snprintf(what, sizeof(what), "malformed subject '%s'",
+			    subject);
+			rc = crypto_ossl_error(msg, msgsz, CF_EINVAL, what);
+			dn_release(&dn);
+			X509_NAME_free(name);
+			return rc;
+		}
+	}
+	dn_release(&dn);
+	*out = name;
+	return 0;
+}
+
+/* Wraps one parsed SAN into a new GENERAL_NAME, or NULL when out of memory. */
+static GENERAL_NAME *general_name_new(const struct san *s)
+{
+	GENERAL_NAME *gn = GENERAL_NAME_new();
+	ASN1_STRING *v;
+	int type;
+
+	if (gn == NULL)
+		return NULL;
+	switch (s->type) {
+	case SAN_IP:
+		type = GEN_IPADD;
+		v = ASN1_OCTET_STRING_new();
+		if (v != NULL && !ASN1_OCTET_STRING_set(v, s->ip,
+		    (int)s->iplen)) {
+			ASN1_OCTET_STRING_free(v);
+			v = NULL;
+		}
+		break;
+	case SAN_EMAIL:
+	case SAN_URI:
+	case SAN_DNS:
+	default:
+		type = s->type == SAN_EMAIL ? GEN_EMAIL :
+		    s->type == SAN_URI ? GEN_URI : GEN_DNS;
+		v = ASN1_IA5STRING_new();
+		if (v != NULL && !ASN1_STRING_set(v, s->value, -1)) {
+			ASN1_IA5STRING_free(v);
+			v = NULL;
+		}
+		break;
+	}
+	if (v == NULL) {
+		GENERAL_NAME_free(gn);
+		return NULL;
+	}
+	GENERAL_NAME_set0_value(gn, type, v);
+	return gn;
+}
+
+int crypto_sans_from_spec(const struct req_spec *rs, GENERAL_NAMES **out,
+    char *msg, size_t msgsz)
+{
+	GENERAL_NAMES *gens;
+	GENERAL_NAME *gn;
+	struct san s;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	if (rs->nsan == 0)
+		return 0;
+	if ((gens = GENERAL_NAMES_new()) == NULL)
+		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
+	for (i = 0; i < rs->nsan; i++) {
+		if ((rc = san_parse(rs->san[i], &s, msg, msgsz)) != 0) {
+			GENERAL_NAMES_free(gens);
+			return rc;
+		}
+		if ((gn = general_name_new(&s)) == NULL ||
+		    !sk_GENERAL_NAME_push(gens, gn)) {
+			GENERAL_NAME_free(gn);
+			GENERAL_NAMES_free(gens);
+			ERR_clear_error();
+			return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
+		}
+	}
+	*out = gens;
+	return 0;
+}
+
+int crypto_csr_new(EVP_PKEY *key, const struct req_spec *rs, X509_REQ **out,
+    char *msg, size_t msgsz)
+{
+	STACK_OF(X509_EXTENSION) *exts = NULL;
+	X509_EXTENSION *ext = NULL;
+	GENERAL_NAMES *gens = NULL;
+	X509_NAME *name = NULL;
+	X509_REQ *req = NULL;
+	const EVP_MD *md;
+	int rc;
+
+	*out = NULL;
+	rc = crypto_name_from_subject(rs->subject, &name, msg, msgsz);
+	if (rc != 0)
+		return rc;
+	if ((rc = crypto_sans_from_spec(rs, &gens, msg, msgsz)) != 0)
+		goto done;
+	rc = CF_ECRYPTO;
+	if ((req = X509_REQ_new()) == NULL ||
+	    !X509_REQ_set_version(req, 0) ||
+	    !X509_REQ_set_subject_name(req, name) ||
+	    !X509_REQ_set_pubkey(req, key)) {
+		rc = crypto_ossl_error(msg, msgsz, rc, "cannot build CSR");
+		goto done;
+	}
+	if (gens != NULL) {
+		/* RFC 5280 4.2.1.6: critical when the subject is empty. */
+		int crit = X509_NAME_entry_count(name) == 0;
+
+		if ((exts = sk_X509_EXTENSION_new_null()) == NULL ||
+		    (ext = X509V3_EXT_i2d(NID_subject_alt_name, crit,
+		    gens)) == NULL ||
+		    !sk_X509_EXTENSION_push(exts, ext)) {
+			X509_EXTENSION_free(ext);
+			rc = crypto_ossl_error(msg, msgsz, rc, "cannot build CSR");
+			goto done;
+		}
+		if (!X509_REQ_add_extensions(req, exts)) {
+			rc = crypto_ossl_error(msg, msgsz, rc, "cannot build CSR");
+			goto done;
+		}
+	}
+	/* Ed25519 signs the message itself and takes no digest. */
+	md = EVP_PKEY_get_id(key) == EVP_PKEY_ED25519 ||
+	    EVP_PKEY_get_id(key) == EVP_PKEY_ED448 ? NULL : EVP_sha256();
+	if (X509_REQ_sign(req, key, md) <= 0) {
+		rc = crypto_ossl_error(msg, msgsz, rc, "cannot sign CSR");
+		goto done;
+	}
+	*out = req;
+	req = NULL;
+	rc = 0;
+done:
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	GENERAL_NAMES_free(gens);
+	X509_NAME_free(name);
+	X509_REQ_free(req);
+	return rc;
+}
+
+void crypto_secret_free(char *p, size_t n)
+{
+	if (p == NULL)
+		return;
+	if (n == 0)
+		n = strlen(p) + 1;
+	OPENSSL_cleanse(p, n);
+	free(p);
+}
+
+int crypto_key_to_pem(EVP_PKEY *key, char **out, size_t *len, char *msg,
+    size_t msgsz)
+{
+	BUF_MEM *bm = NULL;
+	BIO *b;
+	char *s;
+
+	*out = NULL;
+	/* A secure-memory BIO clears its buffer on every grow and free. */
+	if ((b = BIO_new(BIO_s_secmem())) == NULL)
+		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
+	if (!PEM_write_bio_PKCS8PrivateKey(b, key, NULL, NULL, 0, NULL,
+	    NULL)) {
+		BIO_free(b);
+		return crypto_ossl_error(msg, msgsz, CF_ECRYPTO,
+		    "cannot encode private key");
+	}
+	BIO_get_mem_ptr(b, &bm);
+	if (bm == NULL || (s = malloc(bm->length + 1)) == NULL) {
+		BIO_free(b);
+		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
+	}
+	memcpy(s, bm->data, bm->length);
+	s[bm->length] = '\0';
+	if (len != NULL)
+		*len = bm->length;
+	BIO_free(b);
+	*out = s;
+	return 0;
+}
+
+int crypto_key_from_pem(const char *pem, const char *source, EVP_PKEY **out,
+    char *msg, size_t msgsz)
+{
+	char what[512];
+	EVP_PKEY *k;
+	BIO *b;
+
+	*out = NULL;
+	if ((b = BIO_new_mem_buf(pem, -1)) == NULL)
+		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
+	k = PEM_read_bio_PrivateKey(b, NULL, no_password, NULL);
+	BIO_free(b);
+	if (k == NULL) {
+		snprintf(what, sizeof(what), "cannot read private key from "
+		    "'%s'", source);
+		return crypto_ossl_error(msg, msgsz, CF_EINVAL, what);
+	}
+	*out = k;
+	return 0;
+}
+
+int crypto_cert_to_pem(X509 *cert, char **out, char *msg, size_t msgsz)
+{
+	BIO *b;
+	int rc;
+
+	*out = NULL;
+	if ((b = BIO_new(BIO_s_mem())) == NULL)
+		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
+	if (!PEM_write_bio_X509(b, cert))
+		rc = crypto_ossl_error(msg, msgsz, CF_ECRYPTO,
+		    "cannot encode certificate");
+	else if ((rc = bio_to_string(b, out, NULL)) != 0)
+		rc = cf_error(msg, msgsz, rc, "out of memory");
+	BIO_free(b);
+	return rc;
+}
+
+int crypto_certs_from_pem(const char *pem, const char *source,
+    STACK_OF(X509) **out, char *msg, size_t msgsz)
+{
+	STACK_OF(X509) *sk;
+	char what[512];
+	unsigned long e;
+	X509 *x;
+	BIO *b;
+
+	*out = NULL;
+	if ((sk = sk_X509_new_null()) == NULL)
+		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
+	if ((b = BIO_new_mem_buf(pem, -1)) == NULL) {
+		sk_X509_free(sk);
+		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
+	}
+	for (;;) {
+		x = PEM_read_bio_X509(b, NULL, no_password, NULL);
+		if (x == NULL) {
+			/* "No start line" after the last block is the end. */
+			e = ERR_peek_last_error();
+			if (ERR_GET_LIB(e) == ERR_LIB_PEM &&
+			    ERR_GET_REASON(e) == PEM_R_NO_START_LINE) {
+				ERR_clear_error();
+				break;
+			}
+			snprintf(what, sizeof(what), "malformed certificate "
+			    "#%d in '%s'", sk_X509_num(sk) + 1, source);
+			BIO_free(b);
+			sk_X509_pop_free(sk, X509_free);
+			return crypto_ossl_error(msg, msgsz, CF_EINVAL, what);
+		}
+		if (!sk_X509_push(sk, x)) {
+			X509_free(x);
+			BIO_free(b);
+			sk_X509_pop_free(sk, X509_free);
+			return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
+		}
+	}
+	BIO_free(b);
+	if (sk_X509_num(sk) == 0) {
+		sk_X509_free(sk);
+		return cf_error(msg, msgsz, CF_EINVAL,
+		    "no PEM certificate in '%s'", source);
+	}
+	*out = sk;
+	return 0;
+}
+
+int crypto_csr_to_pem(X509_REQ *csr, char **out, char *msg, size_t msgsz)
+{
+	BIO *b;
+	int rc;
+
+	*out = NULL;
+	if ((b = BIO_new(BIO_s_mem())) == NULL)
+		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
+	if (!PEM_write_bio_X509_REQ(b, csr))
+		rc = crypto_ossl_error(msg, msgsz, CF_ECRYPTO, "cannot encode CSR");
+	else if ((rc = bio_to_string(b, out, NULL)) != 0)
+		rc = cf_error(msg, msgsz, rc, "out of memory");
+	BIO_free(b);
+	return rc;
+}
+
+int crypto_csr_from_pem(const char *pem, const char *source, X509_REQ **out,
+    char *msg, size_t msgsz)
+{
+	char what[512];
+	X509_REQ *r;
+	BIO *b;
+
+	*out = NULL;
+	if ((b = BIO_new_mem_buf(pem, -1)) == NULL)
+		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
+	r = PEM_read_bio_X509_REQ(b, NULL, no_password, NULL);
+	BIO_free(b);
+	if (r == NULL) {
+		snprintf(what, sizeof(what), "cannot read CSR from '%s'",
+		    source);
+		return crypto_ossl_error(msg, msgsz, CF_EINVAL, what);
+	}
+	*out = r;
+	return 0;
+}
+
+/* Writes the md digest of cert's DER as upper-case hex into out. */
+static int cert_digest_hex(X509 *cert, const EVP_MD *md, char *out)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned int n = 0, i;
+
+	out[0] = '\0';
+	if (!X509_digest(cert, md, d, &n)) {
+		ERR_clear_error();
+		return CF_ECRYPTO;
+	}
+	for (i = 0; i < n; i++) {
+		out[2 * i] = hex[d[i] >> 4];
+		out[2 * i + 1] = hex[d[i] & 0xf];
+	}
+	out[2 * n] = '\0';
+	return 0;
+}
+
+int crypto_thumbprint(X509 *cert, char sha1[41])
+{
+	return cert_digest_hex(cert, EVP_sha1(), sha1);
+}
+
+int crypto_fingerprint_sha256(X509 *cert, char out[65])
+{
+	return cert_digest_hex(cert, EVP_sha256(), out);
+}
+
+bool crypto_key_matches_cert(EVP_PKEY *key, X509 *cert)
+{
+	EVP_PKEY *pub = X509_get0_pubkey(cert);
+	bool eq = key != NULL && pub != NULL && EVP_PKEY_eq(key, pub) == 1;
+
+	ERR_clear_error();
+	return eq;
+}
+
+bool crypto_csr_matches_cert(X509_REQ *csr, X509 *cert)
+{
+	EVP_PKEY *a = X509_REQ_get0_pubkey(csr);
+	EVP_PKEY *b = X509_get0_pubkey(cert);
+	bool eq = a != NULL && b != NULL && EVP_PKEY_eq(a, b) == 1;
+
+	ERR_clear_error();
+	return eq;
+}
+
+static int asn1_time_to_time_t(const ASN1_TIME *at, time_t *t)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (at == NULL || !ASN1_TIME_to_tm(at, &tm)) {
+		ERR_clear_error();
+		return CF_EINVAL;
+	}
+	*t = timegm(&tm);
+	return 0;
+}
+
+int crypto_cert_not_after(X509 *cert, time_t *t)
+{
+	return asn1_time_to_time_t(X509_get0_notAfter(cert), t);
+}
+
+int crypto_cert_not_before(X509 *cert, time_t *t)
+{
+	return asn1_time_to_time_t(X509_get0_notBefore(cert), t);
+}
+
+static int name_print(const X509_NAME *name, char *buf, size_t bufsz);
+
+int crypto_cert_subject(X509 *cert, char *buf, size_t bufsz)
+{
+	return name_print(X509_get_subject_name(cert), buf, bufsz);
+}
+
+int crypto_cert_issuer(X509 *cert, char *buf, size_t bufsz)
+{
+	return name_print(X509_get_issuer_name(cert), buf, bufsz);
+}
+
+int crypto_cert_serial(X509 *cert, char *buf, size_t bufsz)
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+	char *hex = bn ? BN_bn2hex(bn) : NULL;
+	int rc = 0;
+
+	if (hex == NULL || strlen(hex) >= bufsz)
+		rc = CF_EINVAL;
+	else
+		strcpy(buf, hex);
+	OPENSSL_free(hex);
+	BN_free(bn);
+	return rc;
+}
+
+int crypto_cert_key_describe(X509 *cert, char *buf, size_t bufsz)
+{
+	EVP_PKEY *k = X509_get0_pubkey(cert);
+	char group[64];
+	size_t glen = 0;
+
+	if (k == NULL)
+		return CF_EINVAL;
+	if (EVP_PKEY_is_a(k, "EC") && EVP_PKEY_get_group_name(k, group,
+	    sizeof group, &glen) == 1)
+		snprintf(buf, bufsz, "ec %s", strcmp(group, "prime256v1") == 0 ?
+		    "P-256" : strcmp(group, "secp384r1") == 0 ? "P-384" : group);
+	else if (EVP_PKEY_is_a(k, "RSA"))
+		snprintf(buf, bufsz, "rsa %d", EVP_PKEY_get_bits(k));
+	else if (EVP_PKEY_is_a(k, "ED25519"))
+		snprintf(buf, bufsz, "ed25519");
+	else
+		snprintf(buf, bufsz, "%s", EVP_PKEY_get0_type_name(k));
+	ERR_clear_error();
+	return 0;
+}
+
+static int name_print(const X509_NAME *name, char *buf, size_t bufsz)
+{
+	/*
+	 * RFC 4514 order and escaping, ", " between RDNs, so that it reads
+	 * like the template's subject ("CN=x, O=y"); UTF-8 left as is,
+	 * control characters escaped. chain.c names CAs the same way.
+	 */
+	unsigned long flags = XN_FLAG_SEP_CPLUS_SPC | XN_FLAG_DN_REV |
+	    XN_FLAG_FN_SN | XN_FLAG_DUMP_UNKNOWN_FIELDS |
+	    ASN1_STRFLGS_ESC_2253 | ASN1_STRFLGS_ESC_CTRL |
+	    ASN1_STRFLGS_UTF8_CONVERT | ASN1_STRFLGS_DUMP_UNKNOWN |
+	    ASN1_STRFLGS_DUMP_DER;
+	BUF_MEM *bm = NULL;
+	BIO *b;
+	int rc = 0;
+
+	if (bufsz == 0)
+		return CF_EINVAL;
+	buf[0] = '\0';
+	if ((b = BIO_new(BIO_s_mem())) == NULL)
+		return CF_ENOMEM;
+	if (X509_NAME_print_ex(b, name, 0, flags) < 0) {
+		BIO_free(b);
+		ERR_clear_error();
+		return CF_EINVAL;
+	}
+	BIO_get_mem_ptr(b, &bm);
+	if (bm != NULL) {
+		size_t n = bm->length;
+
+		if (n >= bufsz) {
+			n = bufsz - 1;
+			rc = CF_EINVAL;
+		}
+		memcpy(buf, bm->data, n);
+		buf[n] = '\0';
+	}
+	BIO_free(b);
+	return rc;
+}
+
+/* Formats one GENERAL_NAME the req_spec way into a new string, or NULL. */
+static char *general_name_string(const GENERAL_NAME *gn, bool *skip)
+{
+	const unsigned char *d;
+	const char *prefix;
+	char ip[INET6_ADDRSTRLEN];
+	ASN1_STRING *v;
+	int type, len;
+
+	*skip = false;
+	v = GENERAL_NAME_get0_value(gn, &type);
+	if (v == NULL) {
+		*skip = true;
+		return NULL;
+	}
+	d = ASN1_STRING_get0_data(v);
+	len = ASN1_STRING_length(v);
+	switch (type) {
+	case GEN_IPADD:
+		if ((len != 4 && len != 16) || inet_ntop(len == 4 ?
+		    AF_INET : AF_INET6, d, ip, sizeof(ip)) == NULL) {
+			*skip = true;
+			return NULL;
+		}
+		return cf_asprintf("IP:%s", ip);
+	case GEN_DNS:
+		prefix = "DNS:";
+		break;
+	case GEN_EMAIL:
+		prefix = "email:";
+		break;
+	case GEN_URI:
+		prefix = "URI:";
+		break;
+	default:
+		*skip = true;
+		return NULL;
+	}
+	/* An embedded NUL would make the string lie about the name. */
+	if (len < 0 || memchr(d, '\0', (size_t)len) != NULL) {
+		*skip = true;
+		return NULL;
+	}
+	return cf_asprintf("%s%.*s", prefix, len, (const char *)d);
+}
+
+int crypto_cert_sans(X509 *cert, char ***out, size_t *n)
+{
+	GENERAL_NAMES *gens;
+	char **v = NULL, *s;
+	size_t count = 0;
+	bool skip;
+	int i;
+
+	*out = NULL;
+	*n = 0;
+	gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	if (gens == NULL) {
+		ERR_clear_error();
+		return 0;
+	}
+	if (sk_GENERAL_NAME_num(gens) > 0 &&
+	    (v = calloc((size_t)sk_GENERAL_NAME_num(gens), sizeof(*v))) ==
+	    NULL) {
+		GENERAL_NAMES_free(gens);
+		return CF_ENOMEM;
+	}
+	for (i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
+		s = general_name_string(sk_GENERAL_NAME_value(gens, i), &skip);
+		if (skip)
+			continue;
+		if (s == NULL) {
+			crypto_strings_free(v, count);
+			GENERAL_NAMES_free(gens);
+			return CF_ENOMEM;
+		}
+		v[count++] = s;
+	}
+	GENERAL_NAMES_free(gens);
+	if (count == 0) {
+		free(v);
+		v = NULL;
+	}
+	*out = v;
+	*n = count;
+	return 0;
+}
+
+void crypto_strings_free(char **v, size_t n)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+unsigned crypto_cert_eku(X509 *cert)
+{
+	EXTENDED_KEY_USAGE *eku;
+	unsigned flags = 0;
+	int i;
+
+	eku = X509_get_ext_d2i(cert, NID_ext_key_usage, NULL, NULL);
+	if (eku == NULL) {
+		ERR_clear_error();
+		return 0;
+	}
+	for (i = 0; i < sk_ASN1_OBJECT_num(eku); i++) {
+		switch (OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, i))) {
+		case NID_server_auth:
+			flags |= EKU_SERVER_AUTH;
+			break;
+		case NID_client_auth:
+			flags |= EKU_CLIENT_AUTH;
+			break;
+		case NID_code_sign:
+			flags |= EKU_CODE_SIGNING;
+			break;
+		case NID_email_protect:
+			flags |= EKU_EMAIL_PROTECTION;
+			break;
+		case NID_time_stamp:
+			flags |= EKU_TIME_STAMPING;
+			break;
+		default:
+			break;
+		}
+	}
+	EXTENDED_KEY_USAGE_free(eku);
+	return flags;
+}

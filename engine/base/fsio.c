@@ -1,0 +1,432 @@
+/*
+ * Safe local file operations (see fsio.h). Every write goes through a fresh
+ * temporary file and a rename: nothing here ever opens an existing file for
+ * writing except the lock file, never follows a symlink when creating, and
+ * never leaves a temporary file behind on failure. No printing, no exit.
+ */
+#include "engine/base/fsio.h"
+#include "engine/base/err.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* How many random names to try before giving up on O_EXCL collisions. */
+#define TMP_TRIES 16
+
+/*
+ * A random 64-bit value for temporary names. Not a secret: O_EXCL and
+ * O_NOFOLLOW make a guessed name harmless; randomness only avoids retries.
+ */
+uint64_t fsio_random64(void)
+{
+	static uint64_t counter;
+	uint64_t r;
+	struct timespec ts;
+
+	if (getentropy(&r, sizeof r) == 0)
+		return r;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	counter++;
+	return ((uint64_t)getpid() << 32) ^ (uint64_t)ts.tv_nsec ^
+	    ((uint64_t)ts.tv_sec << 20) ^ (counter * 0x9e3779b97f4a7c15ULL);
+}
+
+/*
+ * Splits path into a newly allocated directory part ("." when there is
+ * none) and a pointer to the final component inside path.
+ */
+static char *dir_of(const char *path, const char **base)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+
+	if (slash == NULL) {
+		*base = path;
+		return strdup(".");
+	}
+	*base = slash + 1;
+	if (slash == path)
+		return strdup("/");
+	dir = malloc((size_t)(slash - path) + 1);
+	if (dir == NULL)
+		return NULL;
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	return dir;
+}
+
+/* Writes all of buf to fd, retrying short writes and EINTR. */
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0) {
+			errno = EIO;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Makes a rename or unlink in dir durable. Filesystems that cannot fsync a
+ * directory say EINVAL; there is nothing more to do on those.
+ */
+static int sync_dir(const char *dir)
+{
+	int fd, rc, e;
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	e = errno;
+	close(fd);
+	if (rc != 0 && e == EINVAL)
+		rc = 0;
+	errno = e;
+	return rc;
+}
+
+int fsio_write_atomic(const char *path, const void *data, size_t len,
+    mode_t mode, char *msg, size_t msgsz)
+{
+	const char *base;
+	char *dir, *tmp;
+	size_t tmpsz;
+	int fd = -1, i, e;
+
+	if (path == NULL || (data == NULL && len > 0))
+		return cf_error(msg, msgsz, CF_EINVAL,
+		    "cannot write: no path or no data");
+	dir = dir_of(path, &base);
+	if (dir == NULL)
+		return cf_error(msg, msgsz, CF_ENOMEM,
+		    "cannot write '%s': out of memory", path);
+	if (*base == '\0' || strcmp(base, ".") == 0 ||
+	    strcmp(base, "..") == 0) {
+		free(dir);
+		return cf_error(msg, msgsz, CF_EINVAL,
+		    "cannot write '%s': not a file name", path);
+	}
+	/* dir + "/." + base + ".<16 hex>.tmp" + NUL */
+	tmpsz = strlen(dir) + strlen(base) + 32;
+	tmp = malloc(tmpsz);
+	if (tmp == NULL) {
+		free(dir);
+		return cf_error(msg, msgsz, CF_ENOMEM,
+		    "cannot write '%s': out of memory", path);
+	}
+	for (i = 0; i < TMP_TRIES; i++) {
+		snprintf(tmp, tmpsz, "%s/.%s.%016" PRIx64 ".tmp", dir, base,
+		    fsio_random64());
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, mode & 07777);
+		if (fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (fd < 0) {
+		e = errno;
+		free(tmp);
+		free(dir);
+		return cf_error(msg, msgsz, cf_errno_code(e),
+		    "cannot write '%s': %s", path, strerror(e));
+	}
+	/*
+	 * open() applied the umask, which can only have removed bits; fchmod
+	 * makes the mode exact before any byte of a private key lands here.
+	 */
+	if (fchmod(fd, mode & 07777) != 0 || write_all(fd, data, len) != 0 ||
+	    fsync(fd) != 0) {
+		e = errno;
+		close(fd);
+		goto fail;
+	}
+	if (close(fd) != 0) {
+		e = errno;
+		goto fail;
+	}
+	if (rename(tmp, path) != 0) {
+		e = errno;
+		unlink(tmp);
+		free(tmp);
+		free(dir);
+		return cf_error(msg, msgsz, cf_errno_code(e),
+		    "cannot replace '%s': %s", path, strerror(e));
+	}
+	free(tmp);
+	if (sync_dir(dir) != 0) {
+		e = errno;
+		free(dir);
+		return cf_error(msg, msgsz, CF_EIO,
+		    "cannot sync directory of '%s': %s", path, strerror(e));
+	}
+	free(dir);
+	return 0;
+
+fail:
+	unlink(tmp);
+	free(tmp);
+	free(dir);
+	return cf_error(msg, msgsz, cf_errno_code(e), "cannot write '%s': %s",
+	    path, strerror(e));
+}
+
+/* mkdir for one prefix; an existing directory (or link to one) is fine. */
+static int mkdir_one(const char *full, const char *prefix, mode_t mode,
+    char *msg, size_t msgsz)
+{
+	struct stat st;
+	int e;
+
+	if (mkdir(prefix, mode & 07777) == 0) {
+		if (chmod(prefix, mode & 07777) != 0) {
+			e = errno;
+			return cf_error(msg, msgsz, cf_errno_code(e),
+			    "cannot create directory '%s': %s", prefix,
+			    strerror(e));
+		}
+		return 0;
+	}
+	e = errno;
+	if (e != EEXIST) {
+		/* An existing parent we may not write into is fine. */
+		if (stat(prefix, &st) == 0 && S_ISDIR(st.st_mode))
+			return 0;
+		return cf_error(msg, msgsz, cf_errno_code(e),
+		    "cannot create directory '%s': %s", prefix, strerror(e));
+	}
+	if (stat(prefix, &st) != 0) {
+		e = errno;
+		return cf_error(msg, msgsz, cf_errno_code(e),
+		    "cannot create directory '%s': %s", prefix, strerror(e));
+	}
+	if (!S_ISDIR(st.st_mode))
+		return cf_error(msg, msgsz, CF_EEXIST,
+		    "cannot create directory '%s': '%s' is not a directory",
+		    full, prefix);
+	return 0;
+}
+
+int fsio_mkdirs(const char *path, mode_t mode, char *msg, size_t msgsz)
+{
+	char *buf, *p;
+	int rc;
+
+	if (path == NULL || *path == '\0')
+		return cf_error(msg, msgsz, CF_EINVAL,
+		    "cannot create directory: empty path");
+	buf = strdup(path);
+	if (buf == NULL)
+		return cf_error(msg, msgsz, CF_ENOMEM,
+		    "cannot create directory '%s': out of memory", path);
+	/* Each '/' after a non-'/' ends a prefix; the root itself exists. */
+	for (p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/' || p[-1] == '/')
+			continue;
+		*p = '\0';
+		rc = mkdir_one(path, buf, mode, msg, msgsz);
+		*p = '/';
+		if (rc != 0) {
+			free(buf);
+			return rc;
+		}
+	}
+	rc = 0;
+	if (p[-1] != '/')
+		rc = mkdir_one(path, buf, mode, msg, msgsz);
+	free(buf);
+	return rc;
+}
+
+int fsio_read_file(const char *path, size_t max, char **data, size_t *len,
+    char *msg, size_t msgsz)
+{
+	struct stat st;
+	char *buf = NULL, *nbuf;
+	size_t cap, n = 0;
+	ssize_t r;
+	int fd, e;
+
+	*data = NULL;
+	*len = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		e = errno;
+		return cf_error(msg, msgsz, cf_errno_code(e),
+		    "cannot read '%s': %s", path, strerror(e));
+	}
+	if (fstat(fd, &st) != 0) {
+		e = errno;
+		close(fd);
+		return cf_error(msg, msgsz, CF_EIO, "cannot read '%s': %s",
+		    path, strerror(e));
+	}
+	if (S_ISDIR(st.st_mode)) {
+		close(fd);
+		return cf_error(msg, msgsz, CF_EIO, "cannot read '%s': %s",
+		    path, strerror(EISDIR));
+	}
+	if (st.st_size > 0 && (uintmax_t)st.st_size > (uintmax_t)max)
+		goto too_big;
+	/*
+	 * st_size is only a hint (the file may grow, or be a pipe or a /proc
+	 * file that says 0): read until EOF, one byte past max at most.
+	 */
+	if (max > SIZE_MAX - 2)
+		max = SIZE_MAX - 2;
+	cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
+	if (cap > max + 1)
+		cap = max + 1;
+	buf = malloc(cap + 1);
+	if (buf == NULL)
+		goto no_mem;
+	for (;;) {
+		if (n == cap) {
+			/* cap <= max here: n > max was refused below. */
+			cap = cap > max / 2 ? max + 1 : cap * 2;
+			nbuf = realloc(buf, cap + 1);
+			if (nbuf == NULL)
+				goto no_mem;
+			buf = nbuf;
+		}
+		r = read(fd, buf + n, cap - n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			e = errno;
+			free(buf);
+			close(fd);
+			return cf_error(msg, msgsz, CF_EIO,
+			    "cannot read '%s': %s", path, strerror(e));
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > max)
+			goto too_big;
+	}
+	close(fd);
+	buf[n] = '\0';
+	*data = buf;
+	*len = n;
+	return 0;
+
+no_mem:
+	free(buf);
+	close(fd);
+	return cf_error(msg, msgsz, CF_ENOMEM,
+	    "cannot read '%s': out of memory", path);
+
+too_big:
+	free(buf);
+	close(fd);
+	return cf_error(msg, msgsz, CF_EINVAL,
+	    "cannot read '%s': larger than the limit of %zu bytes", path, max);
+}
+
+int fsio_remove(const char *path, char *msg, size_t msgsz)
+{
+	int e;
+
+	if (unlink(path) == 0 || errno == ENOENT)
+		return 0;
+	e = errno;
+	return cf_error(msg, msgsz, CF_EIO, "cannot remove '%s': %s", path,
+	    strerror(e));
+}
+
+/* The pid a lock holder wrote into the lock file, or 0 when unreadable. */
+static long lock_holder(int fd)
+{
+	char buf[32];
+	ssize_t n;
+	char *end;
+	long pid;
+
+	n = pread(fd, buf, sizeof buf - 1, 0);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	pid = strtol(buf, &end, 10);
+	if (end == buf || pid <= 0)
+		return 0;
+	return pid;
+}
+
+int fsio_lock(const char *path, int *fd, char *msg, size_t msgsz)
+{
+	char buf[32];
+	long pid;
+	int lfd, e, n;
+
+	*fd = -1;
+	lfd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (lfd < 0) {
+		e = errno;
+		return cf_error(msg, msgsz, CF_EIO,
+		    "cannot open lock '%s': %s", path, strerror(e));
+	}
+	while (flock(lfd, LOCK_EX | LOCK_NB) != 0) {
+		e = errno;
+		if (e == EINTR)
+			continue;
+		if (e == EWOULDBLOCK) {
+			pid = lock_holder(lfd);
+			close(lfd);
+			if (pid > 0)
+				return cf_error(msg, msgsz, CF_ELOCKED,
+				    "another run holds the lock '%s' "
+				    "(pid %ld)", path, pid);
+			return cf_error(msg, msgsz, CF_ELOCKED,
+			    "another run holds the lock '%s'", path);
+		}
+		close(lfd);
+		return cf_error(msg, msgsz, CF_EIO,
+		    "cannot lock '%s': %s", path, strerror(e));
+	}
+	/*
+	 * The pid is for the message a second run prints, nothing more: the
+	 * lock is the kernel's, so a stale pid from a dead run is harmless.
+	 */
+	n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+	if (ftruncate(lfd, 0) != 0 || pwrite(lfd, buf, (size_t)n, 0) != n) {
+		e = errno;
+		close(lfd);
+		return cf_error(msg, msgsz, CF_EIO,
+		    "cannot write lock '%s': %s", path, strerror(e));
+	}
+	*fd = lfd;
+	return 0;
+}
+
+void fsio_unlock(int fd)
+{
+	if (fd < 0)
+		return;
+	/* Clear our pid while we still hold the lock, then let go. */
+	if (ftruncate(fd, 0) != 0) {
+		/* Nothing to do: the pid is only informative. */
+	}
+	flock(fd, LOCK_UN);
+	close(fd);
+}

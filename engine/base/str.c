@@ -1,0 +1,40 @@
+/*
+ * cf_asprintf: format once to measure, allocate exactly, format again and
+ * check that both passes agree. It never prints and never truncates.
+ */
+#include "engine/base/str.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+char *cf_vasprintf(const char *fmt, va_list ap)
+{
+	va_list aq;
+	char *s;
+	int n;
+
+	/* The first pass consumes a copy: ap is needed again below. */
+	va_copy(aq, ap);
+	n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	if (n < 0)
+		return NULL;
+	if ((s = malloc((size_t)n + 1)) == NULL)
+		return NULL;
+	if (vsnprintf(s, (size_t)n + 1, fmt, ap) != n) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+char *cf_asprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	s = cf_vasprintf(fmt, ap);
+	va_end(ap);
+	return s;
+}

@@ -1,0 +1,726 @@
+/*
+ * The ACME driver's shared half: the account key, the directory, the
+ * account (found again by its key, else created), the nonce pool, and
+ * the signed POST every step goes through, badNonce retries included.
+ */
+#include "engine/ca/ca_acme.h"
+#include "engine/ca/ca_acme_int.h"
+#include "engine/base/crypto.h"
+#include "engine/base/err.h"
+#include "engine/base/fsio.h"
+#include "engine/acme/jws.h"
+#include "engine/base/strv.h"
+
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+/* ---- replies and failures ---- */
+
+/* The server's strike counter; NULL when out of memory. */
+static struct acme_strikes *strikes_of(struct ca_acme *a, const char *server)
+{
+	struct acme_strikes *k;
+
+	for (k = a->strikes; k; k = k->next)
+		if (strcmp(k->server, server) == 0)
+			return k;
+	if ((k = calloc(1, sizeof(*k))) == NULL ||
+	    (k->server = strdup(server)) == NULL) {
+		free(k);
+		return NULL;
+	}
+	k->next = a->strikes;
+	a->strikes = k;
+	return k;
+}
+
+
+void acme_op_free(struct acme_op *op)
+{
+	size_t i;
+
+	if (op == NULL)
+		return;
+	free(op->server);
+	free(op->csr_pem);
+	strv_free(op->sans);
+	free(op->ref);
+	free(op->url);
+	free(op->payload);
+	acme_order_release(&op->order);
+	free(op->token_rel);
+	free(op->challenge_url);
+	for (i = 0; i < op->nchains; i++)
+		free(op->chains[i]);
+	for (i = 0; i < op->nalt_urls; i++)
+		free(op->alt_urls[i]);
+	op->a->ops--;
+	free(op);
+}
+
+void acme_reply(struct acme_op *op, enum ca_answer answer,
+    const char *status_text, const char *detail, int retry_after)
+{
+	struct ca_reply r;
+
+	memset(&r, 0, sizeof r);
+	r.answer = answer;
+	r.ref = dup_or_null(op->ref);
+	r.status_text = dup_or_null(status_text);
+	r.detail = dup_or_null(detail);
+	r.retry_after = retry_after;
+	if (!op->strike) {
+		struct acme_strikes *k = op->server ?
+		    strikes_of(op->a, op->server) : NULL;
+
+		if (k)
+			k->n = 0;
+	}
+	if (answer == CA_ISSUED && op->nchains > 0) {
+		r.cert_pem = op->chains[0];
+		op->chains[0] = NULL;
+		r.preferred = op->preferred;
+		if (op->nchains > 1 &&
+		    (r.alt_pem = calloc(op->nchains, sizeof(char *))) != NULL) {
+			memcpy(r.alt_pem, op->chains + 1,
+			    (op->nchains - 1) * sizeof(char *));
+			memset(op->chains + 1, 0,
+			    (op->nchains - 1) * sizeof(char *));
+		}
+	}
+	op->cb(op->arg, &r);
+	ca_reply_release(&r);
+	acme_op_free(op);
+}
+
+void acme_note(struct acme_op *op, const char *status_text)
+{
+	if (op->hooks.note != NULL)
+		op->hooks.note(op->hooks.ctx, status_text);
+}
+
+const char *acme_resp_problem(const struct http_resp *resp,
+    struct acme_problem *p, char *buf, size_t bufsz)
+{
+	char msg[256];
+
+	memset(p, 0, sizeof(*p));
+	if (resp->body_len > 0 && acme_problem_parse(resp->body,
+	    resp->body_len, p, msg, sizeof msg) == 0)
+		return acme_problem_describe(p, buf, bufsz);
+	acme_problem_release(p);
+	memset(p, 0, sizeof(*p));
+	snprintf(buf, bufsz, "HTTP %ld from %s", resp->status, resp->url);
+	return buf;
+}
+
+int acme_backoff(struct acme_op *op, const struct http_resp *resp)
+{
+	struct acme_strikes *k = op->server ? strikes_of(op->a, op->server) :
+	    NULL;
+	int s, n = k ? k->n++ : 0;
+	double base;
+
+	op->strike = true;
+
+	if (resp != NULL && resp->retry_after != NULL &&
+	    http_retry_after(resp->retry_after, time(NULL), &s) == 0)
+		return s > 0 ? s : 1;
+	base = n >= 8 ? ACME_BACKOFF_MAX : (double)(1 << n);
+	if (base > ACME_BACKOFF_MAX)
+		base = ACME_BACKOFF_MAX;
+	/* Jitter, so a pool of servers told "slow down" does not come
+	 * back in one burst. */
+	s = (int)(base * (0.5 + (double)(fsio_random64() % 1000) / 1000.0));
+	return s > 0 ? s : 1;
+}
+
+bool acme_transient(struct acme_op *op, int status, struct http_resp *resp,
+    const char *msg, const char *what)
+{
+	struct acme_problem p;
+	char buf[1400], text[64];
+
+	if (status == CF_EIO || status == CF_ETIMEDOUT) {
+		/* The network, not the CA: the order (if any) stays. */
+		snprintf(buf, sizeof buf, "%s: %s; asking again later", what,
+		    msg);
+		acme_reply(op, CA_PENDING, "unreachable", buf,
+		    acme_backoff(op, NULL));
+		return true;
+	}
+	if (status != 0) {
+		snprintf(buf, sizeof buf, "%s: %s", what, msg);
+		acme_reply(op, CA_ERROR, status == CF_EINVAL ?
+		    "malformed response" : "error", buf, -1);
+		return true;
+	}
+	if (resp->status < 500 && resp->status != 429)
+		return false;
+	acme_resp_problem(resp, &p, buf, sizeof buf);
+	acme_problem_word(&p, resp->status, text, sizeof text);
+	acme_problem_release(&p);
+	{
+		char detail[1600];
+
+		snprintf(detail, sizeof detail, "%s: %s; asking again later",
+		    what, buf);
+		acme_reply(op, CA_PENDING, text, detail,
+		    acme_backoff(op, resp));
+	}
+	return true;
+}
+
+void acme_problem_word(const struct acme_problem *p, long status, char *text,
+    size_t textsz)
+{
+	size_t n = strlen(ACME_ERROR_PREFIX);
+
+	if (p->type && strncmp(p->type, ACME_ERROR_PREFIX, n) == 0)
+		snprintf(text, textsz, "%s", p->type + n);
+	else
+		snprintf(text, textsz, "HTTP %ld", status);
+}
+
+/* ---- nonces and signed requests ---- */
+
+static void nonce_keep(struct ca_acme *a, struct http_resp *resp)
+{
+	if (resp == NULL || !acme_nonce_valid(resp->replay_nonce))
+		return;
+	if (a->nnonces == ACME_NONCE_POOL) {
+		free(a->nonces[0]);
+		memmove(a->nonces, a->nonces + 1,
+		    (ACME_NONCE_POOL - 1) * sizeof(char *));
+		a->nnonces--;
+	}
+	a->nonces[a->nnonces++] = resp->replay_nonce;
+	resp->replay_nonce = NULL;
+}
+
+static void post_send(struct acme_op *op);
+
+static void on_post(void *arg, int status, struct http_resp *resp,
+    const char *msg)
+{
+	struct acme_op *op = arg;
+	struct acme_problem p;
+	char buf[256];
+	bool bad_nonce = false;
+
+	if (status == 0) {
+		nonce_keep(op->a, resp);
+		if (resp->status == 400) {
+			acme_resp_problem(resp, &p, buf, sizeof buf);
+			bad_nonce = acme_problem_is(&p, "badNonce");
+			acme_problem_release(&p);
+		}
+	}
+	/* The CA refused the nonce, not the request: the same request with
+	 * a fresh nonce, a bounded number of times. */
+	if (bad_nonce && ++op->nonce_tries < ACME_BADNONCE_TRIES) {
+		post_send(op);
+		return;
+	}
+	op->next(op, status, resp, msg);
+}
+
+static void on_new_nonce(void *arg, int status, struct http_resp *resp,
+    const char *msg)
+{
+	struct acme_op *op = arg;
+
+	if (status == 0)
+		nonce_keep(op->a, resp);
+	if (op->a->nnonces == 0) {
+		/* The step judges the refusal (5xx, 429...) as its own. */
+		if (status == 0 && resp->status >= 400) {
+			op->next(op, 0, resp, msg);
+			return;
+		}
+		op->next(op, status != 0 ? status : CF_EIO, NULL, status != 0 ?
+		    msg : "the ACME server sent no Replay-Nonce");
+		return;
+	}
+	post_send(op);
+}
+
+static void post_send(struct acme_op *op)
+{
+	struct ca_acme *a = op->a;
+	struct jws_header h;
+	struct http_req req;
+	char *body = NULL, *nonce, msg[256];
+	int rc;
+
+	if (a->nnonces == 0) {
+		memset(&req, 0, sizeof req);
+		req.method = HTTP_HEAD;
+		req.url = a->dir.new_nonce;
+		if (http_request(&a->http, &req, on_new_nonce, op, msg,
+		    sizeof msg) != 0)
+			op->next(op, CF_EIO, NULL, msg);
+		return;
+	}
+	nonce = a->nonces[--a->nnonces];
+	h.url = op->url;
+	h.nonce = nonce;
+	h.kid = op->use_jwk ? NULL : a->kid;
+	rc = jws_sign(a->key, &h, op->payload, &body, msg, sizeof msg);
+	free(nonce);
+	if (rc == 0) {
+		memset(&req, 0, sizeof req);
+		req.method = HTTP_POST;
+		req.url = op->url;
+		req.content_type = ACME_JOSE_JSON;
+		req.body = body;
+		rc = http_request(&a->http, &req, on_post, op, msg,
+		    sizeof msg);
+	}
+	free(body);
+	if (rc != 0)
+		op->next(op, rc, NULL, msg);
+}
+
+void acme_post(struct acme_op *op, const char *url, const char *payload,
+    acme_step next)
+{
+	char *u, *p;
+
+	/* Every request to the CA goes over verified TLS, whatever URL the
+	 * CA hands out. */
+	if (strncasecmp(url, "https://", 8) != 0) {
+		char msg[600];
+
+		snprintf(msg, sizeof msg, "the ACME server handed out '%.500s', "
+		    "which is not an https:// URL", url);
+		next(op, CF_EINVAL, NULL, msg);
+		return;
+	}
+	u = strdup(url);
+	p = payload ? strdup(payload) : NULL;
+
+	free(op->url);
+	free(op->payload);
+	op->url = u;
+	op->payload = p;
+	op->nonce_tries = 0;
+	op->next = next;
+	if (u == NULL || (payload && p == NULL)) {
+		op->next(op, CF_ENOMEM, NULL, "out of memory");
+		return;
+	}
+	post_send(op);
+}
+
+/* ---- the account ---- */
+
+static void account_done(struct ca_acme *a, const char *err)
+{
+	struct acme_op *op, *next;
+
+	a->account = err ? ACME_ACCOUNT_NONE : ACME_ACCOUNT_READY;
+	op = a->waiting;
+	a->waiting = NULL;
+	for (; op; op = next) {
+		next = op->next_waiting;
+		if (err)
+			acme_reply(op, CA_ERROR, "no account", err, -1);
+		else if (op->submit)
+			acme_order_open(op);
+		else
+			acme_order_poll(op);
+	}
+}
+
+/* The account op replies to nobody: it ends by waking the waiters. */
+static void account_end(struct acme_op *op, const char *err)
+{
+	struct ca_acme *a = op->a;
+
+	acme_op_free(op);
+	account_done(a, err);
+}
+
+static void on_account(struct acme_op *op, int status, struct http_resp *resp,
+    const char *msg);
+
+static void account_create(struct acme_op *op)
+{
+	struct ca_acme *a = op->a;
+	json_t *eab = NULL;
+	char *payload = NULL, m[256], err[512];
+
+	if (a->dir.eab_required && a->eab_kid == NULL) {
+		account_end(op, "the ACME server requires external account "
+		    "binding: set ca.eab = { kid = \"...\"; hmac_key = "
+		    "\"...\"; }");
+		return;
+	}
+	if (a->eab_kid && jws_eab(a->key, a->eab_kid, a->eab_hmac_key,
+	    a->dir.new_account, &eab, m, sizeof m) != 0) {
+		snprintf(err, sizeof err, "external account binding: %s", m);
+		account_end(op, err);
+		return;
+	}
+	/* Creating the account agrees to the CA's terms of service, as
+	 * certbot --agree-tos and lego --accept-tos do. */
+	if (acme_new_account_payload((const char *const *)a->contact,
+	    a->ncontact, true, false, eab, &payload, m, sizeof m) != 0) {
+		json_decref(eab);
+		account_end(op, m);
+		return;
+	}
+	json_decref(eab);
+	op->submit = true;          /* marks the creating request */
+	acme_post(op, a->dir.new_account, payload, on_account);
+	free(payload);
+}
+
+static void on_account(struct acme_op *op, int status, struct http_resp *resp,
+    const char *msg)
+{
+	struct ca_acme *a = op->a;
+	struct acme_problem p;
+	char buf[1100], err[1300];
+
+	if (status != 0) {
+		snprintf(err, sizeof err, "cannot reach the ACME server for the "
+		    "account: %s", msg);
+		account_end(op, err);
+		return;
+	}
+	if ((resp->status == 200 || resp->status == 201) && resp->location) {
+		free(a->kid);
+		a->kid = resp->location;
+		resp->location = NULL;
+		account_end(op, NULL);
+		return;
+	}
+	acme_resp_problem(resp, &p, buf, sizeof buf);
+	if (!op->submit && acme_problem_is(&p, "accountDoesNotExist")) {
+		acme_problem_release(&p);
+		account_create(op);
+		return;
+	}
+	acme_problem_release(&p);
+	snprintf(err, sizeof err, "the ACME server refused the account: %s",
+	    buf);
+	account_end(op, err);
+}
+
+static void on_directory(void *arg, int status, struct http_resp *resp,
+    const char *msg)
+{
+	struct acme_op *op = arg;
+	struct ca_acme *a = op->a;
+	char *payload = NULL, m[256], err[600];
+
+	if (status != 0 || resp->status != 200) {
+		if (status == 0)
+			snprintf(m, sizeof m, "HTTP %ld", resp->status);
+		snprintf(err, sizeof err, "cannot read the ACME directory %s: "
+		    "%s", a->directory_url, status != 0 ? msg : m);
+		account_end(op, err);
+		return;
+	}
+	acme_directory_release(&a->dir);
+	if (acme_directory_parse(resp->body, resp->body_len, &a->dir, m,
+	    sizeof m) != 0) {
+		snprintf(err, sizeof err, "%s (from %s)", m, a->directory_url);
+		account_end(op, err);
+		return;
+	}
+	if (strncasecmp(a->dir.new_nonce, "https://", 8) != 0) {
+		snprintf(err, sizeof err, "the ACME directory %s names a "
+		    "newNonce URL that is not https://", a->directory_url);
+		account_end(op, err);
+		return;
+	}
+	/* Found again by its key: onlyReturnExisting never creates one. */
+	if (acme_new_account_payload(NULL, 0, false, true, NULL, &payload, m,
+	    sizeof m) != 0) {
+		account_end(op, m);
+		return;
+	}
+	op->use_jwk = true;
+	acme_post(op, a->dir.new_account, payload, on_account);
+	free(payload);
+}
+
+static struct acme_op *op_new(struct ca_acme *a)
+{
+	struct acme_op *op = calloc(1, sizeof(*op));
+
+	if (op == NULL)
+		return NULL;
+	op->a = a;
+	op->retry_after = -1;
+	a->ops++;
+	return op;
+}
+
+/* Queues op until the account is ready, starting the set-up if needed. */
+static int account_wait(struct ca_acme *a, struct acme_op *op)
+{
+	struct acme_op *acct;
+	struct http_req req;
+	char msg[256];
+
+	op->next_waiting = a->waiting;
+	a->waiting = op;
+	if (a->account == ACME_ACCOUNT_WORKING)
+		return 0;
+	if ((acct = op_new(a)) == NULL) {
+		a->waiting = op->next_waiting;
+		return CF_ENOMEM;
+	}
+	a->account = ACME_ACCOUNT_WORKING;
+	memset(&req, 0, sizeof req);
+	req.method = HTTP_GET;
+	req.url = a->directory_url;
+	if (http_request(&a->http, &req, on_directory, acct, msg,
+	    sizeof msg) != 0) {
+		a->waiting = op->next_waiting;
+		a->account = ACME_ACCOUNT_NONE;
+		acme_op_free(acct);
+		return CF_EIO;
+	}
+	return 0;
+}
+
+/* ---- the driver interface ---- */
+
+static int start(struct ca_driver *ca, const struct ca_request *req,
+    ca_reply_cb cb, void *arg, bool submit)
+{
+	struct ca_acme *a = (struct ca_acme *)ca;
+	struct acme_op *op = op_new(a);
+	size_t i;
+	int rc;
+
+	if (op == NULL)
+		return CF_ENOMEM;
+	op->cb = cb;
+	op->arg = arg;
+	op->submit = submit;
+	op->hooks = req->hooks;
+	op->server = strdup(req->server);
+	op->csr_pem = dup_or_null(req->csr_pem);
+	op->ref = submit ? NULL : dup_or_null(req->ref);
+	op->sans = calloc(req->spec->nsan + 1, sizeof(char *));
+	for (i = 0; op->sans && i < req->spec->nsan; i++)
+		if ((op->sans[op->nsan++] = strdup(req->spec->san[i])) == NULL)
+			break;
+	if (op->server == NULL || op->sans == NULL ||
+	    op->nsan != req->spec->nsan || (req->csr_pem && !op->csr_pem) ||
+	    (!submit && op->ref == NULL)) {
+		acme_op_free(op);
+		return submit || req->ref ? CF_ENOMEM : CF_EINVAL;
+	}
+	if (a->account == ACME_ACCOUNT_READY) {
+		/* Replies always come from the loop, never from inside
+		 * submit: both first steps go through http_request. */
+		if (submit)
+			acme_order_open(op);
+		else
+			acme_order_poll(op);
+		return 0;
+	}
+	if ((rc = account_wait(a, op)) != 0)
+		acme_op_free(op);
+	return rc;
+}
+
+static int acme_submit(struct ca_driver *ca, const struct ca_request *req,
+    ca_reply_cb cb, void *arg)
+{
+	return start(ca, req, cb, arg, true);
+}
+
+static int acme_poll(struct ca_driver *ca, const struct ca_request *req,
+    ca_reply_cb cb, void *arg)
+{
+	return start(ca, req, cb, arg, false);
+}
+
+static int acme_chain_pem(struct ca_driver *ca, char **out, char *msg,
+    size_t msgsz)
+{
+	/* An ACME CA sends its chain with each certificate: none ahead. */
+	(void)ca;
+	(void)msg;
+	(void)msgsz;
+	*out = NULL;
+	return 0;
+}
+
+static void on_http_closed(struct http *h)
+{
+	struct ca_acme *a = (struct ca_acme *)((char *)h -
+	    offsetof(struct ca_acme, http));
+
+	free(a);
+}
+
+static void acme_free(struct ca_driver *ca)
+{
+	struct ca_acme *a = (struct ca_acme *)ca;
+	struct acme_files *f, *next;
+	size_t i;
+
+	EVP_PKEY_free(a->key);
+	free(a->thumbprint);
+	free(a->directory_url);
+	strv_free(a->contact);
+	free(a->eab_kid);
+	if (a->eab_hmac_key)
+		crypto_secret_free(a->eab_hmac_key, 0);
+	free(a->preferred_chain);
+	acme_directory_release(&a->dir);
+	free(a->kid);
+	for (i = 0; i < a->nnonces; i++)
+		free(a->nonces[i]);
+	while (a->strikes) {
+		struct acme_strikes *k = a->strikes;
+
+		a->strikes = k->next;
+		free(k->server);
+		free(k);
+	}
+	for (f = a->files; f; f = next) {
+		next = f->next;
+		free(f->order);
+		strv_free(f->rel);
+		free(f);
+	}
+	if (a->http_open) {
+		/* Ends on the loop, which the caller runs after free. */
+		http_close(&a->http, on_http_closed);
+		return;
+	}
+	free(a);
+}
+
+static const struct ca_ops acme_ops = {
+	.submit = acme_submit,
+	.poll = acme_poll,
+	.chain_pem = acme_chain_pem,
+	.free = acme_free,
+};
+
+/* Loads the account key, or makes an ES256 one, 0600 from the start. */
+static int account_key(const char *path, EVP_PKEY **out, char *msg,
+    size_t msgsz)
+{
+	struct key_spec ks = { 0 };
+	char *pem = NULL, m[256];
+	size_t len = 0;
+	int rc;
+
+	rc = fsio_read_file(path, 64 * 1024, &pem, &len, m, sizeof m);
+	if (rc == 0) {
+		rc = crypto_key_from_pem(pem, path, out, msg, msgsz);
+		crypto_secret_free(pem, len + 1);
+		return rc;
+	}
+	if (rc != CF_ENOENT)
+		return cf_error(msg, msgsz, rc, "cannot read the ACME account "
+		    "key: %s", m);
+	if ((rc = key_spec_set(&ks, "ec", "P-256", 0, msg, msgsz)) != 0 ||
+	    (rc = crypto_keygen(&ks, out, msg, msgsz)) != 0)
+		return rc;
+	if ((rc = crypto_key_to_pem(*out, &pem, &len, msg, msgsz)) == 0) {
+		rc = fsio_write_atomic(path, pem, len, 0600, m, sizeof m);
+		if (rc != 0)
+			cf_error(msg, msgsz, rc, "cannot write the ACME account "
+			    "key: %s", m);
+		crypto_secret_free(pem, len);
+	}
+	if (rc != 0) {
+		EVP_PKEY_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+int ca_acme_new(uv_loop_t *loop, const struct ca_acme_config *cfg,
+    struct ca_driver **out, char *msg, size_t msgsz)
+{
+	struct ca_acme *a = calloc(1, sizeof(*a));
+	struct http_config hc = { 0 };
+	enum jws_alg alg;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	if (a == NULL)
+		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
+	a->base.ops = &acme_ops;
+	a->base.type = "acme";
+	a->loop = loop;
+	if ((rc = account_key(cfg->account_key, &a->key, msg, msgsz)) != 0 ||
+	    (rc = jws_alg_of(a->key, &alg, msg, msgsz)) != 0 ||
+	    (rc = jws_thumbprint(a->key, &a->thumbprint, msg, msgsz)) != 0)
+		goto fail;
+	rc = CF_ENOMEM;
+	a->directory_url = strdup(cfg->directory);
+	a->base.id = a->directory_url;
+	a->contact = calloc(cfg->ncontact + 1, sizeof(char *));
+	for (i = 0; a->contact && i < cfg->ncontact; i++)
+		if ((a->contact[i] = strdup(cfg->contact[i])) == NULL)
+			goto nomem;
+	a->ncontact = cfg->ncontact;
+	a->eab_kid = dup_or_null(cfg->eab_kid);
+	a->eab_hmac_key = dup_or_null(cfg->eab_hmac_key);
+	a->preferred_chain = dup_or_null(cfg->preferred_chain);
+	if (a->directory_url == NULL || a->contact == NULL ||
+	    (cfg->eab_kid && (!a->eab_kid || !a->eab_hmac_key)) ||
+	    (cfg->preferred_chain && !a->preferred_chain))
+		goto nomem;
+	hc.ca_file = cfg->tls_ca_file;
+	hc.max_in_flight = cfg->max_in_flight > 0 ? cfg->max_in_flight : 8;
+	hc.user_agent = "certfleet";
+	if ((rc = http_init(&a->http, loop, &hc, msg, msgsz)) != 0)
+		goto fail;
+	a->http_open = true;
+	*out = &a->base;
+	return 0;
+nomem:
+	cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
+fail:
+	acme_free(&a->base);
+	return rc;
+}
+
+bool ca_acme_chain_matches(const char *chain_pem, const char *cn)
+{
+	STACK_OF(X509) *certs = NULL;
+	char buf[256], msg[128];
+	bool match = false;
+	X509 *top;
+	int i;
+
+	if (cn == NULL || crypto_certs_from_pem(chain_pem, "a chain", &certs,
+	    msg, sizeof msg) != 0)
+		return false;
+	top = sk_X509_value(certs, sk_X509_num(certs) - 1);
+	if (X509_NAME_get_text_by_NID(X509_get_issuer_name(top),
+	    NID_commonName, buf, sizeof buf) > 0 && strcmp(buf, cn) == 0)
+		match = true;
+	for (i = 1; !match && i < sk_X509_num(certs); i++)
+		if (X509_NAME_get_text_by_NID(X509_get_subject_name(
+		    sk_X509_value(certs, i)), NID_commonName, buf,
+		    sizeof buf) > 0 && strcmp(buf, cn) == 0)
+			match = true;
+	sk_X509_pop_free(certs, X509_free);
+	return match;
+}

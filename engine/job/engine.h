@@ -1,0 +1,83 @@
+/*
+ * One run over the fleet on one libuv loop: a job per server, at most
+ * `concurrency` of them active, each an explicit state machine (job.c).
+ * The engine knows servers only as engine_target: a name, a request spec,
+ * usages, store paths and a way to open the server's transport. It never
+ * reads the fleet file and never prints; the report is its output.
+ */
+#ifndef CF_ENGINE_H
+#define CF_ENGINE_H
+
+#include "engine/ca/ca.h"
+#include "engine/journal/journal.h"
+#include "engine/report/report.h"
+#include "engine/base/reqspec.h"
+#include "engine/transport/transport.h"
+#include "engine/base/usage.h"
+
+#include <stdbool.h>
+#include <time.h>
+#include <uv.h>
+
+enum engine_mode {
+	ENGINE_RUN,                 /* request what is due, check, assign */
+	ENGINE_PLAN,                /* inspect and preflight only; no writes */
+	ENGINE_ASSIGN               /* assign what was issued; no requests */
+};
+
+/* One server as the engine sees it. Borrowed: the caller keeps every
+ * target alive until engine_run returns. */
+struct engine_target {
+	const char *name;
+	const struct req_spec *spec;
+	unsigned usages;            /* bit (1 << enum usage) */
+	const struct store_paths *store;
+	const struct usage_binding *bindings;   /* [USAGE_MAX] */
+	bool keygen_remote;         /* the transport makes the key on the
+	                               server; it never reaches this machine */
+	const char *webroot;        /* where a CA's proof files go (http-01),
+	                               or NULL */
+};
+
+/* Opens target i's transport on loop; 0 or a CF_E* code with msg. */
+typedef int (*engine_open_fn)(void *ctx, size_t i, uv_loop_t *loop,
+    struct transport **out, char *msg, size_t msgsz);
+
+/* Called on the loop thread each time a server finishes. */
+typedef void (*engine_progress_fn)(void *ctx, size_t done, size_t total);
+
+struct engine_config {
+	enum engine_mode mode;
+	int concurrency;
+	int renew_before_days;
+	bool force;                 /* re-issue even when up to date */
+	bool assign;                /* false: stop at issued (held) */
+	bool import_ca;             /* import pinned CAs a server lacks */
+	char *const *trusted_pins;  /* SHA-256 hex (upper case) of the CA
+	                               certificates import_ca may install */
+	size_t npins;
+	time_t now;
+	const char *keys_dir;       /* where keys wait for assignment (0700) */
+	struct journal *journal;    /* NULL in plan mode */
+	int64_t run_id;             /* the journal's run row */
+	struct ca_driver *ca;
+	const char *ca_chain_pem;   /* issuing CA first; plan's preflight */
+	const struct engine_target *targets;
+	size_t ntargets;
+	engine_open_fn open;
+	engine_progress_fn progress;
+	void *ctx;                  /* for open and progress */
+	int max_wait_s;             /* longest a server waits on the CA
+	                               within a run; then it stays pending */
+};
+
+/*
+ * Runs every target to an end state for this run on loop, filling report
+ * (initialised by the caller) with one row per target, in target order.
+ * Returns 0 when the run itself worked, whatever each server's fate; a
+ * CF_E* code with msg when it could not run at all.
+ */
+int engine_run(uv_loop_t *loop, const struct engine_config *cfg,
+    struct report *report, char *msg, size_t msgsz);
+
+#endif

@@ -1,0 +1,439 @@
+/*
+ * Issuing: the key and CSR (on the threadpool, or on the server for
+ * keygen = "server"), the request to the CA, and every answer it gives:
+ * issued, pending (a timer, then poll), denied, error. The certificate is
+ * journaled before anything else looks at it.
+ */
+#include "engine/job/job.h"
+#include "engine/base/err.h"
+#include "engine/base/crypto.h"
+#include "engine/base/fsio.h"
+#include "engine/base/str.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+/* Threadpool work: gets copies, hands results back to the after-callback.
+ * The private key goes from memory to its 0600 file and nowhere else. */
+struct keygen_work {
+	uv_work_t work;
+	struct job *j;              /* touched only in the after-callback */
+	struct req_spec spec;
+	char *key_path;
+	char *csr_pem;
+	int rc;
+	char msg[512];
+};
+
+static void keygen_run(uv_work_t *w)
+{
+	struct keygen_work *kw = container_of(w, struct keygen_work, work);
+	EVP_PKEY *key = NULL;
+	X509_REQ *csr = NULL;
+	char *pem = NULL;
+	size_t len = 0;
+
+	if ((kw->rc = crypto_keygen(&kw->spec.key, &key, kw->msg,
+	    sizeof kw->msg)) != 0 ||
+	    (kw->rc = crypto_csr_new(key, &kw->spec, &csr, kw->msg,
+	    sizeof kw->msg)) != 0 ||
+	    (kw->rc = crypto_csr_to_pem(csr, &kw->csr_pem, kw->msg,
+	    sizeof kw->msg)) != 0 ||
+	    (kw->rc = crypto_key_to_pem(key, &pem, &len, kw->msg,
+	    sizeof kw->msg)) != 0)
+		goto out;
+	kw->rc = fsio_write_atomic(kw->key_path, pem, len, 0600, kw->msg,
+	    sizeof kw->msg);
+out:
+	if (pem)
+		crypto_secret_free(pem, len);
+	X509_REQ_free(csr);
+	EVP_PKEY_free(key);
+}
+
+static void keygen_free(struct keygen_work *kw)
+{
+	req_spec_release(&kw->spec);
+	free(kw->key_path);
+	free(kw->csr_pem);
+	free(kw);
+}
+
+static void keygen_after(uv_work_t *w, int status)
+{
+	struct keygen_work *kw = container_of(w, struct keygen_work, work);
+	struct job *j = kw->j;
+
+	if (status != 0 || kw->rc != 0) {
+		job_fail(j, "cannot make a key for '%s': %s", j->tg->name,
+		    status ? uv_strerror(status) : kw->msg);
+	} else if (journal_strset(&j->rq.csr_pem, kw->csr_pem) != 0 ||
+	    journal_strset(&j->rq.key_path, kw->key_path) != 0) {
+		job_fail(j, "out of memory");
+	} else if (job_advance(j, JOB_SUBMIT, NULL)) {
+		job_submit(j);
+	}
+	keygen_free(kw);
+}
+
+char *job_local_key_path(const struct job *j, int64_t id)
+{
+	return cf_asprintf("%s/%s-%lld.key", job_cfg(j)->keys_dir, j->tg->name,
+	    (long long)id);
+}
+
+int job_request_hash(const struct job *j, char out[65])
+{
+	const struct ca_driver *ca = job_cfg(j)->ca;
+	char id[600];
+
+	snprintf(id, sizeof id, "%s:%s", ca ? ca->type : "",
+	    ca && ca->id ? ca->id : "");
+	return req_spec_hash(j->tg->spec, id, out);
+}
+
+static void on_remote_csr(void *arg, int status, const char *data,
+    size_t len, const char *msg)
+{
+	struct job *j = arg;
+
+	(void)len;
+	if (status != 0) {
+		job_fail(j, "%s", msg);
+		return;
+	}
+	if (journal_strset(&j->rq.csr_pem, data) != 0) {
+		job_fail(j, "out of memory");
+		return;
+	}
+	if (job_advance(j, JOB_SUBMIT, "key made on the server"))
+		job_submit(j);
+}
+
+/* The SANs as the transport's keygen takes them: "DNS:a,IP:b". NULL when
+ * out of memory. */
+static char *san_list(const struct req_spec *rs)
+{
+	char *s = cf_asprintf("%s", ""), *n;
+	size_t i;
+
+	for (i = 0; s != NULL && i < rs->nsan; i++) {
+		n = cf_asprintf("%s%s%s", s, i ? "," : "", rs->san[i]);
+		free(s);
+		s = n;
+	}
+	return s;
+}
+
+/* keygen = "server": the transport makes the key on the server and hands
+ * back only a CSR. */
+static void remote_keygen_start(struct job *j)
+{
+	const struct req_spec *rs = j->tg->spec;
+	char keytype[32], *path, *san;
+	const char *cn = NULL;
+	size_t i;
+	int rc = CF_ENOMEM;
+
+	if (j->t->ops->keygen == NULL) {
+		job_fail(j, "keygen = \"server\" for '%s' needs a transport "
+		    "that can make keys on the server (ssh)", j->tg->name);
+		return;
+	}
+	for (i = 0; cn == NULL && i < rs->nsan; i++)
+		if (strncmp(rs->san[i], "DNS:", 4) == 0)
+			cn = rs->san[i] + 4;
+	san = san_list(rs);
+	path = cf_asprintf("%s/.certfleet/keys/%s-%lld.key",
+	    j->tg->store->certs, j->tg->name, (long long)j->rq.id);
+	free(j->rq.key_path);
+	j->rq.key_path = path ? cf_asprintf("%s%s", JOB_REMOTE_KEY_PREFIX,
+	    path) : NULL;
+	if (san && j->rq.key_path) {
+		key_spec_describe(&rs->key, keytype, sizeof keytype);
+		rc = j->t->ops->keygen(j->t, keytype, path,
+		    cn ? cn : j->tg->name, san, on_remote_csr, j);
+	}
+	free(san);
+	free(path);
+	if (rc != 0)
+		job_fail(j, "cannot make a key on '%s': %s", j->tg->name,
+		    cf_strerror(rc));
+}
+
+void job_keygen(struct job *j)
+{
+	const struct engine_config *cfg = job_cfg(j);
+	struct keygen_work *kw = calloc(1, sizeof(*kw));
+	char msg[256], hash[65];
+
+	if (kw == NULL) {
+		job_fail(j, "out of memory");
+		return;
+	}
+	kw->j = j;
+	req_spec_init(&kw->spec);
+	if (journal_strset(&j->rq.server, j->tg->name) != 0 ||
+	    journal_strset(&j->rq.state, job_state_name(JOB_KEYGEN)) != 0 ||
+	    req_spec_copy(&kw->spec, j->tg->spec) != 0) {
+		keygen_free(kw);
+		job_fail(j, "out of memory");
+		return;
+	}
+	j->rq.run_id = cfg->run_id;
+	if (job_request_hash(j, hash) != 0 ||
+	    journal_strset(&j->rq.request_hash, hash) != 0) {
+		keygen_free(kw);
+		job_fail(j, "out of memory");
+		return;
+	}
+	if (cfg->journal && journal_request_new(cfg->journal, &j->rq, msg,
+	    sizeof msg) != 0) {
+		keygen_free(kw);
+		job_fail(j, "cannot record a request for '%s' in the journal: "
+		    "%s", j->tg->name, msg);
+		return;
+	}
+	if (j->tg->keygen_remote) {
+		keygen_free(kw);
+		remote_keygen_start(j);
+		return;
+	}
+	if ((kw->key_path = job_local_key_path(j, j->rq.id)) == NULL) {
+		keygen_free(kw);
+		job_fail(j, "out of memory");
+		return;
+	}
+	if (uv_queue_work(j->e->loop, &kw->work, keygen_run,
+	    keygen_after) != 0) {
+		keygen_free(kw);
+		job_fail(j, "cannot queue key generation");
+	}
+}
+
+/* Reads the issued certificate from the journal row into j->certs and
+ * fills the row's thumbprint, fingerprint and expiry. */
+int job_load_issued(struct job *j)
+{
+	char msg[256], hex[65];
+	time_t na = 0;
+	X509 *leaf;
+
+	if (j->rq.cert_pem == NULL ||
+	    crypto_certs_from_pem(j->rq.cert_pem, "the issued certificate",
+	    &j->certs, msg, sizeof msg) != 0) {
+		snprintf(j->error, sizeof j->error, "the CA's answer for '%s' "
+		    "holds no certificate", j->tg->name);
+		return CF_ECRYPTO;
+	}
+	leaf = sk_X509_value(j->certs, 0);
+	crypto_thumbprint(leaf, hex);
+	journal_strset(&j->rq.thumbprint, hex);
+	crypto_fingerprint_sha256(leaf, hex);
+	journal_strset(&j->rq.sha256, hex);
+	crypto_cert_not_after(leaf, &na);
+	j->rq.not_after = na;
+	return 0;
+}
+
+/* A CA that signed another key than the CSR's must not be trusted with
+ * this server. */
+static int check_issued_key(struct job *j)
+{
+	X509_REQ *csr = NULL;
+	char msg[256];
+	bool same;
+
+	if (crypto_csr_from_pem(j->rq.csr_pem, "the CSR", &csr, msg,
+	    sizeof msg) != 0) {
+		snprintf(j->error, sizeof j->error, "%s", msg);
+		return CF_ECRYPTO;
+	}
+	same = crypto_csr_matches_cert(csr, sk_X509_value(j->certs, 0));
+	X509_REQ_free(csr);
+	if (!same) {
+		snprintf(j->error, sizeof j->error, "the CA returned a "
+		    "certificate for '%s' whose key is not the CSR's",
+		    j->tg->name);
+		return CF_ECRYPTO;
+	}
+	return 0;
+}
+
+/* The CA's other chains, kept with the request for the chain check. */
+static void keep_alternates(struct job *j, struct ca_reply *r)
+{
+	json_t *o, *a = json_array();
+	size_t i;
+
+	free(j->rq.alt_chains);
+	j->rq.alt_chains = NULL;
+	if (r->alt_pem == NULL || r->alt_pem[0] == NULL || a == NULL) {
+		json_decref(a);
+		return;
+	}
+	for (i = 0; r->alt_pem[i]; i++)
+		json_array_append_new(a, json_string(r->alt_pem[i]));
+	o = json_pack("{s:b, s:o}", "preferred", r->preferred, "chains", a);
+	if (o)
+		j->rq.alt_chains = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+}
+
+static void on_poll_timer(uv_timer_t *t)
+{
+	struct job *j = container_of(t, struct job, timer);
+
+	if (job_advance(j, JOB_POLL, NULL))
+		job_submit(j);
+}
+
+static void on_reply(void *arg, struct ca_reply *r)
+{
+	struct job *j = arg;
+	const struct engine_config *cfg = job_cfg(j);
+
+	if (r->ref)
+		journal_strset(&j->rq.ca_ref, r->ref);
+	journal_strset(&j->rq.ca_status, r->status_text);
+	report_row_set(&j->e->report->rows[j->i].ca_status, r->status_text);
+	switch (r->answer) {
+	case CA_ISSUED:
+		j->rq.cert_pem = r->cert_pem;
+		r->cert_pem = NULL;
+		keep_alternates(j, r);
+		if (job_load_issued(j) != 0 || check_issued_key(j) != 0) {
+			job_drop(j, NULL);
+			return;
+		}
+		/* The certificate is in the journal before anything else. */
+		if (job_advance(j, JOB_ISSUED, r->status_text) &&
+		    job_advance(j, JOB_CHAIN_CHECK, NULL))
+			job_chain_read(j);
+		return;
+	case CA_PENDING:
+		if (!job_advance(j, JOB_PENDING, r->detail))
+			return;
+		/* The wait counts from the first pending of this run; past
+		 * max_wait_s the server stays pending for the next run. */
+		if (j->pending_since == 0)
+			j->pending_since = uv_now(j->e->loop);
+		if (r->retry_after < 0 || (uv_now(j->e->loop) -
+		    j->pending_since) / 1000 + (uint64_t)r->retry_after >
+		    (uint64_t)cfg->max_wait_s) {
+			if (r->detail)
+				report_row_set(&j->e->report->rows[j->i].error,
+				    r->detail);
+			job_finish(j, REPORT_PENDING);
+			return;
+		}
+		uv_timer_start(&j->timer, on_poll_timer,
+		    (uint64_t)r->retry_after * 1000, 0);
+		return;
+	case CA_DENIED:
+		snprintf(j->error, sizeof j->error, "denied by the CA: %s",
+		    r->detail ? r->detail : "no reason given");
+		journal_strset(&j->rq.error, j->error);
+		if (job_advance(j, JOB_DENIED, j->error))
+			job_finish(j, REPORT_DENIED);
+		return;
+	case CA_ERROR:
+		job_fail(j, "the CA failed for '%s': %s", j->tg->name,
+		    r->detail ? r->detail : "no reason given");
+		return;
+	}
+}
+
+/* The publisher the CA driver writes http-01 files through: below the
+ * server's webroot, by its own transport. */
+static char *webroot_path(struct job *j, const char *rel)
+{
+	return cf_asprintf("%s/%s", j->tg->webroot, rel);
+}
+
+static int publish_put(void *ctx, const char *rel, const char *data,
+    size_t len, ca_done_cb cb, void *arg)
+{
+	struct job *j = ctx;
+	char *path = webroot_path(j, rel);
+	int rc;
+
+	if (path == NULL)
+		return CF_ENOMEM;
+	/* World-readable: the web server serves it to the CA. */
+	rc = j->t->ops->write_file(j->t, path, data, len, 0644, cb, arg);
+	free(path);
+	return rc;
+}
+
+static int publish_remove(void *ctx, const char *rel, ca_done_cb cb,
+    void *arg)
+{
+	struct job *j = ctx;
+	char *path = webroot_path(j, rel);
+	int rc;
+
+	if (path == NULL)
+		return CF_ENOMEM;
+	rc = j->t->ops->remove(j->t, path, cb, arg);
+	free(path);
+	return rc;
+}
+
+/* A status the CA reported on the way: the row's ca_status and an event,
+ * the job's state unchanged. */
+static void ca_note(void *ctx, const char *status_text)
+{
+	struct job *j = ctx;
+	struct journal *jr = job_cfg(j)->journal;
+	char msg[256];
+
+	if (status_text == NULL || (j->rq.ca_status &&
+	    strcmp(j->rq.ca_status, status_text) == 0))
+		return;
+	journal_strset(&j->rq.ca_status, status_text);
+	report_row_set(&j->e->report->rows[j->i].ca_status, status_text);
+	/* A failed event write is not worth the request: the reply's own
+	 * transition is journaled (and checked) next. */
+	if (jr != NULL && j->rq.id != 0)
+		journal_request_save(jr, &j->rq, NULL, msg, sizeof msg);
+}
+
+/* In SUBMIT: send the CSR. In POLL: ask about the request
+ * the CA already holds; with no handle yet (killed before the CA
+ * answered) send the same CSR again. */
+void job_submit(struct job *j)
+{
+	const struct engine_config *cfg = job_cfg(j);
+	struct ca_request req = { j->tg->name, j->rq.csr_pem, j->tg->spec,
+	    j->rq.ca_ref, false, { NULL, NULL, NULL, NULL } };
+	char msg[256];
+	int rc;
+
+	/* Approval is written by 'certfleet approve', perhaps while this run
+	 * holds the request: read it as it is now. */
+	if (cfg->journal != NULL && j->rq.id != 0 &&
+	    journal_request_approved(cfg->journal, j->rq.id, &j->rq.approved,
+	    msg, sizeof msg) != 0) {
+		job_fail(j, "%s", msg);
+		return;
+	}
+	req.approved = j->rq.approved != 0;
+	j->rq.attempts++;
+	req.hooks.note = ca_note;
+	req.hooks.ctx = j;
+	if (j->tg->webroot) {
+		req.hooks.put = publish_put;
+		req.hooks.remove = publish_remove;
+	}
+	if (j->state == JOB_POLL && j->rq.ca_ref != NULL)
+		rc = cfg->ca->ops->poll(cfg->ca, &req, on_reply, j);
+	else
+		rc = cfg->ca->ops->submit(cfg->ca, &req, on_reply, j);
+	if (rc != 0)
+		job_fail(j, "cannot send the request for '%s' to the CA: %s",
+		    j->tg->name, cf_strerror(rc));
+}

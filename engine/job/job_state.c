@@ -1,0 +1,86 @@
+/*
+ * The transition table. Resumption depends on it: a journal row in SUBMIT
+ * or later means the CA may already hold a request, so a rerun continues
+ * that request instead of making a new one. A job that fails while its
+ * request holds an issued certificate (issued, chain_check, assign) keeps
+ * the request where it is for the next run (job_fail); only one whose
+ * certificate cannot be used goes to failed (assign -> failed: its key is
+ * gone). Every transition here is taken by some scenario of
+ * tests/unit/test_engine.c.
+ */
+#include "engine/job/job_state.h"
+
+#include <string.h>
+
+#define B(s) (1u << (s))
+
+static const struct {
+	const char *name;
+	unsigned next;              /* bit set of the states it may go to */
+} states[JOB_STATE_MAX] = {
+	[JOB_INSPECT] = { "inspect", B(JOB_UP_TO_DATE) | B(JOB_KEYGEN) |
+	    B(JOB_FAILED) | B(JOB_POLL) | B(JOB_CHAIN_CHECK) | B(JOB_DENIED) },
+	[JOB_UP_TO_DATE] = { "up_to_date", 0 },
+	[JOB_KEYGEN] = { "keygen", B(JOB_SUBMIT) | B(JOB_FAILED) },
+	[JOB_SUBMIT] = { "submit", B(JOB_ISSUED) | B(JOB_PENDING) |
+	    B(JOB_DENIED) | B(JOB_FAILED) },
+	[JOB_PENDING] = { "pending", B(JOB_POLL) },
+	[JOB_POLL] = { "poll", B(JOB_ISSUED) | B(JOB_PENDING) |
+	    B(JOB_DENIED) | B(JOB_FAILED) },
+	[JOB_ISSUED] = { "issued", B(JOB_CHAIN_CHECK) },
+	[JOB_DENIED] = { "denied", 0 },
+	[JOB_FAILED] = { "failed", 0 },
+	[JOB_CHAIN_CHECK] = { "chain_check", B(JOB_CHAIN_FAILED) | B(JOB_HELD) |
+	    B(JOB_ASSIGN) },
+	[JOB_CHAIN_FAILED] = { "chain_failed", 0 },
+	[JOB_HELD] = { "held", 0 },
+	[JOB_ASSIGN] = { "assign", B(JOB_ASSIGNED) | B(JOB_ASSIGN_FAILED) |
+	    B(JOB_FAILED) },
+	[JOB_ASSIGNED] = { "assigned", 0 },
+	[JOB_ASSIGN_FAILED] = { "assign_failed", 0 },
+};
+
+const char *job_state_name(enum job_state s)
+{
+	return (unsigned)s < JOB_STATE_MAX ? states[s].name : "invalid";
+}
+
+int job_state_from_name(const char *name)
+{
+	int i;
+
+	for (i = 0; i < JOB_STATE_MAX; i++)
+		if (strcmp(states[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+bool job_transition_allowed(enum job_state from, enum job_state to)
+{
+	if ((unsigned)from >= JOB_STATE_MAX || (unsigned)to >= JOB_STATE_MAX)
+		return false;
+	return (states[from].next & B(to)) != 0;
+}
+
+bool job_state_final(enum job_state s)
+{
+	return (unsigned)s < JOB_STATE_MAX && states[s].next == 0;
+}
+
+bool job_state_holds_request(enum job_state s)
+{
+	switch (s) {
+	case JOB_SUBMIT:
+	case JOB_PENDING:
+	case JOB_POLL:
+	case JOB_ISSUED:
+	case JOB_CHAIN_CHECK:
+	case JOB_CHAIN_FAILED:
+	case JOB_HELD:
+	case JOB_ASSIGN:
+	case JOB_ASSIGN_FAILED:
+		return true;
+	default:
+		return false;
+	}
+}

@@ -1,0 +1,21 @@
+/*
+ * What `status` and `show` say of a server, from the journal alone: what
+ * the last run or assign found on it (the report row it printed), unless a
+ * run that stopped, or is still going, has moved its request on since.
+ */
+#ifndef CF_STATUS_ROW_H
+#define CF_STATUS_ROW_H
+
+#include "engine/journal/journal.h"
+#include "engine/report/report.h"
+
+/*
+ * Fills row (its name set, the rest empty) for server name. latest, when
+ * not NULL (initialised), gets the server's newest request, or is left
+ * empty. Returns 0, or CF_EDB/CF_ENOMEM with msg.
+ */
+int status_row_fill(struct journal *jr, const char *name,
+    struct report_row *row, struct journal_request *latest, char *msg,
+    size_t msgsz);
+
+#endif

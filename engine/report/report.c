@@ -1,0 +1,453 @@
+/*
+ * Report rendering. The JSON keys are a contract with scripts: add keys,
+ * never rename one. The table is for a terminal and may change.
+ */
+#include "engine/report/report.h"
+#include "engine/base/err.h"
+#include "engine/base/usage.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const status_names[REPORT_STATUS_MAX] = {
+	[REPORT_ASSIGNED] = "assigned",
+	[REPORT_UP_TO_DATE] = "up_to_date",
+	[REPORT_ISSUED] = "issued",
+	[REPORT_PENDING] = "pending",
+	[REPORT_DENIED] = "denied",
+	[REPORT_FAILED] = "failed",
+	[REPORT_ASSIGN_FAILED] = "assign_failed",
+	[REPORT_WOULD_ISSUE] = "would_issue",
+	[REPORT_WOULD_DENY] = "would_deny",
+	[REPORT_NOT_RUN] = "not_run",
+};
+
+const char *report_status_name(enum report_status s)
+{
+	return (unsigned)s < REPORT_STATUS_MAX ? status_names[s] : "unknown";
+}
+
+int report_status_from_name(const char *name)
+{
+	int i;
+
+	for (i = 0; name && i < REPORT_STATUS_MAX; i++)
+		if (strcmp(status_names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+int report_init(struct report *r, const char *fleet, const char *command,
+    time_t started_at)
+{
+	memset(r, 0, sizeof(*r));
+	r->started_at = started_at;
+	r->fleet = strdup(fleet);
+	r->command = strdup(command);
+	if (r->fleet == NULL || r->command == NULL) {
+		report_release(r);
+		return CF_ENOMEM;
+	}
+	return 0;
+}
+
+void report_row_release(struct report_row *row)
+{
+	free(row->name);
+	free(row->ca_status);
+	free(row->chain_choice);
+	free(row->reason);
+	free(row->error);
+	chain_verdict_release(&row->chain);
+	memset(row, 0, sizeof(*row));
+	chain_verdict_init(&row->chain);
+}
+
+void report_release(struct report *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		report_row_release(&r->rows[i]);
+	free(r->rows);
+	free(r->fleet);
+	free(r->command);
+	memset(r, 0, sizeof(*r));
+}
+
+struct report_row *report_add(struct report *r, const char *name)
+{
+	struct report_row *row;
+
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 16;
+		struct report_row *rows = realloc(r->rows, cap * sizeof(*rows));
+
+		if (rows == NULL)
+			return NULL;
+		r->rows = rows;
+		r->cap = cap;
+	}
+	row = &r->rows[r->n];
+	memset(row, 0, sizeof(*row));
+	chain_verdict_init(&row->chain);
+	if ((row->name = strdup(name)) == NULL)
+		return NULL;
+	r->n++;
+	return row;
+}
+
+int report_row_set(char **field, const char *value)
+{
+	char *v = value ? strdup(value) : NULL;
+
+	if (value && v == NULL)
+		return CF_ENOMEM;
+	free(*field);
+	*field = v;
+	return 0;
+}
+
+/* A CA counts as missing only when the verdict says so: an OK verdict may
+ * still carry notes on misplaced copies. */
+static bool lacks_ca(const struct report_row *row)
+{
+	return row->chain.status == CHAIN_MISSING_CA;
+}
+
+void report_summarize(const struct report *r, struct report_summary *s)
+{
+	size_t i;
+
+	memset(s, 0, sizeof(*s));
+	s->servers = (int)r->n;
+	for (i = 0; i < r->n; i++) {
+		const struct report_row *row = &r->rows[i];
+
+		switch (row->status) {
+		case REPORT_ASSIGNED: s->assigned++; break;
+		case REPORT_UP_TO_DATE: s->up_to_date++; break;
+		case REPORT_ISSUED: s->issued++; break;
+		case REPORT_PENDING: s->pending++; break;
+		case REPORT_DENIED: s->denied++; break;
+		case REPORT_FAILED:
+		case REPORT_ASSIGN_FAILED: s->failed++; break;
+		case REPORT_WOULD_ISSUE: s->would_issue++; break;
+		case REPORT_WOULD_DENY: s->would_deny++; break;
+		case REPORT_NOT_RUN: break;
+		case REPORT_STATUS_MAX: break;
+		}
+		if (lacks_ca(row))
+			s->missing_ca++;
+	}
+}
+
+int report_exit_status(const struct report *r)
+{
+	struct report_summary s;
+
+	report_summarize(r, &s);
+	return s.failed || s.denied || s.would_deny || s.missing_ca ? 1 : 0;
+}
+
+static void iso8601(time_t t, char *buf, size_t bufsz)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, bufsz, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s && *s ? json_string(s) : json_null();
+}
+
+static json_t *chain_json(const struct report_row *row)
+{
+	json_t *missing = json_array();
+	size_t i;
+
+	for (i = 0; lacks_ca(row) && i < row->chain.nmissing; i++) {
+		const struct chain_missing *m = &row->chain.missing[i];
+
+		json_array_append_new(missing, json_pack("{s:s, s:s, s:s, s:s}",
+		    "kind", chain_kind_name(m->kind),
+		    "subject", m->subject ? m->subject : "",
+		    "sha1", m->sha1, "reason", m->reason ? m->reason : ""));
+	}
+	return json_pack("{s:s, s:o, s:s}",
+	    "status", chain_status_name(row->chain.status),
+	    "missing", missing, "detail", chain_verdict_detail(&row->chain));
+}
+
+json_t *report_row_to_json(const struct report_row *row)
+{
+	json_t *usages = json_array();
+	char when[32];
+	int u;
+
+	for (u = 0; u < USAGE_MAX; u++)
+		if (row->usages & (1u << u))
+			json_array_append_new(usages,
+			    json_string(usage_name((enum usage)u)));
+	if (row->not_after)
+		iso8601(row->not_after, when, sizeof when);
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
+	    "s:o}",
+	    "name", row->name, "status", report_status_name(row->status),
+	    "thumbprint", str_or_null(row->thumbprint),
+	    "sha256", str_or_null(row->sha256),
+	    "not_after", row->not_after ? json_string(when) : json_null(),
+	    "chain", chain_json(row), "usages", usages,
+	    "ca_status", str_or_null(row->ca_status),
+	    "chain_choice", str_or_null(row->chain_choice),
+	    "reason", str_or_null(row->reason),
+	    "error", str_or_null(row->error));
+}
+
+static const char *jstr(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "";
+}
+
+/* The why of a missing CA, from the reason chain.c wrote for it. */
+static enum chain_why why_from_reason(const char *reason)
+{
+	if (strncmp(reason, "expired", 7) == 0)
+		return CHAIN_WHY_EXPIRED;
+	if (strncmp(reason, "not valid", 9) == 0)
+		return CHAIN_WHY_NOT_YET_VALID;
+	if (strncmp(reason, "found only", 10) == 0)
+		return CHAIN_WHY_MISPLACED;
+	return CHAIN_WHY_ABSENT;
+}
+
+static int chain_from_json(struct chain_verdict *v, json_t *c)
+{
+	json_t *miss = json_object_get(c, "missing"), *m;
+	const char *st = jstr(c, "status");
+	size_t i;
+
+	v->status = strcmp(st, "ok") == 0 ? CHAIN_OK :
+	    strcmp(st, "missing_ca") == 0 ? CHAIN_MISSING_CA :
+	    strcmp(st, "invalid") == 0 ? CHAIN_INVALID : CHAIN_UNKNOWN;
+	if (*jstr(c, "detail") && chain_verdict_set_detail(v,
+	    jstr(c, "detail")) != 0)
+		return CF_ENOMEM;
+	if (json_array_size(miss) == 0)
+		return 0;
+	if ((v->missing = calloc(json_array_size(miss),
+	    sizeof(*v->missing))) == NULL)
+		return CF_ENOMEM;
+	json_array_foreach(miss, i, m) {
+		struct chain_missing *cm = &v->missing[v->nmissing++];
+
+		cm->kind = strcmp(jstr(m, "kind"), "root") == 0 ?
+		    CHAIN_KIND_ROOT : CHAIN_KIND_INTERMEDIATE;
+		cm->why = why_from_reason(jstr(m, "reason"));
+		snprintf(cm->sha1, sizeof cm->sha1, "%s", jstr(m, "sha1"));
+		if ((cm->subject = strdup(jstr(m, "subject"))) == NULL ||
+		    (cm->reason = strdup(jstr(m, "reason"))) == NULL)
+			return CF_ENOMEM;
+	}
+	return 0;
+}
+
+/* An optional string of o into an owned field ("" and null: NULL). */
+static int field_from_json(char **field, json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return report_row_set(field, s && *s ? s : NULL);
+}
+
+int report_row_from_json(struct report_row *row, json_t *o)
+{
+	json_t *u, *usages = json_object_get(o, "usages");
+	const char *na = json_string_value(json_object_get(o, "not_after"));
+	struct tm tm;
+	size_t i;
+	int st;
+
+	if (!json_is_object(o) ||
+	    (st = report_status_from_name(jstr(o, "status"))) < 0)
+		return CF_EINVAL;
+	row->status = (enum report_status)st;
+	snprintf(row->thumbprint, sizeof row->thumbprint, "%s",
+	    jstr(o, "thumbprint"));
+	snprintf(row->sha256, sizeof row->sha256, "%s", jstr(o, "sha256"));
+	memset(&tm, 0, sizeof tm);
+	row->not_after = na && strptime(na, "%Y-%m-%dT%H:%M:%SZ", &tm) ?
+	    timegm(&tm) : 0;
+	row->usages = 0;
+	json_array_foreach(usages, i, u) {
+		int k = usage_from_name(json_string_value(u));
+
+		if (k >= 0)
+			row->usages |= 1u << k;
+	}
+	if (field_from_json(&row->ca_status, o, "ca_status") != 0 ||
+	    field_from_json(&row->chain_choice, o, "chain_choice") != 0 ||
+	    field_from_json(&row->reason, o, "reason") != 0 ||
+	    field_from_json(&row->error, o, "error") != 0)
+		return CF_ENOMEM;
+	chain_verdict_release(&row->chain);
+	chain_verdict_init(&row->chain);
+	return chain_from_json(&row->chain, json_object_get(o, "chain"));
+}
+
+json_t *report_to_json(const struct report *r)
+{
+	struct report_summary s;
+	json_t *rows = json_array();
+	char when[32];
+	size_t i;
+
+	report_summarize(r, &s);
+	iso8601(r->started_at, when, sizeof when);
+	for (i = 0; rows && i < r->n; i++)
+		json_array_append_new(rows, report_row_to_json(&r->rows[i]));
+	return json_pack("{s:s, s:s, s:s, s:I, s:{s:i, s:i, s:i, s:i, s:i, "
+	    "s:i, s:i, s:i, s:i, s:i}, s:o}",
+	    "fleet", r->fleet, "command", r->command, "started_at", when,
+	    "duration_ms", (json_int_t)r->duration_ms,
+	    "summary", "servers", s.servers, "assigned", s.assigned,
+	    "up_to_date", s.up_to_date, "issued", s.issued,
+	    "pending", s.pending, "denied", s.denied, "failed", s.failed,
+	    "missing_ca", s.missing_ca, "would_issue", s.would_issue,
+	    "would_deny", s.would_deny, "servers", rows);
+}
+
+bool report_row_needs_person(const struct report_row *row)
+{
+	return row->status == REPORT_FAILED || row->status == REPORT_DENIED ||
+	    row->status == REPORT_ASSIGN_FAILED ||
+	    row->status == REPORT_WOULD_DENY || lacks_ca(row);
+}
+
+/* The columns each command's table shows beside SERVER and STATUS. */
+enum column {
+	COL_THUMBPRINT = 1 << 0,
+	COL_NOT_AFTER = 1 << 1,
+	COL_DAYS_LEFT = 1 << 2,
+	COL_CHAIN = 1 << 3,
+	COL_USAGES = 1 << 4,
+	COL_REASON = 1 << 5
+};
+
+static unsigned columns_of(const char *command)
+{
+	if (strcmp(command, "plan") == 0)
+		return COL_THUMBPRINT | COL_CHAIN | COL_REASON;
+	if (strcmp(command, "status") == 0)
+		return COL_THUMBPRINT | COL_NOT_AFTER | COL_DAYS_LEFT |
+		    COL_CHAIN | COL_USAGES;
+	return COL_THUMBPRINT | COL_CHAIN | COL_USAGES;
+}
+
+static void write_usages(FILE *out, unsigned usages)
+{
+	const char *sep = "";
+	int u;
+
+	for (u = 0; u < USAGE_MAX; u++)
+		if (usages & (1u << u)) {
+			fprintf(out, "%s%s", sep, usage_name((enum usage)u));
+			sep = ",";
+		}
+	if (*sep == '\0')
+		fputc('-', out);
+}
+
+static void write_row(const struct report *r, const struct report_row *row,
+    FILE *out, int w, unsigned cols, bool quiet)
+{
+	char line[1024], day[32] = "-", left[32] = "-";
+	long long d;
+	struct tm tm;
+
+	if (row->not_after) {
+		gmtime_r(&row->not_after, &tm);
+		strftime(day, sizeof day, "%Y-%m-%d", &tm);
+		/* Whole days, rounded down: 0 is the last day, -1 the first
+		 * day after it expired. */
+		d = (long long)(row->not_after - r->started_at);
+		snprintf(left, sizeof left, "%lld", d >= 0 ? d / 86400 :
+		    -((-d + 86399) / 86400));
+	}
+	fprintf(out, "%-*s  %-13s", w, row->name,
+	    report_status_name(row->status));
+	if (cols & COL_THUMBPRINT)
+		fprintf(out, "  %-40s",
+		    row->thumbprint[0] ? row->thumbprint : "-");
+	if (cols & COL_NOT_AFTER)
+		fprintf(out, "  %-10s", day);
+	if (cols & COL_DAYS_LEFT)
+		fprintf(out, "  %9s", left);
+	if (cols & COL_CHAIN)
+		fprintf(out, "  %-10s", chain_status_name(row->chain.status));
+	if (cols & COL_USAGES) {
+		fputs("  ", out);
+		write_usages(out, row->usages);
+	}
+	if (cols & COL_REASON)
+		fprintf(out, "  %s", row->reason ? row->reason : "-");
+	fputc('\n', out);
+	if (row->error)
+		fprintf(out, "%*s  %s\n", w, "", row->error);
+	if (row->chain_choice && !quiet)
+		fprintf(out, "%*s  %s\n", w, "", row->chain_choice);
+	if (row->chain.status == CHAIN_MISSING_CA ||
+	    row->chain.status == CHAIN_INVALID) {
+		chain_verdict_describe(&row->chain, line, sizeof line);
+		fprintf(out, "%*s  %s\n", w, "", line);
+	}
+}
+
+int report_write_table(const struct report *r, FILE *out, bool quiet)
+{
+	unsigned cols = columns_of(r->command);
+	struct report_summary s;
+	size_t i, w = 6;
+	bool any = false;
+
+	for (i = 0; i < r->n; i++) {
+		if (strlen(r->rows[i].name) > w)
+			w = strlen(r->rows[i].name);
+		any = any || report_row_needs_person(&r->rows[i]);
+	}
+	if (quiet && !any)
+		return 0;
+	if (!quiet) {
+		fprintf(out, "%-*s  %-13s", (int)w, "SERVER", "STATUS");
+		if (cols & COL_THUMBPRINT)
+			fprintf(out, "  %-40s", "THUMBPRINT");
+		if (cols & COL_NOT_AFTER)
+			fprintf(out, "  %-10s", "NOT AFTER");
+		if (cols & COL_DAYS_LEFT)
+			fprintf(out, "  %9s", "DAYS LEFT");
+		if (cols & COL_CHAIN)
+			fprintf(out, "  %-10s", "CHAIN");
+		if (cols & COL_USAGES)
+			fprintf(out, "  USAGES");
+		if (cols & COL_REASON)
+			fprintf(out, "  REASON");
+		fputc('\n', out);
+	}
+	for (i = 0; i < r->n; i++)
+		if (!quiet || report_row_needs_person(&r->rows[i]))
+			write_row(r, &r->rows[i], out, (int)w, cols, quiet);
+	report_summarize(r, &s);
+	fprintf(out, "%d server%s: %d assigned, %d up to date, %d issued "
+	    "(%d lacking a CA), %d pending, %d denied, %d failed",
+	    s.servers, s.servers == 1 ? "" : "s", s.assigned, s.up_to_date,
+	    s.issued, s.missing_ca, s.pending, s.denied, s.failed);
+	if (s.would_issue || s.would_deny || strcmp(r->command, "plan") == 0)
+		fprintf(out, ", %d would issue, %d would be denied",
+		    s.would_issue, s.would_deny);
+	fprintf(out, "\n");
+	return ferror(out) ? CF_EIO : 0;
+}

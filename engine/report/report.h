@@ -1,0 +1,125 @@
+/*
+ * The report of one command over the fleet: a row per server with what the
+ * CA returned, the thumbprint, the chain verdict and the usages assigned;
+ * rendered as a table for people or as JSON (a schema later versions may
+ * add keys to, never rename). It decides how results are shown and which
+ * exit status they mean; cmd/ only chooses the stream and exits.
+ */
+#ifndef CF_REPORT_H
+#define CF_REPORT_H
+
+#include "engine/chain/chain.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+enum report_status {
+	REPORT_ASSIGNED,            /* issued and assigned to every usage */
+	REPORT_UP_TO_DATE,          /* nothing due */
+	REPORT_ISSUED,              /* issued, not assigned (CA missing, or off) */
+	REPORT_PENDING,             /* the CA holds the request */
+	REPORT_DENIED,              /* the CA refused */
+	REPORT_FAILED,              /* an error on the way */
+	REPORT_ASSIGN_FAILED,       /* assignment failed and was rolled back */
+	REPORT_WOULD_ISSUE,         /* plan: a run would request one */
+	REPORT_WOULD_DENY,          /* plan: the CA's policy would refuse it */
+	REPORT_NOT_RUN,             /* status: no run has looked at it yet */
+	REPORT_STATUS_MAX
+};
+
+struct report_row {
+	char *name;
+	enum report_status status;
+	char thumbprint[41];        /* "" when none */
+	char sha256[65];
+	time_t not_after;           /* 0 when none */
+	struct chain_verdict chain;
+	unsigned usages;            /* bit (1 << enum usage) assigned */
+	char *ca_status;            /* the CA's own word, or NULL */
+	char *chain_choice;         /* which of the CA's chains, when it
+	                               offered several; or NULL */
+	char *reason;               /* why due, or why not ("expires in 3
+	                               days", "valid until ..."); or NULL */
+	char *error;                /* NULL when none */
+};
+
+struct report {
+	char *fleet;
+	char *command;              /* "run", "plan", "assign", "status" */
+	time_t started_at;
+	int64_t duration_ms;
+	struct report_row *rows;
+	size_t n;
+	size_t cap;
+};
+
+struct report_summary {
+	int servers;
+	int assigned;
+	int up_to_date;
+	int issued;
+	int pending;
+	int denied;
+	int failed;                 /* failed and assign_failed */
+	int missing_ca;             /* rows whose chain lacks a CA */
+	int would_issue;
+	int would_deny;
+};
+
+/* Fills r for a command over fleet; report_release frees what it holds. */
+int report_init(struct report *r, const char *fleet, const char *command,
+    time_t started_at);
+void report_release(struct report *r);
+
+/* A new row for server name, owned by r, to be filled by the caller; NULL
+ * when out of memory. Valid until the next report_add. */
+struct report_row *report_add(struct report *r, const char *name);
+
+/* Sets an owned string field of a row (ca_status, error) to a copy. */
+int report_row_set(char **field, const char *value);
+
+/* Frees what a row holds (its name included) and empties it. */
+void report_row_release(struct report_row *row);
+
+/* One row as in the JSON report's "servers" array; NULL: no memory. */
+json_t *report_row_to_json(const struct report_row *row);
+
+/*
+ * Fills row (its name already set) back from report_row_to_json's object:
+ * how status shows what the last run reported. Returns 0, or CF_EINVAL
+ * when o is not such an object (row then unchanged but for what it could
+ * read).
+ */
+int report_row_from_json(struct report_row *row, json_t *o);
+
+/* The status called name, or -1. */
+int report_status_from_name(const char *name);
+
+/* True when the row needs a person: failed, denied, a CA missing. */
+bool report_row_needs_person(const struct report_row *row);
+
+/* "assigned", "up_to_date", ... as in the JSON schema. */
+const char *report_status_name(enum report_status s);
+
+void report_summarize(const struct report *r, struct report_summary *s);
+
+/* 0 when every server is done or nothing was due; 1 when some server
+ * failed, was denied (or would be), or lacks a CA. */
+int report_exit_status(const struct report *r);
+
+/* The whole report as JSON; the caller owns the result (NULL: no memory). */
+json_t *report_to_json(const struct report *r);
+
+/*
+ * Writes the table and the summary line to out; the columns suit the
+ * command (plan adds REASON, status NOT AFTER and DAYS LEFT). quiet keeps
+ * only the rows that need a person and the summary, and writes nothing at
+ * all when no row needs one (cron mails only when there is something to
+ * do).
+ */
+int report_write_table(const struct report *r, FILE *out, bool quiet);
+
+#endif
