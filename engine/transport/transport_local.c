@@ -17,6 +17,7 @@
 #include "engine/base/strv.h"
 #include "engine/base/fsio.h"
 #include "engine/base/path.h"
+#include "engine/base/proc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -41,7 +42,6 @@
 /* Largest hand-made file adopted into the "previous" version. */
 #define ADOPT_MAX (1024 * 1024)
 /* Between SIGTERM and SIGKILL, and between SIGKILL and giving up. */
-#define KILL_GRACE_MS 2000
 /* Attempts at a fresh temporary or version name. */
 #define NAME_TRIES 16
 
@@ -109,31 +109,11 @@ struct op {
 	struct transport_undo *undo;
 };
 
-/* One command. */
+/* One command, while proc_run runs it. */
 struct run_op {
 	struct tl *tl;
-	uv_process_t proc;
-	uv_pipe_t pout;
-	uv_pipe_t perr;
-	uv_timer_t timer;
-	int nopen;                  /* handles not yet closed */
-	bool exited;
-	bool out_done;
-	bool err_done;
-	bool finishing;
-	bool timed_out;
-	int phase;                  /* 0 running, 1 TERM sent, 2 KILL sent */
-	int status;
-	int exit_status;
-	int term_signal;
-	unsigned timeout_ms;
 	char *shown;                /* argv[0], for messages */
-	char out[TRANSPORT_CAPTURE + 1];
-	char err[TRANSPORT_CAPTURE + 1];
-	size_t outlen;
-	size_t errlen;
-	char rbuf[2][4096];
-	char msg[512];
+	unsigned timeout_ms;
 	transport_run_cb cb;
 	void *arg;
 };
@@ -1701,141 +1681,44 @@ no_mem:
 
 /* ---- run ------------------------------------------------------------- */
 
-static void run_closed(uv_handle_t *h)
+static void run_done(void *arg, int status, const struct proc_result *pr,
+    const char *msg)
 {
-	struct run_op *r = h->data;
+	struct run_op *r = arg;
 	struct transport_run_result res;
 	struct tl *tl = r->tl;
+	char why[512];
 
-	if (--r->nopen > 0)
-		return;
-	r->out[r->outlen] = '\0';
-	r->err[r->errlen] = '\0';
-	res.exit_status = r->exit_status;
-	res.term_signal = r->term_signal;
-	res.out = r->out;
-	res.outlen = r->outlen;
-	res.err = r->err;
-	res.errlen = r->errlen;
-	if (r->status == 0 && r->timed_out) {
-		r->status = CF_ETIMEDOUT;
-		snprintf(r->msg, sizeof r->msg, "'%s' on '%s' did not finish "
-		    "within %u ms and was killed", r->shown, tl->base.server,
+	res.exit_status = pr->exit_status;
+	res.term_signal = pr->term_signal;
+	res.out = pr->out;
+	res.outlen = pr->outlen;
+	res.err = pr->err;
+	res.errlen = pr->errlen;
+	snprintf(why, sizeof why, "%s", msg);
+	if (status != 0) {
+		snprintf(why, sizeof why, "cannot run '%s' on '%s': %s",
+		    r->shown, tl->base.server, uv_strerror(pr->start_error));
+	} else if (pr->timed_out) {
+		status = CF_ETIMEDOUT;
+		snprintf(why, sizeof why, "'%s' on '%s' did not finish within "
+		    "%u ms and was killed", r->shown, tl->base.server,
 		    r->timeout_ms);
-	} else if (r->status == 0 && !r->exited) {
-		r->status = CF_ETRANSPORT;
-		snprintf(r->msg, sizeof r->msg, "'%s' on '%s' vanished",
-		    r->shown, tl->base.server);
 	}
-	r->cb(r->arg, r->status, &res, r->msg);
+	r->cb(r->arg, status, &res, why);
 	free(r->shown);
 	free(r);
 	tl->pending--;
 	maybe_closed(tl);
 }
 
-static void run_finish(struct run_op *r)
-{
-	if (r->finishing)
-		return;
-	r->finishing = true;
-	uv_timer_stop(&r->timer);
-	uv_close((uv_handle_t *)&r->timer, run_closed);
-	uv_close((uv_handle_t *)&r->pout, run_closed);
-	uv_close((uv_handle_t *)&r->perr, run_closed);
-	uv_close((uv_handle_t *)&r->proc, run_closed);
-}
-
-static void run_maybe_done(struct run_op *r)
-{
-	if (r->exited && r->out_done && r->err_done)
-		run_finish(r);
-}
-
-static void run_exit(uv_process_t *p, int64_t status, int signo)
-{
-	struct run_op *r = container_of(p, struct run_op, proc);
-
-	r->exited = true;
-	r->exit_status = signo != 0 ? -1 : (int)status;
-	r->term_signal = signo;
-	run_maybe_done(r);
-}
-
-static void run_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-	struct run_op *r = h->data;
-	int i = h == (uv_handle_t *)&r->pout ? 0 : 1;
-
-	(void)suggested;
-	buf->base = r->rbuf[i];
-	buf->len = sizeof r->rbuf[i];
-}
-
-static void run_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-	struct run_op *r = s->data;
-	bool is_out = s == (uv_stream_t *)&r->pout;
-	char *dst = is_out ? r->out : r->err;
-	size_t *len = is_out ? &r->outlen : &r->errlen;
-	size_t n;
-
-	if (nread > 0) {
-		/* Keep the first TRANSPORT_CAPTURE bytes; drain the rest. */
-		n = TRANSPORT_CAPTURE - *len;
-		if ((size_t)nread < n)
-			n = (size_t)nread;
-		memcpy(dst + *len, buf->base, n);
-		*len += n;
-		return;
-	}
-	if (nread == 0)
-		return;
-	uv_read_stop(s);
-	if (is_out)
-		r->out_done = true;
-	else
-		r->err_done = true;
-	run_maybe_done(r);
-}
-
-/* Signals the command's process group (it leads one: UV_PROCESS_DETACHED),
- * so whatever it started goes too. */
-static void run_signal(struct run_op *r, int signo)
-{
-	if (r->proc.pid <= 0)
-		return;
-	if (kill(-r->proc.pid, signo) != 0 && !r->exited)
-		kill(r->proc.pid, signo);
-}
-
-static void run_timer(uv_timer_t *t)
-{
-	struct run_op *r = container_of(t, struct run_op, timer);
-
-	switch (r->phase) {
-	case 0:
-		r->timed_out = true;
-		run_signal(r, SIGTERM);
-		break;
-	case 1:
-		run_signal(r, SIGKILL);
-		break;
-	default:
-		/* Something outside the group holds the pipes: stop waiting. */
-		run_finish(r);
-		return;
-	}
-	r->phase++;
-	uv_timer_start(&r->timer, run_timer, KILL_GRACE_MS, 0);
-}
-
+/* The command runs in its own process group in the server's root, so a
+ * timeout takes whatever it started too. */
 static int tl_run(struct transport *t, char *const argv[],
     unsigned timeout_ms, transport_run_cb cb, void *arg)
 {
 	struct tl *tl = container_of(t, struct tl, base);
-	uv_process_options_t opts;
-	uv_stdio_container_t stdio[3];
+	struct proc_spec spec;
 	struct run_op *r;
 	int rc;
 
@@ -1851,44 +1734,20 @@ static int tl_run(struct transport *t, char *const argv[],
 	r->cb = cb;
 	r->arg = arg;
 	r->timeout_ms = timeout_ms;
-	uv_pipe_init(t->loop, &r->pout, 0);
-	uv_pipe_init(t->loop, &r->perr, 0);
-	uv_timer_init(t->loop, &r->timer);
-	r->pout.data = r->perr.data = r->timer.data = r->proc.data = r;
-
-	memset(&opts, 0, sizeof opts);
-	memset(stdio, 0, sizeof stdio);
-	stdio[0].flags = UV_IGNORE;
-	stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-	stdio[1].data.stream = (uv_stream_t *)&r->pout;
-	stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-	stdio[2].data.stream = (uv_stream_t *)&r->perr;
-	opts.exit_cb = run_exit;
-	opts.file = argv[0];
-	opts.args = (char **)argv;
-	opts.cwd = tl->root;
-	opts.flags = UV_PROCESS_DETACHED;
-	opts.stdio_count = 3;
-	opts.stdio = stdio;
-
+	memset(&spec, 0, sizeof spec);
+	spec.argv = argv;
+	spec.cwd = tl->root;
+	spec.out_cap = TRANSPORT_CAPTURE;
+	spec.err_cap = TRANSPORT_CAPTURE;
+	spec.timeout_ms = timeout_ms;
+	spec.group = true;
 	tl->pending++;
-	r->nopen = 4;               /* uv_spawn initialises proc, even on
-	                               failure */
-	rc = uv_spawn(t->loop, &r->proc, &opts);
-	r->proc.data = r;
-	if (rc != 0) {
-		r->status = CF_ETRANSPORT;
-		r->exit_status = -1;
-		snprintf(r->msg, sizeof r->msg, "cannot run '%s' on '%s': %s",
-		    argv[0], t->server, uv_strerror(rc));
-		run_finish(r);
-		return 0;
+	if ((rc = proc_run(t->loop, &spec, run_done, r)) != 0) {
+		tl->pending--;
+		free(r->shown);
+		free(r);
 	}
-	uv_read_start((uv_stream_t *)&r->pout, run_alloc, run_read);
-	uv_read_start((uv_stream_t *)&r->perr, run_alloc, run_read);
-	if (timeout_ms > 0)
-		uv_timer_start(&r->timer, run_timer, timeout_ms, 0);
-	return 0;
+	return rc;
 }
 
 /* ---- lifetime -------------------------------------------------------- */
