@@ -4,9 +4,7 @@
  * plan takes no lock and writes nothing anywhere: no journal, no keys.
  */
 #include "cmd/cmd.h"
-#include "cmd/cmd_transport.h"
-#include "engine/ca/ca_acme.h"
-#include "engine/ca/ca_local_driver.h"
+#include "cmd/drivers.h"
 #include "engine/job/engine.h"
 #include "engine/base/err.h"
 #include "engine/base/fsio.h"
@@ -67,51 +65,6 @@ static ssize_t select_servers(const struct fleet *f, const struct cmd_opts *o,
 	return (ssize_t)n;
 }
 
-static int ca_open(const struct fleet *f, uv_loop_t *loop,
-    struct ca_driver **ca, char *msg, size_t msgsz)
-{
-	struct ca_policy pol;
-
-	if (f->ca.type == CA_ACME) {
-		struct ca_acme_config ac;
-		char *dir;
-		int rc;
-
-		memset(&ac, 0, sizeof ac);
-		ac.directory = f->ca.acme.directory;
-		ac.tls_ca_file = f->ca.acme.tls_ca_file;
-		ac.account_key = f->ca.acme.account_key;
-		ac.contact = f->ca.acme.contact;
-		ac.ncontact = f->ca.acme.ncontact;
-		ac.eab_kid = f->ca.acme.eab_kid;
-		ac.eab_hmac_key = f->ca.acme.eab_hmac_key;
-		ac.preferred_chain = f->ca.acme.preferred_chain;
-		ac.max_in_flight = f->concurrency > 4 ? f->concurrency : 4;
-		/* The account key's directory, 0700 like the rest of the
-		 * state. */
-		if ((dir = strdup(ac.account_key)) == NULL)
-			return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
-		if (strrchr(dir, '/'))
-			*strrchr(dir, '/') = '\0';
-		rc = strchr(ac.account_key, '/') ? fsio_mkdirs(dir, 0700, msg,
-		    msgsz) : 0;
-		free(dir);
-		return rc ? rc : ca_acme_new(loop, &ac, ca, msg, msgsz);
-	}
-
-	memset(&pol, 0, sizeof pol);
-	pol.allowed_domains = f->ca.allowed_domains;
-	pol.ndomains = f->ca.ndomains;
-	pol.allowed_ips = f->ca.allowed_ips;
-	pol.nips = f->ca.nips;
-	pol.manual_approval = f->ca.manual_approval;
-	if (access(f->ca.issuing_cert, F_OK) != 0)
-		return cf_error(msg, msgsz, CF_ENOENT, "no CA at '%s': create "
-		    "one with 'certfleet ca init %s'", f->ca.issuing_cert,
-		    f->path);
-	return ca_local_driver_new(loop, f->ca.root_cert, f->ca.issuing_cert,
-	    f->ca.issuing_key, &pol, ca, msg, msgsz);
-}
 
 static void print_report(const struct cmd_opts *o, struct report *r)
 {
@@ -225,7 +178,7 @@ static int run_mode(const struct cmd_opts *o, enum engine_mode mode,
 	/* plan asks no CA anything, so an ACME account key is not made
 	 * for it: plan writes nothing. */
 	if ((mode != ENGINE_PLAN || f.ca.type != CA_ACME) &&
-	    ca_open(&f, &loop, &ca, msg, sizeof msg) != 0) {
+	    cmd_ca_open(&f, &loop, &ca, msg, sizeof msg) != 0) {
 		fprintf(stderr, "certfleet: %s\n", msg);
 		exit_code = CMD_EXIT_USAGE;
 		goto out;

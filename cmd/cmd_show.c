@@ -6,7 +6,7 @@
  * it writes nothing anywhere.
  */
 #include "cmd/cmd.h"
-#include "cmd/cmd_transport.h"
+#include "cmd/drivers.h"
 #include "engine/journal/status_row.h"
 #include "engine/assign/assign.h"
 #include "engine/base/crypto.h"

@@ -280,12 +280,14 @@ static void parse_ca(struct fleet *f, const struct cfg *c,
 	if (ca) {
 		cfg_check_keys(c, ca, "ca", ca_keys);
 		if (cfg_string(c, ca, "type", false, &type, "ca")) {
-			if (strcmp(type, "acme") == 0)
-				f->ca.type = CA_ACME;
-			else if (strcmp(type, "local") != 0)
+			int t = ca_type_from_name(type);
+
+			if (t >= 0)
+				f->ca.type = (enum ca_type)t;
+			else
 				cfg_error(c, config_setting_get_member(ca,
-				    "type"), "unknown CA type '%s' (use local "
-				    "or acme)", type);
+				    "type"), "unknown CA type '%s' (use %s)",
+				    type, ca_type_names());
 		}
 		cfg_int(c, ca, "max_wait", false, 0, 86400, &f->ca.max_wait,
 		    "ca");

@@ -10,15 +10,12 @@
 #include "engine/base/usage.h"
 #include "inventory/diag.h"
 #include "inventory/template.h"
+#include "inventory/types.h"
 #include "inventory/vars.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 
-enum transport_type {
-	TRANSPORT_LOCAL,            /* a directory here is the server's root */
-	TRANSPORT_SSH               /* the OpenSSH client */
-};
 
 /* How an ssh server is reached; local paths are resolved. */
 struct ssh_settings {
@@ -31,10 +28,6 @@ struct ssh_settings {
 	int connect_timeout;        /* seconds */
 };
 
-enum ca_type {
-	CA_LOCAL,                   /* the embedded CA */
-	CA_ACME                     /* an ACME server (RFC 8555) */
-};
 
 /* ca = { type = "acme"; ... }: paths resolved, URLs checked. */
 struct fleet_acme {

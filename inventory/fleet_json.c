@@ -51,7 +51,7 @@ static json_t *server_json(const struct fleet *f, const struct server *s)
 	o = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:o, s:o, s:{s:s, s:s, s:s}, "
 	    "s:s?}",
 	    "name", s->name, "address", s->address, "transport",
-	    s->transport == TRANSPORT_SSH ? "ssh" : "local", "root", s->root,
+	    transport_type_name(s->transport), "root", s->root,
 	    "groups", strv_json(s->groups, s->ngroups),
 	    "vars", vars, "usages", usages_json(s->usages),
 	    "store", "roots", s->store.roots, "intermediates",

@@ -482,12 +482,14 @@ bool server_parse(struct server *s, const struct cfg *c,
 	}
 	s->transport = TRANSPORT_LOCAL;
 	if (cfg_string(c, g, "transport", false, &transport, what)) {
-		if (strcmp(transport, "ssh") == 0)
-			s->transport = TRANSPORT_SSH;
-		else if (strcmp(transport, "local") != 0)
+		int t = transport_type_from_name(transport);
+
+		if (t >= 0)
+			s->transport = (enum transport_type)t;
+		else
 			cfg_error(c, config_setting_get_member(g, "transport"),
-			    "unknown transport '%s' in %s (use local or ssh)",
-			    transport, what);
+			    "unknown transport '%s' in %s (use %s)",
+			    transport, what, transport_type_names());
 	}
 	if (s->transport == TRANSPORT_LOCAL &&
 	    cfg_string(c, g, "root", true, &root, what)) {

@@ -1,11 +1,13 @@
 /*
- * How cmd/ reaches a server: the transport its fleet entry names, and
- * where ssh keeps its ControlMaster sockets. Shared by run, plan, assign
- * and show.
+ * The drivers a fleet file names, chosen from tables: the CA driver of
+ * its `ca` (local, acme), and the transport of each server (local, ssh),
+ * with where ssh keeps its ControlMaster sockets. Shared by run, plan,
+ * assign and show.
  */
-#ifndef CF_CMD_TRANSPORT_H
-#define CF_CMD_TRANSPORT_H
+#ifndef CF_CMD_DRIVERS_H
+#define CF_CMD_DRIVERS_H
 
+#include "engine/ca/ca.h"
 #include "engine/transport/transport.h"
 
 #include <stdbool.h>
@@ -29,6 +31,11 @@ struct cmd_transports {
 int cmd_transports_init(struct cmd_transports *ct, const struct fleet *f,
     bool read_only, char *msg, size_t msgsz);
 void cmd_transports_release(struct cmd_transports *ct);
+
+/* Opens the CA driver fleet f names, on loop. 0 or a CF_E* code with
+ * msg. */
+int cmd_ca_open(const struct fleet *f, uv_loop_t *loop,
+    struct ca_driver **ca, char *msg, size_t msgsz);
 
 /* Opens server s's transport on loop. 0 or a CF_E* code with msg. */
 int cmd_transport_open(const struct cmd_transports *ct,
