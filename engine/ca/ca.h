@@ -49,6 +49,8 @@ struct ca_request {
 	const char *ref;            /* poll: the CA's handle from a reply */
 	bool approved;              /* poll: approval recorded in the journal */
 	struct ca_hooks hooks;
+	const char *previous_pem;   /* the certificate the server holds now
+	                               (a renewal), or NULL */
 };
 
 /* What the CA returned. Every string is owned by the reply; a callback

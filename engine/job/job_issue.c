@@ -409,7 +409,8 @@ void job_submit(struct job *j)
 {
 	const struct engine_config *cfg = job_cfg(j);
 	struct ca_request req = { j->tg->name, j->rq.csr_pem, j->tg->spec,
-	    j->rq.ca_ref, false, { NULL, NULL, NULL, NULL } };
+	    j->rq.ca_ref, false, { NULL, NULL, NULL, NULL }, NULL };
+	int u;
 	char msg[256];
 	int rc;
 
@@ -422,6 +423,9 @@ void job_submit(struct job *j)
 		return;
 	}
 	req.approved = j->rq.approved != 0;
+	/* A renewal names what it renews (a resumed job read nothing). */
+	for (u = 0; u < USAGE_MAX && req.previous_pem == NULL; u++)
+		req.previous_pem = j->current[u];
 	j->rq.attempts++;
 	req.hooks.note = ca_note;
 	req.hooks.ctx = j;

@@ -128,7 +128,7 @@ static void submit(struct fixture *f, struct call *c, bool poll,
     bool approved)
 {
 	struct ca_request req = { "srv", c->csr_pem, &c->spec,
-	    c->reply.ref, approved, { NULL, NULL, NULL, NULL } };
+	    c->reply.ref, approved, { NULL, NULL, NULL, NULL }, NULL };
 
 	inside_submit = true;
 	if (poll)
