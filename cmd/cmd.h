@@ -22,6 +22,7 @@ struct cmd_opts {
 	bool no_assign;             /* stop at issued, like unticking "assign" */
 	bool all;                   /* approve: every pending server */
 	bool import_ca;             /* import CAs pinned in ca.trusted_roots */
+	bool verbose;               /* trace every transition on stderr */
 	const char **limit;         /* --limit values (comma lists of names,
 	                               groups, globs); see fleet_select */
 	size_t nlimit;

@@ -1,14 +1,16 @@
 /*
- * `run`, `plan` and `assign`: load the fleet, take the lock, open the
- * journal and the CA, hand every server to the engine, show the report.
- * plan takes no lock and writes nothing anywhere: no journal, no keys.
+ * `run`, `plan` and `assign`: load the fleet, choose the servers, take the
+ * lock and open the journal, open the CA, hand every server to the engine,
+ * show the report. plan takes no lock and writes nothing anywhere: no
+ * journal, no keys. With --verbose (or CERTFLEET_TRACE=1) every server's
+ * path goes to stderr as it happens.
  */
 #include "cmd/cmd.h"
 #include "cmd/drivers.h"
-#include "engine/job/engine.h"
 #include "engine/base/err.h"
 #include "engine/base/fsio.h"
 #include "engine/base/path.h"
+#include "engine/job/engine.h"
 #include "inventory/fleet.h"
 #include "inventory/select.h"
 
@@ -18,31 +20,31 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-struct run_ctx {
-	const struct fleet *f;
+/* One run, from the fleet file to the report; run_release frees it. */
+struct run {
+	const struct cmd_opts *o;
+	enum engine_mode mode;
+	struct fleet f;
+	bool have_fleet;
 	const struct server **servers;  /* the targets' servers */
-	bool tty;
+	struct engine_target *tg;
+	struct req_spec *specs;
+	size_t n;
+	uv_loop_t loop;
+	bool have_loop;
 	struct cmd_transports ct;
+	char *keys;
+	int lockfd;
+	struct journal jr;
+	bool have_journal;
+	struct ca_driver *ca;
+	char *chain;
+	struct report report;
+	bool tty;                   /* a progress counter on stderr */
+	bool trace;
+	size_t done;
+	char msg[512];
 };
-
-static int open_transport(void *ctx, size_t i, uv_loop_t *loop,
-    struct transport **out, char *msg, size_t msgsz)
-{
-	struct run_ctx *rc = ctx;
-
-	return cmd_transport_open(&rc->ct, rc->servers[i], loop, out, msg,
-	    msgsz);
-}
-
-static void progress(void *ctx, size_t done, size_t total)
-{
-	struct run_ctx *rc = ctx;
-
-	if (rc->tty)
-		fprintf(stderr, "\r%zu/%zu servers", done, total);
-	if (rc->tty && done == total)
-		fprintf(stderr, "\r\033[K");
-}
 
 static int64_t now_ms(void)
 {
@@ -52,203 +54,250 @@ static int64_t now_ms(void)
 	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-/* The servers --limit and --exclude choose (see fleet_select). Returns
- * how many, or -1 with the reason in msg. */
-static ssize_t select_servers(const struct fleet *f, const struct cmd_opts *o,
-    const struct server **out, char *msg, size_t msgsz)
+/* Prints msg and gives back code, for one-line error returns. */
+static int fail(struct run *r, int code)
 {
-	size_t n;
-
-	if (fleet_select(f, o->limit, o->nlimit, o->exclude, o->nexclude, out,
-	    &n, msg, msgsz) != 0)
-		return -1;
-	return (ssize_t)n;
+	fprintf(stderr, "certfleet: %s\n", r->msg);
+	return code;
 }
 
+static int open_transport(void *ctx, size_t i, uv_loop_t *loop,
+    struct transport **out, char *msg, size_t msgsz)
+{
+	struct run *r = ctx;
 
-static void print_report(const struct cmd_opts *o, struct report *r)
+	return cmd_transport_open(&r->ct, r->servers[i], loop, out, msg,
+	    msgsz);
+}
+
+/* Every transition, for the trace; every end, for the progress counter. */
+static void observe(void *ctx, size_t i, enum job_state from,
+    enum job_state to, const char *why, bool end)
+{
+	struct run *r = ctx;
+
+	if (r->trace && !end)
+		fprintf(stderr, "%s: %s -> %s%s%s%s\n", r->servers[i]->name,
+		    job_state_name(from), job_state_name(to),
+		    why && *why ? " (" : "", why && *why ? why : "",
+		    why && *why ? ")" : "");
+	if (!end)
+		return;
+	r->done++;
+	if (r->tty)
+		fprintf(stderr, "\r%zu/%zu servers", r->done, r->n);
+	if (r->tty && r->done == r->n)
+		fprintf(stderr, "\r\033[K");
+}
+
+/* The servers --limit and --exclude choose, with their requests. */
+static int run_targets(struct run *r)
+{
+	const struct server *s;
+	size_t i, nf = r->f.nservers;
+
+	r->servers = calloc(nf + 1, sizeof(*r->servers));
+	r->tg = calloc(nf + 1, sizeof(*r->tg));
+	r->specs = calloc(nf + 1, sizeof(*r->specs));
+	if (r->servers == NULL || r->tg == NULL || r->specs == NULL) {
+		snprintf(r->msg, sizeof r->msg, "out of memory");
+		return fail(r, CMD_EXIT_FAILED);
+	}
+	for (i = 0; i < nf; i++)
+		req_spec_init(&r->specs[i]);
+	if (fleet_select(&r->f, r->o->limit, r->o->nlimit, r->o->exclude,
+	    r->o->nexclude, r->servers, &r->n, r->msg, sizeof r->msg) != 0)
+		return fail(r, CMD_EXIT_USAGE);
+	for (i = 0; i < r->n; i++) {
+		s = r->servers[i];
+		if (fleet_server_request(&r->f, s, &r->specs[i], r->msg,
+		    sizeof r->msg) != 0)
+			return fail(r, CMD_EXIT_FAILED);
+		r->tg[i].name = s->name;
+		r->tg[i].spec = &r->specs[i];
+		r->tg[i].usages = s->usages;
+		r->tg[i].store = &s->store;
+		r->tg[i].bindings = s->bindings;
+		r->tg[i].keygen_remote = s->keygen_server;
+		r->tg[i].webroot = s->webroot;
+	}
+	return CMD_EXIT_OK;
+}
+
+/* The state directory, its lock and the journal (not for plan). */
+static int run_state(struct run *r)
+{
+	const char *dir = r->f.state_dir;
+	char *lock, *db;
+	int rc = CMD_EXIT_OK, mk = 0;
+
+	lock = path_join(dir, "lock");
+	db = path_join(dir, "journal.db");
+	r->keys = path_join(dir, "keys");
+	if (lock == NULL || db == NULL || r->keys == NULL) {
+		snprintf(r->msg, sizeof r->msg, "out of memory");
+		rc = fail(r, CMD_EXIT_FAILED);
+	} else if ((mk = fsio_mkdirs(dir, 0700, r->msg, sizeof r->msg)) != 0 ||
+	    (mk = fsio_mkdirs(r->keys, 0700, r->msg, sizeof r->msg)) != 0) {
+		/* A file where the state directory goes: the fleet file's
+		 * state_dir must change, a configuration error. */
+		rc = fail(r, mk == CF_EEXIST ? CMD_EXIT_USAGE :
+		    CMD_EXIT_FAILED);
+	} else if (fsio_lock(lock, &r->lockfd, r->msg, sizeof r->msg) != 0) {
+		r->lockfd = -1;
+		rc = fail(r, CMD_EXIT_LOCKED);
+	} else if (journal_open(&r->jr, db, r->msg, sizeof r->msg) != 0) {
+		rc = fail(r, CMD_EXIT_FAILED);
+	} else {
+		r->have_journal = true;
+	}
+	free(lock);
+	free(db);
+	return rc;
+}
+
+/* The CA driver and its chain (plan's preflight). plan asks an ACME CA
+ * nothing, so no account key is made for it: plan writes nothing. */
+static int run_ca(struct run *r)
+{
+	if (r->mode == ENGINE_PLAN && r->f.ca.type == CA_ACME)
+		return CMD_EXIT_OK;
+	if (cmd_ca_open(&r->f, &r->loop, &r->ca, r->msg, sizeof r->msg) != 0)
+		return fail(r, CMD_EXIT_USAGE);
+	if (r->ca->ops->chain_pem(r->ca, &r->chain, r->msg,
+	    sizeof r->msg) != 0)
+		return fail(r, CMD_EXIT_FAILED);
+	return CMD_EXIT_OK;
+}
+
+static void print_report(const struct cmd_opts *o, struct report *rep)
 {
 	json_t *j;
 
-	if (o->json) {
-		if ((j = report_to_json(r)) == NULL) {
-			fprintf(stderr, "certfleet: out of memory\n");
-			return;
-		}
-		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		fputc('\n', stdout);
-		json_decref(j);
-	} else {
-		report_write_table(r, stdout, o->quiet);
+	if (!o->json) {
+		report_write_table(rep, stdout, o->quiet);
+		return;
 	}
+	if ((j = report_to_json(rep)) == NULL) {
+		fprintf(stderr, "certfleet: out of memory\n");
+		return;
+	}
+	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', stdout);
+	json_decref(j);
+}
+
+/* The engine over the targets, then the report; the exit code. */
+static int run_engine(struct run *r, const char *command, int64_t start)
+{
+	struct engine_config cfg;
+	int exit_code;
+
+	memset(&cfg, 0, sizeof cfg);
+	cfg.mode = r->mode;
+	cfg.concurrency = r->f.concurrency;
+	cfg.renew_before_days = r->f.renew_before_days;
+	cfg.force = r->o->force;
+	cfg.assign = r->f.assign && !r->o->no_assign;
+	cfg.import_ca = r->o->import_ca;
+	cfg.trusted_pins = r->f.ca.trusted_roots;
+	cfg.npins = r->f.ca.ntrusted;
+	cfg.now = time(NULL);
+	cfg.keys_dir = r->keys;
+	cfg.journal = r->have_journal ? &r->jr : NULL;
+	cfg.ca = r->ca;
+	cfg.ca_chain_pem = r->chain;
+	cfg.targets = r->tg;
+	cfg.ntargets = r->n;
+	cfg.open = open_transport;
+	cfg.observe = observe;
+	cfg.ctx = r;
+	cfg.max_wait_s = r->f.ca.max_wait;
+	if (r->have_journal && journal_run_begin(&r->jr, command, &cfg.run_id,
+	    r->msg, sizeof r->msg) != 0)
+		return fail(r, CMD_EXIT_FAILED);
+	if (report_init(&r->report, r->f.name, command, cfg.now) != 0 ||
+	    engine_run(&r->loop, &cfg, &r->report, r->msg,
+	    sizeof r->msg) != 0)
+		return fail(r, CMD_EXIT_FAILED);
+	r->report.duration_ms = now_ms() - start;
+	print_report(r->o, &r->report);
+	exit_code = report_exit_status(&r->report);
+	if (r->have_journal)
+		journal_run_end(&r->jr, cfg.run_id, exit_code, r->msg,
+		    sizeof r->msg);
+	return exit_code;
+}
+
+static void run_release(struct run *r)
+{
+	size_t i;
+
+	if (r->ca)
+		r->ca->ops->free(r->ca);
+	if (r->have_loop) {
+		uv_run(&r->loop, UV_RUN_DEFAULT);
+		if (uv_loop_close(&r->loop) != 0)
+			fprintf(stderr, "certfleet: internal error: handles "
+			    "left open\n");
+	}
+	if (r->have_journal)
+		journal_close(&r->jr);
+	cmd_transports_release(&r->ct);
+	if (r->lockfd >= 0)
+		fsio_unlock(r->lockfd);
+	for (i = 0; r->specs && i < r->f.nservers; i++)
+		req_spec_release(&r->specs[i]);
+	report_release(&r->report);
+	free(r->specs);
+	free(r->tg);
+	free(r->servers);
+	free(r->chain);
+	free(r->keys);
+	if (r->have_fleet)
+		fleet_release(&r->f);
 }
 
 /* Runs the engine in mode over the fleet; returns the exit code. */
 static int run_mode(const struct cmd_opts *o, enum engine_mode mode,
     const char *command)
 {
-	struct fleet f;
-	struct run_ctx rc = { 0 };
-	struct engine_config cfg;
-	struct engine_target *tg = NULL;
-	struct req_spec *specs = NULL;
-	struct journal jr = { 0 };
-	struct ca_driver *ca = NULL;
-	struct report report = { 0 };
-	char msg[512], *lock = NULL, *keys = NULL, *db = NULL;
-	char *chain = NULL;
-	uv_loop_t loop;
+	const char *trace = getenv("CERTFLEET_TRACE");
 	int64_t start = now_ms();
-	int lockfd = -1, exit_code = CMD_EXIT_FAILED, loop_ok = 0, mk = 0;
-	bool have_journal = false;
-	ssize_t n;
-	size_t i;
+	struct run r;
+	int rc;
 
-	if ((exit_code = cmd_fleet_load(&f, o->fleet)) != CMD_EXIT_OK)
+	memset(&r, 0, sizeof r);
+	r.o = o;
+	r.mode = mode;
+	r.lockfd = -1;
+	r.tty = isatty(STDERR_FILENO) && !o->quiet && !o->json;
+	r.trace = o->verbose || (trace != NULL && strcmp(trace, "1") == 0);
+	/* A trace and a counter on one line would garble each other. */
+	r.tty = r.tty && !r.trace;
+	r.have_fleet = true;
+	if ((rc = cmd_fleet_load(&r.f, o->fleet)) != CMD_EXIT_OK ||
+	    (rc = run_targets(&r)) != CMD_EXIT_OK)
 		goto out;
-	exit_code = CMD_EXIT_FAILED;
-	rc.f = &f;
-	rc.tty = isatty(STDERR_FILENO) && !o->quiet && !o->json;
-	rc.servers = calloc(f.nservers + 1, sizeof(*rc.servers));
-	tg = calloc(f.nservers + 1, sizeof(*tg));
-	specs = calloc(f.nservers + 1, sizeof(*specs));
-	if (rc.servers == NULL || tg == NULL || specs == NULL) {
-		fprintf(stderr, "certfleet: out of memory\n");
-		goto out;
-	}
-	if ((n = select_servers(&f, o, rc.servers, msg, sizeof msg)) < 0) {
-		fprintf(stderr, "certfleet: %s\n", msg);
-		exit_code = CMD_EXIT_USAGE;
-		goto out;
-	}
-	for (i = 0; i < (size_t)n; i++) {
-		const struct server *s = rc.servers[i];
-
-		req_spec_init(&specs[i]);
-		if (fleet_server_request(&f, s, &specs[i], msg,
-		    sizeof msg) != 0) {
-			fprintf(stderr, "certfleet: %s\n", msg);
-			goto out;
-		}
-		tg[i].name = s->name;
-		tg[i].spec = &specs[i];
-		tg[i].usages = s->usages;
-		tg[i].store = &s->store;
-		tg[i].bindings = s->bindings;
-		tg[i].keygen_remote = s->keygen_server;
-		tg[i].webroot = s->webroot;
-	}
-
-	if (uv_loop_init(&loop) != 0) {
-		fprintf(stderr, "certfleet: cannot start the event loop\n");
+	if (uv_loop_init(&r.loop) != 0) {
+		snprintf(r.msg, sizeof r.msg, "cannot start the event loop");
+		rc = fail(&r, CMD_EXIT_FAILED);
 		goto out;
 	}
-	loop_ok = 1;
-	if (mode != ENGINE_PLAN) {
-		lock = path_join(f.state_dir, "lock");
-		keys = path_join(f.state_dir, "keys");
-		db = path_join(f.state_dir, "journal.db");
-		if (lock == NULL || keys == NULL || db == NULL ||
-		    (mk = fsio_mkdirs(f.state_dir, 0700, msg, sizeof msg)) != 0 ||
-		    (mk = fsio_mkdirs(keys, 0700, msg, sizeof msg)) != 0) {
-			fprintf(stderr, "certfleet: %s\n", msg);
-			/* A file where the state directory goes: the fleet
-			 * file's state_dir must change, a configuration error. */
-			if (mk == CF_EEXIST)
-				exit_code = CMD_EXIT_USAGE;
-			goto out;
-		}
-		if (fsio_lock(lock, &lockfd, msg, sizeof msg) != 0) {
-			fprintf(stderr, "certfleet: %s\n", msg);
-			lockfd = -1;
-			exit_code = CMD_EXIT_LOCKED;
-			goto out;
-		}
-		if (journal_open(&jr, db, msg, sizeof msg) != 0) {
-			fprintf(stderr, "certfleet: %s\n", msg);
-			goto out;
-		}
-		have_journal = true;
-	}
-	if (cmd_transports_init(&rc.ct, &f, mode == ENGINE_PLAN, msg,
-	    sizeof msg) != 0) {
-		fprintf(stderr, "certfleet: %s\n", msg);
+	r.have_loop = true;
+	if (mode != ENGINE_PLAN && (rc = run_state(&r)) != CMD_EXIT_OK)
+		goto out;
+	if (cmd_transports_init(&r.ct, &r.f, mode == ENGINE_PLAN, r.msg,
+	    sizeof r.msg) != 0) {
+		rc = fail(&r, CMD_EXIT_FAILED);
 		goto out;
 	}
-	/* plan asks no CA anything, so an ACME account key is not made
-	 * for it: plan writes nothing. */
-	if ((mode != ENGINE_PLAN || f.ca.type != CA_ACME) &&
-	    cmd_ca_open(&f, &loop, &ca, msg, sizeof msg) != 0) {
-		fprintf(stderr, "certfleet: %s\n", msg);
-		exit_code = CMD_EXIT_USAGE;
+	if ((rc = run_ca(&r)) != CMD_EXIT_OK)
 		goto out;
-	}
-	if (ca && ca->ops->chain_pem(ca, &chain, msg, sizeof msg) != 0) {
-		fprintf(stderr, "certfleet: %s\n", msg);
-		goto out;
-	}
-
-	memset(&cfg, 0, sizeof cfg);
-	cfg.mode = mode;
-	cfg.concurrency = f.concurrency;
-	cfg.renew_before_days = f.renew_before_days;
-	cfg.force = o->force;
-	cfg.assign = f.assign && !o->no_assign;
-	cfg.import_ca = o->import_ca;
-	cfg.trusted_pins = f.ca.trusted_roots;
-	cfg.npins = f.ca.ntrusted;
-	cfg.now = time(NULL);
-	cfg.keys_dir = keys;
-	cfg.journal = have_journal ? &jr : NULL;
-	cfg.ca = ca;
-	cfg.ca_chain_pem = chain;
-	cfg.targets = tg;
-	cfg.ntargets = (size_t)n;
-	cfg.open = open_transport;
-	cfg.progress = progress;
-	cfg.ctx = &rc;
-	cfg.max_wait_s = f.ca.max_wait;
-	if (have_journal && journal_run_begin(&jr, command, &cfg.run_id, msg,
-	    sizeof msg) != 0) {
-		fprintf(stderr, "certfleet: %s\n", msg);
-		goto out;
-	}
-	if (report_init(&report, f.name, command, cfg.now) != 0 ||
-	    engine_run(&loop, &cfg, &report, msg, sizeof msg) != 0) {
-		fprintf(stderr, "certfleet: %s\n", msg);
-		goto out;
-	}
-	report.duration_ms = now_ms() - start;
-	print_report(o, &report);
-	exit_code = report_exit_status(&report);
-	if (have_journal)
-		journal_run_end(&jr, cfg.run_id, exit_code, msg, sizeof msg);
+	rc = run_engine(&r, command, start);
 out:
-	if (ca)
-		ca->ops->free(ca);
-	if (loop_ok) {
-		uv_run(&loop, UV_RUN_DEFAULT);
-		if (uv_loop_close(&loop) != 0)
-			fprintf(stderr, "certfleet: internal error: handles "
-			    "left open\n");
-	}
-	if (have_journal)
-		journal_close(&jr);
-	cmd_transports_release(&rc.ct);
-	if (lockfd >= 0)
-		fsio_unlock(lockfd);
-	for (i = 0; specs && i < f.nservers; i++)
-		req_spec_release(&specs[i]);
-	report_release(&report);
-	free(specs);
-	free(tg);
-	free(rc.servers);
-	free(chain);
-	free(lock);
-	free(keys);
-	free(db);
-	fleet_release(&f);
-	return exit_code;
+	run_release(&r);
+	return rc;
 }
 
 int cmd_run(const struct cmd_opts *o)

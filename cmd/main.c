@@ -25,7 +25,8 @@ enum opt_flags {
 	OPT_EXCLUDE = 1 << 4,
 	OPT_NO_ASSIGN = 1 << 5,
 	OPT_ALL = 1 << 6,
-	OPT_IMPORT_CA = 1 << 7
+	OPT_IMPORT_CA = 1 << 7,
+	OPT_VERBOSE = 1 << 8
 };
 
 /* getopt_long's values for options that have no short form. */
@@ -50,6 +51,9 @@ static const struct opt_doc {
 	{ OPT_IMPORT_CA, "--import-ca", "import a CA a server lacks into its "
 	    "store, only when\n                      ca.trusted_roots pins its "
 	    "SHA-256" },
+	{ OPT_VERBOSE, "--verbose", "trace every server's path on stderr: "
+	    "SERVER: from -> to\n                      (why); also "
+	    "CERTFLEET_TRACE=1" },
 };
 
 static const char exit_run[] =
@@ -82,7 +86,8 @@ static const struct command {
 	  "exit codes: 0 created; 1 it exists or cannot be written; 2 usage or\n"
 	  "configuration error\n" },
 	{ "plan", cmd_plan, "", 0, 0,
-	  OPT_JSON | OPT_QUIET | OPT_LIMIT | OPT_EXCLUDE | OPT_FORCE,
+	  OPT_JSON | OPT_QUIET | OPT_LIMIT | OPT_EXCLUDE | OPT_FORCE |
+	  OPT_VERBOSE,
 	  "dry run: what run would do; writes nothing",
 	  "Dry run: reads every server and says what run would do (up_to_date,\n"
 	  "would_issue, or would_deny where the CA's policy refuses the\n"
@@ -91,14 +96,15 @@ static const struct command {
 	  exit_run },
 	{ "run", cmd_run, "", 0, 0,
 	  OPT_JSON | OPT_QUIET | OPT_LIMIT | OPT_EXCLUDE | OPT_FORCE |
-	  OPT_NO_ASSIGN | OPT_IMPORT_CA,
+	  OPT_NO_ASSIGN | OPT_IMPORT_CA | OPT_VERBOSE,
 	  "request what is due, check chains, assign, report",
 	  "Requests a certificate for every server that is due, checks each\n"
 	  "chain against the server's own stores, assigns the certificate to\n"
 	  "the server's usages where the chain is valid, and reports.\n",
 	  exit_run },
 	{ "assign", cmd_assign, "", 0, 0,
-	  OPT_JSON | OPT_QUIET | OPT_LIMIT | OPT_EXCLUDE | OPT_IMPORT_CA,
+	  OPT_JSON | OPT_QUIET | OPT_LIMIT | OPT_EXCLUDE | OPT_IMPORT_CA |
+	  OPT_VERBOSE,
 	  "assign certificates already issued (after CAs were imported)",
 	  "Assigns certificates already issued whose chain is now valid (after\n"
 	  "the missing CA certificates were imported). Requests nothing new.\n",
@@ -202,6 +208,7 @@ static int parse_options(const struct command *cmd, int argc, char **argv,
 		{ "no-assign", no_argument, NULL, LONG_NO_ASSIGN },
 		{ "all", no_argument, NULL, LONG_ALL },
 		{ "import-ca", no_argument, NULL, LONG_IMPORT_CA },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, LONG_VERSION },
 		{ NULL, 0, NULL, 0 }
@@ -211,11 +218,13 @@ static int parse_options(const struct command *cmd, int argc, char **argv,
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hjqfl:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":hjqfvl:", longopts,
+	    NULL)) != -1) {
 		switch (c) {
 		case 'j': seen |= OPT_JSON; o->json = true; break;
 		case 'q': seen |= OPT_QUIET; o->quiet = true; break;
 		case 'f': seen |= OPT_FORCE; o->force = true; break;
+		case 'v': seen |= OPT_VERBOSE; o->verbose = true; break;
 		case 'l':
 			seen |= OPT_LIMIT;
 			o->limit[o->nlimit++] = optarg;

@@ -13,6 +13,18 @@
 #include <signal.h>
 #include <string.h>
 
+struct engine {
+	uv_loop_t *loop;
+	const struct engine_config *cfg;
+	struct report *report;
+	size_t next;                /* the next target to start */
+	size_t active;
+	size_t done;
+	uv_signal_t sig[2];         /* SIGINT, SIGTERM: start nothing new */
+};
+
+static void job_done(void *ctx);
+
 static void signals_close(struct engine *e)
 {
 	int i;
@@ -20,6 +32,14 @@ static void signals_close(struct engine *e)
 	for (i = 0; i < 2; i++)
 		if (!uv_is_closing((uv_handle_t *)&e->sig[i]))
 			uv_close((uv_handle_t *)&e->sig[i], NULL);
+}
+
+static void start_next(struct engine *e)
+{
+	size_t i = e->next++;
+
+	e->active++;
+	job_start(e->loop, e->cfg, i, &e->report->rows[i], job_done, e);
 }
 
 /* Marks every server not started yet; a second signal then ends the
@@ -30,7 +50,6 @@ static void on_signal(uv_signal_t *h, int signo)
 	struct report_row *row;
 
 	(void)signo;
-	e->stopping = true;
 	signals_close(e);
 	for (; e->next < e->cfg->ntargets; e->next++) {
 		row = &e->report->rows[e->next];
@@ -41,16 +60,14 @@ static void on_signal(uv_signal_t *h, int signo)
 	}
 }
 
-void engine_job_done(struct engine *e)
+static void job_done(void *ctx)
 {
-	const struct engine_config *cfg = e->cfg;
+	struct engine *e = ctx;
 
 	e->active--;
 	e->done++;
-	if (cfg->progress)
-		cfg->progress(cfg->ctx, e->done, cfg->ntargets);
-	if (e->next < cfg->ntargets)
-		job_start(e, e->next++);
+	if (e->next < e->cfg->ntargets)
+		start_next(e);
 	else if (e->active == 0)
 		signals_close(e);
 }
@@ -87,8 +104,8 @@ int engine_run(uv_loop_t *loop, const struct engine_config *cfg,
 	/* Not counted as work: the loop may end with them still open. */
 	uv_unref((uv_handle_t *)&e.sig[0]);
 	uv_unref((uv_handle_t *)&e.sig[1]);
-	for (e.next = 0; e.next < first;)
-		job_start(&e, e.next++);
+	while (e.next < first)
+		start_next(&e);
 	if (cfg->ntargets == 0)
 		signals_close(&e);
 	uv_run(loop, UV_RUN_DEFAULT);

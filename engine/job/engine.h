@@ -9,6 +9,7 @@
 #define CF_ENGINE_H
 
 #include "engine/ca/ca.h"
+#include "engine/job/job_state.h"
 #include "engine/journal/journal.h"
 #include "engine/report/report.h"
 #include "engine/base/reqspec.h"
@@ -43,8 +44,14 @@ struct engine_target {
 typedef int (*engine_open_fn)(void *ctx, size_t i, uv_loop_t *loop,
     struct transport **out, char *msg, size_t msgsz);
 
-/* Called on the loop thread each time a server finishes. */
-typedef void (*engine_progress_fn)(void *ctx, size_t done, size_t total);
+/*
+ * Called on the loop thread at every transition of target i's job (from
+ * -> to, and why; why may be NULL), and once when the job ends (end true,
+ * from and to its last state, why the report status). A trace and the
+ * progress display are fed from here.
+ */
+typedef void (*engine_observe_fn)(void *ctx, size_t i, enum job_state from,
+    enum job_state to, const char *why, bool end);
 
 struct engine_config {
 	enum engine_mode mode;
@@ -65,8 +72,8 @@ struct engine_config {
 	const struct engine_target *targets;
 	size_t ntargets;
 	engine_open_fn open;
-	engine_progress_fn progress;
-	void *ctx;                  /* for open and progress */
+	engine_observe_fn observe;  /* or NULL */
+	void *ctx;                  /* for open and observe */
 	int max_wait_s;             /* longest a server waits on the CA
 	                               within a run; then it stays pending */
 };

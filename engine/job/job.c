@@ -1,11 +1,12 @@
 /*
- * The job state machine: one job per server, every step ending by starting
- * I/O whose callback moves the job on. This file holds the transitions
- * (job_set_state, the one place a state changes: it checks the table and
- * writes the journal before the next step starts, so a killed run resumes
- * without asking the CA twice), and a job's start, resumption and end. The
- * steps live beside it: job_inspect.c, job_issue.c, job_chain.c,
- * job_assign.c.
+ * The job state machine: one job per server. job_step is the one place
+ * that says what a job does next, in the manner of curl's
+ * multi_runsingle: in each state it starts that state's work (a step file's
+ * *_enter), and once the work is back (job_back, job_failed) it chooses the
+ * next state in one switch. job_set_state is the one place a state
+ * changes: it checks the table, writes the journal before the next step
+ * starts (so a killed run resumes without asking the CA twice), and tells
+ * the observer (trace and progress). The job's start and end live here too.
  */
 #include "engine/job/job.h"
 #include "engine/base/err.h"
@@ -16,6 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* job_step's choice when the job ends in the state it is in. */
+#define JOB_END (-1)
 
 static void ignore_status(void *arg, int status, const char *msg)
 {
@@ -43,16 +47,22 @@ static void remove_waiting_key(struct job *j)
 	}
 }
 
+static void observe(struct job *j, enum job_state from, enum job_state to,
+    const char *why, bool end)
+{
+	if (j->cfg->observe != NULL)
+		j->cfg->observe(j->cfg->ctx, j->i, from, to, why, end);
+}
+
 /*
  * The one place a job changes state: refuses what the table forbids, then
- * records the new state (and detail) in the journal. A request stays open
- * for the next run (final = 0) exactly while job_state_holds_request; once
- * it closes, the key it waited with goes.
+ * records the new state (and why) in the journal and tells the observer.
+ * A request stays open for the next run (final = 0) exactly while
+ * job_state_holds_request; once it closes, the key it waited with goes.
  */
-static int job_set_state(struct job *j, enum job_state next,
-    const char *detail)
+static int job_set_state(struct job *j, enum job_state next, const char *why)
 {
-	struct journal *jr = job_cfg(j)->journal;
+	struct journal *jr = j->cfg->journal;
 	enum job_state from = j->state;
 	char msg[256];
 
@@ -63,50 +73,43 @@ static int job_set_state(struct job *j, enum job_state next,
 		return CF_EINTERNAL;
 	}
 	j->state = next;
-	if (jr == NULL || j->rq.id == 0)
-		return 0;
-	j->rq.final = !job_state_holds_request(next);
-	if (journal_strset(&j->rq.state, job_state_name(next)) != 0 ||
-	    journal_request_save(jr, &j->rq, detail, msg, sizeof msg) != 0) {
-		snprintf(j->error, sizeof j->error, "cannot record state '%s' "
-		    "of '%s' in the journal: %s", job_state_name(next),
-		    j->tg->name, msg);
-		return CF_EDB;
+	if (jr != NULL && j->rq.id != 0) {
+		j->rq.final = !job_state_holds_request(next);
+		if (journal_strset(&j->rq.state, job_state_name(next)) != 0 ||
+		    journal_request_save(jr, &j->rq, why, msg,
+		    sizeof msg) != 0) {
+			snprintf(j->error, sizeof j->error, "cannot record "
+			    "state '%s' of '%s' in the journal: %s",
+			    job_state_name(next), j->tg->name, msg);
+			return CF_EDB;
+		}
+		if (j->rq.final)
+			remove_waiting_key(j);
 	}
-	if (j->rq.final)
-		remove_waiting_key(j);
+	observe(j, from, next, why, false);
 	return 0;
 }
 
-/*
- * Ends the job failed with j->error. close: the request goes to failed
- * (the next run asks anew); otherwise a request holding an issued
- * certificate stays as it is, open, and the next run takes it up again.
- * Where the table allows no way to failed, the failure is still journaled
- * (an event and the error, the state unchanged): never silently skipped.
- */
-static void fail_with_error(struct job *j, bool close)
+int job_note(struct job *j, const char *detail)
 {
-	struct journal *jr = job_cfg(j)->journal;
+	struct journal *jr = j->cfg->journal;
 	char msg[256];
-	bool keep = !close && (j->state == JOB_ISSUED ||
-	    j->state == JOB_CHAIN_CHECK || j->state == JOB_ASSIGN);
 
-	journal_strset(&j->rq.error, j->error);
-	if (!keep && job_transition_allowed(j->state, JOB_FAILED)) {
-		if (job_set_state(j, JOB_FAILED, j->error) == CF_EDB)
-			journal_strset(&j->rq.error, j->error);
-	} else if (jr != NULL && j->rq.id != 0 &&
-	    journal_request_save(jr, &j->rq, j->error, msg, sizeof msg) != 0) {
-		size_t n = strlen(j->error);
-
-		snprintf(j->error + n, sizeof j->error - n, "; and it cannot "
-		    "be journaled: %s", msg);
-	}
-	job_finish(j, REPORT_FAILED);
+	if (jr == NULL || j->rq.id == 0)
+		return 0;
+	return journal_request_save(jr, &j->rq, detail, msg, sizeof msg);
 }
 
-void job_fail(struct job *j, const char *fmt, ...)
+/* Inside job_step (work that came back at once) the loop goes on by
+ * itself; from a callback, it starts again. */
+void job_back(struct job *j)
+{
+	j->phase = JOB_BACK;
+	if (!j->stepping)
+		job_step(j);
+}
+
+void job_failed(struct job *j, bool close, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -114,18 +117,9 @@ void job_fail(struct job *j, const char *fmt, ...)
 	if (fmt != NULL)
 		vsnprintf(j->error, sizeof j->error, fmt, ap);
 	va_end(ap);
-	fail_with_error(j, false);
-}
-
-void job_drop(struct job *j, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (fmt != NULL)
-		vsnprintf(j->error, sizeof j->error, fmt, ap);
-	va_end(ap);
-	fail_with_error(j, true);
+	j->failed = true;
+	j->fail_close = close;
+	job_back(j);
 }
 
 void job_read_failed(struct job *j, int at, const char *fmt, ...)
@@ -145,69 +139,18 @@ bool job_reads_done(struct job *j)
 	if (j->reads > 0)
 		return false;
 	if (j->read_failed != 0) {
-		job_fail(j, "%s", j->read_error);
+		job_failed(j, false, "%s", j->read_error);
 		return false;
 	}
 	return true;
 }
 
-/*
- * Moves to next, or ends the job failed: a transition the table refuses
- * is an internal error that fails the server, named and journaled, and a
- * journal that cannot record the state fails it too.
- */
-bool job_advance(struct job *j, enum job_state next, const char *detail)
-{
-	int rc = job_set_state(j, next, detail);
-
-	if (rc == 0)
-		return true;
-	if (rc == CF_EINTERNAL)
-		fail_with_error(j, false);
-	else
-		job_finish(j, REPORT_FAILED);
-	return false;
-}
-
-static void resume(struct job *j, enum job_state st)
-{
-	const struct engine_config *cfg = job_cfg(j);
-	struct report_row *row = &j->e->report->rows[j->i];
-
-	/* The request's run is the last one that moved it: status tells a
-	 * request a killed run left in flight from one a run finished. */
-	j->rq.run_id = cfg->run_id;
-	report_row_set(&row->ca_status, j->rq.ca_status);
-	snprintf(j->error, sizeof j->error, "continues request %lld, left at "
-	    "'%s' by an earlier run", (long long)j->rq.id,
-	    job_state_name(st));
-	report_row_set(&row->reason, j->error);
-	j->error[0] = '\0';
-	switch (st) {
-	case JOB_SUBMIT:
-	case JOB_PENDING:
-	case JOB_POLL:
-		if (cfg->mode == ENGINE_ASSIGN) {
-			job_finish(j, REPORT_PENDING);
-			return;
-		}
-		if (job_advance(j, JOB_POLL, "resumed"))
-			job_submit(j);
-		return;
-	default:
-		if (job_load_issued(j) != 0) {
-			job_drop(j, NULL);
-			return;
-		}
-		if (job_advance(j, JOB_CHAIN_CHECK, "resumed"))
-			job_chain_read(j);
-		return;
-	}
-}
+/* ---- the end of a job ---- */
 
 static void on_closed(struct job *j)
 {
-	struct engine *e = j->e;
+	void (*done)(void *) = j->done;
+	void *ctx = j->done_ctx;
 	int u;
 
 	if (--j->closing > 0)
@@ -224,7 +167,7 @@ static void on_closed(struct job *j)
 	sk_X509_pop_free(j->certs, X509_free);
 	chain_verdict_release(&j->verdict);
 	free(j);
-	engine_job_done(e);
+	done(ctx);
 }
 
 static void on_timer_closed(uv_handle_t *h)
@@ -244,7 +187,7 @@ static void on_transport_closed(void *arg)
  */
 static void record_outcome(struct job *j, struct report_row *row)
 {
-	const struct engine_config *cfg = job_cfg(j);
+	const struct engine_config *cfg = j->cfg;
 	struct journal_server s;
 	char msg[256];
 	json_t *o;
@@ -270,11 +213,30 @@ static void record_outcome(struct job *j, struct report_row *row)
 	}
 }
 
-void job_finish(struct job *j, enum report_status outcome)
+/* How the report shows a job that ended in final state s. */
+static enum report_status outcome_of(enum job_state s)
 {
-	struct report_row *row = &j->e->report->rows[j->i];
+	switch (s) {
+	case JOB_UP_TO_DATE: return REPORT_UP_TO_DATE;
+	case JOB_WOULD_ISSUE: return REPORT_WOULD_ISSUE;
+	case JOB_WOULD_DENY: return REPORT_WOULD_DENY;
+	case JOB_DENIED: return REPORT_DENIED;
+	case JOB_CHAIN_FAILED:
+	case JOB_HELD: return REPORT_ISSUED;
+	case JOB_ASSIGNED: return REPORT_ASSIGNED;
+	case JOB_ASSIGN_FAILED: return REPORT_ASSIGN_FAILED;
+	default: return REPORT_FAILED;
+	}
+}
+
+/* Ends the job with outcome in its report row and frees it once every
+ * handle has closed. */
+static void job_end(struct job *j, enum report_status outcome)
+{
+	struct report_row *row = j->row;
 	struct chain_verdict tmp;
 
+	j->ending = true;
 	row->status = outcome;
 	if (j->rq.thumbprint) {
 		snprintf(row->thumbprint, sizeof row->thumbprint, "%s",
@@ -292,7 +254,7 @@ void job_finish(struct job *j, enum report_status outcome)
 	row->chain = j->verdict;
 	j->verdict = tmp;
 	record_outcome(j, row);
-	/* Memory is freed only once every handle has closed. */
+	observe(j, j->state, j->state, report_status_name(row->status), true);
 	j->closing = 1;
 	uv_close((uv_handle_t *)&j->timer, on_timer_closed);
 	if (j->t != NULL) {
@@ -302,108 +264,233 @@ void job_finish(struct job *j, enum report_status outcome)
 	}
 }
 
-/*
- * An open request the CA never saw: a run was killed while making its key.
- * Nothing was asked, so there is nothing to continue; the row is closed
- * (failed, saying so) and the key it may have left removed, and the server
- * is inspected afresh. Returns 0, or an error once the job has failed.
- */
-static int abandon(struct job *j)
-{
-	/* Removed with the closed request. One made on the server goes
-	 * when the server's next key is made. */
-	if (j->rq.key_path == NULL && !j->tg->keygen_remote)
-		j->rq.key_path = job_local_key_path(j, j->rq.id);
-	j->state = JOB_KEYGEN;
-	j->rq.run_id = job_cfg(j)->run_id;
-	journal_strset(&j->rq.error, "abandoned: the run making its key "
-	    "stopped before the request reached the CA");
-	if (job_set_state(j, JOB_FAILED, j->rq.error) != 0) {
-		job_finish(j, REPORT_FAILED);
-		return CF_EDB;
-	}
-	journal_request_release(&j->rq);
-	j->state = JOB_INSPECT;
-	return 0;
-}
+/* ---- what a job does next ---- */
 
 /*
- * Keeps the server's last denial, if its newest request was denied: a run
- * does not ask the CA the same again (the request unchanged, no --force).
- * Returns 0, or an error once the job has failed.
+ * A failed step: the request goes to failed, unless it holds an issued
+ * certificate that is still good (the next run checks and assigns that
+ * same one) or the table allows no way to failed. Either way the failure
+ * is journaled: an event with the error, never silently skipped.
  */
-static int last_denial(struct job *j)
+static int choose_after_failure(struct job *j)
 {
-	struct journal_request last;
-	char msg[512];
-	int rc;
+	bool keep = !j->fail_close && (j->state == JOB_ISSUED ||
+	    j->state == JOB_CHAIN_CHECK || j->state == JOB_ASSIGN);
+	size_t n;
 
-	journal_request_init(&last);
-	rc = journal_request_latest(job_cfg(j)->journal, j->tg->name, &last,
-	    msg, sizeof msg);
-	if (rc == 0 && strcmp(last.state, job_state_name(JOB_DENIED)) == 0) {
-		j->denied_hash = last.request_hash;
-		j->denied_error = last.error;
-		last.request_hash = NULL;
-		last.error = NULL;
-		j->denied_at = last.updated_at;
+	journal_strset(&j->rq.error, j->error);
+	if (!keep && job_transition_allowed(j->state, JOB_FAILED))
+		return JOB_FAILED;
+	if (job_note(j, j->error) != 0) {
+		n = strlen(j->error);
+		snprintf(j->error + n, sizeof j->error - n, "; and it cannot "
+		    "be journaled");
 	}
-	journal_request_release(&last);
-	if (rc != 0 && rc != CF_ENOENT) {
-		job_fail(j, "cannot read the journal for '%s': %s",
-		    j->tg->name, msg);
-		return rc;
-	}
-	return 0;
+	j->outcome = REPORT_FAILED;
+	return JOB_END;
 }
 
-void job_start(struct engine *e, size_t i)
+/* Inspect is back: what the server holds decides. */
+static int choose_after_inspect(struct job *j, const char **why)
 {
-	const struct engine_config *cfg = e->cfg;
-	struct job *j = calloc(1, sizeof(*j));
-	char msg[512];
-	int rc, st;
+	const struct engine_config *cfg = j->cfg;
 
-	if (j == NULL) {
-		e->report->rows[i].status = REPORT_FAILED;
-		report_row_set(&e->report->rows[i].error, "out of memory");
-		e->active++;
-		engine_job_done(e);
+	if (j->resumed >= 0) {
+		*why = "resumed";
+		switch (j->resumed) {
+		case JOB_SUBMIT:
+		case JOB_PENDING:
+		case JOB_POLL:
+			/* assign asks no CA: the request waits there. */
+			if (cfg->mode == ENGINE_ASSIGN) {
+				j->outcome = REPORT_PENDING;
+				return JOB_END;
+			}
+			return JOB_POLL;
+		default:
+			return JOB_CHAIN_CHECK;
+		}
+	}
+	*why = j->insp.reason;
+	if (!j->insp.due)
+		return JOB_CHECK_CURRENT;
+	if (cfg->mode == ENGINE_PLAN)
+		return job_plan_denied(j) ? JOB_WOULD_DENY : JOB_PREFLIGHT;
+	if (job_denial_stands(j))
+		return JOB_DENIED;
+	if (cfg->mode == ENGINE_ASSIGN) {
+		snprintf(j->error, sizeof j->error, "nothing to assign to '%s': "
+		    "no certificate was issued for it (%s); 'certfleet run' "
+		    "requests one", j->tg->name, j->insp.reason);
+		return JOB_FAILED;
+	}
+	return JOB_KEYGEN;
+}
+
+/* The next state once j->state's work is back, with why; or JOB_END
+ * (the job ends where it is; j->outcome says how it is reported). */
+static int choose(struct job *j, const char **why)
+{
+	const struct engine_config *cfg = j->cfg;
+
+	*why = NULL;
+	if (j->failed) {
+		*why = j->error;
+		return choose_after_failure(j);
+	}
+	switch (j->state) {
+	case JOB_INSPECT:
+		return choose_after_inspect(j, why);
+	case JOB_CHECK_CURRENT:
+		return JOB_UP_TO_DATE;
+	case JOB_PREFLIGHT:
+		return JOB_WOULD_ISSUE;
+	case JOB_KEYGEN:
+		return JOB_SUBMIT;
+	case JOB_SUBMIT:
+	case JOB_POLL:
+		*why = j->row->ca_status;
+		switch (j->answer) {
+		case CA_ISSUED: return JOB_ISSUED;
+		case CA_PENDING: return JOB_PENDING;
+		default: *why = j->error; return JOB_DENIED;
+		}
+	case JOB_PENDING:
+		if (j->waited)
+			return JOB_POLL;
+		/* Not within this run: the next run asks again. */
+		j->outcome = REPORT_PENDING;
+		return JOB_END;
+	case JOB_ISSUED:
+		return JOB_CHAIN_CHECK;
+	case JOB_CHAIN_CHECK:
+		if (j->verdict.status != CHAIN_OK) {
+			chain_verdict_describe(&j->verdict, j->why,
+			    sizeof j->why);
+			*why = j->why;
+			return JOB_CHAIN_FAILED;
+		}
+		if (cfg->mode == ENGINE_ASSIGN || cfg->assign)
+			return JOB_ASSIGN;
+		*why = "assignment is off";
+		return JOB_HELD;
+	case JOB_ASSIGN:
+		*why = j->assigned ? j->rq.usages : j->error;
+		return j->assigned ? JOB_ASSIGNED : JOB_ASSIGN_FAILED;
+	default:
+		snprintf(j->error, sizeof j->error, "internal error: nothing "
+		    "follows state %s", job_state_name(j->state));
+		j->outcome = REPORT_FAILED;
+		return JOB_END;
+	}
+}
+
+/* Starts the work of j->state; its callback calls job_back or
+ * job_failed (never from inside this call). */
+static void enter(struct job *j)
+{
+	switch (j->state) {
+	case JOB_INSPECT:
+		job_inspect_enter(j);
+		return;
+	case JOB_CHECK_CURRENT:
+	case JOB_PREFLIGHT:
+	case JOB_CHAIN_CHECK:
+		job_chain_enter(j);
+		return;
+	case JOB_KEYGEN:
+		job_keygen_enter(j);
+		return;
+	case JOB_SUBMIT:
+	case JOB_POLL:
+		job_ask_enter(j);
+		return;
+	case JOB_PENDING:
+		job_wait_enter(j);
+		return;
+	case JOB_ASSIGN:
+		job_assign_enter(j);
+		return;
+	default:
+		/* issued: nothing to do but go on to the chain check. */
+		j->phase = JOB_BACK;
 		return;
 	}
-	j->e = e;
+}
+
+void job_step(struct job *j)
+{
+	const char *why;
+	int next, rc;
+
+	j->stepping = true;
+	while (!j->ending) {
+		switch (j->phase) {
+		case JOB_ENTER:
+			if (job_state_final(j->state)) {
+				job_end(j, outcome_of(j->state));
+				break;
+			}
+			j->phase = JOB_WORKING;
+			enter(j);
+			break;
+		case JOB_WORKING:
+			j->stepping = false;
+			return;
+		case JOB_BACK:
+			next = choose(j, &why);
+			if (next == JOB_END) {
+				job_end(j, j->outcome);
+				break;
+			}
+			if (next == JOB_FAILED)
+				journal_strset(&j->rq.error, j->error);
+			rc = job_set_state(j, (enum job_state)next, why);
+			if (rc == CF_EINTERNAL && !j->failed) {
+				/* A refused transition fails the server,
+				 * naming both states. */
+				j->failed = true;
+				break;
+			}
+			if (rc != 0) {
+				job_end(j, REPORT_FAILED);
+				break;
+			}
+			j->failed = false;
+			j->phase = JOB_ENTER;
+			break;
+		}
+	}
+	j->stepping = false;
+}
+
+/* ---- the start of a job ---- */
+
+void job_start(uv_loop_t *loop, const struct engine_config *cfg, size_t i,
+    struct report_row *row, void (*done)(void *ctx), void *ctx)
+{
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL) {
+		row->status = REPORT_FAILED;
+		report_row_set(&row->error, "out of memory");
+		done(ctx);
+		return;
+	}
+	j->loop = loop;
+	j->cfg = cfg;
 	j->i = i;
 	j->tg = &cfg->targets[i];
+	j->row = row;
+	j->done = done;
+	j->done_ctx = ctx;
 	j->state = JOB_INSPECT;
+	j->phase = JOB_ENTER;
+	j->resumed = -1;
 	journal_request_init(&j->rq);
 	cert_store_init(&j->roots);
 	cert_store_init(&j->inters);
 	chain_verdict_init(&j->verdict);
-	uv_timer_init(e->loop, &j->timer);
-	e->active++;
-
-	if ((rc = cfg->open(cfg->ctx, i, e->loop, &j->t, msg,
-	    sizeof msg)) != 0) {
-		j->t = NULL;
-		job_fail(j, "%s", msg);
-		return;
-	}
-	if (cfg->journal) {
-		rc = journal_request_open(cfg->journal, j->tg->name, &j->rq,
-		    msg, sizeof msg);
-		if (rc != 0 && rc != CF_ENOENT) {
-			job_fail(j, "cannot read the journal for '%s': %s",
-			    j->tg->name, msg);
-			return;
-		}
-		st = rc == 0 ? job_state_from_name(j->rq.state) : -1;
-		if (rc == 0 && st >= 0 &&
-		    job_state_holds_request((enum job_state)st)) {
-			resume(j, (enum job_state)st);
-			return;
-		}
-		if ((rc == 0 && abandon(j) != 0) || last_denial(j) != 0)
-			return;
-	}
-	job_inspect(j);
+	uv_timer_init(loop, &j->timer);
+	job_step(j);
 }

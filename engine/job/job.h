@@ -1,30 +1,59 @@
 /*
- * One server's job: the state machine of DESIGN.md, driven by callbacks on
- * the loop. Internal to the engine (engine.c starts jobs and hears when
- * they end); nothing outside engine/ includes this.
+ * One server's job: the state machine of DESIGN.md. job.c holds the one
+ * step function that says what a job does next (job_step, a switch over
+ * the state) and the one setter through which its state changes; the
+ * files of the steps (job_inspect.c, job_issue.c, job_chain.c,
+ * job_assign.c) each start their state's work, and when it is back, hand
+ * the job to job_step again. They never call each other. Internal to the
+ * engine: engine.c starts jobs and hears when they end.
  */
 #ifndef CF_JOB_H
 #define CF_JOB_H
 
 #include "engine/assign/assign.h"
-#include "engine/chain/chain.h"
 #include "engine/base/container_of.h"
+#include "engine/chain/chain.h"
 #include "engine/job/engine.h"
+#include "engine/job/inspect.h"
 #include "engine/job/job_state.h"
 #include "engine/journal/journal.h"
 
 #include <openssl/x509.h>
 #include <uv.h>
 
-struct engine;
+/* Where a state's work stands. */
+enum job_phase {
+	JOB_ENTER,                  /* the state's work is still to start */
+	JOB_WORKING,                /* it runs; its callback calls job_step */
+	JOB_BACK                    /* it is back: choose the next state */
+};
 
 struct job {
-	struct engine *e;
-	size_t i;                   /* target and report row index */
+	uv_loop_t *loop;
+	const struct engine_config *cfg;
 	const struct engine_target *tg;
+	size_t i;                   /* target and report row index */
+	struct report_row *row;     /* this server's report row */
+	void (*done)(void *ctx);    /* the engine hears the job end */
+	void *done_ctx;
 	enum job_state state;
+	enum job_phase phase;
+	bool stepping;              /* inside job_step */
+	bool ending;                /* job_end has run */
 	struct transport *t;
 	struct journal_request rq;  /* the journal row, when journaled */
+
+	/* What the state's work found, for job_step's choice. */
+	bool failed;                /* the work failed; error says why */
+	bool fail_close;            /* and what was issued is unusable */
+	int resumed;                /* inspect: the state an earlier run left
+	                               the open request in, or -1 */
+	struct inspect_result insp; /* inspect: due or not, and why */
+	int answer;                 /* submit, poll: enum ca_answer */
+	int retry_after;            /* pending: seconds, -1 not in this run */
+	bool waited;                /* pending: the timer ran (else: stop) */
+	bool assigned;              /* assign: every usage holds it */
+
 	char *current[USAGE_MAX];   /* inspect: what each usage holds */
 	int reads;                  /* reads in flight */
 	int read_failed;            /* 1 + the index (usage, or store: 0
@@ -37,33 +66,37 @@ struct job {
 	char *bundle[2];            /* a store that is one file: its bytes,
 	                               [0] roots, [1] intermediates */
 	bool imported;              /* the import was tried this run */
-	bool current_only;          /* up to date: checking what is there */
 	size_t import_next;         /* the next missing CA to look at */
 	char import_note[512];      /* CAs not imported, and why */
-	STACK_OF(X509) *certs;      /* issued leaf, then the CA's chain */
+	STACK_OF(X509) *certs;      /* the leaf checked, then its chain */
 	struct chain_verdict verdict;
 	uv_timer_t timer;           /* pending: waiting to poll again */
 	uint64_t pending_since;     /* uv_now of the first pending, or 0 */
 	int chain_pick;             /* 0: the CA's first chain; n: alternate n */
-	bool timer_open;
-	uv_work_t work;
 	struct assign assign;       /* while assigning */
-	enum report_status outcome; /* what the report says */
+	enum report_status outcome; /* how a job that ends in a state that
+	                               is not final is reported */
 	char *denied_hash;          /* the last request was denied: what it
 	                               asked (req_spec_hash), or NULL */
 	char *denied_error;         /* and why */
 	int64_t denied_at;
 	char error[1200];
+	char why[512];              /* a transition's reason, when composed */
 	int closing;                /* handles and transport still closing */
 };
 
-/* Starts target i's job; it reports its end through engine_job_done. */
-void job_start(struct engine *e, size_t i);
-
 /*
- * Shared by job.c and the files of its steps (job_inspect.c, job_issue.c,
- * job_chain.c, job_assign.c); nothing else calls these.
+ * Starts target i's job on loop, row its report row; done(ctx) is called
+ * once the job has ended and is freed.
  */
+void job_start(uv_loop_t *loop, const struct engine_config *cfg, size_t i,
+    struct report_row *row, void (*done)(void *ctx), void *ctx);
+
+/* Runs the job on until it waits for I/O or ends: the one place that says
+ * what a job does next. */
+void job_step(struct job *j);
+
+/* ---- for the step files ---- */
 
 /* Largest file a job reads from a server or the state directory. */
 #define JOB_FILE_MAX (1024 * 1024)
@@ -72,22 +105,18 @@ void job_start(struct engine *e, size_t i);
  * then the server path where it waits. */
 #define JOB_REMOTE_KEY_PREFIX "server:"
 
-/* Moves to next (journaled); false when that failed and the job ended. */
-bool job_advance(struct job *j, enum job_state next, const char *detail);
+/* The state's work is back: job_step chooses what comes next. */
+void job_back(struct job *j);
 
 /*
- * Ends the job failed for this run; fmt NULL keeps the message already in
- * j->error. A request holding an issued certificate stays open, so the
- * next run checks and assigns that same certificate; any other request
- * goes to failed.
+ * The state's work failed (fmt NULL keeps j->error); job_step then ends
+ * the job. close: what was issued is unusable (no certificate, another
+ * key, the key lost) and the request goes to failed, so the next run asks
+ * anew; otherwise a request holding an issued certificate stays open for
+ * the next run, and any other goes to failed.
  */
-void job_fail(struct job *j, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-/* Ends the job and its request failed: what was issued is unusable (no
- * certificate, another key, the key lost), so the next run asks anew. */
-void job_drop(struct job *j, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void job_failed(struct job *j, bool close, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Where a key made here waits for request id: keys_dir/NAME-ID.key
  * (malloc'd; NULL when out of memory). */
@@ -99,45 +128,34 @@ int job_request_hash(const struct job *j, char out[65]);
 /*
  * Reads issued together (inspect's usages, the chain check's two stores)
  * finish in any order; each failure is noted here under its index, and
- * the job fails once all are back, with the failure of the lowest index,
+ * the work fails once all are back, with the failure of the lowest index,
  * so the message does not depend on which answer came first.
  */
 void job_read_failed(struct job *j, int at, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* True when every read issued together is back and none failed; when the
- * last is back with a failure, the job has failed (the noted message). */
+ * last is back with a failure, the work has failed (job_failed). */
 bool job_reads_done(struct job *j);
 
-/* Ends the job with outcome in its report row and frees it once closed. */
-void job_finish(struct job *j, enum report_status outcome);
+/* Saves the request row with an event (detail) and the state unchanged:
+ * a status the CA gave on the way, an import. A failed write is noted in
+ * j->error's stead only where it matters to the caller. */
+int job_note(struct job *j, const char *detail);
 
-void job_inspect(struct job *j);        /* job_inspect.c */
-void job_keygen(struct job *j);         /* job_issue.c */
-void job_submit(struct job *j);
+/* The work of each state; job_step starts it. */
+void job_inspect_enter(struct job *j);      /* job_inspect.c */
+void job_keygen_enter(struct job *j);       /* job_issue.c */
+void job_ask_enter(struct job *j);          /* submit, poll */
+void job_wait_enter(struct job *j);         /* pending */
 int job_load_issued(struct job *j);
-void job_chain_read(struct job *j);     /* job_chain.c */
-void job_assign(struct job *j);         /* job_assign.c */
+void job_chain_enter(struct job *j);        /* job_chain.c: check_current,
+                                               preflight, chain_check */
+void job_assign_enter(struct job *j);       /* job_assign.c */
 
-/* The engine, as a job needs it. */
-struct engine {
-	uv_loop_t *loop;
-	const struct engine_config *cfg;
-	struct report *report;
-	size_t next;                /* the next target to start */
-	size_t active;
-	size_t done;
-	uv_signal_t sig[2];         /* SIGINT, SIGTERM: start nothing new */
-	bool stopping;
-};
-
-/* Called once per job, after its handles are closed and it is freed. */
-void engine_job_done(struct engine *e);
-
-static inline const struct engine_config *job_cfg(const struct job *j)
-{
-	return j->e->cfg;
-}
+/* inspect's choice (job_inspect.c): plan's precheck and a remembered
+ * denial. */
+bool job_plan_denied(struct job *j);
+bool job_denial_stands(struct job *j);
 
 #endif
-

@@ -23,8 +23,8 @@ static void on_assigned(struct assign *a, int status)
 		snprintf(j->error, sizeof j->error, "%s", a->msg);
 		journal_strset(&j->rq.error, j->error);
 		assign_release(a);
-		if (job_advance(j, JOB_ASSIGN_FAILED, j->error))
-			job_finish(j, REPORT_ASSIGN_FAILED);
+		j->assigned = false;
+		job_back(j);
 		return;
 	}
 	for (u = 0; u < USAGE_MAX; u++)
@@ -33,17 +33,17 @@ static void on_assigned(struct assign *a, int status)
 				strcat(names, ",");
 			strcat(names, usage_name((enum usage)u));
 		}
-	j->e->report->rows[j->i].usages = a->assigned;
+	j->row->usages = a->assigned;
 	assign_release(a);
 	journal_strset(&j->rq.usages, names);
 	journal_strset(&j->rq.error, NULL);
 	/* Assigned closes the request, and with it goes the waiting copy
 	 * of the key. */
-	if (job_advance(j, JOB_ASSIGNED, names))
-		job_finish(j, REPORT_ASSIGNED);
+	j->assigned = true;
+	job_back(j);
 }
 
-void job_assign(struct job *j)
+void job_assign_enter(struct job *j)
 {
 	struct assign_input in;
 	char *key = NULL, msg[1024];
@@ -59,8 +59,8 @@ void job_assign(struct job *j)
 	    sizeof msg) != 0) {
 		/* Without its key the certificate cannot be assigned: the
 		 * next run asks for a new one. */
-		job_drop(j, "the private key of '%s' is gone: %s", j->tg->name,
-		    j->rq.key_path ? msg : "never journaled");
+		job_failed(j, true, "the private key of '%s' is gone: %s",
+		    j->tg->name, j->rq.key_path ? msg : "never journaled");
 		return;
 	}
 	in.server = j->tg->name;
@@ -78,8 +78,8 @@ void job_assign(struct job *j)
 		assign_release(&j->assign);
 		snprintf(j->error, sizeof j->error, "%s", msg);
 		journal_strset(&j->rq.error, j->error);
-		if (job_advance(j, JOB_ASSIGN_FAILED, j->error))
-			job_finish(j, REPORT_ASSIGN_FAILED);
+		j->assigned = false;
+		job_back(j);
 		return;
 	}
 	j->assign.data = j;

@@ -1,8 +1,9 @@
 /*
- * The chain check of one server: its stores read through the transport,
- * the verdict computed on the threadpool, pinned CAs imported with
- * --import-ca, and plan's preflight. Decides between assign, held and
- * chain_failed.
+ * The work of three states, on one server's stores read through its
+ * transport: chain_check (the issued certificate's verdict, computed on
+ * the threadpool, the CA's alternate chains tried, pinned CAs imported
+ * with --import-ca), check_current (the same for what an up-to-date server
+ * holds) and preflight (plan: would the CA's chain verify here).
  */
 #include "engine/job/job.h"
 #include "engine/base/err.h"
@@ -73,7 +74,7 @@ static void on_inters(void *arg, int status,
 	on_store(arg, 1, status, e, n, msg);
 }
 
-void job_chain_read(struct job *j)
+static void read_stores(struct job *j)
 {
 	int rc;
 
@@ -139,9 +140,9 @@ static char *missing_json(const struct chain_verdict *v)
 /* Plan: would a leaf from this CA verify here? */
 static void preflight_done(struct job *j)
 {
-	const struct engine_config *cfg = job_cfg(j);
+	const struct engine_config *cfg = j->cfg;
 	STACK_OF(X509) *chain = NULL;
-	char msg[256];
+	char msg[256], why[600];
 
 	if (cfg->ca_chain_pem == NULL ||
 	    crypto_certs_from_pem(cfg->ca_chain_pem, "the CA chain", &chain,
@@ -151,14 +152,11 @@ static void preflight_done(struct job *j)
 		chain_verdict_init(&j->verdict);
 	sk_X509_pop_free(chain, X509_free);
 	if (j->verdict.status == CHAIN_MISSING_CA) {
-		struct report_row *row = &j->e->report->rows[j->i];
-		char why[600];
-
 		snprintf(why, sizeof why, "%s; a CA is missing on the server",
-		    row->reason ? row->reason : "due");
-		report_row_set(&row->reason, why);
+		    j->row->reason ? j->row->reason : "due");
+		report_row_set(&j->row->reason, why);
 	}
-	job_finish(j, REPORT_WOULD_ISSUE);
+	job_back(j);
 }
 
 /* ---- importing pinned CAs ---- */
@@ -195,16 +193,12 @@ static void note(struct job *j, const char *fmt, ...)
 static void on_imported(void *arg, int status, const char *msg)
 {
 	struct job *j = arg;
-	struct journal *jr = job_cfg(j)->journal;
-	char err[256];
 
-	if (status != 0) {
+	if (status != 0)
 		note(j, "%s", msg);
-	} else if (jr != NULL && j->rq.id != 0) {
+	else
 		/* The import is part of this job's history. */
-		journal_request_save(jr, &j->rq, "imported a pinned CA", err,
-		    sizeof err);
-	}
+		job_note(j, "imported a pinned CA");
 	import_next(j);
 }
 
@@ -229,7 +223,7 @@ static X509 *sent_ca(struct job *j, const char *sha1)
  */
 static void import_next(struct job *j)
 {
-	const struct engine_config *cfg = job_cfg(j);
+	const struct engine_config *cfg = j->cfg;
 	const struct chain_missing *m;
 	char sha256[65], *pem = NULL, *data, *path, msg[256];
 	const char *store;
@@ -278,7 +272,7 @@ static void import_next(struct job *j)
 			return;
 		note(j, "'%s' not imported: %s", m->subject, cf_strerror(rc));
 	}
-	job_chain_read(j);
+	read_stores(j);
 }
 
 /*
@@ -401,7 +395,7 @@ static void chain_choice(struct job *j)
 		free(j->rq.alt_chains);
 		j->rq.alt_chains = s;
 	}
-	report_row_set(&j->e->report->rows[j->i].chain_choice, text);
+	report_row_set(&j->row->chain_choice, text);
 	json_decref(o);
 }
 
@@ -413,7 +407,8 @@ static void chain_after(uv_work_t *w, int status)
 	struct job *j = cw->j;
 
 	if (status != 0 || cw->rc != 0)
-		job_fail(j, "%s", status ? uv_strerror(status) : cw->msg);
+		job_failed(j, false, "%s", status ? uv_strerror(status) :
+		    cw->msg);
 	else
 		chain_verdict_ready(j);
 	free(cw);
@@ -421,15 +416,14 @@ static void chain_after(uv_work_t *w, int status)
 
 static void chain_decide(struct job *j)
 {
-	const struct engine_config *cfg = job_cfg(j);
 	struct chain_work *cw;
 
-	if (cfg->mode == ENGINE_PLAN && !j->current_only) {
+	if (j->state == JOB_PREFLIGHT) {
 		preflight_done(j);
 		return;
 	}
 	if ((cw = calloc(1, sizeof(*cw))) == NULL) {
-		job_fail(j, "out of memory");
+		job_failed(j, false, "out of memory");
 		return;
 	}
 	cw->j = j;
@@ -437,24 +431,22 @@ static void chain_decide(struct job *j)
 	/* The time of the check, not of the run's start: a long run checks
 	 * certificates signed after it began. */
 	cw->now = time(NULL);
-	if (uv_queue_work(j->e->loop, &cw->work, chain_run, chain_after) != 0) {
+	if (uv_queue_work(j->loop, &cw->work, chain_run, chain_after) != 0) {
 		free(cw);
-		job_fail(j, "cannot queue the chain check");
+		job_failed(j, false, "cannot queue the chain check");
 	}
 }
 
 static void chain_verdict_ready(struct job *j)
 {
-	const struct engine_config *cfg = job_cfg(j);
-	char msg[256];
+	const struct engine_config *cfg = j->cfg;
 
-	if (j->rq.alt_chains != NULL && !j->current_only)
-		chain_choice(j);
-	if (j->current_only) {
-		if (job_advance(j, JOB_UP_TO_DATE, NULL))
-			job_finish(j, REPORT_UP_TO_DATE);
+	if (j->state == JOB_CHECK_CURRENT) {
+		job_back(j);
 		return;
 	}
+	if (j->rq.alt_chains != NULL)
+		chain_choice(j);
 	if (j->verdict.status == CHAIN_MISSING_CA && cfg->import_ca &&
 	    !j->imported) {
 		j->imported = true;
@@ -475,14 +467,25 @@ static void chain_verdict_ready(struct job *j)
 	journal_strset(&j->rq.chain_detail, j->verdict.detail);
 	free(j->rq.missing_json);
 	j->rq.missing_json = missing_json(&j->verdict);
-	if (j->verdict.status != CHAIN_OK) {
-		chain_verdict_describe(&j->verdict, msg, sizeof msg);
-		if (job_advance(j, JOB_CHAIN_FAILED, msg))
-			job_finish(j, REPORT_ISSUED);
-	} else if (cfg->mode == ENGINE_ASSIGN || cfg->assign) {
-		if (job_advance(j, JOB_ASSIGN, NULL))
-			job_assign(j);
-	} else if (job_advance(j, JOB_HELD, "assignment is off")) {
-		job_finish(j, REPORT_ISSUED);
+	job_back(j);
+}
+
+void job_chain_enter(struct job *j)
+{
+	char msg[256];
+	int u;
+
+	if (j->state == JOB_CHECK_CURRENT) {
+		/* Stores change under us: check what the server holds. One
+		 * that cannot be read as certificates has no chain to check. */
+		for (u = 0; u < USAGE_MAX && j->current[u] == NULL; u++)
+			;
+		if (u == USAGE_MAX || crypto_certs_from_pem(j->current[u],
+		    "the assigned certificate", &j->certs, msg,
+		    sizeof msg) != 0) {
+			job_back(j);
+			return;
+		}
 	}
+	read_stores(j);
 }

@@ -1,22 +1,41 @@
 /*
- * Inspect: what each usage on the server holds now, and whether the server
- * is due. Reads go through the transport; the decision is inspect.c's.
+ * Inspect: what the journal holds for the server (a request an earlier run
+ * left open, a denial to remember), then what each usage on the server
+ * holds now and whether the server is due (the decision is inspect.c's).
+ * Also the two questions job_step asks when inspect is back: would plan's
+ * CA deny it, does a denial still stand.
  */
 #include "engine/job/job.h"
-#include "engine/base/err.h"
 #include "engine/base/crypto.h"
-#include "engine/job/inspect.h"
+#include "engine/base/err.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void decide(struct job *j);
-
 struct read_ctx {
 	struct job *j;
 	int u;
 };
+
+/* Every usage read is back: the decision, and the row's view of what the
+ * server holds. */
+static void decide(struct job *j)
+{
+	const struct engine_config *cfg = j->cfg;
+	struct report_row *row = j->row;
+	struct inspect_result *r = &j->insp;
+
+	inspect_decide((const char *const *)j->current, j->tg->usages,
+	    j->tg->spec, cfg->renew_before_days, cfg->now, cfg->force, r);
+	memcpy(row->thumbprint, r->thumbprint, sizeof row->thumbprint);
+	memcpy(row->sha256, r->sha256, sizeof row->sha256);
+	row->not_after = r->not_after;
+	report_row_set(&row->reason, r->reason);
+	if (!r->due)
+		row->usages = j->tg->usages;
+	job_back(j);
+}
 
 /* All of a server's usage reads are in flight at once (a transport may
  * serve them in one round trip); the decision waits for the last one. */
@@ -48,109 +67,8 @@ static void on_current(void *arg, int status, const char *data, size_t len,
 	inspect_read_back(j);
 }
 
-/* A denial is remembered while the request is unchanged (and in assign,
- * which never asks); --force asks again. */
-static bool denial_stands(struct job *j)
-{
-	const struct engine_config *cfg = job_cfg(j);
-	char hash[65];
-
-	if (j->denied_error == NULL && j->denied_hash == NULL)
-		return false;
-	if (cfg->mode == ENGINE_ASSIGN)
-		return true;
-	return !cfg->force && j->denied_hash != NULL &&
-	    job_request_hash(j, hash) == 0 &&
-	    strcmp(hash, j->denied_hash) == 0;
-}
-
-/* Due, and not to be asked for: the last denial, told again. */
-static void deny_again(struct job *j)
-{
-	struct report_row *row = &j->e->report->rows[j->i];
-	char when[32];
-	time_t t = (time_t)j->denied_at;
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(when, sizeof when, "%Y-%m-%d", &tm);
-	snprintf(j->error, sizeof j->error, "%s (on %s; not asked again "
-	    "until the request changes, or with --force)",
-	    j->denied_error ? j->denied_error : "denied by the CA", when);
-	report_row_set(&row->ca_status, "denied");
-	if (job_advance(j, JOB_DENIED, j->error))
-		job_finish(j, REPORT_DENIED);
-}
-
-/* plan: what the CA's policy would say, then whether the CA's chain
- * would verify on the server. */
-static void plan_due(struct job *j)
-{
-	const struct engine_config *cfg = job_cfg(j);
-	char msg[512];
-
-	if (cfg->ca && cfg->ca->ops->precheck && cfg->ca->ops->precheck(cfg->ca,
-	    j->tg->spec, msg, sizeof msg) != 0) {
-		snprintf(j->error, sizeof j->error, "the CA would deny it: %s",
-		    msg);
-		job_finish(j, REPORT_WOULD_DENY);
-		return;
-	}
-	job_chain_read(j);
-}
-
-static void decide(struct job *j)
-{
-	const struct engine_config *cfg = job_cfg(j);
-	struct report_row *row = &j->e->report->rows[j->i];
-	struct inspect_result r;
-
-	inspect_decide((const char *const *)j->current, j->tg->usages,
-	    j->tg->spec, cfg->renew_before_days, cfg->now, cfg->force, &r);
-	memcpy(row->thumbprint, r.thumbprint, sizeof row->thumbprint);
-	memcpy(row->sha256, r.sha256, sizeof row->sha256);
-	row->not_after = r.not_after;
-	report_row_set(&row->reason, r.reason);
-	if (!r.due) {
-		char msg[256];
-		int u;
-
-		/* Up to date; still check that the server's stores hold the
-		 * CAs of what it serves, since stores change under us. */
-		row->usages = j->tg->usages;
-		for (u = 0; j->current[u] == NULL; u++)
-			;
-		j->current_only = true;
-		if (crypto_certs_from_pem(j->current[u], "the assigned "
-		    "certificate", &j->certs, msg, sizeof msg) != 0) {
-			if (job_advance(j, JOB_UP_TO_DATE, NULL))
-				job_finish(j, REPORT_UP_TO_DATE);
-			return;
-		}
-		job_chain_read(j);
-		return;
-	}
-	if (cfg->mode == ENGINE_PLAN) {
-		plan_due(j);
-		return;
-	}
-	if (denial_stands(j)) {
-		deny_again(j);
-		return;
-	}
-	if (cfg->mode == ENGINE_ASSIGN) {
-		job_fail(j, "nothing to assign to '%s': no certificate was "
-		    "issued for it (%s); 'certfleet run' requests one",
-		    j->tg->name, r.reason);
-		return;
-	}
-	report_row_set(&row->ca_status, NULL);
-	if (job_advance(j, JOB_KEYGEN, r.reason))
-		job_keygen(j);
-}
-
 /* Starts the read of usage u; false when it could not start (noted). */
-static bool inspect_start(struct job *j, int u)
+static bool read_usage(struct job *j, int u)
 {
 	struct read_ctx *rc;
 	char *path;
@@ -178,16 +96,178 @@ static bool inspect_start(struct job *j, int u)
 	return true;
 }
 
-void job_inspect(struct job *j)
+/*
+ * An open request the CA never saw: a run was killed while making its key.
+ * Nothing was asked, so there is nothing to continue: the row is closed
+ * (failed, saying so) and the key it may have left removed, and the server
+ * is inspected afresh. A key made on the server goes when its next key is
+ * made. Returns 0, or an error (in j->error).
+ */
+static int abandon(struct job *j)
 {
-	int u;
+	struct journal *jr = j->cfg->journal;
+	char msg[256];
 
+	if (j->rq.key_path == NULL && !j->tg->keygen_remote)
+		j->rq.key_path = job_local_key_path(j, j->rq.id);
+	j->rq.run_id = j->cfg->run_id;
+	j->rq.final = 1;
+	if (journal_strset(&j->rq.state, job_state_name(JOB_FAILED)) != 0 ||
+	    journal_strset(&j->rq.error, "abandoned: the run making its key "
+	    "stopped before the request reached the CA") != 0 ||
+	    journal_request_save(jr, &j->rq, j->rq.error, msg,
+	    sizeof msg) != 0) {
+		snprintf(j->error, sizeof j->error, "cannot close the "
+		    "abandoned request of '%s' in the journal: %s",
+		    j->tg->name, msg);
+		return CF_EDB;
+	}
+	if (j->rq.key_path)
+		remove((const char *)j->rq.key_path);
+	journal_request_release(&j->rq);
+	return 0;
+}
+
+/*
+ * Keeps the server's last denial, if its newest request was denied: a run
+ * does not ask the CA the same again (the request unchanged, no --force).
+ */
+static int last_denial(struct job *j)
+{
+	struct journal_request last;
+	char msg[512];
+	int rc;
+
+	journal_request_init(&last);
+	rc = journal_request_latest(j->cfg->journal, j->tg->name, &last, msg,
+	    sizeof msg);
+	if (rc == 0 && strcmp(last.state, job_state_name(JOB_DENIED)) == 0) {
+		j->denied_hash = last.request_hash;
+		j->denied_error = last.error;
+		last.request_hash = NULL;
+		last.error = NULL;
+		j->denied_at = last.updated_at;
+	}
+	journal_request_release(&last);
+	if (rc != 0 && rc != CF_ENOENT) {
+		snprintf(j->error, sizeof j->error, "cannot read the journal "
+		    "for '%s': %s", j->tg->name, msg);
+		return rc;
+	}
+	return 0;
+}
+
+/*
+ * A request an earlier run left open is continued, not asked again: the
+ * CA may hold it, or has issued it. Returns 0 with j->resumed set, or an
+ * error (in j->error) once nothing can be continued.
+ */
+static int resume(struct job *j, enum job_state st)
+{
+	char why[200];
+
+	/* The request's run is the last one that moved it: status tells a
+	 * request a killed run left in flight from one a run finished. */
+	j->rq.run_id = j->cfg->run_id;
+	j->resumed = st;
+	report_row_set(&j->row->ca_status, j->rq.ca_status);
+	snprintf(why, sizeof why, "continues request %lld, left at '%s' by "
+	    "an earlier run", (long long)j->rq.id, job_state_name(st));
+	report_row_set(&j->row->reason, why);
+	if (st == JOB_SUBMIT || st == JOB_PENDING || st == JOB_POLL)
+		return 0;
+	return job_load_issued(j);
+}
+
+/* The journal's part of inspect. Returns 1 when a request is resumed, 0
+ * to read the server, or an error with j->error (the job fails; close
+ * says whether the request is unusable). */
+static int from_journal(struct job *j, bool *close)
+{
+	int rc, st;
+	char msg[512];
+
+	rc = journal_request_open(j->cfg->journal, j->tg->name, &j->rq, msg,
+	    sizeof msg);
+	if (rc != 0 && rc != CF_ENOENT) {
+		snprintf(j->error, sizeof j->error, "cannot read the journal "
+		    "for '%s': %s", j->tg->name, msg);
+		return rc;
+	}
+	st = rc == 0 ? job_state_from_name(j->rq.state) : -1;
+	if (rc == 0 && st >= 0 && job_state_holds_request((enum job_state)st)) {
+		*close = true;
+		return (rc = resume(j, (enum job_state)st)) == 0 ? 1 : rc;
+	}
+	if (rc == 0 && (rc = abandon(j)) != 0)
+		return rc;
+	return last_denial(j);
+}
+
+void job_inspect_enter(struct job *j)
+{
+	const struct engine_config *cfg = j->cfg;
+	bool close = false;
+	char msg[512];
+	int u, rc;
+
+	if ((rc = cfg->open(cfg->ctx, j->i, j->loop, &j->t, msg,
+	    sizeof msg)) != 0) {
+		j->t = NULL;
+		job_failed(j, false, "%s", msg);
+		return;
+	}
+	if (cfg->journal != NULL && (rc = from_journal(j, &close)) != 0) {
+		if (rc == 1)
+			job_back(j);
+		else
+			job_failed(j, close, NULL);
+		return;
+	}
 	j->read_failed = 0;
 	/* A usage after one that could not start cannot come first in
 	 * usage order, so there is no point reading it. Callbacks never run
 	 * from inside read_file, so the count cannot reach 0 early. */
 	for (u = 0; u < USAGE_MAX; u++)
-		if ((j->tg->usages & (1u << u)) && !inspect_start(j, u))
+		if ((j->tg->usages & (1u << u)) && !read_usage(j, u))
 			break;
 	inspect_read_back(j);
+}
+
+bool job_plan_denied(struct job *j)
+{
+	const struct engine_config *cfg = j->cfg;
+	char msg[512];
+
+	if (cfg->ca == NULL || cfg->ca->ops->precheck == NULL ||
+	    cfg->ca->ops->precheck(cfg->ca, j->tg->spec, msg,
+	    sizeof msg) == 0)
+		return false;
+	snprintf(j->error, sizeof j->error, "the CA would deny it: %s", msg);
+	return true;
+}
+
+/* A denial is remembered while the request is unchanged (and in assign,
+ * which never asks); --force asks again. When it stands, j->error says
+ * so and when it was given. */
+bool job_denial_stands(struct job *j)
+{
+	const struct engine_config *cfg = j->cfg;
+	char hash[65], when[32];
+	time_t t = (time_t)j->denied_at;
+	struct tm tm;
+
+	if (j->denied_error == NULL && j->denied_hash == NULL)
+		return false;
+	if (cfg->mode != ENGINE_ASSIGN && (cfg->force ||
+	    j->denied_hash == NULL || job_request_hash(j, hash) != 0 ||
+	    strcmp(hash, j->denied_hash) != 0))
+		return false;
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof when, "%Y-%m-%d", &tm);
+	snprintf(j->error, sizeof j->error, "%s (on %s; not asked again "
+	    "until the request changes, or with --force)",
+	    j->denied_error ? j->denied_error : "denied by the CA", when);
+	report_row_set(&j->row->ca_status, "denied");
+	return true;
 }

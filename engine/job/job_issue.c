@@ -67,27 +67,26 @@ static void keygen_after(uv_work_t *w, int status)
 	struct keygen_work *kw = container_of(w, struct keygen_work, work);
 	struct job *j = kw->j;
 
-	if (status != 0 || kw->rc != 0) {
-		job_fail(j, "cannot make a key for '%s': %s", j->tg->name,
-		    status ? uv_strerror(status) : kw->msg);
-	} else if (journal_strset(&j->rq.csr_pem, kw->csr_pem) != 0 ||
-	    journal_strset(&j->rq.key_path, kw->key_path) != 0) {
-		job_fail(j, "out of memory");
-	} else if (job_advance(j, JOB_SUBMIT, NULL)) {
-		job_submit(j);
-	}
+	if (status != 0 || kw->rc != 0)
+		job_failed(j, false, "cannot make a key for '%s': %s",
+		    j->tg->name, status ? uv_strerror(status) : kw->msg);
+	else if (journal_strset(&j->rq.csr_pem, kw->csr_pem) != 0 ||
+	    journal_strset(&j->rq.key_path, kw->key_path) != 0)
+		job_failed(j, false, "out of memory");
+	else
+		job_back(j);
 	keygen_free(kw);
 }
 
 char *job_local_key_path(const struct job *j, int64_t id)
 {
-	return cf_asprintf("%s/%s-%lld.key", job_cfg(j)->keys_dir, j->tg->name,
+	return cf_asprintf("%s/%s-%lld.key", j->cfg->keys_dir, j->tg->name,
 	    (long long)id);
 }
 
 int job_request_hash(const struct job *j, char out[65])
 {
-	const struct ca_driver *ca = job_cfg(j)->ca;
+	const struct ca_driver *ca = j->cfg->ca;
 	char id[600];
 
 	snprintf(id, sizeof id, "%s:%s", ca ? ca->type : "",
@@ -101,16 +100,12 @@ static void on_remote_csr(void *arg, int status, const char *data,
 	struct job *j = arg;
 
 	(void)len;
-	if (status != 0) {
-		job_fail(j, "%s", msg);
-		return;
-	}
-	if (journal_strset(&j->rq.csr_pem, data) != 0) {
-		job_fail(j, "out of memory");
-		return;
-	}
-	if (job_advance(j, JOB_SUBMIT, "key made on the server"))
-		job_submit(j);
+	if (status != 0)
+		job_failed(j, false, "%s", msg);
+	else if (journal_strset(&j->rq.csr_pem, data) != 0)
+		job_failed(j, false, "out of memory");
+	else
+		job_back(j);
 }
 
 /* The SANs as the transport's keygen takes them: "DNS:a,IP:b". NULL when
@@ -139,8 +134,9 @@ static void remote_keygen_start(struct job *j)
 	int rc = CF_ENOMEM;
 
 	if (j->t->ops->keygen == NULL) {
-		job_fail(j, "keygen = \"server\" for '%s' needs a transport "
-		    "that can make keys on the server (ssh)", j->tg->name);
+		job_failed(j, false, "keygen = \"server\" for '%s' needs a "
+		    "transport that can make keys on the server (ssh)",
+		    j->tg->name);
 		return;
 	}
 	for (i = 0; cn == NULL && i < rs->nsan; i++)
@@ -160,18 +156,19 @@ static void remote_keygen_start(struct job *j)
 	free(san);
 	free(path);
 	if (rc != 0)
-		job_fail(j, "cannot make a key on '%s': %s", j->tg->name,
-		    cf_strerror(rc));
+		job_failed(j, false, "cannot make a key on '%s': %s",
+		    j->tg->name, cf_strerror(rc));
 }
 
-void job_keygen(struct job *j)
+void job_keygen_enter(struct job *j)
 {
-	const struct engine_config *cfg = job_cfg(j);
+	const struct engine_config *cfg = j->cfg;
 	struct keygen_work *kw = calloc(1, sizeof(*kw));
 	char msg[256], hash[65];
 
+	report_row_set(&j->row->ca_status, NULL);
 	if (kw == NULL) {
-		job_fail(j, "out of memory");
+		job_failed(j, false, "out of memory");
 		return;
 	}
 	kw->j = j;
@@ -180,21 +177,21 @@ void job_keygen(struct job *j)
 	    journal_strset(&j->rq.state, job_state_name(JOB_KEYGEN)) != 0 ||
 	    req_spec_copy(&kw->spec, j->tg->spec) != 0) {
 		keygen_free(kw);
-		job_fail(j, "out of memory");
+		job_failed(j, false, "out of memory");
 		return;
 	}
 	j->rq.run_id = cfg->run_id;
 	if (job_request_hash(j, hash) != 0 ||
 	    journal_strset(&j->rq.request_hash, hash) != 0) {
 		keygen_free(kw);
-		job_fail(j, "out of memory");
+		job_failed(j, false, "out of memory");
 		return;
 	}
 	if (cfg->journal && journal_request_new(cfg->journal, &j->rq, msg,
 	    sizeof msg) != 0) {
 		keygen_free(kw);
-		job_fail(j, "cannot record a request for '%s' in the journal: "
-		    "%s", j->tg->name, msg);
+		job_failed(j, false, "cannot record a request for '%s' in the "
+		    "journal: %s", j->tg->name, msg);
 		return;
 	}
 	if (j->tg->keygen_remote) {
@@ -204,13 +201,13 @@ void job_keygen(struct job *j)
 	}
 	if ((kw->key_path = job_local_key_path(j, j->rq.id)) == NULL) {
 		keygen_free(kw);
-		job_fail(j, "out of memory");
+		job_failed(j, false, "out of memory");
 		return;
 	}
-	if (uv_queue_work(j->e->loop, &kw->work, keygen_run,
+	if (uv_queue_work(j->loop, &kw->work, keygen_run,
 	    keygen_after) != 0) {
 		keygen_free(kw);
-		job_fail(j, "cannot queue key generation");
+		job_failed(j, false, "cannot queue key generation");
 	}
 }
 
@@ -287,64 +284,68 @@ static void on_poll_timer(uv_timer_t *t)
 {
 	struct job *j = container_of(t, struct job, timer);
 
-	if (job_advance(j, JOB_POLL, NULL))
-		job_submit(j);
+	j->waited = true;
+	job_back(j);
+}
+
+/*
+ * Pending: ask again after the CA's retry-after, counting the wait from
+ * the first pending of this run; past max_wait_s (or when the CA says not
+ * in this run) the server stays pending for the next run.
+ */
+void job_wait_enter(struct job *j)
+{
+	uint64_t now = uv_now(j->loop);
+
+	j->waited = false;
+	if (j->pending_since == 0)
+		j->pending_since = now;
+	if (j->retry_after < 0 || (now - j->pending_since) / 1000 +
+	    (uint64_t)j->retry_after > (uint64_t)j->cfg->max_wait_s) {
+		job_back(j);
+		return;
+	}
+	j->error[0] = '\0';
+	uv_timer_start(&j->timer, on_poll_timer,
+	    (uint64_t)j->retry_after * 1000, 0);
 }
 
 static void on_reply(void *arg, struct ca_reply *r)
 {
 	struct job *j = arg;
-	const struct engine_config *cfg = job_cfg(j);
 
 	if (r->ref)
 		journal_strset(&j->rq.ca_ref, r->ref);
 	journal_strset(&j->rq.ca_status, r->status_text);
-	report_row_set(&j->e->report->rows[j->i].ca_status, r->status_text);
+	report_row_set(&j->row->ca_status, r->status_text);
+	j->answer = r->answer;
 	switch (r->answer) {
 	case CA_ISSUED:
 		j->rq.cert_pem = r->cert_pem;
 		r->cert_pem = NULL;
 		keep_alternates(j, r);
 		if (job_load_issued(j) != 0 || check_issued_key(j) != 0) {
-			job_drop(j, NULL);
+			job_failed(j, true, NULL);
 			return;
 		}
-		/* The certificate is in the journal before anything else. */
-		if (job_advance(j, JOB_ISSUED, r->status_text) &&
-		    job_advance(j, JOB_CHAIN_CHECK, NULL))
-			job_chain_read(j);
-		return;
+		break;
 	case CA_PENDING:
-		if (!job_advance(j, JOB_PENDING, r->detail))
-			return;
-		/* The wait counts from the first pending of this run; past
-		 * max_wait_s the server stays pending for the next run. */
-		if (j->pending_since == 0)
-			j->pending_since = uv_now(j->e->loop);
-		if (r->retry_after < 0 || (uv_now(j->e->loop) -
-		    j->pending_since) / 1000 + (uint64_t)r->retry_after >
-		    (uint64_t)cfg->max_wait_s) {
-			if (r->detail)
-				report_row_set(&j->e->report->rows[j->i].error,
-				    r->detail);
-			job_finish(j, REPORT_PENDING);
-			return;
-		}
-		uv_timer_start(&j->timer, on_poll_timer,
-		    (uint64_t)r->retry_after * 1000, 0);
-		return;
+		/* Shown if the run leaves it pending. */
+		snprintf(j->error, sizeof j->error, "%s",
+		    r->detail ? r->detail : "");
+		j->retry_after = r->retry_after;
+		break;
 	case CA_DENIED:
 		snprintf(j->error, sizeof j->error, "denied by the CA: %s",
 		    r->detail ? r->detail : "no reason given");
 		journal_strset(&j->rq.error, j->error);
-		if (job_advance(j, JOB_DENIED, j->error))
-			job_finish(j, REPORT_DENIED);
-		return;
+		break;
 	case CA_ERROR:
-		job_fail(j, "the CA failed for '%s': %s", j->tg->name,
-		    r->detail ? r->detail : "no reason given");
+		job_failed(j, false, "the CA failed for '%s': %s",
+		    j->tg->name, r->detail ? r->detail : "no reason given");
 		return;
 	}
+	job_back(j);
 }
 
 /* The publisher the CA driver writes http-01 files through: below the
@@ -388,26 +389,23 @@ static int publish_remove(void *ctx, const char *rel, ca_done_cb cb,
 static void ca_note(void *ctx, const char *status_text)
 {
 	struct job *j = ctx;
-	struct journal *jr = job_cfg(j)->journal;
-	char msg[256];
 
 	if (status_text == NULL || (j->rq.ca_status &&
 	    strcmp(j->rq.ca_status, status_text) == 0))
 		return;
 	journal_strset(&j->rq.ca_status, status_text);
-	report_row_set(&j->e->report->rows[j->i].ca_status, status_text);
+	report_row_set(&j->row->ca_status, status_text);
 	/* A failed event write is not worth the request: the reply's own
 	 * transition is journaled (and checked) next. */
-	if (jr != NULL && j->rq.id != 0)
-		journal_request_save(jr, &j->rq, NULL, msg, sizeof msg);
+	job_note(j, NULL);
 }
 
 /* In SUBMIT: send the CSR. In POLL: ask about the request
  * the CA already holds; with no handle yet (killed before the CA
  * answered) send the same CSR again. */
-void job_submit(struct job *j)
+void job_ask_enter(struct job *j)
 {
-	const struct engine_config *cfg = job_cfg(j);
+	const struct engine_config *cfg = j->cfg;
 	struct ca_request req = { j->tg->name, j->rq.csr_pem, j->tg->spec,
 	    j->rq.ca_ref, false, { NULL, NULL, NULL, NULL }, NULL };
 	int u;
@@ -419,7 +417,7 @@ void job_submit(struct job *j)
 	if (cfg->journal != NULL && j->rq.id != 0 &&
 	    journal_request_approved(cfg->journal, j->rq.id, &j->rq.approved,
 	    msg, sizeof msg) != 0) {
-		job_fail(j, "%s", msg);
+		job_failed(j, false, "%s", msg);
 		return;
 	}
 	req.approved = j->rq.approved != 0;
@@ -438,6 +436,6 @@ void job_submit(struct job *j)
 	else
 		rc = cfg->ca->ops->submit(cfg->ca, &req, on_reply, j);
 	if (rc != 0)
-		job_fail(j, "cannot send the request for '%s' to the CA: %s",
-		    j->tg->name, cf_strerror(rc));
+		job_failed(j, false, "cannot send the request for '%s' to the "
+		    "CA: %s", j->tg->name, cf_strerror(rc));
 }

@@ -3,9 +3,10 @@
  * or later means the CA may already hold a request, so a rerun continues
  * that request instead of making a new one. A job that fails while its
  * request holds an issued certificate (issued, chain_check, assign) keeps
- * the request where it is for the next run (job_fail); only one whose
- * certificate cannot be used goes to failed (assign -> failed: its key is
- * gone). Every transition here is taken by some scenario of
+ * the request where it is for the next run; only one whose certificate
+ * cannot be used goes to failed (assign -> failed: its key is gone). An
+ * up-to-date server's check (check_current) and plan's (preflight) are
+ * states of their own. Every transition here is taken by some scenario of
  * tests/unit/test_engine.c.
  */
 #include "engine/job/job_state.h"
@@ -18,9 +19,15 @@ static const struct {
 	const char *name;
 	unsigned next;              /* bit set of the states it may go to */
 } states[JOB_STATE_MAX] = {
-	[JOB_INSPECT] = { "inspect", B(JOB_UP_TO_DATE) | B(JOB_KEYGEN) |
-	    B(JOB_FAILED) | B(JOB_POLL) | B(JOB_CHAIN_CHECK) | B(JOB_DENIED) },
+	[JOB_INSPECT] = { "inspect", B(JOB_CHECK_CURRENT) | B(JOB_PREFLIGHT) |
+	    B(JOB_WOULD_DENY) | B(JOB_KEYGEN) | B(JOB_FAILED) | B(JOB_POLL) |
+	    B(JOB_CHAIN_CHECK) | B(JOB_DENIED) },
+	[JOB_CHECK_CURRENT] = { "check_current", B(JOB_UP_TO_DATE) |
+	    B(JOB_FAILED) },
 	[JOB_UP_TO_DATE] = { "up_to_date", 0 },
+	[JOB_PREFLIGHT] = { "preflight", B(JOB_WOULD_ISSUE) | B(JOB_FAILED) },
+	[JOB_WOULD_ISSUE] = { "would_issue", 0 },
+	[JOB_WOULD_DENY] = { "would_deny", 0 },
 	[JOB_KEYGEN] = { "keygen", B(JOB_SUBMIT) | B(JOB_FAILED) },
 	[JOB_SUBMIT] = { "submit", B(JOB_ISSUED) | B(JOB_PENDING) |
 	    B(JOB_DENIED) | B(JOB_FAILED) },

@@ -10,7 +10,12 @@
 
 enum job_state {
 	JOB_INSPECT,                /* reading the server's current assignment */
+	JOB_CHECK_CURRENT,          /* nothing due: checking that the stores
+	                               still verify what the server holds */
 	JOB_UP_TO_DATE,             /* final: nothing due on this server */
+	JOB_PREFLIGHT,              /* plan: would the CA's chain verify here */
+	JOB_WOULD_ISSUE,            /* final (plan): a run would request one */
+	JOB_WOULD_DENY,             /* final (plan): the CA's policy refuses */
 	JOB_KEYGEN,                 /* key and CSR being made (threadpool) */
 	JOB_SUBMIT,                 /* the CSR is with the CA driver */
 	JOB_PENDING,                /* the CA said pending: waiting retry-after */

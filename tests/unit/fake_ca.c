@@ -227,9 +227,24 @@ static void fake_driver_free(struct ca_driver *ca)
 	free(fc);
 }
 
+/* The fake's policy, for plan: a name holding "forbidden" is refused. */
+static int fake_precheck(struct ca_driver *ca, const struct req_spec *spec,
+    char *msg, size_t msgsz)
+{
+	size_t i;
+
+	(void)ca;
+	for (i = 0; i < spec->nsan; i++)
+		if (strstr(spec->san[i], "forbidden") != NULL)
+			return cf_error(msg, msgsz, CF_EDENIED, "'%s' is not "
+			    "allowed", spec->san[i]);
+	return 0;
+}
+
 static const struct ca_ops fake_ops = {
 	.submit = fake_submit,
 	.poll = fake_poll,
+	.precheck = fake_precheck,
 	.chain_pem = fake_chain_pem,
 	.free = fake_driver_free,
 };

@@ -44,7 +44,8 @@ struct fake_counts {
 struct fake_ca;
 
 /*
- * Loads the embedded CA's files and makes a fake on loop. Returns 0 with
+ * Loads the embedded CA's files and makes a fake on loop. Its policy
+ * (precheck, which plan asks) refuses any SAN holding "forbidden". Returns 0 with
  * *out, or a CF_E* code with msg. fake_ca_driver(*out) is what the engine
  * gets; fake_ca_free frees both once no answer is outstanding (run the
  * loop to its end first).
