@@ -10,27 +10,6 @@
 
 #include <stdio.h>
 
-/* Prints the fleet file's problems; returns the exit code for them. */
-int cmd_fleet_load(struct fleet *f, const char *path)
-{
-	struct diags d;
-	char line[1400];
-	size_t i;
-	int rc = CMD_EXIT_OK;
-
-	diags_init(&d);
-	if (fleet_load(f, path, &d) != 0) {
-		for (i = 0; i < d.n; i++)
-			fprintf(stderr, "%s\n", diag_format(&d.v[i], line,
-			    sizeof line));
-		fprintf(stderr, "%zu problem%s in '%s'; see certfleet check\n",
-		    d.n, d.n == 1 ? "" : "s", path);
-		rc = CMD_EXIT_USAGE;
-	}
-	diags_release(&d);
-	return rc;
-}
-
 int cmd_ca_init(const struct cmd_opts *o)
 {
 	struct fleet f;

@@ -1,0 +1,55 @@
+/*
+ * The fleet file and its journal, as every command opens them: the fleet
+ * with every problem printed as FILE:LINE, the journal only when a run has
+ * made one (status, show and approve never create a state directory).
+ */
+#include "cmd/cmd.h"
+#include "engine/base/path.h"
+#include "engine/journal/journal.h"
+#include "inventory/fleet.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* Prints the fleet file's problems; returns the exit code for them. */
+int cmd_fleet_load(struct fleet *f, const char *path)
+{
+	struct diags d;
+	char line[1400];
+	size_t i;
+	int rc = CMD_EXIT_OK;
+
+	diags_init(&d);
+	if (fleet_load(f, path, &d) != 0) {
+		for (i = 0; i < d.n; i++)
+			fprintf(stderr, "%s\n", diag_format(&d.v[i], line,
+			    sizeof line));
+		fprintf(stderr, "%zu problem%s in '%s'; see certfleet check\n",
+		    d.n, d.n == 1 ? "" : "s", path);
+		rc = CMD_EXIT_USAGE;
+	}
+	diags_release(&d);
+	return rc;
+}
+
+int cmd_journal_of(const struct fleet *f, struct journal *jr, bool *found)
+{
+	char *db = path_join(f->state_dir, "journal.db"), msg[512];
+	int rc = CMD_EXIT_OK;
+
+	*found = false;
+	if (db == NULL)
+		return CMD_EXIT_FAILED;
+	if (access(db, F_OK) == 0) {
+		if (journal_open(jr, db, msg, sizeof msg) != 0) {
+			fprintf(stderr, "certfleet: %s\n", msg);
+			rc = CMD_EXIT_FAILED;
+		} else {
+			*found = true;
+		}
+	}
+	free(db);
+	return rc;
+}
+
