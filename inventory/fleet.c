@@ -286,6 +286,7 @@ static void check_helper(const struct cfg *c, config_setting_t *m, int line,
 	const char *file = cfg_file(c, m);
 	struct stat st;
 	char *p;
+	int rc;
 
 	if (strchr(*argv0, '/') == NULL) {
 		diags_add(c->diags, file, line, "'helper' in ca must start "
@@ -295,9 +296,13 @@ static void check_helper(const struct cfg *c, config_setting_t *m, int line,
 	}
 	if ((p = cfg_path(c, m, *argv0)) == NULL)
 		return;
-	if (stat(p, &st) != 0)
-		diags_add(c->diags, file, line, "helper '%s' in ca: %s", p,
-		    strerror(errno));
+	rc = stat(p, &st);
+	if (rc != 0 && errno == ENOENT)
+		diags_add(c->diags, file, line, "helper '%s' in ca does not "
+		    "exist", p);
+	else if (rc != 0)
+		diags_add(c->diags, file, line, "cannot use helper '%s' in ca: "
+		    "%s", p, strerror(errno));
 	else if (!S_ISREG(st.st_mode) || access(p, X_OK) != 0)
 		diags_add(c->diags, file, line, "helper '%s' in ca is not an "
 		    "executable file", p);
@@ -341,10 +346,10 @@ static void parse_command(struct fleet *f, const struct cfg *c,
 				    "characters", i + 1);
 				clean = false;
 			}
-		if (cm->nhelper == 0)
+		if (config_setting_length(m) == 0)
 			cfg_error(c, m, "'helper' in ca must name a program: "
 			    "[ \"/path/to/helper\", \"--option\", ... ]");
-		else if (clean)
+		else if (clean && cm->nhelper > 0)
 			check_helper(c, m, lines[0], &cm->helper[0]);
 		free(lines);
 	}

@@ -328,11 +328,15 @@ int certmonger_certs_parse(const char *data, size_t len,
 		return cf_error(msg, msgsz, CF_EINVAL, "no certificate");
 	if ((sk = sk_X509_new_null()) == NULL)
 		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
+	/* DER starts with a SEQUENCE; anything else without a PEM block is
+	 * text that holds no certificate. */
 	if (contains(data, len, "-----BEGIN "))
 		rc = parse_pem(sk, data, len, msg, msgsz);
-	else
+	else if ((unsigned char)data[0] == 0x30)
 		rc = add_der(sk, (const unsigned char *)data, (long)len,
 		    "the answer", msg, msgsz);
+	else
+		rc = 0;
 	ERR_clear_error();
 	if (rc == 0 && sk_X509_num(sk) == 0)
 		rc = cf_error(msg, msgsz, CF_EINVAL, "no certificate");
@@ -480,9 +484,15 @@ char *certmonger_text(const char *s, size_t len, char *buf, size_t bufsz)
 			continue;
 		}
 		if (o + (space ? 1 : 0) + 1 + 3 >= bufsz) {
-			/* Cut on a character boundary, then say so. */
-			while (o > 0 && ((unsigned char)buf[o] & 0xc0) == 0x80)
-				o--;
+			/* Cut on a character boundary, then say so: when c
+			 * continues a character, drop that character's start. */
+			if ((c & 0xc0) == 0x80) {
+				while (o > 0 &&
+				    ((unsigned char)buf[o - 1] & 0xc0) == 0x80)
+					o--;
+				if (o > 0 && (unsigned char)buf[o - 1] >= 0xc0)
+					o--;
+			}
 			if (o + 3 < bufsz) {
 				memcpy(buf + o, "...", 3);
 				o += 3;
