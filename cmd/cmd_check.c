@@ -47,7 +47,7 @@ int cmd_check(const struct cmd_opts *o)
 		    f.nservers == 1 ? "" : "s", f.tmpl.file, f.tmpl.line,
 		    key_spec_describe(&f.tmpl.key, key, sizeof key),
 		    f.tmpl.days, f.ca.type == CA_ACME ? f.ca.acme.directory :
-		    "local");
+		    f.ca.type == CA_COMMAND ? f.ca.command.helper[0] : "local");
 		for (u = 0; u < USAGE_MAX; u++)
 			if (f.usages & (1u << u))
 				printf(" %s", usage_name((enum usage)u));

@@ -8,6 +8,7 @@
 #include "engine/base/fsio.h"
 #include "engine/base/path.h"
 #include "engine/ca/ca_acme.h"
+#include "engine/ca/ca_command.h"
 #include "engine/ca/ca_local_driver.h"
 #include "engine/transport/transport_local.h"
 #include "engine/transport/transport_ssh.h"
@@ -155,6 +156,19 @@ static int open_local_ca(const struct fleet *f, uv_loop_t *loop,
 	    f->ca.issuing_key, &pol, ca, msg, msgsz);
 }
 
+static int open_command(const struct fleet *f, uv_loop_t *loop,
+    struct ca_driver **ca, char *msg, size_t msgsz)
+{
+	struct ca_command_config cc;
+
+	memset(&cc, 0, sizeof cc);
+	cc.helper = f->ca.command.helper;
+	cc.profile = f->ca.command.profile;
+	cc.nickname = f->ca.command.nickname;
+	cc.timeout = f->ca.command.timeout;
+	return ca_command_new(loop, &cc, ca, msg, msgsz);
+}
+
 static const struct {
 	enum ca_type type;
 	int (*open)(const struct fleet *f, uv_loop_t *loop,
@@ -162,6 +176,7 @@ static const struct {
 } cas[] = {
 	{ CA_LOCAL, open_local_ca },
 	{ CA_ACME, open_acme },
+	{ CA_COMMAND, open_command },
 };
 
 int cmd_ca_open(const struct fleet *f, uv_loop_t *loop,

@@ -1,8 +1,8 @@
 /*
  * The drivers a fleet file names, chosen from tables: the CA driver of
- * its `ca` (local, acme), and the transport of each server (local, ssh),
- * with where ssh keeps its ControlMaster sockets. Shared by run, plan,
- * assign and show.
+ * its `ca` (local, acme, command), and the transport of each server
+ * (local, ssh), with where ssh keeps its ControlMaster sockets. Shared by
+ * run, plan, assign and show.
  */
 #ifndef CF_CMD_DRIVERS_H
 #define CF_CMD_DRIVERS_H

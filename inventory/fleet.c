@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static const char *const top_keys[] = {
 	"fleet", "ca", "request", "usages", "store", "usage_bindings", "vars",
@@ -34,7 +35,8 @@ static const char *const ca_keys[] = {
 	"type", "root_cert", "root_key", "issuing_cert", "issuing_key",
 	"allowed_domains", "allowed_ips", "approval", "trusted_roots",
 	"max_wait", "directory", "contact", "tls_ca_file", "account_key", "eab",
-	"challenge", "preferred_chain", NULL
+	"challenge", "preferred_chain", "helper", "profile", "timeout",
+	"nickname", NULL
 };
 static const char *const local_only_keys[] = {
 	"root_cert", "root_key", "issuing_cert", "issuing_key",
@@ -43,6 +45,9 @@ static const char *const local_only_keys[] = {
 static const char *const acme_only_keys[] = {
 	"directory", "contact", "tls_ca_file", "account_key", "eab",
 	"challenge", "preferred_chain", NULL
+};
+static const char *const command_only_keys[] = {
+	"helper", "profile", "timeout", "nickname", NULL
 };
 static const char *const eab_keys[] = { "kid", "hmac_key", NULL };
 
@@ -53,6 +58,7 @@ void fleet_init(struct fleet *f)
 	f->concurrency = 64;
 	f->renew_before_days = 30;
 	f->assign = true;
+	f->ca.command.timeout = 60;
 	f->usages = USAGE_ALL;
 }
 
@@ -74,6 +80,9 @@ void fleet_release(struct fleet *f)
 	free(f->ca.acme.eab_kid);
 	free(f->ca.acme.eab_hmac_key);
 	free(f->ca.acme.preferred_chain);
+	strv_free(f->ca.command.helper);
+	free(f->ca.command.profile);
+	free(f->ca.command.nickname);
 	strv_free(f->ca.allowed_domains);
 	free(f->ca.allowed_ips);
 	strv_free(f->ca.trusted_roots);
@@ -266,6 +275,89 @@ static void parse_acme(struct fleet *f, const struct cfg *c,
 	}
 }
 
+/*
+ * The helper's first word is the program itself: a path (relative to the
+ * file, like every path in it), never a name looked up in PATH, and check
+ * says at once when nothing runnable is there.
+ */
+static void check_helper(const struct cfg *c, config_setting_t *m, int line,
+    char **argv0)
+{
+	const char *file = cfg_file(c, m);
+	struct stat st;
+	char *p;
+	int rc;
+
+	if (strchr(*argv0, '/') == NULL) {
+		diags_add(c->diags, file, line, "'helper' in ca must start "
+		    "with the program's path (no PATH search), not '%s'",
+		    *argv0);
+		return;
+	}
+	if ((p = cfg_path(c, m, *argv0)) == NULL)
+		return;
+	rc = stat(p, &st);
+	if (rc != 0 && errno == ENOENT)
+		diags_add(c->diags, file, line, "helper '%s' in ca does not "
+		    "exist", p);
+	else if (rc != 0)
+		diags_add(c->diags, file, line, "cannot use helper '%s' in ca: "
+		    "%s", p, strerror(errno));
+	else if (!S_ISREG(st.st_mode) || access(p, X_OK) != 0)
+		diags_add(c->diags, file, line, "helper '%s' in ca is not an "
+		    "executable file", p);
+	free(*argv0);
+	*argv0 = p;
+}
+
+/* An optional name passed to the helper in its environment. */
+static char *helper_name(const struct cfg *c, config_setting_t *ca,
+    const char *key)
+{
+	const char *v;
+
+	if (!cfg_string(c, ca, key, false, &v, "ca"))
+		return NULL;
+	if (v[0] != '\0' && !str_has_control(v))
+		return strdup(v);
+	cfg_error(c, config_setting_get_member(ca, key), "'%s' in ca must be "
+	    "a name without control characters", key);
+	return NULL;
+}
+
+static void parse_command(struct fleet *f, const struct cfg *c,
+    config_setting_t *ca)
+{
+	struct fleet_command *cm = &f->ca.command;
+	config_setting_t *m;
+	int *lines = NULL;
+	bool clean = true;
+	size_t i;
+
+	refuse_keys(c, ca, local_only_keys, "command");
+	refuse_keys(c, ca, acme_only_keys, "command");
+	if (cfg_strings(c, ca, "helper", true, &cm->helper, &cm->nhelper,
+	    &lines, "ca")) {
+		m = config_setting_get_member(ca, "helper");
+		for (i = 0; i < cm->nhelper; i++)
+			if (str_has_control(cm->helper[i])) {
+				diags_add(c->diags, cfg_file(c, m), lines[i],
+				    "word %zu of 'helper' in ca has control "
+				    "characters", i + 1);
+				clean = false;
+			}
+		if (config_setting_length(m) == 0)
+			cfg_error(c, m, "'helper' in ca must name a program: "
+			    "[ \"/path/to/helper\", \"--option\", ... ]");
+		else if (clean && cm->nhelper > 0)
+			check_helper(c, m, lines[0], &cm->helper[0]);
+		free(lines);
+	}
+	cm->profile = helper_name(c, ca, "profile");
+	cm->nickname = helper_name(c, ca, "nickname");
+	cfg_int(c, ca, "timeout", false, 1, 3600, &cm->timeout, "ca");
+}
+
 static void parse_ca(struct fleet *f, const struct cfg *c,
     config_setting_t *root)
 {
@@ -291,10 +383,15 @@ static void parse_ca(struct fleet *f, const struct cfg *c,
 		}
 		cfg_int(c, ca, "max_wait", false, 0, 86400, &f->ca.max_wait,
 		    "ca");
-		if (f->ca.type == CA_ACME)
+		if (f->ca.type == CA_ACME) {
 			parse_acme(f, c, ca);
-		else
+			refuse_keys(c, ca, command_only_keys, "acme");
+		} else if (f->ca.type == CA_COMMAND) {
+			parse_command(f, c, ca);
+		} else {
 			refuse_keys(c, ca, acme_only_keys, "local");
+			refuse_keys(c, ca, command_only_keys, "local");
+		}
 	}
 	f->ca.root_cert = ca_path(c, ca, "root_cert", f->state_dir, "root.pem");
 	f->ca.root_key = ca_path(c, ca, "root_key", f->state_dir, "root.key");

@@ -41,6 +41,15 @@ struct fleet_acme {
 	char *preferred_chain;
 };
 
+/* ca = { type = "command"; ... }: a certmonger helper, its path resolved. */
+struct fleet_command {
+	char **helper;              /* argv, NULL-ended; argv[0] a path */
+	size_t nhelper;
+	char *profile;              /* CERTMONGER_CA_PROFILE, or NULL */
+	char *nickname;             /* CERTMONGER_CA_NICKNAME, or NULL */
+	int timeout;                /* seconds per helper run */
+};
+
 struct server {
 	char *name;
 	char *address;
@@ -77,6 +86,7 @@ struct fleet_ca {
 	int max_wait;               /* seconds a server waits on the CA in
 	                               one run before it stays pending */
 	struct fleet_acme acme;
+	struct fleet_command command;
 };
 
 struct fleet {

@@ -111,6 +111,13 @@ static json_t *ca_json(const struct fleet *f)
 		    "issuing_cert", f->ca.issuing_cert,
 		    "manual_approval", f->ca.manual_approval,
 		    "max_wait", f->ca.max_wait);
+	if (f->ca.type == CA_COMMAND)
+		return json_pack("{s:s, s:o, s:s?, s:s?, s:i, s:i}", "type",
+		    "command", "helper", strv_json(f->ca.command.helper,
+		    f->ca.command.nhelper), "profile", f->ca.command.profile,
+		    "nickname", f->ca.command.nickname,
+		    "timeout", f->ca.command.timeout,
+		    "max_wait", f->ca.max_wait);
 	contact = json_array();
 	for (i = 0; contact && i < f->ca.acme.ncontact; i++)
 		json_array_append_new(contact,

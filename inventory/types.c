@@ -14,6 +14,7 @@ static const char *const transports[] = {
 static const char *const cas[] = {
 	[CA_LOCAL] = "local",
 	[CA_ACME] = "acme",
+	[CA_COMMAND] = "command",
 };
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))

@@ -14,14 +14,15 @@ enum transport_type {
 
 enum ca_type {
 	CA_LOCAL,                   /* the embedded CA */
-	CA_ACME                     /* an ACME server (RFC 8555) */
+	CA_ACME,                    /* an ACME server (RFC 8555) */
+	CA_COMMAND                  /* a certmonger helper program */
 };
 
 /* The type called name, or -1. */
 int transport_type_from_name(const char *name);
 int ca_type_from_name(const char *name);
 
-/* The name of a type ("local", "ssh", "acme"). */
+/* The name of a type ("local", "ssh", "acme", "command"). */
 const char *transport_type_name(enum transport_type t);
 const char *ca_type_name(enum ca_type t);
 

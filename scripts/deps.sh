@@ -27,6 +27,9 @@ command -v pebble >/dev/null 2>&1 || missing="$missing pebble"
 command -v curl >/dev/null 2>&1 || missing="$missing curl"
 command -v python3 >/dev/null 2>&1 || missing="$missing python3"
 command -v lego >/dev/null 2>&1 || missing="$missing lego"
+# The command CA's test: certmonger's own helper, local-submit.
+[ -x /usr/libexec/certmonger/local-submit ] ||
+	[ -x /usr/lib/certmonger/local-submit ] || missing="$missing certmonger"
 
 [ -z "$missing" ] && exit 0
 echo "deps: installing$missing" >&2

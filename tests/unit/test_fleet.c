@@ -7,6 +7,7 @@
 #include "tests/unit/unit.h"
 #include "engine/base/err.h"
 #include "inventory/fleet.h"
+#include "inventory/fleet_json.h"
 #include "inventory/select.h"
 
 #include <dirent.h>
@@ -187,6 +188,40 @@ static void test_acme(void **state)
 	assert_int_equal(f.ca.max_wait, 300);
 	assert_string_equal(fleet_server_find(&f, "web01")->webroot, "var/www");
 	assert_string_equal(fleet_server_find(&f, "web02")->webroot, "srv/http");
+	fleet_release(&f);
+	diags_release(&d);
+}
+
+static void test_command(void **state)
+{
+	struct fleet f;
+	struct diags d;
+	json_t *j;
+	char *text;
+
+	(void)state;
+	diags_init(&d);
+	assert_int_equal(fleet_load(&f, FIXTURES "/good/command.cfg", &d), 0);
+	assert_int_equal(f.ca.type, CA_COMMAND);
+	assert_int_equal(f.ca.command.nhelper, 3);
+	assert_string_equal(f.ca.command.helper[0],
+	    FIXTURES "/good/bin/ca-helper");
+	assert_string_equal(f.ca.command.helper[2], "--auth=Kerberos");
+	assert_null(f.ca.command.helper[3]);
+	assert_string_equal(f.ca.command.profile, "WebServer");
+	assert_string_equal(f.ca.command.nickname, "corp-ca");
+	assert_int_equal(f.ca.command.timeout, 120);
+	assert_int_equal(f.ca.max_wait, 300);
+	assert_int_equal(f.ca.ntrusted, 1);
+	j = fleet_to_json(&f);
+	text = json_dumps(json_object_get(j, "ca"), JSON_COMPACT |
+	    JSON_SORT_KEYS);
+	assert_string_equal(text, "{\"helper\":[\"" FIXTURES
+	    "/good/bin/ca-helper\",\"--server=ca.contoso.test\","
+	    "\"--auth=Kerberos\"],\"max_wait\":300,\"nickname\":\"corp-ca\","
+	    "\"profile\":\"WebServer\",\"timeout\":120,\"type\":\"command\"}");
+	free(text);
+	json_decref(j);
 	fleet_release(&f);
 	diags_release(&d);
 }
@@ -392,6 +427,7 @@ int main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_example_fleet);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_overrides);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_acme);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_command);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_shipped_templates);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_select);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_fleet_is_directory);
