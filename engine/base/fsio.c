@@ -64,8 +64,7 @@ static char *dir_of(const char *path, const char **base)
 	return dir;
 }
 
-/* Writes all of buf to fd, retrying short writes and EINTR. */
-static int write_all(int fd, const void *buf, size_t len)
+int fsio_write_all(int fd, const void *buf, size_t len)
 {
 	const unsigned char *p = buf;
 	ssize_t n;
@@ -155,8 +154,8 @@ int fsio_write_atomic(const char *path, const void *data, size_t len,
 	 * open() applied the umask, which can only have removed bits; fchmod
 	 * makes the mode exact before any byte of a private key lands here.
 	 */
-	if (fchmod(fd, mode & 07777) != 0 || write_all(fd, data, len) != 0 ||
-	    fsync(fd) != 0) {
+	if (fchmod(fd, mode & 07777) != 0 ||
+	    fsio_write_all(fd, data, len) != 0 || fsync(fd) != 0) {
 		e = errno;
 		close(fd);
 		goto fail;

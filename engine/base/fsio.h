@@ -65,6 +65,10 @@ int fsio_lock(const char *path, int *fd, char *msg, size_t msgsz);
 /* Releases a lock taken by fsio_lock and closes fd; fd < 0 is ignored. */
 void fsio_unlock(int fd);
 
+/* Writes all of buf to fd, retrying short writes and EINTR. Returns 0,
+ * or -1 with errno set (EIO when write makes no progress). */
+int fsio_write_all(int fd, const void *buf, size_t len);
+
 /* A random 64-bit value for temporary and version names: not a secret
  * (O_EXCL makes a guessed name harmless), it only avoids retries. */
 uint64_t fsio_random64(void);

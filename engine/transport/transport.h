@@ -28,6 +28,7 @@
 #ifndef CF_TRANSPORT_H
 #define CF_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 
@@ -183,6 +184,31 @@ struct transport {
 	uv_loop_t *loop;
 	char *server;               /* the server's name, for messages */
 };
+
+/*
+ * A server path in normal form, new: no leading '/', no empty or "."
+ * components ("certs/x"; "" is the root itself). NULL when path is not
+ * confined (a ".." component, a control character) or memory runs out.
+ * Undo records hold server paths in this form, whatever the transport.
+ */
+char *transport_path_norm(const char *path);
+
+/*
+ * 0 when set may be installed, else CF_EINVAL: store, pointer and links
+ * confined and below the root; member names one plain component not
+ * starting with '.'; the pointer none of the links; links and names
+ * distinct; data present when len > 0; from only when with_from (a
+ * transport that can copy a file made on the server), and confined.
+ */
+int transport_set_check(const struct transport_set *set, bool with_from);
+
+/* 0 when every path of u is confined (previous may be NULL), else
+ * CF_EINVAL. */
+int transport_undo_check(const struct transport_undo *u);
+
+/* A new copy of u (checked) with its paths in normal form; NULL when
+ * memory runs out. */
+struct transport_undo *transport_undo_norm(const struct transport_undo *u);
 
 /* Frees an undo record and everything it holds; u may be NULL. */
 static inline void transport_undo_free(struct transport_undo *u)
