@@ -44,8 +44,7 @@ char *transport_path_norm(const char *path)
 	return out;
 }
 
-/* Confined, and below the root rather than the root itself. */
-static bool below_root(const char *p)
+bool transport_path_below_root(const char *p)
 {
 	return p != NULL && path_is_confined(p) && next_part(&p) > 0;
 }
@@ -79,14 +78,16 @@ int transport_set_check(const struct transport_set *set, bool with_from)
 	size_t i, j;
 
 	if (set == NULL || set->members == NULL || set->nmembers == 0 ||
-	    !below_root(set->store) || !below_root(set->pointer))
+	    !transport_path_below_root(set->store) ||
+	    !transport_path_below_root(set->pointer))
 		return CF_EINVAL;
 	for (i = 0; i < set->nmembers; i++) {
 		m = &set->members[i];
-		if (!member_name_ok(m->name) || !below_root(m->link) ||
+		if (!member_name_ok(m->name) ||
+		    !transport_path_below_root(m->link) ||
 		    same_path(m->link, set->pointer) ||
 		    (m->data == NULL && m->len > 0) || (m->from != NULL &&
-		    (!with_from || !below_root(m->from))))
+		    (!with_from || !transport_path_below_root(m->from))))
 			return CF_EINVAL;
 		for (j = 0; j < i; j++)
 			if (same_path(set->members[j].link, m->link) ||

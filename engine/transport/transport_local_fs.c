@@ -123,13 +123,6 @@ char *tl_lex_join(const char *dir, const char *text)
 
 /* ---- descriptors below the root -------------------------------------- */
 
-int tl_sync_fd(int fd)
-{
-	if (fsync(fd) != 0 && errno != EINVAL)
-		return -1;
-	return 0;
-}
-
 int tl_open_root(struct op *op, const char *what, const char *shown)
 {
 	int fd, e;
@@ -186,7 +179,7 @@ int tl_walk_dir(struct op *op, int rootfd, const char *rel, bool create,
 			/* Exact mode, whatever the umask; make it durable. */
 			if (nfd >= 0 && made &&
 			    (fchmod(nfd, TL_DIR_MODE) != 0 ||
-			    tl_sync_fd(fd) != 0)) {
+			    fsio_sync_fd(fd) != 0)) {
 				e = errno;
 				close(nfd);
 				errno = e;
@@ -326,95 +319,19 @@ int tl_read_fd(struct op *op, int fd, size_t max, const char *shown,
     char **data, size_t *len)
 {
 	struct stat st;
-	char *buf, *nbuf;
-	size_t cap, n = 0;
-	ssize_t r;
+	int rc;
 
-	*data = NULL;
-	*len = 0;
-	if (fstat(fd, &st) != 0)
-		return tl_fail(op, CF_EIO, "cannot read '%s' on '%s': %s",
-		    shown, tl_server(op), strerror(errno));
-	if (!S_ISREG(st.st_mode))
+	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode))
 		return tl_fail(op, CF_EIO, "cannot read '%s' on '%s': not a "
 		    "regular file", shown, tl_server(op));
-	if (max > SIZE_MAX / 2)
-		max = SIZE_MAX / 2;
-	if ((uintmax_t)st.st_size > (uintmax_t)max)
-		goto too_big;
-	cap = (size_t)st.st_size + 1;
-	if ((buf = malloc(cap + 1)) == NULL)
-		goto no_mem;
-	for (;;) {
-		if (n == cap) {
-			cap = cap > max / 2 ? max + 1 : cap * 2;
-			if ((nbuf = realloc(buf, cap + 1)) == NULL) {
-				crypto_secret_free(buf, n + 1);
-				goto no_mem;
-			}
-			buf = nbuf;
-		}
-		r = read(fd, buf + n, cap - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			int e = errno;
-
-			crypto_secret_free(buf, n + 1);
-			return tl_fail(op, CF_EIO, "cannot read '%s' on '%s': "
-			    "%s", shown, tl_server(op), strerror(e));
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n > max) {
-			crypto_secret_free(buf, n + 1);
-			goto too_big;
-		}
-	}
-	buf[n] = '\0';
-	*data = buf;
-	*len = n;
-	return 0;
-
-no_mem:
-	return tl_fail(op, CF_ENOMEM, "cannot read '%s' on '%s': out of "
-	    "memory", shown, tl_server(op));
-too_big:
-	return tl_fail(op, CF_EINVAL, "cannot read '%s' on '%s': larger than "
-	    "the limit of %zu bytes", shown, tl_server(op), max);
-}
-
-/*
- * Creates name in dfd (it must not exist: O_EXCL | O_NOFOLLOW) with exactly
- * mode from its first byte, writes data and fsyncs. Returns 0 or -1/errno;
- * a partial file is removed.
- */
-int tl_write_new(int dfd, const char *name, const void *data,
-    size_t len, unsigned mode)
-{
-	int fd, e;
-
-	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, (mode_t)(mode & 0600));
-	if (fd < 0)
-		return -1;
-	/* open() honoured the umask and was at most 0600 while empty; now
-	 * the exact mode, before any byte is written. */
-	if (fchmod(fd, (mode_t)(mode & 07777)) != 0 ||
-	    fsio_write_all(fd, data, len) != 0 || fsync(fd) != 0) {
-		e = errno;
-		close(fd);
-		unlinkat(dfd, name, 0);
-		errno = e;
-		return -1;
-	}
-	if (close(fd) != 0) {
-		e = errno;
-		unlinkat(dfd, name, 0);
-		errno = e;
-		return -1;
-	}
+	if ((rc = fsio_read_fd(fd, max, data, len)) == CF_EINVAL)
+		return tl_fail(op, CF_EINVAL, "cannot read '%s' on '%s': "
+		    "larger than the limit of %zu bytes", shown,
+		    tl_server(op), max);
+	if (rc != 0)
+		return tl_fail(op, rc, "cannot read '%s' on '%s': %s", shown,
+		    tl_server(op), rc == CF_ENOMEM ? "out of memory" :
+		    strerror(errno));
 	return 0;
 }
 
@@ -616,7 +533,8 @@ void tl_write_file_run(struct op *op)
 	for (i = 0; i < TL_NAME_TRIES; i++) {
 		snprintf(tmp, sizeof tmp, ".%.200s.%016" PRIx64 ".tmp", base,
 		    fsio_random64());
-		if (tl_write_new(dfd, tmp, op->data, op->len, op->mode) == 0)
+		if (fsio_write_new_at(dfd, tmp, op->data, op->len,
+		    op->mode) == 0)
 			break;
 		if (errno != EEXIST)
 			goto fail;
@@ -631,7 +549,7 @@ void tl_write_file_run(struct op *op)
 		errno = e;
 		goto fail;
 	}
-	if (tl_sync_fd(dfd) != 0)
+	if (fsio_sync_fd(dfd) != 0)
 		goto fail;
 	goto out;
 fail:

@@ -122,13 +122,11 @@ static void prune(int storefd, const char *keep1, const char *keep2)
 		remove_version(storefd, names[i]);
 	}
 	strv_free(names);
-	tl_sync_fd(storefd);
+	fsio_sync_fd(storefd);
 }
 
-/*
- * A version name that sorts by time and never collides:
- * "20250101T120000.123456789Z-1a2b3c4d".
- */
+/* A version name as transport.h defines it (ssh_remote.sh makes the same):
+ * "20250101T120000.123456789Z-1a2b3c4d". */
 static void version_name(char *buf, size_t n)
 {
 	struct timespec ts;
@@ -179,7 +177,7 @@ static int ensure_link(struct op *op, int rootfd, const char *link,
 		    "is a directory", link, tl_server(op));
 		goto out;
 	}
-	if (swap_link(dfd, base, want) != 0 || tl_sync_fd(dfd) != 0)
+	if (swap_link(dfd, base, want) != 0 || fsio_sync_fd(dfd) != 0)
 		rc = tl_fail(op, cf_errno_code(errno), "cannot install '%s' on "
 		    "'%s': %s", link, tl_server(op), strerror(errno));
 out:
@@ -262,10 +260,10 @@ static int adopt(struct op *op, int rootfd, int storefd, int pdirfd,
 	    O_NOFOLLOW | O_CLOEXEC)) < 0 || fchmod(vfd, TL_DIR_MODE) != 0)
 		goto io_fail;
 	for (i = 0; i < op->nmembers; i++)
-		if (old[i].found && tl_write_new(vfd, op->members[i].name,
+		if (old[i].found && fsio_write_new_at(vfd, op->members[i].name,
 		    old[i].data, old[i].len, old[i].mode) != 0)
 			goto io_fail;
-	if (tl_sync_fd(vfd) != 0 || tl_sync_fd(storefd) != 0)
+	if (fsio_sync_fd(vfd) != 0 || fsio_sync_fd(storefd) != 0)
 		goto io_fail;
 	if ((*prev = path_join(store, ADOPTED)) == NULL ||
 	    (target = tl_rel_target(pdir, *prev)) == NULL) {
@@ -273,7 +271,7 @@ static int adopt(struct op *op, int rootfd, int storefd, int pdirfd,
 		    "of memory", op->pointer, tl_server(op));
 		goto out;
 	}
-	if (swap_link(pdirfd, pbase, target) != 0 || tl_sync_fd(pdirfd) != 0)
+	if (swap_link(pdirfd, pbase, target) != 0 || fsio_sync_fd(pdirfd) != 0)
 		goto io_fail;
 	rc = 1;
 	goto out;
@@ -348,10 +346,11 @@ void tl_install_run(struct op *op)
 	    O_NOFOLLOW | O_CLOEXEC)) < 0 || fchmod(vfd, TL_DIR_MODE) != 0)
 		goto io_fail;
 	for (k = 0; k < op->nmembers; k++)
-		if (tl_write_new(vfd, op->members[k].name, op->members[k].data,
-		    op->members[k].len, op->members[k].mode) != 0)
+		if (fsio_write_new_at(vfd, op->members[k].name,
+		    op->members[k].data, op->members[k].len,
+		    op->members[k].mode) != 0)
 			goto io_fail;
-	if (tl_sync_fd(vfd) != 0 || tl_sync_fd(storefd) != 0)
+	if (fsio_sync_fd(vfd) != 0 || fsio_sync_fd(storefd) != 0)
 		goto io_fail;
 	if ((cur = path_join(op->store, version)) == NULL)
 		goto no_mem;
@@ -391,7 +390,7 @@ void tl_install_run(struct op *op)
 	op->undo = u;
 	u = NULL;
 	made = false;
-	if (tl_sync_fd(pdirfd) != 0) {
+	if (fsio_sync_fd(pdirfd) != 0) {
 		tl_fail(op, CF_EIO, "cannot install '%s' on '%s': switched, "
 		    "but cannot sync its directory: %s", op->pointer,
 		    tl_server(op), strerror(errno));
@@ -468,13 +467,13 @@ void tl_rollback_run(struct op *op)
 		if ((target = tl_rel_target(pdir, u->previous)) == NULL)
 			goto no_mem;
 		if (swap_link(pdirfd, pbase, target) != 0 ||
-		    tl_sync_fd(pdirfd) != 0)
+		    fsio_sync_fd(pdirfd) != 0)
 			goto io_fail;
 	} else {
 		/* Nothing was assigned before: back to nothing. */
 		if (unlinkat(pdirfd, pbase, 0) != 0 && errno != ENOENT)
 			goto io_fail;
-		tl_sync_fd(pdirfd);
+		fsio_sync_fd(pdirfd);
 		for (k = 0; u->links != NULL && u->links[k] != NULL; k++) {
 			free(dir);
 			if ((dir = tl_split(u->links[k], &base)) == NULL)
@@ -485,7 +484,7 @@ void tl_rollback_run(struct op *op)
 			if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 			    S_ISLNK(st.st_mode))
 				unlinkat(dfd, base, 0);
-			tl_sync_fd(dfd);
+			fsio_sync_fd(dfd);
 			close(dfd);
 		}
 	}
@@ -497,7 +496,7 @@ drop:
 	    (storefd = tl_walk_dir(op, rootfd, u->store, false,
 	    "cannot roll back", u->store)) >= 0) {
 		remove_version(storefd, u->current + sl + 1);
-		tl_sync_fd(storefd);
+		fsio_sync_fd(storefd);
 	}
 	goto out;
 no_mem:

@@ -103,7 +103,6 @@ void tl_close(struct transport *t, void (*cb)(void *arg), void *arg);
 char *tl_split(const char *path, const char **base);
 char *tl_rel_target(const char *from, const char *to);
 char *tl_lex_join(const char *dir, const char *text);
-int tl_sync_fd(int fd);
 int tl_open_root(struct op *op, const char *what, const char *shown);
 int tl_walk_dir(struct op *op, int rootfd, const char *rel, bool create,
     const char *what, const char *shown);
@@ -111,8 +110,6 @@ int tl_open_confined(struct op *op, const char *rel, const char *shown,
     bool *missing);
 int tl_read_fd(struct op *op, int fd, size_t max, const char *shown,
     char **data, size_t *len);
-int tl_write_new(int dfd, const char *name, const void *data, size_t len,
-    unsigned mode);
 char **tl_list_dir(int fd, bool skip_dot, size_t *count);
 void tl_read_file_run(struct op *op);
 void tl_read_store_run(struct op *op);

@@ -21,6 +21,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -277,48 +278,35 @@ static char *block(const char *at, size_t *len)
 
 static void deliver_store(struct sop *op, const char *out)
 {
-	struct transport_entry *e = NULL;
-	char **datas = NULL, **names = NULL;
+	struct transport_entry *e = NULL, *ne = NULL;
 	size_t n = 0, i, len;
 	const char *p = out;
-	char msg[256];
+	char msg[256], *name, *data;
 	int status = 0;
 
-	while ((p = line_with(p, "CF-FILE")) != NULL) {
-		struct transport_entry *ne = realloc(e, (n + 1) * sizeof(*e));
-		char **nn = realloc(names, (n + 1) * sizeof(*names));
-		char **nd = realloc(datas, (n + 1) * sizeof(*datas));
-
-		if (ne) e = ne;
-		if (nn) names = nn;
-		if (nd) datas = nd;
-		if (!ne || !nn || !nd) {
-			status = CF_ENOMEM;
-			break;
+	while (status == 0 && (p = line_with(p, "CF-FILE")) != NULL) {
+		name = word64(p);
+		data = block(p, &len);
+		if ((ne = realloc(e, (n + 1) * sizeof(*e))) != NULL)
+			e = ne;
+		if (name == NULL || data == NULL || ne == NULL) {
+			status = ne == NULL ? CF_ENOMEM : CF_ETRANSPORT;
+			free(name);
+			free(data);
+		} else {
+			e[n].name = name;
+			e[n].data = data;
+			e[n++].len = len;
 		}
-		names[n] = word64(p);
-		datas[n] = block(p, &len);
-		if (names[n] == NULL || datas[n] == NULL) {
-			free(names[n]);
-			free(datas[n]);
-			status = CF_ETRANSPORT;
-			break;
-		}
-		e[n].name = names[n];
-		e[n].data = datas[n];
-		e[n].len = len;
-		n++;
 	}
 	snprintf(msg, sizeof msg, "cannot %s on '%s': malformed answer from "
 	    "the server", op->what, op->t->base.server);
 	op->cb.store(op->arg, status, status ? NULL : e, status ? 0 : n,
 	    status ? msg : "");
 	for (i = 0; i < n; i++) {
-		free(names[i]);
-		free(datas[i]);
+		free((char *)e[i].name);
+		free((char *)e[i].data);
 	}
-	free(names);
-	free(datas);
 	free(e);
 }
 
@@ -412,6 +400,30 @@ static void deliver(struct sop *op, int status, const char *msg,
 	}
 }
 
+/* The CF_E* code the helper names after "CF-ERR <message> ": "EINVAL"
+ * for CF_EINVAL; CF_EIO when it names none. */
+static int err_code(const char *p)
+{
+	static const struct {
+		const char *name;
+		int code;
+	} codes[] = {
+#define XX(code, _) { #code, CF_##code },
+		CF_ERRNO_MAP(XX)
+#undef XX
+	};
+	size_t i, n;
+
+	p += strcspn(p, " \n");
+	p += strspn(p, " ");
+	n = strcspn(p, " \n");
+	for (i = 0; i < sizeof codes / sizeof codes[0]; i++)
+		if (strlen(codes[i].name) == n &&
+		    strncmp(p, codes[i].name, n) == 0)
+			return codes[i].code;
+	return CF_EIO;
+}
+
 /* The status of an answered operation and its message, from what ssh
  * and the helper said. */
 static int sop_verdict(const struct sop *op, const struct answer *a,
@@ -434,7 +446,7 @@ static int sop_verdict(const struct sop *op, const struct answer *a,
 		    server, reason);
 	} else if ((err = line_with(a->out, "CF-ERR")) != NULL) {
 		text = word64(err);
-		status = CF_EIO;
+		status = err_code(err);
 		snprintf(msg, msgsz, "cannot %s on '%s': %s", op->what,
 		    server, text ? text : "failed");
 		free(text);
@@ -651,11 +663,6 @@ static int start_or_free(struct sop *op, const char *opname,
 
 /* ---- the operations ---- */
 
-static bool path_ok(const char *p)
-{
-	return p != NULL && path_is_confined(p);
-}
-
 /*
  * Starts a batch of queued reads (at least two): CF_A0 is their count,
  * then each read's operation, path and limit. The helper answers each
@@ -696,8 +703,10 @@ static int batch_start(struct tsh *t, struct sop *list, size_t n)
 }
 
 /* Reads that could not be started are answered from the loop all the same,
- * with the reason, as the interface promises a callback once started. */
-static void queue_fail(struct tsh *t, struct sop *list, int rc)
+ * with the reason (why, or rc's text), as the interface promises a
+ * callback once started. */
+static void queue_fail(struct tsh *t, struct sop *list, int rc,
+    const char *why)
 {
 	struct sop *next;
 
@@ -708,7 +717,7 @@ static void queue_fail(struct tsh *t, struct sop *list, int rc)
 
 		next = list->next;
 		snprintf(msg, sizeof msg, "cannot %s on '%s': %s", list->what,
-		    t->base.server, cf_strerror(rc));
+		    t->base.server, why ? why : cf_strerror(rc));
 		deliver(list, rc, msg, "");
 		sop_free(list);
 	}
@@ -720,25 +729,38 @@ static void queue_fail(struct tsh *t, struct sop *list, int rc)
 static void on_flush(uv_idle_t *h)
 {
 	struct tsh *t = h->data;
-	struct sop *list = t->queue;
+	struct sop *list = t->queue, **pp, *bad = NULL, *op;
 	size_t n = t->nqueued;
-	int rc;
+	int rc = 0;
 
 	uv_idle_stop(h);
 	t->queue = t->queue_tail = NULL;
 	t->nqueued = 0;
-	if (n == 0)
-		return;
+	/* Paths that are not confined are refused through the callback, as
+	 * transport.h says reads are. */
+	for (pp = &list; (op = *pp) != NULL;) {
+		if (path_is_confined(op->qpath)) {
+			pp = &op->next;
+			continue;
+		}
+		*pp = op->next;
+		op->next = bad;
+		bad = op;
+		n--;
+	}
+	if (bad != NULL)
+		queue_fail(t, bad, CF_EINVAL, "not a server path below the "
+		    "root");
 	if (n == 1) {
 		char *args[2] = { list->qpath, list->qmax };
 
 		rc = sop_start(list, list->opname, args, NULL, 2,
 		    OP_TIMEOUT_S);
-	} else {
+	} else if (n > 1) {
 		rc = batch_start(t, list, n);
 	}
 	if (rc != 0)
-		queue_fail(t, list, rc);
+		queue_fail(t, list, rc, NULL);
 	tsh_maybe_closed(t);
 }
 
@@ -778,7 +800,7 @@ static int tsh_read_file(struct transport *tp, const char *path, size_t max,
 	struct sop *op;
 	int rc;
 
-	if (!path_ok(path) || cb == NULL)
+	if (path == NULL || cb == NULL)
 		return CF_EINVAL;
 	if ((rc = queue_read(t, SOP_READ_FILE, "read_file", "read", path,
 	    max, arg, &op)) == 0)
@@ -793,7 +815,7 @@ static int tsh_read_store(struct transport *tp, const char *path, size_t max,
 	struct sop *op;
 	int rc;
 
-	if (!path_ok(path) || cb == NULL)
+	if (path == NULL || cb == NULL)
 		return CF_EINVAL;
 	if ((rc = queue_read(t, SOP_READ_STORE, "read_store", "read store",
 	    path, max, arg, &op)) == 0)
@@ -810,7 +832,7 @@ static int tsh_write_file(struct transport *tp, const char *path,
 	size_t lens[3];
 	struct sop *op;
 
-	if (!path_ok(path) || cb == NULL)
+	if (!transport_path_below_root(path) || cb == NULL)
 		return CF_EINVAL;
 	if ((op = sop_new(t, SOP_WRITE_FILE, arg, "write", path)) == NULL)
 		return CF_ENOMEM;
@@ -825,86 +847,105 @@ static int tsh_write_file(struct transport *tp, const char *path,
 	return start_or_free(op, "write_file", args, lens, 3, OP_TIMEOUT_S);
 }
 
+/*
+ * The set is checked as every transport checks it (transport_set_check)
+ * and its paths go in normal form, so that the undo record the helper
+ * answers with holds server paths like the local transport's.
+ */
 static int tsh_install(struct transport *tp, const struct transport_set *set,
     transport_install_cb cb, void *arg)
 {
 	struct tsh *t = container_of(tp, struct tsh, base);
-	size_t n = 3 + 5 * set->nmembers, i;
-	char **args, modes[16][8], count[16];
-	size_t *lens;
+	char *pointer, *args[3 + 5 * 16], *from[16] = { NULL }, modes[16][8];
+	size_t lens[3 + 5 * 16], n, i;
+	char count[16];
 	struct sop *op;
-	int rc;
+	int rc = CF_ENOMEM;
 
-	if (cb == NULL || !path_ok(set->store) || !path_ok(set->pointer) ||
-	    set->nmembers == 0 || set->nmembers > 16)
+	if (cb == NULL || transport_set_check(set, true) != 0 ||
+	    set->nmembers > 16)
 		return CF_EINVAL;
-	for (i = 0; i < set->nmembers; i++)
-		if (!path_ok(set->members[i].link) ||
-		    strchr(set->members[i].name, '/') != NULL ||
-		    set->members[i].name[0] == '.' ||
-		    (set->members[i].from && !path_ok(set->members[i].from)))
-			return CF_EINVAL;
-	if ((op = sop_new(t, SOP_INSTALL, arg, "install", set->pointer)) ==
-	    NULL)
+	if ((pointer = transport_path_norm(set->pointer)) == NULL)
+		return CF_ENOMEM;
+	op = sop_new(t, SOP_INSTALL, arg, "install", pointer);
+	free(pointer);
+	if (op == NULL)
 		return CF_ENOMEM;
 	op->cb.install = cb;
-	args = calloc(n, sizeof(*args));
-	lens = calloc(n, sizeof(*lens));
-	op->store = strdup(set->store);
-	op->pointer = strdup(set->pointer);
+	op->store = transport_path_norm(set->store);
+	op->pointer = transport_path_norm(set->pointer);
 	op->links = calloc(set->nmembers + 1, sizeof(char *));
-	if (args == NULL || lens == NULL || op->store == NULL ||
-	    op->pointer == NULL || op->links == NULL) {
-		free(args);
-		free(lens);
-		sop_free(op);
-		return CF_ENOMEM;
-	}
+	if (op->store == NULL || op->pointer == NULL || op->links == NULL)
+		goto out;
+	n = 3 + 5 * set->nmembers;
 	snprintf(count, sizeof count, "%zu", set->nmembers);
-	args[0] = (char *)set->store;
-	args[1] = (char *)set->pointer;
+	args[0] = op->store;
+	args[1] = op->pointer;
 	args[2] = count;
 	for (i = 0; i < set->nmembers; i++) {
 		const struct transport_member *m = &set->members[i];
 
+		if ((op->links[i] = transport_path_norm(m->link)) == NULL ||
+		    (m->from && (from[i] = transport_path_norm(m->from)) ==
+		    NULL))
+			goto out;
 		snprintf(modes[i], sizeof modes[i], "%04o", m->mode & 07777);
 		args[3 + 5 * i] = (char *)m->name;
-		args[4 + 5 * i] = (char *)m->link;
+		args[4 + 5 * i] = op->links[i];
 		args[5 + 5 * i] = modes[i];
 		args[6 + 5 * i] = m->data ? (char *)m->data : "";
-		lens[6 + 5 * i] = m->data ? m->len : 0;
-		args[7 + 5 * i] = m->from ? (char *)m->from : "";
-		op->links[i] = strdup(m->link);
+		args[7 + 5 * i] = from[i] ? from[i] : "";
 	}
 	/* Every argument but the data is a string. */
 	for (i = 0; i < n; i++)
-		if (i < 6 || (i - 6) % 5 != 0)
-			lens[i] = strlen(args[i]);
-	rc = start_or_free(op, "install", args, lens, n, OP_TIMEOUT_S);
-	free(args);
-	free(lens);
+		lens[i] = i >= 6 && (i - 6) % 5 == 0 ?
+		    set->members[(i - 6) / 5].len : strlen(args[i]);
+	rc = sop_start(op, "install", args, lens, n, OP_TIMEOUT_S);
+	op = rc == 0 ? NULL : op;
+out:
+	for (i = 0; i < set->nmembers; i++)
+		free(from[i]);
+	if (op != NULL)
+		sop_free(op);
 	return rc;
 }
 
+/* As install: checked as every transport checks an undo record, sent in
+ * normal form, links included for a rollback to nothing. */
 static int tsh_rollback(struct transport *tp, const struct transport_undo *u,
     transport_status_cb cb, void *arg)
 {
 	struct tsh *t = container_of(tp, struct tsh, base);
-	char *args[4];
-	struct sop *op;
+	struct transport_undo *c;
+	char count[32], **args;
+	struct sop *op = NULL;
+	size_t n = 0, i;
+	int rc = CF_ENOMEM;
 
-	if (u == NULL || cb == NULL || !path_ok(u->store) ||
-	    !path_ok(u->pointer))
+	if (cb == NULL || transport_undo_check(u) != 0)
 		return CF_EINVAL;
-	if ((op = sop_new(t, SOP_ROLLBACK, arg, "roll back", u->pointer)) ==
-	    NULL)
+	if ((c = transport_undo_norm(u)) == NULL)
 		return CF_ENOMEM;
+	while (c->links[n] != NULL)
+		n++;
+	if ((args = calloc(5 + n, sizeof(*args))) == NULL ||
+	    (op = sop_new(t, SOP_ROLLBACK, arg, "roll back", c->pointer)) ==
+	    NULL)
+		goto out;
 	op->cb.status = cb;
-	args[0] = u->store;
-	args[1] = u->pointer;
-	args[2] = u->previous ? u->previous : "";
-	args[3] = u->current ? u->current : "";
-	return start_or_free(op, "rollback", args, NULL, 4, OP_TIMEOUT_S);
+	snprintf(count, sizeof count, "%zu", n);
+	args[0] = c->store;
+	args[1] = c->pointer;
+	args[2] = c->previous ? c->previous : "";
+	args[3] = c->current;
+	args[4] = count;
+	for (i = 0; i < n; i++)
+		args[5 + i] = c->links[i];
+	rc = start_or_free(op, "rollback", args, NULL, 5 + n, OP_TIMEOUT_S);
+out:
+	free(args);
+	transport_undo_free(c);
+	return rc;
 }
 
 static int tsh_remove(struct transport *tp, const char *path,
@@ -914,7 +955,7 @@ static int tsh_remove(struct transport *tp, const char *path,
 	char *args[1];
 	struct sop *op;
 
-	if (!path_ok(path) || cb == NULL)
+	if (!transport_path_below_root(path) || cb == NULL)
 		return CF_EINVAL;
 	if ((op = sop_new(t, SOP_REMOVE, arg, "remove", path)) == NULL)
 		return CF_ENOMEM;
@@ -965,9 +1006,9 @@ static int tsh_keygen(struct transport *tp, const char *keytype,
 	char *args[4];
 	struct sop *op;
 
-	if (!path_ok(key_path) || cb == NULL || keytype == NULL ||
-	    cn == NULL || san == NULL || str_has_control(cn) ||
-	    str_has_control(san))
+	if (!transport_path_below_root(key_path) || cb == NULL ||
+	    keytype == NULL || cn == NULL || san == NULL ||
+	    str_has_control(cn) || str_has_control(san))
 		return CF_EINVAL;
 	if ((op = sop_new(t, SOP_KEYGEN, arg, "make a key at", key_path)) ==
 	    NULL)
@@ -1065,6 +1106,25 @@ static bool add_arg(struct tsh *t, char *s)
 	return true;
 }
 
+/* Adds "-o" and the option formatted from fmt. */
+static bool add_opt(struct tsh *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static bool add_opt(struct tsh *t, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	s = cf_vasprintf(fmt, ap);
+	va_end(ap);
+	if (!add_arg(t, strdup("-o"))) {
+		free(s);
+		return false;
+	}
+	return add_arg(t, s);
+}
+
 /* FNV-1a of the server's name: one ControlMaster per server, even for
  * servers that share a host, so that one closing never cuts another off;
  * short, because a socket path is limited to about 100 bytes. */
@@ -1099,34 +1159,24 @@ int transport_ssh_open(struct transport **out, uv_loop_t *loop,
 	t->host = strdup(tg->address);
 	ok = t->base.server && t->root && t->host &&
 	    add_arg(t, strdup("ssh")) && add_arg(t, strdup("-T")) &&
-	    add_arg(t, strdup("-o")) && add_arg(t, strdup("BatchMode=yes")) &&
-	    add_arg(t, strdup("-o")) && add_arg(t, strdup("LogLevel=ERROR")) &&
-	    add_arg(t, strdup("-o")) &&
-	    add_arg(t, strdup("ControlMaster=auto")) &&
-	    add_arg(t, strdup("-o")) &&
-	    add_arg(t, cf_asprintf("ControlPath=%s/%016llx", tg->control_dir,
-	    (unsigned long long)name_hash(server))) &&
-	    add_arg(t, strdup("-o")) &&
-	    add_arg(t, strdup("ControlPersist=60")) &&
-	    add_arg(t, strdup("-o")) &&
-	    add_arg(t, cf_asprintf("ConnectTimeout=%d", t->connect_timeout)) &&
-	    add_arg(t, strdup("-o")) &&
-	    add_arg(t, strdup("ServerAliveInterval=10")) &&
-	    add_arg(t, strdup("-o")) &&
-	    add_arg(t, cf_asprintf("StrictHostKeyChecking=%s", tg->accept_new ?
-	    "accept-new" : "yes"));
+	    add_opt(t, "BatchMode=yes") && add_opt(t, "LogLevel=ERROR") &&
+	    add_opt(t, "ControlMaster=auto") &&
+	    add_opt(t, "ControlPath=%s/%016llx", tg->control_dir,
+	    (unsigned long long)name_hash(server)) &&
+	    add_opt(t, "ControlPersist=60") &&
+	    add_opt(t, "ConnectTimeout=%d", t->connect_timeout) &&
+	    add_opt(t, "ServerAliveInterval=10") &&
+	    add_opt(t, "StrictHostKeyChecking=%s", tg->accept_new ?
+	    "accept-new" : "yes");
 	if (ok && tg->ssh_config)
 		ok = add_arg(t, strdup("-F")) &&
 		    add_arg(t, strdup(tg->ssh_config));
 	if (ok && tg->identity_file)
 		ok = add_arg(t, strdup("-i")) &&
 		    add_arg(t, strdup(tg->identity_file)) &&
-		    add_arg(t, strdup("-o")) &&
-		    add_arg(t, strdup("IdentitiesOnly=yes"));
+		    add_opt(t, "IdentitiesOnly=yes");
 	if (ok && tg->known_hosts)
-		ok = add_arg(t, strdup("-o")) &&
-		    add_arg(t, cf_asprintf("UserKnownHostsFile=%s",
-		    tg->known_hosts));
+		ok = add_opt(t, "UserKnownHostsFile=%s", tg->known_hosts);
 	if (ok && tg->port > 0)
 		ok = add_arg(t, strdup("-p")) &&
 		    add_arg(t, cf_asprintf("%d", tg->port));
