@@ -102,27 +102,20 @@ static bool confined(const char *p)
 	return p != NULL && path_is_confined(p);
 }
 
-int transport_undo_check(const struct transport_undo *u)
-{
-	size_t i;
-
-	if (u == NULL || !confined(u->store) || !confined(u->pointer) ||
-	    !confined(u->current) ||
-	    (u->previous != NULL && !confined(u->previous)))
-		return CF_EINVAL;
-	for (i = 0; u->links != NULL && u->links[i] != NULL; i++)
-		if (!confined(u->links[i]))
-			return CF_EINVAL;
-	return 0;
-}
-
-struct transport_undo *transport_undo_norm(const struct transport_undo *u)
+int transport_undo_norm(const struct transport_undo *u,
+    struct transport_undo **out)
 {
 	struct transport_undo *c;
 	size_t n = 0, i;
 
-	while (u->links != NULL && u->links[n] != NULL)
-		n++;
+	*out = NULL;
+	if (u == NULL || !confined(u->store) || !confined(u->pointer) ||
+	    !confined(u->current) ||
+	    (u->previous != NULL && !confined(u->previous)))
+		return CF_EINVAL;
+	for (; u->links != NULL && u->links[n] != NULL; n++)
+		if (!confined(u->links[n]))
+			return CF_EINVAL;
 	if ((c = calloc(1, sizeof *c)) == NULL ||
 	    (c->links = calloc(n + 1, sizeof *c->links)) == NULL)
 		goto fail;
@@ -136,8 +129,9 @@ struct transport_undo *transport_undo_norm(const struct transport_undo *u)
 	for (i = 0; i < n; i++)
 		if ((c->links[i] = transport_path_norm(u->links[i])) == NULL)
 			goto fail;
-	return c;
+	*out = c;
+	return 0;
 fail:
 	transport_undo_free(c);
-	return NULL;
+	return CF_ENOMEM;
 }

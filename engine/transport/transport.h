@@ -219,13 +219,11 @@ bool transport_path_below_root(const char *path);
  */
 int transport_set_check(const struct transport_set *set, bool with_from);
 
-/* 0 when every path of u is confined (previous may be NULL), else
- * CF_EINVAL. */
-int transport_undo_check(const struct transport_undo *u);
-
-/* A new copy of u (checked) with its paths in normal form; NULL when
- * memory runs out. */
-struct transport_undo *transport_undo_norm(const struct transport_undo *u);
+/* A new copy of u in *out (transport_undo_free) with its paths in normal
+ * form: 0, CF_EINVAL when a path of u is missing or not confined
+ * (previous may be NULL), or CF_ENOMEM. */
+int transport_undo_norm(const struct transport_undo *u,
+    struct transport_undo **out);
 
 /* Frees an undo record and everything it holds; u may be NULL. */
 static inline void transport_undo_free(struct transport_undo *u)

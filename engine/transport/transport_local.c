@@ -36,21 +36,8 @@ static void done_file(struct op *op)
 
 static void done_store(struct op *op)
 {
-	struct transport_entry *ents = NULL;
-	size_t i;
-
-	if (op->status == 0 && op->nentries > 0 &&
-	    (ents = calloc(op->nentries, sizeof *ents)) == NULL)
-		tl_fail(op, CF_ENOMEM, "cannot read '%s' on '%s': out of "
-		    "memory", op->path, tl_server(op));
-	for (i = 0; ents != NULL && i < op->nentries; i++) {
-		ents[i].name = op->entries[i].name;
-		ents[i].data = op->entries[i].data;
-		ents[i].len = op->entries[i].len;
-	}
-	op->cb.store(op->arg, op->status, op->status ? NULL : ents,
+	op->cb.store(op->arg, op->status, op->status ? NULL : op->entries,
 	    op->status ? 0 : op->nentries, op->msg);
-	free(ents);
 }
 
 static void done_install(struct op *op)
@@ -68,10 +55,12 @@ static void done_status(struct op *op)
 
 /* ---- file operations --------------------------------------------------- */
 
-/* A new op on path (copied), not yet queued: 0, CF_EINVAL or CF_ENOMEM. */
-static int path_op(struct transport *t, void (*run)(struct op *),
-    void (*done)(struct op *), const char *path, size_t max, void *arg,
-    struct op **out)
+/* Queues run on a copy of path (and of data, if any) with cb, which is
+ * not NULL. Reads refuse a path that is not confined through the
+ * callback; writes refuse it before they get here. */
+static int queue_path(struct transport *t, void (*run)(struct op *),
+    void (*done)(struct op *), union tl_cb cb, void *arg, const char *path,
+    size_t max, const void *data, size_t len, unsigned mode)
 {
 	struct tl *tl = container_of(t, struct tl, base);
 	struct op *op;
@@ -80,82 +69,53 @@ static int path_op(struct transport *t, void (*run)(struct op *),
 		return CF_EINVAL;
 	if ((op = tl_op_new(tl, run, done, arg)) == NULL)
 		return CF_ENOMEM;
+	op->cb = cb;
 	op->max = max;
-	if ((op->path = strdup(path)) == NULL) {
+	op->mode = mode;
+	op->len = len;
+	if ((op->path = strdup(path)) == NULL ||
+	    (data != NULL && (op->data = malloc(len + 1)) == NULL)) {
 		tl_op_free(op);
 		return CF_ENOMEM;
 	}
-	*out = op;
-	return 0;
+	if (data != NULL)
+		memcpy(op->data, data, len);
+	return tl_op_queue(op);
 }
 
-/* Reads refuse a path that is not confined through the callback. */
 static int tl_read_file(struct transport *t, const char *path, size_t max,
     transport_file_cb cb, void *arg)
 {
-	struct op *op;
-	int rc;
-
-	if (cb == NULL)
-		return CF_EINVAL;
-	if ((rc = path_op(t, tl_read_file_run, done_file, path, max, arg,
-	    &op)) != 0)
-		return rc;
-	op->cb.file = cb;
-	return tl_op_queue(op);
+	return cb == NULL ? CF_EINVAL : queue_path(t, tl_read_file_run,
+	    done_file, (union tl_cb){ .file = cb }, arg, path, max, NULL, 0,
+	    0);
 }
 
 static int tl_read_store(struct transport *t, const char *path, size_t max,
     transport_store_cb cb, void *arg)
 {
-	struct op *op;
-	int rc;
-
-	if (cb == NULL)
-		return CF_EINVAL;
-	if ((rc = path_op(t, tl_read_store_run, done_store, path, max, arg,
-	    &op)) != 0)
-		return rc;
-	op->cb.store = cb;
-	return tl_op_queue(op);
+	return cb == NULL ? CF_EINVAL : queue_path(t, tl_read_store_run,
+	    done_store, (union tl_cb){ .store = cb }, arg, path, max, NULL,
+	    0, 0);
 }
 
 static int tl_write_file(struct transport *t, const char *path,
     const void *data, size_t len, unsigned mode, transport_status_cb cb,
     void *arg)
 {
-	struct op *op;
-	int rc;
-
 	if (cb == NULL || path == NULL || !path_is_confined(path))
 		return CF_EINVAL;
-	if ((rc = path_op(t, tl_write_file_run, done_status, path, 0, arg,
-	    &op)) != 0)
-		return rc;
-	op->cb.status = cb;
-	op->mode = mode;
-	op->len = len;
-	if ((op->data = malloc(len + 1)) == NULL) {
-		tl_op_free(op);
-		return CF_ENOMEM;
-	}
-	memcpy(op->data, data, len);
-	return tl_op_queue(op);
+	return queue_path(t, tl_write_file_run, done_status,
+	    (union tl_cb){ .status = cb }, arg, path, 0, data, len, mode);
 }
 
 static int tl_remove(struct transport *t, const char *path,
     transport_status_cb cb, void *arg)
 {
-	struct op *op;
-	int rc;
-
 	if (cb == NULL || path == NULL || !path_is_confined(path))
 		return CF_EINVAL;
-	if ((rc = path_op(t, tl_remove_run, done_status, path, 0, arg,
-	    &op)) != 0)
-		return rc;
-	op->cb.status = cb;
-	return tl_op_queue(op);
+	return queue_path(t, tl_remove_run, done_status,
+	    (union tl_cb){ .status = cb }, arg, path, 0, NULL, 0, 0);
 }
 
 /* The set is checked and normalised on the loop thread (see
@@ -203,17 +163,20 @@ static int tl_rollback(struct transport *t, const struct transport_undo *u,
     transport_status_cb cb, void *arg)
 {
 	struct tl *tl = container_of(t, struct tl, base);
+	struct transport_undo *c;
 	struct op *op;
+	int rc;
 
-	if (cb == NULL || tl->closing || transport_undo_check(u) != 0)
+	if (cb == NULL || tl->closing)
 		return CF_EINVAL;
-	if ((op = tl_op_new(tl, tl_rollback_run, done_status, arg)) == NULL)
-		return CF_ENOMEM;
-	op->cb.status = cb;
-	if ((op->in_undo = transport_undo_norm(u)) == NULL) {
-		tl_op_free(op);
+	if ((rc = transport_undo_norm(u, &c)) != 0)
+		return rc;
+	if ((op = tl_op_new(tl, tl_rollback_run, done_status, arg)) == NULL) {
+		transport_undo_free(c);
 		return CF_ENOMEM;
 	}
+	op->cb.status = cb;
+	op->in_undo = c;
 	return tl_op_queue(op);
 }
 

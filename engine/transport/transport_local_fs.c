@@ -297,10 +297,8 @@ int tl_open_confined(struct op *op, const char *rel, const char *shown,
 			    "'%s': %s", shown, tl_server(op), strerror(e));
 	}
 out:
-	if (dfd >= 0)
-		close(dfd);
-	if (rootfd >= 0)
-		close(rootfd);
+	tl_close_fd(dfd);
+	tl_close_fd(rootfd);
 	free(dir);
 	free(real);
 	free(local);
@@ -417,7 +415,7 @@ void tl_read_file_run(struct op *op)
 static int add_entry(struct op *op, const char *name, char *data,
     size_t len, size_t *cap)
 {
-	struct entry_copy *ne;
+	struct transport_entry *ne;
 
 	if (op->nentries == *cap) {
 		*cap = *cap ? *cap * 2 : 8;
@@ -493,13 +491,11 @@ void tl_read_store_run(struct op *op)
 		if (efd >= 0 && fstat(efd, &st) == 0 && S_ISREG(st.st_mode) &&
 		    tl_read_fd(op, efd, op->max, sub, &data, &len) == 0)
 			add_entry(op, names[i], data, len, &cap);
-		if (efd >= 0)
-			close(efd);
+		tl_close_fd(efd);
 		free(sub);
 	}
 out:
-	if (fd >= 0)
-		close(fd);
+	tl_close_fd(fd);
 	strv_free(names);
 	free(rel);
 }
@@ -557,10 +553,8 @@ fail:
 	tl_fail(op, cf_errno_code(e), "cannot write '%s' on '%s': %s", op->path,
 	    tl_server(op), strerror(e));
 out:
-	if (dfd >= 0)
-		close(dfd);
-	if (rootfd >= 0)
-		close(rootfd);
+	tl_close_fd(dfd);
+	tl_close_fd(rootfd);
 	free(dir);
 	free(rel);
 }
@@ -594,10 +588,8 @@ void tl_remove_run(struct op *op)
 		    op->path, tl_server(op), strerror(e));
 	}
 out:
-	if (dfd >= 0)
-		close(dfd);
-	if (rootfd >= 0)
-		close(rootfd);
+	tl_close_fd(dfd);
+	tl_close_fd(rootfd);
 	free(dir);
 	free(rel);
 }

@@ -14,7 +14,6 @@
 #include "engine/base/path.h"
 #include "engine/base/strv.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -81,8 +80,8 @@ static char *read_link(int dfd, const char *name)
  * stray file of that name. Best effort: what stays is pruned next time. */
 static void remove_version(int storefd, const char *name)
 {
-	struct dirent *de;
-	DIR *d;
+	char **names;
+	size_t n, i;
 	int fd;
 
 	fd = openat(storefd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
@@ -92,17 +91,11 @@ static void remove_version(int storefd, const char *name)
 			unlinkat(storefd, name, 0);
 		return;
 	}
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return;
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		unlinkat(dirfd(d), de->d_name, 0);
-	}
-	closedir(d);
+	names = tl_list_dir(fd, false, &n);
+	for (i = 0; i < n; i++)
+		unlinkat(fd, names[i], 0);
+	strv_free(names);
+	close(fd);
 	unlinkat(storefd, name, AT_REMOVEDIR);
 }
 
@@ -280,8 +273,7 @@ io_fail:
 	    "installed by hand for '%s' on '%s': %s", op->pointer,
 	    tl_server(op), strerror(errno));
 out:
-	if (vfd >= 0)
-		close(vfd);
+	tl_close_fd(vfd);
 	for (i = 0; i < op->nmembers; i++)
 		crypto_secret_free(old[i].data, old[i].len + 1);
 	free(old);
@@ -414,14 +406,11 @@ io_fail:
 	tl_fail(op, cf_errno_code(e), "cannot install '%s' on '%s': %s",
 	    op->pointer, tl_server(op), strerror(e));
 out:
-	if (vfd >= 0)
-		close(vfd);
+	tl_close_fd(vfd);
 	if (made && storefd >= 0)
 		remove_version(storefd, version);
-	if (pdirfd >= 0)
-		close(pdirfd);
-	if (storefd >= 0)
-		close(storefd);
+	tl_close_fd(pdirfd);
+	tl_close_fd(storefd);
 	close(rootfd);
 	transport_undo_free(u);
 	free(dest);
@@ -507,10 +496,8 @@ io_fail:
 	tl_fail(op, cf_errno_code(errno), "cannot roll back '%s' on '%s': %s",
 	    u->pointer, tl_server(op), strerror(errno));
 out:
-	if (storefd >= 0)
-		close(storefd);
-	if (pdirfd >= 0)
-		close(pdirfd);
+	tl_close_fd(storefd);
+	tl_close_fd(pdirfd);
 	close(rootfd);
 	free(dir);
 	free(target);

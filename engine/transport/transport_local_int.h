@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <unistd.h>
 #include <uv.h>
 
 /* Directories the transport creates. */
@@ -39,12 +40,6 @@ struct member_copy {
 	unsigned mode;
 };
 
-struct entry_copy {
-	char *name;
-	char *data;
-	size_t len;
-};
-
 /* One file operation: inputs copied in, results handed back. */
 struct op {
 	uv_work_t work;
@@ -52,7 +47,7 @@ struct op {
 	void (*run)(struct op *op);         /* on a threadpool thread */
 	void (*done)(struct op *op);        /* on the loop: calls back */
 	void *arg;
-	union {
+	union tl_cb {
 		transport_file_cb file;
 		transport_store_cb store;
 		transport_install_cb install;
@@ -72,7 +67,7 @@ struct op {
 	/* outputs */
 	char *data;
 	size_t len;
-	struct entry_copy *entries;
+	struct transport_entry *entries;    /* name and data owned */
 	size_t nentries;
 	struct transport_undo *undo;
 };
@@ -80,6 +75,13 @@ struct op {
 static inline const char *tl_server(const struct op *op)
 {
 	return op->tl->base.server;
+}
+
+/* Cleanup paths close what they opened; -1 was never opened. */
+static inline void tl_close_fd(int fd)
+{
+	if (fd >= 0)
+		close(fd);
 }
 
 /* ---- transport_local_queue.c: on the loop thread ---- */

@@ -44,8 +44,8 @@ void tl_op_free(struct op *op)
 	transport_undo_free(op->in_undo);
 	crypto_secret_free(op->data, op->len + 1);
 	for (i = 0; i < op->nentries; i++) {
-		free(op->entries[i].name);
-		free(op->entries[i].data);
+		free((char *)op->entries[i].name);
+		free((char *)op->entries[i].data);
 	}
 	free(op->entries);
 	transport_undo_free(op->undo);

@@ -101,7 +101,7 @@ struct sop {
 	/* A batch: the reads it answers, in order (NULL once answered). */
 	struct sop **parts;
 	size_t nparts;
-	union {
+	union sop_cb {
 		transport_file_cb file;
 		transport_store_cb store;
 		transport_install_cb install;
@@ -764,14 +764,19 @@ static void on_flush(uv_idle_t *h)
 	tsh_maybe_closed(t);
 }
 
-/* Queues a read for on_flush; it counts as in flight from here on. */
-static int queue_read(struct tsh *t, enum sop_kind kind, const char *opname,
-    const char *verb, const char *path, size_t max, void *arg,
-    struct sop **out)
+/* Queues a read for on_flush with cb, which is not NULL; it counts as in
+ * flight from here on. */
+static int queue_read(struct transport *tp, enum sop_kind kind,
+    const char *path, size_t max, union sop_cb cb, void *arg)
 {
+	struct tsh *t = container_of(tp, struct tsh, base);
+	bool file = kind == SOP_READ_FILE;
 	struct sop *op;
 
-	if ((op = sop_new(t, kind, arg, verb, path)) == NULL)
+	if (path == NULL)
+		return CF_EINVAL;
+	if ((op = sop_new(t, kind, arg, file ? "read" : "read store",
+	    path)) == NULL)
 		return CF_ENOMEM;
 	if ((op->qpath = strdup(path)) == NULL) {
 		sop_free(op);
@@ -781,7 +786,8 @@ static int queue_read(struct tsh *t, enum sop_kind kind, const char *opname,
 		sop_free(op);
 		return CF_ENOMEM;
 	}
-	op->opname = opname;
+	op->opname = file ? "read_file" : "read_store";
+	op->cb = cb;
 	snprintf(op->qmax, sizeof op->qmax, "%zu", max);
 	if (t->queue_tail != NULL)
 		t->queue_tail->next = op;
@@ -789,38 +795,21 @@ static int queue_read(struct tsh *t, enum sop_kind kind, const char *opname,
 		t->queue = op;
 	t->queue_tail = op;
 	t->nqueued++;
-	*out = op;
 	return 0;
 }
 
 static int tsh_read_file(struct transport *tp, const char *path, size_t max,
     transport_file_cb cb, void *arg)
 {
-	struct tsh *t = container_of(tp, struct tsh, base);
-	struct sop *op;
-	int rc;
-
-	if (path == NULL || cb == NULL)
-		return CF_EINVAL;
-	if ((rc = queue_read(t, SOP_READ_FILE, "read_file", "read", path,
-	    max, arg, &op)) == 0)
-		op->cb.file = cb;
-	return rc;
+	return cb == NULL ? CF_EINVAL : queue_read(tp, SOP_READ_FILE, path,
+	    max, (union sop_cb){ .file = cb }, arg);
 }
 
 static int tsh_read_store(struct transport *tp, const char *path, size_t max,
     transport_store_cb cb, void *arg)
 {
-	struct tsh *t = container_of(tp, struct tsh, base);
-	struct sop *op;
-	int rc;
-
-	if (path == NULL || cb == NULL)
-		return CF_EINVAL;
-	if ((rc = queue_read(t, SOP_READ_STORE, "read_store", "read store",
-	    path, max, arg, &op)) == 0)
-		op->cb.store = cb;
-	return rc;
+	return cb == NULL ? CF_EINVAL : queue_read(tp, SOP_READ_STORE, path,
+	    max, (union sop_cb){ .store = cb }, arg);
 }
 
 static int tsh_write_file(struct transport *tp, const char *path,
@@ -922,10 +911,10 @@ static int tsh_rollback(struct transport *tp, const struct transport_undo *u,
 	size_t n = 0, i;
 	int rc = CF_ENOMEM;
 
-	if (cb == NULL || transport_undo_check(u) != 0)
+	if (cb == NULL)
 		return CF_EINVAL;
-	if ((c = transport_undo_norm(u)) == NULL)
-		return CF_ENOMEM;
+	if ((rc = transport_undo_norm(u, &c)) != 0)
+		return rc;
 	while (c->links[n] != NULL)
 		n++;
 	if ((args = calloc(5 + n, sizeof(*args))) == NULL ||
