@@ -511,7 +511,7 @@ void tl_write_file_run(struct op *op)
 {
 	char *rel = transport_path_norm(op->path), *dir = NULL, tmp[300];
 	const char *base;
-	int rootfd = -1, dfd = -1, i, e;
+	int rootfd = -1, dfd = -1, i, e, rc;
 
 	if (rel == NULL || *rel == '\0') {
 		tl_fail(op, CF_EINVAL, "cannot write '%s' on '%s': not a "
@@ -526,19 +526,16 @@ void tl_write_file_run(struct op *op)
 	    (dfd = tl_walk_dir(op, rootfd, dir, true, "cannot write",
 	    op->path)) < 0)
 		goto out;
-	for (i = 0; i < TL_NAME_TRIES; i++) {
+	/* A fresh name: a clash (EEXIST) is retried, anything else not. */
+	for (i = 0, rc = -1; rc != 0 && i < TL_NAME_TRIES; i++) {
 		snprintf(tmp, sizeof tmp, ".%.200s.%016" PRIx64 ".tmp", base,
 		    fsio_random64());
-		if (fsio_write_new_at(dfd, tmp, op->data, op->len,
-		    op->mode) == 0)
+		if ((rc = fsio_write_new_at(dfd, tmp, op->data, op->len,
+		    op->mode)) != 0 && errno != EEXIST)
 			break;
-		if (errno != EEXIST)
-			goto fail;
 	}
-	if (i == TL_NAME_TRIES) {
-		errno = EEXIST;
+	if (rc != 0)
 		goto fail;
-	}
 	if (renameat(dfd, tmp, dfd, base) != 0) {
 		e = errno;
 		unlinkat(dfd, tmp, 0);

@@ -39,20 +39,16 @@
 static int swap_link(int dfd, const char *name, const char *target)
 {
 	char tmp[300];
-	int i, e;
+	int i, e, rc;
 
-	for (i = 0; i < TL_NAME_TRIES; i++) {
+	for (i = 0, rc = -1; rc != 0 && i < TL_NAME_TRIES; i++) {
 		snprintf(tmp, sizeof tmp, ".%.200s.%016" PRIx64 ".tmp", name,
 		    fsio_random64());
-		if (symlinkat(target, dfd, tmp) == 0)
+		if ((rc = symlinkat(target, dfd, tmp)) != 0 && errno != EEXIST)
 			break;
-		if (errno != EEXIST)
-			return -1;
 	}
-	if (i == TL_NAME_TRIES) {
-		errno = EEXIST;
+	if (rc != 0)
 		return -1;
-	}
 	if (renameat(dfd, tmp, dfd, name) != 0) {
 		e = errno;
 		unlinkat(dfd, tmp, 0);
@@ -135,6 +131,16 @@ static void version_name(char *buf, size_t n)
 
 /* ---- install, rollback ----------------------------------------------- */
 
+/* "cannot VERB 'PATH' on 'SERVER': <errno's reason>", after tl_fail. */
+static int fail_errno(struct op *op, const char *verb, const char *path)
+{
+	int e = errno;
+
+	return tl_fail(op, cf_errno_code(e), "cannot %s '%s' on '%s': %s",
+	    verb, path, tl_server(op), e == ENOMEM ? "out of memory" :
+	    strerror(e));
+}
+
 /*
  * Makes the link (normalised server path) a symlink to dest (normalised)
  * unless it already is one. Replaces a regular file or a foreign symlink in
@@ -171,8 +177,7 @@ static int ensure_link(struct op *op, int rootfd, const char *link,
 		goto out;
 	}
 	if (swap_link(dfd, base, want) != 0 || fsio_sync_fd(dfd) != 0)
-		rc = tl_fail(op, cf_errno_code(errno), "cannot install '%s' on "
-		    "'%s': %s", link, tl_server(op), strerror(errno));
+		rc = fail_errno(op, "install", link);
 out:
 	free(have);
 	free(want);
@@ -287,7 +292,7 @@ void tl_install_run(struct op *op)
 	char *text = NULL, *target = NULL, *dest = NULL;
 	const char *pbase, *keep = NULL, *pv;
 	struct transport_undo *u = NULL;
-	int rootfd, storefd = -1, pdirfd = -1, vfd = -1, i, e;
+	int rootfd, storefd = -1, pdirfd = -1, vfd = -1, i, rc;
 	bool made = false;
 	size_t k;
 
@@ -316,23 +321,18 @@ void tl_install_run(struct op *op)
 		    op->pointer, tl_server(op));
 		goto out;
 	} else if (errno != ENOENT) {
-		tl_fail(op, cf_errno_code(errno), "cannot install '%s' on "
-		    "'%s': %s", op->pointer, tl_server(op), strerror(errno));
-		goto out;
+		goto io_fail;
 	}
 
 	/* 2. The new version, complete and durable before anyone sees it. */
-	for (i = 0; i < TL_NAME_TRIES; i++) {
+	for (i = 0, rc = -1; rc != 0 && i < TL_NAME_TRIES; i++) {
 		version_name(version, sizeof version);
-		if (mkdirat(storefd, version, TL_DIR_MODE) == 0)
+		if ((rc = mkdirat(storefd, version, TL_DIR_MODE)) != 0 &&
+		    errno != EEXIST)
 			break;
-		if (errno != EEXIST)
-			goto io_fail;
 	}
-	if (i == TL_NAME_TRIES) {
-		errno = EEXIST;
+	if (rc != 0)
 		goto io_fail;
-	}
 	made = true;
 	if ((vfd = openat(storefd, version, O_RDONLY | O_DIRECTORY |
 	    O_NOFOLLOW | O_CLOEXEC)) < 0 || fchmod(vfd, TL_DIR_MODE) != 0)
@@ -398,13 +398,9 @@ void tl_install_run(struct op *op)
 	goto out;
 
 no_mem:
-	tl_fail(op, CF_ENOMEM, "cannot install '%s' on '%s': out of memory",
-	    op->pointer, tl_server(op));
-	goto out;
+	errno = ENOMEM;
 io_fail:
-	e = errno;
-	tl_fail(op, cf_errno_code(e), "cannot install '%s' on '%s': %s",
-	    op->pointer, tl_server(op), strerror(e));
+	fail_errno(op, "install", op->pointer);
 out:
 	tl_close_fd(vfd);
 	if (made && storefd >= 0)
@@ -489,12 +485,9 @@ drop:
 	}
 	goto out;
 no_mem:
-	tl_fail(op, CF_ENOMEM, "cannot roll back '%s' on '%s': out of memory",
-	    u->pointer, tl_server(op));
-	goto out;
+	errno = ENOMEM;
 io_fail:
-	tl_fail(op, cf_errno_code(errno), "cannot roll back '%s' on '%s': %s",
-	    u->pointer, tl_server(op), strerror(errno));
+	fail_errno(op, "roll back", u->pointer);
 out:
 	tl_close_fd(storefd);
 	tl_close_fd(pdirfd);
