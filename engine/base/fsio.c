@@ -5,6 +5,7 @@
  * never leaves a temporary file behind on failure. No printing, no exit.
  */
 #include "engine/base/fsio.h"
+#include "engine/base/crypto.h"
 #include "engine/base/err.h"
 
 #include <errno.h>
@@ -64,8 +65,7 @@ static char *dir_of(const char *path, const char **base)
 	return dir;
 }
 
-/* Writes all of buf to fd, retrying short writes and EINTR. */
-static int write_all(int fd, const void *buf, size_t len)
+int fsio_write_all(int fd, const void *buf, size_t len)
 {
 	const unsigned char *p = buf;
 	ssize_t n;
@@ -87,10 +87,16 @@ static int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-/*
- * Makes a rename or unlink in dir durable. Filesystems that cannot fsync a
- * directory say EINVAL; there is nothing more to do on those.
- */
+/* Filesystems that cannot fsync a directory say EINVAL; there is nothing
+ * more to do on those. */
+int fsio_sync_fd(int fd)
+{
+	if (fsync(fd) != 0 && errno != EINVAL)
+		return -1;
+	return 0;
+}
+
+/* Makes a rename or unlink in dir durable. */
 static int sync_dir(const char *dir)
 {
 	int fd, rc, e;
@@ -98,13 +104,39 @@ static int sync_dir(const char *dir)
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	rc = fsync(fd);
+	rc = fsio_sync_fd(fd);
 	e = errno;
 	close(fd);
-	if (rc != 0 && e == EINVAL)
-		rc = 0;
 	errno = e;
 	return rc;
+}
+
+int fsio_write_new_at(int dfd, const char *name, const void *data,
+    size_t len, unsigned mode)
+{
+	int fd, e;
+
+	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, (mode_t)(mode & 0600));
+	if (fd < 0)
+		return -1;
+	/* open() honoured the umask and was at most 0600 while empty; now
+	 * the exact mode, before any byte of a private key lands here. */
+	if (fchmod(fd, (mode_t)(mode & 07777)) != 0 ||
+	    fsio_write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+		e = errno;
+		close(fd);
+		unlinkat(dfd, name, 0);
+		errno = e;
+		return -1;
+	}
+	if (close(fd) != 0) {
+		e = errno;
+		unlinkat(dfd, name, 0);
+		errno = e;
+		return -1;
+	}
+	return 0;
 }
 
 int fsio_write_atomic(const char *path, const void *data, size_t len,
@@ -113,7 +145,7 @@ int fsio_write_atomic(const char *path, const void *data, size_t len,
 	const char *base;
 	char *dir, *tmp;
 	size_t tmpsz;
-	int fd = -1, i, e;
+	int rc = -1, i, e;
 
 	if (path == NULL || (data == NULL && len > 0))
 		return cf_error(msg, msgsz, CF_EINVAL,
@@ -139,31 +171,16 @@ int fsio_write_atomic(const char *path, const void *data, size_t len,
 	for (i = 0; i < TMP_TRIES; i++) {
 		snprintf(tmp, tmpsz, "%s/.%s.%016" PRIx64 ".tmp", dir, base,
 		    fsio_random64());
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-		    O_CLOEXEC, mode & 07777);
-		if (fd >= 0 || errno != EEXIST)
+		if ((rc = fsio_write_new_at(AT_FDCWD, tmp, data, len,
+		    mode)) == 0 || errno != EEXIST)
 			break;
 	}
-	if (fd < 0) {
+	if (rc != 0) {
 		e = errno;
 		free(tmp);
 		free(dir);
 		return cf_error(msg, msgsz, cf_errno_code(e),
 		    "cannot write '%s': %s", path, strerror(e));
-	}
-	/*
-	 * open() applied the umask, which can only have removed bits; fchmod
-	 * makes the mode exact before any byte of a private key lands here.
-	 */
-	if (fchmod(fd, mode & 07777) != 0 || write_all(fd, data, len) != 0 ||
-	    fsync(fd) != 0) {
-		e = errno;
-		close(fd);
-		goto fail;
-	}
-	if (close(fd) != 0) {
-		e = errno;
-		goto fail;
 	}
 	if (rename(tmp, path) != 0) {
 		e = errno;
@@ -182,13 +199,6 @@ int fsio_write_atomic(const char *path, const void *data, size_t len,
 	}
 	free(dir);
 	return 0;
-
-fail:
-	unlink(tmp);
-	free(tmp);
-	free(dir);
-	return cf_error(msg, msgsz, cf_errno_code(e), "cannot write '%s': %s",
-	    path, strerror(e));
 }
 
 /* mkdir for one prefix; an existing directory (or link to one) is fine. */
@@ -258,14 +268,70 @@ int fsio_mkdirs(const char *path, mode_t mode, char *msg, size_t msgsz)
 	return rc;
 }
 
+int fsio_read_fd(int fd, size_t max, char **data, size_t *len)
+{
+	struct stat st;
+	char *buf, *nbuf;
+	size_t cap, n = 0;
+	ssize_t r;
+	int rc = CF_EIO, e;
+
+	*data = NULL;
+	*len = 0;
+	if (fstat(fd, &st) != 0)
+		return CF_EIO;
+	if (max > SIZE_MAX - 2)
+		max = SIZE_MAX - 2;
+	if (st.st_size > 0 && (uintmax_t)st.st_size > (uintmax_t)max)
+		return CF_EINVAL;
+	/*
+	 * st_size is only a hint (the file may grow, or be a pipe or a /proc
+	 * file that says 0): read until EOF, one byte past max at most.
+	 */
+	cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
+	if (cap > max + 1)
+		cap = max + 1;
+	if ((buf = malloc(cap + 1)) == NULL)
+		return CF_ENOMEM;
+	for (;;) {
+		if (n == cap) {
+			/* cap <= max here: n > max was refused below. */
+			cap = cap > max / 2 ? max + 1 : cap * 2;
+			if ((nbuf = realloc(buf, cap + 1)) == NULL) {
+				rc = CF_ENOMEM;
+				goto fail;
+			}
+			buf = nbuf;
+		}
+		r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			goto fail;
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > max) {
+			rc = CF_EINVAL;
+			goto fail;
+		}
+	}
+	buf[n] = '\0';
+	*data = buf;
+	*len = n;
+	return 0;
+fail:
+	e = errno;
+	crypto_secret_free(buf, n + 1);
+	errno = e;
+	return rc;
+}
+
 int fsio_read_file(const char *path, size_t max, char **data, size_t *len,
     char *msg, size_t msgsz)
 {
 	struct stat st;
-	char *buf = NULL, *nbuf;
-	size_t cap, n = 0;
-	ssize_t r;
-	int fd, e;
+	int fd, rc, e;
 
 	*data = NULL;
 	*len = 0;
@@ -275,73 +341,21 @@ int fsio_read_file(const char *path, size_t max, char **data, size_t *len,
 		return cf_error(msg, msgsz, cf_errno_code(e),
 		    "cannot read '%s': %s", path, strerror(e));
 	}
-	if (fstat(fd, &st) != 0) {
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		rc = CF_EIO;
+		e = EISDIR;
+	} else {
+		rc = fsio_read_fd(fd, max, data, len);
 		e = errno;
-		close(fd);
-		return cf_error(msg, msgsz, CF_EIO, "cannot read '%s': %s",
-		    path, strerror(e));
-	}
-	if (S_ISDIR(st.st_mode)) {
-		close(fd);
-		return cf_error(msg, msgsz, CF_EIO, "cannot read '%s': %s",
-		    path, strerror(EISDIR));
-	}
-	if (st.st_size > 0 && (uintmax_t)st.st_size > (uintmax_t)max)
-		goto too_big;
-	/*
-	 * st_size is only a hint (the file may grow, or be a pipe or a /proc
-	 * file that says 0): read until EOF, one byte past max at most.
-	 */
-	if (max > SIZE_MAX - 2)
-		max = SIZE_MAX - 2;
-	cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
-	if (cap > max + 1)
-		cap = max + 1;
-	buf = malloc(cap + 1);
-	if (buf == NULL)
-		goto no_mem;
-	for (;;) {
-		if (n == cap) {
-			/* cap <= max here: n > max was refused below. */
-			cap = cap > max / 2 ? max + 1 : cap * 2;
-			nbuf = realloc(buf, cap + 1);
-			if (nbuf == NULL)
-				goto no_mem;
-			buf = nbuf;
-		}
-		r = read(fd, buf + n, cap - n);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			e = errno;
-			free(buf);
-			close(fd);
-			return cf_error(msg, msgsz, CF_EIO,
-			    "cannot read '%s': %s", path, strerror(e));
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n > max)
-			goto too_big;
 	}
 	close(fd);
-	buf[n] = '\0';
-	*data = buf;
-	*len = n;
+	if (rc == CF_EINVAL)
+		return cf_error(msg, msgsz, CF_EINVAL, "cannot read '%s': "
+		    "larger than the limit of %zu bytes", path, max);
+	if (rc != 0)
+		return cf_error(msg, msgsz, rc, "cannot read '%s': %s", path,
+		    rc == CF_ENOMEM ? "out of memory" : strerror(e));
 	return 0;
-
-no_mem:
-	free(buf);
-	close(fd);
-	return cf_error(msg, msgsz, CF_ENOMEM,
-	    "cannot read '%s': out of memory", path);
-
-too_big:
-	free(buf);
-	close(fd);
-	return cf_error(msg, msgsz, CF_EINVAL,
-	    "cannot read '%s': larger than the limit of %zu bytes", path, max);
 }
 
 int fsio_remove(const char *path, char *msg, size_t msgsz)

@@ -47,6 +47,15 @@ int fsio_mkdirs(const char *path, mode_t mode, char *msg, size_t msgsz);
 int fsio_read_file(const char *path, size_t max, char **data, size_t *len,
     char *msg, size_t msgsz);
 
+/*
+ * Reads the rest of the file open on fd, at most max bytes, into *data,
+ * NUL-terminated one byte past *len; the caller frees it (with
+ * crypto_secret_free(*data, *len + 1) when it may hold a key). Returns 0,
+ * CF_EINVAL when the file is longer than max, CF_ENOMEM, or CF_EIO with
+ * errno set; on failure *data is NULL and what was read is cleansed.
+ */
+int fsio_read_fd(int fd, size_t max, char **data, size_t *len);
+
 /* Removes the file path; a missing file is fine. Returns 0 or CF_EIO. */
 int fsio_remove(const char *path, char *msg, size_t msgsz);
 
@@ -64,6 +73,23 @@ int fsio_lock(const char *path, int *fd, char *msg, size_t msgsz);
 
 /* Releases a lock taken by fsio_lock and closes fd; fd < 0 is ignored. */
 void fsio_unlock(int fd);
+
+/* Writes all of buf to fd, retrying short writes and EINTR. Returns 0,
+ * or -1 with errno set (EIO when write makes no progress). */
+int fsio_write_all(int fd, const void *buf, size_t len);
+
+/*
+ * Creates name in the directory open on dfd (AT_FDCWD: name is a path);
+ * it must not exist (O_EXCL | O_NOFOLLOW). It has exactly mode from its
+ * first byte, whatever the umask; then data is written and synced.
+ * Returns 0, or -1 with errno set and no file left behind.
+ */
+int fsio_write_new_at(int dfd, const char *name, const void *data,
+    size_t len, unsigned mode);
+
+/* fsync(fd), where a file system that cannot sync a directory (EINVAL)
+ * is no failure. Returns 0 or -1 with errno set. */
+int fsio_sync_fd(int fd);
 
 /* A random 64-bit value for temporary and version names: not a secret
  * (O_EXCL makes a guessed name harmless), it only avoids retries. */

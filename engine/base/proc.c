@@ -2,10 +2,12 @@
  * The process runner on libuv: uv_spawn with three pipes and a timer. The
  * run ends once the process has exited and both output pipes are at EOF
  * (or the last grace period has passed), and only then is the callback
- * called, after every handle is closed.
+ * called, after every handle is closed. Its stdin copy and the captured
+ * output are cleansed before they are freed: they may hold key bytes.
  */
 #include "engine/base/proc.h"
 #include "engine/base/container_of.h"
+#include "engine/base/crypto.h"
 #include "engine/base/err.h"
 
 #include <signal.h>
@@ -28,6 +30,7 @@ struct proc {
 	uv_timer_t timer;
 	uv_write_t wreq;
 	char *in_data;
+	size_t inlen;
 	struct capture cout, cerr;
 	char rbuf[2][65536];
 	char argv0[256];
@@ -66,10 +69,10 @@ static void closed(uv_handle_t *h)
 	r.errlen = p->cerr.len;
 	r.err_over = p->cerr.over;
 	p->cb(p->arg, p->spawn_failed ? CF_ETRANSPORT : 0, &r, p->msg);
-	free(p->cout.p);
-	free(p->cerr.p);
-	free(p->in_data);
-	free(p);
+	crypto_secret_free(p->cout.p, p->cout.size);
+	crypto_secret_free(p->cerr.p, p->cerr.size);
+	crypto_secret_free(p->in_data, p->inlen);
+	crypto_secret_free((char *)p, sizeof *p);      /* its read buffers */
 }
 
 static void close_one(uv_handle_t *h)
@@ -117,7 +120,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	buf->len = sizeof p->rbuf[i];
 }
 
-/* Room for need bytes, doubling; false when out of memory. */
+/* Room for need bytes, doubling; false when out of memory. Not realloc:
+ * the old buffer is cleansed, as output may hold key bytes. */
 static bool grow(struct capture *c, size_t need)
 {
 	size_t size = c->size;
@@ -127,8 +131,10 @@ static bool grow(struct capture *c, size_t need)
 		return true;
 	while (size < need)
 		size *= 2;
-	if ((np = realloc(c->p, size)) == NULL)
+	if ((np = malloc(size)) == NULL)
 		return false;
+	memcpy(np, c->p, c->len + 1);
+	crypto_secret_free(c->p, c->size);
 	c->p = np;
 	c->size = size;
 	return true;
@@ -235,8 +241,10 @@ int proc_run(uv_loop_t *loop, const struct proc_spec *spec, proc_cb cb,
 		free(p);
 		return CF_ENOMEM;
 	}
-	if (p->in_data)
+	if (p->in_data) {
 		memcpy(p->in_data, spec->in, spec->inlen);
+		p->inlen = spec->inlen;
+	}
 	snprintf(p->argv0, sizeof p->argv0, "%s", spec->argv[0]);
 	p->cb = cb;
 	p->arg = arg;

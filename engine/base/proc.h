@@ -5,7 +5,8 @@
  * SIGKILL. Used by reload commands, the ssh transport and the command CA
  * driver. Runs on the loop; the callback runs once, on the loop. The
  * process must ignore SIGPIPE: a program that exits without reading its
- * stdin is not an error.
+ * stdin is not an error. Its copy of stdin and the captured output are
+ * cleansed before they are freed, since they may hold key bytes.
  */
 #ifndef CF_PROC_H
 #define CF_PROC_H

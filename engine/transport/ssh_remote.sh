@@ -3,8 +3,9 @@
 # operation, one of the op_* names below), CF_ROOT and CF_A0, CF_A1...:
 # every value base64-encoded, so that no inventory value is ever parsed by
 # this shell. Values are decoded into variables and used only in double quotes.
-# Output, line by line: CF-OK | CF-ENOENT | CF-ERR <base64 message>, then
-# what the operation returns; op_batch frames several reads' outputs.
+# Output, line by line: CF-OK | CF-ENOENT | CF-ERR <base64 message> <code>
+# (EIO, EINVAL...: the CF_E* code without its prefix), then what the
+# operation returns; op_batch frames several reads' outputs.
 # POSIX sh, coreutils and base64; openssl only for keygen.
 set -u
 # Every file is created 0600 from its first byte: a key is never readable
@@ -23,7 +24,9 @@ enc() { printf '%s' "$1" | base64 | tr -d '\n'; }
 # fixed name with a number in it is ever evaluated, never a value.
 ARGBASE=0
 arg() { eval "dec \"\${CF_A$(($1 + ARGBASE))}\""; }
-die() { printf 'CF-ERR %s\n' "$(enc "$*")"; exit 0; }
+# fail CODE MESSAGE: the operation fails with CF_<CODE>; die: CF_EIO.
+fail() { c=$1; shift; printf 'CF-ERR %s %s\n' "$(enc "$*")" "$c"; exit 0; }
+die() { fail EIO "$@"; }
 durable() { sync "$@" 2>/dev/null || sync; }
 # mkdirs DIR: DIR and its missing parents, 0755 (umask 077 would make them
 # 0700; files inside keep their own modes).
@@ -52,43 +55,46 @@ put() {
 		die "cannot write '$1': ${e:-write failed}"
 	fi
 	durable "$t"
-	mv -f "$t" "$1" 2>/dev/null || { rm -f "$t"; die "cannot replace '$1'"; }
+	mv -Tf "$t" "$1" 2>/dev/null || { rm -f "$t"; die "cannot replace '$1'"; }
 	durable "$d"
 }
 
 op_read_file() {
 	f=$(full "$(arg 0)")
-	max=$(arg 1)
 	[ -e "$f" ] || { echo CF-ENOENT; return; }
-	[ -f "$f" ] || die "cannot read '$f': not a regular file"
-	n=$(wc -c <"$f") || die "cannot read '$f'"
-	[ "$n" -le "$max" ] || die "cannot read '$f': larger than $max bytes"
+	[ -f "$f" ] || die "not a regular file"
 	echo CF-OK
-	base64 <"$f" || die "cannot read '$f'"
-	echo CF-END
+	emit "$f" "$(arg 1)"
 }
 
+# emit FILE MAX: FILE's bytes in base64, then "CF-END", if it is at most
+# MAX bytes.
 emit() {
-	n=$(wc -c <"$1") || die "cannot read '$1'"
-	[ "$n" -le "$2" ] || die "cannot read '$1': larger than $2 bytes"
-	printf 'CF-FILE %s\n' "$(enc "${1##*/}")"
-	base64 <"$1" || die "cannot read '$1'"
+	_n=$(wc -c <"$1") || die "cannot read '${1##*/}'"
+	[ "$_n" -le "$2" ] || fail EINVAL "larger than the limit of $2 bytes"
+	base64 <"$1" || die "cannot read '${1##*/}'"
 	echo CF-END
 }
 
+# A store: a directory's regular files (symlinks followed, names starting
+# with '.' left out) in name order, at most 4096 of them
+# (TRANSPORT_STORE_MAX), or one file.
 op_read_store() {
 	s=$(full "$(arg 0)")
 	max=$(arg 1)
+	echo CF-OK
 	if [ -d "$s" ]; then
-		echo CF-OK
-		for f in "$s"/*; do
-			[ -f "$f" ] && emit "$f" "$max"
+		set -- "$s"/*
+		[ -e "$1" ] || [ -L "$1" ] || shift
+		[ "$#" -le 4096 ] || fail EINVAL "more than 4096 files"
+		for f in "$@"; do
+			[ -f "$f" ] || continue
+			printf 'CF-FILE %s\n' "$(enc "${f##*/}")"
+			emit "$f" "$max"
 		done
 	elif [ -f "$s" ]; then
-		echo CF-OK
+		printf 'CF-FILE %s\n' "$(enc "${s##*/}")"
 		emit "$s" "$max"
-	else
-		echo CF-OK
 	fi
 }
 
@@ -100,21 +106,93 @@ op_write_file() {
 # relink LINK TARGET: LINK becomes a symlink to TARGET in one rename.
 relink() {
 	[ "$(readlink "$1" 2>/dev/null)" = "$2" ] && return 0
+	[ ! -d "$1" ] || [ -L "$1" ] || fail EEXIST "'$1' is a directory"
 	mkdirs "${1%/*}" || die "cannot create directory '${1%/*}'"
 	ln -s "$2" "$1.cf$$" 2>/dev/null || die "cannot link '$1'"
 	mv -Tf "$1.cf$$" "$1" 2>/dev/null || { rm -f "$1.cf$$"; die "cannot link '$1'"; }
 }
 
+# Server paths arrive in normal form ("certs/x", see transport_path_norm);
+# links are relative, as transport_local_install.c makes them, so that
+# either transport can take over the other's layout.
+# dir P: the directory part of server path P ("" for the root).
+dir() { case $1 in */*) printf '%s' "${1%/*}" ;; esac; }
+# rel FROM TO: the text of a symlink in directory FROM that leads to TO:
+# "../" for each component of FROM past their common directories, then
+# the rest of TO.
+rel() {
+	_f=$1 _t=$2 _u=
+	while [ -n "$_f" ]; do
+		case $_t in "${_f%%/*}"/*) ;; *) break ;; esac
+		_t=${_t#"${_f%%/*}"/}
+		case $_f in */*) _f=${_f#*/} ;; *) _f= ;; esac
+	done
+	while [ -n "$_f" ]; do
+		_u=../$_u
+		case $_f in */*) _f=${_f#*/} ;; *) _f= ;; esac
+	done
+	printf '%s%s' "$_u" "$_t"
+}
+# named DIR TEXT: the server path a symlink in DIR with text TEXT names,
+# ".." taken lexically; fails when it leaves the server tree. An absolute
+# text (older helpers made them) counts when it lies below the root.
+named() {
+	case $2 in
+	/*)	[ "$ROOT" = / ] || case $2 in "$ROOT"/*) ;; *) return 1 ;; esac
+		_p=${2#"${ROOT%/}"} ;;
+	*)	_p=$1/$2 ;;
+	esac
+	_n= _o=$IFS
+	IFS=/
+	set -f
+	for _c in $_p; do
+		case $_c in
+		'' | .) ;;
+		..) [ -n "$_n" ] || { _n=/; break; }
+		    case $_n in */*) _n=${_n%/*} ;; *) _n= ;; esac ;;
+		*) _n=${_n:+$_n/}$_c ;;
+		esac
+	done
+	IFS=$_o
+	set +f
+	[ "$_n" != / ] && printf '%s' "$_n"
+}
+# Version directories are named as transport.h says: the UTC time to the
+# nanosecond, then 8 random hex digits: 20250101T120000.123456789Z-1a2b3c4d.
+version_name() {
+	_t=$(date -u +%Y%m%dT%H%M%S.%N)
+	case $_t in *.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]) ;; *) _t=${_t%%.*}.000000000 ;; esac
+	printf '%sZ-%s' "$_t" "$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
+}
+
 # Arguments: store, pointer, member count, then name, link, mode, data and
-# from (a server path copied instead of data, or empty) for each member. A new version directory, every link made once, then the
-# pointer switched by one rename (see engine/transport.h).
+# from (a server path copied instead of data, or empty) for each member.
+# The steps, checks and layout of transport_local_install.c: a new version
+# directory, the hand-made set adopted on the first install, every link
+# made once, the pointer switched by one rename, older versions pruned.
 op_install() {
-	store=$(full "$(arg 0)")
-	ptr=$(full "$(arg 1)")
-	n=$(arg 2)
-	mkdirs "$store" || die "cannot create directory '$store'"
-	v=$store/$(date -u +%Y%m%dT%H%M%SZ).$$
-	mkdir -m 755 "$v" 2>/dev/null || die "cannot create directory '$v'"
+	st=$(arg 0) pt=$(arg 1) n=$(arg 2)
+	store=$(full "$st") ptr=$(full "$pt") pd=$(dir "$pt")
+	# 1. What the pointer names now: the version a rollback restores.
+	if [ -L "$ptr" ]; then
+		x=$(readlink "$ptr")
+		prev=$(named "$pd" "$x") ||
+		    fail EEXIST "it names '$x', outside the server tree; remove it"
+	elif [ -e "$ptr" ]; then
+		fail EEXIST "it exists and is not a symlink made by certfleet; move it away"
+	else
+		prev=
+	fi
+	# 2. The new version, complete and durable before anyone sees it;
+	# removed again if anything fails before the switch.
+	mkdirs "$store" || die "cannot create directory '$st'"
+	i=0
+	until vn=$(version_name) && mkdir -m 755 "$store/$vn" 2>/dev/null; do
+		i=$((i + 1))
+		[ "$i" -lt 16 ] || die "cannot create a version in '$st'"
+	done
+	v=$store/$vn
+	trap 'rm -rf "$v"' EXIT
 	i=0
 	while [ "$i" -lt "$n" ]; do
 		b=$((3 + 5 * i))
@@ -122,47 +200,62 @@ op_install() {
 		from=$(arg $((b + 4)))
 		# Made empty and 0600 (umask), then given its mode, before
 		# any byte: a key never exists with more.
-		: >"$v/$name" || { rm -rf "$v"; die "cannot write '$v/$name'"; }
-		chmod "$(arg $((b + 2)))" "$v/$name" ||
-		    { rm -rf "$v"; die "cannot write '$v/$name': chmod failed"; }
+		: >"$v/$name" || die "cannot write '$name'"
+		chmod "$(arg $((b + 2)))" "$v/$name" || die "cannot write '$name': chmod failed"
 		if [ -n "$from" ]; then
-			if ! e=$(cat "$(full "$from")" 2>&1 >"$v/$name"); then
-				rm -rf "$v"
-				die "cannot copy '$from': ${e:-read failed}"
-			fi
+			e=$(cat "$(full "$from")" 2>&1 >"$v/$name") ||
+			    die "cannot copy '$from': ${e:-read failed}"
 		elif ! e=$(arg $((b + 3)) 2>&1 >"$v/$name"); then
-			rm -rf "$v"
-			die "cannot write '$v/$name': ${e:-write failed}"
+			die "cannot write '$name': ${e:-write failed}"
 		fi
 		durable "$v/$name"
 		i=$((i + 1))
 	done
 	durable "$v"
-	prev=$(readlink "$ptr" 2>/dev/null) || prev=
+	# 3. First time: keep what was installed by hand (files, or symlinks
+	# to files) as the version "previous", with their bytes and modes.
+	if [ -z "$prev" ]; then
+		i=0 any=
+		while [ "$i" -lt "$n" ]; do
+			lp=$(arg $((4 + 5 * i)))
+			l=$(full "$lp")
+			[ ! -d "$l" ] || [ -L "$l" ] || fail EEXIST "'$lp' is a directory"
+			if [ -f "$l" ]; then
+				[ "$(wc -c <"$l")" -le 1048576 ] ||
+				    fail EINVAL "'$lp' is larger than the limit of 1048576 bytes"
+				[ -n "$any" ] || { rm -rf "$store/previous" && mkdir -m 755 "$store/previous"; } ||
+				    die "cannot keep the certificate installed by hand"
+				any=1
+				cp -pL "$l" "$store/previous/$(arg $((3 + 5 * i)))" ||
+				    die "cannot keep the certificate installed by hand"
+			fi
+			i=$((i + 1))
+		done
+		if [ -n "$any" ]; then
+			durable "$store/previous"
+			prev=$st/previous
+			relink "$ptr" "$(rel "$pd" "$prev")"
+		fi
+	fi
+	# 4. The links, through the pointer; created once.
 	i=0
 	while [ "$i" -lt "$n" ]; do
-		b=$((3 + 5 * i))
-		name=$(arg "$b")
-		link=$(full "$(arg $((b + 1)))")
-		if [ -f "$link" ] && [ ! -L "$link" ] && [ -z "$prev" ]; then
-			# A certificate installed by hand: kept as the version a
-			# rollback restores, and named by the pointer first.
-			mkdirs "$store/previous" && cp -p "$link" "$store/previous/$name" ||
-			    die "cannot keep '$link'"
-			durable "$store/previous/$name" "$store/previous"
-			relink "$ptr" "$store/previous"
-		fi
-		relink "$link" "$ptr/$name"
+		l=$(arg $((4 + 5 * i)))
+		relink "$(full "$l")" "$(rel "$(dir "$l")" "$pt/$(arg $((3 + 5 * i)))")"
 		i=$((i + 1))
 	done
-	[ -n "$prev" ] || prev=$(readlink "$ptr" 2>/dev/null) || prev=
-	relink "$ptr" "$v"
-	durable "${ptr%/*}"
-	for o in "$store"/*; do
-		[ "$o" = "$v" ] || [ "$o" = "$prev" ] || rm -rf "$o"
+	# 5. The switch: one rename.
+	relink "$ptr" "$(rel "$pd" "$st/$vn")"
+	trap - EXIT
+	durable "$(full "$pd")"
+	# 6. Keep the new version and the one before it, nothing older.
+	case $prev in "$st"/*) keep=${prev#"$st"/} ;; *) keep= ;; esac
+	for o in "$store"/* "$store"/.[!.]* "$store"/..?*; do
+		[ -e "$o" ] || [ -L "$o" ] || continue
+		[ "${o##*/}" = "$vn" ] || [ "${o##*/}" = "$keep" ] || rm -rf "$o"
 	done
 	echo CF-OK
-	printf 'CF-UNDO %s %s\n' "$(enc "$prev")" "$(enc "$v")"
+	printf 'CF-UNDO %s %s\n' "$(enc "$prev")" "$(enc "$st/$vn")"
 }
 
 op_remove() {
@@ -170,20 +263,35 @@ op_remove() {
 	echo CF-OK
 }
 
-# Arguments: store, pointer, previous version, current version.
+# Arguments: store, pointer, previous version (or empty), current
+# version, link count, the links. As transport_local_install.c: only this
+# run's own switch is undone, and the version it made goes.
 op_rollback() {
-	store=$(full "$(arg 0)")
-	ptr=$(full "$(arg 1)")
-	prev=$(arg 2)
-	cur=$(arg 3)
-	if [ -n "$prev" ]; then
-		relink "$ptr" "$prev"
-	else
-		rm -f "$ptr"
+	st=$(arg 0) pt=$(arg 1) prev=$(arg 2) cur=$(arg 3) n=$(arg 4)
+	ptr=$(full "$pt") pd=$(dir "$pt") now=
+	[ ! -L "$ptr" ] || now=$(named "$pd" "$(readlink "$ptr")") || now=
+	if [ ! -e "$ptr" ] && [ ! -L "$ptr" ] && [ -z "$prev" ]; then
+		: # rolled back to nothing already
+	elif [ -n "$now" ] && [ "$now" = "$cur" ]; then
+		if [ -n "$prev" ]; then
+			relink "$ptr" "$(rel "$pd" "$prev")"
+		else
+			# Nothing was assigned before: back to nothing.
+			rm -f "$ptr"
+			i=0
+			while [ "$i" -lt "$n" ]; do
+				l=$(full "$(arg $((5 + i)))")
+				[ ! -L "$l" ] || rm -f "$l"
+				i=$((i + 1))
+			done
+		fi
+		durable "$(full "$pd")"
+	elif [ -z "$now" ] || [ "$now" != "$prev" ]; then
+		fail ETRANSPORT "it no longer names the version this run installed"
 	fi
-	durable "${ptr%/*}"
 	case $cur in
-	"$store"/?*) rm -rf "$cur" ;;
+	"$st"/*/*) ;;
+	"$st"/?*) rm -rf "$(full "$cur")" ;;
 	esac
 	echo CF-OK
 }
@@ -199,6 +307,7 @@ op_run() {
 		i=$((i + 1))
 	done
 	cd "$ROOT" 2>/dev/null || cd /
+	command -v "$1" >/dev/null 2>&1 || fail ETRANSPORT "no such file or directory"
 	o=$(mktemp) && e=$(mktemp) || die "cannot create a temporary file"
 	# The command (a reload) runs with the usual umask, not the helper's.
 	umask 022

@@ -1,8 +1,11 @@
 /*
  * The transport interface: how the engine reaches one server's files and
  * commands. The engine calls t->ops->install(...) and never knows whether a
- * directory on this machine (transport_local.c) or an ssh connection is
- * behind it; a transport never knows about CAs, usages or jobs.
+ * directory on this machine (transport_local.c) or an ssh connection
+ * (transport_ssh.c and its shell helper, ssh_remote.sh) is behind it; a
+ * transport never knows about CAs, usages or jobs. Both keep every rule
+ * below; tests/unit/test_transport_conformance.c runs the same tests
+ * against each, so that they cannot drift.
  *
  * Rules every transport keeps (the engine relies on them):
  *
@@ -14,9 +17,11 @@
  * - Server paths. Every path argument is a path on the server: absolute
  *   ("/etc/ssl/x") or relative ("certs/x"); a transport decides what they
  *   are relative to (the local transport takes both below the server's
- *   root). Paths with a ".." component or a control character are refused:
- *   install and rollback at once (CF_EINVAL), reads through the callback.
- *   The engine never builds a local file name itself.
+ *   root; over ssh the root is a base for paths, and the server's own
+ *   symlinks are followed). Paths with a ".." component or a control
+ *   character are refused: install, rollback, write_file and remove at
+ *   once (CF_EINVAL), reads through the callback. The engine never builds
+ *   a local file name itself.
  * - Borrowed results. Data handed to a callback (file bytes, store entries,
  *   command output, msg) is valid until the callback returns; copy what you
  *   keep. Argument data is copied before the call returns.
@@ -28,6 +33,7 @@
 #ifndef CF_TRANSPORT_H
 #define CF_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 
@@ -73,7 +79,15 @@ struct transport_member {
  * opening any two links at one instant resolves them through the same
  * pointer, so it never sees a new certificate with an old key. The version
  * the pointer named before stays on disk and the undo record names it;
- * versions older than that are pruned.
+ * anything else in store (older versions, leftovers) is pruned. Links are
+ * relative symlinks ("default/cert.pem", ".certfleet/default/<version>"),
+ * so the layout is the same whichever transport made it.
+ *
+ * Version names: the UTC time the version was made, to the nanosecond,
+ * then '-' and 8 random lower-case hex digits, so that names sort by time
+ * and two made at once do not collide: "YYYYMMDDTHHMMSS.NNNNNNNNNZ-xxxxxxxx"
+ * (20250101T120000.123456789Z-1a2b3c4d). The one other name is "previous",
+ * below.
  *
  * When pointer does not exist yet but a link path holds a regular file (a
  * certificate installed by hand), its bytes are first kept as the version
@@ -183,6 +197,33 @@ struct transport {
 	uv_loop_t *loop;
 	char *server;               /* the server's name, for messages */
 };
+
+/*
+ * A server path in normal form, new: no leading '/', no empty or "."
+ * components ("certs/x"; "" is the root itself). NULL when path is not
+ * confined (a ".." component, a control character) or memory runs out.
+ * Undo records hold server paths in this form, whatever the transport.
+ */
+char *transport_path_norm(const char *path);
+
+/* True when path is confined and names something below the root, not
+ * the root itself: what a file operation may write or remove. */
+bool transport_path_below_root(const char *path);
+
+/*
+ * 0 when set may be installed, else CF_EINVAL: store, pointer and links
+ * confined and below the root; member names one plain component not
+ * starting with '.'; the pointer none of the links; links and names
+ * distinct; data present when len > 0; from only when with_from (a
+ * transport that can copy a file made on the server), and confined.
+ */
+int transport_set_check(const struct transport_set *set, bool with_from);
+
+/* A new copy of u in *out (transport_undo_free) with its paths in normal
+ * form: 0, CF_EINVAL when a path of u is missing or not confined
+ * (previous may be NULL), or CF_ENOMEM. */
+int transport_undo_norm(const struct transport_undo *u,
+    struct transport_undo **out);
 
 /* Frees an undo record and everything it holds; u may be NULL. */
 static inline void transport_undo_free(struct transport_undo *u)

@@ -4,7 +4,7 @@
  * directory. Used by the demo, by tests, and for hosts that run certfleet
  * themselves. It must never read or write anything outside the root.
  *
- * How it keeps to the root (see transport_local.c):
+ * How it keeps to the root (see transport_local_fs.c):
  * - Writes walk from the root one component at a time with openat(2) and
  *   O_NOFOLLOW | O_DIRECTORY, and create the final name with O_EXCL |
  *   O_NOFOLLOW (or rename a new symlink over it). A symlinked directory on
@@ -16,9 +16,10 @@
  *   O_NOFOLLOW walk, so a symlink swapped in between fails instead of
  *   leading out.
  * - File work runs in the libuv threadpool (uv_queue_work), one work item
- *   per operation; callbacks come from the after-work callback on the loop
- *   thread. Commands use uv_spawn (no shell) in their own process group, so
- *   a timeout kills the command and whatever it started.
+ *   per operation (transport_local_queue.c); callbacks come from the
+ *   after-work callback on the loop thread. Commands run through proc_run
+ *   (no shell) in their own process group, so a timeout kills the command
+ *   and whatever it started.
  */
 #ifndef CF_TRANSPORT_LOCAL_H
 #define CF_TRANSPORT_LOCAL_H

@@ -1,25 +1,27 @@
 /*
- * The ssh transport (see transport_ssh.h). Each operation spawns the
- * OpenSSH client with an argument vector (never a local shell), writes the
- * remote helper with its base64 arguments to ssh's stdin, reads the
- * helper's line protocol from stdout and ssh's complaints from stderr. A
- * ControlMaster per server makes every operation after the first reuse one
- * connection. Reads (read_file, read_store) asked for in one loop
- * iteration are queued and leave together as one "batch" session, each
- * answered as if it had been alone. It must never pass an inventory value
- * to any shell as code, and never put key bytes in a message.
+ * The ssh transport (see transport_ssh.h). Each operation runs the OpenSSH
+ * client through proc_run with an argument vector (never a local shell),
+ * feeds it the remote helper with its base64 arguments on stdin, reads
+ * the helper's line protocol from stdout and ssh's complaints from
+ * stderr. A ControlMaster per server makes every operation after the
+ * first reuse one connection. Reads (read_file, read_store) asked for in
+ * one loop iteration are queued and leave together as one "batch"
+ * session, each answered as if it had been alone. It must never pass an
+ * inventory value to any shell as code, and never put key bytes in a
+ * message.
  */
 #include "engine/transport/transport_ssh.h"
 #include "engine/base/container_of.h"
 #include "engine/base/err.h"
 #include "engine/base/strv.h"
 #include "engine/base/path.h"
+#include "engine/base/proc.h"
 #include "engine/base/str.h"
 #include "engine/transport/ssh_script.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,35 +66,29 @@ enum sop_kind {
 	SOP_BATCH                   /* several reads in one session */
 };
 
-/* A growable byte buffer with a cap. */
+/* A growable byte buffer: the script fed to ssh. It may hold key bytes
+ * (base64), so a buffer it outgrows is cleansed, never realloc'd. */
 struct buf {
 	char *p;
 	size_t len;
 	size_t cap;
-	size_t max;
-	bool over;
 };
 
-/* One ssh process and what it is for. */
+/* What one session answered: borrowed from proc_run's result. */
+struct answer {
+	const char *out;            /* the helper's lines, NUL-ended */
+	bool over;                  /* longer than OUT_MAX, cut there */
+	const char *err;            /* ssh's complaints */
+	int exit_status;            /* 255: ssh itself failed */
+	bool timed_out;
+};
+
+/* One ssh session and what it is for. */
 struct sop {
 	struct tsh *t;
 	enum sop_kind kind;
-	uv_process_t proc;
-	uv_pipe_t in;
-	uv_pipe_t out;
-	uv_pipe_t err;
-	uv_timer_t timer;
-	uv_write_t wreq;
-	int nopen;
-	bool exited;
-	bool timed_out;
-	int64_t exit_status;
-	char *script;               /* stdin: assignments, then the helper */
-	size_t script_len;
-	struct buf stdout_buf;
-	struct buf stderr_buf;
 	char *what;                 /* for messages: "read 'certs/x'" */
-	size_t max;                 /* read limits */
+	size_t max;                 /* run: its timeout in seconds */
 	char *store;                /* install, rollback: for the undo */
 	char *pointer;
 	char **links;
@@ -105,7 +101,7 @@ struct sop {
 	/* A batch: the reads it answers, in order (NULL once answered). */
 	struct sop **parts;
 	size_t nparts;
-	union {
+	union sop_cb {
 		transport_file_cb file;
 		transport_store_cb store;
 		transport_install_cb install;
@@ -121,16 +117,17 @@ static bool buf_add(struct buf *b, const char *p, size_t n)
 	char *np;
 	size_t cap;
 
-	if (b->len + n > b->max) {
-		b->over = true;
-		n = b->max > b->len ? b->max - b->len : 0;
-	}
 	if (b->len + n + 1 > b->cap) {
 		cap = b->cap ? b->cap : 4096;
 		while (cap < b->len + n + 1)
 			cap *= 2;
-		if ((np = realloc(b->p, cap)) == NULL)
+		if ((np = malloc(cap)) == NULL)
 			return false;
+		if (b->p != NULL) {
+			memcpy(np, b->p, b->len);
+			OPENSSL_cleanse(b->p, b->len);
+			free(b->p);
+		}
 		b->p = np;
 		b->cap = cap;
 	}
@@ -200,13 +197,6 @@ static void sop_free(struct sop *op)
 			sop_free(op->parts[i]);
 	free(op->parts);
 	free(op->qpath);
-	if (op->script != NULL)
-		OPENSSL_cleanse(op->script, op->script_len);
-	free(op->script);
-	if (op->stdout_buf.p != NULL)
-		OPENSSL_cleanse(op->stdout_buf.p, op->stdout_buf.len);
-	free(op->stdout_buf.p);
-	free(op->stderr_buf.p);
 	free(op->what);
 	free(op->store);
 	free(op->pointer);
@@ -215,92 +205,11 @@ static void sop_free(struct sop *op)
 }
 
 static void tsh_maybe_closed(struct tsh *t);
-static void finish(struct sop *op);
-
-static void on_handle_closed(uv_handle_t *h)
-{
-	struct sop *op = h->data;
-
-	if (--op->nopen == 0)
-		finish(op);
-}
-
-static void close_handle(uv_handle_t *h)
-{
-	if (!uv_is_closing(h))
-		uv_close(h, on_handle_closed);
-}
-
-static void close_all(struct sop *op)
-{
-	close_handle((uv_handle_t *)&op->timer);
-	close_handle((uv_handle_t *)&op->in);
-	close_handle((uv_handle_t *)&op->out);
-	close_handle((uv_handle_t *)&op->err);
-	close_handle((uv_handle_t *)&op->proc);
-}
-
-static void on_exit_cb(uv_process_t *p, int64_t status, int signo)
-{
-	struct sop *op = container_of(p, struct sop, proc);
-
-	op->exited = true;
-	op->exit_status = signo ? -1 : status;
-	uv_timer_stop(&op->timer);
-	/* The pipes may still hold output: closing them after EOF. */
-	if (uv_is_closing((uv_handle_t *)&op->out) &&
-	    uv_is_closing((uv_handle_t *)&op->err))
-		close_all(op);
-}
-
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
-{
-	static char space[2][65536];
-
-	(void)suggested;
-	/* Reads complete before the next callback; one buffer a stream. */
-	b->base = space[h == (uv_handle_t *)&((struct sop *)h->data)->err];
-	b->len = sizeof space[0];
-}
-
-static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
-{
-	struct sop *op = s->data;
-	struct buf *into = s == (uv_stream_t *)&op->err ? &op->stderr_buf :
-	    &op->stdout_buf;
-
-	if (n > 0) {
-		buf_add(into, b->base, (size_t)n);
-		return;
-	}
-	if (n == 0)
-		return;
-	close_handle((uv_handle_t *)s);
-	if (op->exited && uv_is_closing((uv_handle_t *)&op->out) &&
-	    uv_is_closing((uv_handle_t *)&op->err))
-		close_all(op);
-}
-
-static void on_written(uv_write_t *w, int status)
-{
-	struct sop *op = container_of(w, struct sop, wreq);
-
-	(void)status;
-	close_handle((uv_handle_t *)&op->in);
-}
-
-static void on_timeout(uv_timer_t *tm)
-{
-	struct sop *op = container_of(tm, struct sop, timer);
-
-	op->timed_out = true;
-	uv_process_kill(&op->proc, SIGKILL);
-}
 
 /* The first line of ssh's stderr, as an operator would want to read it. */
-static void ssh_reason(struct sop *op, char *buf, size_t bufsz)
+static void ssh_reason(const struct answer *a, char *buf, size_t bufsz)
 {
-	const char *e = op->stderr_buf.p ? op->stderr_buf.p : "";
+	const char *e = a->err;
 	size_t n;
 
 	while (*e == '\n' || *e == '\r')
@@ -318,8 +227,7 @@ static void ssh_reason(struct sop *op, char *buf, size_t bufsz)
 	else if (n > 0)
 		snprintf(buf, bufsz, "%.*s", (int)n, e);
 	else
-		snprintf(buf, bufsz, "ssh exited %lld", (long long)
-		    op->exit_status);
+		snprintf(buf, bufsz, "ssh exited %d", a->exit_status);
 }
 
 /* Finds "TAG rest" at the start of a line; returns rest or NULL. */
@@ -370,54 +278,41 @@ static char *block(const char *at, size_t *len)
 
 static void deliver_store(struct sop *op, const char *out)
 {
-	struct transport_entry *e = NULL;
-	char **datas = NULL, **names = NULL;
+	struct transport_entry *e = NULL, *ne = NULL;
 	size_t n = 0, i, len;
 	const char *p = out;
-	char msg[256];
+	char msg[256], *name, *data;
 	int status = 0;
 
-	while ((p = line_with(p, "CF-FILE")) != NULL) {
-		struct transport_entry *ne = realloc(e, (n + 1) * sizeof(*e));
-		char **nn = realloc(names, (n + 1) * sizeof(*names));
-		char **nd = realloc(datas, (n + 1) * sizeof(*datas));
-
-		if (ne) e = ne;
-		if (nn) names = nn;
-		if (nd) datas = nd;
-		if (!ne || !nn || !nd) {
-			status = CF_ENOMEM;
-			break;
+	while (status == 0 && (p = line_with(p, "CF-FILE")) != NULL) {
+		name = word64(p);
+		data = block(p, &len);
+		if ((ne = realloc(e, (n + 1) * sizeof(*e))) != NULL)
+			e = ne;
+		if (name == NULL || data == NULL || ne == NULL) {
+			status = ne == NULL ? CF_ENOMEM : CF_ETRANSPORT;
+			free(name);
+			free(data);
+		} else {
+			e[n].name = name;
+			e[n].data = data;
+			e[n++].len = len;
 		}
-		names[n] = word64(p);
-		datas[n] = block(p, &len);
-		if (names[n] == NULL || datas[n] == NULL) {
-			free(names[n]);
-			free(datas[n]);
-			status = CF_ETRANSPORT;
-			break;
-		}
-		e[n].name = names[n];
-		e[n].data = datas[n];
-		e[n].len = len;
-		n++;
 	}
 	snprintf(msg, sizeof msg, "cannot %s on '%s': malformed answer from "
 	    "the server", op->what, op->t->base.server);
 	op->cb.store(op->arg, status, status ? NULL : e, status ? 0 : n,
 	    status ? msg : "");
 	for (i = 0; i < n; i++) {
-		free(names[i]);
-		free(datas[i]);
+		free((char *)e[i].name);
+		free((char *)e[i].data);
 	}
-	free(names);
-	free(datas);
 	free(e);
 }
 
-static void deliver(struct sop *op, int status, const char *msg)
+static void deliver(struct sop *op, int status, const char *msg,
+    const char *out)
 {
-	const char *out = op->stdout_buf.p ? op->stdout_buf.p : "";
 	struct transport_run_result r;
 	struct transport_undo *u;
 	char *data, *o, *e;
@@ -505,41 +400,64 @@ static void deliver(struct sop *op, int status, const char *msg)
 	}
 }
 
+/* The CF_E* code the helper names after "CF-ERR <message> ": "EINVAL"
+ * for CF_EINVAL; CF_EIO when it names none. */
+static int err_code(const char *p)
+{
+	static const struct {
+		const char *name;
+		int code;
+	} codes[] = {
+#define XX(code, _) { #code, CF_##code },
+		CF_ERRNO_MAP(XX)
+#undef XX
+	};
+	size_t i, n;
+
+	p += strcspn(p, " \n");
+	p += strspn(p, " ");
+	n = strcspn(p, " \n");
+	for (i = 0; i < sizeof codes / sizeof codes[0]; i++)
+		if (strlen(codes[i].name) == n &&
+		    strncmp(p, codes[i].name, n) == 0)
+			return codes[i].code;
+	return CF_EIO;
+}
+
 /* The status of an answered operation and its message, from what ssh
  * and the helper said. */
-static int sop_verdict(struct sop *op, char *msg, size_t msgsz)
+static int sop_verdict(const struct sop *op, const struct answer *a,
+    char *msg, size_t msgsz)
 {
-	struct tsh *t = op->t;
-	const char *out = op->stdout_buf.p ? op->stdout_buf.p : "";
-	const char *err;
+	const char *server = op->t->base.server, *err;
 	char reason[512];
 	int status = 0;
 	char *text;
 
-	if (op->timed_out) {
+	if (a->timed_out) {
 		status = CF_ETIMEDOUT;
 		snprintf(msg, msgsz, "cannot %s on '%s': timed out",
-		    op->what, t->base.server);
-	} else if (op->exit_status == 255 || (!line_with(out, "CF-OK") &&
-	    !line_with(out, "CF-ERR") && !line_with(out, "CF-ENOENT"))) {
-		ssh_reason(op, reason, sizeof reason);
+		    op->what, server);
+	} else if (a->exit_status == 255 || (!line_with(a->out, "CF-OK") &&
+	    !line_with(a->out, "CF-ERR") && !line_with(a->out, "CF-ENOENT"))) {
+		ssh_reason(a, reason, sizeof reason);
 		status = CF_ETRANSPORT;
 		snprintf(msg, msgsz, "cannot %s on '%s': %s", op->what,
-		    t->base.server, reason);
-	} else if ((err = line_with(out, "CF-ERR")) != NULL) {
+		    server, reason);
+	} else if ((err = line_with(a->out, "CF-ERR")) != NULL) {
 		text = word64(err);
-		status = CF_EIO;
+		status = err_code(err);
 		snprintf(msg, msgsz, "cannot %s on '%s': %s", op->what,
-		    t->base.server, text ? text : "failed");
+		    server, text ? text : "failed");
 		free(text);
-	} else if (line_with(out, "CF-ENOENT") != NULL) {
+	} else if (line_with(a->out, "CF-ENOENT") != NULL) {
 		status = CF_ENOENT;
 		snprintf(msg, msgsz, "cannot %s on '%s': no such file",
-		    op->what, t->base.server);
-	} else if (op->stdout_buf.over) {
+		    op->what, server);
+	} else if (a->over) {
 		status = CF_EINVAL;
 		snprintf(msg, msgsz, "cannot %s on '%s': the answer is "
-		    "larger than %d bytes", op->what, t->base.server, OUT_MAX);
+		    "larger than %d bytes", op->what, server, OUT_MAX);
 	} else {
 		msg[0] = '\0';
 	}
@@ -547,12 +465,12 @@ static int sop_verdict(struct sop *op, char *msg, size_t msgsz)
 }
 
 /* Hands an answered operation's result to its callback. */
-static void sop_conclude(struct sop *op)
+static void sop_conclude(struct sop *op, const struct answer *a)
 {
 	char msg[768];
-	int status = sop_verdict(op, msg, sizeof msg);
+	int status = sop_verdict(op, a, msg, sizeof msg);
 
-	deliver(op, status, msg);
+	deliver(op, status, msg, a->out);
 }
 
 /*
@@ -602,86 +520,87 @@ static size_t batch_prologue(const char *out)
  * ssh failed, answer too large or cut short) becomes each one's, so
  * statuses and messages are those of standalone reads.
  */
-static void batch_finish(struct sop *b)
+static void batch_finish(struct sop *b, const struct answer *a)
 {
-	const char *out = b->stdout_buf.p ? b->stdout_buf.p : "";
 	const char **start = calloc(b->nparts, sizeof(*start));
 	size_t *len = calloc(b->nparts, sizeof(*len)), i;
-	bool split = start && len && !b->stdout_buf.over &&
-	    batch_split(out, b->nparts, start, len);
-	struct sop *op;
+	bool split = start && len && !a->over &&
+	    batch_split(a->out, b->nparts, start, len);
+	struct answer part = *a;
+	char *text;
 
 	for (i = 0; i < b->nparts; i++) {
-		op = b->parts[i];
-		op->timed_out = b->timed_out;
-		op->exit_status = b->exit_status;
-		op->stdout_buf.max = OUT_MAX;
-		op->stderr_buf.max = TRANSPORT_CAPTURE;
-		if (b->stderr_buf.p != NULL)
-			buf_add(&op->stderr_buf, b->stderr_buf.p,
-			    b->stderr_buf.len);
-		if (b->stdout_buf.over) {
-			buf_add(&op->stdout_buf, "CF-OK\n", 6);
-			op->stdout_buf.over = true;
-		} else if (split) {
-			buf_add(&op->stdout_buf, start[i], len[i]);
-		} else {
-			buf_add(&op->stdout_buf, out, batch_prologue(out));
-		}
-		sop_conclude(op);
-		sop_free(op);
+		if (a->over)
+			text = strdup("CF-OK\n");
+		else if (split)
+			text = strndup(start[i], len[i]);
+		else
+			text = strndup(a->out, batch_prologue(a->out));
+		part.out = text ? text : "";
+		sop_conclude(b->parts[i], &part);
+		if (text != NULL)
+			OPENSSL_cleanse(text, strlen(text));
+		free(text);
+		sop_free(b->parts[i]);
 		b->parts[i] = NULL;
 	}
 	free(start);
 	free(len);
 }
 
-static void finish(struct sop *op)
+/* proc_run's callback: the session is over, its handles closed. */
+static void on_done(void *arg, int status, const struct proc_result *r,
+    const char *msg)
 {
+	struct sop *op = arg;
 	struct tsh *t = op->t;
+	struct answer a = { r->out, r->out_over, r->err, r->exit_status,
+	    r->timed_out };
+	char why[300];
 
+	if (status != 0) {
+		/* Told as ssh itself failing, like a refused connection. */
+		snprintf(why, sizeof why, "cannot start ssh: %s",
+		    r->start_error ? uv_strerror(r->start_error) : msg);
+		a.err = why;
+		a.exit_status = 255;
+	}
 	if (op->kind == SOP_BATCH)
-		batch_finish(op);
+		batch_finish(op, &a);
 	else
-		sop_conclude(op);
+		sop_conclude(op, &a);
 	sop_free(op);
 	t->pending--;
 	tsh_maybe_closed(t);
 }
 
-/* Builds the script and spawns ssh; on error nothing is left behind. */
+/* Builds the script and starts ssh; on error nothing is left behind. */
 static int sop_start(struct sop *op, const char *opname, char *const *args,
     const size_t *lens, size_t nargs, unsigned timeout_s)
 {
 	struct tsh *t = op->t;
-	uv_process_options_t po;
-	uv_stdio_container_t io[3];
-	struct buf s = { NULL, 0, 0, SIZE_MAX, false };
-	char name[32], **argv;
-	uv_buf_t wb;
+	struct buf s = { NULL, 0, 0 };
+	struct proc_spec spec;
+	char name[32], **argv = NULL;
 	size_t i;
-	int rc;
+	int rc = CF_ENOMEM;
 
 	if (!assign_var(&s, "CF_OP", opname, strlen(opname)) ||
 	    !assign_var(&s, "CF_ROOT", t->root, strlen(t->root)))
-		goto nomem;
+		goto out;
 	for (i = 0; i < nargs; i++) {
 		snprintf(name, sizeof name, "CF_A%zu", i);
 		if (!assign_var(&s, name, args[i], lens ? lens[i] :
 		    strlen(args[i])))
-			goto nomem;
+			goto out;
 	}
 	if (!buf_add(&s, ssh_remote_script, strlen(ssh_remote_script)))
-		goto nomem;
-	op->script = s.p;
-	op->script_len = s.len;
-	op->stdout_buf.max = OUT_MAX;
-	op->stderr_buf.max = TRANSPORT_CAPTURE;
+		goto out;
 
 	/* ssh OPTIONS [-O exit] -- HOST ["sh -s"]: the host after "--" so
 	 * nothing can read as an option; the remote command is fixed. */
 	if ((argv = calloc(t->nssh + 6, sizeof(*argv))) == NULL)
-		return CF_ENOMEM;
+		goto out;
 	memcpy(argv, t->ssh_argv, t->nssh * sizeof(*argv));
 	i = t->nssh;
 	if (op->kind == SOP_EXIT) {
@@ -693,51 +612,22 @@ static int sop_start(struct sop *op, const char *opname, char *const *args,
 	if (op->kind != SOP_EXIT)
 		argv[i++] = "sh -s";
 
-	uv_pipe_init(t->base.loop, &op->in, 0);
-	uv_pipe_init(t->base.loop, &op->out, 0);
-	uv_pipe_init(t->base.loop, &op->err, 0);
-	uv_timer_init(t->base.loop, &op->timer);
-	op->in.data = op->out.data = op->err.data = op->timer.data = op;
-	op->proc.data = op;
-	op->nopen = 5;
-	memset(&po, 0, sizeof po);
-	io[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
-	io[0].data.stream = (uv_stream_t *)&op->in;
-	io[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-	io[1].data.stream = (uv_stream_t *)&op->out;
-	io[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-	io[2].data.stream = (uv_stream_t *)&op->err;
-	po.file = argv[0];
-	po.args = argv;
-	po.stdio = io;
-	po.stdio_count = 3;
-	po.exit_cb = on_exit_cb;
-	rc = uv_spawn(t->base.loop, &op->proc, &po);
-	free(argv);
-	if (rc != 0) {
-		/* The handles exist; close them and report from the loop. */
-		op->exited = true;
-		op->exit_status = 255;
-		buf_add(&op->stderr_buf, "cannot start ssh: ", 18);
-		buf_add(&op->stderr_buf, uv_strerror(rc), strlen(uv_strerror(rc)));
-		t->pending++;
-		close_all(op);
-		return 0;
-	}
-	t->pending++;
-	uv_read_start((uv_stream_t *)&op->out, on_alloc, on_read);
-	uv_read_start((uv_stream_t *)&op->err, on_alloc, on_read);
+	memset(&spec, 0, sizeof spec);
+	spec.argv = argv;
 	/* "ssh -O exit" reads no stdin: nothing to send it. */
-	wb = uv_buf_init(op->script, (unsigned)op->script_len);
-	if (op->kind == SOP_EXIT || uv_write(&op->wreq,
-	    (uv_stream_t *)&op->in, &wb, 1, on_written) != 0)
-		close_handle((uv_handle_t *)&op->in);
-	uv_timer_start(&op->timer, on_timeout,
-	    (uint64_t)(t->connect_timeout + timeout_s) * 1000, 0);
-	return 0;
-nomem:
+	spec.in = op->kind == SOP_EXIT ? NULL : s.p;
+	spec.inlen = op->kind == SOP_EXIT ? 0 : s.len;
+	spec.out_cap = OUT_MAX;
+	spec.err_cap = TRANSPORT_CAPTURE;
+	spec.timeout_ms = (unsigned)(t->connect_timeout + timeout_s) * 1000;
+	if ((rc = proc_run(t->base.loop, &spec, on_done, op)) == 0)
+		t->pending++;
+out:
+	free(argv);
+	if (s.p != NULL)
+		OPENSSL_cleanse(s.p, s.len);
 	free(s.p);
-	return CF_ENOMEM;
+	return rc;
 }
 
 static struct sop *sop_new(struct tsh *t, enum sop_kind kind, void *arg,
@@ -772,11 +662,6 @@ static int start_or_free(struct sop *op, const char *opname,
 }
 
 /* ---- the operations ---- */
-
-static bool path_ok(const char *p)
-{
-	return p != NULL && path_is_confined(p);
-}
 
 /*
  * Starts a batch of queued reads (at least two): CF_A0 is their count,
@@ -818,8 +703,10 @@ static int batch_start(struct tsh *t, struct sop *list, size_t n)
 }
 
 /* Reads that could not be started are answered from the loop all the same,
- * with the reason, as the interface promises a callback once started. */
-static void queue_fail(struct tsh *t, struct sop *list, int rc)
+ * with the reason (why, or rc's text), as the interface promises a
+ * callback once started. */
+static void queue_fail(struct tsh *t, struct sop *list, int rc,
+    const char *why)
 {
 	struct sop *next;
 
@@ -830,8 +717,8 @@ static void queue_fail(struct tsh *t, struct sop *list, int rc)
 
 		next = list->next;
 		snprintf(msg, sizeof msg, "cannot %s on '%s': %s", list->what,
-		    t->base.server, cf_strerror(rc));
-		deliver(list, rc, msg);
+		    t->base.server, why ? why : cf_strerror(rc));
+		deliver(list, rc, msg, "");
 		sop_free(list);
 	}
 	t->pending--;
@@ -842,36 +729,54 @@ static void queue_fail(struct tsh *t, struct sop *list, int rc)
 static void on_flush(uv_idle_t *h)
 {
 	struct tsh *t = h->data;
-	struct sop *list = t->queue;
+	struct sop *list = t->queue, **pp, *bad = NULL, *op;
 	size_t n = t->nqueued;
-	int rc;
+	int rc = 0;
 
 	uv_idle_stop(h);
 	t->queue = t->queue_tail = NULL;
 	t->nqueued = 0;
-	if (n == 0)
-		return;
+	/* Paths that are not confined are refused through the callback, as
+	 * transport.h says reads are. */
+	for (pp = &list; (op = *pp) != NULL;) {
+		if (path_is_confined(op->qpath)) {
+			pp = &op->next;
+			continue;
+		}
+		*pp = op->next;
+		op->next = bad;
+		bad = op;
+		n--;
+	}
+	if (bad != NULL)
+		queue_fail(t, bad, CF_EINVAL, "not a server path below the "
+		    "root");
 	if (n == 1) {
 		char *args[2] = { list->qpath, list->qmax };
 
 		rc = sop_start(list, list->opname, args, NULL, 2,
 		    OP_TIMEOUT_S);
-	} else {
+	} else if (n > 1) {
 		rc = batch_start(t, list, n);
 	}
 	if (rc != 0)
-		queue_fail(t, list, rc);
+		queue_fail(t, list, rc, NULL);
 	tsh_maybe_closed(t);
 }
 
-/* Queues a read for on_flush; it counts as in flight from here on. */
-static int queue_read(struct tsh *t, enum sop_kind kind, const char *opname,
-    const char *verb, const char *path, size_t max, void *arg,
-    struct sop **out)
+/* Queues a read for on_flush with cb, which is not NULL; it counts as in
+ * flight from here on. */
+static int queue_read(struct transport *tp, enum sop_kind kind,
+    const char *path, size_t max, union sop_cb cb, void *arg)
 {
+	struct tsh *t = container_of(tp, struct tsh, base);
+	bool file = kind == SOP_READ_FILE;
 	struct sop *op;
 
-	if ((op = sop_new(t, kind, arg, verb, path)) == NULL)
+	if (path == NULL)
+		return CF_EINVAL;
+	if ((op = sop_new(t, kind, arg, file ? "read" : "read store",
+	    path)) == NULL)
 		return CF_ENOMEM;
 	if ((op->qpath = strdup(path)) == NULL) {
 		sop_free(op);
@@ -881,7 +786,8 @@ static int queue_read(struct tsh *t, enum sop_kind kind, const char *opname,
 		sop_free(op);
 		return CF_ENOMEM;
 	}
-	op->opname = opname;
+	op->opname = file ? "read_file" : "read_store";
+	op->cb = cb;
 	snprintf(op->qmax, sizeof op->qmax, "%zu", max);
 	if (t->queue_tail != NULL)
 		t->queue_tail->next = op;
@@ -889,38 +795,21 @@ static int queue_read(struct tsh *t, enum sop_kind kind, const char *opname,
 		t->queue = op;
 	t->queue_tail = op;
 	t->nqueued++;
-	*out = op;
 	return 0;
 }
 
 static int tsh_read_file(struct transport *tp, const char *path, size_t max,
     transport_file_cb cb, void *arg)
 {
-	struct tsh *t = container_of(tp, struct tsh, base);
-	struct sop *op;
-	int rc;
-
-	if (!path_ok(path) || cb == NULL)
-		return CF_EINVAL;
-	if ((rc = queue_read(t, SOP_READ_FILE, "read_file", "read", path,
-	    max, arg, &op)) == 0)
-		op->cb.file = cb;
-	return rc;
+	return cb == NULL ? CF_EINVAL : queue_read(tp, SOP_READ_FILE, path,
+	    max, (union sop_cb){ .file = cb }, arg);
 }
 
 static int tsh_read_store(struct transport *tp, const char *path, size_t max,
     transport_store_cb cb, void *arg)
 {
-	struct tsh *t = container_of(tp, struct tsh, base);
-	struct sop *op;
-	int rc;
-
-	if (!path_ok(path) || cb == NULL)
-		return CF_EINVAL;
-	if ((rc = queue_read(t, SOP_READ_STORE, "read_store", "read store",
-	    path, max, arg, &op)) == 0)
-		op->cb.store = cb;
-	return rc;
+	return cb == NULL ? CF_EINVAL : queue_read(tp, SOP_READ_STORE, path,
+	    max, (union sop_cb){ .store = cb }, arg);
 }
 
 static int tsh_write_file(struct transport *tp, const char *path,
@@ -932,7 +821,7 @@ static int tsh_write_file(struct transport *tp, const char *path,
 	size_t lens[3];
 	struct sop *op;
 
-	if (!path_ok(path) || cb == NULL)
+	if (!transport_path_below_root(path) || cb == NULL)
 		return CF_EINVAL;
 	if ((op = sop_new(t, SOP_WRITE_FILE, arg, "write", path)) == NULL)
 		return CF_ENOMEM;
@@ -947,86 +836,105 @@ static int tsh_write_file(struct transport *tp, const char *path,
 	return start_or_free(op, "write_file", args, lens, 3, OP_TIMEOUT_S);
 }
 
+/*
+ * The set is checked as every transport checks it (transport_set_check)
+ * and its paths go in normal form, so that the undo record the helper
+ * answers with holds server paths like the local transport's.
+ */
 static int tsh_install(struct transport *tp, const struct transport_set *set,
     transport_install_cb cb, void *arg)
 {
 	struct tsh *t = container_of(tp, struct tsh, base);
-	size_t n = 3 + 5 * set->nmembers, i;
-	char **args, modes[16][8], count[16];
-	size_t *lens;
+	char *pointer, *args[3 + 5 * 16], *from[16] = { NULL }, modes[16][8];
+	size_t lens[3 + 5 * 16], n, i;
+	char count[16];
 	struct sop *op;
-	int rc;
+	int rc = CF_ENOMEM;
 
-	if (cb == NULL || !path_ok(set->store) || !path_ok(set->pointer) ||
-	    set->nmembers == 0 || set->nmembers > 16)
+	if (cb == NULL || transport_set_check(set, true) != 0 ||
+	    set->nmembers > 16)
 		return CF_EINVAL;
-	for (i = 0; i < set->nmembers; i++)
-		if (!path_ok(set->members[i].link) ||
-		    strchr(set->members[i].name, '/') != NULL ||
-		    set->members[i].name[0] == '.' ||
-		    (set->members[i].from && !path_ok(set->members[i].from)))
-			return CF_EINVAL;
-	if ((op = sop_new(t, SOP_INSTALL, arg, "install", set->pointer)) ==
-	    NULL)
+	if ((pointer = transport_path_norm(set->pointer)) == NULL)
+		return CF_ENOMEM;
+	op = sop_new(t, SOP_INSTALL, arg, "install", pointer);
+	free(pointer);
+	if (op == NULL)
 		return CF_ENOMEM;
 	op->cb.install = cb;
-	args = calloc(n, sizeof(*args));
-	lens = calloc(n, sizeof(*lens));
-	op->store = strdup(set->store);
-	op->pointer = strdup(set->pointer);
+	op->store = transport_path_norm(set->store);
+	op->pointer = transport_path_norm(set->pointer);
 	op->links = calloc(set->nmembers + 1, sizeof(char *));
-	if (args == NULL || lens == NULL || op->store == NULL ||
-	    op->pointer == NULL || op->links == NULL) {
-		free(args);
-		free(lens);
-		sop_free(op);
-		return CF_ENOMEM;
-	}
+	if (op->store == NULL || op->pointer == NULL || op->links == NULL)
+		goto out;
+	n = 3 + 5 * set->nmembers;
 	snprintf(count, sizeof count, "%zu", set->nmembers);
-	args[0] = (char *)set->store;
-	args[1] = (char *)set->pointer;
+	args[0] = op->store;
+	args[1] = op->pointer;
 	args[2] = count;
 	for (i = 0; i < set->nmembers; i++) {
 		const struct transport_member *m = &set->members[i];
 
+		if ((op->links[i] = transport_path_norm(m->link)) == NULL ||
+		    (m->from && (from[i] = transport_path_norm(m->from)) ==
+		    NULL))
+			goto out;
 		snprintf(modes[i], sizeof modes[i], "%04o", m->mode & 07777);
 		args[3 + 5 * i] = (char *)m->name;
-		args[4 + 5 * i] = (char *)m->link;
+		args[4 + 5 * i] = op->links[i];
 		args[5 + 5 * i] = modes[i];
 		args[6 + 5 * i] = m->data ? (char *)m->data : "";
-		lens[6 + 5 * i] = m->data ? m->len : 0;
-		args[7 + 5 * i] = m->from ? (char *)m->from : "";
-		op->links[i] = strdup(m->link);
+		args[7 + 5 * i] = from[i] ? from[i] : "";
 	}
 	/* Every argument but the data is a string. */
 	for (i = 0; i < n; i++)
-		if (i < 6 || (i - 6) % 5 != 0)
-			lens[i] = strlen(args[i]);
-	rc = start_or_free(op, "install", args, lens, n, OP_TIMEOUT_S);
-	free(args);
-	free(lens);
+		lens[i] = i >= 6 && (i - 6) % 5 == 0 ?
+		    set->members[(i - 6) / 5].len : strlen(args[i]);
+	rc = sop_start(op, "install", args, lens, n, OP_TIMEOUT_S);
+	op = rc == 0 ? NULL : op;
+out:
+	for (i = 0; i < set->nmembers; i++)
+		free(from[i]);
+	if (op != NULL)
+		sop_free(op);
 	return rc;
 }
 
+/* As install: checked as every transport checks an undo record, sent in
+ * normal form, links included for a rollback to nothing. */
 static int tsh_rollback(struct transport *tp, const struct transport_undo *u,
     transport_status_cb cb, void *arg)
 {
 	struct tsh *t = container_of(tp, struct tsh, base);
-	char *args[4];
-	struct sop *op;
+	struct transport_undo *c;
+	char count[32], **args;
+	struct sop *op = NULL;
+	size_t n = 0, i;
+	int rc = CF_ENOMEM;
 
-	if (u == NULL || cb == NULL || !path_ok(u->store) ||
-	    !path_ok(u->pointer))
+	if (cb == NULL)
 		return CF_EINVAL;
-	if ((op = sop_new(t, SOP_ROLLBACK, arg, "roll back", u->pointer)) ==
+	if ((rc = transport_undo_norm(u, &c)) != 0)
+		return rc;
+	while (c->links[n] != NULL)
+		n++;
+	if ((args = calloc(5 + n, sizeof(*args))) == NULL ||
+	    (op = sop_new(t, SOP_ROLLBACK, arg, "roll back", c->pointer)) ==
 	    NULL)
-		return CF_ENOMEM;
+		goto out;
 	op->cb.status = cb;
-	args[0] = u->store;
-	args[1] = u->pointer;
-	args[2] = u->previous ? u->previous : "";
-	args[3] = u->current ? u->current : "";
-	return start_or_free(op, "rollback", args, NULL, 4, OP_TIMEOUT_S);
+	snprintf(count, sizeof count, "%zu", n);
+	args[0] = c->store;
+	args[1] = c->pointer;
+	args[2] = c->previous ? c->previous : "";
+	args[3] = c->current;
+	args[4] = count;
+	for (i = 0; i < n; i++)
+		args[5 + i] = c->links[i];
+	rc = start_or_free(op, "rollback", args, NULL, 5 + n, OP_TIMEOUT_S);
+out:
+	free(args);
+	transport_undo_free(c);
+	return rc;
 }
 
 static int tsh_remove(struct transport *tp, const char *path,
@@ -1036,7 +944,7 @@ static int tsh_remove(struct transport *tp, const char *path,
 	char *args[1];
 	struct sop *op;
 
-	if (!path_ok(path) || cb == NULL)
+	if (!transport_path_below_root(path) || cb == NULL)
 		return CF_EINVAL;
 	if ((op = sop_new(t, SOP_REMOVE, arg, "remove", path)) == NULL)
 		return CF_ENOMEM;
@@ -1087,9 +995,9 @@ static int tsh_keygen(struct transport *tp, const char *keytype,
 	char *args[4];
 	struct sop *op;
 
-	if (!path_ok(key_path) || cb == NULL || keytype == NULL ||
-	    cn == NULL || san == NULL || str_has_control(cn) ||
-	    str_has_control(san))
+	if (!transport_path_below_root(key_path) || cb == NULL ||
+	    keytype == NULL || cn == NULL || san == NULL ||
+	    str_has_control(cn) || str_has_control(san))
 		return CF_EINVAL;
 	if ((op = sop_new(t, SOP_KEYGEN, arg, "make a key at", key_path)) ==
 	    NULL)
@@ -1187,6 +1095,25 @@ static bool add_arg(struct tsh *t, char *s)
 	return true;
 }
 
+/* Adds "-o" and the option formatted from fmt. */
+static bool add_opt(struct tsh *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static bool add_opt(struct tsh *t, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	s = cf_vasprintf(fmt, ap);
+	va_end(ap);
+	if (!add_arg(t, strdup("-o"))) {
+		free(s);
+		return false;
+	}
+	return add_arg(t, s);
+}
+
 /* FNV-1a of the server's name: one ControlMaster per server, even for
  * servers that share a host, so that one closing never cuts another off;
  * short, because a socket path is limited to about 100 bytes. */
@@ -1208,8 +1135,8 @@ int transport_ssh_open(struct transport **out, uv_loop_t *loop,
 
 	if (tg->address == NULL || tg->address[0] == '-' ||
 	    tg->control_dir == NULL)
-		return cf_error(msg, msgsz, CF_EINVAL, "ssh transport for '%s': "
-		    "invalid target", server);
+		return cf_error(msg, msgsz, CF_EINVAL, "ssh transport for "
+		    "'%s': invalid target", server);
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
 	t->base.ops = &ssh_ops;
@@ -1221,34 +1148,24 @@ int transport_ssh_open(struct transport **out, uv_loop_t *loop,
 	t->host = strdup(tg->address);
 	ok = t->base.server && t->root && t->host &&
 	    add_arg(t, strdup("ssh")) && add_arg(t, strdup("-T")) &&
-	    add_arg(t, strdup("-o")) && add_arg(t, strdup("BatchMode=yes")) &&
-	    add_arg(t, strdup("-o")) && add_arg(t, strdup("LogLevel=ERROR")) &&
-	    add_arg(t, strdup("-o")) &&
-	    add_arg(t, strdup("ControlMaster=auto")) &&
-	    add_arg(t, strdup("-o")) &&
-	    add_arg(t, cf_asprintf("ControlPath=%s/%016llx", tg->control_dir,
-	    (unsigned long long)name_hash(server))) &&
-	    add_arg(t, strdup("-o")) &&
-	    add_arg(t, strdup("ControlPersist=60")) &&
-	    add_arg(t, strdup("-o")) &&
-	    add_arg(t, cf_asprintf("ConnectTimeout=%d", t->connect_timeout)) &&
-	    add_arg(t, strdup("-o")) &&
-	    add_arg(t, strdup("ServerAliveInterval=10")) &&
-	    add_arg(t, strdup("-o")) &&
-	    add_arg(t, cf_asprintf("StrictHostKeyChecking=%s", tg->accept_new ?
-	    "accept-new" : "yes"));
+	    add_opt(t, "BatchMode=yes") && add_opt(t, "LogLevel=ERROR") &&
+	    add_opt(t, "ControlMaster=auto") &&
+	    add_opt(t, "ControlPath=%s/%016llx", tg->control_dir,
+	    (unsigned long long)name_hash(server)) &&
+	    add_opt(t, "ControlPersist=60") &&
+	    add_opt(t, "ConnectTimeout=%d", t->connect_timeout) &&
+	    add_opt(t, "ServerAliveInterval=10") &&
+	    add_opt(t, "StrictHostKeyChecking=%s", tg->accept_new ?
+	    "accept-new" : "yes");
 	if (ok && tg->ssh_config)
 		ok = add_arg(t, strdup("-F")) &&
 		    add_arg(t, strdup(tg->ssh_config));
 	if (ok && tg->identity_file)
 		ok = add_arg(t, strdup("-i")) &&
 		    add_arg(t, strdup(tg->identity_file)) &&
-		    add_arg(t, strdup("-o")) &&
-		    add_arg(t, strdup("IdentitiesOnly=yes"));
+		    add_opt(t, "IdentitiesOnly=yes");
 	if (ok && tg->known_hosts)
-		ok = add_arg(t, strdup("-o")) &&
-		    add_arg(t, cf_asprintf("UserKnownHostsFile=%s",
-		    tg->known_hosts));
+		ok = add_opt(t, "UserKnownHostsFile=%s", tg->known_hosts);
 	if (ok && tg->port > 0)
 		ok = add_arg(t, strdup("-p")) &&
 		    add_arg(t, cf_asprintf("%d", tg->port));

@@ -2,9 +2,10 @@
  * The ssh transport: a server reached through the OpenSSH client the ops
  * team already trusts (agents, jump hosts, known_hosts, ssh_config). Every
  * operation is one `ssh ... -- HOST 'sh -s'` through a ControlMaster per
- * server, fed engine/ssh_remote.sh on stdin with every value base64-encoded:
- * no inventory value reaches the remote shell, or a local one, as code.
- * Reads asked for in the same loop iteration share one such session.
+ * server, fed engine/transport/ssh_remote.sh on stdin with every value
+ * base64-encoded: no inventory value reaches the remote shell, or a local
+ * one, as code. Reads asked for in the same loop iteration share one such
+ * session.
  */
 #ifndef CF_TRANSPORT_SSH_H
 #define CF_TRANSPORT_SSH_H

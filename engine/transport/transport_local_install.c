@@ -1,0 +1,500 @@
+/*
+ * The local transport's versioned install (see struct transport_set in
+ * transport.h): a new version directory below the set's store, the
+ * members' links made once into the pointer, the pointer switched by one
+ * rename, the hand-made set adopted as "previous" on the first install,
+ * stale versions pruned, and the rollback that switches back. Version
+ * names follow transport.h. Every path is reached through the confined
+ * walk of transport_local_fs.c; this runs on threadpool threads.
+ */
+#include "engine/transport/transport_local_int.h"
+#include "engine/base/crypto.h"
+#include "engine/base/err.h"
+#include "engine/base/fsio.h"
+#include "engine/base/path.h"
+#include "engine/base/strv.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The version a hand-made set is kept as (see struct transport_set). */
+#define ADOPTED "previous"
+/* Largest hand-made file adopted into the "previous" version. */
+#define ADOPT_MAX (1024 * 1024)
+
+/* ---- versions -------------------------------------------------------- */
+
+/*
+ * Makes name in dfd a symlink with text target in one atomic step: a new
+ * symlink under a temporary name, renamed over name. Returns 0 or -1/errno.
+ */
+static int swap_link(int dfd, const char *name, const char *target)
+{
+	char tmp[300];
+	int i, e, rc;
+
+	for (i = 0, rc = -1; rc != 0 && i < TL_NAME_TRIES; i++) {
+		snprintf(tmp, sizeof tmp, ".%.200s.%016" PRIx64 ".tmp", name,
+		    fsio_random64());
+		if ((rc = symlinkat(target, dfd, tmp)) != 0 && errno != EEXIST)
+			break;
+	}
+	if (rc != 0)
+		return -1;
+	if (renameat(dfd, tmp, dfd, name) != 0) {
+		e = errno;
+		unlinkat(dfd, tmp, 0);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+/* The text of symlink name in dfd, new; NULL with errno (EINVAL: not a
+ * symlink, ENOENT: missing). */
+static char *read_link(int dfd, const char *name)
+{
+	char buf[4096];
+	ssize_t n;
+
+	n = readlinkat(dfd, name, buf, sizeof buf - 1);
+	if (n < 0)
+		return NULL;
+	buf[n] = '\0';
+	return strdup(buf);
+}
+
+/* Removes version directory name in storefd (its files, then itself), or a
+ * stray file of that name. Best effort: what stays is pruned next time. */
+static void remove_version(int storefd, const char *name)
+{
+	char **names;
+	size_t n, i;
+	int fd;
+
+	fd = openat(storefd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOTDIR || errno == ELOOP)
+			unlinkat(storefd, name, 0);
+		return;
+	}
+	names = tl_list_dir(fd, false, &n);
+	for (i = 0; i < n; i++)
+		unlinkat(fd, names[i], 0);
+	strv_free(names);
+	close(fd);
+	unlinkat(storefd, name, AT_REMOVEDIR);
+}
+
+/* Removes every version in storefd except keep1 and keep2 (either may be
+ * NULL): the new version and the one a rollback returns to. */
+static void prune(int storefd, const char *keep1, const char *keep2)
+{
+	char **names;
+	size_t n, i;
+
+	if ((names = tl_list_dir(storefd, false, &n)) == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		if ((keep1 != NULL && strcmp(names[i], keep1) == 0) ||
+		    (keep2 != NULL && strcmp(names[i], keep2) == 0))
+			continue;
+		remove_version(storefd, names[i]);
+	}
+	strv_free(names);
+	fsio_sync_fd(storefd);
+}
+
+/* A version name as transport.h defines it (ssh_remote.sh makes the same):
+ * "20250101T120000.123456789Z-1a2b3c4d". */
+static void version_name(char *buf, size_t n)
+{
+	struct timespec ts;
+	struct tm tm;
+	size_t l;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	l = strftime(buf, n, "%Y%m%dT%H%M%S", &tm);
+	snprintf(buf + l, n - l, ".%09ldZ-%08" PRIx32, (long)ts.tv_nsec,
+	    (uint32_t)fsio_random64());
+}
+
+/* ---- install, rollback ----------------------------------------------- */
+
+/* "cannot VERB 'PATH' on 'SERVER': <errno's reason>", after tl_fail. */
+static int fail_errno(struct op *op, const char *verb, const char *path)
+{
+	int e = errno;
+
+	return tl_fail(op, cf_errno_code(e), "cannot %s '%s' on '%s': %s",
+	    verb, path, tl_server(op), e == ENOMEM ? "out of memory" :
+	    strerror(e));
+}
+
+/*
+ * Makes the link (normalised server path) a symlink to dest (normalised)
+ * unless it already is one. Replaces a regular file or a foreign symlink in
+ * one rename. Returns 0 or an error after tl_fail.
+ */
+static int ensure_link(struct op *op, int rootfd, const char *link,
+    const char *dest)
+{
+	char *dir, *want = NULL, *have = NULL;
+	const char *base;
+	struct stat st;
+	int dfd, rc = 0;
+
+	if ((dir = tl_split(link, &base)) == NULL)
+		return tl_fail(op, CF_ENOMEM, "cannot install '%s' on '%s': "
+		    "out of memory", link, tl_server(op));
+	if ((dfd = tl_walk_dir(op, rootfd, dir, true, "cannot install",
+	    link)) < 0) {
+		free(dir);
+		return op->status;
+	}
+	if ((want = tl_rel_target(dir, dest)) == NULL) {
+		rc = tl_fail(op, CF_ENOMEM, "cannot install '%s' on '%s': out "
+		    "of memory", link, tl_server(op));
+		goto out;
+	}
+	if ((have = read_link(dfd, base)) != NULL &&
+	    strcmp(have, want) == 0)
+		goto out;
+	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISDIR(st.st_mode)) {
+		rc = tl_fail(op, CF_EEXIST, "cannot install '%s' on '%s': it "
+		    "is a directory", link, tl_server(op));
+		goto out;
+	}
+	if (swap_link(dfd, base, want) != 0 || fsio_sync_fd(dfd) != 0)
+		rc = fail_errno(op, "install", link);
+out:
+	free(have);
+	free(want);
+	free(dir);
+	close(dfd);
+	return rc;
+}
+
+/*
+ * The pointer does not exist yet. When a member's link path holds a file
+ * (regular, or a symlink to a regular file below the root), keeps the bytes
+ * and mode of each as <store>/previous/<name> and points the pointer at
+ * that version, so a rollback restores the hand-made set. Returns 1 when a
+ * set was adopted, 0 when there was none, or an error after tl_fail.
+ */
+static int adopt(struct op *op, int rootfd, int storefd, int pdirfd,
+    const char *pdir, const char *pbase, const char *store, char **prev)
+{
+	struct {
+		char *data;
+		size_t len;
+		unsigned mode;
+		bool found;
+	} *old;
+	char *dir, *target = NULL;
+	const char *base;
+	struct stat st;
+	size_t i;
+	bool any = false, missing;
+	int dfd, fd, vfd = -1, rc = 0;
+
+	if ((old = calloc(op->nmembers, sizeof *old)) == NULL)
+		return tl_fail(op, CF_ENOMEM, "cannot install '%s' on '%s': "
+		    "out of memory", op->pointer, tl_server(op));
+	for (i = 0; i < op->nmembers && rc == 0; i++) {
+		const char *link = op->members[i].link;
+
+		if ((dir = tl_split(link, &base)) == NULL) {
+			rc = tl_fail(op, CF_ENOMEM, "cannot install '%s' on "
+			    "'%s': out of memory", link, tl_server(op));
+			break;
+		}
+		dfd = tl_walk_dir(op, rootfd, dir, true, "cannot install",
+		    link);
+		free(dir);
+		if (dfd < 0) {
+			rc = op->status;
+			break;
+		}
+		if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+			close(dfd);
+			continue;
+		}
+		close(dfd);
+		if (S_ISDIR(st.st_mode)) {
+			rc = tl_fail(op, CF_EEXIST, "cannot install '%s' on "
+			    "'%s': it is a directory", link, tl_server(op));
+			break;
+		}
+		if ((fd = tl_open_confined(op, link, link, &missing)) < 0) {
+			rc = op->status;
+			continue;
+		}
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+		    tl_read_fd(op, fd, ADOPT_MAX, link, &old[i].data,
+		    &old[i].len) == 0) {
+			old[i].mode = (unsigned)st.st_mode & 07777;
+			old[i].found = any = true;
+		}
+		close(fd);
+		rc = op->status;
+	}
+	if (rc != 0 || !any)
+		goto out;
+	remove_version(storefd, ADOPTED);
+	if (mkdirat(storefd, ADOPTED, TL_DIR_MODE) != 0 ||
+	    (vfd = openat(storefd, ADOPTED, O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) < 0 || fchmod(vfd, TL_DIR_MODE) != 0)
+		goto io_fail;
+	for (i = 0; i < op->nmembers; i++)
+		if (old[i].found && fsio_write_new_at(vfd, op->members[i].name,
+		    old[i].data, old[i].len, old[i].mode) != 0)
+			goto io_fail;
+	if (fsio_sync_fd(vfd) != 0 || fsio_sync_fd(storefd) != 0)
+		goto io_fail;
+	if ((*prev = path_join(store, ADOPTED)) == NULL ||
+	    (target = tl_rel_target(pdir, *prev)) == NULL) {
+		rc = tl_fail(op, CF_ENOMEM, "cannot install '%s' on '%s': out "
+		    "of memory", op->pointer, tl_server(op));
+		goto out;
+	}
+	if (swap_link(pdirfd, pbase, target) != 0 || fsio_sync_fd(pdirfd) != 0)
+		goto io_fail;
+	rc = 1;
+	goto out;
+io_fail:
+	rc = tl_fail(op, cf_errno_code(errno), "cannot keep the certificate "
+	    "installed by hand for '%s' on '%s': %s", op->pointer,
+	    tl_server(op), strerror(errno));
+out:
+	tl_close_fd(vfd);
+	for (i = 0; i < op->nmembers; i++)
+		crypto_secret_free(old[i].data, old[i].len + 1);
+	free(old);
+	free(target);
+	return rc;
+}
+
+void tl_install_run(struct op *op)
+{
+	char version[64], *pdir = NULL, *prev = NULL, *cur = NULL;
+	char *text = NULL, *target = NULL, *dest = NULL;
+	const char *pbase, *keep = NULL, *pv;
+	struct transport_undo *u = NULL;
+	int rootfd, storefd = -1, pdirfd = -1, vfd = -1, i, rc;
+	bool made = false;
+	size_t k;
+
+	if ((rootfd = tl_open_root(op, "cannot install", op->pointer)) < 0)
+		return;
+	if ((storefd = tl_walk_dir(op, rootfd, op->store, true,
+	    "cannot install", op->store)) < 0)
+		goto out;
+	if ((pdir = tl_split(op->pointer, &pbase)) == NULL)
+		goto no_mem;
+	if ((pdirfd = tl_walk_dir(op, rootfd, pdir, true, "cannot install",
+	    op->pointer)) < 0)
+		goto out;
+
+	/* 1. What the pointer names now: the version a rollback restores. */
+	if ((text = read_link(pdirfd, pbase)) != NULL) {
+		if ((prev = tl_lex_join(pdir, text)) == NULL) {
+			tl_fail(op, CF_EEXIST, "cannot install '%s' on '%s': "
+			    "it names '%s', outside the server tree; remove "
+			    "it", op->pointer, tl_server(op), text);
+			goto out;
+		}
+	} else if (errno == EINVAL) {
+		tl_fail(op, CF_EEXIST, "cannot install '%s' on '%s': it exists "
+		    "and is not a symlink made by certfleet; move it away",
+		    op->pointer, tl_server(op));
+		goto out;
+	} else if (errno != ENOENT) {
+		goto io_fail;
+	}
+
+	/* 2. The new version, complete and durable before anyone sees it. */
+	for (i = 0, rc = -1; rc != 0 && i < TL_NAME_TRIES; i++) {
+		version_name(version, sizeof version);
+		if ((rc = mkdirat(storefd, version, TL_DIR_MODE)) != 0 &&
+		    errno != EEXIST)
+			break;
+	}
+	if (rc != 0)
+		goto io_fail;
+	made = true;
+	if ((vfd = openat(storefd, version, O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) < 0 || fchmod(vfd, TL_DIR_MODE) != 0)
+		goto io_fail;
+	for (k = 0; k < op->nmembers; k++)
+		if (fsio_write_new_at(vfd, op->members[k].name,
+		    op->members[k].data, op->members[k].len,
+		    op->members[k].mode) != 0)
+			goto io_fail;
+	if (fsio_sync_fd(vfd) != 0 || fsio_sync_fd(storefd) != 0)
+		goto io_fail;
+	if ((cur = path_join(op->store, version)) == NULL)
+		goto no_mem;
+
+	/* 3. First time: keep what was installed by hand. */
+	if (prev == NULL && adopt(op, rootfd, storefd, pdirfd, pdir, pbase,
+	    op->store, &prev) < 0)
+		goto out;
+
+	/* 4. The links, through the pointer; created once. */
+	for (k = 0; k < op->nmembers; k++) {
+		dest = path_join(op->pointer, op->members[k].name);
+		if (dest == NULL)
+			goto no_mem;
+		if (ensure_link(op, rootfd, op->members[k].link, dest) != 0)
+			goto out;
+		free(dest);
+		dest = NULL;
+	}
+
+	/* 5. The switch: one rename. The undo record is ready before it. */
+	if ((target = tl_rel_target(pdir, cur)) == NULL ||
+	    (u = calloc(1, sizeof *u)) == NULL ||
+	    (u->links = calloc(op->nmembers + 1, sizeof *u->links)) == NULL ||
+	    (u->store = strdup(op->store)) == NULL ||
+	    (u->pointer = strdup(op->pointer)) == NULL)
+		goto no_mem;
+	for (k = 0; k < op->nmembers; k++)
+		if ((u->links[k] = strdup(op->members[k].link)) == NULL)
+			goto no_mem;
+	if (swap_link(pdirfd, pbase, target) != 0)
+		goto io_fail;
+	u->current = cur;
+	cur = NULL;
+	u->previous = prev;
+	prev = NULL;
+	op->undo = u;
+	u = NULL;
+	made = false;
+	if (fsio_sync_fd(pdirfd) != 0) {
+		tl_fail(op, CF_EIO, "cannot install '%s' on '%s': switched, "
+		    "but cannot sync its directory: %s", op->pointer,
+		    tl_server(op), strerror(errno));
+		goto out;
+	}
+
+	/* 6. Keep the new version and the one before it, nothing older. */
+	pv = op->undo->previous;
+	if (pv != NULL && strncmp(pv, op->store, strlen(op->store)) == 0 &&
+	    pv[strlen(op->store)] == '/')
+		keep = pv + strlen(op->store) + 1;
+	prune(storefd, version, keep);
+	goto out;
+
+no_mem:
+	errno = ENOMEM;
+io_fail:
+	fail_errno(op, "install", op->pointer);
+out:
+	tl_close_fd(vfd);
+	if (made && storefd >= 0)
+		remove_version(storefd, version);
+	tl_close_fd(pdirfd);
+	tl_close_fd(storefd);
+	close(rootfd);
+	transport_undo_free(u);
+	free(dest);
+	free(target);
+	free(text);
+	free(cur);
+	free(prev);
+	free(pdir);
+}
+
+void tl_rollback_run(struct op *op)
+{
+	const struct transport_undo *u = op->in_undo;
+	char *pdir = NULL, *text = NULL, *now = NULL, *target = NULL;
+	char *dir = NULL;
+	const char *pbase, *base;
+	struct stat st;
+	size_t sl, k;
+	int rootfd, pdirfd = -1, storefd = -1, dfd;
+
+	if ((rootfd = tl_open_root(op, "cannot roll back", u->pointer)) < 0)
+		return;
+	if ((pdir = tl_split(u->pointer, &pbase)) == NULL)
+		goto no_mem;
+	if ((pdirfd = tl_walk_dir(op, rootfd, pdir, false, "cannot roll back",
+	    u->pointer)) < 0)
+		goto out;
+	/* Only undo our own switch: another run may have switched since. */
+	if ((text = read_link(pdirfd, pbase)) == NULL && errno == ENOENT &&
+	    u->previous == NULL)
+		goto drop;      /* rolled back to nothing already */
+	if (text == NULL || (now = tl_lex_join(pdir, text)) == NULL ||
+	    strcmp(now, u->current) != 0) {
+		if (now != NULL && u->previous != NULL &&
+		    strcmp(now, u->previous) == 0)
+			goto drop;      /* rolled back already */
+		tl_fail(op, CF_ETRANSPORT, "cannot roll back '%s' on '%s': it "
+		    "no longer names the version this run installed",
+		    u->pointer, tl_server(op));
+		goto out;
+	}
+	if (u->previous != NULL) {
+		if ((target = tl_rel_target(pdir, u->previous)) == NULL)
+			goto no_mem;
+		if (swap_link(pdirfd, pbase, target) != 0 ||
+		    fsio_sync_fd(pdirfd) != 0)
+			goto io_fail;
+	} else {
+		/* Nothing was assigned before: back to nothing. */
+		if (unlinkat(pdirfd, pbase, 0) != 0 && errno != ENOENT)
+			goto io_fail;
+		fsio_sync_fd(pdirfd);
+		for (k = 0; u->links != NULL && u->links[k] != NULL; k++) {
+			free(dir);
+			if ((dir = tl_split(u->links[k], &base)) == NULL)
+				goto no_mem;
+			if ((dfd = tl_walk_dir(op, rootfd, dir, false,
+			    "cannot roll back", u->links[k])) < 0)
+				goto out;
+			if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISLNK(st.st_mode))
+				unlinkat(dfd, base, 0);
+			fsio_sync_fd(dfd);
+			close(dfd);
+		}
+	}
+drop:
+	/* The version this run made is no use any more. */
+	sl = strlen(u->store);
+	if (strncmp(u->current, u->store, sl) == 0 && u->current[sl] == '/' &&
+	    strchr(u->current + sl + 1, '/') == NULL &&
+	    (storefd = tl_walk_dir(op, rootfd, u->store, false,
+	    "cannot roll back", u->store)) >= 0) {
+		remove_version(storefd, u->current + sl + 1);
+		fsio_sync_fd(storefd);
+	}
+	goto out;
+no_mem:
+	errno = ENOMEM;
+io_fail:
+	fail_errno(op, "roll back", u->pointer);
+out:
+	tl_close_fd(storefd);
+	tl_close_fd(pdirfd);
+	close(rootfd);
+	free(dir);
+	free(target);
+	free(now);
+	free(text);
+	free(pdir);
+}
