@@ -5,6 +5,7 @@
  */
 #include "engine/ca/ca_acme.h"
 #include "engine/ca/ca_acme_int.h"
+#include "engine/base/container_of.h"
 #include "engine/base/crypto.h"
 #include "engine/base/err.h"
 #include "engine/base/fsio.h"
@@ -42,8 +43,7 @@ static struct acme_strikes *strikes_of(struct ca_acme *a, const char *server)
 	return k;
 }
 
-
-void acme_op_free(struct acme_op *op)
+static void acme_op_free(struct acme_op *op)
 {
 	size_t i;
 
@@ -107,7 +107,9 @@ void acme_note(struct acme_op *op, const char *status_text)
 		op->hooks.note(op->hooks.ctx, status_text);
 }
 
-const char *acme_resp_problem(const struct http_resp *resp,
+/* Reads the problem document in resp into a person's text in buf; p is
+ * to be released. */
+static const char *resp_problem(const struct http_resp *resp,
     struct acme_problem *p, char *buf, size_t bufsz)
 {
 	char msg[256];
@@ -122,7 +124,37 @@ const char *acme_resp_problem(const struct http_resp *resp,
 	return buf;
 }
 
-int acme_backoff(struct acme_op *op, const struct http_resp *resp)
+/*
+ * The CA's word for the problem in resp ("rateLimited"; "HTTP <status>"
+ * for anything but an ACME error) into word, its text into buf.
+ */
+static void resp_explain(const struct http_resp *resp, char word[64],
+    char *buf, size_t bufsz)
+{
+	size_t n = strlen(ACME_ERROR_PREFIX);
+	struct acme_problem p;
+
+	resp_problem(resp, &p, buf, bufsz);
+	if (p.type && strncmp(p.type, ACME_ERROR_PREFIX, n) == 0)
+		snprintf(word, 64, "%s", p.type + n);
+	else
+		snprintf(word, 64, "HTTP %ld", resp->status);
+	acme_problem_release(&p);
+}
+
+void acme_refused(struct acme_op *op, const struct http_resp *resp,
+    const char *what, enum ca_answer answer)
+{
+	char buf[1100], detail[1400], text[64];
+
+	resp_explain(resp, text, buf, sizeof buf);
+	snprintf(detail, sizeof detail, "%s: %s", what, buf);
+	acme_reply(op, answer, text, detail, -1);
+}
+
+/* The back-off for a transient failure (counted as a strike): Retry-After
+ * when the server sent one, else exponential in the strikes with jitter. */
+static int backoff(struct acme_op *op, const struct http_resp *resp)
 {
 	struct acme_strikes *k = op->server ? strikes_of(op->a, op->server) :
 	    NULL;
@@ -146,48 +178,29 @@ int acme_backoff(struct acme_op *op, const struct http_resp *resp)
 bool acme_transient(struct acme_op *op, int status, struct http_resp *resp,
     const char *msg, const char *what)
 {
-	struct acme_problem p;
-	char buf[1400], text[64];
+	char buf[1400], detail[1600], text[64];
 
 	if (status == CF_EIO || status == CF_ETIMEDOUT) {
 		/* The network, not the CA: the order (if any) stays. */
-		snprintf(buf, sizeof buf, "%s: %s; asking again later", what,
-		    msg);
-		acme_reply(op, CA_PENDING, "unreachable", buf,
-		    acme_backoff(op, NULL));
+		snprintf(detail, sizeof detail, "%s: %s; asking again later",
+		    what, msg);
+		acme_reply(op, CA_PENDING, "unreachable", detail,
+		    backoff(op, NULL));
 		return true;
 	}
 	if (status != 0) {
-		snprintf(buf, sizeof buf, "%s: %s", what, msg);
+		snprintf(detail, sizeof detail, "%s: %s", what, msg);
 		acme_reply(op, CA_ERROR, status == CF_EINVAL ?
-		    "malformed response" : "error", buf, -1);
+		    "malformed response" : "error", detail, -1);
 		return true;
 	}
 	if (resp->status < 500 && resp->status != 429)
 		return false;
-	acme_resp_problem(resp, &p, buf, sizeof buf);
-	acme_problem_word(&p, resp->status, text, sizeof text);
-	acme_problem_release(&p);
-	{
-		char detail[1600];
-
-		snprintf(detail, sizeof detail, "%s: %s; asking again later",
-		    what, buf);
-		acme_reply(op, CA_PENDING, text, detail,
-		    acme_backoff(op, resp));
-	}
+	resp_explain(resp, text, buf, sizeof buf);
+	snprintf(detail, sizeof detail, "%s: %s; asking again later", what,
+	    buf);
+	acme_reply(op, CA_PENDING, text, detail, backoff(op, resp));
 	return true;
-}
-
-void acme_problem_word(const struct acme_problem *p, long status, char *text,
-    size_t textsz)
-{
-	size_t n = strlen(ACME_ERROR_PREFIX);
-
-	if (p->type && strncmp(p->type, ACME_ERROR_PREFIX, n) == 0)
-		snprintf(text, textsz, "%s", p->type + n);
-	else
-		snprintf(text, textsz, "HTTP %ld", status);
 }
 
 /* ---- nonces and signed requests ---- */
@@ -219,7 +232,7 @@ static void on_post(void *arg, int status, struct http_resp *resp,
 	if (status == 0) {
 		nonce_keep(op->a, resp);
 		if (resp->status == 400) {
-			acme_resp_problem(resp, &p, buf, sizeof buf);
+			resp_problem(resp, &p, buf, sizeof buf);
 			bad_nonce = acme_problem_is(&p, "badNonce");
 			acme_problem_release(&p);
 		}
@@ -256,32 +269,24 @@ static void on_new_nonce(void *arg, int status, struct http_resp *resp,
 static void post_send(struct acme_op *op)
 {
 	struct ca_acme *a = op->a;
-	struct jws_header h;
-	struct http_req req;
+	struct jws_header h = { .url = op->url, .kid = op->use_jwk ? NULL :
+	    a->kid };
+	struct http_req req = { .method = HTTP_HEAD, .url = a->dir.new_nonce };
 	char *body = NULL, *nonce, msg[256];
 	int rc;
 
 	if (a->nnonces == 0) {
-		memset(&req, 0, sizeof req);
-		req.method = HTTP_HEAD;
-		req.url = a->dir.new_nonce;
 		if (http_request(&a->http, &req, on_new_nonce, op, msg,
 		    sizeof msg) != 0)
 			op->next(op, CF_EIO, NULL, msg);
 		return;
 	}
-	nonce = a->nonces[--a->nnonces];
-	h.url = op->url;
-	h.nonce = nonce;
-	h.kid = op->use_jwk ? NULL : a->kid;
+	h.nonce = nonce = a->nonces[--a->nnonces];
 	rc = jws_sign(a->key, &h, op->payload, &body, msg, sizeof msg);
 	free(nonce);
 	if (rc == 0) {
-		memset(&req, 0, sizeof req);
-		req.method = HTTP_POST;
-		req.url = op->url;
-		req.content_type = ACME_JOSE_JSON;
-		req.body = body;
+		req = (struct http_req){ .method = HTTP_POST, .url = op->url,
+		    .content_type = ACME_JOSE_JSON, .body = body };
 		rc = http_request(&a->http, &req, on_post, op, msg,
 		    sizeof msg);
 	}
@@ -323,6 +328,15 @@ void acme_post(struct acme_op *op, const char *url, const char *payload,
 
 /* ---- the account ---- */
 
+/* An op's first step once the account is ready. */
+static void op_go(struct acme_op *op)
+{
+	if (op->submit)
+		acme_order_open(op);
+	else
+		acme_order_poll(op);
+}
+
 static void account_done(struct ca_acme *a, const char *err)
 {
 	struct acme_op *op, *next;
@@ -334,10 +348,8 @@ static void account_done(struct ca_acme *a, const char *err)
 		next = op->next_waiting;
 		if (err)
 			acme_reply(op, CA_ERROR, "no account", err, -1);
-		else if (op->submit)
-			acme_order_open(op);
 		else
-			acme_order_poll(op);
+			op_go(op);
 	}
 }
 
@@ -405,7 +417,7 @@ static void on_account(struct acme_op *op, int status, struct http_resp *resp,
 		account_end(op, NULL);
 		return;
 	}
-	acme_resp_problem(resp, &p, buf, sizeof buf);
+	resp_problem(resp, &p, buf, sizeof buf);
 	if (!op->submit && acme_problem_is(&p, "accountDoesNotExist")) {
 		acme_problem_release(&p);
 		account_create(op);
@@ -471,8 +483,8 @@ static struct acme_op *op_new(struct ca_acme *a)
 /* Queues op until the account is ready, starting the set-up if needed. */
 static int account_wait(struct ca_acme *a, struct acme_op *op)
 {
+	struct http_req req = { .method = HTTP_GET, .url = a->directory_url };
 	struct acme_op *acct;
-	struct http_req req;
 	char msg[256];
 
 	op->next_waiting = a->waiting;
@@ -484,9 +496,6 @@ static int account_wait(struct ca_acme *a, struct acme_op *op)
 		return CF_ENOMEM;
 	}
 	a->account = ACME_ACCOUNT_WORKING;
-	memset(&req, 0, sizeof req);
-	req.method = HTTP_GET;
-	req.url = a->directory_url;
 	if (http_request(&a->http, &req, on_directory, acct, msg,
 	    sizeof msg) != 0) {
 		a->waiting = op->next_waiting;
@@ -529,10 +538,7 @@ static int start(struct ca_driver *ca, const struct ca_request *req,
 	if (a->account == ACME_ACCOUNT_READY) {
 		/* Replies always come from the loop, never from inside
 		 * submit: both first steps go through http_request. */
-		if (submit)
-			acme_order_open(op);
-		else
-			acme_order_poll(op);
+		op_go(op);
 		return 0;
 	}
 	if ((rc = account_wait(a, op)) != 0)
@@ -565,16 +571,12 @@ static int acme_chain_pem(struct ca_driver *ca, char **out, char *msg,
 
 static void on_http_closed(struct http *h)
 {
-	struct ca_acme *a = (struct ca_acme *)((char *)h -
-	    offsetof(struct ca_acme, http));
-
-	free(a);
+	free(container_of(h, struct ca_acme, http));
 }
 
 static void acme_free(struct ca_driver *ca)
 {
 	struct ca_acme *a = (struct ca_acme *)ca;
-	struct acme_files *f, *next;
 	size_t i;
 
 	EVP_PKEY_free(a->key);
@@ -596,12 +598,8 @@ static void acme_free(struct ca_driver *ca)
 		free(k->server);
 		free(k);
 	}
-	for (f = a->files; f; f = next) {
-		next = f->next;
-		free(f->order);
-		strv_free(f->rel);
-		free(f);
-	}
+	while (a->files)
+		acme_files_drop(a, a->files->order);
 	if (a->http_open) {
 		/* Ends on the loop, which the caller runs after free. */
 		http_close(&a->http, on_http_closed);
@@ -701,26 +699,30 @@ fail:
 	return rc;
 }
 
+/* True when name's common name is cn. */
+static bool cn_is(const X509_NAME *name, const char *cn)
+{
+	char buf[256];
+
+	return X509_NAME_get_text_by_NID(name, NID_commonName, buf,
+	    sizeof buf) > 0 && strcmp(buf, cn) == 0;
+}
+
 bool ca_acme_chain_matches(const char *chain_pem, const char *cn)
 {
 	STACK_OF(X509) *certs = NULL;
-	char buf[256], msg[128];
-	bool match = false;
-	X509 *top;
+	char msg[128];
+	bool match;
 	int i;
 
 	if (cn == NULL || crypto_certs_from_pem(chain_pem, "a chain", &certs,
 	    msg, sizeof msg) != 0)
 		return false;
-	top = sk_X509_value(certs, sk_X509_num(certs) - 1);
-	if (X509_NAME_get_text_by_NID(X509_get_issuer_name(top),
-	    NID_commonName, buf, sizeof buf) > 0 && strcmp(buf, cn) == 0)
-		match = true;
+	match = cn_is(X509_get_issuer_name(sk_X509_value(certs,
+	    sk_X509_num(certs) - 1)), cn);
 	for (i = 1; !match && i < sk_X509_num(certs); i++)
-		if (X509_NAME_get_text_by_NID(X509_get_subject_name(
-		    sk_X509_value(certs, i)), NID_commonName, buf,
-		    sizeof buf) > 0 && strcmp(buf, cn) == 0)
-			match = true;
+		match = cn_is(X509_get_subject_name(sk_X509_value(certs, i)),
+		    cn);
 	sk_X509_pop_free(certs, X509_free);
 	return match;
 }

@@ -21,20 +21,6 @@
 
 #define CHALLENGE_DIR ".well-known/acme-challenge/"
 
-/* A 4xx that is not transient: the CA's reason, denied or failed. */
-static void refused(struct acme_op *op, struct http_resp *resp,
-    const char *what, enum ca_answer answer)
-{
-	struct acme_problem p;
-	char buf[1100], detail[1400], text[64];
-
-	acme_resp_problem(resp, &p, buf, sizeof buf);
-	acme_problem_word(&p, resp->status, text, sizeof text);
-	acme_problem_release(&p);
-	snprintf(detail, sizeof detail, "%s: %s", what, buf);
-	acme_reply(op, answer, text, detail, -1);
-}
-
 static void malformed(struct acme_op *op, const char *msg)
 {
 	char detail[600];
@@ -194,10 +180,11 @@ static void clean_next(struct acme_op *op)
 			return;
 	}
 	acme_files_drop(op->a, op->ref);
-	op->after_clean(op, 0, NULL, NULL);
+	op->after_clean(op);
 }
 
-static void clean_then(struct acme_op *op, acme_step next)
+static void clean_then(struct acme_op *op,
+    void (*next)(struct acme_op *op))
 {
 	op->file_i = 0;
 	op->after_clean = next;
@@ -215,7 +202,7 @@ static void on_new_order(struct acme_op *op, int status,
 	if (acme_transient(op, status, resp, msg, "cannot open an order"))
 		return;
 	if (resp->status != 201 && resp->status != 200) {
-		refused(op, resp, "the ACME server refused the order",
+		acme_refused(op, resp, "the ACME server refused the order",
 		    CA_DENIED);
 		return;
 	}
@@ -269,7 +256,8 @@ static void on_certificate(struct acme_op *op, int status,
 	    "certificate"))
 		return;
 	if (resp->status != 200) {
-		refused(op, resp, "cannot download the certificate", CA_ERROR);
+		acme_refused(op, resp, "cannot download the certificate",
+		    CA_ERROR);
 		return;
 	}
 	if (crypto_certs_from_pem(resp->body, "the certificate download",
@@ -318,15 +306,6 @@ static void download_next(struct acme_op *op)
 	issued(op);
 }
 
-static void after_clean_download(struct acme_op *op, int status,
-    struct http_resp *resp, const char *msg)
-{
-	(void)status;
-	(void)resp;
-	(void)msg;
-	download_next(op);
-}
-
 /* ---- finalize ---- */
 
 static void on_finalize(struct acme_op *op, int status,
@@ -339,7 +318,7 @@ static void on_finalize(struct acme_op *op, int status,
 	    "order"))
 		return;
 	if (resp->status != 200) {
-		refused(op, resp, "the ACME server refused the CSR",
+		acme_refused(op, resp, "the ACME server refused the CSR",
 		    CA_DENIED);
 		return;
 	}
@@ -356,17 +335,13 @@ static void on_finalize(struct acme_op *op, int status,
 	wait_or_reply(op, text, NULL, retry_of(resp));
 }
 
-static void finalize(struct acme_op *op, int status, struct http_resp *resp,
-    const char *msg)
+static void finalize(struct acme_op *op)
 {
 	X509_REQ *csr = NULL;
 	unsigned char *der = NULL;
 	char *payload = NULL, m[256];
 	int len;
 
-	(void)status;
-	(void)resp;
-	(void)msg;
 	if (op->csr_pem == NULL || crypto_csr_from_pem(op->csr_pem, "the CSR",
 	    &csr, m, sizeof m) != 0 || (len = i2d_X509_REQ(csr, &der)) <= 0 ||
 	    acme_finalize_payload(der, (size_t)len, &payload, m,
@@ -394,7 +369,7 @@ static void on_challenge(struct acme_op *op, int status,
 	    "challenge"))
 		return;
 	if (resp->status != 200) {
-		refused(op, resp, "the ACME server refused the challenge "
+		acme_refused(op, resp, "the ACME server refused the challenge "
 		    "answer", CA_DENIED);
 		return;
 	}
@@ -497,7 +472,7 @@ static void on_authz(struct acme_op *op, int status, struct http_resp *resp,
 	    "authorization"))
 		return;
 	if (resp->status != 200) {
-		refused(op, resp, "cannot read an authorization", CA_ERROR);
+		acme_refused(op, resp, "cannot read an authorization", CA_ERROR);
 		return;
 	}
 	if (acme_authz_parse(resp->body, resp->body_len, &az, m,
@@ -544,14 +519,10 @@ static void authz_next(struct acme_op *op)
 
 /* ---- polling the order ---- */
 
-static void invalid_order(struct acme_op *op, int status,
-    struct http_resp *resp, const char *msg)
+static void invalid_order(struct acme_op *op)
 {
 	char buf[1100];
 
-	(void)status;
-	(void)resp;
-	(void)msg;
 	if (op->order.error) {
 		acme_problem_describe(op->order.error, buf, sizeof buf);
 		acme_reply(op, CA_DENIED, "order invalid", buf, -1);
@@ -562,12 +533,8 @@ static void invalid_order(struct acme_op *op, int status,
 	authz_next(op);
 }
 
-static void pending_processing(struct acme_op *op, int status,
-    struct http_resp *resp, const char *msg)
+static void pending_processing(struct acme_op *op)
 {
-	(void)status;
-	(void)resp;
-	(void)msg;
 	wait_or_reply(op, "order processing", NULL, op->retry_after);
 }
 
@@ -577,7 +544,7 @@ static void on_order(struct acme_op *op, int status, struct http_resp *resp,
 	if (acme_transient(op, status, resp, msg, "cannot read the order"))
 		return;
 	if (resp->status != 200) {
-		refused(op, resp, "cannot read the order", CA_DENIED);
+		acme_refused(op, resp, "cannot read the order", CA_DENIED);
 		return;
 	}
 	acme_order_release(&op->order);
@@ -601,7 +568,7 @@ static void on_order(struct acme_op *op, int status, struct http_resp *resp,
 			malformed(op, "a valid order without a certificate URL");
 			return;
 		}
-		clean_then(op, after_clean_download);
+		clean_then(op, download_next);
 		return;
 	default:
 		clean_then(op, invalid_order);
