@@ -175,8 +175,9 @@ static int backoff(struct acme_op *op, const struct http_resp *resp)
 	return s > 0 ? s : 1;
 }
 
-bool acme_transient(struct acme_op *op, int status, struct http_resp *resp,
-    const char *msg, const char *what)
+bool acme_failed(struct acme_op *op, int status, struct http_resp *resp,
+    const char *msg, const char *what, const char *refusal,
+    enum ca_answer answer)
 {
 	char buf[1400], detail[1600], text[64];
 
@@ -194,8 +195,12 @@ bool acme_transient(struct acme_op *op, int status, struct http_resp *resp,
 		    "malformed response" : "error", detail, -1);
 		return true;
 	}
-	if (resp->status < 500 && resp->status != 429)
-		return false;
+	if (resp->status < 500 && resp->status != 429) {
+		if (refusal == NULL || resp->status == 200)
+			return false;
+		acme_refused(op, resp, refusal, answer);
+		return true;
+	}
 	resp_explain(resp, text, buf, sizeof buf);
 	snprintf(detail, sizeof detail, "%s: %s; asking again later", what,
 	    buf);

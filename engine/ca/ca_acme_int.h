@@ -124,11 +124,16 @@ void acme_refused(struct acme_op *op, const struct http_resp *resp,
     const char *what, enum ca_answer answer);
 /* Tells the engine a status the CA reported on the way (journaled). */
 void acme_note(struct acme_op *op, const char *status_text);
-/* Handles what every step handles alike: no answer or a broken one
+/*
+ * Handles what every step handles alike: no answer or a broken one
  * (pending, back-off), an oversized one (error), 5xx and 429 (pending,
- * Retry-After). Returns true when it has replied (op is gone). */
-bool acme_transient(struct acme_op *op, int status, struct http_resp *resp,
-    const char *msg, const char *what);
+ * Retry-After), all said as what; then, unless refusal is NULL, any
+ * status but 200 is acme_refused with refusal and answer. Returns true
+ * when it has replied (op is gone).
+ */
+bool acme_failed(struct acme_op *op, int status, struct http_resp *resp,
+    const char *msg, const char *what, const char *refusal,
+    enum ca_answer answer);
 
 /* ca_acme_order.c */
 void acme_order_open(struct acme_op *op);

@@ -199,7 +199,8 @@ static void on_new_order(struct acme_op *op, int status,
 	struct acme_order o;
 	char text[64];
 
-	if (acme_transient(op, status, resp, msg, "cannot open an order"))
+	if (acme_failed(op, status, resp, msg, "cannot open an order", NULL,
+	    CA_DENIED))
 		return;
 	if (resp->status != 201 && resp->status != 200) {
 		acme_refused(op, resp, "the ACME server refused the order",
@@ -252,14 +253,9 @@ static void on_certificate(struct acme_op *op, int status,
 
 	/* The CA has issued: a broken download (truncated, reset) is asked
 	 * again later, never turned into a second order. */
-	if (acme_transient(op, status, resp, msg, "cannot download the "
-	    "certificate"))
+	if (acme_failed(op, status, resp, msg, "cannot download the "
+	    "certificate", "cannot download the certificate", CA_ERROR))
 		return;
-	if (resp->status != 200) {
-		acme_refused(op, resp, "cannot download the certificate",
-		    CA_ERROR);
-		return;
-	}
 	if (crypto_certs_from_pem(resp->body, "the certificate download",
 	    &certs, m, sizeof m) != 0) {
 		malformed(op, m);
@@ -314,14 +310,9 @@ static void on_finalize(struct acme_op *op, int status,
 	struct acme_order o;
 	char text[64];
 
-	if (acme_transient(op, status, resp, msg, "cannot finalize the "
-	    "order"))
+	if (acme_failed(op, status, resp, msg, "cannot finalize the order",
+	    "the ACME server refused the CSR", CA_DENIED))
 		return;
-	if (resp->status != 200) {
-		acme_refused(op, resp, "the ACME server refused the CSR",
-		    CA_DENIED);
-		return;
-	}
 	if (!read_order(op, resp, &o, true))
 		return;
 	if (o.status == ACME_VALID && o.certificate) {
@@ -365,14 +356,9 @@ static void authz_next(struct acme_op *op);
 static void on_challenge(struct acme_op *op, int status,
     struct http_resp *resp, const char *msg)
 {
-	if (acme_transient(op, status, resp, msg, "cannot answer the "
-	    "challenge"))
+	if (acme_failed(op, status, resp, msg, "cannot answer the challenge",
+	    "the ACME server refused the challenge answer", CA_DENIED))
 		return;
-	if (resp->status != 200) {
-		acme_refused(op, resp, "the ACME server refused the challenge "
-		    "answer", CA_DENIED);
-		return;
-	}
 	op->authz_i++;
 	authz_next(op);
 }
@@ -468,13 +454,9 @@ static void on_authz(struct acme_op *op, int status, struct http_resp *resp,
 	struct acme_authz az;
 	char m[256];
 
-	if (acme_transient(op, status, resp, msg, "cannot read an "
-	    "authorization"))
+	if (acme_failed(op, status, resp, msg, "cannot read an "
+	    "authorization", "cannot read an authorization", CA_ERROR))
 		return;
-	if (resp->status != 200) {
-		acme_refused(op, resp, "cannot read an authorization", CA_ERROR);
-		return;
-	}
 	if (acme_authz_parse(resp->body, resp->body_len, &az, m,
 	    sizeof m) != 0) {
 		acme_authz_release(&az);
@@ -541,12 +523,9 @@ static void pending_processing(struct acme_op *op)
 static void on_order(struct acme_op *op, int status, struct http_resp *resp,
     const char *msg)
 {
-	if (acme_transient(op, status, resp, msg, "cannot read the order"))
+	if (acme_failed(op, status, resp, msg, "cannot read the order",
+	    "cannot read the order", CA_DENIED))
 		return;
-	if (resp->status != 200) {
-		acme_refused(op, resp, "cannot read the order", CA_DENIED);
-		return;
-	}
 	acme_order_release(&op->order);
 	if (!read_order(op, resp, &op->order, true))
 		return;
