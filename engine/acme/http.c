@@ -11,8 +11,8 @@
 #include "engine/acme/http.h"
 #include "engine/base/container_of.h"
 #include "engine/base/err.h"
+#include "engine/base/path.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -355,11 +355,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 	}
 	/* A status line starts a response: forget any 1xx interim one. */
 	if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
-		char *url = r->url;
-
-		r->url = NULL;
-		http_resp_release(r);
-		r->url = url;
+		resp_strip(r);
 		x->body_cap = 0;
 		return len;
 	}
@@ -518,6 +514,17 @@ static int start(struct http *h, struct http_xfer *x)
 	return 0;
 }
 
+/* Takes x out of the multi handle and the active list; its easy handle
+ * goes with it. */
+static void detach(struct http *h, struct http_xfer *x)
+{
+	curl_multi_remove_handle(h->multi, x->easy);
+	curl_easy_cleanup(x->easy);
+	x->easy = NULL;
+	list_remove(&h->active, x);
+	h->in_flight--;
+}
+
 /* Calls x back with status and msg, then frees it. */
 static void respond(struct http_xfer *x, int status, const char *msg)
 {
@@ -610,12 +617,8 @@ static void drain(struct http *h)
 		curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
 		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
 		/* m is not to be touched after this point. */
-		curl_multi_remove_handle(h->multi, easy);
 		x = priv;
-		curl_easy_cleanup(x->easy);
-		x->easy = NULL;
-		list_remove(&h->active, x);
-		h->in_flight--;
+		detach(h, x);
 		x->resp.status = code;
 		status = res == CURLE_OK && !x->too_big && !x->headers_too_big
 		    ? 0 : describe(x, res, msg, sizeof msg);
@@ -708,7 +711,6 @@ int http_request(struct http *h, const struct http_req *req,
     http_done_cb cb, void *arg, char *msg, size_t msgsz)
 {
 	struct http_xfer *x;
-	const char *c;
 	int rc;
 
 	if (h->closing)
@@ -721,15 +723,12 @@ int http_request(struct http *h, const struct http_req *req,
 	    req->method != HTTP_POST)
 		return cf_error(msg, msgsz, CF_EINVAL, "unknown method for "
 		    "'%s'", req->url);
-	if (req->content_type != NULL) {
-		for (c = req->content_type; *c != '\0'; c++)
-			if (iscntrl((unsigned char)*c))
-				return cf_error(msg, msgsz, CF_EINVAL,
-				    "invalid content type for '%s'", req->url);
-		if (strlen(req->content_type) > 200)
-			return cf_error(msg, msgsz, CF_EINVAL, "content type "
-			    "for '%s' is too long", req->url);
-	}
+	if (req->content_type != NULL && str_has_control(req->content_type))
+		return cf_error(msg, msgsz, CF_EINVAL, "invalid content type "
+		    "for '%s'", req->url);
+	if (req->content_type != NULL && strlen(req->content_type) > 200)
+		return cf_error(msg, msgsz, CF_EINVAL, "content type for '%s' "
+		    "is too long", req->url);
 	if ((x = calloc(1, sizeof *x)) == NULL)
 		return CF_ENOMEM;
 	x->h = h;
@@ -764,6 +763,7 @@ int http_request(struct http *h, const struct http_req *req,
 int http_init(struct http *h, uv_loop_t *loop, const struct http_config *cfg,
     char *msg, size_t msgsz)
 {
+	static const struct http_config defaults;
 	static bool global_done;
 	CURLMcode mc;
 	int rc;
@@ -775,17 +775,19 @@ int http_init(struct http *h, uv_loop_t *loop, const struct http_config *cfg,
 			    "initialise libcurl");
 		global_done = true;
 	}
+	if (cfg == NULL)
+		cfg = &defaults;
 	h->loop = loop;
-	h->max_body = cfg != NULL && cfg->max_body > 0 ? cfg->max_body :
+	h->max_body = cfg->max_body > 0 ? cfg->max_body :
 	    HTTP_MAX_BODY_DEFAULT;
-	h->timeout_ms = cfg != NULL && cfg->timeout_ms > 0 ?
-	    cfg->timeout_ms : HTTP_TIMEOUT_DEFAULT_MS;
-	h->max_in_flight = cfg != NULL && cfg->max_in_flight > 0 ?
-	    cfg->max_in_flight : HTTP_MAX_IN_FLIGHT_DEFAULT;
-	if ((h->user_agent = strdup(cfg != NULL && cfg->user_agent != NULL ?
+	h->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms :
+	    HTTP_TIMEOUT_DEFAULT_MS;
+	h->max_in_flight = cfg->max_in_flight > 0 ? cfg->max_in_flight :
+	    HTTP_MAX_IN_FLIGHT_DEFAULT;
+	if ((h->user_agent = strdup(cfg->user_agent != NULL ?
 	    cfg->user_agent : "certfleet")) == NULL)
 		return CF_ENOMEM;
-	if (cfg != NULL && cfg->ca_file != NULL &&
+	if (cfg->ca_file != NULL &&
 	    (h->ca_file = strdup(cfg->ca_file)) == NULL) {
 		rc = CF_ENOMEM;
 		goto fail;
@@ -866,11 +868,7 @@ void http_close(struct http *h, http_close_cb cb)
 	/* Removing a transfer may close its socket: socket_cb still closes
 	 * the poll on CURL_POLL_REMOVE while closing. */
 	while ((x = h->active) != NULL) {
-		list_remove(&h->active, x);
-		curl_multi_remove_handle(h->multi, x->easy);
-		curl_easy_cleanup(x->easy);
-		x->easy = NULL;
-		h->in_flight--;
+		detach(h, x);
 		list_push(&h->cancelled, x);
 	}
 	while ((x = queue_pop(h)) != NULL)
@@ -883,30 +881,22 @@ void http_close(struct http *h, http_close_cb cb)
 
 /* ---- Retry-After ---- */
 
-static int month_of(const char *m)
+static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May",
+    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec", NULL };
+static const char *const days[] = { "Mon", "Tue", "Wed", "Thu", "Fri",
+    "Sat", "Sun", NULL };
+static const char *const long_days[] = { "Monday", "Tuesday", "Wednesday",
+    "Thursday", "Friday", "Saturday", "Sunday", NULL };
+
+/* The index of s in the NULL-ended names, or -1. */
+static int name_index(const char *const *names, const char *s)
 {
-	static const char *const names[] = { "Jan", "Feb", "Mar", "Apr",
-	    "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 	int i;
 
-	for (i = 0; i < 12; i++)
-		if (strcmp(m, names[i]) == 0)
+	for (i = 0; names[i] != NULL; i++)
+		if (strcmp(s, names[i]) == 0)
 			return i;
 	return -1;
-}
-
-static bool weekday_ok(const char *d, bool long_form)
-{
-	static const char *const s[] = { "Mon", "Tue", "Wed", "Thu", "Fri",
-	    "Sat", "Sun" };
-	static const char *const l[] = { "Monday", "Tuesday", "Wednesday",
-	    "Thursday", "Friday", "Saturday", "Sunday" };
-	int i;
-
-	for (i = 0; i < 7; i++)
-		if (strcmp(d, long_form ? l[i] : s[i]) == 0)
-			return true;
-	return false;
 }
 
 /* Parses the three HTTP-date forms (RFC 9110 5.6.7) into *t (UTC). */
@@ -920,11 +910,11 @@ static bool http_date(const char *v, time_t now, time_t *t)
 	/* IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT */
 	if (sscanf(v, "%3[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d GMT%n",
 	    wd, &day, mon, &year, &hh, &mm, &ss, &n) == 7 && n > 0 &&
-	    v[n] == '\0' && weekday_ok(wd, false)) {
+	    v[n] == '\0' && name_index(days, wd) >= 0) {
 		/* nothing more */
 	} else if (n = -1, sscanf(v, "%9[A-Za-z], %2d-%3[A-Za-z]-%2d "
 	    "%2d:%2d:%2d GMT%n", wd, &day, mon, &year, &hh, &mm, &ss, &n) ==
-	    7 && n > 0 && v[n] == '\0' && weekday_ok(wd, true)) {
+	    7 && n > 0 && v[n] == '\0' && name_index(long_days, wd) >= 0) {
 		/* RFC 850: a two-digit year more than 50 years ahead is in
 		 * the past century (RFC 9110 5.6.7). */
 		struct tm nt;
@@ -937,12 +927,12 @@ static bool http_date(const char *v, time_t now, time_t *t)
 			year -= 100;
 	} else if (n = -1, sscanf(v, "%3[A-Za-z] %3[A-Za-z] %2d %2d:%2d:%2d "
 	    "%4d%n", wd, mon, &day, &hh, &mm, &ss, &year, &n) == 7 &&
-	    n > 0 && v[n] == '\0' && weekday_ok(wd, false)) {
+	    n > 0 && v[n] == '\0' && name_index(days, wd) >= 0) {
 		/* asctime: Sun Nov  6 08:49:37 1994 */
 	} else {
 		return false;
 	}
-	if ((tm.tm_mon = month_of(mon)) < 0 || day < 1 || day > 31 ||
+	if ((tm.tm_mon = name_index(months, mon)) < 0 || day < 1 || day > 31 ||
 	    year < 1970 || year > 9999 || hh < 0 || hh > 23 || mm < 0 ||
 	    mm > 59 || ss < 0 || ss > 60)
 		return false;
