@@ -25,16 +25,20 @@ static char *dup_or_null(const char *s)
 
 /* ---- replies and failures ---- */
 
-/* The server's strike counter; NULL when out of memory. */
-static struct acme_strikes *strikes_of(struct ca_acme *a, const char *server)
+/* The strike counter of op's server; NULL when op has no server or
+ * memory runs out. */
+static struct acme_strikes *strikes_of(struct acme_op *op)
 {
+	struct ca_acme *a = op->a;
 	struct acme_strikes *k;
 
+	if (op->server == NULL)
+		return NULL;
 	for (k = a->strikes; k; k = k->next)
-		if (strcmp(k->server, server) == 0)
+		if (strcmp(k->server, op->server) == 0)
 			return k;
 	if ((k = calloc(1, sizeof(*k))) == NULL ||
-	    (k->server = strdup(server)) == NULL) {
+	    (k->server = strdup(op->server)) == NULL) {
 		free(k);
 		return NULL;
 	}
@@ -69,6 +73,7 @@ static void acme_op_free(struct acme_op *op)
 void acme_reply(struct acme_op *op, enum ca_answer answer,
     const char *status_text, const char *detail, int retry_after)
 {
+	struct acme_strikes *k;
 	struct ca_reply r;
 
 	memset(&r, 0, sizeof r);
@@ -77,13 +82,8 @@ void acme_reply(struct acme_op *op, enum ca_answer answer,
 	r.status_text = dup_or_null(status_text);
 	r.detail = dup_or_null(detail);
 	r.retry_after = retry_after;
-	if (!op->strike) {
-		struct acme_strikes *k = op->server ?
-		    strikes_of(op->a, op->server) : NULL;
-
-		if (k)
-			k->n = 0;
-	}
+	if (!op->strike && (k = strikes_of(op)) != NULL)
+		k->n = 0;
 	if (answer == CA_ISSUED && op->nchains > 0) {
 		r.cert_pem = op->chains[0];
 		op->chains[0] = NULL;
@@ -152,20 +152,27 @@ void acme_refused(struct acme_op *op, const struct http_resp *resp,
 	acme_reply(op, answer, text, detail, -1);
 }
 
+int acme_retry_of(const struct http_resp *resp)
+{
+	int s;
+
+	if (resp->retry_after &&
+	    http_retry_after(resp->retry_after, time(NULL), &s) == 0)
+		return s > 0 ? s : 1;
+	return -1;
+}
+
 /* The back-off for a transient failure (counted as a strike): Retry-After
  * when the server sent one, else exponential in the strikes with jitter. */
 static int backoff(struct acme_op *op, const struct http_resp *resp)
 {
-	struct acme_strikes *k = op->server ? strikes_of(op->a, op->server) :
-	    NULL;
+	struct acme_strikes *k = strikes_of(op);
 	int s, n = k ? k->n++ : 0;
 	double base;
 
 	op->strike = true;
-
-	if (resp != NULL && resp->retry_after != NULL &&
-	    http_retry_after(resp->retry_after, time(NULL), &s) == 0)
-		return s > 0 ? s : 1;
+	if (resp != NULL && (s = acme_retry_of(resp)) > 0)
+		return s;
 	base = n >= 8 ? ACME_BACKOFF_MAX : (double)(1 << n);
 	if (base > ACME_BACKOFF_MAX)
 		base = ACME_BACKOFF_MAX;

@@ -49,32 +49,16 @@ static bool read_order(struct acme_op *op, struct http_resp *resp,
 	return true;
 }
 
-/* Retry-After in seconds (at least 1), or -1 when the CA sent none. */
-static int retry_of(struct http_resp *resp)
-{
-	int s;
-
-	if (resp->retry_after &&
-	    http_retry_after(resp->retry_after, time(NULL), &s) == 0)
-		return s > 0 ? s : 1;
-	return -1;
-}
-
-/* A short wait inside the op, then the order is read again. */
-struct acme_delay {
-	uv_timer_t timer;
-	struct acme_op *op;
-};
-
+/* A short wait inside the op (the timer's data), then the order is read
+ * again. */
 static void on_delay_closed(uv_handle_t *h)
 {
-	free(h->data);
+	free(h);
 }
 
 static void on_delay(uv_timer_t *t)
 {
-	struct acme_delay *d = t->data;
-	struct acme_op *op = d->op;
+	struct acme_op *op = t->data;
 
 	uv_close((uv_handle_t *)t, on_delay_closed);
 	acme_order_poll(op);
@@ -89,18 +73,17 @@ static void on_delay(uv_timer_t *t)
 static void wait_or_reply(struct acme_op *op, const char *text,
     const char *detail, int retry)
 {
-	struct acme_delay *d;
+	uv_timer_t *t;
 
 	if (retry < 0 && op->quick < ACME_QUICK_LOOKS &&
-	    (d = calloc(1, sizeof(*d))) != NULL) {
-		if (uv_timer_init(op->a->loop, &d->timer) == 0) {
-			d->op = op;
-			d->timer.data = d;
-			uv_timer_start(&d->timer, on_delay,
+	    (t = calloc(1, sizeof(*t))) != NULL) {
+		if (uv_timer_init(op->a->loop, t) == 0) {
+			t->data = op;
+			uv_timer_start(t, on_delay,
 			    (uint64_t)ACME_QUICK_MS << op->quick++, 0);
 			return;
 		}
-		free(d);
+		free(t);
 	}
 	acme_reply(op, CA_PENDING, text, detail, retry > 0 ? retry : 1);
 }
@@ -323,7 +306,7 @@ static void on_finalize(struct acme_op *op, int status,
 	}
 	snprintf(text, sizeof text, "order %s", acme_status_name(o.status));
 	acme_order_release(&o);
-	wait_or_reply(op, text, NULL, retry_of(resp));
+	wait_or_reply(op, text, NULL, acme_retry_of(resp));
 }
 
 static void finalize(struct acme_op *op)
@@ -529,7 +512,7 @@ static void on_order(struct acme_op *op, int status, struct http_resp *resp,
 	acme_order_release(&op->order);
 	if (!read_order(op, resp, &op->order, true))
 		return;
-	op->retry_after = retry_of(resp);
+	op->retry_after = acme_retry_of(resp);
 	switch (op->order.status) {
 	case ACME_PENDING:
 		op->authz_i = 0;
