@@ -191,79 +191,52 @@ static int get_member(struct ctx *c, const json_t *o, const char *name,
 	return 0;
 }
 
-/* Reads string member name of o into *out (a copy; NULL when absent). */
-static int get_string(struct ctx *c, const json_t *o, const char *name,
-    bool required, char **out)
-{
-	const json_t *v;
-	int rc;
-
-	*out = NULL;
-	if ((rc = get_member(c, o, name, required, "a string", &v)) != 0 ||
-	    v == NULL)
-		return rc;
-	if (strlen(json_string_value(v)) != json_string_length(v))
-		return bad(c, "'%s' holds a NUL character", name);
-	if ((*out = strdup(json_string_value(v))) == NULL)
-		return CF_ENOMEM;
-	return 0;
-}
-
-/* get_string for a short text member kept as is: no control characters
- * (a type, a token, an identifier, a date). */
-static int get_text(struct ctx *c, const json_t *o, const char *name,
-    bool required, char **out)
-{
-	int rc;
-
-	if ((rc = get_string(c, o, name, required, out)) != 0 || *out == NULL)
-		return rc;
-	if (str_has_control(*out) || strlen(*out) > ACME_MAX_URL) {
-		free(*out);
-		*out = NULL;
-		return bad(c, "'%s' holds control characters or is too long",
-		    name);
-	}
-	return 0;
-}
-
 /* True when s is an http(s) URL we are willing to request. */
 static bool url_ok(const char *s)
 {
-	size_t n = strlen(s), i;
+	size_t i;
 
-	if (n > ACME_MAX_URL)
-		return false;
 	if (strncasecmp(s, "https://", 8) == 0)
 		i = 8;
 	else if (strncasecmp(s, "http://", 7) == 0)
 		i = 7;
 	else
 		return false;
-	if (s[i] == '\0' || s[i] == '/')
-		return false;
-	for (; i < n; i++)
-		if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f)
-			return false;
-	return true;
+	return strlen(s) <= ACME_MAX_URL && s[i] != '\0' && s[i] != '/' &&
+	    !str_has_control(s + i) && strchr(s + i, ' ') == NULL;
 }
 
-/* get_string for a URL member. */
-static int get_url(struct ctx *c, const json_t *o, const char *name,
-    bool required, char **out)
+/* What a string member must be besides a string without NUL: anything,
+ * a short text kept as is (a type, a token, an identifier, a date), or
+ * a URL that url_ok takes. */
+enum str_kind { STR_ANY, STR_TEXT, STR_URL };
+
+/* Reads string member name of o into *out (a copy; NULL when absent). */
+static int get_string(struct ctx *c, const json_t *o, const char *name,
+    bool required, enum str_kind kind, char **out)
 {
+	const json_t *v;
+	const char *s;
 	char b[48];
 	int rc;
 
-	if ((rc = get_string(c, o, name, required, out)) != 0 || *out == NULL)
+	*out = NULL;
+	if ((rc = get_member(c, o, name, required, "a string", &v)) != 0 ||
+	    v == NULL)
 		return rc;
-	if (!url_ok(*out)) {
-		rc = bad(c, "'%s' is not an http(s) URL: '%s'", name,
-		    clip(*out, b));
-		free(*out);
-		*out = NULL;
-	}
-	return rc;
+	s = json_string_value(v);
+	if (strlen(s) != json_string_length(v))
+		return bad(c, "'%s' holds a NUL character", name);
+	if (kind == STR_TEXT && (str_has_control(s) ||
+	    strlen(s) > ACME_MAX_URL))
+		return bad(c, "'%s' holds control characters or is too long",
+		    name);
+	if (kind == STR_URL && !url_ok(s))
+		return bad(c, "'%s' is not an http(s) URL: '%s'", name,
+		    clip(s, b));
+	if ((*out = strdup(s)) == NULL)
+		return CF_ENOMEM;
+	return 0;
 }
 
 /* Reads the status member (required) among the allowed ones. */
@@ -332,8 +305,8 @@ static int identifier_parse(struct ctx *c, const json_t *v,
 	if (!json_is_object(v))
 		return bad(c, "an identifier is %s, not an object",
 		    type_name(v));
-	if ((rc = get_text(c, v, "type", true, &id->type)) != 0 ||
-	    (rc = get_text(c, v, "value", true, &id->value)) != 0)
+	if ((rc = get_string(c, v, "type", true, STR_TEXT, &id->type)) != 0 ||
+	    (rc = get_string(c, v, "value", true, STR_TEXT, &id->value)) != 0)
 		return rc;
 	if (id->type[0] == '\0' || id->value[0] == '\0')
 		return bad(c, "an identifier has an empty type or value");
@@ -369,11 +342,11 @@ static int problem_fill(struct ctx *c, const json_t *v,
 	if (!json_is_object(v))
 		return bad(c, "%s is %s, not an object", depth > 0 ?
 		    "a subproblem" : "the problem", type_name(v));
-	if ((rc = get_string(c, v, "type", false, &s)) != 0)
+	if ((rc = get_string(c, v, "type", false, STR_ANY, &s)) != 0)
 		return rc;
 	p->type = s != NULL ? clean_dup(s, 256) : strdup("about:blank");
 	free(s);
-	if ((rc = get_string(c, v, "detail", false, &s)) != 0)
+	if ((rc = get_string(c, v, "detail", false, STR_ANY, &s)) != 0)
 		return rc;
 	p->detail = clean_dup(s != NULL ? s : "", ACME_MAX_DETAIL);
 	free(s);
@@ -518,19 +491,26 @@ static int directory_fill(struct ctx *c, const json_t *root, void *out)
 	const json_t *meta;
 	int rc;
 
-	if ((rc = get_url(c, root, "newNonce", true, &d->new_nonce)) ||
-	    (rc = get_url(c, root, "newAccount", true, &d->new_account)) ||
-	    (rc = get_url(c, root, "newOrder", true, &d->new_order)) ||
-	    (rc = get_url(c, root, "revokeCert", false, &d->revoke_cert)) ||
-	    (rc = get_url(c, root, "keyChange", false, &d->key_change)) ||
-	    (rc = get_url(c, root, "newAuthz", false, &d->new_authz)) ||
+	if ((rc = get_string(c, root, "newNonce", true, STR_URL,
+	    &d->new_nonce)) ||
+	    (rc = get_string(c, root, "newAccount", true, STR_URL,
+	    &d->new_account)) ||
+	    (rc = get_string(c, root, "newOrder", true, STR_URL,
+	    &d->new_order)) ||
+	    (rc = get_string(c, root, "revokeCert", false, STR_URL,
+	    &d->revoke_cert)) ||
+	    (rc = get_string(c, root, "keyChange", false, STR_URL,
+	    &d->key_change)) ||
+	    (rc = get_string(c, root, "newAuthz", false, STR_URL,
+	    &d->new_authz)) ||
 	    (rc = get_member(c, root, "meta", false, "an object", &meta)) ||
 	    meta == NULL)
 		return rc;
 	/* Not fetched, only shown: Pebble's terms are a data: URL. */
-	if ((rc = get_text(c, meta, "termsOfService", false,
+	if ((rc = get_string(c, meta, "termsOfService", false, STR_TEXT,
 	    &d->terms_of_service)) ||
-	    (rc = get_text(c, meta, "website", false, &d->website)))
+	    (rc = get_string(c, meta, "website", false, STR_TEXT,
+	    &d->website)))
 		return rc;
 	return get_bool(c, meta, "externalAccountRequired", &d->eab_required);
 }
@@ -555,7 +535,7 @@ static int account_fill(struct ctx *c, const json_t *root, void *out)
 
 	if ((rc = get_status(c, root, ACCOUNT_STATUSES, &a->status)) != 0)
 		return rc;
-	return get_url(c, root, "orders", false, &a->orders);
+	return get_string(c, root, "orders", false, STR_URL, &a->orders);
 }
 
 int acme_account_parse(const char *json, size_t len,
@@ -593,9 +573,11 @@ static int order_fill(struct ctx *c, const json_t *root, void *out)
 	int rc;
 
 	if ((rc = get_status(c, root, ORDER_STATUSES, &o->status)) != 0 ||
-	    (rc = get_text(c, root, "expires", false, &o->expires)) != 0 ||
-	    (rc = get_url(c, root, "finalize", true, &o->finalize)) != 0 ||
-	    (rc = get_url(c, root, "certificate", false,
+	    (rc = get_string(c, root, "expires", false, STR_TEXT,
+	    &o->expires)) != 0 ||
+	    (rc = get_string(c, root, "finalize", true, STR_URL,
+	    &o->finalize)) != 0 ||
+	    (rc = get_string(c, root, "certificate", false, STR_URL,
 	    &o->certificate)) != 0 ||
 	    (rc = get_problem(c, root, &o->error)) != 0)
 		return rc;
@@ -677,10 +659,11 @@ static int challenge_parse(struct ctx *c, const json_t *v,
 	if (!json_is_object(v))
 		return bad(c, "a challenge is %s, not an object",
 		    type_name(v));
-	if ((rc = get_text(c, v, "type", true, &ch->type)) != 0 ||
-	    (rc = get_url(c, v, "url", true, &ch->url)) != 0 ||
+	if ((rc = get_string(c, v, "type", true, STR_TEXT, &ch->type)) != 0 ||
+	    (rc = get_string(c, v, "url", true, STR_URL, &ch->url)) != 0 ||
 	    (rc = get_status(c, v, CHALLENGE_STATUSES, &ch->status)) != 0 ||
-	    (rc = get_text(c, v, "token", false, &ch->token)) != 0 ||
+	    (rc = get_string(c, v, "token", false, STR_TEXT,
+	    &ch->token)) != 0 ||
 	    (rc = get_problem(c, v, &ch->error)) != 0)
 		return rc;
 	/*
@@ -707,7 +690,8 @@ static int authz_fill(struct ctx *c, const json_t *root, void *out)
 	int rc;
 
 	if ((rc = get_status(c, root, AUTHZ_STATUSES, &a->status)) != 0 ||
-	    (rc = get_text(c, root, "expires", false, &a->expires)) != 0 ||
+	    (rc = get_string(c, root, "expires", false, STR_TEXT,
+	    &a->expires)) != 0 ||
 	    (rc = get_bool(c, root, "wildcard", &a->wildcard)) != 0)
 		return rc;
 	if ((id = json_object_get(root, "identifier")) == NULL)
