@@ -107,34 +107,27 @@ void acme_note(struct acme_op *op, const char *status_text)
 		op->hooks.note(op->hooks.ctx, status_text);
 }
 
-/* Reads the problem document in resp into a person's text in buf; p is
- * to be released. */
-static const char *resp_problem(const struct http_resp *resp,
-    struct acme_problem *p, char *buf, size_t bufsz)
-{
-	char msg[256];
-
-	memset(p, 0, sizeof(*p));
-	if (resp->body_len > 0 && acme_problem_parse(resp->body,
-	    resp->body_len, p, msg, sizeof msg) == 0)
-		return acme_problem_describe(p, buf, bufsz);
-	acme_problem_release(p);
-	memset(p, 0, sizeof(*p));
-	snprintf(buf, bufsz, "HTTP %ld from %s", resp->status, resp->url);
-	return buf;
-}
-
 /*
- * The CA's word for the problem in resp ("rateLimited"; "HTTP <status>"
- * for anything but an ACME error) into word, its text into buf.
+ * Reads the problem document in resp: the CA's word for it into word
+ * ("rateLimited"; "HTTP <status>" for anything but an ACME error), and
+ * its text for a person into buf ("HTTP <status> from <url>" without
+ * a document).
  */
 static void resp_explain(const struct http_resp *resp, char word[64],
     char *buf, size_t bufsz)
 {
 	size_t n = strlen(ACME_ERROR_PREFIX);
-	struct acme_problem p;
+	struct acme_problem p = { 0 };
+	char msg[256];
 
-	resp_problem(resp, &p, buf, bufsz);
+	if (resp->body_len > 0 && acme_problem_parse(resp->body,
+	    resp->body_len, &p, msg, sizeof msg) == 0) {
+		acme_problem_describe(&p, buf, bufsz);
+	} else {
+		acme_problem_release(&p);
+		snprintf(buf, bufsz, "HTTP %ld from %s", resp->status,
+		    resp->url);
+	}
 	if (p.type && strncmp(p.type, ACME_ERROR_PREFIX, n) == 0)
 		snprintf(word, 64, "%s", p.type + n);
 	else
@@ -237,16 +230,14 @@ static void on_post(void *arg, int status, struct http_resp *resp,
     const char *msg)
 {
 	struct acme_op *op = arg;
-	struct acme_problem p;
-	char buf[256];
+	char buf[256], word[64];
 	bool bad_nonce = false;
 
 	if (status == 0) {
 		nonce_keep(op->a, resp);
 		if (resp->status == 400) {
-			resp_problem(resp, &p, buf, sizeof buf);
-			bad_nonce = acme_problem_is(&p, "badNonce");
-			acme_problem_release(&p);
+			resp_explain(resp, word, buf, sizeof buf);
+			bad_nonce = strcmp(word, "badNonce") == 0;
 		}
 	}
 	/* The CA refused the nonce, not the request: the same request with
@@ -413,8 +404,7 @@ static void on_account(struct acme_op *op, int status, struct http_resp *resp,
     const char *msg)
 {
 	struct ca_acme *a = op->a;
-	struct acme_problem p;
-	char buf[1100], err[1300];
+	char buf[1100], err[1300], word[64];
 
 	if (status != 0) {
 		snprintf(err, sizeof err, "cannot reach the ACME server for the "
@@ -429,13 +419,11 @@ static void on_account(struct acme_op *op, int status, struct http_resp *resp,
 		account_end(op, NULL);
 		return;
 	}
-	resp_problem(resp, &p, buf, sizeof buf);
-	if (!op->submit && acme_problem_is(&p, "accountDoesNotExist")) {
-		acme_problem_release(&p);
+	resp_explain(resp, word, buf, sizeof buf);
+	if (!op->submit && strcmp(word, "accountDoesNotExist") == 0) {
 		account_create(op);
 		return;
 	}
-	acme_problem_release(&p);
 	snprintf(err, sizeof err, "the ACME server refused the account: %s",
 	    buf);
 	account_end(op, err);
