@@ -38,10 +38,11 @@ struct http_xfer {
 	char errbuf[CURL_ERROR_SIZE];
 };
 
-/* One socket curl watches; freed in its poll's close callback. */
+/* One socket curl watches; freed in its poll's close callback. A few at
+ * most, so a singly linked list does. */
 struct http_sock {
 	struct http *h;
-	struct http_sock *prev, *next;
+	struct http_sock *next;
 	curl_socket_t fd;
 	uv_poll_t poll;
 };
@@ -86,14 +87,10 @@ static struct http_xfer *queue_pop(struct http *h)
 {
 	struct http_xfer *x = h->queue;
 
-	if (x == NULL)
-		return NULL;
-	h->queue = x->next;
-	if (h->queue != NULL)
-		h->queue->prev = NULL;
-	else
+	if (x != NULL && x == h->queue_tail)
 		h->queue_tail = NULL;
-	x->prev = x->next = NULL;
+	if (x != NULL)
+		list_remove(&h->queue, x);
 	return x;
 }
 
@@ -441,16 +438,14 @@ static void on_sock_close(uv_handle_t *handle)
 /* Stops watching s, forgets it and closes its poll (freed later). */
 static void sock_close(struct http *h, struct http_sock *s)
 {
+	struct http_sock **pp;
+
 	uv_poll_stop(&s->poll);
 	if (!h->cleaning)
 		curl_multi_assign(h->multi, s->fd, NULL);
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		h->socks = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
-	s->prev = s->next = NULL;
+	for (pp = &h->socks; *pp != s; pp = &(*pp)->next)
+		;
+	*pp = s->next;
 	uv_close((uv_handle_t *)&s->poll, on_sock_close);
 }
 
@@ -482,8 +477,6 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *arg,
 		s->h = h;
 		s->fd = fd;
 		s->next = h->socks;
-		if (h->socks != NULL)
-			h->socks->prev = s;
 		h->socks = s;
 		h->handles++;
 		curl_multi_assign(h->multi, fd, s);
