@@ -492,16 +492,16 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *arg,
 
 /* ---- starting and finishing transfers ---- */
 
-/* Adds x to the multi handle; on failure fills x->errbuf. */
-static int start(struct http *h, struct http_xfer *x)
+/* Adds x to the multi handle. Returns 0 or CF_EINTERNAL with msg. */
+static int start(struct http *h, struct http_xfer *x, char *msg,
+    size_t msgsz)
 {
 	CURLMcode mc = curl_multi_add_handle(h->multi, x->easy);
 
-	if (mc != CURLM_OK) {
-		snprintf(x->errbuf, sizeof x->errbuf, "%s",
+	if (mc != CURLM_OK)
+		return cf_error(msg, msgsz, CF_EINTERNAL, "cannot start "
+		    "request to '%s': %s", x->resp.url,
 		    curl_multi_strerror(mc));
-		return CF_EINTERNAL;
-	}
 	list_push(&h->active, x);
 	h->in_flight++;
 	return 0;
@@ -535,13 +535,9 @@ static void pump(struct http *h)
 	char msg[CURL_ERROR_SIZE + 512];
 
 	while (!h->closing && h->in_flight < h->max_in_flight &&
-	    (x = queue_pop(h)) != NULL) {
-		if (start(h, x) != 0) {
-			snprintf(msg, sizeof msg, "cannot start request to "
-			    "'%s': %s", x->resp.url, x->errbuf);
+	    (x = queue_pop(h)) != NULL)
+		if (start(h, x, msg, sizeof msg) != 0)
 			respond(x, CF_EINTERNAL, msg);
-		}
-	}
 }
 
 /* The message for a transfer that ended with res; returns its code. */
@@ -727,25 +723,16 @@ int http_request(struct http *h, const struct http_req *req,
 	x->h = h;
 	x->cb = cb;
 	x->arg = arg;
-	if ((x->resp.url = strdup(req->url)) == NULL) {
-		xfer_free(x);
-		return CF_ENOMEM;
-	}
-	if ((rc = easy_new(h, x, req, msg, msgsz)) != 0) {
-		xfer_free(x);
-		return rc;
-	}
-	if (h->in_flight < h->max_in_flight && h->queue == NULL) {
-		if (start(h, x) != 0) {
-			rc = cf_error(msg, msgsz, CF_EINTERNAL, "cannot start "
-			    "request to '%s': %s", req->url, x->errbuf);
-			xfer_free(x);
-			return rc;
-		}
-	} else {
+	rc = (x->resp.url = strdup(req->url)) == NULL ? CF_ENOMEM :
+	    easy_new(h, x, req, msg, msgsz);
+	/* Behind the queue when it is full or others wait already. */
+	if (rc == 0 && h->in_flight < h->max_in_flight && h->queue == NULL)
+		rc = start(h, x, msg, msgsz);
+	else if (rc == 0)
 		queue_push(h, x);
-	}
-	return 0;
+	if (rc != 0)
+		xfer_free(x);
+	return rc;
 }
 
 #define MSETOPT(opt, val) do { \
