@@ -112,34 +112,27 @@ static const char *const alg_names[] = {
 	[JWS_RS256] = "RS256",
 };
 
-/* The EC curve of key as "P-256" or "P-384", or NULL (name in buf). */
-static const char *ec_curve(EVP_PKEY *key, char *buf, size_t bufsz)
-{
-	buf[0] = '\0';
-	if (!EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME,
-	    buf, bufsz, NULL))
-		return NULL;
-	if (strcmp(buf, "prime256v1") == 0 || strcmp(buf, "P-256") == 0)
-		return "P-256";
-	if (strcmp(buf, "secp384r1") == 0 || strcmp(buf, "P-384") == 0)
-		return "P-384";
-	return NULL;
-}
-
 int jws_alg_of(EVP_PKEY *key, enum jws_alg *alg, char *msg, size_t msgsz)
 {
-	char group[64];
-	const char *crv;
+	char group[64] = "";
 
 	if (key == NULL)
 		return cf_error(msg, msgsz, CF_EINVAL, "no account key");
 	switch (EVP_PKEY_get_base_id(key)) {
 	case EVP_PKEY_EC:
-		if ((crv = ec_curve(key, group, sizeof group)) == NULL)
+		/* The group by its OpenSSL or its NIST name. */
+		EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME,
+		    group, sizeof group, NULL);
+		if (strcmp(group, "prime256v1") == 0 ||
+		    strcmp(group, "P-256") == 0)
+			*alg = JWS_ES256;
+		else if (strcmp(group, "secp384r1") == 0 ||
+		    strcmp(group, "P-384") == 0)
+			*alg = JWS_ES384;
+		else
 			return cf_error(msg, msgsz, CF_EINVAL, "unsupported "
 			    "account key 'ec %s': use ec P-256, ec P-384 or "
 			    "rsa", group[0] != '\0' ? group : "unknown");
-		*alg = strcmp(crv, "P-256") == 0 ? JWS_ES256 : JWS_ES384;
 		return 0;
 	case EVP_PKEY_RSA:
 		if (EVP_PKEY_get_bits(key) < 2048)
