@@ -51,8 +51,6 @@ static void acme_op_free(struct acme_op *op)
 {
 	size_t i;
 
-	if (op == NULL)
-		return;
 	free(op->server);
 	free(op->csr_pem);
 	strv_free(op->sans);
@@ -99,12 +97,6 @@ void acme_reply(struct acme_op *op, enum ca_answer answer,
 	op->cb(op->arg, &r);
 	ca_reply_release(&r);
 	acme_op_free(op);
-}
-
-void acme_note(struct acme_op *op, const char *status_text)
-{
-	if (op->hooks.note != NULL)
-		op->hooks.note(op->hooks.ctx, status_text);
 }
 
 /*

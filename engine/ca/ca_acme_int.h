@@ -124,8 +124,6 @@ void acme_refused(struct acme_op *op, const struct http_resp *resp,
     const char *what, enum ca_answer answer);
 /* Retry-After in seconds (at least 1), or -1 when the CA sent none. */
 int acme_retry_of(const struct http_resp *resp);
-/* Tells the engine a status the CA reported on the way (journaled). */
-void acme_note(struct acme_op *op, const char *status_text);
 /*
  * Handles what every step handles alike: no answer or a broken one
  * (pending, back-off), an oversized one (error), 5xx and 429 (pending,

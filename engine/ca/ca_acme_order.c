@@ -21,6 +21,13 @@
 
 #define CHALLENGE_DIR ".well-known/acme-challenge/"
 
+/* Tells the engine a status the CA reported on the way (journaled). */
+static void note_status(struct acme_op *op, const char *status_text)
+{
+	if (op->hooks.note != NULL)
+		op->hooks.note(op->hooks.ctx, status_text);
+}
+
 static void malformed(struct acme_op *op, const char *msg)
 {
 	char detail[600];
@@ -45,7 +52,7 @@ static bool read_order(struct acme_op *op, struct http_resp *resp,
 	}
 	snprintf(m, sizeof m, "order %s", acme_status_name(o->status));
 	if (note)
-		acme_note(op, m);
+		note_status(op, m);
 	return true;
 }
 
@@ -314,21 +321,20 @@ static void finalize(struct acme_op *op)
 	X509_REQ *csr = NULL;
 	unsigned char *der = NULL;
 	char *payload = NULL, m[256];
+	bool ok;
 	int len;
 
-	if (op->csr_pem == NULL || crypto_csr_from_pem(op->csr_pem, "the CSR",
-	    &csr, m, sizeof m) != 0 || (len = i2d_X509_REQ(csr, &der)) <= 0 ||
-	    acme_finalize_payload(der, (size_t)len, &payload, m,
-	    sizeof m) != 0) {
-		X509_REQ_free(csr);
-		OPENSSL_free(der);
-		acme_reply(op, CA_ERROR, "order ready", op->csr_pem ? m :
-		    "no CSR to finalize the order with", -1);
-		return;
-	}
+	ok = op->csr_pem != NULL && crypto_csr_from_pem(op->csr_pem,
+	    "the CSR", &csr, m, sizeof m) == 0 &&
+	    (len = i2d_X509_REQ(csr, &der)) > 0 &&
+	    acme_finalize_payload(der, (size_t)len, &payload, m, sizeof m) == 0;
 	X509_REQ_free(csr);
 	OPENSSL_free(der);
-	acme_post(op, op->order.finalize, payload, on_finalize);
+	if (ok)
+		acme_post(op, op->order.finalize, payload, on_finalize);
+	else
+		acme_reply(op, CA_ERROR, "order ready", op->csr_pem ? m :
+		    "no CSR to finalize the order with", -1);
 	free(payload);
 }
 
@@ -413,11 +419,12 @@ static void answer(struct acme_op *op, const struct acme_authz *az)
 /* The reason an authorization failed: its challenge's problem. */
 static void authz_denied(struct acme_op *op, const struct acme_authz *az)
 {
-	char buf[1100], detail[1400];
+	char buf[1100], detail[1400], text[64];
 	size_t i;
 
-	snprintf(buf, sizeof buf, "authorization %s",
+	snprintf(text, sizeof text, "authorization %s",
 	    acme_status_name(az->status));
+	snprintf(buf, sizeof buf, "%s", text);
 	for (i = 0; i < az->nchallenges; i++)
 		if (az->challenges[i].error) {
 			acme_problem_describe(az->challenges[i].error, buf,
@@ -426,9 +433,7 @@ static void authz_denied(struct acme_op *op, const struct acme_authz *az)
 		}
 	snprintf(detail, sizeof detail, "%s %s: %s", az->identifier.type,
 	    az->identifier.value, buf);
-	snprintf(buf, sizeof buf, "authorization %s",
-	    acme_status_name(az->status));
-	acme_reply(op, CA_DENIED, buf, detail, -1);
+	acme_reply(op, CA_DENIED, text, detail, -1);
 }
 
 static void on_authz(struct acme_op *op, int status, struct http_resp *resp,
@@ -449,7 +454,7 @@ static void on_authz(struct acme_op *op, int status, struct http_resp *resp,
 	if (az.status == ACME_PENDING)
 		op->authz_pending++;
 	snprintf(m, sizeof m, "authorization %s", acme_status_name(az.status));
-	acme_note(op, m);
+	note_status(op, m);
 	if (az.status == ACME_PENDING && !op->scan_invalid) {
 		answer(op, &az);
 	} else if (az.status == ACME_VALID || az.status == ACME_PENDING) {
