@@ -234,11 +234,10 @@ static void on_post(void *arg, int status, struct http_resp *resp,
 	}
 	/* The CA refused the nonce, not the request: the same request with
 	 * a fresh nonce, a bounded number of times. */
-	if (bad_nonce && ++op->nonce_tries < ACME_BADNONCE_TRIES) {
+	if (bad_nonce && ++op->nonce_tries < ACME_BADNONCE_TRIES)
 		post_send(op);
-		return;
-	}
-	op->next(op, status, resp, msg);
+	else
+		op->next(op, status, resp, msg);
 }
 
 static void on_new_nonce(void *arg, int status, struct http_resp *resp,
@@ -248,17 +247,14 @@ static void on_new_nonce(void *arg, int status, struct http_resp *resp,
 
 	if (status == 0)
 		nonce_keep(op->a, resp);
-	if (op->a->nnonces == 0) {
+	if (op->a->nnonces > 0)
+		post_send(op);
+	else if (status == 0 && resp->status >= 400)
 		/* The step judges the refusal (5xx, 429...) as its own. */
-		if (status == 0 && resp->status >= 400) {
-			op->next(op, 0, resp, msg);
-			return;
-		}
+		op->next(op, 0, resp, msg);
+	else
 		op->next(op, status != 0 ? status : CF_EIO, NULL, status != 0 ?
 		    msg : "the ACME server sent no Replay-Nonce");
-		return;
-	}
-	post_send(op);
 }
 
 static void post_send(struct acme_op *op)
@@ -365,6 +361,7 @@ static void account_create(struct acme_op *op)
 	struct ca_acme *a = op->a;
 	json_t *eab = NULL;
 	char *payload = NULL, m[256], err[512];
+	int rc;
 
 	if (a->dir.eab_required && a->eab_kid == NULL) {
 		account_end(op, "the ACME server requires external account "
@@ -380,13 +377,13 @@ static void account_create(struct acme_op *op)
 	}
 	/* Creating the account agrees to the CA's terms of service, as
 	 * certbot --agree-tos and lego --accept-tos do. */
-	if (acme_new_account_payload((const char *const *)a->contact,
-	    a->ncontact, true, false, eab, &payload, m, sizeof m) != 0) {
-		json_decref(eab);
+	rc = acme_new_account_payload((const char *const *)a->contact,
+	    a->ncontact, true, false, eab, &payload, m, sizeof m);
+	json_decref(eab);
+	if (rc != 0) {
 		account_end(op, m);
 		return;
 	}
-	json_decref(eab);
 	op->submit = true;          /* marks the creating request */
 	acme_post(op, a->dir.new_account, payload, on_account);
 	free(payload);
