@@ -56,12 +56,8 @@ static int b64url_value(unsigned char c)
 
 bool jws_b64url_valid(const char *s)
 {
-	if (s == NULL || *s == '\0')
-		return false;
-	for (; *s != '\0'; s++)
-		if (b64url_value((unsigned char)*s) < 0)
-			return false;
-	return true;
+	return s != NULL && *s != '\0' &&
+	    s[strspn(s, b64url_alphabet)] == '\0';
 }
 
 int jws_b64url_decode(const char *in, size_t len, unsigned char **out,

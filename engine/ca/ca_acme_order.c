@@ -531,10 +531,7 @@ static void on_order(struct acme_op *op, int status, struct http_resp *resp,
 		clean_then(op, pending_processing);
 		return;
 	case ACME_VALID:
-		if (op->order.certificate == NULL) {
-			malformed(op, "a valid order without a certificate URL");
-			return;
-		}
+		/* acme_order_parse saw to its certificate URL. */
 		clean_then(op, download_next);
 		return;
 	default:
