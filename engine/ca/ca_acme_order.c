@@ -227,11 +227,6 @@ void acme_order_open(struct acme_op *op)
 
 /* ---- downloading the certificate and its alternates ---- */
 
-static void issued(struct acme_op *op)
-{
-	acme_reply(op, CA_ISSUED, "order valid", NULL, -1);
-}
-
 static void download_next(struct acme_op *op);
 
 static void on_certificate(struct acme_op *op, int status,
@@ -268,13 +263,10 @@ static void download_next(struct acme_op *op)
 {
 	size_t i;
 
-	if (op->nchains == 0) {
-		acme_post(op, op->order.certificate, NULL, on_certificate);
-		return;
-	}
-	if (op->nchains - 1 < op->nalt_urls) {
-		acme_post(op, op->alt_urls[op->nchains - 1], NULL,
-		    on_certificate);
+	/* The certificate, then each alternate chain it links to. */
+	if (op->nchains == 0 || op->nchains - 1 < op->nalt_urls) {
+		acme_post(op, op->nchains == 0 ? op->order.certificate :
+		    op->alt_urls[op->nchains - 1], NULL, on_certificate);
 		return;
 	}
 	/* The preferred chain first; the engine tries the rest in order
@@ -289,7 +281,7 @@ static void download_next(struct acme_op *op)
 			op->preferred = true;
 			break;
 		}
-	issued(op);
+	acme_reply(op, CA_ISSUED, "order valid", NULL, -1);
 }
 
 /* ---- finalize ---- */
