@@ -42,7 +42,6 @@ enum acme_account_state {
 };
 
 struct acme_op;
-struct http_resp;
 
 /* One step's continuation: status and resp as http_done_cb gives them. */
 typedef void (*acme_step)(struct acme_op *op, int status,
