@@ -71,15 +71,11 @@ static void acme_op_free(struct acme_op *op)
 void acme_reply(struct acme_op *op, enum ca_answer answer,
     const char *status_text, const char *detail, int retry_after)
 {
+	struct ca_reply r = { .answer = answer, .ref = dup_or_null(op->ref),
+	    .status_text = dup_or_null(status_text),
+	    .detail = dup_or_null(detail), .retry_after = retry_after };
 	struct acme_strikes *k;
-	struct ca_reply r;
 
-	memset(&r, 0, sizeof r);
-	r.answer = answer;
-	r.ref = dup_or_null(op->ref);
-	r.status_text = dup_or_null(status_text);
-	r.detail = dup_or_null(detail);
-	r.retry_after = retry_after;
 	if (!op->strike && (k = strikes_of(op)) != NULL)
 		k->n = 0;
 	if (answer == CA_ISSUED && op->nchains > 0) {
@@ -573,8 +569,7 @@ static void acme_free(struct ca_driver *ca)
 	free(a->directory_url);
 	strv_free(a->contact);
 	free(a->eab_kid);
-	if (a->eab_hmac_key)
-		crypto_secret_free(a->eab_hmac_key, 0);
+	crypto_secret_free(a->eab_hmac_key, 0);
 	free(a->preferred_chain);
 	acme_directory_release(&a->dir);
 	free(a->kid);
@@ -643,7 +638,9 @@ int ca_acme_new(uv_loop_t *loop, const struct ca_acme_config *cfg,
     struct ca_driver **out, char *msg, size_t msgsz)
 {
 	struct ca_acme *a = calloc(1, sizeof(*a));
-	struct http_config hc = { 0 };
+	struct http_config hc = { .ca_file = cfg->tls_ca_file,
+	    .max_in_flight = cfg->max_in_flight > 0 ? cfg->max_in_flight : 8,
+	    .user_agent = "certfleet" };
 	enum jws_alg alg;
 	size_t i;
 	int rc;
@@ -673,9 +670,6 @@ int ca_acme_new(uv_loop_t *loop, const struct ca_acme_config *cfg,
 	    (cfg->eab_kid && (!a->eab_kid || !a->eab_hmac_key)) ||
 	    (cfg->preferred_chain && !a->preferred_chain))
 		goto nomem;
-	hc.ca_file = cfg->tls_ca_file;
-	hc.max_in_flight = cfg->max_in_flight > 0 ? cfg->max_in_flight : 8;
-	hc.user_agent = "certfleet";
 	if ((rc = http_init(&a->http, loop, &hc, msg, msgsz)) != 0)
 		goto fail;
 	a->http_open = true;
