@@ -137,7 +137,7 @@ static json_t *cert_json(const char *pem)
 	crypto_cert_serial(leaf, serial, sizeof serial);
 	crypto_cert_not_before(leaf, &nb);
 	crypto_cert_not_after(leaf, &na);
-	crypto_cert_key_describe(leaf, key, sizeof key);
+	crypto_key_describe(X509_get0_pubkey(leaf), key, sizeof key);
 	crypto_thumbprint(leaf, sha1);
 	crypto_fingerprint_sha256(leaf, sha256);
 	if (crypto_cert_sans(leaf, &v, &n) == 0)

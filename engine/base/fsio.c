@@ -96,8 +96,7 @@ int fsio_sync_fd(int fd)
 	return 0;
 }
 
-/* Makes a rename or unlink in dir durable. */
-static int sync_dir(const char *dir)
+int fsio_sync_dir(const char *dir)
 {
 	int fd, rc, e;
 
@@ -191,7 +190,7 @@ int fsio_write_atomic(const char *path, const void *data, size_t len,
 		    "cannot replace '%s': %s", path, strerror(e));
 	}
 	free(tmp);
-	if (sync_dir(dir) != 0) {
+	if (fsio_sync_dir(dir) != 0) {
 		e = errno;
 		free(dir);
 		return cf_error(msg, msgsz, CF_EIO,

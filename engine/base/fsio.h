@@ -91,6 +91,10 @@ int fsio_write_new_at(int dfd, const char *name, const void *data,
  * is no failure. Returns 0 or -1 with errno set. */
 int fsio_sync_fd(int fd);
 
+/* Makes a rename, link or unlink in dir durable (fsio_sync_fd on it).
+ * Returns 0 or -1 with errno set. */
+int fsio_sync_dir(const char *dir);
+
 /* A random 64-bit value for temporary and version names: not a secret
  * (O_EXCL makes a guessed name harmless), it only avoids retries. */
 uint64_t fsio_random64(void);
