@@ -51,7 +51,7 @@ static const char *const command_only_keys[] = {
 };
 static const char *const eab_keys[] = { "kid", "hmac_key", NULL };
 
-void fleet_init(struct fleet *f)
+static void fleet_init(struct fleet *f)
 {
 	memset(f, 0, sizeof(*f));
 	template_init(&f->tmpl);
@@ -361,10 +361,11 @@ static void parse_command(struct fleet *f, const struct cfg *c,
 static void parse_ca(struct fleet *f, const struct cfg *c,
     config_setting_t *root)
 {
+	static const char *const approvals[] = { "auto", "manual", NULL };
 	config_setting_t *ca = cfg_group(c, root, "ca", "the fleet file");
-	const char *type, *approval;
-	char **ips = NULL;
-	int *lines = NULL;
+	const char *type;
+	char **ips = NULL, names[64];
+	int *lines = NULL, t;
 	size_t i, n = 0;
 
 	f->ca.type = CA_LOCAL;
@@ -372,14 +373,16 @@ static void parse_ca(struct fleet *f, const struct cfg *c,
 	if (ca) {
 		cfg_check_keys(c, ca, "ca", ca_keys);
 		if (cfg_string(c, ca, "type", false, &type, "ca")) {
-			int t = ca_type_from_name(type);
-
-			if (t >= 0)
+			for (t = 0; ca_type_names[t] &&
+			    strcmp(ca_type_names[t], type) != 0; t++)
+				;
+			if (ca_type_names[t] != NULL)
 				f->ca.type = (enum ca_type)t;
 			else
 				cfg_error(c, config_setting_get_member(ca,
 				    "type"), "unknown CA type '%s' (use %s)",
-				    type, ca_type_names());
+				    type, cfg_names(ca_type_names, names,
+				    sizeof names));
 		}
 		cfg_int(c, ca, "max_wait", false, 0, 86400, &f->ca.max_wait,
 		    "ca");
@@ -401,14 +404,8 @@ static void parse_ca(struct fleet *f, const struct cfg *c,
 	    "issuing.key");
 	if (ca == NULL)
 		return;
-	if (cfg_string(c, ca, "approval", false, &approval, "ca")) {
-		if (strcmp(approval, "manual") == 0)
-			f->ca.manual_approval = true;
-		else if (strcmp(approval, "auto") != 0)
-			cfg_error(c, config_setting_get_member(ca, "approval"),
-			    "unknown approval '%s' in ca (use auto or manual)",
-			    approval);
-	}
+	f->ca.manual_approval = cfg_enum(c, ca, "approval", approvals,
+	    "ca") == 1;
 	if (cfg_strings(c, ca, "allowed_domains", false, &f->ca.allowed_domains,
 	    &f->ca.ndomains, &lines, "ca")) {
 		for (i = 0; i < f->ca.ndomains; i++)
