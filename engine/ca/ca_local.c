@@ -184,12 +184,34 @@ static int add_conf_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
 	return ok;
 }
 
-/* Sets notBefore to now - CA_BACKDATE and notAfter to now + days. */
-static int set_validity(X509 *x, time_t now, int days)
+/*
+ * Fills in what every certificate made here has: version 3, a random
+ * serial, subject and issuer (issuer NULL: self-signed), validity from
+ * now - CA_BACKDATE to now + days, key, basic constraints, key usage and
+ * key identifiers. Returns 1 or 0.
+ */
+static int cert_fill(X509 *x, X509 *issuer, X509_NAME *subject,
+    EVP_PKEY *key, time_t now, int days, const char *basic,
+    const char *usage)
 {
-	return X509_time_adj_ex(X509_getm_notBefore(x), 0, -CA_BACKDATE,
-	    &now) != NULL &&
-	    X509_time_adj_ex(X509_getm_notAfter(x), days, 0, &now) != NULL;
+	X509V3_CTX ctx;
+
+	if (!X509_set_version(x, 2) || !set_random_serial(x) ||
+	    !X509_set_subject_name(x, subject) ||
+	    !X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) :
+	    subject) ||
+	    X509_time_adj_ex(X509_getm_notBefore(x), 0, -CA_BACKDATE,
+	    &now) == NULL ||
+	    X509_time_adj_ex(X509_getm_notAfter(x), days, 0, &now) == NULL ||
+	    !X509_set_pubkey(x, key))
+		return 0;
+	X509V3_set_ctx(&ctx, issuer ? issuer : x, x, NULL, NULL, 0);
+	/* SKI before AKI: a self-signed AKI is taken from its own SKI. */
+	return add_conf_ext(x, &ctx, NID_basic_constraints, basic) &&
+	    add_conf_ext(x, &ctx, NID_key_usage, usage) &&
+	    add_conf_ext(x, &ctx, NID_subject_key_identifier, "hash") &&
+	    add_conf_ext(x, &ctx, NID_authority_key_identifier,
+	    "keyid:always");
 }
 
 /*
@@ -202,7 +224,6 @@ static int make_ca_cert(EVP_PKEY *key, const char *cn, const char *org,
     X509 **out, char *msg, size_t msgsz)
 {
 	X509_NAME *name = NULL;
-	X509V3_CTX ctx;
 	X509 *x;
 	int rc = CF_ECRYPTO;
 
@@ -217,21 +238,9 @@ static int make_ca_cert(EVP_PKEY *key, const char *cn, const char *org,
 		rc = CF_EINVAL;
 		goto fail;
 	}
-	if (!X509_set_version(x, 2) || !set_random_serial(x) ||
-	    !X509_set_subject_name(x, name) ||
-	    !X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) :
-	    name) ||
-	    !set_validity(x, now, days) || !X509_set_pubkey(x, key))
-		goto fail;
-	X509V3_set_ctx(&ctx, issuer ? issuer : x, x, NULL, NULL, 0);
-	/* SKI before AKI: a self-signed AKI is taken from its own SKI. */
-	if (!add_conf_ext(x, &ctx, NID_basic_constraints, pathlen >= 0 ?
-	    "critical,CA:TRUE,pathlen:0" : "critical,CA:TRUE") ||
-	    !add_conf_ext(x, &ctx, NID_key_usage,
-	    "critical,keyCertSign,cRLSign") ||
-	    !add_conf_ext(x, &ctx, NID_subject_key_identifier, "hash") ||
-	    !add_conf_ext(x, &ctx, NID_authority_key_identifier,
-	    "keyid:always"))
+	if (!cert_fill(x, issuer, name, key, now, days, pathlen >= 0 ?
+	    "critical,CA:TRUE,pathlen:0" : "critical,CA:TRUE",
+	    "critical,keyCertSign,cRLSign"))
 		goto fail;
 	if (issuer_key == NULL)
 		issuer_key = key;
@@ -596,7 +605,6 @@ int ca_local_sign(struct ca_local *ca, X509_REQ *csr,
 	GENERAL_NAMES *gens = NULL;
 	X509_NAME *name = NULL;
 	EVP_PKEY *pub;
-	X509V3_CTX ctx;
 	time_t ca_end;
 	X509 *x = NULL;
 	int rc, crit;
@@ -640,22 +648,11 @@ int ca_local_sign(struct ca_local *ca, X509_REQ *csr,
 		goto done;
 	}
 	rc = CF_ECRYPTO;
-	if ((x = X509_new()) == NULL || !X509_set_version(x, 2) ||
-	    !set_random_serial(x) ||
-	    !X509_set_issuer_name(x, X509_get_subject_name(ca->issuing)) ||
-	    !X509_set_subject_name(x, name) ||
-	    !set_validity(x, now, rs->days) || !X509_set_pubkey(x, pub))
-		goto fail;
-	X509V3_set_ctx(&ctx, ca->issuing, x, NULL, NULL, 0);
-	if (!add_conf_ext(x, &ctx, NID_basic_constraints,
-	    "critical,CA:FALSE") ||
-	    !add_conf_ext(x, &ctx, NID_key_usage,
+	if ((x = X509_new()) == NULL || !cert_fill(x, ca->issuing, name, pub,
+	    now, rs->days, "critical,CA:FALSE",
 	    EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA ?
 	    "critical,digitalSignature,keyEncipherment" :
-	    "critical,digitalSignature") ||
-	    !add_conf_ext(x, &ctx, NID_subject_key_identifier, "hash") ||
-	    !add_conf_ext(x, &ctx, NID_authority_key_identifier,
-	    "keyid:always"))
+	    "critical,digitalSignature"))
 		goto fail;
 	/* RFC 5280 4.2.1.6: the SAN is critical when the subject is empty. */
 	if (gens != NULL && X509_add1_ext_i2d(x, NID_subject_alt_name, gens,
