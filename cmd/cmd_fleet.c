@@ -55,7 +55,6 @@ int cmd_journal_of(const struct fleet *f, struct journal *jr, bool *found)
 	return rc;
 }
 
-
 void cmd_print_json(json_t *j)
 {
 	if (j == NULL) {

@@ -94,7 +94,6 @@ static int run_targets(struct run *r)
 {
 	const struct server *s;
 	size_t i, nf = r->f.nservers;
-
 	int rc;
 
 	r->tg = calloc(nf + 1, sizeof(*r->tg));
