@@ -103,7 +103,7 @@ struct fleet {
 	size_t nservers;
 };
 
-void fleet_init(struct fleet *f);
+/* Frees what f holds; f is then as fleet_load starts it. */
 void fleet_release(struct fleet *f);
 
 /*
