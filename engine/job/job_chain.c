@@ -121,18 +121,9 @@ static unsigned ekus_needed(unsigned usages)
 
 static char *missing_json(const struct chain_verdict *v)
 {
-	json_t *a = json_array();
-	char *s;
-	size_t i;
+	json_t *a = report_missing_json(v);
+	char *s = a ? json_dumps(a, JSON_COMPACT) : NULL;
 
-	for (i = 0; a && i < v->nmissing; i++)
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s}",
-		    "kind", chain_kind_name(v->missing[i].kind),
-		    "subject", v->missing[i].subject ?
-		    v->missing[i].subject : "", "sha1", v->missing[i].sha1,
-		    "reason", v->missing[i].reason ?
-		    v->missing[i].reason : ""));
-	s = a ? json_dumps(a, JSON_COMPACT) : NULL;
 	json_decref(a);
 	return s;
 }
