@@ -9,6 +9,7 @@
  */
 #include "engine/chain/chain.h"
 #include "engine/base/err.h"
+#include "engine/base/fsio.h"
 #include "engine/base/reqspec.h"
 #include "engine/base/str.h"
 
@@ -194,101 +195,56 @@ static int load_file(struct cert_store *s, const char *path, char *msg,
     size_t msgsz)
 {
 	struct stat st;
-	char *buf;
-	size_t have = 0;
-	ssize_t n;
+	char *buf = NULL;
+	size_t len;
 	int fd, rc;
 
 	/* O_NONBLOCK: a FIFO swapped in after the stat must not hang us. */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return io_error(msg, msgsz, CF_EIO, path, errno);
-	if (fstat(fd, &st) != 0) {
+	if (fstat(fd, &st) != 0)
 		rc = io_error(msg, msgsz, CF_EIO, path, errno);
-		close(fd);
-		return rc;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size > STORE_FILE_MAX) {
-		close(fd);
-		return cf_error(msg, msgsz, CF_EINVAL, "cannot read '%s': %s",
-		    path, S_ISREG(st.st_mode) ? "larger than 64 MiB" :
-		    "not a regular file");
-	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		close(fd);
-		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
-	}
-	while (have < (size_t)st.st_size) {
-		n = read(fd, buf + have, (size_t)st.st_size - have);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = io_error(msg, msgsz, CF_EIO, path, errno);
-			close(fd);
-			free(buf);
-			return rc;
-		}
-		if (n == 0)
-			break;
-		have += (size_t)n;
-	}
+	else if (!S_ISREG(st.st_mode))
+		rc = cf_error(msg, msgsz, CF_EINVAL, "cannot read '%s': not a "
+		    "regular file", path);
+	else if ((rc = fsio_read_fd(fd, STORE_FILE_MAX, &buf, &len)) == 0)
+		rc = cert_store_add_pem(s, buf, len, path, msg, msgsz);
+	else if (rc == CF_EIO)
+		rc = io_error(msg, msgsz, CF_EIO, path, errno);
+	else if (rc == CF_ENOMEM)
+		rc = cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
+	else
+		rc = cf_error(msg, msgsz, CF_EINVAL, "cannot read '%s': larger "
+		    "than 64 MiB", path);
 	close(fd);
-	rc = cert_store_add_pem(s, buf, have, path, msg, msgsz);
 	free(buf);
 	return rc;
 }
 
-static int cmp_names(const void *a, const void *b)
+static int not_hidden(const struct dirent *de)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return de->d_name[0] != '.';
 }
 
 static int load_dir(struct cert_store *s, const char *dir, char *msg,
     size_t msgsz)
 {
-	DIR *d;
-	struct dirent *de;
+	struct dirent **names;
 	struct stat st;
-	char **names = NULL, **grown, *path;
-	size_t n = 0, cap = 0, i;
-	int rc = 0;
+	char *path;
+	int n, i, rc = 0;
 
-	if ((d = opendir(dir)) == NULL)
-		return io_error(msg, msgsz, CF_EIO, dir, errno);
-	while (rc == 0) {
-		errno = 0;
-		if ((de = readdir(d)) == NULL) {
-			if (errno != 0)
-				rc = io_error(msg, msgsz, CF_EIO, dir, errno);
-			break;
-		}
-		if (de->d_name[0] == '.')
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 32;
-			grown = realloc(names, cap * sizeof(*names));
-			if (grown == NULL) {
-				rc = cf_error(msg, msgsz, CF_ENOMEM,
-				    "out of memory");
-				break;
-			}
-			names = grown;
-		}
-		if ((names[n] = strdup(de->d_name)) == NULL)
-			rc = cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
-		else
-			n++;
-	}
-	closedir(d);
-	if (n > 0)
-		qsort(names, n, sizeof(*names), cmp_names);
+	/* alphasort is strcmp order: certfleet keeps the C locale. */
+	if ((n = scandir(dir, &names, not_hidden, alphasort)) < 0)
+		return errno == ENOMEM ? cf_error(msg, msgsz, CF_ENOMEM,
+		    "out of memory") : io_error(msg, msgsz, CF_EIO, dir, errno);
 	for (i = 0; i < n && rc == 0; i++) {
-		if ((path = cf_asprintf("%s/%s", dir, names[i])) == NULL) {
-			rc = cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
-			break;
-		}
+		path = cf_asprintf("%s/%s", dir, names[i]->d_name);
 		/* stat follows symlinks; dangling ones and dirs are skipped. */
-		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+		if (path == NULL)
+			rc = cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
+		else if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
 			rc = load_file(s, path, msg, msgsz);
 		free(path);
 	}
@@ -320,17 +276,13 @@ int cert_store_load_path(struct cert_store *s, const char *path, char *msg,
 
 const char *chain_status_name(enum chain_status st)
 {
-	switch (st) {
-	case CHAIN_OK:
-		return "ok";
-	case CHAIN_MISSING_CA:
-		return "missing_ca";
-	case CHAIN_INVALID:
-		return "invalid";
-	case CHAIN_UNKNOWN:
-		break;
-	}
-	return "unknown";
+	static const char *const names[] = {
+		[CHAIN_OK] = "ok", [CHAIN_MISSING_CA] = "missing_ca",
+		[CHAIN_INVALID] = "invalid", [CHAIN_UNKNOWN] = "unknown",
+	};
+
+	return (unsigned)st < sizeof names / sizeof names[0] ? names[st] :
+	    "unknown";
 }
 
 const char *chain_kind_name(enum chain_kind kind)
@@ -959,18 +911,14 @@ int chain_diagnose(X509 *leaf, STACK_OF(X509) *ca_chain,
 	return rc;
 }
 
-static int preflight(STACK_OF(X509) *ca_chain, const struct cert_store *roots,
-    const struct cert_store *intermediates, time_t now,
-    struct chain_verdict *out, char *msg, size_t msgsz)
+/* The verdict on a chain ca_chain of n CAs into out; or a CF_E* code. */
+static int preflight(STACK_OF(X509) *ca_chain, int n,
+    const struct cert_store *roots, const struct cert_store *intermediates,
+    time_t now, struct chain_verdict *out)
 {
-	X509 *top, *bad_by = NULL;
-	int i, n, rc, ok, bad_sig = 0;
+	X509 *top = sk_X509_value(ca_chain, n - 1), *bad_by = NULL;
+	int i, rc, ok, bad_sig = 0;
 
-	chain_verdict_release(out);
-	n = ca_chain ? sk_X509_num(ca_chain) : 0;
-	if (n == 0)
-		return cf_error(msg, msgsz, CF_EINVAL,
-		    "chain preflight: the CA sent no chain");
 	for (i = 0; i < n; i++) {
 		X509 *ca = sk_X509_value(ca_chain, i);
 
@@ -978,17 +926,13 @@ static int preflight(STACK_OF(X509) *ca_chain, const struct cert_store *roots,
 		    CHAIN_KIND_ROOT : CHAIN_KIND_INTERMEDIATE, roots,
 		    intermediates, now);
 		if (rc != 0)
-			return cf_error(msg, msgsz, rc, "chain preflight: %s",
-			    cf_strerror(rc));
+			return rc;
 	}
-	top = sk_X509_value(ca_chain, n - 1);
 	if (X509_self_signed(top, 0) != 1 &&
 	    find_issuer(certs_of(roots), top, now, &bad_sig, &bad_by, 1) == NULL &&
 	    (rc = add_missing(out, CHAIN_KIND_ROOT, CHAIN_WHY_ABSENT,
-	    X509_get_issuer_name(sk_X509_value(ca_chain, n - 1)), NULL,
-	    "absent")) != 0)
-		return cf_error(msg, msgsz, rc, "chain preflight: %s",
-		    cf_strerror(rc));
+	    X509_get_issuer_name(top), NULL, "absent")) != 0)
+		return rc;
 	/* A CA absent from both stores (or out of date) is missing whatever
 	 * the verifier says: verifying the issuing CA itself does not need
 	 * it in the intermediate store, but every leaf below it will. */
@@ -1000,8 +944,7 @@ static int preflight(STACK_OF(X509) *ca_chain, const struct cert_store *roots,
 	/* Only misplaced copies: the verifier decides, as for a leaf. */
 	if ((ok = verify(sk_X509_value(ca_chain, 0), roots, intermediates, 0,
 	    now, out)) < 0)
-		return cf_error(msg, msgsz, ok, "chain preflight: %s",
-		    cf_strerror(ok));
+		return ok;
 	if (ok) {
 		out->status = CHAIN_OK;
 		chain_verdict_set_detail(out, NULL);
@@ -1015,12 +958,19 @@ int chain_preflight(STACK_OF(X509) *ca_chain, const struct cert_store *roots,
     const struct cert_store *intermediates, time_t now,
     struct chain_verdict *out, char *msg, size_t msgsz)
 {
-	int rc;
+	int n = ca_chain ? sk_X509_num(ca_chain) : 0, rc;
 
+	chain_verdict_release(out);
+	if (n == 0)
+		return cf_error(msg, msgsz, CF_EINVAL,
+		    "chain preflight: the CA sent no chain");
 	ERR_set_mark();
-	rc = preflight(ca_chain, roots, intermediates, now, out, msg, msgsz);
+	rc = preflight(ca_chain, n, roots, intermediates, now, out);
 	ERR_pop_to_mark();
-	return rc;
+	if (rc != 0)
+		return cf_error(msg, msgsz, rc, "chain preflight: %s",
+		    cf_strerror(rc));
+	return 0;
 }
 
 /* Appends to buf like snprintf at its end; returns 0 or 1 when cut. */
