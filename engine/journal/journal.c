@@ -926,8 +926,8 @@ int journal_server_get(struct journal *j, const char *name,
 		return cf_error(msg, msgsz, CF_ENOENT, "no run has looked at "
 		    "'%s' yet", name);
 	if (rc != SQLITE_ROW)
-		return db_fail(j, rc, msg, msgsz, "read what the last run found "
-		    "on '%s'", name);
+		return db_fail(j, rc, msg, msgsz, "read what the last run "
+		    "found on '%s'", name);
 	out->run_id = sqlite3_column_int64(st, 1);
 	out->request_id = sqlite3_column_int64(st, 4);
 	out->updated_at = sqlite3_column_int64(st, 6);
