@@ -83,20 +83,27 @@ static int is_blank(const char *data, size_t len)
 	return 1;
 }
 
-/* A lone DER certificate filling all of data, or NULL. */
-static X509 *der_cert(const char *data, size_t len)
+/* The certificate (with its trust settings when aux) that fills all of
+ * der, or NULL. */
+static X509 *whole_cert(const unsigned char *der, long len, int aux)
 {
-	const unsigned char *p = (const unsigned char *)data;
-	X509 *x;
+	const unsigned char *p = der;
+	X509 *x = aux ? d2i_X509_AUX(NULL, &p, len) : d2i_X509(NULL, &p, len);
 
-	if (len < 2 || (unsigned char)data[0] != 0x30)
-		return NULL;
-	x = d2i_X509(NULL, &p, (long)len);
-	if (x != NULL && p != (const unsigned char *)data + len) {
+	if (x != NULL && p != der + len) {
 		X509_free(x);
 		x = NULL;
 	}
 	return x;
+}
+
+/* Adds x and lets go of the caller's reference. */
+static int add_own(struct cert_store *s, X509 *x, char *msg, size_t msgsz)
+{
+	int rc = cert_store_add_cert(s, x);
+
+	X509_free(x);
+	return rc != 0 ? cf_error(msg, msgsz, rc, "out of memory") : 0;
 }
 
 int cert_store_add_pem(struct cert_store *s, const char *data, size_t len,
@@ -115,7 +122,6 @@ int cert_store_add_pem(struct cert_store *s, const char *data, size_t len,
 	for (;;) {
 		char *name = NULL, *hdr = NULL;
 		unsigned char *der = NULL;
-		const unsigned char *p;
 		long dlen = 0;
 		int aux, cert;
 		unsigned long e;
@@ -133,16 +139,7 @@ int cert_store_add_pem(struct cert_store *s, const char *data, size_t len,
 		aux = strcmp(name, PEM_STRING_X509_TRUSTED) == 0;
 		cert = aux || strcmp(name, PEM_STRING_X509) == 0 ||
 		    strcmp(name, PEM_STRING_X509_OLD) == 0;
-		x = NULL;
-		if (cert) {
-			p = der;
-			x = aux ? d2i_X509_AUX(NULL, &p, dlen) :
-			    d2i_X509(NULL, &p, dlen);
-			if (x != NULL && p != der + dlen) {
-				X509_free(x);
-				x = NULL;
-			}
-		}
+		x = cert ? whole_cert(der, dlen, aux) : NULL;
 		/* Wipe what is not a certificate: it may be a key. */
 		OPENSSL_free(name);
 		OPENSSL_free(hdr);
@@ -155,25 +152,20 @@ int cert_store_add_pem(struct cert_store *s, const char *data, size_t len,
 			    nblocks, source);
 			break;
 		}
-		rc = cert_store_add_cert(s, x);
-		X509_free(x);
-		if (rc != 0) {
-			cf_error(msg, msgsz, rc, "out of memory");
+		if ((rc = add_own(s, x, msg, msgsz)) != 0)
 			break;
-		}
 	}
 	BIO_free(b);
+	/* No PEM block at all: a lone DER certificate filling all of data. */
 	if (rc == 0 && nblocks == 0 && !is_blank(data, len)) {
-		if ((x = der_cert(data, len)) == NULL) {
+		if (len < 2 || (unsigned char)data[0] != 0x30 ||
+		    (x = whole_cert((const unsigned char *)data, (long)len,
+		    0)) == NULL)
 			rc = cf_error(msg, msgsz, CF_EINVAL,
 			    "no certificate in '%s': neither PEM nor DER",
 			    source);
-		} else {
-			rc = cert_store_add_cert(s, x);
-			X509_free(x);
-			if (rc != 0)
-				cf_error(msg, msgsz, rc, "out of memory");
-		}
+		else
+			rc = add_own(s, x, msg, msgsz);
 	}
 	ERR_pop_to_mark();
 	return rc;
