@@ -8,6 +8,7 @@
  * cert_store_load_path.
  */
 #include "engine/chain/chain.h"
+#include "engine/base/crypto.h"
 #include "engine/base/err.h"
 #include "engine/base/fsio.h"
 #include "engine/base/reqspec.h"
@@ -391,22 +392,6 @@ static int time_state(X509 *x, time_t now)
 	return 0;
 }
 
-static int sha1_hex(X509 *x, char out[41])
-{
-	static const char hex[] = "0123456789ABCDEF";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0, i;
-
-	if (!X509_digest(x, EVP_sha1(), md, &n) || n != 20)
-		return CF_ECRYPTO;
-	for (i = 0; i < n; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[40] = '\0';
-	return 0;
-}
-
 static STACK_OF(X509) *certs_of(const struct cert_store *s)
 {
 	return s != NULL ? s->certs : NULL;
@@ -509,7 +494,7 @@ static int add_missing(struct chain_verdict *v, enum chain_kind kind,
 	memset(m, 0, sizeof(*m));
 	m->kind = kind;
 	m->why = why;
-	if (ca != NULL && sha1_hex(ca, m->sha1) != 0)
+	if (ca != NULL && crypto_thumbprint(ca, m->sha1) != 0)
 		return CF_ECRYPTO;
 	m->subject = name_str(subject);
 	m->reason = strdup(reason);
