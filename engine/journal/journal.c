@@ -304,13 +304,17 @@ static int bind_opt(sqlite3_stmt *st, int i, int64_t v)
  * Binds the arguments to parameters 1, 2, ... of st, one letter of types
  * each ('t' a string or NULL, 'o' an int64_t bound NULL when 0, 'i' an
  * int64_t), then steps st once. Returns SQLITE_ROW with the row for the
- * caller to read (and then done), or else SQLITE_DONE or the error code
- * with st reset; j->db keeps the message until its next call.
+ * caller to read (and then done); else st is reset and the result is
+ * SQLITE_OK (it ran to its end: a write done, a query without a row) or
+ * the error code, whose message the connection keeps until its next
+ * call.
  */
-static int step_va(sqlite3_stmt *st, const char *types, va_list ap)
+static int run_stmt(sqlite3_stmt *st, const char *types, ...)
 {
+	va_list ap;
 	int rc = SQLITE_OK, i;
 
+	va_start(ap, types);
 	for (i = 0; rc == SQLITE_OK && types[i] != '\0'; i++) {
 		if (types[i] == 't')
 			rc = bind_text(st, i + 1, va_arg(ap, const char *));
@@ -319,47 +323,23 @@ static int step_va(sqlite3_stmt *st, const char *types, va_list ap)
 		else
 			rc = sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
 	}
+	va_end(ap);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW)
-		done(st);
-	return rc;
-}
-
-/* A query: SQLITE_ROW, SQLITE_DONE when there is no row, or the error. */
-static int query_stmt(sqlite3_stmt *st, const char *types, ...)
-{
-	va_list ap;
-	int rc;
-
-	va_start(ap, types);
-	rc = step_va(st, types, ap);
-	va_end(ap);
-	return rc;
-}
-
-/* A statement that returns no row: SQLITE_OK or the error. */
-static int exec_stmt(sqlite3_stmt *st, const char *types, ...)
-{
-	va_list ap;
-	int rc;
-
-	va_start(ap, types);
-	rc = step_va(st, types, ap);
-	va_end(ap);
 	if (rc == SQLITE_ROW)
-		done(st);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+		return rc;
+	done(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 static int tx_begin(struct journal *j)
 {
-	return exec_stmt(j->stmt[STMT_BEGIN], "");
+	return run_stmt(j->stmt[STMT_BEGIN], "");
 }
 
 static int tx_commit(struct journal *j)
 {
-	return exec_stmt(j->stmt[STMT_COMMIT], "");
+	return run_stmt(j->stmt[STMT_COMMIT], "");
 }
 
 /*
@@ -369,7 +349,7 @@ static int tx_commit(struct journal *j)
 static void tx_rollback(struct journal *j)
 {
 	if (!sqlite3_get_autocommit(j->db))
-		exec_stmt(j->stmt[STMT_ROLLBACK], "");
+		run_stmt(j->stmt[STMT_ROLLBACK], "");
 }
 
 /* Binds every column of rq to the shared request parameters; on failure
@@ -440,7 +420,7 @@ static int read_request(sqlite3_stmt *st, struct journal_request *rq)
 static int add_event(struct journal *j, const struct journal_request *rq,
     int64_t id, const char *detail, int64_t at)
 {
-	return exec_stmt(j->stmt[STMT_EVENT_INSERT], "itittt", id,
+	return run_stmt(j->stmt[STMT_EVENT_INSERT], "itittt", id,
 	    rq->server, at, rq->state, rq->ca_status, detail);
 }
 
@@ -646,7 +626,7 @@ void journal_close(struct journal *j)
 int journal_run_begin(struct journal *j, const char *command,
     int64_t *run_id, char *msg, size_t msgsz)
 {
-	int rc = exec_stmt(j->stmt[STMT_RUN_BEGIN], "tii",
+	int rc = run_stmt(j->stmt[STMT_RUN_BEGIN], "tii",
 	    command != NULL ? command : "", now(), (int64_t)getpid());
 
 	if (rc != SQLITE_OK)
@@ -658,7 +638,7 @@ int journal_run_begin(struct journal *j, const char *command,
 int journal_run_end(struct journal *j, int64_t run_id, int exit_code,
     char *msg, size_t msgsz)
 {
-	int rc = exec_stmt(j->stmt[STMT_RUN_END], "iii", run_id, now(),
+	int rc = run_stmt(j->stmt[STMT_RUN_END], "iii", run_id, now(),
 	    (int64_t)exit_code);
 
 	if (rc != SQLITE_OK)
@@ -717,7 +697,7 @@ static int write_request(struct journal *j, const struct journal_request *rq,
 	if (rc == SQLITE_OK)
 		rc = bind_request(st, rq, *id, created, t);
 	if (rc == SQLITE_OK)
-		rc = exec_stmt(st, "");
+		rc = run_stmt(st, "");
 	if (rc == SQLITE_OK && *id == 0) {
 		*id = sqlite3_last_insert_rowid(j->db);
 	} else if (rc == SQLITE_OK && sqlite3_changes(j->db) == 0) {
@@ -780,8 +760,8 @@ static int find_request(struct journal *j, enum stmt_id which,
 	if (server == NULL)
 		return cf_error(msg, msgsz, CF_EINVAL,
 		    "cannot look up a request without a server");
-	rc = query_stmt(st, "t", server);
-	if (rc == SQLITE_DONE)
+	rc = run_stmt(st, "t", server);
+	if (rc == SQLITE_OK)
 		return cf_error(msg, msgsz, CF_ENOENT,
 		    "no %srequest for '%s' in journal '%s'",
 		    which == STMT_REQ_OPEN ? "open " : "", server, j->path);
@@ -850,7 +830,7 @@ int journal_approve(struct journal *j, const char *server, char *msg,
 		journal_request_release(&rq);
 		return rc;
 	}
-	rc = exec_stmt(j->stmt[STMT_APPROVE], "ii", rq.id, t);
+	rc = run_stmt(j->stmt[STMT_APPROVE], "ii", rq.id, t);
 	if (rc == SQLITE_OK)
 		rc = add_event(j, &rq, rq.id, "approved", t);
 	if (rc == SQLITE_OK)
@@ -871,8 +851,8 @@ int journal_request_approved(struct journal *j, int64_t id, int *approved,
 	int rc;
 
 	*approved = 0;
-	rc = query_stmt(st, "i", id);
-	if (rc == SQLITE_DONE)
+	rc = run_stmt(st, "i", id);
+	if (rc == SQLITE_OK)
 		return cf_error(msg, msgsz, CF_ENOENT, "no request %lld in "
 		    "journal '%s'", (long long)id, j->path);
 	if (rc != SQLITE_ROW)
@@ -906,7 +886,7 @@ int journal_server_save(struct journal *j, const struct journal_server *s,
 	    s->report == NULL)
 		return cf_error(msg, msgsz, CF_EINVAL, "cannot record a "
 		    "server without name, command, status and report");
-	rc = exec_stmt(j->stmt[STMT_SERVER_SAVE], "tottoti", s->name,
+	rc = run_stmt(j->stmt[STMT_SERVER_SAVE], "tottoti", s->name,
 	    s->run_id, s->command, s->status, s->request_id, s->report, now());
 	if (rc != SQLITE_OK)
 		return db_fail(j, rc, msg, msgsz, "record what the run found "
@@ -921,8 +901,8 @@ int journal_server_get(struct journal *j, const char *name,
 	int rc, ok;
 
 	journal_server_release(out);
-	rc = query_stmt(st, "t", name);
-	if (rc == SQLITE_DONE)
+	rc = run_stmt(st, "t", name);
+	if (rc == SQLITE_OK)
 		return cf_error(msg, msgsz, CF_ENOENT, "no run has looked at "
 		    "'%s' yet", name);
 	if (rc != SQLITE_ROW)
@@ -948,7 +928,7 @@ int journal_events_count(struct journal *j, const char *server,
 	int rc;
 
 	*n = 0;
-	rc = query_stmt(st, "tt", server, state);
+	rc = run_stmt(st, "tt", server, state);
 	if (rc != SQLITE_ROW)
 		return db_fail(j, rc, msg, msgsz, "count events");
 	*n = sqlite3_column_int64(st, 0);
