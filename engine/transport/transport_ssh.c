@@ -19,6 +19,7 @@
 #include "engine/base/str.h"
 #include "engine/transport/ssh_script.h"
 
+#include <openssl/buffer.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
@@ -83,16 +84,6 @@ static const struct {
 	[SOP_BATCH] = { "batch", "read" },
 };
 
-/* A growable byte buffer: the script fed to ssh. It may hold key bytes
- * (base64), so a buffer it outgrows is cleansed, never realloc'd. Once
- * memory runs out it only records so, and the operation is not started. */
-struct buf {
-	char *p;
-	size_t len;
-	size_t cap;
-	bool failed;
-};
-
 /* What one session answered: borrowed from proc_run's result. */
 struct answer {
 	const char *out;            /* the helper's lines, NUL-ended */
@@ -109,8 +100,10 @@ struct sop {
 	char *what;                 /* for messages: "read 'certs/x'" */
 	size_t max;                 /* reads: their limit; run: its timeout
 	                               in seconds */
-	struct buf script;          /* the assignments of its arguments */
+	BUF_MEM *script;            /* the helper's input: its arguments as
+	                               assignments, then the helper */
 	size_t nargs;
+	bool failed;                /* memory ran out building the script */
 	char *store;                /* install: for the undo */
 	char *pointer;
 	char **links;
@@ -132,41 +125,16 @@ struct sop {
 
 /* ---- small helpers ---- */
 
-static void buf_add(struct buf *b, const char *p, size_t n)
+/* Appends n bytes at p to op's script. It may hold key bytes (base64),
+ * so what it outgrows is cleansed (BUF_MEM_grow_clean). */
+static void script_add(struct sop *op, const void *p, size_t n)
 {
-	size_t cap = b->cap ? b->cap : 4096;
-	char *np;
+	size_t len = op->script->length;
 
-	if (b->failed)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		if ((np = malloc(cap)) == NULL) {
-			b->failed = true;
-			return;
-		}
-		if (b->p != NULL) {
-			memcpy(np, b->p, b->len);
-			OPENSSL_cleanse(b->p, b->len);
-			free(b->p);
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-/* Base64 of n bytes, no newlines: safe inside single quotes remotely. */
-static char *b64(const void *p, size_t n)
-{
-	char *s = malloc(4 * ((n + 2) / 3) + 1);
-
-	if (s != NULL)
-		EVP_EncodeBlock((unsigned char *)s, p, (int)n);
-	return s;
+	if (op->failed || BUF_MEM_grow_clean(op->script, len + n) == 0)
+		op->failed = true;
+	else
+		memcpy(op->script->data + len, p, n);
 }
 
 /* Decodes base64 text (newlines allowed) into a new buffer, NUL-ended. */
@@ -192,22 +160,23 @@ fail:
 	return NULL;
 }
 
-/* Appends "NAME='BASE64'\n" to the script being built. */
-static void assign_var(struct buf *s, const char *name, const void *v,
+/* Appends "NAME='BASE64'\n" to op's script: base64 without newlines is
+ * safe inside single quotes remotely. */
+static void assign_var(struct sop *op, const char *name, const void *v,
     size_t n)
 {
-	char *e = b64(v, n);
+	char *e = malloc(4 * ((n + 2) / 3) + 1);
 
 	if (e == NULL) {
-		s->failed = true;
+		op->failed = true;
 		return;
 	}
-	buf_add(s, name, strlen(name));
-	buf_add(s, "='", 2);
-	buf_add(s, e, strlen(e));
-	buf_add(s, "'\n", 2);
-	OPENSSL_cleanse(e, strlen(e));
-	free(e);
+	EVP_EncodeBlock((unsigned char *)e, v, (int)n);
+	script_add(op, name, strlen(name));
+	script_add(op, "='", 2);
+	script_add(op, e, strlen(e));
+	script_add(op, "'\n", 2);
+	OPENSSL_clear_free(e, strlen(e));
 }
 
 /* Adds the operation's next argument (CF_A0, CF_A1...): n bytes at p. */
@@ -216,7 +185,7 @@ static void sop_arg(struct sop *op, const void *p, size_t n)
 	char name[32];
 
 	snprintf(name, sizeof name, "CF_A%zu", op->nargs++);
-	assign_var(&op->script, name, p, n);
+	assign_var(op, name, p, n);
 }
 
 /* Adds the next argument as text: a path, a count, a mode. */
@@ -232,23 +201,13 @@ static void sop_argf(struct sop *op, const char *fmt, ...)
 	s = cf_vasprintf(fmt, ap);
 	va_end(ap);
 	if (s == NULL)
-		op->script.failed = true;
+		op->failed = true;
 	else
 		sop_arg(op, s, strlen(s));
 	free(s);
 }
 
 /* ---- the operation's life ---- */
-
-/* The script is cleansed as soon as ssh has its copy. */
-static void buf_free(struct buf *b)
-{
-	if (b->p != NULL)
-		OPENSSL_cleanse(b->p, b->len);
-	free(b->p);
-	b->p = NULL;
-	b->len = b->cap = 0;
-}
 
 static void sop_free(struct sop *op)
 {
@@ -258,7 +217,7 @@ static void sop_free(struct sop *op)
 		return;
 	for (i = 0; i < op->nparts; i++)
 		sop_free(op->parts[i]);
-	buf_free(&op->script);
+	BUF_MEM_free(op->script);
 	free(op->parts);
 	free(op->qpath);
 	free(op->what);
@@ -314,13 +273,9 @@ static const char *line_with(const char *text, const char *tag)
 /* The decoded base64 word at p (up to a space or newline). */
 static char *word64(const char *p)
 {
-	size_t n = p ? strcspn(p, " \n") : 0, len;
+	size_t len;
 
-	if (p == NULL)
-		return NULL;
-	if (n == 0)
-		return strdup("");
-	return unb64(p, n, &len);
+	return p ? unb64(p, strcspn(p, " \n"), &len) : NULL;
 }
 
 /* The base64 lines between the line after at and "CF-END". */
@@ -333,10 +288,6 @@ static char *block(const char *at, size_t *len)
 	start++;
 	if ((end = strstr(start, "CF-END")) == NULL)
 		return NULL;
-	if (end == start) {
-		*len = 0;
-		return strdup("");
-	}
 	return unb64(start, (size_t)(end - start), len);
 }
 
@@ -395,8 +346,7 @@ static void deliver(struct sop *op, int status, const char *msg,
 			return;
 		}
 		op->cb.file(op->arg, 0, data, len, "");
-		OPENSSL_cleanse(data, len);
-		free(data);
+		OPENSSL_clear_free(data, len);
 		return;
 	case SOP_READ_STORE:
 		if (status != 0)
@@ -488,52 +438,39 @@ static int err_code(const char *p)
 	return CF_EIO;
 }
 
-/* The status of an answered operation and its message, from what ssh
- * and the helper said. */
-static int sop_verdict(const struct sop *op, const struct answer *a,
-    char *msg, size_t msgsz)
+/* Hands an answered operation's result to its callback, with the status
+ * and message that what ssh and the helper said make. */
+static void sop_conclude(struct sop *op, const struct answer *a)
 {
-	const char *server = op->t->base.server, *err;
-	char reason[512];
+	const char *err = line_with(a->out, "CF-ERR"), *why = NULL;
+	char reason[512], msg[768], *text = NULL;
 	int status = 0;
-	char *text;
 
 	if (a->timed_out) {
 		status = CF_ETIMEDOUT;
-		snprintf(msg, msgsz, "cannot %s on '%s': timed out",
-		    op->what, server);
+		why = "timed out";
 	} else if (a->exit_status == 255 || (!line_with(a->out, "CF-OK") &&
-	    !line_with(a->out, "CF-ERR") && !line_with(a->out, "CF-ENOENT"))) {
+	    err == NULL && !line_with(a->out, "CF-ENOENT"))) {
 		ssh_reason(a, reason, sizeof reason);
 		status = CF_ETRANSPORT;
-		snprintf(msg, msgsz, "cannot %s on '%s': %s", op->what,
-		    server, reason);
-	} else if ((err = line_with(a->out, "CF-ERR")) != NULL) {
-		text = word64(err);
+		why = reason;
+	} else if (err != NULL) {
 		status = err_code(err);
-		snprintf(msg, msgsz, "cannot %s on '%s': %s", op->what,
-		    server, text ? text : "failed");
-		free(text);
+		why = (text = word64(err)) != NULL ? text : "failed";
 	} else if (line_with(a->out, "CF-ENOENT") != NULL) {
 		status = CF_ENOENT;
-		snprintf(msg, msgsz, "cannot %s on '%s': no such file",
-		    op->what, server);
+		why = "no such file";
 	} else if (a->over) {
 		status = CF_EINVAL;
-		snprintf(msg, msgsz, "cannot %s on '%s': the answer is "
-		    "larger than %d bytes", op->what, server, OUT_MAX);
-	} else {
-		msg[0] = '\0';
+		snprintf(reason, sizeof reason, "the answer is larger than %d "
+		    "bytes", OUT_MAX);
+		why = reason;
 	}
-	return status;
-}
-
-/* Hands an answered operation's result to its callback. */
-static void sop_conclude(struct sop *op, const struct answer *a)
-{
-	char msg[768];
-	int status = sop_verdict(op, a, msg, sizeof msg);
-
+	msg[0] = '\0';
+	if (why != NULL)
+		snprintf(msg, sizeof msg, "cannot %s on '%s': %s", op->what,
+		    op->t->base.server, why);
+	free(text);
 	deliver(op, status, msg, a->out);
 }
 
@@ -602,9 +539,7 @@ static void batch_finish(struct sop *b, const struct answer *a)
 			text = strndup(a->out, batch_prologue(a->out));
 		part.out = text ? text : "";
 		sop_conclude(b->parts[i], &part);
-		if (text != NULL)
-			OPENSSL_cleanse(text, strlen(text));
-		free(text);
+		OPENSSL_clear_free(text, text ? strlen(text) : 0);
 		sop_free(b->parts[i]);
 		b->parts[i] = NULL;
 	}
@@ -639,8 +574,8 @@ static void on_done(void *arg, int status, const struct proc_result *r,
 }
 
 /* Completes op's script (its operation, the root, the helper) and starts
- * ssh; on error nothing is started and op is still the caller's. */
-static int sop_start(struct sop *op, unsigned timeout_s)
+ * ssh; on error nothing is started and op is freed. */
+static int sop_send(struct sop *op, unsigned timeout_s)
 {
 	struct tsh *t = op->t;
 	const char *name = kinds[op->kind].op;
@@ -649,10 +584,10 @@ static int sop_start(struct sop *op, unsigned timeout_s)
 	size_t i;
 	int rc = CF_ENOMEM;
 
-	assign_var(&op->script, "CF_OP", name, strlen(name));
-	assign_var(&op->script, "CF_ROOT", t->root, strlen(t->root));
-	buf_add(&op->script, ssh_remote_script, strlen(ssh_remote_script));
-	if (op->script.failed)
+	assign_var(op, "CF_OP", name, strlen(name));
+	assign_var(op, "CF_ROOT", t->root, strlen(t->root));
+	script_add(op, ssh_remote_script, strlen(ssh_remote_script));
+	if (op->failed)
 		goto out;
 
 	/* ssh OPTIONS [-O exit] -- HOST ["sh -s"]: the host after "--" so
@@ -673,24 +608,18 @@ static int sop_start(struct sop *op, unsigned timeout_s)
 	memset(&spec, 0, sizeof spec);
 	spec.argv = argv;
 	/* "ssh -O exit" reads no stdin: nothing to send it. */
-	spec.in = op->kind == SOP_EXIT ? NULL : op->script.p;
-	spec.inlen = op->kind == SOP_EXIT ? 0 : op->script.len;
+	spec.in = op->kind == SOP_EXIT ? NULL : op->script->data;
+	spec.inlen = op->kind == SOP_EXIT ? 0 : op->script->length;
 	spec.out_cap = OUT_MAX;
 	spec.err_cap = TRANSPORT_CAPTURE;
 	spec.timeout_ms = (unsigned)(t->connect_timeout + timeout_s) * 1000;
 	if ((rc = proc_run(t->base.loop, &spec, on_done, op)) == 0)
 		t->pending++;
 out:
+	/* Cleansed as soon as ssh has its copy. */
 	free(argv);
-	buf_free(&op->script);
-	return rc;
-}
-
-/* sop_start, with op freed when it cannot start. */
-static int sop_send(struct sop *op, unsigned timeout_s)
-{
-	int rc = sop_start(op, timeout_s);
-
+	BUF_MEM_free(op->script);
+	op->script = NULL;
 	if (rc != 0)
 		sop_free(op);
 	return rc;
@@ -714,9 +643,9 @@ static struct sop *sop_new(struct transport *tp, enum sop_kind kind,
 	op->kind = kind;
 	op->cb = cb;
 	op->arg = arg;
-	if ((op->what = path ? cf_asprintf("%s '%s'", verb, path) :
-	    strdup(verb)) == NULL) {
-		free(op);
+	op->what = path ? cf_asprintf("%s '%s'", verb, path) : strdup(verb);
+	if (op->what == NULL || (op->script = BUF_MEM_new()) == NULL) {
+		sop_free(op);
 		return NULL;
 	}
 	return op;
@@ -725,7 +654,7 @@ static struct sop *sop_new(struct transport *tp, enum sop_kind kind,
 /* ---- the operations ---- */
 
 /*
- * Starts a batch of queued reads (at least two): CF_A0 is their count,
+ * Starts a batch of queued reads (one or more): CF_A0 is their count,
  * then each read's operation, path and limit. The helper answers each
  * after a line "CF-PART i" and ends with "CF-DONE" (see batch_split).
  */
@@ -778,7 +707,7 @@ static void queue_fail(struct tsh *t, struct sop *list, int rc,
 }
 
 /* The idle handle's callback: the reads queued in this loop iteration
- * leave as one session; a single read is sent as its plain operation. */
+ * leave as one session. */
 static void on_flush(uv_idle_t *h)
 {
 	struct tsh *t = h->data;
@@ -804,14 +733,7 @@ static void on_flush(uv_idle_t *h)
 	if (bad != NULL)
 		queue_fail(t, bad, CF_EINVAL, "not a server path below the "
 		    "root");
-	if (n == 1) {
-		sop_argf(list, "%s", list->qpath);
-		sop_argf(list, "%zu", list->max);
-		rc = sop_start(list, OP_TIMEOUT_S);
-	} else if (n > 1) {
-		rc = batch_start(t, list, n);
-	}
-	if (rc != 0)
+	if (n > 0 && (rc = batch_start(t, list, n)) != 0)
 		queue_fail(t, list, rc, NULL);
 	tsh_maybe_closed(t);
 }
