@@ -67,9 +67,8 @@ static int queue_path(struct transport *t, void (*run)(struct op *),
 
 	if (path == NULL || tl->closing)
 		return CF_EINVAL;
-	if ((op = tl_op_new(tl, run, done, arg)) == NULL)
+	if ((op = tl_op_new(tl, run, done, cb, arg)) == NULL)
 		return CF_ENOMEM;
-	op->cb = cb;
 	op->max = max;
 	op->mode = mode;
 	op->len = len;
@@ -130,9 +129,9 @@ static int tl_install(struct transport *t, const struct transport_set *set,
 
 	if (cb == NULL || tl->closing || transport_set_check(set, false) != 0)
 		return CF_EINVAL;
-	if ((op = tl_op_new(tl, tl_install_run, done_install, arg)) == NULL)
+	if ((op = tl_op_new(tl, tl_install_run, done_install,
+	    (union tl_cb){ .install = cb }, arg)) == NULL)
 		return CF_ENOMEM;
-	op->cb.install = cb;
 	op->store = transport_path_norm(set->store);
 	op->pointer = transport_path_norm(set->pointer);
 	op->members = calloc(set->nmembers, sizeof *op->members);
@@ -163,20 +162,18 @@ static int tl_rollback(struct transport *t, const struct transport_undo *u,
     transport_status_cb cb, void *arg)
 {
 	struct tl *tl = container_of(t, struct tl, base);
-	struct transport_undo *c;
 	struct op *op;
 	int rc;
 
 	if (cb == NULL || tl->closing)
 		return CF_EINVAL;
-	if ((rc = transport_undo_norm(u, &c)) != 0)
-		return rc;
-	if ((op = tl_op_new(tl, tl_rollback_run, done_status, arg)) == NULL) {
-		transport_undo_free(c);
+	if ((op = tl_op_new(tl, tl_rollback_run, done_status,
+	    (union tl_cb){ .status = cb }, arg)) == NULL)
 		return CF_ENOMEM;
+	if ((rc = transport_undo_norm(u, &op->in_undo)) != 0) {
+		tl_op_free(op);
+		return rc;
 	}
-	op->cb.status = cb;
-	op->in_undo = c;
 	return tl_op_queue(op);
 }
 
@@ -186,16 +183,11 @@ static void run_done(void *arg, int status, const struct proc_result *pr,
     const char *msg)
 {
 	struct run_op *r = arg;
-	struct transport_run_result res;
+	struct transport_run_result res = { pr->exit_status, pr->term_signal,
+	    pr->out, pr->outlen, pr->err, pr->errlen };
 	struct tl *tl = r->tl;
 	char why[512];
 
-	res.exit_status = pr->exit_status;
-	res.term_signal = pr->term_signal;
-	res.out = pr->out;
-	res.outlen = pr->outlen;
-	res.err = pr->err;
-	res.errlen = pr->errlen;
 	snprintf(why, sizeof why, "%s", msg);
 	if (status != 0) {
 		snprintf(why, sizeof why, "cannot run '%s' on '%s': %s",

@@ -72,11 +72,6 @@ struct op {
 	struct transport_undo *undo;
 };
 
-static inline const char *tl_server(const struct op *op)
-{
-	return op->tl->base.server;
-}
-
 /* Cleanup paths close what they opened; -1 was never opened. */
 static inline void tl_close_fd(int fd)
 {
@@ -88,7 +83,7 @@ static inline void tl_close_fd(int fd)
 
 /* A new op for tl, NULL when tl is closing or memory runs out. */
 struct op *tl_op_new(struct tl *tl, void (*run)(struct op *),
-    void (*done)(struct op *), void *arg);
+    void (*done)(struct op *), union tl_cb cb, void *arg);
 /* Queues op: 0, or CF_ETRANSPORT with op freed. */
 int tl_op_queue(struct op *op);
 void tl_op_free(struct op *op);

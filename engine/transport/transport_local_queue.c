@@ -26,7 +26,7 @@ int tl_fail(struct op *op, int code, const char *verb, const char *path,
 	if (op->status != 0)
 		return op->status;
 	n = snprintf(op->msg, sizeof op->msg, "cannot %s '%s' on '%s': ", verb,
-	    path, tl_server(op));
+	    path, op->tl->base.server);
 	if (n >= 0 && (size_t)n < sizeof op->msg) {
 		va_start(ap, fmt);
 		vsnprintf(op->msg + n, sizeof op->msg - (size_t)n, fmt, ap);
@@ -100,7 +100,7 @@ static void after_work_cb(uv_work_t *w, int status)
 	if (status != 0 && op->status == 0) {
 		op->status = CF_ETRANSPORT;
 		snprintf(op->msg, sizeof op->msg, "operation on '%s' cancelled",
-		    tl_server(op));
+		    op->tl->base.server);
 	}
 	op->done(op);
 	tl_op_free(op);
@@ -109,7 +109,7 @@ static void after_work_cb(uv_work_t *w, int status)
 }
 
 struct op *tl_op_new(struct tl *tl, void (*run)(struct op *),
-    void (*done)(struct op *), void *arg)
+    void (*done)(struct op *), union tl_cb cb, void *arg)
 {
 	struct op *op;
 
@@ -118,6 +118,7 @@ struct op *tl_op_new(struct tl *tl, void (*run)(struct op *),
 	op->tl = tl;
 	op->run = run;
 	op->done = done;
+	op->cb = cb;
 	op->arg = arg;
 	return op;
 }
