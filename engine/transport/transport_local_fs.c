@@ -1,12 +1,10 @@
 /*
- * The local transport's confinement (see transport_local.h): every path it
- * touches stays below the server's root. Writes walk from the root one
- * component at a time with openat(2) and O_NOFOLLOW; reads are resolved
- * with realpath(3), checked against the root's real path, then opened
- * again by the same walk. The single-file operations (read_file,
- * read_store, write_file, remove) are here; the versioned install builds
- * on the same walk in transport_local_install.c. Runs on threadpool
- * threads: nothing here touches the loop, and no message holds file bytes.
+ * The local transport's confinement below the server's root, the walk and
+ * the resolved reads that transport_local.h describes, and the single-file
+ * operations built on them (read_file, read_store, write_file, remove);
+ * the versioned install uses the same walk (transport_local_install.c).
+ * Runs on threadpool threads: nothing here touches the loop, and no
+ * message holds file bytes.
  */
 #include "engine/transport/transport_local_int.h"
 #include "engine/base/err.h"
@@ -390,40 +388,30 @@ void tl_read_store_run(struct op *op)
 {
 	char *rel, *sub, *data, **names = NULL;
 	struct stat st;
-	size_t cap = 0, n, i, len;
+	size_t cap = 0, n = 0, i, len;
 	bool missing;
 	int fd = open_path(op, &rel, &missing), efd;
 
 	if (fd < 0)
 		goto out;
-	if (fstat(fd, &st) != 0) {
+	if (fstat(fd, &st) != 0)
 		tl_fail(op, CF_EIO, "read", op->path, "%s", strerror(errno));
-		goto out;
-	}
-	if (S_ISREG(st.st_mode)) {
+	else if (S_ISREG(st.st_mode)) {
 		sub = strrchr(rel, '/');
 		if (tl_read_fd(op, fd, op->max, op->path, &data, &len) == 0)
 			add_entry(op, sub ? sub + 1 : rel, data, len, &cap);
-		goto out;
-	}
-	if (!S_ISDIR(st.st_mode)) {
+	} else if (!S_ISDIR(st.st_mode))
 		tl_fail(op, CF_EIO, "read", op->path, "neither a file nor a "
 		    "directory");
-		goto out;
-	}
-	if ((names = tl_list_dir(fd, true, &n)) == NULL) {
+	else if ((names = tl_list_dir(fd, true, &n)) == NULL)
 		tl_fail(op, CF_EIO, "list", op->path, "%s", strerror(errno));
-		goto out;
-	}
-	if (n > TRANSPORT_STORE_MAX) {
+	else if (n > TRANSPORT_STORE_MAX)
 		tl_fail(op, CF_EINVAL, "read", op->path, "more than %d files",
 		    TRANSPORT_STORE_MAX);
-		goto out;
-	}
+	/* A directory's files, once it is listed and not too many. */
 	for (i = 0; i < n && op->status == 0; i++) {
 		if ((sub = path_join(rel, names[i])) == NULL) {
-			tl_fail(op, CF_ENOMEM, "read", op->path, "out of "
-			    "memory");
+			tl_fail_errno(op, "read", op->path);
 			break;
 		}
 		/* A dangling symlink or anything but a regular file (after

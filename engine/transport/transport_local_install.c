@@ -147,20 +147,17 @@ static int ensure_link(struct op *op, int rootfd, const char *link,
 	if ((dfd = tl_walk_dir(op, rootfd, link, &base, true, "install",
 	    link)) < 0)
 		return dfd;
-	if ((want = tl_rel_target(link, dest)) == NULL) {
-		rc = tl_fail(op, CF_ENOMEM, "install", link, "out of memory");
-		goto out;
-	}
-	if ((have = read_link(dfd, base)) != NULL &&
+	if ((want = tl_rel_target(link, dest)) == NULL)
+		rc = tl_fail_errno(op, "install", link);
+	else if ((have = read_link(dfd, base)) != NULL &&
 	    strcmp(have, want) == 0)
-		goto out;
-	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		rc = 0;         /* it already is */
+	else if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISDIR(st.st_mode))
 		rc = tl_fail(op, CF_EEXIST, "install", link, "it is a "
 		    "directory");
 	else if (swap_link(dfd, base, want) != 0 || fsio_sync_fd(dfd) != 0)
 		rc = tl_fail_errno(op, "install", link);
-out:
 	free(have);
 	free(want);
 	close(dfd);
@@ -181,7 +178,6 @@ static int adopt(struct op *op, int rootfd, int storefd, int pdirfd,
 		char *data;
 		size_t len;
 		unsigned mode;
-		bool found;
 	} *old;
 	char *target = NULL;
 	const char *base;
@@ -191,8 +187,7 @@ static int adopt(struct op *op, int rootfd, int storefd, int pdirfd,
 	int dfd, fd, vfd = -1, rc = 0;
 
 	if ((old = calloc(op->nmembers, sizeof *old)) == NULL)
-		return tl_fail(op, CF_ENOMEM, "install", op->pointer, "out of "
-		    "memory");
+		return tl_fail_errno(op, "install", op->pointer);
 	for (i = 0; i < op->nmembers && rc == 0; i++) {
 		const char *link = op->members[i].link;
 
@@ -219,7 +214,7 @@ static int adopt(struct op *op, int rootfd, int storefd, int pdirfd,
 		    tl_read_fd(op, fd, ADOPT_MAX, link, &old[i].data,
 		    &old[i].len) == 0) {
 			old[i].mode = (unsigned)st.st_mode & 07777;
-			old[i].found = any = true;
+			any = true;
 		}
 		close(fd);
 		rc = op->status;
@@ -232,15 +227,14 @@ static int adopt(struct op *op, int rootfd, int storefd, int pdirfd,
 	    O_NOFOLLOW | O_CLOEXEC)) < 0 || fchmod(vfd, TL_DIR_MODE) != 0)
 		goto io_fail;
 	for (i = 0; i < op->nmembers; i++)
-		if (old[i].found && fsio_write_new_at(vfd, op->members[i].name,
+		if (old[i].data && fsio_write_new_at(vfd, op->members[i].name,
 		    old[i].data, old[i].len, old[i].mode) != 0)
 			goto io_fail;
 	if (fsio_sync_fd(vfd) != 0 || fsio_sync_fd(storefd) != 0)
 		goto io_fail;
 	if ((*prev = path_join(op->store, ADOPTED)) == NULL ||
 	    (target = tl_rel_target(op->pointer, *prev)) == NULL) {
-		rc = tl_fail(op, CF_ENOMEM, "install", op->pointer, "out of "
-		    "memory");
+		rc = tl_fail_errno(op, "install", op->pointer);
 		goto out;
 	}
 	if (swap_link(pdirfd, pbase, target) != 0 || fsio_sync_fd(pdirfd) != 0)
@@ -290,7 +284,7 @@ void tl_install_run(struct op *op)
 		    "is not a symlink made by certfleet; move it away");
 		goto out;
 	} else if (errno != ENOENT) {
-		goto io_fail;
+		goto fail;
 	}
 
 	/* 2. The new version, complete and durable before anyone sees it. */
@@ -301,20 +295,20 @@ void tl_install_run(struct op *op)
 			break;
 	}
 	if (rc != 0)
-		goto io_fail;
+		goto fail;
 	made = true;
 	if ((vfd = openat(storefd, version, O_RDONLY | O_DIRECTORY |
 	    O_NOFOLLOW | O_CLOEXEC)) < 0 || fchmod(vfd, TL_DIR_MODE) != 0)
-		goto io_fail;
+		goto fail;
 	for (k = 0; k < op->nmembers; k++)
 		if (fsio_write_new_at(vfd, op->members[k].name,
 		    op->members[k].data, op->members[k].len,
 		    op->members[k].mode) != 0)
-			goto io_fail;
+			goto fail;
 	if (fsio_sync_fd(vfd) != 0 || fsio_sync_fd(storefd) != 0)
-		goto io_fail;
+		goto fail;
 	if ((cur = path_join(op->store, version)) == NULL)
-		goto no_mem;
+		goto fail;
 
 	/* 3. First time: keep what was installed by hand. */
 	if (prev == NULL && adopt(op, rootfd, storefd, pdirfd, pbase,
@@ -325,7 +319,7 @@ void tl_install_run(struct op *op)
 	for (k = 0; k < op->nmembers; k++) {
 		dest = path_join(op->pointer, op->members[k].name);
 		if (dest == NULL)
-			goto no_mem;
+			goto fail;
 		if (ensure_link(op, rootfd, op->members[k].link, dest) != 0)
 			goto out;
 		free(dest);
@@ -338,12 +332,12 @@ void tl_install_run(struct op *op)
 	    (u->links = calloc(op->nmembers + 1, sizeof *u->links)) == NULL ||
 	    (u->store = strdup(op->store)) == NULL ||
 	    (u->pointer = strdup(op->pointer)) == NULL)
-		goto no_mem;
+		goto fail;
 	for (k = 0; k < op->nmembers; k++)
 		if ((u->links[k] = strdup(op->members[k].link)) == NULL)
-			goto no_mem;
+			goto fail;
 	if (swap_link(pdirfd, pbase, target) != 0)
-		goto io_fail;
+		goto fail;
 	u->current = cur;
 	cur = NULL;
 	u->previous = prev;
@@ -365,9 +359,8 @@ void tl_install_run(struct op *op)
 	prune(storefd, version, keep);
 	goto out;
 
-no_mem:
-	errno = ENOMEM;
-io_fail:
+fail:
+	/* errno says why: allocations set it too (ENOMEM). */
 	tl_fail_errno(op, "install", op->pointer);
 out:
 	tl_close_fd(vfd);
@@ -412,15 +405,14 @@ void tl_rollback_run(struct op *op)
 		goto out;
 	}
 	if (u->previous != NULL) {
-		if ((target = tl_rel_target(u->pointer, u->previous)) == NULL)
-			goto no_mem;
-		if (swap_link(pdirfd, pbase, target) != 0 ||
+		if ((target = tl_rel_target(u->pointer, u->previous)) == NULL ||
+		    swap_link(pdirfd, pbase, target) != 0 ||
 		    fsio_sync_fd(pdirfd) != 0)
-			goto io_fail;
+			goto fail;
 	} else {
 		/* Nothing was assigned before: back to nothing. */
 		if (unlinkat(pdirfd, pbase, 0) != 0 && errno != ENOENT)
-			goto io_fail;
+			goto fail;
 		fsio_sync_fd(pdirfd);
 		for (k = 0; u->links != NULL && u->links[k] != NULL; k++) {
 			if ((dfd = tl_walk_dir(op, rootfd, u->links[k], &base,
@@ -444,9 +436,7 @@ drop:
 		fsio_sync_fd(storefd);
 	}
 	goto out;
-no_mem:
-	errno = ENOMEM;
-io_fail:
+fail:
 	tl_fail_errno(op, "roll back", u->pointer);
 out:
 	tl_close_fd(storefd);

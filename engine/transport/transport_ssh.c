@@ -84,15 +84,6 @@ static const struct {
 	[SOP_BATCH] = { "batch", "read" },
 };
 
-/* What one session answered: borrowed from proc_run's result. */
-struct answer {
-	const char *out;            /* the helper's lines, NUL-ended */
-	bool over;                  /* longer than OUT_MAX, cut there */
-	const char *err;            /* ssh's complaints */
-	int exit_status;            /* 255: ssh itself failed */
-	bool timed_out;
-};
-
 /* One ssh session and what it is for. */
 struct sop {
 	struct tsh *t;
@@ -230,7 +221,7 @@ static void sop_free(struct sop *op)
 static void tsh_maybe_closed(struct tsh *t);
 
 /* The first line of ssh's stderr, as an operator would want to read it. */
-static void ssh_reason(const struct answer *a, char *buf, size_t bufsz)
+static void ssh_reason(const struct proc_result *a, char *buf, size_t bufsz)
 {
 	const char *e = a->err;
 	size_t n;
@@ -291,13 +282,13 @@ static char *block(const char *at, size_t *len)
 	return unb64(start, (size_t)(end - start), len);
 }
 
-static void deliver_store(struct sop *op, const char *out)
+static void deliver_store(struct sop *op, int status, const char *msg,
+    const char *out)
 {
 	struct transport_entry *e = NULL, *ne = NULL;
 	size_t n = 0, i, len;
 	const char *p = out;
-	char msg[256], *name, *data;
-	int status = 0;
+	char bad[256], *name, *data;
 
 	while (status == 0 && (p = line_with(p, "CF-FILE")) != NULL) {
 		name = word64(p);
@@ -306,6 +297,10 @@ static void deliver_store(struct sop *op, const char *out)
 			e = ne;
 		if (name == NULL || data == NULL || ne == NULL) {
 			status = ne == NULL ? CF_ENOMEM : CF_ETRANSPORT;
+			snprintf(bad, sizeof bad, "cannot %s on '%s': malformed "
+			    "answer from the server", op->what,
+			    op->t->base.server);
+			msg = bad;
 			free(name);
 			free(data);
 		} else {
@@ -314,10 +309,7 @@ static void deliver_store(struct sop *op, const char *out)
 			e[n++].len = len;
 		}
 	}
-	snprintf(msg, sizeof msg, "cannot %s on '%s': malformed answer from "
-	    "the server", op->what, op->t->base.server);
-	op->cb.store(op->arg, status, status ? NULL : e, status ? 0 : n,
-	    status ? msg : "");
+	op->cb.store(op->arg, status, status ? NULL : e, status ? 0 : n, msg);
 	for (i = 0; i < n; i++) {
 		free((char *)e[i].name);
 		free((char *)e[i].data);
@@ -336,23 +328,16 @@ static void deliver(struct sop *op, int status, const char *msg,
 	switch (op->kind) {
 	case SOP_READ_FILE:
 	case SOP_KEYGEN:
-		if (status != 0) {
-			op->cb.file(op->arg, status, NULL, 0, msg);
-			return;
+		data = status ? NULL : block(line_with(out, "CF-OK"), &len);
+		if (status == 0 && data == NULL) {
+			status = CF_ETRANSPORT;
+			msg = "malformed answer from the server";
 		}
-		if ((data = block(line_with(out, "CF-OK"), &len)) == NULL) {
-			op->cb.file(op->arg, CF_ETRANSPORT, NULL, 0,
-			    "malformed answer from the server");
-			return;
-		}
-		op->cb.file(op->arg, 0, data, len, "");
+		op->cb.file(op->arg, status, data, data ? len : 0, msg);
 		OPENSSL_clear_free(data, len);
 		return;
 	case SOP_READ_STORE:
-		if (status != 0)
-			op->cb.store(op->arg, status, NULL, 0, msg);
-		else
-			deliver_store(op, out);
+		deliver_store(op, status, msg, out);
 		return;
 	case SOP_INSTALL:
 		u = NULL;
@@ -440,7 +425,7 @@ static int err_code(const char *p)
 
 /* Hands an answered operation's result to its callback, with the status
  * and message that what ssh and the helper said make. */
-static void sop_conclude(struct sop *op, const struct answer *a)
+static void sop_conclude(struct sop *op, const struct proc_result *a)
 {
 	const char *err = line_with(a->out, "CF-ERR"), *why = NULL;
 	char reason[512], msg[768], *text = NULL;
@@ -449,8 +434,9 @@ static void sop_conclude(struct sop *op, const struct answer *a)
 	if (a->timed_out) {
 		status = CF_ETIMEDOUT;
 		why = "timed out";
-	} else if (a->exit_status == 255 || (!line_with(a->out, "CF-OK") &&
-	    err == NULL && !line_with(a->out, "CF-ENOENT"))) {
+	} else if (a->exit_status == 255 /* ssh's own failure */ ||
+	    (!line_with(a->out, "CF-OK") && err == NULL &&
+	    !line_with(a->out, "CF-ENOENT"))) {
 		ssh_reason(a, reason, sizeof reason);
 		status = CF_ETRANSPORT;
 		why = reason;
@@ -460,7 +446,7 @@ static void sop_conclude(struct sop *op, const struct answer *a)
 	} else if (line_with(a->out, "CF-ENOENT") != NULL) {
 		status = CF_ENOENT;
 		why = "no such file";
-	} else if (a->over) {
+	} else if (a->out_over) {
 		status = CF_EINVAL;
 		snprintf(reason, sizeof reason, "the answer is larger than %d "
 		    "bytes", OUT_MAX);
@@ -521,17 +507,17 @@ static size_t batch_prologue(const char *out)
  * ssh failed, answer too large or cut short) becomes each one's, so
  * statuses and messages are those of standalone reads.
  */
-static void batch_finish(struct sop *b, const struct answer *a)
+static void batch_finish(struct sop *b, const struct proc_result *a)
 {
 	const char **start = calloc(b->nparts, sizeof(*start));
 	size_t *len = calloc(b->nparts, sizeof(*len)), i;
-	bool split = start && len && !a->over &&
+	bool split = start && len && !a->out_over &&
 	    batch_split(a->out, b->nparts, start, len);
-	struct answer part = *a;
+	struct proc_result part = *a;
 	char *text;
 
 	for (i = 0; i < b->nparts; i++) {
-		if (a->over)
+		if (a->out_over)
 			text = strdup("CF-OK\n");
 		else if (split)
 			text = strndup(start[i], len[i]);
@@ -553,8 +539,7 @@ static void on_done(void *arg, int status, const struct proc_result *r,
 {
 	struct sop *op = arg;
 	struct tsh *t = op->t;
-	struct answer a = { r->out, r->out_over, r->err, r->exit_status,
-	    r->timed_out };
+	struct proc_result a = *r;
 	char why[300];
 
 	if (status != 0) {
