@@ -20,10 +20,10 @@
 /* One command, while proc_run runs it. */
 struct run_op {
 	struct tl *tl;
-	char *shown;                /* argv[0], for messages */
 	unsigned timeout_ms;
 	transport_run_cb cb;
 	void *arg;
+	char shown[];               /* argv[0], for messages */
 };
 
 /* ---- results, on the loop thread -------------------------------------- */
@@ -199,7 +199,6 @@ static void run_done(void *arg, int status, const struct proc_result *pr,
 		    r->timeout_ms);
 	}
 	r->cb(r->arg, status, &res, why);
-	free(r->shown);
 	free(r);
 	tl->pending--;
 	tl_maybe_closed(tl);
@@ -211,35 +210,25 @@ static int tl_run(struct transport *t, char *const argv[],
     unsigned timeout_ms, transport_run_cb cb, void *arg)
 {
 	struct tl *tl = container_of(t, struct tl, base);
-	struct proc_spec spec;
+	struct proc_spec spec = { .argv = argv, .cwd = tl->root,
+	    .out_cap = TRANSPORT_CAPTURE, .err_cap = TRANSPORT_CAPTURE,
+	    .timeout_ms = timeout_ms, .group = true };
 	struct run_op *r;
 	int rc;
 
 	if (argv == NULL || argv[0] == NULL || cb == NULL || tl->closing)
 		return CF_EINVAL;
-	if ((r = calloc(1, sizeof *r)) == NULL)
+	if ((r = calloc(1, sizeof *r + strlen(argv[0]) + 1)) == NULL)
 		return CF_ENOMEM;
-	if ((r->shown = strdup(argv[0])) == NULL) {
-		free(r);
-		return CF_ENOMEM;
-	}
 	r->tl = tl;
 	r->cb = cb;
 	r->arg = arg;
 	r->timeout_ms = timeout_ms;
-	memset(&spec, 0, sizeof spec);
-	spec.argv = argv;
-	spec.cwd = tl->root;
-	spec.out_cap = TRANSPORT_CAPTURE;
-	spec.err_cap = TRANSPORT_CAPTURE;
-	spec.timeout_ms = timeout_ms;
-	spec.group = true;
-	tl->pending++;
-	if ((rc = proc_run(t->loop, &spec, run_done, r)) != 0) {
-		tl->pending--;
-		free(r->shown);
+	strcpy(r->shown, argv[0]);
+	if ((rc = proc_run(t->loop, &spec, run_done, r)) == 0)
+		tl->pending++;
+	else
 		free(r);
-	}
 	return rc;
 }
 

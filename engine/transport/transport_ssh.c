@@ -564,7 +564,9 @@ static int sop_send(struct sop *op, unsigned timeout_s)
 {
 	struct tsh *t = op->t;
 	const char *name = kinds[op->kind].op;
-	struct proc_spec spec;
+	struct proc_spec spec = { .out_cap = OUT_MAX,
+	    .err_cap = TRANSPORT_CAPTURE,
+	    .timeout_ms = (unsigned)(t->connect_timeout + timeout_s) * 1000 };
 	char **argv = NULL;
 	size_t i;
 	int rc = CF_ENOMEM;
@@ -572,13 +574,11 @@ static int sop_send(struct sop *op, unsigned timeout_s)
 	assign_var(op, "CF_OP", name, strlen(name));
 	assign_var(op, "CF_ROOT", t->root, strlen(t->root));
 	script_add(op, ssh_remote_script, strlen(ssh_remote_script));
-	if (op->failed)
+	if (op->failed || (argv = calloc(t->nssh + 6, sizeof(*argv))) == NULL)
 		goto out;
 
 	/* ssh OPTIONS [-O exit] -- HOST ["sh -s"]: the host after "--" so
 	 * nothing can read as an option; the remote command is fixed. */
-	if ((argv = calloc(t->nssh + 6, sizeof(*argv))) == NULL)
-		goto out;
 	memcpy(argv, t->ssh_argv, t->nssh * sizeof(*argv));
 	i = t->nssh;
 	if (op->kind == SOP_EXIT) {
@@ -587,17 +587,13 @@ static int sop_send(struct sop *op, unsigned timeout_s)
 	}
 	argv[i++] = "--";
 	argv[i++] = t->host;
-	if (op->kind != SOP_EXIT)
-		argv[i++] = "sh -s";
-
-	memset(&spec, 0, sizeof spec);
-	spec.argv = argv;
 	/* "ssh -O exit" reads no stdin: nothing to send it. */
-	spec.in = op->kind == SOP_EXIT ? NULL : op->script->data;
-	spec.inlen = op->kind == SOP_EXIT ? 0 : op->script->length;
-	spec.out_cap = OUT_MAX;
-	spec.err_cap = TRANSPORT_CAPTURE;
-	spec.timeout_ms = (unsigned)(t->connect_timeout + timeout_s) * 1000;
+	if (op->kind != SOP_EXIT) {
+		argv[i++] = "sh -s";
+		spec.in = op->script->data;
+		spec.inlen = op->script->length;
+	}
+	spec.argv = argv;
 	if ((rc = proc_run(t->base.loop, &spec, on_done, op)) == 0)
 		t->pending++;
 out:
