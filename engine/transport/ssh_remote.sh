@@ -42,23 +42,6 @@ full() {
 	if [ "$ROOT" = / ]; then printf '%s' "$r"; else printf '%s%s' "$ROOT" "$r"; fi
 }
 
-# put FILE MODE ARG: FILE gets the decoded argument ARG, atomically.
-put() {
-	d=${1%/*}
-	[ -n "$d" ] || d=/
-	mkdirs "$d" || die "cannot create directory '$d'"
-	t=$(mktemp "$d/.certfleet.XXXXXXXX" 2>/dev/null) ||
-	    die "cannot write '$1': cannot create a file in '$d'"
-	chmod "$2" "$t" || { rm -f "$t"; die "cannot write '$1': chmod failed"; }
-	if ! e=$(arg "$3" 2>&1 >"$t"); then
-		rm -f "$t"
-		die "cannot write '$1': ${e:-write failed}"
-	fi
-	durable "$t"
-	mv -Tf "$t" "$1" 2>/dev/null || { rm -f "$t"; die "cannot replace '$1'"; }
-	durable "$d"
-}
-
 op_read_file() {
 	f=$(full "$(arg 0)")
 	[ -e "$f" ] || { echo CF-ENOENT; return; }
@@ -83,23 +66,35 @@ op_read_store() {
 	s=$(full "$(arg 0)")
 	max=$(arg 1)
 	echo CF-OK
+	set -- "$s"
 	if [ -d "$s" ]; then
 		set -- "$s"/*
 		[ -e "$1" ] || [ -L "$1" ] || shift
 		[ "$#" -le 4096 ] || fail EINVAL "more than 4096 files"
-		for f in "$@"; do
-			[ -f "$f" ] || continue
-			printf 'CF-FILE %s\n' "$(enc "${f##*/}")"
-			emit "$f" "$max"
-		done
-	elif [ -f "$s" ]; then
-		printf 'CF-FILE %s\n' "$(enc "${s##*/}")"
-		emit "$s" "$max"
 	fi
+	for f in "$@"; do
+		[ -f "$f" ] || continue
+		printf 'CF-FILE %s\n' "$(enc "${f##*/}")"
+		emit "$f" "$max"
+	done
 }
 
+# Arguments: path, mode, data; the file is replaced atomically.
 op_write_file() {
-	put "$(full "$(arg 0)")" "$(arg 1)" 2
+	f=$(full "$(arg 0)")
+	d=${f%/*}
+	[ -n "$d" ] || d=/
+	mkdirs "$d" || die "cannot create directory '$d'"
+	t=$(mktemp "$d/.certfleet.XXXXXXXX" 2>/dev/null) ||
+	    die "cannot write '$f': cannot create a file in '$d'"
+	chmod "$(arg 1)" "$t" || { rm -f "$t"; die "cannot write '$f': chmod failed"; }
+	if ! e=$(arg 2 2>&1 >"$t"); then
+		rm -f "$t"
+		die "cannot write '$f': ${e:-write failed}"
+	fi
+	durable "$t"
+	mv -Tf "$t" "$f" 2>/dev/null || { rm -f "$t"; die "cannot replace '$f'"; }
+	durable "$d"
 	echo CF-OK
 }
 
@@ -193,8 +188,7 @@ op_install() {
 	done
 	v=$store/$vn
 	trap 'rm -rf "$v"' EXIT
-	i=0
-	while [ "$i" -lt "$n" ]; do
+	for i in $(seq 0 $((n - 1))); do
 		b=$((3 + 5 * i))
 		name=$(arg "$b")
 		from=$(arg $((b + 4)))
@@ -209,14 +203,13 @@ op_install() {
 			die "cannot write '$name': ${e:-write failed}"
 		fi
 		durable "$v/$name"
-		i=$((i + 1))
 	done
 	durable "$v"
 	# 3. First time: keep what was installed by hand (files, or symlinks
 	# to files) as the version "previous", with their bytes and modes.
 	if [ -z "$prev" ]; then
-		i=0 any=
-		while [ "$i" -lt "$n" ]; do
+		any=
+		for i in $(seq 0 $((n - 1))); do
 			lp=$(arg $((4 + 5 * i)))
 			l=$(full "$lp")
 			[ ! -d "$l" ] || [ -L "$l" ] || fail EEXIST "'$lp' is a directory"
@@ -229,7 +222,6 @@ op_install() {
 				cp -pL "$l" "$store/previous/$(arg $((3 + 5 * i)))" ||
 				    die "cannot keep the certificate installed by hand"
 			fi
-			i=$((i + 1))
 		done
 		if [ -n "$any" ]; then
 			durable "$store/previous"
@@ -238,11 +230,9 @@ op_install() {
 		fi
 	fi
 	# 4. The links, through the pointer; created once.
-	i=0
-	while [ "$i" -lt "$n" ]; do
+	for i in $(seq 0 $((n - 1))); do
 		l=$(arg $((4 + 5 * i)))
 		relink "$(full "$l")" "$(rel "$(dir "$l")" "$pt/$(arg $((3 + 5 * i)))")"
-		i=$((i + 1))
 	done
 	# 5. The switch: one rename.
 	relink "$ptr" "$(rel "$pd" "$st/$vn")"
@@ -278,11 +268,9 @@ op_rollback() {
 		else
 			# Nothing was assigned before: back to nothing.
 			rm -f "$ptr"
-			i=0
-			while [ "$i" -lt "$n" ]; do
+			for i in $(seq 0 $((n - 1))); do
 				l=$(full "$(arg $((5 + i)))")
 				[ ! -L "$l" ] || rm -f "$l"
-				i=$((i + 1))
 			done
 		fi
 		durable "$(full "$pd")"
@@ -301,10 +289,8 @@ op_run() {
 	t=$(arg 0)
 	n=$(arg 1)
 	set --
-	i=0
-	while [ "$i" -lt "$n" ]; do
-		set -- "$@" "$(arg $((2 + i)))"
-		i=$((i + 1))
+	for i in $(seq 2 $((n + 1))); do
+		set -- "$@" "$(arg "$i")"
 	done
 	cd "$ROOT" 2>/dev/null || cd /
 	command -v "$1" >/dev/null 2>&1 || fail ETRANSPORT "no such file or directory"
@@ -335,12 +321,10 @@ op_keygen() {
 	# openssl writes a byte of the key into it.
 	t=$(mktemp "$d/.certfleet.XXXXXXXX") || die "cannot write in '$d'"
 	chmod 600 "$t" || { rm -f "$t"; die "cannot write '$key': chmod failed"; }
-	case $(arg 0) in
-	"ec P-256") set -- -algorithm EC -pkeyopt ec_paramgen_curve:P-256 ;;
-	"ec P-384") set -- -algorithm EC -pkeyopt ec_paramgen_curve:P-384 ;;
-	"rsa 2048") set -- -algorithm RSA -pkeyopt rsa_keygen_bits:2048 ;;
-	"rsa 3072") set -- -algorithm RSA -pkeyopt rsa_keygen_bits:3072 ;;
-	"rsa 4096") set -- -algorithm RSA -pkeyopt rsa_keygen_bits:4096 ;;
+	k=$(arg 0)
+	case $k in
+	"ec P-256" | "ec P-384") set -- -algorithm EC -pkeyopt "ec_paramgen_curve:${k#ec }" ;;
+	"rsa 2048" | "rsa 3072" | "rsa 4096") set -- -algorithm RSA -pkeyopt "rsa_keygen_bits:${k#rsa }" ;;
 	ed25519) set -- -algorithm ED25519 ;;
 	*) rm -f "$t"; die "unknown key type" ;;
 	esac
@@ -382,8 +366,7 @@ op_keygen() {
 op_batch() {
 	n=$(arg 0)
 	case $n in '' | *[!0-9]*) die "invalid batch" ;; esac
-	i=0
-	while [ "$i" -lt "$n" ]; do
+	for i in $(seq 0 $((n - 1))); do
 		b=$((1 + 3 * i))
 		o=$(arg "$b")
 		echo "CF-PART $i"
@@ -391,14 +374,14 @@ op_batch() {
 		read_file | read_store) (ARGBASE=$((b + 1)) && "op_$o") ;;
 		*) (die "unknown operation") ;;
 		esac
-		i=$((i + 1))
 	done
 	echo CF-DONE
 }
 
+# Reads come in batches only (op_batch).
 OP=$(dec "$CF_OP")
 case $OP in
-read_file | read_store | write_file | install | rollback | remove | run | keygen | batch)
+write_file | install | rollback | remove | run | keygen | batch)
 	"op_$OP" ;;
 *)
 	die "unknown operation" ;;

@@ -7,7 +7,9 @@
 #include "engine/transport/transport.h"
 #include "engine/base/err.h"
 #include "engine/base/path.h"
+#include "engine/base/strv.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* The length of the next component of *p that is not "" or ".", with *p
@@ -95,6 +97,18 @@ int transport_set_check(const struct transport_set *set, bool with_from)
 				return CF_EINVAL;
 	}
 	return 0;
+}
+
+void transport_undo_free(struct transport_undo *u)
+{
+	if (u == NULL)
+		return;
+	free(u->store);
+	free(u->pointer);
+	free(u->previous);
+	free(u->current);
+	strv_free(u->links);
+	free(u);
 }
 
 static bool confined(const char *p)

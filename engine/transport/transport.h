@@ -35,7 +35,6 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdlib.h>
 
 #include <uv.h>
 
@@ -226,20 +225,6 @@ int transport_undo_norm(const struct transport_undo *u,
     struct transport_undo **out);
 
 /* Frees an undo record and everything it holds; u may be NULL. */
-static inline void transport_undo_free(struct transport_undo *u)
-{
-	size_t i;
-
-	if (u == NULL)
-		return;
-	free(u->store);
-	free(u->pointer);
-	free(u->previous);
-	free(u->current);
-	for (i = 0; u->links != NULL && u->links[i] != NULL; i++)
-		free(u->links[i]);
-	free(u->links);
-	free(u);
-}
+void transport_undo_free(struct transport_undo *u);
 
 #endif

@@ -20,10 +20,10 @@
 /* One command, while proc_run runs it. */
 struct run_op {
 	struct tl *tl;
-	char *shown;                /* argv[0], for messages */
 	unsigned timeout_ms;
 	transport_run_cb cb;
 	void *arg;
+	char shown[];               /* argv[0], for messages */
 };
 
 /* ---- results, on the loop thread -------------------------------------- */
@@ -67,9 +67,8 @@ static int queue_path(struct transport *t, void (*run)(struct op *),
 
 	if (path == NULL || tl->closing)
 		return CF_EINVAL;
-	if ((op = tl_op_new(tl, run, done, arg)) == NULL)
+	if ((op = tl_op_new(tl, run, done, cb, arg)) == NULL)
 		return CF_ENOMEM;
-	op->cb = cb;
 	op->max = max;
 	op->mode = mode;
 	op->len = len;
@@ -130,9 +129,9 @@ static int tl_install(struct transport *t, const struct transport_set *set,
 
 	if (cb == NULL || tl->closing || transport_set_check(set, false) != 0)
 		return CF_EINVAL;
-	if ((op = tl_op_new(tl, tl_install_run, done_install, arg)) == NULL)
+	if ((op = tl_op_new(tl, tl_install_run, done_install,
+	    (union tl_cb){ .install = cb }, arg)) == NULL)
 		return CF_ENOMEM;
-	op->cb.install = cb;
 	op->store = transport_path_norm(set->store);
 	op->pointer = transport_path_norm(set->pointer);
 	op->members = calloc(set->nmembers, sizeof *op->members);
@@ -163,20 +162,18 @@ static int tl_rollback(struct transport *t, const struct transport_undo *u,
     transport_status_cb cb, void *arg)
 {
 	struct tl *tl = container_of(t, struct tl, base);
-	struct transport_undo *c;
 	struct op *op;
 	int rc;
 
 	if (cb == NULL || tl->closing)
 		return CF_EINVAL;
-	if ((rc = transport_undo_norm(u, &c)) != 0)
-		return rc;
-	if ((op = tl_op_new(tl, tl_rollback_run, done_status, arg)) == NULL) {
-		transport_undo_free(c);
+	if ((op = tl_op_new(tl, tl_rollback_run, done_status,
+	    (union tl_cb){ .status = cb }, arg)) == NULL)
 		return CF_ENOMEM;
+	if ((rc = transport_undo_norm(u, &op->in_undo)) != 0) {
+		tl_op_free(op);
+		return rc;
 	}
-	op->cb.status = cb;
-	op->in_undo = c;
 	return tl_op_queue(op);
 }
 
@@ -186,16 +183,11 @@ static void run_done(void *arg, int status, const struct proc_result *pr,
     const char *msg)
 {
 	struct run_op *r = arg;
-	struct transport_run_result res;
+	struct transport_run_result res = { pr->exit_status, pr->term_signal,
+	    pr->out, pr->outlen, pr->err, pr->errlen };
 	struct tl *tl = r->tl;
 	char why[512];
 
-	res.exit_status = pr->exit_status;
-	res.term_signal = pr->term_signal;
-	res.out = pr->out;
-	res.outlen = pr->outlen;
-	res.err = pr->err;
-	res.errlen = pr->errlen;
 	snprintf(why, sizeof why, "%s", msg);
 	if (status != 0) {
 		snprintf(why, sizeof why, "cannot run '%s' on '%s': %s",
@@ -207,7 +199,6 @@ static void run_done(void *arg, int status, const struct proc_result *pr,
 		    r->timeout_ms);
 	}
 	r->cb(r->arg, status, &res, why);
-	free(r->shown);
 	free(r);
 	tl->pending--;
 	tl_maybe_closed(tl);
@@ -219,35 +210,25 @@ static int tl_run(struct transport *t, char *const argv[],
     unsigned timeout_ms, transport_run_cb cb, void *arg)
 {
 	struct tl *tl = container_of(t, struct tl, base);
-	struct proc_spec spec;
+	struct proc_spec spec = { .argv = argv, .cwd = tl->root,
+	    .out_cap = TRANSPORT_CAPTURE, .err_cap = TRANSPORT_CAPTURE,
+	    .timeout_ms = timeout_ms, .group = true };
 	struct run_op *r;
 	int rc;
 
 	if (argv == NULL || argv[0] == NULL || cb == NULL || tl->closing)
 		return CF_EINVAL;
-	if ((r = calloc(1, sizeof *r)) == NULL)
+	if ((r = calloc(1, sizeof *r + strlen(argv[0]) + 1)) == NULL)
 		return CF_ENOMEM;
-	if ((r->shown = strdup(argv[0])) == NULL) {
-		free(r);
-		return CF_ENOMEM;
-	}
 	r->tl = tl;
 	r->cb = cb;
 	r->arg = arg;
 	r->timeout_ms = timeout_ms;
-	memset(&spec, 0, sizeof spec);
-	spec.argv = argv;
-	spec.cwd = tl->root;
-	spec.out_cap = TRANSPORT_CAPTURE;
-	spec.err_cap = TRANSPORT_CAPTURE;
-	spec.timeout_ms = timeout_ms;
-	spec.group = true;
-	tl->pending++;
-	if ((rc = proc_run(t->loop, &spec, run_done, r)) != 0) {
-		tl->pending--;
-		free(r->shown);
+	strcpy(r->shown, argv[0]);
+	if ((rc = proc_run(t->loop, &spec, run_done, r)) == 0)
+		tl->pending++;
+	else
 		free(r);
-	}
 	return rc;
 }
 

@@ -1,18 +1,16 @@
 /*
- * The local transport's confinement (see transport_local.h): every path it
- * touches stays below the server's root. Writes walk from the root one
- * component at a time with openat(2) and O_NOFOLLOW; reads are resolved
- * with realpath(3), checked against the root's real path, then opened
- * again by the same walk. The single-file operations (read_file,
- * read_store, write_file, remove) are here; the versioned install builds
- * on the same walk in transport_local_install.c. Runs on threadpool
- * threads: nothing here touches the loop, and no message holds file bytes.
+ * The local transport's confinement below the server's root, the walk and
+ * the resolved reads that transport_local.h describes, and the single-file
+ * operations built on them (read_file, read_store, write_file, remove);
+ * the versioned install uses the same walk (transport_local_install.c).
+ * Runs on threadpool threads: nothing here touches the loop, and no
+ * message holds file bytes.
  */
 #include "engine/transport/transport_local_int.h"
-#include "engine/base/crypto.h"
 #include "engine/base/err.h"
 #include "engine/base/fsio.h"
 #include "engine/base/path.h"
+#include "engine/base/str.h"
 #include "engine/base/strv.h"
 
 #include <dirent.h>
@@ -28,68 +26,47 @@
 
 /* ---- server paths ---------------------------------------------------- */
 
-/* Splits a normalised path into a new directory part and its last name. */
-char *tl_split(const char *path, const char **base)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (slash == NULL) {
-		*base = path;
-		return strdup("");
-	}
-	*base = slash + 1;
-	return strndup(path, (size_t)(slash - path));
-}
-
 /*
- * The text of a symlink placed in directory from (normalised) that leads to
- * to (normalised): "../" for each component of from past the common
- * directories, then the rest of to. Sound because writes never pass through
- * a symlinked directory, so ".." means the lexical parent.
+ * The text of a symlink at link (normalised) that leads to to (normalised):
+ * "../" for each directory of link past those it has in common with to,
+ * then the rest of to. Sound because writes never pass through a symlinked
+ * directory, so ".." means the lexical parent.
  */
-char *tl_rel_target(const char *from, const char *to)
+char *tl_rel_target(const char *link, const char *to)
 {
-	size_t i = 0, fc = 0, tc = 0, ups = 0, k, tl;
-	const char *rest;
-	char *p, *q;
+	const char *f = link, *t = to, *fs, *ts;
+	size_t ups = 0, k, n;
+	char *p;
 
-	/* fc, tc: where from and to go on past their common directories. */
-	while (from[i] != '\0' && from[i] == to[i]) {
-		if (from[i] == '/')
-			fc = tc = i + 1;
-		i++;
+	while ((fs = strchr(f, '/')) != NULL && (ts = strchr(t, '/')) != NULL &&
+	    fs - f == ts - t && strncmp(f, t, (size_t)(fs - f)) == 0) {
+		f = fs + 1;
+		t = ts + 1;
 	}
-	if (from[i] == '\0' && to[i] == '/') {
-		fc = i;
-		tc = i + 1;
-	}
-	rest = from + fc;
-	if (*rest != '\0') {
-		ups = 1;
-		for (k = 0; rest[k] != '\0'; k++)
-			if (rest[k] == '/')
-				ups++;
-	}
-	tl = strlen(to + tc);
-	if ((p = malloc(ups * 3 + tl + 1)) == NULL)
+	for (; (fs = strchr(f, '/')) != NULL; f = fs + 1)
+		ups++;
+	n = strlen(t);
+	if ((p = malloc(ups * 3 + n + 1)) == NULL)
 		return NULL;
-	for (q = p, k = 0; k < ups; k++, q += 3)
-		memcpy(q, "../", 3);
-	memcpy(q, to + tc, tl + 1);
+	for (k = 0; k < ups; k++)
+		memcpy(p + 3 * k, "../", 3);
+	memcpy(p + 3 * ups, t, n + 1);
 	return p;
 }
 
 /*
- * The server path a symlink in dir (normalised) with text names, with ".."
- * taken lexically. NULL when the text is absolute, climbs above the root,
- * or memory runs out.
+ * The server path a symlink at link (normalised) with text names, with
+ * ".." taken lexically. NULL when the text is absolute, climbs above the
+ * root, or memory runs out.
  */
-char *tl_lex_join(const char *dir, const char *text)
+char *tl_lex_join(const char *link, const char *text)
 {
 	char *buf, *out, *p, *save = NULL;
 	size_t o = 0;
 
-	if (text[0] == '/' || (buf = path_join(dir, text)) == NULL)
+	/* "link/.." is the directory the symlink is in. */
+	if (text[0] == '/' || (buf = cf_asprintf("%s/../%s", link, text)) ==
+	    NULL)
 		return NULL;
 	if ((out = malloc(strlen(buf) + 1)) == NULL) {
 		free(buf);
@@ -123,45 +100,40 @@ char *tl_lex_join(const char *dir, const char *text)
 
 /* ---- descriptors below the root -------------------------------------- */
 
-int tl_open_root(struct op *op, const char *what, const char *shown)
+int tl_open_root(struct op *op, const char *verb, const char *shown)
 {
-	int fd, e;
+	int fd = open(op->tl->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	fd = open(op->tl->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		e = errno;
-		tl_fail(op, CF_ETRANSPORT, "%s '%s' on '%s': cannot open the "
-		    "server root '%s': %s", what, shown, tl_server(op),
-		    op->tl->root, strerror(e));
-	}
+	if (fd < 0)
+		return tl_fail(op, CF_ETRANSPORT, verb, shown, "cannot open the "
+		    "server root '%s': %s", op->tl->root, strerror(errno));
 	return fd;
 }
 
 /*
  * Opens directory rel (normalised; "" is the root) below rootfd one
  * component at a time, never following a symlink; when create, missing
- * components are made with TL_DIR_MODE. Returns a descriptor, or -1 after
- * tl_fail ("<what> '<shown>' on '<server>': <why>").
+ * components are made with TL_DIR_MODE. With base, the directory opened is
+ * the one holding rel, and *base is rel's last name. Returns a descriptor,
+ * or an error after tl_fail ("cannot <verb> '<shown>' on '<server>': ...").
  */
-int tl_walk_dir(struct op *op, int rootfd, const char *rel, bool create,
-    const char *what, const char *shown)
+int tl_walk_dir(struct op *op, int rootfd, const char *rel, const char **base,
+    bool create, const char *verb, const char *shown)
 {
+	const char *slash = strrchr(rel, '/');
 	char *buf, *p, *save = NULL;
 	struct stat st;
-	int fd, nfd, e;
+	int fd, nfd, e, n;
 
-	fd = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		e = errno;
-		tl_fail(op, cf_errno_code(e), "%s '%s' on '%s': %s", what,
-		    shown, tl_server(op), strerror(e));
-		return -1;
-	}
-	if ((buf = strdup(rel)) == NULL) {
-		close(fd);
-		tl_fail(op, CF_ENOMEM, "%s '%s' on '%s': out of memory", what,
-		    shown, tl_server(op));
-		return -1;
+	if (base != NULL)
+		*base = slash ? slash + 1 : rel;
+	buf = base == NULL ? strdup(rel) : strndup(rel, slash ? (size_t)(slash -
+	    rel) : 0);
+	if (buf == NULL)
+		return tl_fail(op, CF_ENOMEM, verb, shown, "out of memory");
+	if ((fd = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		free(buf);
+		return tl_fail_errno(op, verb, shown);
 	}
 	for (p = strtok_r(buf, "/", &save); p != NULL;
 	    p = strtok_r(NULL, "/", &save)) {
@@ -196,21 +168,21 @@ int tl_walk_dir(struct op *op, int rootfd, const char *rel, bool create,
 
 fail:
 	e = errno;
+	/* The part of rel up to the component that failed. */
+	n = (int)(p - buf + (ptrdiff_t)strlen(p));
 	if (fstatat(fd, p, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISLNK(st.st_mode))
-		tl_fail(op, CF_ETRANSPORT, "%s '%s' on '%s': refusing to "
-		    "follow the symlink '%.*s'", what, shown, tl_server(op),
-		    (int)(p - buf + (ptrdiff_t)strlen(p)), rel);
+		nfd = tl_fail(op, CF_ETRANSPORT, verb, shown, "refusing to "
+		    "follow the symlink '%.*s'", n, rel);
 	else if (e == ENOTDIR)
-		tl_fail(op, CF_EIO, "%s '%s' on '%s': '%.*s' is not a "
-		    "directory", what, shown, tl_server(op),
-		    (int)(p - buf + (ptrdiff_t)strlen(p)), rel);
+		nfd = tl_fail(op, CF_EIO, verb, shown, "'%.*s' is not a "
+		    "directory", n, rel);
 	else
-		tl_fail(op, cf_errno_code(e), "%s '%s' on '%s': %s", what,
-		    shown, tl_server(op), strerror(e));
+		nfd = tl_fail(op, cf_errno_code(e), verb, shown, "%s",
+		    strerror(e));
 	close(fd);
 	free(buf);
-	return -1;
+	return nfd;
 }
 
 /*
@@ -224,31 +196,26 @@ fail:
 int tl_open_confined(struct op *op, const char *rel, const char *shown,
     bool *missing)
 {
-	char *rroot = NULL, *local = NULL, *real = NULL, *dir = NULL;
+	char *rroot = NULL, *local = NULL, *real = NULL;
 	const char *sub, *base;
 	size_t n;
-	int rootfd = -1, dfd = -1, fd = -1, e;
+	int rootfd = -1, dfd = -1, fd = -1;
 
 	*missing = false;
 	if ((rroot = realpath(op->tl->root, NULL)) == NULL) {
-		e = errno;
-		tl_fail(op, CF_ETRANSPORT, "cannot read '%s' on '%s': cannot "
-		    "open the server root '%s': %s", shown, tl_server(op),
-		    op->tl->root, strerror(e));
+		tl_fail(op, CF_ETRANSPORT, "read", shown, "cannot open the "
+		    "server root '%s': %s", op->tl->root, strerror(errno));
 		goto out;
 	}
 	if ((local = path_join(rroot, rel)) == NULL) {
-		tl_fail(op, CF_ENOMEM, "cannot read '%s' on '%s': out of "
-		    "memory", shown, tl_server(op));
+		tl_fail(op, CF_ENOMEM, "read", shown, "out of memory");
 		goto out;
 	}
 	if ((real = realpath(local, NULL)) == NULL) {
-		e = errno;
-		if (e == ENOENT)
+		if (errno == ENOENT)
 			*missing = true;
 		else
-			tl_fail(op, cf_errno_code(e), "cannot read '%s' on "
-			    "'%s': %s", shown, tl_server(op), strerror(e));
+			tl_fail_errno(op, "read", shown);
 		goto out;
 	}
 	n = strlen(rroot);
@@ -259,47 +226,29 @@ int tl_open_confined(struct op *op, const char *rel, const char *shown,
 	else if (strncmp(real, rroot, n) == 0 && real[n] == '/')
 		sub = real + n + 1;
 	else {
-		tl_fail(op, CF_ETRANSPORT, "cannot read '%s' on '%s': it "
-		    "leads outside the server root", shown, tl_server(op));
+		tl_fail(op, CF_ETRANSPORT, "read", shown, "it leads outside "
+		    "the server root");
 		goto out;
 	}
 	if ((rootfd = open(rroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		e = errno;
-		tl_fail(op, CF_ETRANSPORT, "cannot read '%s' on '%s': %s",
-		    shown, tl_server(op), strerror(e));
+		tl_fail(op, CF_ETRANSPORT, "read", shown, "%s",
+		    strerror(errno));
 		goto out;
 	}
-	if (*sub == '\0') {
-		fd = openat(rootfd, ".", O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			tl_fail(op, CF_EIO, "cannot read '%s' on '%s': %s",
-			    shown, tl_server(op), strerror(errno));
-		goto out;
-	}
-	if ((dir = tl_split(sub, &base)) == NULL) {
-		tl_fail(op, CF_ENOMEM, "cannot read '%s' on '%s': out of "
-		    "memory", shown, tl_server(op));
-		goto out;
-	}
-	if ((dfd = tl_walk_dir(op, rootfd, dir, false, "cannot read",
+	if ((dfd = tl_walk_dir(op, rootfd, sub, &base, false, "read",
 	    shown)) < 0)
 		goto out;
-	fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC);
-	if (fd < 0) {
-		e = errno;
-		if (e == ELOOP)
-			tl_fail(op, CF_ETRANSPORT, "cannot read '%s' on '%s': "
-			    "it changed while being read", shown,
-			    tl_server(op));
-		else
-			tl_fail(op, cf_errno_code(e), "cannot read '%s' on "
-			    "'%s': %s", shown, tl_server(op), strerror(e));
-	}
+	/* An empty base: sub is the root itself. */
+	fd = openat(dfd, *base ? base : ".", O_RDONLY | O_NOFOLLOW |
+	    O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 && errno == ELOOP)
+		tl_fail(op, CF_ETRANSPORT, "read", shown, "it changed while "
+		    "being read");
+	else if (fd < 0)
+		tl_fail_errno(op, "read", shown);
 out:
 	tl_close_fd(dfd);
 	tl_close_fd(rootfd);
-	free(dir);
 	free(real);
 	free(local);
 	free(rroot);
@@ -320,16 +269,13 @@ int tl_read_fd(struct op *op, int fd, size_t max, const char *shown,
 	int rc;
 
 	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode))
-		return tl_fail(op, CF_EIO, "cannot read '%s' on '%s': not a "
-		    "regular file", shown, tl_server(op));
+		return tl_fail(op, CF_EIO, "read", shown, "not a regular file");
 	if ((rc = fsio_read_fd(fd, max, data, len)) == CF_EINVAL)
-		return tl_fail(op, CF_EINVAL, "cannot read '%s' on '%s': "
-		    "larger than the limit of %zu bytes", shown,
-		    tl_server(op), max);
+		return tl_fail(op, CF_EINVAL, "read", shown, "larger than the "
+		    "limit of %zu bytes", max);
 	if (rc != 0)
-		return tl_fail(op, rc, "cannot read '%s' on '%s': %s", shown,
-		    tl_server(op), rc == CF_ENOMEM ? "out of memory" :
-		    strerror(errno));
+		return tl_fail(op, rc, "read", shown, "%s", rc == CF_ENOMEM ?
+		    "out of memory" : strerror(errno));
 	return 0;
 }
 
@@ -389,25 +335,28 @@ fail:
 
 /* ---- read_file, read_store ------------------------------------------- */
 
+/* Opens op->path as tl_open_confined does, its normal form in *rel (to be
+ * freed, even on failure). */
+static int open_path(struct op *op, char **rel, bool *missing)
+{
+	*missing = false;
+	if ((*rel = transport_path_norm(op->path)) == NULL)
+		return tl_fail(op, CF_EINVAL, "read", op->path, "not a server "
+		    "path below the root");
+	return tl_open_confined(op, *rel, op->path, missing);
+}
+
 void tl_read_file_run(struct op *op)
 {
 	bool missing;
 	char *rel;
-	int fd;
+	int fd = open_path(op, &rel, &missing);
 
-	if ((rel = transport_path_norm(op->path)) == NULL) {
-		tl_fail(op, CF_EINVAL, "cannot read '%s' on '%s': not a "
-		    "server path below the root", op->path, tl_server(op));
-		return;
-	}
-	fd = tl_open_confined(op, rel, op->path, &missing);
 	free(rel);
-	if (fd < 0) {
-		if (missing)
-			tl_fail(op, CF_ENOENT, "cannot read '%s' on '%s': no "
-			    "such file", op->path, tl_server(op));
+	if (missing)
+		tl_fail(op, CF_ENOENT, "read", op->path, "no such file");
+	if (fd < 0)
 		return;
-	}
 	tl_read_fd(op, fd, op->max, op->path, &op->data, &op->len);
 	close(fd);
 }
@@ -432,57 +381,37 @@ static int add_entry(struct op *op, const char *name, char *data,
 	return 0;
 no_mem:
 	free(data);
-	return tl_fail(op, CF_ENOMEM, "cannot read '%s' on '%s': out of "
-	    "memory", op->path, tl_server(op));
+	return tl_fail(op, CF_ENOMEM, "read", op->path, "out of memory");
 }
 
 void tl_read_store_run(struct op *op)
 {
 	char *rel, *sub, *data, **names = NULL;
-	const char *base;
 	struct stat st;
-	size_t cap = 0, n, i, len;
+	size_t cap = 0, n = 0, i, len;
 	bool missing;
-	int fd, efd;
+	int fd = open_path(op, &rel, &missing), efd;
 
-	if ((rel = transport_path_norm(op->path)) == NULL) {
-		tl_fail(op, CF_EINVAL, "cannot read '%s' on '%s': not a "
-		    "server path below the root", op->path, tl_server(op));
-		return;
-	}
-	fd = tl_open_confined(op, rel, op->path, &missing);
 	if (fd < 0)
 		goto out;
-	if (fstat(fd, &st) != 0) {
-		tl_fail(op, CF_EIO, "cannot read '%s' on '%s': %s", op->path,
-		    tl_server(op), strerror(errno));
-		goto out;
-	}
-	if (S_ISREG(st.st_mode)) {
-		base = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
+	if (fstat(fd, &st) != 0)
+		tl_fail(op, CF_EIO, "read", op->path, "%s", strerror(errno));
+	else if (S_ISREG(st.st_mode)) {
+		sub = strrchr(rel, '/');
 		if (tl_read_fd(op, fd, op->max, op->path, &data, &len) == 0)
-			add_entry(op, base, data, len, &cap);
-		goto out;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		tl_fail(op, CF_EIO, "cannot read '%s' on '%s': neither a file "
-		    "nor a directory", op->path, tl_server(op));
-		goto out;
-	}
-	if ((names = tl_list_dir(fd, true, &n)) == NULL) {
-		tl_fail(op, CF_EIO, "cannot list '%s' on '%s': %s", op->path,
-		    tl_server(op), strerror(errno));
-		goto out;
-	}
-	if (n > TRANSPORT_STORE_MAX) {
-		tl_fail(op, CF_EINVAL, "cannot read '%s' on '%s': more than "
-		    "%d files", op->path, tl_server(op), TRANSPORT_STORE_MAX);
-		goto out;
-	}
+			add_entry(op, sub ? sub + 1 : rel, data, len, &cap);
+	} else if (!S_ISDIR(st.st_mode))
+		tl_fail(op, CF_EIO, "read", op->path, "neither a file nor a "
+		    "directory");
+	else if ((names = tl_list_dir(fd, true, &n)) == NULL)
+		tl_fail(op, CF_EIO, "list", op->path, "%s", strerror(errno));
+	else if (n > TRANSPORT_STORE_MAX)
+		tl_fail(op, CF_EINVAL, "read", op->path, "more than %d files",
+		    TRANSPORT_STORE_MAX);
+	/* A directory's files, once it is listed and not too many. */
 	for (i = 0; i < n && op->status == 0; i++) {
 		if ((sub = path_join(rel, names[i])) == NULL) {
-			tl_fail(op, CF_ENOMEM, "cannot read '%s' on '%s': out "
-			    "of memory", op->path, tl_server(op));
+			tl_fail_errno(op, "read", op->path);
 			break;
 		}
 		/* A dangling symlink or anything but a regular file (after
@@ -509,21 +438,16 @@ out:
  */
 void tl_write_file_run(struct op *op)
 {
-	char *rel = transport_path_norm(op->path), *dir = NULL, tmp[300];
+	char *rel = transport_path_norm(op->path), tmp[300];
 	const char *base;
 	int rootfd = -1, dfd = -1, i, e, rc;
 
 	if (rel == NULL || *rel == '\0') {
-		tl_fail(op, CF_EINVAL, "cannot write '%s' on '%s': not a "
-		    "confined path", op->path, tl_server(op));
+		tl_fail(op, CF_EINVAL, "write", op->path, "not a confined path");
 		goto out;
 	}
-	if ((dir = tl_split(rel, &base)) == NULL) {
-		tl_fail(op, CF_ENOMEM, "out of memory");
-		goto out;
-	}
-	if ((rootfd = tl_open_root(op, "cannot write", op->path)) < 0 ||
-	    (dfd = tl_walk_dir(op, rootfd, dir, true, "cannot write",
+	if ((rootfd = tl_open_root(op, "write", op->path)) < 0 ||
+	    (dfd = tl_walk_dir(op, rootfd, rel, &base, true, "write",
 	    op->path)) < 0)
 		goto out;
 	/* A fresh name: a clash (EEXIST) is retried, anything else not. */
@@ -534,44 +458,35 @@ void tl_write_file_run(struct op *op)
 		    op->mode)) != 0 && errno != EEXIST)
 			break;
 	}
-	if (rc != 0)
-		goto fail;
-	if (renameat(dfd, tmp, dfd, base) != 0) {
+	if (rc == 0 && renameat(dfd, tmp, dfd, base) != 0) {
 		e = errno;
 		unlinkat(dfd, tmp, 0);
 		errno = e;
-		goto fail;
+		rc = -1;
 	}
-	if (fsio_sync_fd(dfd) != 0)
-		goto fail;
-	goto out;
-fail:
-	e = errno;
-	tl_fail(op, cf_errno_code(e), "cannot write '%s' on '%s': %s", op->path,
-	    tl_server(op), strerror(e));
+	if (rc != 0 || fsio_sync_fd(dfd) != 0)
+		tl_fail_errno(op, "write", op->path);
 out:
 	tl_close_fd(dfd);
 	tl_close_fd(rootfd);
-	free(dir);
 	free(rel);
 }
 
 /* Unlinks op->path, reached without following symlinks; missing is fine. */
 void tl_remove_run(struct op *op)
 {
-	char *rel = transport_path_norm(op->path), *dir = NULL;
+	char *rel = transport_path_norm(op->path);
 	const char *base;
-	int rootfd = -1, dfd = -1, e;
+	int rootfd = -1, dfd = -1;
 
-	if (rel == NULL || *rel == '\0' ||
-	    (dir = tl_split(rel, &base)) == NULL) {
-		tl_fail(op, CF_EINVAL, "cannot remove '%s' on '%s': not a "
-		    "confined path", op->path, tl_server(op));
+	if (rel == NULL || *rel == '\0') {
+		tl_fail(op, CF_EINVAL, "remove", op->path, "not a confined "
+		    "path");
 		goto out;
 	}
-	if ((rootfd = tl_open_root(op, "cannot remove", op->path)) < 0)
+	if ((rootfd = tl_open_root(op, "remove", op->path)) < 0)
 		goto out;
-	if ((dfd = tl_walk_dir(op, rootfd, dir, false, "cannot remove",
+	if ((dfd = tl_walk_dir(op, rootfd, rel, &base, false, "remove",
 	    op->path)) < 0) {
 		if (op->status == CF_ENOENT) {
 			op->status = 0;
@@ -579,14 +494,10 @@ void tl_remove_run(struct op *op)
 		}
 		goto out;
 	}
-	if (unlinkat(dfd, base, 0) != 0 && errno != ENOENT) {
-		e = errno;
-		tl_fail(op, cf_errno_code(e), "cannot remove '%s' on '%s': %s",
-		    op->path, tl_server(op), strerror(e));
-	}
+	if (unlinkat(dfd, base, 0) != 0 && errno != ENOENT)
+		tl_fail_errno(op, "remove", op->path);
 out:
 	tl_close_fd(dfd);
 	tl_close_fd(rootfd);
-	free(dir);
 	free(rel);
 }

@@ -131,16 +131,6 @@ static void version_name(char *buf, size_t n)
 
 /* ---- install, rollback ----------------------------------------------- */
 
-/* "cannot VERB 'PATH' on 'SERVER': <errno's reason>", after tl_fail. */
-static int fail_errno(struct op *op, const char *verb, const char *path)
-{
-	int e = errno;
-
-	return tl_fail(op, cf_errno_code(e), "cannot %s '%s' on '%s': %s",
-	    verb, path, tl_server(op), e == ENOMEM ? "out of memory" :
-	    strerror(e));
-}
-
 /*
  * Makes the link (normalised server path) a symlink to dest (normalised)
  * unless it already is one. Replaces a regular file or a foreign symlink in
@@ -149,39 +139,27 @@ static int fail_errno(struct op *op, const char *verb, const char *path)
 static int ensure_link(struct op *op, int rootfd, const char *link,
     const char *dest)
 {
-	char *dir, *want = NULL, *have = NULL;
+	char *want, *have = NULL;
 	const char *base;
 	struct stat st;
 	int dfd, rc = 0;
 
-	if ((dir = tl_split(link, &base)) == NULL)
-		return tl_fail(op, CF_ENOMEM, "cannot install '%s' on '%s': "
-		    "out of memory", link, tl_server(op));
-	if ((dfd = tl_walk_dir(op, rootfd, dir, true, "cannot install",
-	    link)) < 0) {
-		free(dir);
-		return op->status;
-	}
-	if ((want = tl_rel_target(dir, dest)) == NULL) {
-		rc = tl_fail(op, CF_ENOMEM, "cannot install '%s' on '%s': out "
-		    "of memory", link, tl_server(op));
-		goto out;
-	}
-	if ((have = read_link(dfd, base)) != NULL &&
+	if ((dfd = tl_walk_dir(op, rootfd, link, &base, true, "install",
+	    link)) < 0)
+		return dfd;
+	if ((want = tl_rel_target(link, dest)) == NULL)
+		rc = tl_fail_errno(op, "install", link);
+	else if ((have = read_link(dfd, base)) != NULL &&
 	    strcmp(have, want) == 0)
-		goto out;
-	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    S_ISDIR(st.st_mode)) {
-		rc = tl_fail(op, CF_EEXIST, "cannot install '%s' on '%s': it "
-		    "is a directory", link, tl_server(op));
-		goto out;
-	}
-	if (swap_link(dfd, base, want) != 0 || fsio_sync_fd(dfd) != 0)
-		rc = fail_errno(op, "install", link);
-out:
+		rc = 0;         /* it already is */
+	else if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISDIR(st.st_mode))
+		rc = tl_fail(op, CF_EEXIST, "install", link, "it is a "
+		    "directory");
+	else if (swap_link(dfd, base, want) != 0 || fsio_sync_fd(dfd) != 0)
+		rc = tl_fail_errno(op, "install", link);
 	free(have);
 	free(want);
-	free(dir);
 	close(dfd);
 	return rc;
 }
@@ -194,15 +172,14 @@ out:
  * set was adopted, 0 when there was none, or an error after tl_fail.
  */
 static int adopt(struct op *op, int rootfd, int storefd, int pdirfd,
-    const char *pdir, const char *pbase, const char *store, char **prev)
+    const char *pbase, char **prev)
 {
 	struct {
 		char *data;
 		size_t len;
 		unsigned mode;
-		bool found;
 	} *old;
-	char *dir, *target = NULL;
+	char *target = NULL;
 	const char *base;
 	struct stat st;
 	size_t i;
@@ -210,21 +187,13 @@ static int adopt(struct op *op, int rootfd, int storefd, int pdirfd,
 	int dfd, fd, vfd = -1, rc = 0;
 
 	if ((old = calloc(op->nmembers, sizeof *old)) == NULL)
-		return tl_fail(op, CF_ENOMEM, "cannot install '%s' on '%s': "
-		    "out of memory", op->pointer, tl_server(op));
+		return tl_fail_errno(op, "install", op->pointer);
 	for (i = 0; i < op->nmembers && rc == 0; i++) {
 		const char *link = op->members[i].link;
 
-		if ((dir = tl_split(link, &base)) == NULL) {
-			rc = tl_fail(op, CF_ENOMEM, "cannot install '%s' on "
-			    "'%s': out of memory", link, tl_server(op));
-			break;
-		}
-		dfd = tl_walk_dir(op, rootfd, dir, true, "cannot install",
-		    link);
-		free(dir);
-		if (dfd < 0) {
-			rc = op->status;
+		if ((dfd = tl_walk_dir(op, rootfd, link, &base, true,
+		    "install", link)) < 0) {
+			rc = dfd;
 			break;
 		}
 		if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -233,8 +202,8 @@ static int adopt(struct op *op, int rootfd, int storefd, int pdirfd,
 		}
 		close(dfd);
 		if (S_ISDIR(st.st_mode)) {
-			rc = tl_fail(op, CF_EEXIST, "cannot install '%s' on "
-			    "'%s': it is a directory", link, tl_server(op));
+			rc = tl_fail(op, CF_EEXIST, "install", link, "it is a "
+			    "directory");
 			break;
 		}
 		if ((fd = tl_open_confined(op, link, link, &missing)) < 0) {
@@ -245,7 +214,7 @@ static int adopt(struct op *op, int rootfd, int storefd, int pdirfd,
 		    tl_read_fd(op, fd, ADOPT_MAX, link, &old[i].data,
 		    &old[i].len) == 0) {
 			old[i].mode = (unsigned)st.st_mode & 07777;
-			old[i].found = any = true;
+			any = true;
 		}
 		close(fd);
 		rc = op->status;
@@ -258,15 +227,14 @@ static int adopt(struct op *op, int rootfd, int storefd, int pdirfd,
 	    O_NOFOLLOW | O_CLOEXEC)) < 0 || fchmod(vfd, TL_DIR_MODE) != 0)
 		goto io_fail;
 	for (i = 0; i < op->nmembers; i++)
-		if (old[i].found && fsio_write_new_at(vfd, op->members[i].name,
+		if (old[i].data && fsio_write_new_at(vfd, op->members[i].name,
 		    old[i].data, old[i].len, old[i].mode) != 0)
 			goto io_fail;
 	if (fsio_sync_fd(vfd) != 0 || fsio_sync_fd(storefd) != 0)
 		goto io_fail;
-	if ((*prev = path_join(store, ADOPTED)) == NULL ||
-	    (target = tl_rel_target(pdir, *prev)) == NULL) {
-		rc = tl_fail(op, CF_ENOMEM, "cannot install '%s' on '%s': out "
-		    "of memory", op->pointer, tl_server(op));
+	if ((*prev = path_join(op->store, ADOPTED)) == NULL ||
+	    (target = tl_rel_target(op->pointer, *prev)) == NULL) {
+		rc = tl_fail_errno(op, "install", op->pointer);
 		goto out;
 	}
 	if (swap_link(pdirfd, pbase, target) != 0 || fsio_sync_fd(pdirfd) != 0)
@@ -274,9 +242,8 @@ static int adopt(struct op *op, int rootfd, int storefd, int pdirfd,
 	rc = 1;
 	goto out;
 io_fail:
-	rc = tl_fail(op, cf_errno_code(errno), "cannot keep the certificate "
-	    "installed by hand for '%s' on '%s': %s", op->pointer,
-	    tl_server(op), strerror(errno));
+	rc = tl_fail_errno(op, "keep the certificate installed by hand for",
+	    op->pointer);
 out:
 	tl_close_fd(vfd);
 	for (i = 0; i < op->nmembers; i++)
@@ -288,40 +255,36 @@ out:
 
 void tl_install_run(struct op *op)
 {
-	char version[64], *pdir = NULL, *prev = NULL, *cur = NULL;
-	char *text = NULL, *target = NULL, *dest = NULL;
+	char version[64], *prev = NULL, *cur = NULL, *text = NULL;
+	char *target = NULL, *dest = NULL;
 	const char *pbase, *keep = NULL, *pv;
 	struct transport_undo *u = NULL;
 	int rootfd, storefd = -1, pdirfd = -1, vfd = -1, i, rc;
 	bool made = false;
 	size_t k;
 
-	if ((rootfd = tl_open_root(op, "cannot install", op->pointer)) < 0)
+	if ((rootfd = tl_open_root(op, "install", op->pointer)) < 0)
 		return;
-	if ((storefd = tl_walk_dir(op, rootfd, op->store, true,
-	    "cannot install", op->store)) < 0)
-		goto out;
-	if ((pdir = tl_split(op->pointer, &pbase)) == NULL)
-		goto no_mem;
-	if ((pdirfd = tl_walk_dir(op, rootfd, pdir, true, "cannot install",
-	    op->pointer)) < 0)
+	if ((storefd = tl_walk_dir(op, rootfd, op->store, NULL, true,
+	    "install", op->store)) < 0 ||
+	    (pdirfd = tl_walk_dir(op, rootfd, op->pointer, &pbase, true,
+	    "install", op->pointer)) < 0)
 		goto out;
 
 	/* 1. What the pointer names now: the version a rollback restores. */
 	if ((text = read_link(pdirfd, pbase)) != NULL) {
-		if ((prev = tl_lex_join(pdir, text)) == NULL) {
-			tl_fail(op, CF_EEXIST, "cannot install '%s' on '%s': "
-			    "it names '%s', outside the server tree; remove "
-			    "it", op->pointer, tl_server(op), text);
+		if ((prev = tl_lex_join(op->pointer, text)) == NULL) {
+			tl_fail(op, CF_EEXIST, "install", op->pointer, "it "
+			    "names '%s', outside the server tree; remove it",
+			    text);
 			goto out;
 		}
 	} else if (errno == EINVAL) {
-		tl_fail(op, CF_EEXIST, "cannot install '%s' on '%s': it exists "
-		    "and is not a symlink made by certfleet; move it away",
-		    op->pointer, tl_server(op));
+		tl_fail(op, CF_EEXIST, "install", op->pointer, "it exists and "
+		    "is not a symlink made by certfleet; move it away");
 		goto out;
 	} else if (errno != ENOENT) {
-		goto io_fail;
+		goto fail;
 	}
 
 	/* 2. The new version, complete and durable before anyone sees it. */
@@ -332,31 +295,31 @@ void tl_install_run(struct op *op)
 			break;
 	}
 	if (rc != 0)
-		goto io_fail;
+		goto fail;
 	made = true;
 	if ((vfd = openat(storefd, version, O_RDONLY | O_DIRECTORY |
 	    O_NOFOLLOW | O_CLOEXEC)) < 0 || fchmod(vfd, TL_DIR_MODE) != 0)
-		goto io_fail;
+		goto fail;
 	for (k = 0; k < op->nmembers; k++)
 		if (fsio_write_new_at(vfd, op->members[k].name,
 		    op->members[k].data, op->members[k].len,
 		    op->members[k].mode) != 0)
-			goto io_fail;
+			goto fail;
 	if (fsio_sync_fd(vfd) != 0 || fsio_sync_fd(storefd) != 0)
-		goto io_fail;
+		goto fail;
 	if ((cur = path_join(op->store, version)) == NULL)
-		goto no_mem;
+		goto fail;
 
 	/* 3. First time: keep what was installed by hand. */
-	if (prev == NULL && adopt(op, rootfd, storefd, pdirfd, pdir, pbase,
-	    op->store, &prev) < 0)
+	if (prev == NULL && adopt(op, rootfd, storefd, pdirfd, pbase,
+	    &prev) < 0)
 		goto out;
 
 	/* 4. The links, through the pointer; created once. */
 	for (k = 0; k < op->nmembers; k++) {
 		dest = path_join(op->pointer, op->members[k].name);
 		if (dest == NULL)
-			goto no_mem;
+			goto fail;
 		if (ensure_link(op, rootfd, op->members[k].link, dest) != 0)
 			goto out;
 		free(dest);
@@ -364,17 +327,17 @@ void tl_install_run(struct op *op)
 	}
 
 	/* 5. The switch: one rename. The undo record is ready before it. */
-	if ((target = tl_rel_target(pdir, cur)) == NULL ||
+	if ((target = tl_rel_target(op->pointer, cur)) == NULL ||
 	    (u = calloc(1, sizeof *u)) == NULL ||
 	    (u->links = calloc(op->nmembers + 1, sizeof *u->links)) == NULL ||
 	    (u->store = strdup(op->store)) == NULL ||
 	    (u->pointer = strdup(op->pointer)) == NULL)
-		goto no_mem;
+		goto fail;
 	for (k = 0; k < op->nmembers; k++)
 		if ((u->links[k] = strdup(op->members[k].link)) == NULL)
-			goto no_mem;
+			goto fail;
 	if (swap_link(pdirfd, pbase, target) != 0)
-		goto io_fail;
+		goto fail;
 	u->current = cur;
 	cur = NULL;
 	u->previous = prev;
@@ -383,9 +346,8 @@ void tl_install_run(struct op *op)
 	u = NULL;
 	made = false;
 	if (fsio_sync_fd(pdirfd) != 0) {
-		tl_fail(op, CF_EIO, "cannot install '%s' on '%s': switched, "
-		    "but cannot sync its directory: %s", op->pointer,
-		    tl_server(op), strerror(errno));
+		tl_fail(op, CF_EIO, "install", op->pointer, "switched, but "
+		    "cannot sync its directory: %s", strerror(errno));
 		goto out;
 	}
 
@@ -397,10 +359,9 @@ void tl_install_run(struct op *op)
 	prune(storefd, version, keep);
 	goto out;
 
-no_mem:
-	errno = ENOMEM;
-io_fail:
-	fail_errno(op, "install", op->pointer);
+fail:
+	/* errno says why: allocations set it too (ENOMEM). */
+	tl_fail_errno(op, "install", op->pointer);
 out:
 	tl_close_fd(vfd);
 	if (made && storefd >= 0)
@@ -414,57 +375,48 @@ out:
 	free(text);
 	free(cur);
 	free(prev);
-	free(pdir);
 }
 
 void tl_rollback_run(struct op *op)
 {
 	const struct transport_undo *u = op->in_undo;
-	char *pdir = NULL, *text = NULL, *now = NULL, *target = NULL;
-	char *dir = NULL;
+	char *text = NULL, *now = NULL, *target = NULL;
 	const char *pbase, *base;
 	struct stat st;
 	size_t sl, k;
 	int rootfd, pdirfd = -1, storefd = -1, dfd;
 
-	if ((rootfd = tl_open_root(op, "cannot roll back", u->pointer)) < 0)
+	if ((rootfd = tl_open_root(op, "roll back", u->pointer)) < 0)
 		return;
-	if ((pdir = tl_split(u->pointer, &pbase)) == NULL)
-		goto no_mem;
-	if ((pdirfd = tl_walk_dir(op, rootfd, pdir, false, "cannot roll back",
-	    u->pointer)) < 0)
+	if ((pdirfd = tl_walk_dir(op, rootfd, u->pointer, &pbase, false,
+	    "roll back", u->pointer)) < 0)
 		goto out;
 	/* Only undo our own switch: another run may have switched since. */
 	if ((text = read_link(pdirfd, pbase)) == NULL && errno == ENOENT &&
 	    u->previous == NULL)
 		goto drop;      /* rolled back to nothing already */
-	if (text == NULL || (now = tl_lex_join(pdir, text)) == NULL ||
+	if (text == NULL || (now = tl_lex_join(u->pointer, text)) == NULL ||
 	    strcmp(now, u->current) != 0) {
 		if (now != NULL && u->previous != NULL &&
 		    strcmp(now, u->previous) == 0)
 			goto drop;      /* rolled back already */
-		tl_fail(op, CF_ETRANSPORT, "cannot roll back '%s' on '%s': it "
-		    "no longer names the version this run installed",
-		    u->pointer, tl_server(op));
+		tl_fail(op, CF_ETRANSPORT, "roll back", u->pointer, "it no "
+		    "longer names the version this run installed");
 		goto out;
 	}
 	if (u->previous != NULL) {
-		if ((target = tl_rel_target(pdir, u->previous)) == NULL)
-			goto no_mem;
-		if (swap_link(pdirfd, pbase, target) != 0 ||
+		if ((target = tl_rel_target(u->pointer, u->previous)) == NULL ||
+		    swap_link(pdirfd, pbase, target) != 0 ||
 		    fsio_sync_fd(pdirfd) != 0)
-			goto io_fail;
+			goto fail;
 	} else {
 		/* Nothing was assigned before: back to nothing. */
 		if (unlinkat(pdirfd, pbase, 0) != 0 && errno != ENOENT)
-			goto io_fail;
+			goto fail;
 		fsio_sync_fd(pdirfd);
 		for (k = 0; u->links != NULL && u->links[k] != NULL; k++) {
-			free(dir);
-			if ((dir = tl_split(u->links[k], &base)) == NULL)
-				goto no_mem;
-			if ((dfd = tl_walk_dir(op, rootfd, dir, false,
-			    "cannot roll back", u->links[k])) < 0)
+			if ((dfd = tl_walk_dir(op, rootfd, u->links[k], &base,
+			    false, "roll back", u->links[k])) < 0)
 				goto out;
 			if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 			    S_ISLNK(st.st_mode))
@@ -478,23 +430,19 @@ drop:
 	sl = strlen(u->store);
 	if (strncmp(u->current, u->store, sl) == 0 && u->current[sl] == '/' &&
 	    strchr(u->current + sl + 1, '/') == NULL &&
-	    (storefd = tl_walk_dir(op, rootfd, u->store, false,
-	    "cannot roll back", u->store)) >= 0) {
+	    (storefd = tl_walk_dir(op, rootfd, u->store, NULL, false,
+	    "roll back", u->store)) >= 0) {
 		remove_version(storefd, u->current + sl + 1);
 		fsio_sync_fd(storefd);
 	}
 	goto out;
-no_mem:
-	errno = ENOMEM;
-io_fail:
-	fail_errno(op, "roll back", u->pointer);
+fail:
+	tl_fail_errno(op, "roll back", u->pointer);
 out:
 	tl_close_fd(storefd);
 	tl_close_fd(pdirfd);
 	close(rootfd);
-	free(dir);
 	free(target);
 	free(now);
 	free(text);
-	free(pdir);
 }

@@ -72,11 +72,6 @@ struct op {
 	struct transport_undo *undo;
 };
 
-static inline const char *tl_server(const struct op *op)
-{
-	return op->tl->base.server;
-}
-
 /* Cleanup paths close what they opened; -1 was never opened. */
 static inline void tl_close_fd(int fd)
 {
@@ -88,13 +83,16 @@ static inline void tl_close_fd(int fd)
 
 /* A new op for tl, NULL when tl is closing or memory runs out. */
 struct op *tl_op_new(struct tl *tl, void (*run)(struct op *),
-    void (*done)(struct op *), void *arg);
+    void (*done)(struct op *), union tl_cb cb, void *arg);
 /* Queues op: 0, or CF_ETRANSPORT with op freed. */
 int tl_op_queue(struct op *op);
 void tl_op_free(struct op *op);
-/* Records the first failure of op; returns its code. Any thread. */
-int tl_fail(struct op *op, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/* Records the first failure of op, "cannot VERB 'PATH' on 'SERVER': "
+ * and the reason formatted from fmt; returns its code. Any thread. */
+int tl_fail(struct op *op, int code, const char *verb, const char *path,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* tl_fail with errno's code and reason ("out of memory" for ENOMEM). */
+int tl_fail_errno(struct op *op, const char *verb, const char *path);
 /* Frees tl and calls its close callback once closing and idle. */
 void tl_maybe_closed(struct tl *tl);
 /* The ops table's close: waits for the queue, then calls back. */
@@ -102,12 +100,11 @@ void tl_close(struct transport *t, void (*cb)(void *arg), void *arg);
 
 /* ---- transport_local_fs.c: paths and descriptors below the root ---- */
 
-char *tl_split(const char *path, const char **base);
-char *tl_rel_target(const char *from, const char *to);
-char *tl_lex_join(const char *dir, const char *text);
-int tl_open_root(struct op *op, const char *what, const char *shown);
-int tl_walk_dir(struct op *op, int rootfd, const char *rel, bool create,
-    const char *what, const char *shown);
+char *tl_rel_target(const char *link, const char *to);
+char *tl_lex_join(const char *link, const char *text);
+int tl_open_root(struct op *op, const char *verb, const char *shown);
+int tl_walk_dir(struct op *op, int rootfd, const char *rel, const char **base,
+    bool create, const char *verb, const char *shown);
 int tl_open_confined(struct op *op, const char *rel, const char *shown,
     bool *missing);
 int tl_read_fd(struct op *op, int fd, size_t max, const char *shown,

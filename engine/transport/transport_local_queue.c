@@ -10,22 +10,38 @@
 #include "engine/base/crypto.h"
 #include "engine/base/err.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Records the first failure of op; later ones would only hide the cause. */
-int tl_fail(struct op *op, int code, const char *fmt, ...)
+int tl_fail(struct op *op, int code, const char *verb, const char *path,
+    const char *fmt, ...)
 {
 	va_list ap;
+	int n;
 
 	if (op->status != 0)
 		return op->status;
-	va_start(ap, fmt);
-	vsnprintf(op->msg, sizeof op->msg, fmt, ap);
-	va_end(ap);
+	n = snprintf(op->msg, sizeof op->msg, "cannot %s '%s' on '%s': ", verb,
+	    path, op->tl->base.server);
+	if (n >= 0 && (size_t)n < sizeof op->msg) {
+		va_start(ap, fmt);
+		vsnprintf(op->msg + n, sizeof op->msg - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
 	op->status = code;
 	return code;
+}
+
+int tl_fail_errno(struct op *op, const char *verb, const char *path)
+{
+	int e = errno;
+
+	return tl_fail(op, cf_errno_code(e), verb, path, "%s", e == ENOMEM ?
+	    "out of memory" : strerror(e));
 }
 
 void tl_op_free(struct op *op)
@@ -81,9 +97,11 @@ static void after_work_cb(uv_work_t *w, int status)
 	struct op *op = container_of(w, struct op, work);
 	struct tl *tl = op->tl;
 
-	if (status != 0 && op->status == 0)
-		tl_fail(op, CF_ETRANSPORT, "operation on '%s' cancelled",
-		    tl_server(op));
+	if (status != 0 && op->status == 0) {
+		op->status = CF_ETRANSPORT;
+		snprintf(op->msg, sizeof op->msg, "operation on '%s' cancelled",
+		    op->tl->base.server);
+	}
 	op->done(op);
 	tl_op_free(op);
 	tl->pending--;
@@ -91,7 +109,7 @@ static void after_work_cb(uv_work_t *w, int status)
 }
 
 struct op *tl_op_new(struct tl *tl, void (*run)(struct op *),
-    void (*done)(struct op *), void *arg)
+    void (*done)(struct op *), union tl_cb cb, void *arg)
 {
 	struct op *op;
 
@@ -100,6 +118,7 @@ struct op *tl_op_new(struct tl *tl, void (*run)(struct op *),
 	op->tl = tl;
 	op->run = run;
 	op->done = done;
+	op->cb = cb;
 	op->arg = arg;
 	return op;
 }

@@ -19,6 +19,7 @@
 #include "engine/base/str.h"
 #include "engine/transport/ssh_script.h"
 
+#include <openssl/buffer.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
@@ -66,21 +67,21 @@ enum sop_kind {
 	SOP_BATCH                   /* several reads in one session */
 };
 
-/* A growable byte buffer: the script fed to ssh. It may hold key bytes
- * (base64), so a buffer it outgrows is cleansed, never realloc'd. */
-struct buf {
-	char *p;
-	size_t len;
-	size_t cap;
-};
-
-/* What one session answered: borrowed from proc_run's result. */
-struct answer {
-	const char *out;            /* the helper's lines, NUL-ended */
-	bool over;                  /* longer than OUT_MAX, cut there */
-	const char *err;            /* ssh's complaints */
-	int exit_status;            /* 255: ssh itself failed */
-	bool timed_out;
+/* Each kind's operation in the helper, and its verb in messages. */
+static const struct {
+	const char *op;
+	const char *verb;
+} kinds[] = {
+	[SOP_READ_FILE] = { "read_file", "read" },
+	[SOP_READ_STORE] = { "read_store", "read store" },
+	[SOP_WRITE_FILE] = { "write_file", "write" },
+	[SOP_INSTALL] = { "install", "install" },
+	[SOP_ROLLBACK] = { "rollback", "roll back" },
+	[SOP_REMOVE] = { "remove", "remove" },
+	[SOP_RUN] = { "run", "run" },
+	[SOP_KEYGEN] = { "keygen", "make a key at" },
+	[SOP_EXIT] = { "exit", "stop" },
+	[SOP_BATCH] = { "batch", "read" },
 };
 
 /* One ssh session and what it is for. */
@@ -88,16 +89,19 @@ struct sop {
 	struct tsh *t;
 	enum sop_kind kind;
 	char *what;                 /* for messages: "read 'certs/x'" */
-	size_t max;                 /* run: its timeout in seconds */
-	char *store;                /* install, rollback: for the undo */
+	size_t max;                 /* reads: their limit; run: its timeout
+	                               in seconds */
+	BUF_MEM *script;            /* the helper's input: its arguments as
+	                               assignments, then the helper */
+	size_t nargs;
+	bool failed;                /* memory ran out building the script */
+	char *store;                /* install: for the undo */
 	char *pointer;
 	char **links;
 	void *arg;
-	/* A queued read: its operation and arguments, kept until it starts. */
+	/* A queued read: its path, kept until it starts. */
 	struct sop *next;
-	const char *opname;
 	char *qpath;
-	char qmax[32];
 	/* A batch: the reads it answers, in order (NULL once answered). */
 	struct sop **parts;
 	size_t nparts;
@@ -112,39 +116,16 @@ struct sop {
 
 /* ---- small helpers ---- */
 
-static bool buf_add(struct buf *b, const char *p, size_t n)
+/* Appends n bytes at p to op's script. It may hold key bytes (base64),
+ * so what it outgrows is cleansed (BUF_MEM_grow_clean). */
+static void script_add(struct sop *op, const void *p, size_t n)
 {
-	char *np;
-	size_t cap;
+	size_t len = op->script->length;
 
-	if (b->len + n + 1 > b->cap) {
-		cap = b->cap ? b->cap : 4096;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		if ((np = malloc(cap)) == NULL)
-			return false;
-		if (b->p != NULL) {
-			memcpy(np, b->p, b->len);
-			OPENSSL_cleanse(b->p, b->len);
-			free(b->p);
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return true;
-}
-
-/* Base64 of n bytes, no newlines: safe inside single quotes remotely. */
-static char *b64(const void *p, size_t n)
-{
-	char *s = malloc(4 * ((n + 2) / 3) + 1);
-
-	if (s != NULL)
-		EVP_EncodeBlock((unsigned char *)s, p, (int)n);
-	return s;
+	if (op->failed || BUF_MEM_grow_clean(op->script, len + n) == 0)
+		op->failed = true;
+	else
+		memcpy(op->script->data + len, p, n);
 }
 
 /* Decodes base64 text (newlines allowed) into a new buffer, NUL-ended. */
@@ -170,20 +151,51 @@ fail:
 	return NULL;
 }
 
-/* Appends "NAME='BASE64'\n" to the script being built. */
-static bool assign_var(struct buf *s, const char *name, const void *v,
+/* Appends "NAME='BASE64'\n" to op's script: base64 without newlines is
+ * safe inside single quotes remotely. */
+static void assign_var(struct sop *op, const char *name, const void *v,
     size_t n)
 {
-	char *e = b64(v, n);
-	bool ok;
+	char *e = malloc(4 * ((n + 2) / 3) + 1);
 
-	ok = e != NULL && buf_add(s, name, strlen(name)) &&
-	    buf_add(s, "='", 2) && buf_add(s, e, strlen(e)) &&
-	    buf_add(s, "'\n", 2);
-	if (e != NULL)
-		OPENSSL_cleanse(e, strlen(e));
-	free(e);
-	return ok;
+	if (e == NULL) {
+		op->failed = true;
+		return;
+	}
+	EVP_EncodeBlock((unsigned char *)e, v, (int)n);
+	script_add(op, name, strlen(name));
+	script_add(op, "='", 2);
+	script_add(op, e, strlen(e));
+	script_add(op, "'\n", 2);
+	OPENSSL_clear_free(e, strlen(e));
+}
+
+/* Adds the operation's next argument (CF_A0, CF_A1...): n bytes at p. */
+static void sop_arg(struct sop *op, const void *p, size_t n)
+{
+	char name[32];
+
+	snprintf(name, sizeof name, "CF_A%zu", op->nargs++);
+	assign_var(op, name, p, n);
+}
+
+/* Adds the next argument as text: a path, a count, a mode. */
+static void sop_argf(struct sop *op, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void sop_argf(struct sop *op, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	s = cf_vasprintf(fmt, ap);
+	va_end(ap);
+	if (s == NULL)
+		op->failed = true;
+	else
+		sop_arg(op, s, strlen(s));
+	free(s);
 }
 
 /* ---- the operation's life ---- */
@@ -192,9 +204,11 @@ static void sop_free(struct sop *op)
 {
 	size_t i;
 
+	if (op == NULL)
+		return;
 	for (i = 0; i < op->nparts; i++)
-		if (op->parts[i] != NULL)
-			sop_free(op->parts[i]);
+		sop_free(op->parts[i]);
+	BUF_MEM_free(op->script);
 	free(op->parts);
 	free(op->qpath);
 	free(op->what);
@@ -207,7 +221,7 @@ static void sop_free(struct sop *op)
 static void tsh_maybe_closed(struct tsh *t);
 
 /* The first line of ssh's stderr, as an operator would want to read it. */
-static void ssh_reason(const struct answer *a, char *buf, size_t bufsz)
+static void ssh_reason(const struct proc_result *a, char *buf, size_t bufsz)
 {
 	const char *e = a->err;
 	size_t n;
@@ -250,13 +264,9 @@ static const char *line_with(const char *text, const char *tag)
 /* The decoded base64 word at p (up to a space or newline). */
 static char *word64(const char *p)
 {
-	size_t n = p ? strcspn(p, " \n") : 0, len;
+	size_t len;
 
-	if (p == NULL)
-		return NULL;
-	if (n == 0)
-		return strdup("");
-	return unb64(p, n, &len);
+	return p ? unb64(p, strcspn(p, " \n"), &len) : NULL;
 }
 
 /* The base64 lines between the line after at and "CF-END". */
@@ -269,20 +279,16 @@ static char *block(const char *at, size_t *len)
 	start++;
 	if ((end = strstr(start, "CF-END")) == NULL)
 		return NULL;
-	if (end == start) {
-		*len = 0;
-		return strdup("");
-	}
 	return unb64(start, (size_t)(end - start), len);
 }
 
-static void deliver_store(struct sop *op, const char *out)
+static void deliver_store(struct sop *op, int status, const char *msg,
+    const char *out)
 {
 	struct transport_entry *e = NULL, *ne = NULL;
 	size_t n = 0, i, len;
 	const char *p = out;
-	char msg[256], *name, *data;
-	int status = 0;
+	char bad[256], *name, *data;
 
 	while (status == 0 && (p = line_with(p, "CF-FILE")) != NULL) {
 		name = word64(p);
@@ -291,6 +297,10 @@ static void deliver_store(struct sop *op, const char *out)
 			e = ne;
 		if (name == NULL || data == NULL || ne == NULL) {
 			status = ne == NULL ? CF_ENOMEM : CF_ETRANSPORT;
+			snprintf(bad, sizeof bad, "cannot %s on '%s': malformed "
+			    "answer from the server", op->what,
+			    op->t->base.server);
+			msg = bad;
 			free(name);
 			free(data);
 		} else {
@@ -299,10 +309,7 @@ static void deliver_store(struct sop *op, const char *out)
 			e[n++].len = len;
 		}
 	}
-	snprintf(msg, sizeof msg, "cannot %s on '%s': malformed answer from "
-	    "the server", op->what, op->t->base.server);
-	op->cb.store(op->arg, status, status ? NULL : e, status ? 0 : n,
-	    status ? msg : "");
+	op->cb.store(op->arg, status, status ? NULL : e, status ? 0 : n, msg);
 	for (i = 0; i < n; i++) {
 		free((char *)e[i].name);
 		free((char *)e[i].data);
@@ -321,24 +328,16 @@ static void deliver(struct sop *op, int status, const char *msg,
 	switch (op->kind) {
 	case SOP_READ_FILE:
 	case SOP_KEYGEN:
-		if (status != 0) {
-			op->cb.file(op->arg, status, NULL, 0, msg);
-			return;
+		data = status ? NULL : block(line_with(out, "CF-OK"), &len);
+		if (status == 0 && data == NULL) {
+			status = CF_ETRANSPORT;
+			msg = "malformed answer from the server";
 		}
-		if ((data = block(line_with(out, "CF-OK"), &len)) == NULL) {
-			op->cb.file(op->arg, CF_ETRANSPORT, NULL, 0,
-			    "malformed answer from the server");
-			return;
-		}
-		op->cb.file(op->arg, 0, data, len, "");
-		OPENSSL_cleanse(data, len);
-		free(data);
+		op->cb.file(op->arg, status, data, data ? len : 0, msg);
+		OPENSSL_clear_free(data, len);
 		return;
 	case SOP_READ_STORE:
-		if (status != 0)
-			op->cb.store(op->arg, status, NULL, 0, msg);
-		else
-			deliver_store(op, out);
+		deliver_store(op, status, msg, out);
 		return;
 	case SOP_INSTALL:
 		u = NULL;
@@ -424,52 +423,40 @@ static int err_code(const char *p)
 	return CF_EIO;
 }
 
-/* The status of an answered operation and its message, from what ssh
- * and the helper said. */
-static int sop_verdict(const struct sop *op, const struct answer *a,
-    char *msg, size_t msgsz)
+/* Hands an answered operation's result to its callback, with the status
+ * and message that what ssh and the helper said make. */
+static void sop_conclude(struct sop *op, const struct proc_result *a)
 {
-	const char *server = op->t->base.server, *err;
-	char reason[512];
+	const char *err = line_with(a->out, "CF-ERR"), *why = NULL;
+	char reason[512], msg[768], *text = NULL;
 	int status = 0;
-	char *text;
 
 	if (a->timed_out) {
 		status = CF_ETIMEDOUT;
-		snprintf(msg, msgsz, "cannot %s on '%s': timed out",
-		    op->what, server);
-	} else if (a->exit_status == 255 || (!line_with(a->out, "CF-OK") &&
-	    !line_with(a->out, "CF-ERR") && !line_with(a->out, "CF-ENOENT"))) {
+		why = "timed out";
+	} else if (a->exit_status == 255 /* ssh's own failure */ ||
+	    (!line_with(a->out, "CF-OK") && err == NULL &&
+	    !line_with(a->out, "CF-ENOENT"))) {
 		ssh_reason(a, reason, sizeof reason);
 		status = CF_ETRANSPORT;
-		snprintf(msg, msgsz, "cannot %s on '%s': %s", op->what,
-		    server, reason);
-	} else if ((err = line_with(a->out, "CF-ERR")) != NULL) {
-		text = word64(err);
+		why = reason;
+	} else if (err != NULL) {
 		status = err_code(err);
-		snprintf(msg, msgsz, "cannot %s on '%s': %s", op->what,
-		    server, text ? text : "failed");
-		free(text);
+		why = (text = word64(err)) != NULL ? text : "failed";
 	} else if (line_with(a->out, "CF-ENOENT") != NULL) {
 		status = CF_ENOENT;
-		snprintf(msg, msgsz, "cannot %s on '%s': no such file",
-		    op->what, server);
-	} else if (a->over) {
+		why = "no such file";
+	} else if (a->out_over) {
 		status = CF_EINVAL;
-		snprintf(msg, msgsz, "cannot %s on '%s': the answer is "
-		    "larger than %d bytes", op->what, server, OUT_MAX);
-	} else {
-		msg[0] = '\0';
+		snprintf(reason, sizeof reason, "the answer is larger than %d "
+		    "bytes", OUT_MAX);
+		why = reason;
 	}
-	return status;
-}
-
-/* Hands an answered operation's result to its callback. */
-static void sop_conclude(struct sop *op, const struct answer *a)
-{
-	char msg[768];
-	int status = sop_verdict(op, a, msg, sizeof msg);
-
+	msg[0] = '\0';
+	if (why != NULL)
+		snprintf(msg, sizeof msg, "cannot %s on '%s': %s", op->what,
+		    op->t->base.server, why);
+	free(text);
 	deliver(op, status, msg, a->out);
 }
 
@@ -520,17 +507,17 @@ static size_t batch_prologue(const char *out)
  * ssh failed, answer too large or cut short) becomes each one's, so
  * statuses and messages are those of standalone reads.
  */
-static void batch_finish(struct sop *b, const struct answer *a)
+static void batch_finish(struct sop *b, const struct proc_result *a)
 {
 	const char **start = calloc(b->nparts, sizeof(*start));
 	size_t *len = calloc(b->nparts, sizeof(*len)), i;
-	bool split = start && len && !a->over &&
+	bool split = start && len && !a->out_over &&
 	    batch_split(a->out, b->nparts, start, len);
-	struct answer part = *a;
+	struct proc_result part = *a;
 	char *text;
 
 	for (i = 0; i < b->nparts; i++) {
-		if (a->over)
+		if (a->out_over)
 			text = strdup("CF-OK\n");
 		else if (split)
 			text = strndup(start[i], len[i]);
@@ -538,9 +525,7 @@ static void batch_finish(struct sop *b, const struct answer *a)
 			text = strndup(a->out, batch_prologue(a->out));
 		part.out = text ? text : "";
 		sop_conclude(b->parts[i], &part);
-		if (text != NULL)
-			OPENSSL_cleanse(text, strlen(text));
-		free(text);
+		OPENSSL_clear_free(text, text ? strlen(text) : 0);
 		sop_free(b->parts[i]);
 		b->parts[i] = NULL;
 	}
@@ -554,8 +539,7 @@ static void on_done(void *arg, int status, const struct proc_result *r,
 {
 	struct sop *op = arg;
 	struct tsh *t = op->t;
-	struct answer a = { r->out, r->out_over, r->err, r->exit_status,
-	    r->timed_out };
+	struct proc_result a = *r;
 	char why[300];
 
 	if (status != 0) {
@@ -574,33 +558,27 @@ static void on_done(void *arg, int status, const struct proc_result *r,
 	tsh_maybe_closed(t);
 }
 
-/* Builds the script and starts ssh; on error nothing is left behind. */
-static int sop_start(struct sop *op, const char *opname, char *const *args,
-    const size_t *lens, size_t nargs, unsigned timeout_s)
+/* Completes op's script (its operation, the root, the helper) and starts
+ * ssh; on error nothing is started and op is freed. */
+static int sop_send(struct sop *op, unsigned timeout_s)
 {
 	struct tsh *t = op->t;
-	struct buf s = { NULL, 0, 0 };
-	struct proc_spec spec;
-	char name[32], **argv = NULL;
+	const char *name = kinds[op->kind].op;
+	struct proc_spec spec = { .out_cap = OUT_MAX,
+	    .err_cap = TRANSPORT_CAPTURE,
+	    .timeout_ms = (unsigned)(t->connect_timeout + timeout_s) * 1000 };
+	char **argv = NULL;
 	size_t i;
 	int rc = CF_ENOMEM;
 
-	if (!assign_var(&s, "CF_OP", opname, strlen(opname)) ||
-	    !assign_var(&s, "CF_ROOT", t->root, strlen(t->root)))
-		goto out;
-	for (i = 0; i < nargs; i++) {
-		snprintf(name, sizeof name, "CF_A%zu", i);
-		if (!assign_var(&s, name, args[i], lens ? lens[i] :
-		    strlen(args[i])))
-			goto out;
-	}
-	if (!buf_add(&s, ssh_remote_script, strlen(ssh_remote_script)))
+	assign_var(op, "CF_OP", name, strlen(name));
+	assign_var(op, "CF_ROOT", t->root, strlen(t->root));
+	script_add(op, ssh_remote_script, strlen(ssh_remote_script));
+	if (op->failed || (argv = calloc(t->nssh + 6, sizeof(*argv))) == NULL)
 		goto out;
 
 	/* ssh OPTIONS [-O exit] -- HOST ["sh -s"]: the host after "--" so
 	 * nothing can read as an option; the remote command is fixed. */
-	if ((argv = calloc(t->nssh + 6, sizeof(*argv))) == NULL)
-		goto out;
 	memcpy(argv, t->ssh_argv, t->nssh * sizeof(*argv));
 	i = t->nssh;
 	if (op->kind == SOP_EXIT) {
@@ -609,30 +587,32 @@ static int sop_start(struct sop *op, const char *opname, char *const *args,
 	}
 	argv[i++] = "--";
 	argv[i++] = t->host;
-	if (op->kind != SOP_EXIT)
-		argv[i++] = "sh -s";
-
-	memset(&spec, 0, sizeof spec);
-	spec.argv = argv;
 	/* "ssh -O exit" reads no stdin: nothing to send it. */
-	spec.in = op->kind == SOP_EXIT ? NULL : s.p;
-	spec.inlen = op->kind == SOP_EXIT ? 0 : s.len;
-	spec.out_cap = OUT_MAX;
-	spec.err_cap = TRANSPORT_CAPTURE;
-	spec.timeout_ms = (unsigned)(t->connect_timeout + timeout_s) * 1000;
+	if (op->kind != SOP_EXIT) {
+		argv[i++] = "sh -s";
+		spec.in = op->script->data;
+		spec.inlen = op->script->length;
+	}
+	spec.argv = argv;
 	if ((rc = proc_run(t->base.loop, &spec, on_done, op)) == 0)
 		t->pending++;
 out:
+	/* Cleansed as soon as ssh has its copy. */
 	free(argv);
-	if (s.p != NULL)
-		OPENSSL_cleanse(s.p, s.len);
-	free(s.p);
+	BUF_MEM_free(op->script);
+	op->script = NULL;
+	if (rc != 0)
+		sop_free(op);
 	return rc;
 }
 
-static struct sop *sop_new(struct tsh *t, enum sop_kind kind, void *arg,
-    const char *verb, const char *path)
+/* A new operation for tp's server, which cb answers; path (or NULL) is
+ * what it names in messages. NULL when tp is closing or memory runs out. */
+static struct sop *sop_new(struct transport *tp, enum sop_kind kind,
+    union sop_cb cb, void *arg, const char *path)
 {
+	struct tsh *t = container_of(tp, struct tsh, base);
+	const char *verb = kinds[kind].verb;
 	struct sop *op;
 
 	/* A batch only carries reads queued before the close. */
@@ -642,59 +622,42 @@ static struct sop *sop_new(struct tsh *t, enum sop_kind kind, void *arg,
 		return NULL;
 	op->t = t;
 	op->kind = kind;
+	op->cb = cb;
 	op->arg = arg;
-	if ((op->what = path ? cf_asprintf("%s '%s'", verb, path) :
-	    strdup(verb)) == NULL) {
-		free(op);
+	op->what = path ? cf_asprintf("%s '%s'", verb, path) : strdup(verb);
+	if (op->what == NULL || (op->script = BUF_MEM_new()) == NULL) {
+		sop_free(op);
 		return NULL;
 	}
 	return op;
 }
 
-static int start_or_free(struct sop *op, const char *opname,
-    char *const *args, const size_t *lens, size_t n, unsigned timeout_s)
-{
-	int rc = sop_start(op, opname, args, lens, n, timeout_s);
-
-	if (rc != 0)
-		sop_free(op);
-	return rc;
-}
-
 /* ---- the operations ---- */
 
 /*
- * Starts a batch of queued reads (at least two): CF_A0 is their count,
+ * Starts a batch of queued reads (one or more): CF_A0 is their count,
  * then each read's operation, path and limit. The helper answers each
  * after a line "CF-PART i" and ends with "CF-DONE" (see batch_split).
  */
 static int batch_start(struct tsh *t, struct sop *list, size_t n)
 {
-	struct sop *b = sop_new(t, SOP_BATCH, NULL, "read", NULL), *op;
-	char count[32], **args = calloc(1 + 3 * n, sizeof(*args));
+	struct sop *b = sop_new(&t->base, SOP_BATCH, (union sop_cb){ NULL },
+	    NULL, NULL), *op;
 	size_t i;
 	int rc;
 
-	if (b == NULL || args == NULL ||
-	    (b->parts = calloc(n, sizeof(*b->parts))) == NULL) {
-		if (b != NULL)
-			sop_free(b);
-		free(args);
+	if (b == NULL || (b->parts = calloc(n, sizeof(*b->parts))) == NULL) {
+		sop_free(b);
 		return CF_ENOMEM;
 	}
-	snprintf(count, sizeof count, "%zu", n);
-	args[0] = count;
-	for (i = 0, op = list; i < n; i++, op = op->next) {
-		args[1 + 3 * i] = (char *)op->opname;
-		args[2 + 3 * i] = op->qpath;
-		args[3 + 3 * i] = op->qmax;
+	sop_argf(b, "%zu", n);
+	for (op = list; op != NULL; op = op->next) {
+		sop_argf(b, "%s", kinds[op->kind].op);
+		sop_argf(b, "%s", op->qpath);
+		sop_argf(b, "%zu", op->max);
 	}
-	rc = sop_start(b, "batch", args, NULL, 1 + 3 * n, OP_TIMEOUT_S);
-	free(args);
-	if (rc != 0) {
-		sop_free(b);
+	if ((rc = sop_send(b, OP_TIMEOUT_S)) != 0)
 		return rc;
-	}
 	/* From here the batch answers (and frees) the reads. */
 	for (i = 0, op = list; i < n; i++, op = op->next)
 		b->parts[i] = op;
@@ -725,7 +688,7 @@ static void queue_fail(struct tsh *t, struct sop *list, int rc,
 }
 
 /* The idle handle's callback: the reads queued in this loop iteration
- * leave as one session; a single read is sent as its plain operation. */
+ * leave as one session. */
 static void on_flush(uv_idle_t *h)
 {
 	struct tsh *t = h->data;
@@ -751,15 +714,7 @@ static void on_flush(uv_idle_t *h)
 	if (bad != NULL)
 		queue_fail(t, bad, CF_EINVAL, "not a server path below the "
 		    "root");
-	if (n == 1) {
-		char *args[2] = { list->qpath, list->qmax };
-
-		rc = sop_start(list, list->opname, args, NULL, 2,
-		    OP_TIMEOUT_S);
-	} else if (n > 1) {
-		rc = batch_start(t, list, n);
-	}
-	if (rc != 0)
+	if (n > 0 && (rc = batch_start(t, list, n)) != 0)
 		queue_fail(t, list, rc, NULL);
 	tsh_maybe_closed(t);
 }
@@ -770,25 +725,18 @@ static int queue_read(struct transport *tp, enum sop_kind kind,
     const char *path, size_t max, union sop_cb cb, void *arg)
 {
 	struct tsh *t = container_of(tp, struct tsh, base);
-	bool file = kind == SOP_READ_FILE;
 	struct sop *op;
 
 	if (path == NULL)
 		return CF_EINVAL;
-	if ((op = sop_new(t, kind, arg, file ? "read" : "read store",
-	    path)) == NULL)
+	if ((op = sop_new(tp, kind, cb, arg, path)) == NULL)
 		return CF_ENOMEM;
-	if ((op->qpath = strdup(path)) == NULL) {
+	if ((op->qpath = strdup(path)) == NULL ||
+	    (t->nqueued == 0 && uv_idle_start(&t->flush, on_flush) != 0)) {
 		sop_free(op);
 		return CF_ENOMEM;
 	}
-	if (t->nqueued == 0 && uv_idle_start(&t->flush, on_flush) != 0) {
-		sop_free(op);
-		return CF_ENOMEM;
-	}
-	op->opname = file ? "read_file" : "read_store";
-	op->cb = cb;
-	snprintf(op->qmax, sizeof op->qmax, "%zu", max);
+	op->max = max;
 	if (t->queue_tail != NULL)
 		t->queue_tail->next = op;
 	else
@@ -816,24 +764,17 @@ static int tsh_write_file(struct transport *tp, const char *path,
     const void *data, size_t len, unsigned mode, transport_status_cb cb,
     void *arg)
 {
-	struct tsh *t = container_of(tp, struct tsh, base);
-	char modes[16], *args[3];
-	size_t lens[3];
 	struct sop *op;
 
 	if (!transport_path_below_root(path) || cb == NULL)
 		return CF_EINVAL;
-	if ((op = sop_new(t, SOP_WRITE_FILE, arg, "write", path)) == NULL)
+	if ((op = sop_new(tp, SOP_WRITE_FILE, (union sop_cb){ .status = cb },
+	    arg, path)) == NULL)
 		return CF_ENOMEM;
-	op->cb.status = cb;
-	snprintf(modes, sizeof modes, "%04o", mode & 07777);
-	args[0] = (char *)path;
-	args[1] = modes;
-	args[2] = (char *)data;
-	lens[0] = strlen(path);
-	lens[1] = strlen(modes);
-	lens[2] = len;
-	return start_or_free(op, "write_file", args, lens, 3, OP_TIMEOUT_S);
+	sop_argf(op, "%s", path);
+	sop_argf(op, "%04o", mode & 07777);
+	sop_arg(op, data, len);
+	return sop_send(op, OP_TIMEOUT_S);
 }
 
 /*
@@ -844,59 +785,46 @@ static int tsh_write_file(struct transport *tp, const char *path,
 static int tsh_install(struct transport *tp, const struct transport_set *set,
     transport_install_cb cb, void *arg)
 {
-	struct tsh *t = container_of(tp, struct tsh, base);
-	char *pointer, *args[3 + 5 * 16], *from[16] = { NULL }, modes[16][8];
-	size_t lens[3 + 5 * 16], n, i;
-	char count[16];
+	const struct transport_member *m;
+	char *pointer, *from;
 	struct sop *op;
-	int rc = CF_ENOMEM;
+	size_t i;
 
-	if (cb == NULL || transport_set_check(set, true) != 0 ||
-	    set->nmembers > 16)
+	if (cb == NULL || transport_set_check(set, true) != 0)
 		return CF_EINVAL;
-	if ((pointer = transport_path_norm(set->pointer)) == NULL)
+	if ((pointer = transport_path_norm(set->pointer)) == NULL ||
+	    (op = sop_new(tp, SOP_INSTALL, (union sop_cb){ .install = cb },
+	    arg, pointer)) == NULL) {
+		free(pointer);
 		return CF_ENOMEM;
-	op = sop_new(t, SOP_INSTALL, arg, "install", pointer);
-	free(pointer);
-	if (op == NULL)
-		return CF_ENOMEM;
-	op->cb.install = cb;
-	op->store = transport_path_norm(set->store);
-	op->pointer = transport_path_norm(set->pointer);
-	op->links = calloc(set->nmembers + 1, sizeof(char *));
-	if (op->store == NULL || op->pointer == NULL || op->links == NULL)
-		goto out;
-	n = 3 + 5 * set->nmembers;
-	snprintf(count, sizeof count, "%zu", set->nmembers);
-	args[0] = op->store;
-	args[1] = op->pointer;
-	args[2] = count;
-	for (i = 0; i < set->nmembers; i++) {
-		const struct transport_member *m = &set->members[i];
-
-		if ((op->links[i] = transport_path_norm(m->link)) == NULL ||
-		    (m->from && (from[i] = transport_path_norm(m->from)) ==
-		    NULL))
-			goto out;
-		snprintf(modes[i], sizeof modes[i], "%04o", m->mode & 07777);
-		args[3 + 5 * i] = (char *)m->name;
-		args[4 + 5 * i] = op->links[i];
-		args[5 + 5 * i] = modes[i];
-		args[6 + 5 * i] = m->data ? (char *)m->data : "";
-		args[7 + 5 * i] = from[i] ? from[i] : "";
 	}
-	/* Every argument but the data is a string. */
-	for (i = 0; i < n; i++)
-		lens[i] = i >= 6 && (i - 6) % 5 == 0 ?
-		    set->members[(i - 6) / 5].len : strlen(args[i]);
-	rc = sop_start(op, "install", args, lens, n, OP_TIMEOUT_S);
-	op = rc == 0 ? NULL : op;
-out:
-	for (i = 0; i < set->nmembers; i++)
-		free(from[i]);
-	if (op != NULL)
-		sop_free(op);
-	return rc;
+	op->pointer = pointer;
+	op->store = transport_path_norm(set->store);
+	op->links = calloc(set->nmembers + 1, sizeof(char *));
+	if (op->store == NULL || op->links == NULL)
+		goto no_mem;
+	sop_argf(op, "%s", op->store);
+	sop_argf(op, "%s", op->pointer);
+	sop_argf(op, "%zu", set->nmembers);
+	for (i = 0; i < set->nmembers; i++) {
+		m = &set->members[i];
+		from = m->from ? transport_path_norm(m->from) : NULL;
+		if ((op->links[i] = transport_path_norm(m->link)) == NULL ||
+		    (m->from != NULL && from == NULL)) {
+			free(from);
+			goto no_mem;
+		}
+		sop_argf(op, "%s", m->name);
+		sop_argf(op, "%s", op->links[i]);
+		sop_argf(op, "%04o", m->mode & 07777);
+		sop_arg(op, m->data, m->len);
+		sop_argf(op, "%s", from ? from : "");
+		free(from);
+	}
+	return sop_send(op, OP_TIMEOUT_S);
+no_mem:
+	sop_free(op);
+	return CF_ENOMEM;
 }
 
 /* As install: checked as every transport checks an undo record, sent in
@@ -904,119 +832,90 @@ out:
 static int tsh_rollback(struct transport *tp, const struct transport_undo *u,
     transport_status_cb cb, void *arg)
 {
-	struct tsh *t = container_of(tp, struct tsh, base);
 	struct transport_undo *c;
-	char count[32], **args;
-	struct sop *op = NULL;
+	struct sop *op;
 	size_t n = 0, i;
-	int rc = CF_ENOMEM;
+	int rc;
 
 	if (cb == NULL)
 		return CF_EINVAL;
 	if ((rc = transport_undo_norm(u, &c)) != 0)
 		return rc;
-	while (c->links[n] != NULL)
-		n++;
-	if ((args = calloc(5 + n, sizeof(*args))) == NULL ||
-	    (op = sop_new(t, SOP_ROLLBACK, arg, "roll back", c->pointer)) ==
-	    NULL)
-		goto out;
-	op->cb.status = cb;
-	snprintf(count, sizeof count, "%zu", n);
-	args[0] = c->store;
-	args[1] = c->pointer;
-	args[2] = c->previous ? c->previous : "";
-	args[3] = c->current;
-	args[4] = count;
-	for (i = 0; i < n; i++)
-		args[5 + i] = c->links[i];
-	rc = start_or_free(op, "rollback", args, NULL, 5 + n, OP_TIMEOUT_S);
-out:
-	free(args);
+	if ((op = sop_new(tp, SOP_ROLLBACK, (union sop_cb){ .status = cb },
+	    arg, c->pointer)) != NULL) {
+		while (c->links[n] != NULL)
+			n++;
+		sop_argf(op, "%s", c->store);
+		sop_argf(op, "%s", c->pointer);
+		sop_argf(op, "%s", c->previous ? c->previous : "");
+		sop_argf(op, "%s", c->current);
+		sop_argf(op, "%zu", n);
+		for (i = 0; i < n; i++)
+			sop_argf(op, "%s", c->links[i]);
+	}
 	transport_undo_free(c);
-	return rc;
+	return op == NULL ? CF_ENOMEM : sop_send(op, OP_TIMEOUT_S);
 }
 
 static int tsh_remove(struct transport *tp, const char *path,
     transport_status_cb cb, void *arg)
 {
-	struct tsh *t = container_of(tp, struct tsh, base);
-	char *args[1];
 	struct sop *op;
 
 	if (!transport_path_below_root(path) || cb == NULL)
 		return CF_EINVAL;
-	if ((op = sop_new(t, SOP_REMOVE, arg, "remove", path)) == NULL)
+	if ((op = sop_new(tp, SOP_REMOVE, (union sop_cb){ .status = cb },
+	    arg, path)) == NULL)
 		return CF_ENOMEM;
-	op->cb.status = cb;
-	args[0] = (char *)path;
-	return start_or_free(op, "remove", args, NULL, 1, OP_TIMEOUT_S);
+	sop_argf(op, "%s", path);
+	return sop_send(op, OP_TIMEOUT_S);
 }
 
 static int tsh_run(struct transport *tp, char *const argv[],
     unsigned timeout_ms, transport_run_cb cb, void *arg)
 {
-	struct tsh *t = container_of(tp, struct tsh, base);
-	size_t n = 0, i;
-	char **args, ts[32], ns[32];
 	unsigned secs = (timeout_ms + 999) / 1000;
 	struct sop *op;
-	int rc;
+	size_t n = 0, i;
 
 	if (argv == NULL || argv[0] == NULL || cb == NULL)
 		return CF_EINVAL;
+	if ((op = sop_new(tp, SOP_RUN, (union sop_cb){ .run = cb }, arg,
+	    argv[0])) == NULL)
+		return CF_ENOMEM;
+	op->max = secs;
 	while (argv[n] != NULL)
 		n++;
-	if ((op = sop_new(t, SOP_RUN, arg, "run", argv[0])) == NULL)
-		return CF_ENOMEM;
-	op->cb.run = cb;
-	op->max = secs;
-	if ((args = calloc(n + 2, sizeof(*args))) == NULL) {
-		sop_free(op);
-		return CF_ENOMEM;
-	}
-	snprintf(ts, sizeof ts, "%u", secs);
-	snprintf(ns, sizeof ns, "%zu", n);
-	args[0] = ts;
-	args[1] = ns;
+	sop_argf(op, "%u", secs);
+	sop_argf(op, "%zu", n);
 	for (i = 0; i < n; i++)
-		args[2 + i] = argv[i];
+		sop_argf(op, "%s", argv[i]);
 	/* The server's timeout(1) ends the command; ours ends ssh after it. */
-	rc = start_or_free(op, "run", args, NULL, n + 2, secs + 15);
-	free(args);
-	return rc;
+	return sop_send(op, secs + 15);
 }
 
 static int tsh_keygen(struct transport *tp, const char *keytype,
     const char *key_path, const char *cn, const char *san,
     transport_file_cb cb, void *arg)
 {
-	struct tsh *t = container_of(tp, struct tsh, base);
-	char *args[4];
 	struct sop *op;
 
 	if (!transport_path_below_root(key_path) || cb == NULL ||
 	    keytype == NULL || cn == NULL || san == NULL ||
 	    str_has_control(cn) || str_has_control(san))
 		return CF_EINVAL;
-	if ((op = sop_new(t, SOP_KEYGEN, arg, "make a key at", key_path)) ==
-	    NULL)
+	if ((op = sop_new(tp, SOP_KEYGEN, (union sop_cb){ .file = cb }, arg,
+	    key_path)) == NULL)
 		return CF_ENOMEM;
-	op->cb.file = cb;
-	args[0] = (char *)keytype;
-	args[1] = (char *)key_path;
-	args[2] = (char *)cn;
-	args[3] = (char *)san;
-	return start_or_free(op, "keygen", args, NULL, 4, OP_TIMEOUT_S);
+	sop_argf(op, "%s", keytype);
+	sop_argf(op, "%s", key_path);
+	sop_argf(op, "%s", cn);
+	sop_argf(op, "%s", san);
+	return sop_send(op, OP_TIMEOUT_S);
 }
-
 static void tsh_free(struct tsh *t)
 {
-	size_t i;
-
-	for (i = 0; i < t->nssh; i++)
-		free(t->ssh_argv[i]);
-	free(t->ssh_argv);
+	strv_free(t->ssh_argv);
 	free(t->host);
 	free(t->root);
 	free(t->base.server);
@@ -1040,13 +939,14 @@ static void tsh_maybe_closed(struct tsh *t)
 	    t->flush_closed)
 		return;
 	if (!t->master_stopped) {
-		struct sop *op = sop_new(t, SOP_EXIT, NULL, "stop", NULL);
+		struct sop *op = sop_new(&t->base, SOP_EXIT,
+		    (union sop_cb){ NULL }, NULL, NULL);
 
 		t->master_stopped = true;
 		/* "ssh -O exit" stops this server's ControlMaster; best
 		 * effort, a failure only means there was none. */
-		if (op != NULL && sop_start(op, "exit", NULL, NULL, 0, 5) != 0)
-			sop_free(op);
+		if (op != NULL)
+			sop_send(op, 5);
 		if (t->pending > 0)
 			return;
 	}
@@ -1080,7 +980,8 @@ static const struct transport_ops ssh_ops = {
 	.close = tsh_close,
 };
 
-static bool add_arg(struct tsh *t, char *s)
+/* Adds s, which it owns, to the ssh command; ssh_argv stays NULL-ended. */
+static bool push_arg(struct tsh *t, char *s)
 {
 	char **v;
 
@@ -1095,11 +996,12 @@ static bool add_arg(struct tsh *t, char *s)
 	return true;
 }
 
-/* Adds "-o" and the option formatted from fmt. */
-static bool add_opt(struct tsh *t, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/* Adds flag ("-o", "-p"...; NULL: none) and the argument formatted from
+ * fmt. */
+static bool add_arg(struct tsh *t, const char *flag, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
-static bool add_opt(struct tsh *t, const char *fmt, ...)
+static bool add_arg(struct tsh *t, const char *flag, const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
@@ -1107,11 +1009,11 @@ static bool add_opt(struct tsh *t, const char *fmt, ...)
 	va_start(ap, fmt);
 	s = cf_vasprintf(fmt, ap);
 	va_end(ap);
-	if (!add_arg(t, strdup("-o"))) {
+	if (flag != NULL && !push_arg(t, strdup(flag))) {
 		free(s);
 		return false;
 	}
-	return add_arg(t, s);
+	return push_arg(t, s);
 }
 
 /* FNV-1a of the server's name: one ControlMaster per server, even for
@@ -1147,30 +1049,28 @@ int transport_ssh_open(struct transport **out, uv_loop_t *loop,
 	/* BatchMode: never a prompt. One ControlMaster per server. */
 	t->host = strdup(tg->address);
 	ok = t->base.server && t->root && t->host &&
-	    add_arg(t, strdup("ssh")) && add_arg(t, strdup("-T")) &&
-	    add_opt(t, "BatchMode=yes") && add_opt(t, "LogLevel=ERROR") &&
-	    add_opt(t, "ControlMaster=auto") &&
-	    add_opt(t, "ControlPath=%s/%016llx", tg->control_dir,
+	    add_arg(t, NULL, "ssh") && add_arg(t, NULL, "-T") &&
+	    add_arg(t, "-o", "BatchMode=yes") &&
+	    add_arg(t, "-o", "LogLevel=ERROR") &&
+	    add_arg(t, "-o", "ControlMaster=auto") &&
+	    add_arg(t, "-o", "ControlPath=%s/%016llx", tg->control_dir,
 	    (unsigned long long)name_hash(server)) &&
-	    add_opt(t, "ControlPersist=60") &&
-	    add_opt(t, "ConnectTimeout=%d", t->connect_timeout) &&
-	    add_opt(t, "ServerAliveInterval=10") &&
-	    add_opt(t, "StrictHostKeyChecking=%s", tg->accept_new ?
+	    add_arg(t, "-o", "ControlPersist=60") &&
+	    add_arg(t, "-o", "ConnectTimeout=%d", t->connect_timeout) &&
+	    add_arg(t, "-o", "ServerAliveInterval=10") &&
+	    add_arg(t, "-o", "StrictHostKeyChecking=%s", tg->accept_new ?
 	    "accept-new" : "yes");
 	if (ok && tg->ssh_config)
-		ok = add_arg(t, strdup("-F")) &&
-		    add_arg(t, strdup(tg->ssh_config));
+		ok = add_arg(t, "-F", "%s", tg->ssh_config);
 	if (ok && tg->identity_file)
-		ok = add_arg(t, strdup("-i")) &&
-		    add_arg(t, strdup(tg->identity_file)) &&
-		    add_opt(t, "IdentitiesOnly=yes");
+		ok = add_arg(t, "-i", "%s", tg->identity_file) &&
+		    add_arg(t, "-o", "IdentitiesOnly=yes");
 	if (ok && tg->known_hosts)
-		ok = add_opt(t, "UserKnownHostsFile=%s", tg->known_hosts);
+		ok = add_arg(t, "-o", "UserKnownHostsFile=%s", tg->known_hosts);
 	if (ok && tg->port > 0)
-		ok = add_arg(t, strdup("-p")) &&
-		    add_arg(t, cf_asprintf("%d", tg->port));
+		ok = add_arg(t, "-p", "%d", tg->port);
 	if (ok && tg->user)
-		ok = add_arg(t, strdup("-l")) && add_arg(t, strdup(tg->user));
+		ok = add_arg(t, "-l", "%s", tg->user);
 	if (!ok) {
 		tsh_free(t);
 		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
