@@ -11,6 +11,7 @@
 #include "engine/assign/assign.h"
 #include "engine/base/crypto.h"
 #include "engine/base/err.h"
+#include "engine/base/str.h"
 #include "engine/base/strv.h"
 #include "engine/base/path.h"
 #include "engine/base/usage.h"
@@ -59,26 +60,6 @@ static char *memdup(const char *p, size_t n)
 	return q;
 }
 
-static bool contains(const char *hay, size_t n, const char *needle)
-{
-	size_t nl = strlen(needle), i;
-
-	for (i = 0; i + nl <= n; i++)
-		if (memcmp(hay + i, needle, nl) == 0)
-			return true;
-	return false;
-}
-
-/* Never prompts for a pass phrase: an encrypted key is an error here. */
-static int no_passphrase(char *buf, int size, int rw, void *u)
-{
-	(void)buf;
-	(void)size;
-	(void)rw;
-	(void)u;
-	return -1;
-}
-
 /*
  * Checks that key_pem (the first private key in it) belongs to the first
  * certificate in cert_pem, and that cert_pem holds no private key (it is
@@ -100,16 +81,16 @@ static int check_pair(const char *server, const char *cert_pem,
 	else if (key_pem == NULL || key_len == 0 || key_len > INT_MAX)
 		why = "no private key";
 	/* cert.pem is world-readable: a key pasted into it would leak. */
-	else if (contains(cert_pem, cert_len, "PRIVATE KEY-----"))
+	else if (cf_contains(cert_pem, cert_len, "PRIVATE KEY-----"))
 		why = "the certificate file holds a private key";
 	else if ((cb = BIO_new_mem_buf(cert_pem, (int)cert_len)) == NULL ||
 	    (kb = BIO_new_mem_buf(key_pem, (int)key_len)) == NULL) {
 		why = "out of memory";
 		rc = CF_ENOMEM;
-	} else if ((leaf = PEM_read_bio_X509(cb, NULL, no_passphrase,
+	} else if ((leaf = PEM_read_bio_X509(cb, NULL, crypto_no_password,
 	    NULL)) == NULL)
 		why = "the certificate is not a PEM certificate";
-	else if ((key = PEM_read_bio_PrivateKey(kb, NULL, no_passphrase,
+	else if ((key = PEM_read_bio_PrivateKey(kb, NULL, crypto_no_password,
 	    NULL)) == NULL)
 		why = "the private key is not a PEM private key (or is "
 		    "encrypted)";

@@ -42,8 +42,7 @@ int crypto_ossl_error(char *msg, size_t msgsz, int code, const char *what)
 	return cf_error(msg, msgsz, code, "%s: %s", what, reason);
 }
 
-/* A PEM password callback that refuses instead of reading the terminal. */
-static int no_password(char *buf, int size, int rwflag, void *u)
+int crypto_no_password(char *buf, int size, int rwflag, void *u)
 {
 	(void)buf;
 	(void)size;
@@ -338,7 +337,7 @@ int crypto_key_from_pem(const char *pem, const char *source, EVP_PKEY **out,
 {
 	BIO *b = BIO_new_mem_buf(pem, -1);
 
-	*out = b ? PEM_read_bio_PrivateKey(b, NULL, no_password, NULL) : NULL;
+	*out = b ? PEM_read_bio_PrivateKey(b, NULL, crypto_no_password, NULL) : NULL;
 	return pem_decoded(b, *out != NULL, "cannot read private key from",
 	    source, msg, msgsz);
 }
@@ -368,7 +367,7 @@ int crypto_certs_from_pem(const char *pem, const char *source,
 		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
 	}
 	for (;;) {
-		x = PEM_read_bio_X509(b, NULL, no_password, NULL);
+		x = PEM_read_bio_X509(b, NULL, crypto_no_password, NULL);
 		if (x == NULL) {
 			/* "No start line" after the last block is the end. */
 			e = ERR_peek_last_error();
@@ -413,7 +412,7 @@ int crypto_csr_from_pem(const char *pem, const char *source, X509_REQ **out,
 {
 	BIO *b = BIO_new_mem_buf(pem, -1);
 
-	*out = b ? PEM_read_bio_X509_REQ(b, NULL, no_password, NULL) : NULL;
+	*out = b ? PEM_read_bio_X509_REQ(b, NULL, crypto_no_password, NULL) : NULL;
 	return pem_decoded(b, *out != NULL, "cannot read CSR from", source, msg,
 	    msgsz);
 }

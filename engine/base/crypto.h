@@ -155,4 +155,8 @@ void crypto_strings_free(char **v, size_t n);
  */
 unsigned crypto_cert_eku(X509 *cert);
 
+/* A PEM password callback that refuses instead of reading the terminal:
+ * an encrypted key is an error, never a prompt. */
+int crypto_no_password(char *buf, int size, int rwflag, void *u);
+
 #endif

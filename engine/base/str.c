@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 char *cf_vasprintf(const char *fmt, va_list ap)
 {
@@ -37,4 +38,14 @@ char *cf_asprintf(const char *fmt, ...)
 	s = cf_vasprintf(fmt, ap);
 	va_end(ap);
 	return s;
+}
+
+bool cf_contains(const char *hay, size_t n, const char *needle)
+{
+	size_t nl = strlen(needle), i;
+
+	for (i = 0; i + nl <= n; i++)
+		if (memcmp(hay + i, needle, nl) == 0)
+			return true;
+	return false;
 }

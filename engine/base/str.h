@@ -1,5 +1,5 @@
 /*
- * Formatting into new strings: the one place a string is sized for what
+ * Strings: formatting into new ones, the one place a string is sized for what
  * is printed into it. Never malloc(strlen(a) + N) then sprintf or strcat:
  * the N is a guess that a longer name outgrows (issue 9, defect 1).
  */
@@ -7,6 +7,8 @@
 #define CF_STR_H
 
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 /*
  * A new string holding fmt formatted with its arguments, sized by a first
@@ -20,5 +22,8 @@ char *cf_asprintf(const char *fmt, ...)
 /* cf_asprintf with a va_list; ap is left for the caller to va_end. */
 char *cf_vasprintf(const char *fmt, va_list ap)
 	__attribute__((format(printf, 1, 0)));
+
+/* True when the n bytes at hay (not NUL-ended) hold needle. */
+bool cf_contains(const char *hay, size_t n, const char *needle);
 
 #endif

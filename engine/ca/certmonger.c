@@ -215,16 +215,6 @@ int certmonger_env(const struct certmonger_call *call, char *const *env,
 
 /* ---- certificates in a helper's output ---- */
 
-static bool contains(const char *data, size_t len, const char *needle)
-{
-	size_t n = strlen(needle), i;
-
-	for (i = 0; i + n <= len; i++)
-		if (memcmp(data + i, needle, n) == 0)
-			return true;
-	return false;
-}
-
 static int push_cert(STACK_OF(X509) *sk, X509 *x)
 {
 	if (!sk_X509_push(sk, x)) {
@@ -330,7 +320,7 @@ int certmonger_certs_parse(const char *data, size_t len,
 		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
 	/* DER starts with a SEQUENCE; anything else without a PEM block is
 	 * text that holds no certificate. */
-	if (contains(data, len, "-----BEGIN "))
+	if (cf_contains(data, len, "-----BEGIN "))
 		rc = parse_pem(sk, data, len, msg, msgsz);
 	else if ((unsigned char)data[0] == 0x30)
 		rc = add_der(sk, (const unsigned char *)data, (long)len,
