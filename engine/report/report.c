@@ -19,6 +19,7 @@ static const char *const status_names[REPORT_STATUS_MAX] = {
 	[REPORT_ASSIGN_FAILED] = "assign_failed",
 	[REPORT_WOULD_ISSUE] = "would_issue",
 	[REPORT_WOULD_DENY] = "would_deny",
+	[REPORT_HELD] = "held",
 	[REPORT_NOT_RUN] = "not_run",
 };
 
@@ -72,6 +73,7 @@ void report_release(struct report *r)
 	free(r->rows);
 	free(r->fleet);
 	free(r->command);
+	free(r->rollout);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -134,6 +136,7 @@ void report_summarize(const struct report *r, struct report_summary *s)
 		case REPORT_ASSIGN_FAILED: s->failed++; break;
 		case REPORT_WOULD_ISSUE: s->would_issue++; break;
 		case REPORT_WOULD_DENY: s->would_deny++; break;
+		case REPORT_HELD: s->held++; break;
 		case REPORT_NOT_RUN: break;
 		case REPORT_STATUS_MAX: break;
 		}
@@ -147,7 +150,8 @@ int report_exit_status(const struct report *r)
 	struct report_summary s;
 
 	report_summarize(r, &s);
-	return s.failed || s.denied || s.would_deny || s.missing_ca ? 1 : 0;
+	return s.failed || s.denied || s.would_deny || s.missing_ca ||
+	    s.held ? 1 : 0;
 }
 
 static void iso8601(time_t t, char *buf, size_t bufsz)
@@ -194,7 +198,7 @@ json_t *report_row_to_json(const struct report_row *row)
 	if (row->not_after)
 		iso8601(row->not_after, when, sizeof when);
 	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
-	    "s:o}",
+	    "s:o, s:o, s:o}",
 	    "name", row->name, "status", report_status_name(row->status),
 	    "thumbprint", str_or_null(row->thumbprint),
 	    "sha256", str_or_null(row->sha256),
@@ -203,7 +207,10 @@ json_t *report_row_to_json(const struct report_row *row)
 	    "ca_status", str_or_null(row->ca_status),
 	    "chain_choice", str_or_null(row->chain_choice),
 	    "reason", str_or_null(row->reason),
-	    "error", str_or_null(row->error));
+	    "error", str_or_null(row->error),
+	    "batch", row->batch ? json_integer(row->batch) : json_null(),
+	    "verify", row->verify[0] ? json_pack("{s:s, s:o}", "result",
+	    row->verify, "served", str_or_null(row->served)) : json_null());
 }
 
 static const char *jstr(json_t *o, const char *key)
@@ -282,6 +289,11 @@ int report_row_from_json(struct report_row *row, json_t *o)
 	memset(&tm, 0, sizeof tm);
 	row->not_after = na && strptime(na, "%Y-%m-%dT%H:%M:%SZ", &tm) ?
 	    timegm(&tm) : 0;
+	row->batch = (int)json_integer_value(json_object_get(o, "batch"));
+	snprintf(row->verify, sizeof row->verify, "%s",
+	    jstr(json_object_get(o, "verify"), "result"));
+	snprintf(row->served, sizeof row->served, "%s",
+	    jstr(json_object_get(o, "verify"), "served"));
 	row->usages = 0;
 	json_array_foreach(usages, i, u) {
 		int k = usage_from_name(json_string_value(u));
@@ -311,21 +323,23 @@ json_t *report_to_json(const struct report *r)
 	for (i = 0; rows && i < r->n; i++)
 		json_array_append_new(rows, report_row_to_json(&r->rows[i]));
 	return json_pack("{s:s, s:s, s:s, s:I, s:{s:i, s:i, s:i, s:i, s:i, "
-	    "s:i, s:i, s:i, s:i, s:i}, s:o}",
+	    "s:i, s:i, s:i, s:i, s:i, s:i}, s:o, s:o}",
 	    "fleet", r->fleet, "command", r->command, "started_at", when,
 	    "duration_ms", (json_int_t)r->duration_ms,
 	    "summary", "servers", s.servers, "assigned", s.assigned,
 	    "up_to_date", s.up_to_date, "issued", s.issued,
 	    "pending", s.pending, "denied", s.denied, "failed", s.failed,
 	    "missing_ca", s.missing_ca, "would_issue", s.would_issue,
-	    "would_deny", s.would_deny, "servers", rows);
+	    "would_deny", s.would_deny, "held", s.held, "servers", rows,
+	    "rollout", str_or_null(r->rollout));
 }
 
 bool report_row_needs_person(const struct report_row *row)
 {
 	return row->status == REPORT_FAILED || row->status == REPORT_DENIED ||
 	    row->status == REPORT_ASSIGN_FAILED ||
-	    row->status == REPORT_WOULD_DENY || lacks_ca(row);
+	    row->status == REPORT_WOULD_DENY || row->status == REPORT_HELD ||
+	    lacks_ca(row);
 }
 
 /* The columns each command's table shows beside SERVER and STATUS. */
@@ -335,7 +349,8 @@ enum column {
 	COL_DAYS_LEFT = 1 << 2,
 	COL_CHAIN = 1 << 3,
 	COL_USAGES = 1 << 4,
-	COL_REASON = 1 << 5
+	COL_REASON = 1 << 5,
+	COL_BATCH = 1 << 6
 };
 
 static unsigned columns_of(const char *command)
@@ -393,6 +408,12 @@ static void write_row(const struct report *r, const struct report_row *row,
 		fputs("  ", out);
 		write_usages(out, row->usages);
 	}
+	if (cols & COL_BATCH) {
+		if (row->batch)
+			fprintf(out, "  %5d", row->batch);
+		else
+			fprintf(out, "  %5s", "-");
+	}
 	if (cols & COL_REASON)
 		fprintf(out, "  %s", row->reason ? row->reason : "-");
 	fputc('\n', out);
@@ -418,6 +439,8 @@ int report_write_table(const struct report *r, FILE *out, bool quiet)
 		if (strlen(r->rows[i].name) > w)
 			w = strlen(r->rows[i].name);
 		any = any || report_row_needs_person(&r->rows[i]);
+		if (r->rows[i].batch)
+			cols |= COL_BATCH;
 	}
 	if (quiet && !any)
 		return 0;
@@ -433,6 +456,8 @@ int report_write_table(const struct report *r, FILE *out, bool quiet)
 			fprintf(out, "  %-10s", "CHAIN");
 		if (cols & COL_USAGES)
 			fprintf(out, "  USAGES");
+		if (cols & COL_BATCH)
+			fprintf(out, "  BATCH");
 		if (cols & COL_REASON)
 			fprintf(out, "  REASON");
 		fputc('\n', out);
@@ -448,6 +473,10 @@ int report_write_table(const struct report *r, FILE *out, bool quiet)
 	if (s.would_issue || s.would_deny || strcmp(r->command, "plan") == 0)
 		fprintf(out, ", %d would issue, %d would be denied",
 		    s.would_issue, s.would_deny);
+	if (s.held)
+		fprintf(out, ", %d held", s.held);
 	fprintf(out, "\n");
+	if (r->rollout)
+		fprintf(out, "%s\n", r->rollout);
 	return ferror(out) ? CF_EIO : 0;
 }

@@ -7,8 +7,17 @@
 #ifndef CF_ROLLOUT_H
 #define CF_ROLLOUT_H
 
+#include "engine/base/usage.h"
+
 #include <stdbool.h>
 #include <stddef.h>
+
+/* A served-certificate check after assignment: usage's certificate must be
+ * what the server presents on port (engine/rollout/verify.h). */
+struct rollout_verify {
+	enum usage usage;
+	int port;
+};
 
 /* A count given as a number ("3") or as a percentage ("25%"). */
 struct rollout_amount {

@@ -113,7 +113,7 @@ static void check_end(struct check *c)
 	if (c->status != 0 && c->served[0] == '\0' && c->seen[0] != '\0') {
 		c->status = CF_ECHAIN;
 		memcpy(c->served, c->seen, sizeof c->served);
-		snprintf(c->msg, sizeof c->msg, "%s:%s serves SHA-256 %s, "
+		snprintf(c->msg, sizeof c->msg, "%s:%s served SHA-256 %s, "
 		    "expected %s", c->address, c->port, c->served,
 		    c->expected);
 	}
@@ -225,7 +225,7 @@ static void compare_leaf(struct check *c)
 		attempt_over(c, 0, "%s:%s serves SHA-256 %s", c->address,
 		    c->port, c->served);
 	else
-		attempt_over(c, CF_ECHAIN, "%s:%s serves SHA-256 %s, "
+		attempt_over(c, CF_ECHAIN, "%s:%s served SHA-256 %s, "
 		    "expected %s", c->address, c->port, c->served,
 		    c->expected);
 }
