@@ -40,7 +40,7 @@ UNITS    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 LIB      := $(BUILD)/libcertfleet.a
 
 .PHONY: all deps demo test test-long unit units integration asan bench bench-acme bench-large \
-        bench-ssh install clean
+        bench-ssh bench-rollout install clean
 all: $(BUILD)/certfleet
 
 $(BUILD)/obj/%.o: %.c
@@ -118,6 +118,11 @@ bench: deps
 	@bench/run.sh
 	@bench/ssh.sh
 	@bench/acme.sh
+	@bench/rollout.sh
+
+bench-rollout: deps
+	@$(MAKE) --no-print-directory all
+	@bench/rollout.sh
 
 bench-acme: deps
 	@$(MAKE) --no-print-directory all
