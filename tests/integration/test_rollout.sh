@@ -218,13 +218,17 @@ check "a failed canary: s02 failed, all eleven others held" \
 	[ "$(jq -c '[.servers[] | .status] | group_by(.) | map([.[0], length])' <<<"$out")" = '[["failed",1],["held",11]]' ]
 check "... and the report says the canary stopped it" \
 	[ "$(jq -r .rollout <<<"$out")" = "rollout stopped after the canary batch (1 of 4): 1 failure" ]
-
-# --- 4. a port that never answers: failed after verify_timeout ---------------
 nginx_conf
 nginx_reload
+out=$(cf assign "$D/fleet.cfg" --json)
+check "assign continues the rollout: the canary again first, then the held ones" \
+	[ "$(jq -c '[.servers[] | .status + "/" + (.batch | tostring)] | unique' <<<"$out")" = '["assigned/1","assigned/2","assigned/3","assigned/4"]' ] &&
+	[ "$(jq -r '.servers[1].batch' <<<"$out")" = 1 ]
+
+# --- 4. a port that never answers: failed after verify_timeout ---------------
 fleet "rollout = { batch = 6; max_failures = 3; verify = ( { usage = \"webservices_external\"; port = $PORT; } ); verify_timeout = 2; };" \
 	"s07:verify = ( { usage = \"webservices_external\"; port = $DEAD_PORT; } );"
-out=$(cf run "$D/fleet.cfg" --json 2>/dev/null)
+out=$(cf run "$D/fleet.cfg" --force --json 2>/dev/null)
 check "s07 (nothing listens) failed with the connection error" \
 	grep -q "cannot connect to $(ip_of 07):$DEAD_PORT" <<<"$(jq -r '.servers[6].error' <<<"$out")"
 check "... the eleven others assigned" \
