@@ -5,6 +5,7 @@
 #ifndef CF_CMD_H
 #define CF_CMD_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -39,6 +40,7 @@ struct cmd_opts {
 
 struct fleet;
 struct journal;
+struct report;
 struct server;
 
 /* Loads the fleet file, printing every problem; CMD_EXIT_OK or _USAGE.
@@ -54,6 +56,12 @@ int cmd_journal_of(const struct fleet *f, struct journal *jr, bool *found);
  * Returns CMD_EXIT_OK, or _USAGE for a pattern that matches nothing. */
 int cmd_select(const struct fleet *f, const struct cmd_opts *o,
     const struct server ***out, size_t *n);
+
+/* Prints j (NULL: out of memory) on stdout, indented, and drops it. */
+void cmd_print_json(json_t *j);
+
+/* Prints a report as a table, or as JSON with --json. */
+void cmd_print_report(const struct cmd_opts *o, struct report *rep);
 
 int cmd_check(const struct cmd_opts *o);
 int cmd_ca_init(const struct cmd_opts *o);

@@ -8,7 +8,6 @@
 #include "engine/journal/journal.h"
 #include "inventory/fleet.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,13 +100,9 @@ int cmd_approve(const struct cmd_opts *o)
 			rc = CMD_EXIT_FAILED;
 	n = json_array_size(a.approved);
 	if (o->json) {
-		json_t *j = json_pack("{s:s, s:s, s:O, s:O}", "fleet", f.name,
+		cmd_print_json(json_pack("{s:s, s:s, s:O, s:O}", "fleet", f.name,
 		    "command", "approve", "approved", a.approved,
-		    "refused", a.refused);
-
-		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		fputc('\n', stdout);
-		json_decref(j);
+		    "refused", a.refused));
 	} else if (!o->quiet) {
 		printf("%zu request%s approved; the next run collects %s\n", n,
 		    n == 1 ? "" : "s", n == 1 ? "it" : "them");

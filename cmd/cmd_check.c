@@ -8,17 +8,6 @@
 
 #include <stdio.h>
 
-static void print_json(json_t *j)
-{
-	if (j == NULL) {
-		fprintf(stderr, "certfleet: out of memory\n");
-		return;
-	}
-	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	fputc('\n', stdout);
-	json_decref(j);
-}
-
 int cmd_check(const struct cmd_opts *o)
 {
 	struct fleet f;
@@ -35,12 +24,12 @@ int cmd_check(const struct cmd_opts *o)
 		fprintf(stderr, "%zu problem%s in '%s'\n", d.n,
 		    d.n == 1 ? "" : "s", o->fleet);
 		if (o->json)
-			print_json(diags_to_json(&d));
+			cmd_print_json(diags_to_json(&d));
 		rc = CMD_EXIT_USAGE;
 		goto out;
 	}
 	if (o->json) {
-		print_json(fleet_to_json(&f));
+		cmd_print_json(fleet_to_json(&f));
 	} else if (!o->quiet) {
 		printf("fleet '%s' is valid: %zu server%s, request %s:%d (%s, "
 		    "%d days), CA %s, usages", f.name, f.nservers,

@@ -1,11 +1,13 @@
 /*
  * The fleet file and its journal, as every command opens them: the fleet
  * with every problem printed as FILE:LINE, the journal only when a run has
- * made one (status, show and approve never create a state directory).
+ * made one (status, show and approve never create a state directory); and
+ * the JSON and report output the commands share.
  */
 #include "cmd/cmd.h"
 #include "engine/base/path.h"
 #include "engine/journal/journal.h"
+#include "engine/report/report.h"
 #include "inventory/fleet.h"
 
 #include <stdio.h>
@@ -53,3 +55,21 @@ int cmd_journal_of(const struct fleet *f, struct journal *jr, bool *found)
 	return rc;
 }
 
+void cmd_print_json(json_t *j)
+{
+	if (j == NULL) {
+		fprintf(stderr, "certfleet: out of memory\n");
+		return;
+	}
+	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', stdout);
+	json_decref(j);
+}
+
+void cmd_print_report(const struct cmd_opts *o, struct report *rep)
+{
+	if (o->json)
+		cmd_print_json(report_to_json(rep));
+	else
+		report_write_table(rep, stdout, o->quiet);
+}

@@ -13,7 +13,6 @@
 #include "engine/base/path.h"
 #include "engine/job/engine.h"
 #include "inventory/fleet.h"
-#include "inventory/select.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,19 +96,18 @@ static int run_targets(struct run *r)
 {
 	const struct server *s;
 	size_t i, nf = r->f.nservers;
+	int rc;
 
-	r->servers = calloc(nf + 1, sizeof(*r->servers));
 	r->tg = calloc(nf + 1, sizeof(*r->tg));
 	r->specs = calloc(nf + 1, sizeof(*r->specs));
-	if (r->servers == NULL || r->tg == NULL || r->specs == NULL) {
+	if (r->tg == NULL || r->specs == NULL) {
 		snprintf(r->msg, sizeof r->msg, "out of memory");
 		return fail(r, CMD_EXIT_FAILED);
 	}
 	for (i = 0; i < nf; i++)
 		req_spec_init(&r->specs[i]);
-	if (fleet_select(&r->f, r->o->limit, r->o->nlimit, r->o->exclude,
-	    r->o->nexclude, r->servers, &r->n, r->msg, sizeof r->msg) != 0)
-		return fail(r, CMD_EXIT_USAGE);
+	if ((rc = cmd_select(&r->f, r->o, &r->servers, &r->n)) != CMD_EXIT_OK)
+		return rc;
 	for (i = 0; i < r->n; i++) {
 		s = r->servers[i];
 		if (fleet_server_request(&r->f, s, &r->specs[i], r->msg,
@@ -175,23 +173,6 @@ static int run_ca(struct run *r)
 	return CMD_EXIT_OK;
 }
 
-static void print_report(const struct cmd_opts *o, struct report *rep)
-{
-	json_t *j;
-
-	if (!o->json) {
-		report_write_table(rep, stdout, o->quiet);
-		return;
-	}
-	if ((j = report_to_json(rep)) == NULL) {
-		fprintf(stderr, "certfleet: out of memory\n");
-		return;
-	}
-	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	fputc('\n', stdout);
-	json_decref(j);
-}
-
 /* The engine over the targets, then the report; the exit code. */
 static int run_engine(struct run *r, const char *command, int64_t start)
 {
@@ -232,7 +213,7 @@ static int run_engine(struct run *r, const char *command, int64_t start)
 		return fail(r, CMD_EXIT_FAILED);
 	}
 	r->report.duration_ms = now_ms() - start;
-	print_report(r->o, &r->report);
+	cmd_print_report(r->o, &r->report);
 	exit_code = report_exit_status(&r->report);
 	if (r->have_journal)
 		journal_run_end(&r->jr, cfg.run_id, exit_code, r->msg,

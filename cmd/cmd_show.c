@@ -115,8 +115,7 @@ static char *iso8601(time_t t, char buf[32])
 static json_t *cert_json(const char *pem)
 {
 	STACK_OF(X509) *certs = NULL;
-	json_t *o, *sans = json_array(), *ekus = json_array();
-	json_t *chain = json_array();
+	json_t *o, *sans, *ekus, *chain;
 	char msg[256], subject[512], issuer[512], serial[128], key[128];
 	char sha1[41], sha256[65], from[32], to[32], **v = NULL;
 	time_t nb = 0, na = 0;
@@ -125,19 +124,18 @@ static json_t *cert_json(const char *pem)
 	X509 *leaf;
 
 	if (pem == NULL || crypto_certs_from_pem(pem, "the certificate", &certs,
-	    msg, sizeof msg) != 0) {
-		json_decref(sans);
-		json_decref(ekus);
-		json_decref(chain);
+	    msg, sizeof msg) != 0)
 		return json_pack("{s:s}", "error", pem ? msg : "none");
-	}
+	sans = json_array();
+	ekus = json_array();
+	chain = json_array();
 	leaf = sk_X509_value(certs, 0);
 	crypto_cert_subject(leaf, subject, sizeof subject);
 	crypto_cert_issuer(leaf, issuer, sizeof issuer);
 	crypto_cert_serial(leaf, serial, sizeof serial);
 	crypto_cert_not_before(leaf, &nb);
 	crypto_cert_not_after(leaf, &na);
-	crypto_cert_key_describe(leaf, key, sizeof key);
+	crypto_key_describe(X509_get0_pubkey(leaf), key, sizeof key);
 	crypto_thumbprint(leaf, sha1);
 	crypto_fingerprint_sha256(leaf, sha256);
 	if (crypto_cert_sans(leaf, &v, &n) == 0)

@@ -8,7 +8,6 @@
 #include "engine/report/report.h"
 #include "inventory/fleet.h"
 
-#include <jansson.h>
 #include <stdio.h>
 
 int cmd_status(const struct cmd_opts *o)
@@ -48,15 +47,7 @@ int cmd_status(const struct cmd_opts *o)
 			goto out;
 		}
 	}
-	if (o->json) {
-		json_t *j = report_to_json(&r);
-
-		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		fputc('\n', stdout);
-		json_decref(j);
-	} else {
-		report_write_table(&r, stdout, o->quiet);
-	}
+	cmd_print_report(o, &r);
 	rc = report_exit_status(&r);
 out:
 	if (found)

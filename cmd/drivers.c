@@ -127,12 +127,9 @@ static int open_acme(const struct fleet *f, uv_loop_t *loop,
 	ac.preferred_chain = f->ca.acme.preferred_chain;
 	ac.max_in_flight = f->concurrency > 4 ? f->concurrency : 4;
 	/* The account key's directory, 0700 like the rest of the state. */
-	if ((dir = strdup(ac.account_key)) == NULL)
+	if ((dir = path_dirname(ac.account_key)) == NULL)
 		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
-	if (strrchr(dir, '/'))
-		*strrchr(dir, '/') = '\0';
-	rc = strchr(ac.account_key, '/') ? fsio_mkdirs(dir, 0700, msg,
-	    msgsz) : 0;
+	rc = fsio_mkdirs(dir, 0700, msg, msgsz);
 	free(dir);
 	return rc ? rc : ca_acme_new(loop, &ac, ca, msg, msgsz);
 }

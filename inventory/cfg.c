@@ -135,46 +135,73 @@ config_setting_t *cfg_group(const struct cfg *c, config_setting_t *group,
 	return s;
 }
 
-static config_setting_t *member(const struct cfg *c,
+/* Member key of group when it is there and of type t1 or t2, else NULL:
+ * missing (when required) or mistyped ("must be KIND") is recorded. */
+static config_setting_t *typed(const struct cfg *c,
     const config_setting_t *group, const char *key, bool required,
-    const char *what)
+    const char *what, int t1, int t2, const char *kind)
 {
 	config_setting_t *s = config_setting_get_member(group, key);
 
 	if (s == NULL && required)
 		cfg_error(c, group, "missing '%s' in %s", key, what);
-	return s;
+	if (s == NULL || config_setting_type(s) == t1 ||
+	    config_setting_type(s) == t2)
+		return s;
+	cfg_error(c, s, "'%s' in %s must be %s", key, what, kind);
+	return NULL;
 }
 
 bool cfg_string(const struct cfg *c, const config_setting_t *group,
     const char *key, bool required, const char **out, const char *what)
 {
-	config_setting_t *s = member(c, group, key, required, what);
+	config_setting_t *s = typed(c, group, key, required, what,
+	    CONFIG_TYPE_STRING, CONFIG_TYPE_STRING, "a string");
 
-	if (s == NULL)
-		return false;
-	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-		cfg_error(c, s, "'%s' in %s must be a string", key, what);
-		return false;
-	}
-	*out = config_setting_get_string(s);
-	return true;
+	if (s != NULL)
+		*out = config_setting_get_string(s);
+	return s != NULL;
+}
+
+const char *cfg_names(const char *const *names, char *buf, size_t bufsz)
+{
+	size_t i, n = 0;
+
+	buf[0] = '\0';
+	for (i = 0; names[i] && n < bufsz; i++)
+		n += (size_t)snprintf(buf + n, bufsz - n, "%s%s", i == 0 ? "" :
+		    names[i + 1] ? ", " : " or ", names[i]);
+	return buf;
+}
+
+int cfg_enum(const struct cfg *c, const config_setting_t *group,
+    const char *key, const char *const *names, const char *what)
+{
+	const char *v;
+	char list[128];
+	int i;
+
+	if (!cfg_string(c, group, key, false, &v, what))
+		return -1;
+	for (i = 0; names[i]; i++)
+		if (strcmp(names[i], v) == 0)
+			return i;
+	cfg_error(c, config_setting_get_member(group, key), "unknown %s '%s' "
+	    "in %s (use %s)", key, v, what, cfg_names(names, list,
+	    sizeof list));
+	return -1;
 }
 
 bool cfg_int(const struct cfg *c, const config_setting_t *group,
     const char *key, bool required, long long min, long long max, int *out,
     const char *what)
 {
-	config_setting_t *s = member(c, group, key, required, what);
+	config_setting_t *s = typed(c, group, key, required, what,
+	    CONFIG_TYPE_INT, CONFIG_TYPE_INT64, "an integer");
 	long long v;
 
 	if (s == NULL)
 		return false;
-	if (config_setting_type(s) != CONFIG_TYPE_INT &&
-	    config_setting_type(s) != CONFIG_TYPE_INT64) {
-		cfg_error(c, s, "'%s' in %s must be an integer", key, what);
-		return false;
-	}
 	v = config_setting_get_int64(s);
 	if (v < min || v > max) {
 		cfg_error(c, s, "'%s' in %s must be between %lld and %lld, "
@@ -188,34 +215,27 @@ bool cfg_int(const struct cfg *c, const config_setting_t *group,
 bool cfg_bool(const struct cfg *c, const config_setting_t *group,
     const char *key, bool *out, const char *what)
 {
-	config_setting_t *s = member(c, group, key, false, what);
+	config_setting_t *s = typed(c, group, key, false, what,
+	    CONFIG_TYPE_BOOL, CONFIG_TYPE_BOOL, "true or false");
 
-	if (s == NULL)
-		return false;
-	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
-		cfg_error(c, s, "'%s' in %s must be true or false", key, what);
-		return false;
-	}
-	*out = config_setting_get_bool(s) != 0;
-	return true;
+	if (s != NULL)
+		*out = config_setting_get_bool(s) != 0;
+	return s != NULL;
 }
 
 bool cfg_strings(const struct cfg *c, const config_setting_t *group,
     const char *key, bool required, char ***out, size_t *n, int **lines,
     const char *what)
 {
-	config_setting_t *s = member(c, group, key, required, what);
+	config_setting_t *s = typed(c, group, key, required, what,
+	    CONFIG_TYPE_ARRAY, CONFIG_TYPE_LIST,
+	    "a list of strings [ \"...\", ... ]");
 	int i, len;
 	char **v;
 	int *l = NULL;
 
 	if (s == NULL)
 		return false;
-	if (!config_setting_is_aggregate(s) || config_setting_is_group(s)) {
-		cfg_error(c, s, "'%s' in %s must be a list of strings "
-		    "[ \"...\", ... ]", key, what);
-		return false;
-	}
 	len = config_setting_length(s);
 	v = calloc((size_t)len + 1, sizeof(*v));
 	if (lines)

@@ -56,6 +56,17 @@ config_setting_t *cfg_group(const struct cfg *c, config_setting_t *group,
 bool cfg_string(const struct cfg *c, const config_setting_t *group,
     const char *key, bool required, const char **out, const char *what);
 
+/*
+ * A string member that must be one of names (NULL-ended). Returns its
+ * index, or -1 when absent, mistyped or none of them ("unknown KEY 'v' in
+ * WHAT (use a or b)" is recorded).
+ */
+int cfg_enum(const struct cfg *c, const config_setting_t *group,
+    const char *key, const char *const *names, const char *what);
+
+/* names (NULL-ended) as "a, b or c" in buf, for messages; returns buf. */
+const char *cfg_names(const char *const *names, char *buf, size_t bufsz);
+
 /* The same for an integer within [min, max]. */
 bool cfg_int(const struct cfg *c, const config_setting_t *group,
     const char *key, bool required, long long min, long long max, int *out,
@@ -74,7 +85,6 @@ bool cfg_bool(const struct cfg *c, const config_setting_t *group,
 bool cfg_strings(const struct cfg *c, const config_setting_t *group,
     const char *key, bool required, char ***out, size_t *n, int **lines,
     const char *what);
-
 
 /* A resolved copy of path: relative paths are taken from the directory of
  * the file that names them. NULL when out of memory. */

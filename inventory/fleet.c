@@ -51,7 +51,7 @@ static const char *const command_only_keys[] = {
 };
 static const char *const eab_keys[] = { "kid", "hmac_key", NULL };
 
-void fleet_init(struct fleet *f)
+static void fleet_init(struct fleet *f)
 {
 	memset(f, 0, sizeof(*f));
 	template_init(&f->tmpl);
@@ -142,25 +142,34 @@ static void parse_fleet_group(struct fleet *f, const struct cfg *c,
 	cfg_bool(c, g, "assign", &f->assign, "fleet");
 }
 
-/* A CA file path: given, or a default file name under state_dir/ca. */
+/*
+ * A string of ca that must be non-empty and without control characters
+ * ("'KEY' in ca must be MUST_BE" otherwise): a copy, or with path a path
+ * taken from the file's directory. NULL when absent or refused.
+ */
+static char *ca_value(const struct cfg *c, config_setting_t *ca,
+    const char *key, bool path, const char *must_be)
+{
+	config_setting_t *m = config_setting_get_member(ca, key);
+	const char *v;
+
+	if (!cfg_string(c, ca, key, false, &v, "ca"))
+		return NULL;
+	if (v[0] == '\0' || str_has_control(v)) {
+		cfg_error(c, m, "'%s' in ca must be %s", key, must_be);
+		return NULL;
+	}
+	return path ? cfg_path(c, m, v) : strdup(v);
+}
+
+/* A CA file path: given, or def under state_dir. */
 static char *ca_path(const struct cfg *c, config_setting_t *ca,
     const char *key, const char *state_dir, const char *def)
 {
-	const char *p;
-	char *dir, *r;
-
-	if (ca && cfg_string(c, ca, key, false, &p, "ca")) {
-		if (p[0] != '\0' && !str_has_control(p))
-			return cfg_path(c, config_setting_get_member(ca, key),
-			    p);
-		cfg_error(c, config_setting_get_member(ca, key), "'%s' in ca "
-		    "must be a path without control characters", key);
-	}
-	if ((dir = path_join(state_dir ? state_dir : "state", "ca")) == NULL)
-		return NULL;
-	r = path_join(dir, def);
-	free(dir);
-	return r;
+	if (ca != NULL && config_setting_get_member(ca, key) != NULL)
+		return ca_value(c, ca, key, true,
+		    "a path without control characters");
+	return path_join(state_dir ? state_dir : "state", def);
 }
 
 /* Normalises a SHA-256 pin ("ab:cd..." or "ABCD...") to upper-case hex. */
@@ -199,7 +208,6 @@ static void parse_acme(struct fleet *f, const struct cfg *c,
 	config_setting_t *eab, *m;
 	const char *v;
 	int *lines = NULL;
-	char *dir;
 	size_t i;
 
 	refuse_keys(c, ca, local_only_keys, "acme");
@@ -225,37 +233,17 @@ static void parse_acme(struct fleet *f, const struct cfg *c,
 				    "\"mailto:address\"", a->contact[i]);
 		free(lines);
 	}
-	if (cfg_string(c, ca, "tls_ca_file", false, &v, "ca")) {
-		m = config_setting_get_member(ca, "tls_ca_file");
-		if (v[0] == '\0' || str_has_control(v))
-			cfg_error(c, m, "'tls_ca_file' in ca must be a path");
-		else
-			a->tls_ca_file = cfg_path(c, m, v);
-	}
-	if (cfg_string(c, ca, "account_key", false, &v, "ca")) {
-		m = config_setting_get_member(ca, "account_key");
-		if (v[0] == '\0' || str_has_control(v))
-			cfg_error(c, m, "'account_key' in ca must be a path");
-		else
-			a->account_key = cfg_path(c, m, v);
-	} else if ((dir = path_join(f->state_dir ? f->state_dir : "state",
-	    "acme")) != NULL) {
-		a->account_key = path_join(dir, "account.key");
-		free(dir);
-	}
+	a->tls_ca_file = ca_value(c, ca, "tls_ca_file", true, "a path");
+	a->account_key = config_setting_get_member(ca, "account_key") ?
+	    ca_value(c, ca, "account_key", true, "a path") : path_join(
+	    f->state_dir ? f->state_dir : "state", "acme/account.key");
 	if (cfg_string(c, ca, "challenge", false, &v, "ca") &&
 	    strcmp(v, "http-01") != 0)
 		cfg_error(c, config_setting_get_member(ca, "challenge"),
 		    "unknown challenge '%s' in ca (this version supports: "
 		    "http-01)", v);
-	if (cfg_string(c, ca, "preferred_chain", false, &v, "ca")) {
-		if (v[0] == '\0' || str_has_control(v))
-			cfg_error(c, config_setting_get_member(ca,
-			    "preferred_chain"), "'preferred_chain' in ca must "
-			    "be an issuer common name");
-		else
-			a->preferred_chain = strdup(v);
-	}
+	a->preferred_chain = ca_value(c, ca, "preferred_chain", false,
+	    "an issuer common name");
 	if ((eab = cfg_group(c, ca, "eab", "ca")) != NULL) {
 		cfg_check_keys(c, eab, "eab", eab_keys);
 		if (cfg_string(c, eab, "kid", true, &v, "eab")) {
@@ -312,21 +300,6 @@ static void check_helper(const struct cfg *c, config_setting_t *m, int line,
 	*argv0 = p;
 }
 
-/* An optional name passed to the helper in its environment. */
-static char *helper_name(const struct cfg *c, config_setting_t *ca,
-    const char *key)
-{
-	const char *v;
-
-	if (!cfg_string(c, ca, key, false, &v, "ca"))
-		return NULL;
-	if (v[0] != '\0' && !str_has_control(v))
-		return strdup(v);
-	cfg_error(c, config_setting_get_member(ca, key), "'%s' in ca must be "
-	    "a name without control characters", key);
-	return NULL;
-}
-
 static void parse_command(struct fleet *f, const struct cfg *c,
     config_setting_t *ca)
 {
@@ -355,18 +328,22 @@ static void parse_command(struct fleet *f, const struct cfg *c,
 			check_helper(c, m, lines[0], &cm->helper[0]);
 		free(lines);
 	}
-	cm->profile = helper_name(c, ca, "profile");
-	cm->nickname = helper_name(c, ca, "nickname");
+	/* Optional names passed to the helper in its environment. */
+	cm->profile = ca_value(c, ca, "profile", false,
+	    "a name without control characters");
+	cm->nickname = ca_value(c, ca, "nickname", false,
+	    "a name without control characters");
 	cfg_int(c, ca, "timeout", false, 1, 3600, &cm->timeout, "ca");
 }
 
 static void parse_ca(struct fleet *f, const struct cfg *c,
     config_setting_t *root)
 {
+	static const char *const approvals[] = { "auto", "manual", NULL };
 	config_setting_t *ca = cfg_group(c, root, "ca", "the fleet file");
-	const char *type, *approval;
-	char **ips = NULL;
-	int *lines = NULL;
+	const char *type;
+	char **ips = NULL, names[64];
+	int *lines = NULL, t;
 	size_t i, n = 0;
 
 	f->ca.type = CA_LOCAL;
@@ -374,14 +351,16 @@ static void parse_ca(struct fleet *f, const struct cfg *c,
 	if (ca) {
 		cfg_check_keys(c, ca, "ca", ca_keys);
 		if (cfg_string(c, ca, "type", false, &type, "ca")) {
-			int t = ca_type_from_name(type);
-
-			if (t >= 0)
+			for (t = 0; ca_type_names[t] &&
+			    strcmp(ca_type_names[t], type) != 0; t++)
+				;
+			if (ca_type_names[t] != NULL)
 				f->ca.type = (enum ca_type)t;
 			else
 				cfg_error(c, config_setting_get_member(ca,
 				    "type"), "unknown CA type '%s' (use %s)",
-				    type, ca_type_names());
+				    type, cfg_names(ca_type_names, names,
+				    sizeof names));
 		}
 		cfg_int(c, ca, "max_wait", false, 0, 86400, &f->ca.max_wait,
 		    "ca");
@@ -395,22 +374,18 @@ static void parse_ca(struct fleet *f, const struct cfg *c,
 			refuse_keys(c, ca, command_only_keys, "local");
 		}
 	}
-	f->ca.root_cert = ca_path(c, ca, "root_cert", f->state_dir, "root.pem");
-	f->ca.root_key = ca_path(c, ca, "root_key", f->state_dir, "root.key");
+	f->ca.root_cert = ca_path(c, ca, "root_cert", f->state_dir,
+	    "ca/root.pem");
+	f->ca.root_key = ca_path(c, ca, "root_key", f->state_dir,
+	    "ca/root.key");
 	f->ca.issuing_cert = ca_path(c, ca, "issuing_cert", f->state_dir,
-	    "issuing.pem");
+	    "ca/issuing.pem");
 	f->ca.issuing_key = ca_path(c, ca, "issuing_key", f->state_dir,
-	    "issuing.key");
+	    "ca/issuing.key");
 	if (ca == NULL)
 		return;
-	if (cfg_string(c, ca, "approval", false, &approval, "ca")) {
-		if (strcmp(approval, "manual") == 0)
-			f->ca.manual_approval = true;
-		else if (strcmp(approval, "auto") != 0)
-			cfg_error(c, config_setting_get_member(ca, "approval"),
-			    "unknown approval '%s' in ca (use auto or manual)",
-			    approval);
-	}
+	f->ca.manual_approval = cfg_enum(c, ca, "approval", approvals,
+	    "ca") == 1;
 	if (cfg_strings(c, ca, "allowed_domains", false, &f->ca.allowed_domains,
 	    &f->ca.ndomains, &lines, "ca")) {
 		for (i = 0; i < f->ca.ndomains; i++)

@@ -110,7 +110,7 @@ struct fleet {
 	struct fleet_rollout rollout;
 };
 
-void fleet_init(struct fleet *f);
+/* Frees what f holds; f is then as fleet_load starts it. */
 void fleet_release(struct fleet *f);
 
 /*

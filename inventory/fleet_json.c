@@ -51,7 +51,7 @@ static json_t *server_json(const struct fleet *f, const struct server *s)
 	o = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:o, s:o, s:{s:s, s:s, s:s}, "
 	    "s:s?}",
 	    "name", s->name, "address", s->address, "transport",
-	    transport_type_name(s->transport), "root", s->root,
+	    transport_type_names[s->transport], "root", s->root,
 	    "groups", strv_json(s->groups, s->ngroups),
 	    "vars", vars, "usages", usages_json(s->usages),
 	    "store", "roots", s->store.roots, "intermediates",
@@ -102,9 +102,6 @@ json_t *fleet_to_json(const struct fleet *f)
 /* The CA as resolved; the EAB MAC key is a secret and never shown. */
 static json_t *ca_json(const struct fleet *f)
 {
-	json_t *contact;
-	size_t i;
-
 	if (f->ca.type == CA_LOCAL)
 		return json_pack("{s:s, s:s, s:s, s:b, s:i}", "type", "local",
 		    "root_cert", f->ca.root_cert,
@@ -118,13 +115,10 @@ static json_t *ca_json(const struct fleet *f)
 		    "nickname", f->ca.command.nickname,
 		    "timeout", f->ca.command.timeout,
 		    "max_wait", f->ca.max_wait);
-	contact = json_array();
-	for (i = 0; contact && i < f->ca.acme.ncontact; i++)
-		json_array_append_new(contact,
-		    json_string(f->ca.acme.contact[i]));
 	return json_pack("{s:s, s:s?, s:o, s:s?, s:s?, s:s?, s:s?, s:i}",
 	    "type", "acme", "directory", f->ca.acme.directory,
-	    "contact", contact, "tls_ca_file", f->ca.acme.tls_ca_file,
+	    "contact", strv_json(f->ca.acme.contact, f->ca.acme.ncontact),
+	    "tls_ca_file", f->ca.acme.tls_ca_file,
 	    "account_key", f->ca.acme.account_key,
 	    "eab_kid", f->ca.acme.eab_kid,
 	    "preferred_chain", f->ca.acme.preferred_chain,

@@ -325,7 +325,9 @@ static void ssh_file(const struct cfg *c, config_setting_t *g,
 static void parse_ssh(struct ssh_settings *ss, const struct cfg *c,
     config_setting_t *g, const char *what)
 {
-	const char *user, *policy;
+	static const char *const policies[] = { "strict", "accept-new", NULL };
+	const char *user;
+	int policy;
 
 	if (cfg_string(c, g, "user", false, &user, what)) {
 		if (user_valid(user)) {
@@ -343,32 +345,18 @@ static void parse_ssh(struct ssh_settings *ss, const struct cfg *c,
 	ssh_file(c, g, "identity_file", &ss->identity_file, what);
 	ssh_file(c, g, "ssh_config", &ss->ssh_config, what);
 	ssh_file(c, g, "known_hosts", &ss->known_hosts, what);
-	if (cfg_string(c, g, "host_key_policy", false, &policy, what)) {
-		if (strcmp(policy, "accept-new") == 0)
-			ss->accept_new = true;
-		else if (strcmp(policy, "strict") == 0)
-			ss->accept_new = false;
-		else
-			cfg_error(c, config_setting_get_member(g,
-			    "host_key_policy"), "unknown host_key_policy '%s' "
-			    "in %s (use strict or accept-new)", policy, what);
-	}
+	if ((policy = cfg_enum(c, g, "host_key_policy", policies, what)) >= 0)
+		ss->accept_new = policy == 1;
 }
 
 static void parse_keygen(bool *server, const struct cfg *c,
     config_setting_t *g, const char *what)
 {
-	const char *k;
+	static const char *const names[] = { "controller", "server", NULL };
+	int k = cfg_enum(c, g, "keygen", names, what);
 
-	if (!cfg_string(c, g, "keygen", false, &k, what))
-		return;
-	if (strcmp(k, "server") == 0)
-		*server = true;
-	else if (strcmp(k, "controller") == 0)
-		*server = false;
-	else
-		cfg_error(c, config_setting_get_member(g, "keygen"), "unknown "
-		    "keygen '%s' in %s (use controller or server)", k, what);
+	if (k >= 0)
+		*server = k == 1;
 }
 
 bool server_parse_defaults(struct server *d, const struct cfg *c,
@@ -449,9 +437,10 @@ static void check_transport(const struct server *s, const struct cfg *c,
 bool server_parse(struct server *s, const struct cfg *c,
     config_setting_t *g, const struct server *def)
 {
-	const char *name = NULL, *address, *transport, *root;
+	const char *name = NULL, *address, *root;
 	size_t before = c->diags->n;
 	char what[128];
+	int t;
 
 	s->file = strdup(cfg_file(c, g));
 	s->line = cfg_line(g);
@@ -494,17 +483,8 @@ bool server_parse(struct server *s, const struct cfg *c,
 	}
 	s->verify_set = rollout_verify_parse(c, g, what, &s->verify,
 	    &s->nverify);
-	s->transport = TRANSPORT_LOCAL;
-	if (cfg_string(c, g, "transport", false, &transport, what)) {
-		int t = transport_type_from_name(transport);
-
-		if (t >= 0)
-			s->transport = (enum transport_type)t;
-		else
-			cfg_error(c, config_setting_get_member(g, "transport"),
-			    "unknown transport '%s' in %s (use %s)",
-			    transport, what, transport_type_names());
-	}
+	t = cfg_enum(c, g, "transport", transport_type_names, what);
+	s->transport = t >= 0 ? (enum transport_type)t : TRANSPORT_LOCAL;
 	if (s->transport == TRANSPORT_LOCAL &&
 	    cfg_string(c, g, "root", true, &root, what)) {
 		if (root[0] == '\0' || str_has_control(root))

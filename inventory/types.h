@@ -18,16 +18,9 @@ enum ca_type {
 	CA_COMMAND                  /* a certmonger helper program */
 };
 
-/* The type called name, or -1. */
-int transport_type_from_name(const char *name);
-int ca_type_from_name(const char *name);
-
-/* The name of a type ("local", "ssh", "acme", "command"). */
-const char *transport_type_name(enum transport_type t);
-const char *ca_type_name(enum ca_type t);
-
-/* Every name, "a, b or c", for messages. */
-const char *transport_type_names(void);
-const char *ca_type_names(void);
+/* Each type's name ("local", "ssh", "acme", "command"), indexed by its
+ * enum and NULL-ended: the fleet file, messages and --json use these. */
+extern const char *const transport_type_names[];
+extern const char *const ca_type_names[];
 
 #endif

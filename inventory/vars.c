@@ -6,6 +6,7 @@
 #include "engine/base/err.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -133,60 +134,42 @@ int vars_expand(const char *in, vars_lookup_fn lookup, void *ctx,
     char **out, char *msg, size_t msgsz)
 {
 	const char *p = in, *open, *name, *end, *val;
-	char key[128];
-	size_t len, olen = 0, cap = strlen(in) + 1;
-	char *o = malloc(cap), *n;
-	int rc;
+	char key[128], *o = NULL;
+	size_t len, olen = 0;
+	FILE *fp;
+	int rc, bad;
 
-	if (o == NULL)
-		return CF_ENOMEM;
 	if ((rc = vars_check_syntax(in, msg, msgsz)) != 0)
-		goto fail;
-	for (;;) {
-		if ((rc = next_var(in, p, &open, &name, &len, &end, msg,
-		    msgsz)) != 0)
-			goto fail;
-		if (open == NULL)
-			open = p + strlen(p);
-		if (olen + (size_t)(open - p) + 1 > cap) {
-			cap = olen + (size_t)(open - p) + 1;
-			if ((n = realloc(o, cap)) == NULL)
-				goto nomem;
-			o = n;
-		}
-		memcpy(o + olen, p, (size_t)(open - p));
-		olen += (size_t)(open - p);
-		if (*open == '\0')
-			break;
+		return rc;
+	if ((fp = open_memstream(&o, &olen)) == NULL)
+		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
+	while ((rc = next_var(in, p, &open, &name, &len, &end, msg,
+	    msgsz)) == 0 && open != NULL) {
+		fwrite(p, 1, (size_t)(open - p), fp);
 		if (len >= sizeof(key)) {
 			rc = cf_error(msg, msgsz, CF_EINVAL, "variable name "
 			    "too long in '%s'", in);
-			goto fail;
+			break;
 		}
 		memcpy(key, name, len);
 		key[len] = '\0';
 		if ((val = lookup(ctx, key)) == NULL) {
 			rc = cf_error(msg, msgsz, CF_ENOENT,
 			    "template variable '%s' is not defined", key);
-			goto fail;
+			break;
 		}
-		len = strlen(val);
-		if (olen + len + 1 > cap) {
-			cap = (olen + len + 1) * 2;
-			if ((n = realloc(o, cap)) == NULL)
-				goto nomem;
-			o = n;
-		}
-		memcpy(o + olen, val, len);
-		olen += len;
+		fputs(val, fp);
 		p = end;
 	}
-	o[olen] = '\0';
+	if (rc == 0)
+		fputs(p, fp);
+	bad = ferror(fp);
+	if ((fclose(fp) != 0 || bad) && rc == 0)
+		rc = cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
+	if (rc != 0) {
+		free(o);
+		return rc;
+	}
 	*out = o;
 	return 0;
-nomem:
-	rc = cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
-fail:
-	free(o);
-	return rc;
 }

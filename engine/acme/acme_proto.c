@@ -7,8 +7,9 @@
  * no signing here.
  */
 #include "engine/acme/acme_proto.h"
-#include "engine/base/err.h"
 #include "engine/acme/jws.h"
+#include "engine/base/err.h"
+#include "engine/base/path.h"
 #include "engine/base/san.h"
 
 #include <arpa/inet.h>
@@ -70,23 +71,31 @@ static int bad(struct ctx *c, const char *fmt, ...)
 	    c->what, why);
 }
 
-/* A server value fit for a message: at most 40 bytes, control characters
- * as '?', "..." when clipped. */
+/*
+ * Copies at most max bytes of s into out (max + 1 bytes), control
+ * characters as '?', never ending inside a UTF-8 sequence. Returns how
+ * many bytes it kept: s goes on past them when it was clipped.
+ */
+static size_t clean_copy(char *out, const char *s, size_t max)
+{
+	size_t n;
+
+	for (n = 0; n < max && s[n] != '\0'; n++)
+		out[n] = (unsigned char)s[n] < 0x20 || s[n] == 0x7f ? '?' :
+		    s[n];
+	if (s[n] != '\0')
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+	out[n] = '\0';
+	return n;
+}
+
+/* A server value fit for a message: at most 40 bytes, "..." when
+ * clipped. */
 static const char *clip(const char *s, char buf[48])
 {
-	size_t i;
-
-	for (i = 0; s[i] != '\0' && i < 40; i++)
-		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' :
-		    s[i];
-	if (s[i] != '\0') {
-		/* Never end inside a UTF-8 sequence. */
-		while (i > 0 && ((unsigned char)s[i] & 0xc0) == 0x80)
-			i--;
-		strcpy(buf + i, "...");
-	} else {
-		buf[i] = '\0';
-	}
+	if (s[clean_copy(buf, s, 40)] != '\0')
+		strcat(buf, "...");
 	return buf;
 }
 
@@ -134,174 +143,149 @@ static int load(struct ctx *c, const char *json, size_t len, json_t **root)
 	return 0;
 }
 
-/* A copy of s with control characters as '?' and at most max bytes,
- * never splitting a UTF-8 sequence. */
+/* Fills the struct at out from the document root. */
+typedef int (*fill_fn)(struct ctx *c, const json_t *root, void *out);
+
+/* Zeroes the size bytes at out, loads the document and fills out. */
+static int parse(const char *what, fill_fn fill, const char *json,
+    size_t len, void *out, size_t size, char *msg, size_t msgsz)
+{
+	struct ctx c = { what, msg, msgsz };
+	json_t *root;
+	int rc;
+
+	memset(out, 0, size);
+	if ((rc = load(&c, json, len, &root)) != 0)
+		return rc;
+	rc = fill(&c, root, out);
+	json_decref(root);
+	return rc;
+}
+
+/* A copy of s as clean_copy makes it; NULL when out of memory. */
 static char *clean_dup(const char *s, size_t max)
 {
-	size_t n = strlen(s), i;
-	char *out;
+	char *out = malloc(strnlen(s, max) + 1);
 
-	if (n > max) {
-		n = max;
-		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-			n--;
-	}
-	if ((out = malloc(n + 1)) == NULL)
-		return NULL;
-	for (i = 0; i < n; i++)
-		out[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' :
-		    s[i];
-	out[n] = '\0';
+	if (out != NULL)
+		clean_copy(out, s, max);
 	return out;
 }
 
 /*
- * Reads string member name of o into *out (a copy). Absent is fine when
- * !required (*out stays NULL). Returns 0 or a CF_E* code with the message.
+ * Member name of o, which must be want ("a string", "an array": as
+ * type_name says). Returns 0 with *out (NULL when absent and not
+ * required), or the message.
  */
-static int get_string(struct ctx *c, const json_t *o, const char *name,
-    bool required, char **out)
+static int get_member(struct ctx *c, const json_t *o, const char *name,
+    bool required, const char *want, const json_t **out)
 {
 	const json_t *v = json_object_get(o, name);
 
 	*out = NULL;
-	if (v == NULL) {
-		if (required)
-			return bad(c, "missing '%s'", name);
-		return 0;
-	}
-	if (!json_is_string(v))
-		return bad(c, "'%s' is %s, not a string", name, type_name(v));
-	if (strlen(json_string_value(v)) != json_string_length(v))
-		return bad(c, "'%s' holds a NUL character", name);
-	if ((*out = strdup(json_string_value(v))) == NULL)
-		return CF_ENOMEM;
-	return 0;
-}
-
-/* True when s holds a control character. */
-static bool has_ctl(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return true;
-	return false;
-}
-
-/* get_string for a short text member kept as is: no control characters
- * (a type, a token, an identifier, a date). */
-static int get_text(struct ctx *c, const json_t *o, const char *name,
-    bool required, char **out)
-{
-	int rc;
-
-	if ((rc = get_string(c, o, name, required, out)) != 0 || *out == NULL)
-		return rc;
-	if (has_ctl(*out) || strlen(*out) > ACME_MAX_URL) {
-		free(*out);
-		*out = NULL;
-		return bad(c, "'%s' holds control characters or is too long",
-		    name);
-	}
+	if (v == NULL)
+		return required ? bad(c, "missing '%s'", name) : 0;
+	if (strcmp(type_name(v), want) != 0)
+		return bad(c, "'%s' is %s, not %s", name, type_name(v), want);
+	*out = v;
 	return 0;
 }
 
 /* True when s is an http(s) URL we are willing to request. */
 static bool url_ok(const char *s)
 {
-	size_t n = strlen(s), i;
+	size_t i;
 
-	if (n > ACME_MAX_URL)
-		return false;
 	if (strncasecmp(s, "https://", 8) == 0)
 		i = 8;
 	else if (strncasecmp(s, "http://", 7) == 0)
 		i = 7;
 	else
 		return false;
-	if (s[i] == '\0' || s[i] == '/')
-		return false;
-	for (; i < n; i++)
-		if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f)
-			return false;
-	return true;
+	return strlen(s) <= ACME_MAX_URL && s[i] != '\0' && s[i] != '/' &&
+	    !str_has_control(s + i) && strchr(s + i, ' ') == NULL;
 }
 
-/* get_string for a URL member. */
-static int get_url(struct ctx *c, const json_t *o, const char *name,
-    bool required, char **out)
+/* What a string member must be besides a string without NUL: anything,
+ * a short text kept as is (a type, a token, an identifier, a date), or
+ * a URL that url_ok takes. */
+enum str_kind { STR_ANY, STR_TEXT, STR_URL };
+
+/* Reads string member name of o into *out (a copy; NULL when absent). */
+static int get_string(struct ctx *c, const json_t *o, const char *name,
+    bool required, enum str_kind kind, char **out)
 {
+	const json_t *v;
+	const char *s;
 	char b[48];
 	int rc;
 
-	if ((rc = get_string(c, o, name, required, out)) != 0 || *out == NULL)
+	*out = NULL;
+	if ((rc = get_member(c, o, name, required, "a string", &v)) != 0 ||
+	    v == NULL)
 		return rc;
-	if (!url_ok(*out)) {
-		rc = bad(c, "'%s' is not an http(s) URL: '%s'", name,
-		    clip(*out, b));
-		free(*out);
-		*out = NULL;
-	}
-	return rc;
+	s = json_string_value(v);
+	if (strlen(s) != json_string_length(v))
+		return bad(c, "'%s' holds a NUL character", name);
+	if (kind == STR_TEXT && (str_has_control(s) ||
+	    strlen(s) > ACME_MAX_URL))
+		return bad(c, "'%s' holds control characters or is too long",
+		    name);
+	if (kind == STR_URL && !url_ok(s))
+		return bad(c, "'%s' is not an http(s) URL: '%s'", name,
+		    clip(s, b));
+	if ((*out = strdup(s)) == NULL)
+		return CF_ENOMEM;
+	return 0;
 }
 
 /* Reads the status member (required) among the allowed ones. */
 static int get_status(struct ctx *c, const json_t *o, unsigned allowed,
     enum acme_status *out)
 {
-	const json_t *v = json_object_get(o, "status");
-	const char *s;
+	const json_t *v;
 	char b[48];
 	size_t i;
+	int rc;
 
-	if (v == NULL)
-		return bad(c, "missing 'status'");
-	if (!json_is_string(v))
-		return bad(c, "'status' is %s, not a string", type_name(v));
-	s = json_string_value(v);
+	if ((rc = get_member(c, o, "status", true, "a string", &v)) != 0)
+		return rc;
 	for (i = 0; i < NSTATUS; i++) {
-		if ((allowed & S(i)) != 0 && strcmp(s, status_names[i]) == 0) {
+		if ((allowed & S(i)) != 0 &&
+		    strcmp(json_string_value(v), status_names[i]) == 0) {
 			*out = (enum acme_status)i;
 			return 0;
 		}
 	}
-	return bad(c, "unknown status '%s'", clip(s, b));
+	return bad(c, "unknown status '%s'", clip(json_string_value(v), b));
 }
 
 /* Reads an optional boolean member. */
 static int get_bool(struct ctx *c, const json_t *o, const char *name,
     bool *out)
 {
-	const json_t *v = json_object_get(o, name);
+	const json_t *v;
+	int rc = get_member(c, o, name, false, "a boolean", &v);
 
-	*out = false;
-	if (v == NULL)
-		return 0;
-	if (!json_is_boolean(v))
-		return bad(c, "'%s' is %s, not a boolean", name, type_name(v));
 	*out = json_is_true(v);
-	return 0;
+	return rc;
 }
 
 /* Checks that member name is an array of at most max entries. */
 static int get_array(struct ctx *c, const json_t *o, const char *name,
     bool required, size_t max, const json_t **out)
 {
-	const json_t *v = json_object_get(o, name);
+	int rc;
 
-	*out = NULL;
-	if (v == NULL) {
-		if (required)
-			return bad(c, "missing '%s'", name);
-		return 0;
+	if ((rc = get_member(c, o, name, required, "an array", out)) != 0 ||
+	    *out == NULL)
+		return rc;
+	if (json_array_size(*out) > max) {
+		rc = bad(c, "'%s' has %zu entries (at most %zu)", name,
+		    json_array_size(*out), max);
+		*out = NULL;
 	}
-	if (!json_is_array(v))
-		return bad(c, "'%s' is %s, not an array", name, type_name(v));
-	if (json_array_size(v) > max)
-		return bad(c, "'%s' has %zu entries (at most %zu)", name,
-		    json_array_size(v), max);
-	*out = v;
-	return 0;
+	return rc;
 }
 
 /* ---- identifiers and problems ---- */
@@ -321,8 +305,8 @@ static int identifier_parse(struct ctx *c, const json_t *v,
 	if (!json_is_object(v))
 		return bad(c, "an identifier is %s, not an object",
 		    type_name(v));
-	if ((rc = get_text(c, v, "type", true, &id->type)) != 0 ||
-	    (rc = get_text(c, v, "value", true, &id->value)) != 0)
+	if ((rc = get_string(c, v, "type", true, STR_TEXT, &id->type)) != 0 ||
+	    (rc = get_string(c, v, "value", true, STR_TEXT, &id->value)) != 0)
 		return rc;
 	if (id->type[0] == '\0' || id->value[0] == '\0')
 		return bad(c, "an identifier has an empty type or value");
@@ -358,11 +342,11 @@ static int problem_fill(struct ctx *c, const json_t *v,
 	if (!json_is_object(v))
 		return bad(c, "%s is %s, not an object", depth > 0 ?
 		    "a subproblem" : "the problem", type_name(v));
-	if ((rc = get_string(c, v, "type", false, &s)) != 0)
+	if ((rc = get_string(c, v, "type", false, STR_ANY, &s)) != 0)
 		return rc;
 	p->type = s != NULL ? clean_dup(s, 256) : strdup("about:blank");
 	free(s);
-	if ((rc = get_string(c, v, "detail", false, &s)) != 0)
+	if ((rc = get_string(c, v, "detail", false, STR_ANY, &s)) != 0)
 		return rc;
 	p->detail = clean_dup(s != NULL ? s : "", ACME_MAX_DETAIL);
 	free(s);
@@ -382,12 +366,9 @@ static int problem_fill(struct ctx *c, const json_t *v,
 			return rc;
 		return 0;
 	}
-	subs = json_object_get(v, "subproblems");
-	if (subs == NULL)
-		return 0;
-	if (!json_is_array(subs))
-		return bad(c, "'subproblems' is %s, not an array",
-		    type_name(subs));
+	if ((rc = get_member(c, v, "subproblems", false, "an array",
+	    &subs)) != 0 || subs == NULL)
+		return rc;
 	n = json_array_size(subs);
 	if (n > ACME_MAX_SUBPROBLEMS)
 		n = ACME_MAX_SUBPROBLEMS;
@@ -404,19 +385,16 @@ static int problem_fill(struct ctx *c, const json_t *v,
 	return 0;
 }
 
+static int problem_doc_fill(struct ctx *c, const json_t *root, void *out)
+{
+	return problem_fill(c, root, out, 0);
+}
+
 int acme_problem_parse(const char *json, size_t len,
     struct acme_problem *out, char *msg, size_t msgsz)
 {
-	struct ctx c = { "problem document", msg, msgsz };
-	json_t *root;
-	int rc;
-
-	memset(out, 0, sizeof *out);
-	if ((rc = load(&c, json, len, &root)) != 0)
-		return rc;
-	rc = problem_fill(&c, root, out, 0);
-	json_decref(root);
-	return rc;
+	return parse("problem document", problem_doc_fill, json, len, out,
+	    sizeof *out, msg, msgsz);
 }
 
 /* An embedded "error" member (order, challenge): NULL when absent. */
@@ -507,45 +485,41 @@ void acme_directory_release(struct acme_directory *d)
 	memset(d, 0, sizeof *d);
 }
 
+static int directory_fill(struct ctx *c, const json_t *root, void *out)
+{
+	struct acme_directory *d = out;
+	const json_t *meta;
+	int rc;
+
+	if ((rc = get_string(c, root, "newNonce", true, STR_URL,
+	    &d->new_nonce)) ||
+	    (rc = get_string(c, root, "newAccount", true, STR_URL,
+	    &d->new_account)) ||
+	    (rc = get_string(c, root, "newOrder", true, STR_URL,
+	    &d->new_order)) ||
+	    (rc = get_string(c, root, "revokeCert", false, STR_URL,
+	    &d->revoke_cert)) ||
+	    (rc = get_string(c, root, "keyChange", false, STR_URL,
+	    &d->key_change)) ||
+	    (rc = get_string(c, root, "newAuthz", false, STR_URL,
+	    &d->new_authz)) ||
+	    (rc = get_member(c, root, "meta", false, "an object", &meta)) ||
+	    meta == NULL)
+		return rc;
+	/* Not fetched, only shown: Pebble's terms are a data: URL. */
+	if ((rc = get_string(c, meta, "termsOfService", false, STR_TEXT,
+	    &d->terms_of_service)) ||
+	    (rc = get_string(c, meta, "website", false, STR_TEXT,
+	    &d->website)))
+		return rc;
+	return get_bool(c, meta, "externalAccountRequired", &d->eab_required);
+}
+
 int acme_directory_parse(const char *json, size_t len,
     struct acme_directory *out, char *msg, size_t msgsz)
 {
-	struct ctx c = { "ACME directory", msg, msgsz };
-	const json_t *meta;
-	json_t *root;
-	int rc;
-
-	memset(out, 0, sizeof *out);
-	if ((rc = load(&c, json, len, &root)) != 0)
-		return rc;
-	if ((rc = get_url(&c, root, "newNonce", true, &out->new_nonce)) ||
-	    (rc = get_url(&c, root, "newAccount", true,
-	    &out->new_account)) ||
-	    (rc = get_url(&c, root, "newOrder", true, &out->new_order)) ||
-	    (rc = get_url(&c, root, "revokeCert", false,
-	    &out->revoke_cert)) ||
-	    (rc = get_url(&c, root, "keyChange", false, &out->key_change)) ||
-	    (rc = get_url(&c, root, "newAuthz", false, &out->new_authz)))
-		goto done;
-	meta = json_object_get(root, "meta");
-	if (meta != NULL) {
-		if (!json_is_object(meta)) {
-			rc = bad(&c, "'meta' is %s, not an object",
-			    type_name(meta));
-			goto done;
-		}
-		/* Not fetched, only shown: Pebble's terms are a data: URL. */
-		if ((rc = get_text(&c, meta, "termsOfService", false,
-		    &out->terms_of_service)) ||
-		    (rc = get_text(&c, meta, "website", false,
-		    &out->website)) ||
-		    (rc = get_bool(&c, meta, "externalAccountRequired",
-		    &out->eab_required)))
-			goto done;
-	}
-done:
-	json_decref(root);
-	return rc;
+	return parse("ACME directory", directory_fill, json, len, out,
+	    sizeof *out, msg, msgsz);
 }
 
 void acme_account_release(struct acme_account *a)
@@ -554,21 +528,21 @@ void acme_account_release(struct acme_account *a)
 	memset(a, 0, sizeof *a);
 }
 
+static int account_fill(struct ctx *c, const json_t *root, void *out)
+{
+	struct acme_account *a = out;
+	int rc;
+
+	if ((rc = get_status(c, root, ACCOUNT_STATUSES, &a->status)) != 0)
+		return rc;
+	return get_string(c, root, "orders", false, STR_URL, &a->orders);
+}
+
 int acme_account_parse(const char *json, size_t len,
     struct acme_account *out, char *msg, size_t msgsz)
 {
-	struct ctx c = { "account", msg, msgsz };
-	json_t *root;
-	int rc;
-
-	memset(out, 0, sizeof *out);
-	if ((rc = load(&c, json, len, &root)) != 0)
-		return rc;
-	if ((rc = get_status(&c, root, ACCOUNT_STATUSES, &out->status)) ==
-	    0)
-		rc = get_url(&c, root, "orders", false, &out->orders);
-	json_decref(root);
-	return rc;
+	return parse("account", account_fill, json, len, out, sizeof *out,
+	    msg, msgsz);
 }
 
 /* ---- orders ---- */
@@ -590,18 +564,20 @@ void acme_order_release(struct acme_order *o)
 	memset(o, 0, sizeof *o);
 }
 
-static int order_fill(struct ctx *c, const json_t *root,
-    struct acme_order *o)
+static int order_fill(struct ctx *c, const json_t *root, void *out)
 {
+	struct acme_order *o = out;
 	const json_t *ids, *authz, *v;
 	char b[48];
 	size_t i, n;
 	int rc;
 
 	if ((rc = get_status(c, root, ORDER_STATUSES, &o->status)) != 0 ||
-	    (rc = get_text(c, root, "expires", false, &o->expires)) != 0 ||
-	    (rc = get_url(c, root, "finalize", true, &o->finalize)) != 0 ||
-	    (rc = get_url(c, root, "certificate", false,
+	    (rc = get_string(c, root, "expires", false, STR_TEXT,
+	    &o->expires)) != 0 ||
+	    (rc = get_string(c, root, "finalize", true, STR_URL,
+	    &o->finalize)) != 0 ||
+	    (rc = get_string(c, root, "certificate", false, STR_URL,
 	    &o->certificate)) != 0 ||
 	    (rc = get_problem(c, root, &o->error)) != 0)
 		return rc;
@@ -647,16 +623,8 @@ static int order_fill(struct ctx *c, const json_t *root,
 int acme_order_parse(const char *json, size_t len, struct acme_order *out,
     char *msg, size_t msgsz)
 {
-	struct ctx c = { "order", msg, msgsz };
-	json_t *root;
-	int rc;
-
-	memset(out, 0, sizeof *out);
-	if ((rc = load(&c, json, len, &root)) != 0)
-		return rc;
-	rc = order_fill(&c, root, out);
-	json_decref(root);
-	return rc;
+	return parse("order", order_fill, json, len, out, sizeof *out, msg,
+	    msgsz);
 }
 
 /* ---- authorizations ---- */
@@ -691,10 +659,11 @@ static int challenge_parse(struct ctx *c, const json_t *v,
 	if (!json_is_object(v))
 		return bad(c, "a challenge is %s, not an object",
 		    type_name(v));
-	if ((rc = get_text(c, v, "type", true, &ch->type)) != 0 ||
-	    (rc = get_url(c, v, "url", true, &ch->url)) != 0 ||
+	if ((rc = get_string(c, v, "type", true, STR_TEXT, &ch->type)) != 0 ||
+	    (rc = get_string(c, v, "url", true, STR_URL, &ch->url)) != 0 ||
 	    (rc = get_status(c, v, CHALLENGE_STATUSES, &ch->status)) != 0 ||
-	    (rc = get_text(c, v, "token", false, &ch->token)) != 0 ||
+	    (rc = get_string(c, v, "token", false, STR_TEXT,
+	    &ch->token)) != 0 ||
 	    (rc = get_problem(c, v, &ch->error)) != 0)
 		return rc;
 	/*
@@ -713,15 +682,16 @@ static int challenge_parse(struct ctx *c, const json_t *v,
 	return 0;
 }
 
-static int authz_fill(struct ctx *c, const json_t *root,
-    struct acme_authz *a)
+static int authz_fill(struct ctx *c, const json_t *root, void *out)
 {
+	struct acme_authz *a = out;
 	const json_t *id, *chs;
 	size_t i, n;
 	int rc;
 
 	if ((rc = get_status(c, root, AUTHZ_STATUSES, &a->status)) != 0 ||
-	    (rc = get_text(c, root, "expires", false, &a->expires)) != 0 ||
+	    (rc = get_string(c, root, "expires", false, STR_TEXT,
+	    &a->expires)) != 0 ||
 	    (rc = get_bool(c, root, "wildcard", &a->wildcard)) != 0)
 		return rc;
 	if ((id = json_object_get(root, "identifier")) == NULL)
@@ -746,16 +716,8 @@ static int authz_fill(struct ctx *c, const json_t *root,
 int acme_authz_parse(const char *json, size_t len, struct acme_authz *out,
     char *msg, size_t msgsz)
 {
-	struct ctx c = { "authorization", msg, msgsz };
-	json_t *root;
-	int rc;
-
-	memset(out, 0, sizeof *out);
-	if ((rc = load(&c, json, len, &root)) != 0)
-		return rc;
-	rc = authz_fill(&c, root, out);
-	json_decref(root);
-	return rc;
+	return parse("authorization", authz_fill, json, len, out,
+	    sizeof *out, msg, msgsz);
 }
 
 const struct acme_challenge *acme_authz_challenge(const struct acme_authz *a,
@@ -804,7 +766,7 @@ int acme_new_account_payload(const char *const *contact, size_t ncontact,
     bool tos_agreed, bool only_return_existing, const json_t *eab,
     char **out, char *msg, size_t msgsz)
 {
-	json_t *o, *a;
+	json_t *o, *a = NULL;
 	char b[48];
 	size_t i;
 
@@ -817,32 +779,20 @@ int acme_new_account_payload(const char *const *contact, size_t ncontact,
 	if (eab != NULL && !json_is_object(eab))
 		return cf_error(msg, msgsz, CF_EINVAL, "invalid external "
 		    "account binding: not a JWS object");
-	if ((o = json_object()) == NULL)
+	if (ncontact > 0 && (a = json_array()) == NULL)
 		return CF_ENOMEM;
-	if (ncontact > 0) {
-		if ((a = json_array()) == NULL ||
-		    json_object_set_new(o, "contact", a) != 0) {
-			json_decref(o);
-			return CF_ENOMEM;
+	for (i = 0; i < ncontact; i++)
+		if (json_array_append_new(a, json_string(contact[i])) != 0) {
+			json_decref(a);
+			return cf_error(msg, msgsz, CF_EINVAL, "invalid ACME "
+			    "contact '%s': not UTF-8", clip(contact[i], b));
 		}
-		for (i = 0; i < ncontact; i++)
-			if (json_array_append_new(a, json_string(contact[i]))
-			    != 0) {
-				json_decref(o);
-				return cf_error(msg, msgsz, CF_EINVAL,
-				    "invalid ACME contact '%s': not UTF-8",
-				    clip(contact[i], b));
-			}
-	}
-	if ((tos_agreed && json_object_set_new(o, "termsOfServiceAgreed",
-	    json_true()) != 0) ||
-	    (only_return_existing && json_object_set_new(o,
-	    "onlyReturnExisting", json_true()) != 0) ||
-	    (eab != NULL && json_object_set_new(o, "externalAccountBinding",
-	    json_deep_copy(eab)) != 0)) {
-		json_decref(o);
-		return CF_ENOMEM;
-	}
+	/* Members that are NULL (false) stay out. */
+	o = json_pack("{s:O*, s:O*, s:O*, s:O*}", "contact", a,
+	    "termsOfServiceAgreed", tos_agreed ? json_true() : NULL,
+	    "onlyReturnExisting", only_return_existing ? json_true() : NULL,
+	    "externalAccountBinding", (json_t *)eab);
+	json_decref(a);
 	return dump(o, out);
 }
 
@@ -850,9 +800,9 @@ int acme_new_order_payload(char *const *sans, size_t nsan, char **out,
     char *msg, size_t msgsz)
 {
 	char text[INET6_ADDRSTRLEN];
-	json_t *o, *ids, *id;
+	json_t *ids, *id;
 	struct san s;
-	size_t i, j, n = 0;
+	size_t i, j;
 	bool dup;
 	int rc;
 
@@ -865,11 +815,8 @@ int acme_new_order_payload(char *const *sans, size_t nsan, char **out,
 			    "request SAN '%s' from an ACME CA: only DNS and "
 			    "IP names", sans[i]);
 	}
-	if ((o = json_object()) == NULL || (ids = json_array()) == NULL ||
-	    json_object_set_new(o, "identifiers", ids) != 0) {
-		json_decref(o);
+	if ((ids = json_array()) == NULL)
 		return CF_ENOMEM;
-	}
 	for (i = 0; i < nsan; i++) {
 		for (dup = false, j = 0; j < i && !dup; j++)
 			dup = san_equal(sans[i], sans[j]);
@@ -878,29 +825,29 @@ int acme_new_order_payload(char *const *sans, size_t nsan, char **out,
 		san_parse(sans[i], &s, NULL, 0);
 		if (s.type == SAN_IP && inet_ntop(s.iplen == 4 ? AF_INET :
 		    AF_INET6, s.ip, text, sizeof text) == NULL) {
-			json_decref(o);
-			return cf_error(msg, msgsz, CF_EINVAL, "malformed SAN "
+			rc = cf_error(msg, msgsz, CF_EINVAL, "malformed SAN "
 			    "'%s'", sans[i]);
+			goto done;
 		}
 		id = json_pack("{s:s, s:s}", "type", s.type == SAN_IP ? "ip" :
 		    "dns", "value", s.type == SAN_IP ? text : s.value);
 		if (id == NULL || json_array_append_new(ids, id) != 0) {
-			json_decref(o);
-			return CF_ENOMEM;
+			rc = CF_ENOMEM;
+			goto done;
 		}
-		n++;
 	}
-	if (n == 0) {
-		json_decref(o);
-		return cf_error(msg, msgsz, CF_EINVAL, "no DNS or IP name to "
+	if (json_array_size(ids) == 0)
+		rc = cf_error(msg, msgsz, CF_EINVAL, "no DNS or IP name to "
 		    "request from the ACME CA");
-	}
-	if (n > ACME_MAX_IDENTIFIERS) {
-		json_decref(o);
-		return cf_error(msg, msgsz, CF_EINVAL, "%zu names in one "
-		    "order: at most %d", n, ACME_MAX_IDENTIFIERS);
-	}
-	return dump(o, out);
+	else if (json_array_size(ids) > ACME_MAX_IDENTIFIERS)
+		rc = cf_error(msg, msgsz, CF_EINVAL, "%zu names in one "
+		    "order: at most %d", json_array_size(ids),
+		    ACME_MAX_IDENTIFIERS);
+	else
+		rc = dump(json_pack("{s:O}", "identifiers", ids), out);
+done:
+	json_decref(ids);
+	return rc;
 }
 
 int acme_finalize_payload(const unsigned char *der, size_t len, char **out,

@@ -11,8 +11,8 @@
 #include "engine/acme/http.h"
 #include "engine/base/container_of.h"
 #include "engine/base/err.h"
+#include "engine/base/path.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,10 +38,11 @@ struct http_xfer {
 	char errbuf[CURL_ERROR_SIZE];
 };
 
-/* One socket curl watches; freed in its poll's close callback. */
+/* One socket curl watches; freed in its poll's close callback. A few at
+ * most, so a singly linked list does. */
 struct http_sock {
 	struct http *h;
-	struct http_sock *prev, *next;
+	struct http_sock *next;
 	curl_socket_t fd;
 	uv_poll_t poll;
 };
@@ -86,14 +87,10 @@ static struct http_xfer *queue_pop(struct http *h)
 {
 	struct http_xfer *x = h->queue;
 
-	if (x == NULL)
-		return NULL;
-	h->queue = x->next;
-	if (h->queue != NULL)
-		h->queue->prev = NULL;
-	else
+	if (x != NULL && x == h->queue_tail)
 		h->queue_tail = NULL;
-	x->prev = x->next = NULL;
+	if (x != NULL)
+		list_remove(&h->queue, x);
 	return x;
 }
 
@@ -355,11 +352,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 	}
 	/* A status line starts a response: forget any 1xx interim one. */
 	if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
-		char *url = r->url;
-
-		r->url = NULL;
-		http_resp_release(r);
-		r->url = url;
+		resp_strip(r);
 		x->body_cap = 0;
 		return len;
 	}
@@ -445,16 +438,14 @@ static void on_sock_close(uv_handle_t *handle)
 /* Stops watching s, forgets it and closes its poll (freed later). */
 static void sock_close(struct http *h, struct http_sock *s)
 {
+	struct http_sock **pp;
+
 	uv_poll_stop(&s->poll);
 	if (!h->cleaning)
 		curl_multi_assign(h->multi, s->fd, NULL);
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		h->socks = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
-	s->prev = s->next = NULL;
+	for (pp = &h->socks; *pp != s; pp = &(*pp)->next)
+		;
+	*pp = s->next;
 	uv_close((uv_handle_t *)&s->poll, on_sock_close);
 }
 
@@ -486,8 +477,6 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *arg,
 		s->h = h;
 		s->fd = fd;
 		s->next = h->socks;
-		if (h->socks != NULL)
-			h->socks->prev = s;
 		h->socks = s;
 		h->handles++;
 		curl_multi_assign(h->multi, fd, s);
@@ -503,19 +492,30 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *arg,
 
 /* ---- starting and finishing transfers ---- */
 
-/* Adds x to the multi handle; on failure fills x->errbuf. */
-static int start(struct http *h, struct http_xfer *x)
+/* Adds x to the multi handle. Returns 0 or CF_EINTERNAL with msg. */
+static int start(struct http *h, struct http_xfer *x, char *msg,
+    size_t msgsz)
 {
 	CURLMcode mc = curl_multi_add_handle(h->multi, x->easy);
 
-	if (mc != CURLM_OK) {
-		snprintf(x->errbuf, sizeof x->errbuf, "%s",
+	if (mc != CURLM_OK)
+		return cf_error(msg, msgsz, CF_EINTERNAL, "cannot start "
+		    "request to '%s': %s", x->resp.url,
 		    curl_multi_strerror(mc));
-		return CF_EINTERNAL;
-	}
 	list_push(&h->active, x);
 	h->in_flight++;
 	return 0;
+}
+
+/* Takes x out of the multi handle and the active list; its easy handle
+ * goes with it. */
+static void detach(struct http *h, struct http_xfer *x)
+{
+	curl_multi_remove_handle(h->multi, x->easy);
+	curl_easy_cleanup(x->easy);
+	x->easy = NULL;
+	list_remove(&h->active, x);
+	h->in_flight--;
 }
 
 /* Calls x back with status and msg, then frees it. */
@@ -535,13 +535,9 @@ static void pump(struct http *h)
 	char msg[CURL_ERROR_SIZE + 512];
 
 	while (!h->closing && h->in_flight < h->max_in_flight &&
-	    (x = queue_pop(h)) != NULL) {
-		if (start(h, x) != 0) {
-			snprintf(msg, sizeof msg, "cannot start request to "
-			    "'%s': %s", x->resp.url, x->errbuf);
+	    (x = queue_pop(h)) != NULL)
+		if (start(h, x, msg, sizeof msg) != 0)
 			respond(x, CF_EINTERNAL, msg);
-		}
-	}
 }
 
 /* The message for a transfer that ended with res; returns its code. */
@@ -610,12 +606,8 @@ static void drain(struct http *h)
 		curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
 		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
 		/* m is not to be touched after this point. */
-		curl_multi_remove_handle(h->multi, easy);
 		x = priv;
-		curl_easy_cleanup(x->easy);
-		x->easy = NULL;
-		list_remove(&h->active, x);
-		h->in_flight--;
+		detach(h, x);
 		x->resp.status = code;
 		status = res == CURLE_OK && !x->too_big && !x->headers_too_big
 		    ? 0 : describe(x, res, msg, sizeof msg);
@@ -708,7 +700,6 @@ int http_request(struct http *h, const struct http_req *req,
     http_done_cb cb, void *arg, char *msg, size_t msgsz)
 {
 	struct http_xfer *x;
-	const char *c;
 	int rc;
 
 	if (h->closing)
@@ -721,39 +712,27 @@ int http_request(struct http *h, const struct http_req *req,
 	    req->method != HTTP_POST)
 		return cf_error(msg, msgsz, CF_EINVAL, "unknown method for "
 		    "'%s'", req->url);
-	if (req->content_type != NULL) {
-		for (c = req->content_type; *c != '\0'; c++)
-			if (iscntrl((unsigned char)*c))
-				return cf_error(msg, msgsz, CF_EINVAL,
-				    "invalid content type for '%s'", req->url);
-		if (strlen(req->content_type) > 200)
-			return cf_error(msg, msgsz, CF_EINVAL, "content type "
-			    "for '%s' is too long", req->url);
-	}
+	if (req->content_type != NULL && str_has_control(req->content_type))
+		return cf_error(msg, msgsz, CF_EINVAL, "invalid content type "
+		    "for '%s'", req->url);
+	if (req->content_type != NULL && strlen(req->content_type) > 200)
+		return cf_error(msg, msgsz, CF_EINVAL, "content type for '%s' "
+		    "is too long", req->url);
 	if ((x = calloc(1, sizeof *x)) == NULL)
 		return CF_ENOMEM;
 	x->h = h;
 	x->cb = cb;
 	x->arg = arg;
-	if ((x->resp.url = strdup(req->url)) == NULL) {
-		xfer_free(x);
-		return CF_ENOMEM;
-	}
-	if ((rc = easy_new(h, x, req, msg, msgsz)) != 0) {
-		xfer_free(x);
-		return rc;
-	}
-	if (h->in_flight < h->max_in_flight && h->queue == NULL) {
-		if (start(h, x) != 0) {
-			rc = cf_error(msg, msgsz, CF_EINTERNAL, "cannot start "
-			    "request to '%s': %s", req->url, x->errbuf);
-			xfer_free(x);
-			return rc;
-		}
-	} else {
+	rc = (x->resp.url = strdup(req->url)) == NULL ? CF_ENOMEM :
+	    easy_new(h, x, req, msg, msgsz);
+	/* Behind the queue when it is full or others wait already. */
+	if (rc == 0 && h->in_flight < h->max_in_flight && h->queue == NULL)
+		rc = start(h, x, msg, msgsz);
+	else if (rc == 0)
 		queue_push(h, x);
-	}
-	return 0;
+	if (rc != 0)
+		xfer_free(x);
+	return rc;
 }
 
 #define MSETOPT(opt, val) do { \
@@ -764,6 +743,7 @@ int http_request(struct http *h, const struct http_req *req,
 int http_init(struct http *h, uv_loop_t *loop, const struct http_config *cfg,
     char *msg, size_t msgsz)
 {
+	static const struct http_config defaults;
 	static bool global_done;
 	CURLMcode mc;
 	int rc;
@@ -775,17 +755,19 @@ int http_init(struct http *h, uv_loop_t *loop, const struct http_config *cfg,
 			    "initialise libcurl");
 		global_done = true;
 	}
+	if (cfg == NULL)
+		cfg = &defaults;
 	h->loop = loop;
-	h->max_body = cfg != NULL && cfg->max_body > 0 ? cfg->max_body :
+	h->max_body = cfg->max_body > 0 ? cfg->max_body :
 	    HTTP_MAX_BODY_DEFAULT;
-	h->timeout_ms = cfg != NULL && cfg->timeout_ms > 0 ?
-	    cfg->timeout_ms : HTTP_TIMEOUT_DEFAULT_MS;
-	h->max_in_flight = cfg != NULL && cfg->max_in_flight > 0 ?
-	    cfg->max_in_flight : HTTP_MAX_IN_FLIGHT_DEFAULT;
-	if ((h->user_agent = strdup(cfg != NULL && cfg->user_agent != NULL ?
+	h->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms :
+	    HTTP_TIMEOUT_DEFAULT_MS;
+	h->max_in_flight = cfg->max_in_flight > 0 ? cfg->max_in_flight :
+	    HTTP_MAX_IN_FLIGHT_DEFAULT;
+	if ((h->user_agent = strdup(cfg->user_agent != NULL ?
 	    cfg->user_agent : "certfleet")) == NULL)
 		return CF_ENOMEM;
-	if (cfg != NULL && cfg->ca_file != NULL &&
+	if (cfg->ca_file != NULL &&
 	    (h->ca_file = strdup(cfg->ca_file)) == NULL) {
 		rc = CF_ENOMEM;
 		goto fail;
@@ -866,11 +848,7 @@ void http_close(struct http *h, http_close_cb cb)
 	/* Removing a transfer may close its socket: socket_cb still closes
 	 * the poll on CURL_POLL_REMOVE while closing. */
 	while ((x = h->active) != NULL) {
-		list_remove(&h->active, x);
-		curl_multi_remove_handle(h->multi, x->easy);
-		curl_easy_cleanup(x->easy);
-		x->easy = NULL;
-		h->in_flight--;
+		detach(h, x);
 		list_push(&h->cancelled, x);
 	}
 	while ((x = queue_pop(h)) != NULL)
@@ -883,30 +861,22 @@ void http_close(struct http *h, http_close_cb cb)
 
 /* ---- Retry-After ---- */
 
-static int month_of(const char *m)
+static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May",
+    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec", NULL };
+static const char *const days[] = { "Mon", "Tue", "Wed", "Thu", "Fri",
+    "Sat", "Sun", NULL };
+static const char *const long_days[] = { "Monday", "Tuesday", "Wednesday",
+    "Thursday", "Friday", "Saturday", "Sunday", NULL };
+
+/* The index of s in the NULL-ended names, or -1. */
+static int name_index(const char *const *names, const char *s)
 {
-	static const char *const names[] = { "Jan", "Feb", "Mar", "Apr",
-	    "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 	int i;
 
-	for (i = 0; i < 12; i++)
-		if (strcmp(m, names[i]) == 0)
+	for (i = 0; names[i] != NULL; i++)
+		if (strcmp(s, names[i]) == 0)
 			return i;
 	return -1;
-}
-
-static bool weekday_ok(const char *d, bool long_form)
-{
-	static const char *const s[] = { "Mon", "Tue", "Wed", "Thu", "Fri",
-	    "Sat", "Sun" };
-	static const char *const l[] = { "Monday", "Tuesday", "Wednesday",
-	    "Thursday", "Friday", "Saturday", "Sunday" };
-	int i;
-
-	for (i = 0; i < 7; i++)
-		if (strcmp(d, long_form ? l[i] : s[i]) == 0)
-			return true;
-	return false;
 }
 
 /* Parses the three HTTP-date forms (RFC 9110 5.6.7) into *t (UTC). */
@@ -920,11 +890,11 @@ static bool http_date(const char *v, time_t now, time_t *t)
 	/* IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT */
 	if (sscanf(v, "%3[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d GMT%n",
 	    wd, &day, mon, &year, &hh, &mm, &ss, &n) == 7 && n > 0 &&
-	    v[n] == '\0' && weekday_ok(wd, false)) {
+	    v[n] == '\0' && name_index(days, wd) >= 0) {
 		/* nothing more */
 	} else if (n = -1, sscanf(v, "%9[A-Za-z], %2d-%3[A-Za-z]-%2d "
 	    "%2d:%2d:%2d GMT%n", wd, &day, mon, &year, &hh, &mm, &ss, &n) ==
-	    7 && n > 0 && v[n] == '\0' && weekday_ok(wd, true)) {
+	    7 && n > 0 && v[n] == '\0' && name_index(long_days, wd) >= 0) {
 		/* RFC 850: a two-digit year more than 50 years ahead is in
 		 * the past century (RFC 9110 5.6.7). */
 		struct tm nt;
@@ -937,12 +907,12 @@ static bool http_date(const char *v, time_t now, time_t *t)
 			year -= 100;
 	} else if (n = -1, sscanf(v, "%3[A-Za-z] %3[A-Za-z] %2d %2d:%2d:%2d "
 	    "%4d%n", wd, mon, &day, &hh, &mm, &ss, &year, &n) == 7 &&
-	    n > 0 && v[n] == '\0' && weekday_ok(wd, false)) {
+	    n > 0 && v[n] == '\0' && name_index(days, wd) >= 0) {
 		/* asctime: Sun Nov  6 08:49:37 1994 */
 	} else {
 		return false;
 	}
-	if ((tm.tm_mon = month_of(mon)) < 0 || day < 1 || day > 31 ||
+	if ((tm.tm_mon = name_index(months, mon)) < 0 || day < 1 || day > 31 ||
 	    year < 1970 || year > 9999 || hh < 0 || hh > 23 || mm < 0 ||
 	    mm > 59 || ss < 0 || ss > 60)
 		return false;

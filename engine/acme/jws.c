@@ -7,8 +7,8 @@
 #include "engine/acme/jws.h"
 #include "engine/base/crypto.h"
 #include "engine/base/err.h"
+#include "engine/base/str.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,32 +25,22 @@ static const char b64url_alphabet[] =
 int jws_b64url_encode(const void *in, size_t len, char **out)
 {
 	const unsigned char *p = in;
-	size_t n = len / 3 * 4 + (len % 3 ? len % 3 + 1 : 0);
+	unsigned long v = 0;
 	size_t i, o = 0;
-	unsigned long v;
+	int bits = 0;
 	char *s;
 
 	*out = NULL;
-	if ((s = malloc(n + 1)) == NULL)
+	if ((s = malloc(len / 3 * 4 + 4)) == NULL)
 		return CF_ENOMEM;
-	for (i = 0; i + 3 <= len; i += 3) {
-		v = (unsigned long)p[i] << 16 | (unsigned long)p[i + 1] << 8 |
-		    p[i + 2];
-		s[o++] = b64url_alphabet[v >> 18 & 63];
-		s[o++] = b64url_alphabet[v >> 12 & 63];
-		s[o++] = b64url_alphabet[v >> 6 & 63];
-		s[o++] = b64url_alphabet[v & 63];
+	for (i = 0; i < len; i++) {
+		v = (v << 8 | p[i]) & 0xffff;
+		for (bits += 8; bits >= 6; bits -= 6)
+			s[o++] = b64url_alphabet[v >> (bits - 6) & 63];
 	}
-	if (len - i == 1) {
-		v = (unsigned long)p[i] << 16;
-		s[o++] = b64url_alphabet[v >> 18 & 63];
-		s[o++] = b64url_alphabet[v >> 12 & 63];
-	} else if (len - i == 2) {
-		v = (unsigned long)p[i] << 16 | (unsigned long)p[i + 1] << 8;
-		s[o++] = b64url_alphabet[v >> 18 & 63];
-		s[o++] = b64url_alphabet[v >> 12 & 63];
-		s[o++] = b64url_alphabet[v >> 6 & 63];
-	}
+	/* The last bits, zero-filled on the right; no '=' padding. */
+	if (bits > 0)
+		s[o++] = b64url_alphabet[v << (6 - bits) & 63];
 	s[o] = '\0';
 	*out = s;
 	return 0;
@@ -59,27 +49,15 @@ int jws_b64url_encode(const void *in, size_t len, char **out)
 /* The 6-bit value of a base64url character, or -1. */
 static int b64url_value(unsigned char c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
+	const char *p = c != '\0' ? strchr(b64url_alphabet, c) : NULL;
+
+	return p != NULL ? (int)(p - b64url_alphabet) : -1;
 }
 
 bool jws_b64url_valid(const char *s)
 {
-	if (s == NULL || *s == '\0')
-		return false;
-	for (; *s != '\0'; s++)
-		if (b64url_value((unsigned char)*s) < 0)
-			return false;
-	return true;
+	return s != NULL && *s != '\0' &&
+	    s[strspn(s, b64url_alphabet)] == '\0';
 }
 
 int jws_b64url_decode(const char *in, size_t len, unsigned char **out,
@@ -123,47 +101,34 @@ int jws_b64url_decode(const char *in, size_t len, unsigned char **out,
 	return 0;
 }
 
-const char *jws_alg_name(enum jws_alg alg)
-{
-	switch (alg) {
-	case JWS_ES256:
-		return "ES256";
-	case JWS_ES384:
-		return "ES384";
-	case JWS_RS256:
-		return "RS256";
-	}
-	return "none";
-}
-
-/* The EC curve of key as "P-256" or "P-384", or NULL (name in buf). */
-static const char *ec_curve(EVP_PKEY *key, char *buf, size_t bufsz)
-{
-	buf[0] = '\0';
-	if (!EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME,
-	    buf, bufsz, NULL))
-		return NULL;
-	if (strcmp(buf, "prime256v1") == 0 || strcmp(buf, "P-256") == 0)
-		return "P-256";
-	if (strcmp(buf, "secp384r1") == 0 || strcmp(buf, "P-384") == 0)
-		return "P-384";
-	return NULL;
-}
+/* The JWS "alg" of each enum jws_alg. */
+static const char *const alg_names[] = {
+	[JWS_ES256] = "ES256",
+	[JWS_ES384] = "ES384",
+	[JWS_RS256] = "RS256",
+};
 
 int jws_alg_of(EVP_PKEY *key, enum jws_alg *alg, char *msg, size_t msgsz)
 {
-	char group[64];
-	const char *crv;
+	char group[64] = "";
 
 	if (key == NULL)
 		return cf_error(msg, msgsz, CF_EINVAL, "no account key");
 	switch (EVP_PKEY_get_base_id(key)) {
 	case EVP_PKEY_EC:
-		if ((crv = ec_curve(key, group, sizeof group)) == NULL)
+		/* The group by its OpenSSL or its NIST name. */
+		EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME,
+		    group, sizeof group, NULL);
+		if (strcmp(group, "prime256v1") == 0 ||
+		    strcmp(group, "P-256") == 0)
+			*alg = JWS_ES256;
+		else if (strcmp(group, "secp384r1") == 0 ||
+		    strcmp(group, "P-384") == 0)
+			*alg = JWS_ES384;
+		else
 			return cf_error(msg, msgsz, CF_EINVAL, "unsupported "
 			    "account key 'ec %s': use ec P-256, ec P-384 or "
 			    "rsa", group[0] != '\0' ? group : "unknown");
-		*alg = strcmp(crv, "P-256") == 0 ? JWS_ES256 : JWS_ES384;
 		return 0;
 	case EVP_PKEY_RSA:
 		if (EVP_PKEY_get_bits(key) < 2048)
@@ -195,18 +160,14 @@ static int add_bn(json_t *o, const char *name, EVP_PKEY *key,
 	n = width > 0 ? width : BN_num_bytes(bn);
 	if (n == 0)
 		n = 1;
-	if ((buf = malloc((size_t)n)) == NULL) {
-		BN_free(bn);
-		return CF_ENOMEM;
-	}
-	if (BN_bn2binpad(bn, buf, n) < 0) {
-		BN_free(bn);
-		free(buf);
-		return cf_error(msg, msgsz, CF_ECRYPTO, "public key member "
+	if ((buf = malloc((size_t)n)) == NULL)
+		rc = CF_ENOMEM;
+	else if (BN_bn2binpad(bn, buf, n) < 0)
+		rc = cf_error(msg, msgsz, CF_ECRYPTO, "public key member "
 		    "'%s' is larger than its field", name);
-	}
+	else
+		rc = jws_b64url_encode(buf, (size_t)n, &b64);
 	BN_free(bn);
-	rc = jws_b64url_encode(buf, (size_t)n, &b64);
 	free(buf);
 	if (rc != 0)
 		return rc;
@@ -218,37 +179,34 @@ static int add_bn(json_t *o, const char *name, EVP_PKEY *key,
 
 int jws_jwk(EVP_PKEY *key, json_t **out, char *msg, size_t msgsz)
 {
+	/* Member, then the parameter it holds; EC coordinates keep their
+	 * field's width (RFC 7518 6.2.1.2). */
+	static const char *const rsa[] = { "n", OSSL_PKEY_PARAM_RSA_N,
+	    "e", OSSL_PKEY_PARAM_RSA_E };
+	static const char *const ec[] = { "x", OSSL_PKEY_PARAM_EC_PUB_X,
+	    "y", OSSL_PKEY_PARAM_EC_PUB_Y };
+	const char *const *m;
 	enum jws_alg alg;
+	int rc, width, i;
 	json_t *o;
-	int rc, width;
 
 	*out = NULL;
 	if ((rc = jws_alg_of(key, &alg, msg, msgsz)) != 0)
 		return rc;
-	if ((o = json_object()) == NULL)
-		return CF_ENOMEM;
 	if (alg == JWS_RS256) {
-		if (json_object_set_new(o, "kty", json_string("RSA")) != 0)
-			rc = CF_ENOMEM;
-		if (rc == 0)
-			rc = add_bn(o, "n", key, OSSL_PKEY_PARAM_RSA_N, 0,
-			    msg, msgsz);
-		if (rc == 0)
-			rc = add_bn(o, "e", key, OSSL_PKEY_PARAM_RSA_E, 0,
-			    msg, msgsz);
+		o = json_pack("{s:s}", "kty", "RSA");
+		m = rsa;
+		width = 0;
 	} else {
+		o = json_pack("{s:s, s:s}", "kty", "EC", "crv",
+		    alg == JWS_ES256 ? "P-256" : "P-384");
+		m = ec;
 		width = alg == JWS_ES256 ? 32 : 48;
-		if (json_object_set_new(o, "kty", json_string("EC")) != 0 ||
-		    json_object_set_new(o, "crv", json_string(alg ==
-		    JWS_ES256 ? "P-256" : "P-384")) != 0)
-			rc = CF_ENOMEM;
-		if (rc == 0)
-			rc = add_bn(o, "x", key, OSSL_PKEY_PARAM_EC_PUB_X,
-			    width, msg, msgsz);
-		if (rc == 0)
-			rc = add_bn(o, "y", key, OSSL_PKEY_PARAM_EC_PUB_Y,
-			    width, msg, msgsz);
 	}
+	if (o == NULL)
+		return CF_ENOMEM;
+	for (i = 0; rc == 0 && i < 4; i += 2)
+		rc = add_bn(o, m[i], key, m[i + 1], width, msg, msgsz);
 	if (rc != 0) {
 		json_decref(o);
 		return rc;
@@ -397,62 +355,45 @@ int jws_signature(EVP_PKEY *key, const void *in, size_t len, char **out,
 }
 
 /*
- * Encodes the protected header and payload, signs "P.Q" with sign() and
- * assembles the flattened JWS object. mac_key non-NULL selects HS256.
+ * Encodes the protected header and payload, signs "P.Q" with key, or with
+ * HS256 when mac_key is not NULL, and assembles the flattened JWS object.
  */
 static int flatten(EVP_PKEY *key, const unsigned char *mac_key,
     size_t mac_len, const json_t *prot, const char *payload, json_t **out,
     char *msg, size_t msgsz)
 {
-	char *ptext = NULL, *p64 = NULL, *q64 = NULL, *input = NULL;
-	char *s64 = NULL;
+	char *ptext, *p64 = NULL, *q64 = NULL, *input = NULL, *s64 = NULL;
 	unsigned char mac[EVP_MAX_MD_SIZE];
-	size_t maclen = 0, n;
-	json_t *o = NULL;
+	size_t maclen = 0;
 	int rc;
 
 	*out = NULL;
-	if ((ptext = json_dumps(prot, JSON_COMPACT | JSON_SORT_KEYS)) ==
-	    NULL) {
-		rc = CF_ENOMEM;
-		goto done;
-	}
+	if ((ptext = json_dumps(prot, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+		return CF_ENOMEM;
 	if (payload == NULL)
 		payload = "";
 	if ((rc = jws_b64url_encode(ptext, strlen(ptext), &p64)) != 0 ||
 	    (rc = jws_b64url_encode(payload, strlen(payload), &q64)) != 0)
 		goto done;
-	n = strlen(p64) + 1 + strlen(q64) + 1;
-	if ((input = malloc(n)) == NULL) {
+	if ((input = cf_asprintf("%s.%s", p64, q64)) == NULL) {
 		rc = CF_ENOMEM;
 		goto done;
 	}
-	snprintf(input, n, "%s.%s", p64, q64);
-	if (mac_key != NULL) {
-		if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, mac_key,
-		    mac_len, (const unsigned char *)input, strlen(input), mac,
-		    sizeof mac, &maclen) == NULL) {
-			rc = crypto_ossl_error(msg, msgsz, CF_ECRYPTO,
-			    "cannot compute the EAB MAC");
-			goto done;
-		}
-		rc = jws_b64url_encode(mac, maclen, &s64);
-		OPENSSL_cleanse(mac, sizeof mac);
-	} else {
+	if (mac_key == NULL) {
 		rc = jws_signature(key, input, strlen(input), &s64, msg,
 		    msgsz);
+	} else if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, mac_key,
+	    mac_len, (const unsigned char *)input, strlen(input), mac,
+	    sizeof mac, &maclen) == NULL) {
+		rc = crypto_ossl_error(msg, msgsz, CF_ECRYPTO,
+		    "cannot compute the EAB MAC");
+	} else {
+		rc = jws_b64url_encode(mac, maclen, &s64);
+		OPENSSL_cleanse(mac, sizeof mac);
 	}
-	if (rc != 0)
-		goto done;
-	if ((o = json_object()) == NULL ||
-	    json_object_set_new(o, "protected", json_string(p64)) != 0 ||
-	    json_object_set_new(o, "payload", json_string(q64)) != 0 ||
-	    json_object_set_new(o, "signature", json_string(s64)) != 0) {
-		json_decref(o);
+	if (rc == 0 && (*out = json_pack("{s:s, s:s, s:s}", "protected", p64,
+	    "payload", q64, "signature", s64)) == NULL)
 		rc = CF_ENOMEM;
-		goto done;
-	}
-	*out = o;
 done:
 	free(ptext);
 	free(p64);
@@ -465,7 +406,7 @@ done:
 int jws_sign(EVP_PKEY *key, const struct jws_header *h, const char *payload,
     char **out, char *msg, size_t msgsz)
 {
-	json_t *prot = NULL, *jwk = NULL, *jws = NULL;
+	json_t *prot, *jwk = NULL, *jws;
 	enum jws_alg alg;
 	int rc;
 
@@ -479,38 +420,22 @@ int jws_sign(EVP_PKEY *key, const struct jws_header *h, const char *payload,
 		    "'%s': not base64url", h->url);
 	if ((rc = jws_alg_of(key, &alg, msg, msgsz)) != 0)
 		return rc;
-	if ((prot = json_object()) == NULL)
+	/* No kid: the key itself goes along (newAccount). */
+	if (h->kid == NULL && (rc = jws_jwk(key, &jwk, msg, msgsz)) != 0)
+		return rc;
+	/* json_pack refuses invalid UTF-8 in a member: out of memory too. */
+	prot = json_pack("{s:s, s:s, s:s*, s:s*, s:O*}", "alg",
+	    alg_names[alg], "url", h->url, "nonce", h->nonce, "kid", h->kid,
+	    "jwk", jwk);
+	json_decref(jwk);
+	if (prot == NULL)
 		return CF_ENOMEM;
-	if (json_object_set_new(prot, "alg", json_string(jws_alg_name(alg)))
-	    != 0 ||
-	    json_object_set_new(prot, "url", json_string(h->url)) != 0 ||
-	    (h->nonce != NULL && json_object_set_new(prot, "nonce",
-	    json_string(h->nonce)) != 0)) {
-		rc = CF_ENOMEM;
-		goto done;
-	}
-	if (h->kid != NULL) {
-		if (json_object_set_new(prot, "kid", json_string(h->kid)) !=
-		    0) {
-			rc = CF_ENOMEM;
-			goto done;
-		}
-	} else {
-		if ((rc = jws_jwk(key, &jwk, msg, msgsz)) != 0)
-			goto done;
-		if (json_object_set_new(prot, "jwk", jwk) != 0) {
-			rc = CF_ENOMEM;
-			goto done;
-		}
-	}
-	/* json_string() refuses invalid UTF-8: a NULL member fails above. */
-	if ((rc = flatten(key, NULL, 0, prot, payload, &jws, msg, msgsz)) !=
-	    0)
-		goto done;
+	rc = flatten(key, NULL, 0, prot, payload, &jws, msg, msgsz);
+	json_decref(prot);
+	if (rc != 0)
+		return rc;
 	if ((*out = json_dumps(jws, JSON_COMPACT)) == NULL)
 		rc = CF_ENOMEM;
-done:
-	json_decref(prot);
 	json_decref(jws);
 	return rc;
 }
@@ -545,10 +470,8 @@ int jws_eab(EVP_PKEY *account_key, const char *eab_kid,
 	if ((rc = jws_jwk(account_key, &jwk, msg, msgsz)) != 0)
 		goto done;
 	if ((payload = json_dumps(jwk, JSON_COMPACT | JSON_SORT_KEYS)) ==
-	    NULL || (prot = json_object()) == NULL ||
-	    json_object_set_new(prot, "alg", json_string("HS256")) != 0 ||
-	    json_object_set_new(prot, "kid", json_string(eab_kid)) != 0 ||
-	    json_object_set_new(prot, "url", json_string(url)) != 0) {
+	    NULL || (prot = json_pack("{s:s, s:s, s:s}", "alg", "HS256",
+	    "kid", eab_kid, "url", url)) == NULL) {
 		rc = CF_ENOMEM;
 		goto done;
 	}
@@ -565,8 +488,6 @@ done:
 int jws_key_authorization(const char *token, const char *thumbprint,
     char **out, char *msg, size_t msgsz)
 {
-	size_t n;
-
 	*out = NULL;
 	if (!jws_b64url_valid(token))
 		return cf_error(msg, msgsz, CF_EINVAL, "invalid challenge "
@@ -574,9 +495,7 @@ int jws_key_authorization(const char *token, const char *thumbprint,
 	if (!jws_b64url_valid(thumbprint))
 		return cf_error(msg, msgsz, CF_EINVAL, "invalid key "
 		    "thumbprint: not base64url");
-	n = strlen(token) + 1 + strlen(thumbprint) + 1;
-	if ((*out = malloc(n)) == NULL)
+	if ((*out = cf_asprintf("%s.%s", token, thumbprint)) == NULL)
 		return CF_ENOMEM;
-	snprintf(*out, n, "%s.%s", token, thumbprint);
 	return 0;
 }

@@ -45,9 +45,6 @@ bool jws_b64url_valid(const char *s);
  */
 int jws_alg_of(EVP_PKEY *key, enum jws_alg *alg, char *msg, size_t msgsz);
 
-/* "ES256", "ES384" or "RS256". */
-const char *jws_alg_name(enum jws_alg alg);
-
 /*
  * The public JWK of key: {"crv","kty","x","y"} for EC (coordinates padded
  * to the field size), {"e","kty","n"} for RSA. Returns 0 and a new object

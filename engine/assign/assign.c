@@ -27,24 +27,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-static const char *const state_names[] = {
-	[ASSIGN_IDLE] = "idle",
-	[ASSIGN_INSTALL] = "install",
-	[ASSIGN_RELOAD] = "reload",
-	[ASSIGN_ROLLBACK] = "rollback",
-	[ASSIGN_RERELOAD] = "reload_after_rollback",
-	[ASSIGN_DONE] = "done",
-};
-
 static void forward(struct assign *a);
 static void backward(struct assign *a);
-
-const char *assign_state_name(enum assign_state st)
-{
-	if ((unsigned)st >= sizeof state_names / sizeof state_names[0])
-		return "unknown";
-	return state_names[st];
-}
 
 static void msg_append(struct assign *a, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -95,59 +79,51 @@ static int no_passphrase(char *buf, int size, int rw, void *u)
 	return -1;
 }
 
-int assign_check_pair(const char *server, const char *cert_pem,
+/*
+ * Checks that key_pem (the first private key in it) belongs to the first
+ * certificate in cert_pem, and that cert_pem holds no private key (it is
+ * written world-readable). Returns 0, or CF_EINVAL with the reason in msg
+ * (never any key material).
+ */
+static int check_pair(const char *server, const char *cert_pem,
     size_t cert_len, const char *key_pem, size_t key_len, char *msg,
     size_t msgsz)
 {
 	BIO *cb = NULL, *kb = NULL;
 	X509 *leaf = NULL;
 	EVP_PKEY *key = NULL;
-	EVP_PKEY *pub;
-	int rc = 0;
+	const char *why = NULL;
+	int rc = CF_EINVAL;
 
-	if (server == NULL)
-		server = "?";
 	if (cert_pem == NULL || cert_len == 0 || cert_len > INT_MAX)
-		return cf_error(msg, msgsz, CF_EINVAL, "cannot assign on '%s': "
-		    "no certificate", server);
-	if (key_pem == NULL || key_len == 0 || key_len > INT_MAX)
-		return cf_error(msg, msgsz, CF_EINVAL, "cannot assign on '%s': "
-		    "no private key", server);
+		why = "no certificate";
+	else if (key_pem == NULL || key_len == 0 || key_len > INT_MAX)
+		why = "no private key";
 	/* cert.pem is world-readable: a key pasted into it would leak. */
-	if (contains(cert_pem, cert_len, "PRIVATE KEY-----"))
-		return cf_error(msg, msgsz, CF_EINVAL, "cannot assign on '%s': "
-		    "the certificate file holds a private key", server);
-	if ((cb = BIO_new_mem_buf(cert_pem, (int)cert_len)) == NULL ||
+	else if (contains(cert_pem, cert_len, "PRIVATE KEY-----"))
+		why = "the certificate file holds a private key";
+	else if ((cb = BIO_new_mem_buf(cert_pem, (int)cert_len)) == NULL ||
 	    (kb = BIO_new_mem_buf(key_pem, (int)key_len)) == NULL) {
-		rc = cf_error(msg, msgsz, CF_ENOMEM, "cannot assign on '%s': "
-		    "out of memory", server);
-		goto out;
-	}
-	if ((leaf = PEM_read_bio_X509(cb, NULL, no_passphrase, NULL)) ==
-	    NULL) {
-		rc = cf_error(msg, msgsz, CF_EINVAL, "cannot assign on '%s': "
-		    "the certificate is not a PEM certificate", server);
-		goto out;
-	}
-	if ((key = PEM_read_bio_PrivateKey(kb, NULL, no_passphrase, NULL)) ==
-	    NULL) {
-		rc = cf_error(msg, msgsz, CF_EINVAL, "cannot assign on '%s': "
-		    "the private key is not a PEM private key (or is "
-		    "encrypted)", server);
-		goto out;
-	}
-	pub = X509_get0_pubkey(leaf);
-	if (pub == NULL || EVP_PKEY_eq(key, pub) != 1)
-		rc = cf_error(msg, msgsz, CF_EINVAL, "cannot assign on '%s': "
-		    "the private key does not belong to the certificate",
-		    server);
-out:
+		why = "out of memory";
+		rc = CF_ENOMEM;
+	} else if ((leaf = PEM_read_bio_X509(cb, NULL, no_passphrase,
+	    NULL)) == NULL)
+		why = "the certificate is not a PEM certificate";
+	else if ((key = PEM_read_bio_PrivateKey(kb, NULL, no_passphrase,
+	    NULL)) == NULL)
+		why = "the private key is not a PEM private key (or is "
+		    "encrypted)";
+	else if (!crypto_key_matches_cert(key, leaf))
+		why = "the private key does not belong to the certificate";
 	ERR_clear_error();
 	EVP_PKEY_free(key);
 	X509_free(leaf);
 	BIO_free(kb);
 	BIO_free(cb);
-	return rc;
+	if (why == NULL)
+		return 0;
+	return cf_error(msg, msgsz, rc, "cannot assign on '%s': %s",
+	    server ? server : "?", why);
 }
 
 /* "<certs>/<usage><suffix>", or the binding's own path when it has one. */
@@ -192,6 +168,14 @@ int assign_read_current(struct transport *t, const char *certs,
 	return rc;
 }
 
+/* The key's copy goes (cleansed) as soon as the forward run ends. */
+static void drop_key(struct assign *a)
+{
+	crypto_secret_free(a->key_pem, a->key_len + 1);
+	a->key_pem = NULL;
+	a->key_len = 0;
+}
+
 void assign_release(struct assign *a)
 {
 	size_t i;
@@ -212,9 +196,7 @@ void assign_release(struct assign *a)
 	a->server = NULL;
 	free(a->cert_pem);
 	a->cert_pem = NULL;
-	crypto_secret_free(a->key_pem, a->key_len + 1);
-	a->key_pem = NULL;
-	a->key_len = 0;
+	drop_key(a);
 	free(a->key_from);
 	a->key_from = NULL;
 }
@@ -290,9 +272,7 @@ static void finish(struct assign *a)
 	void (*done)(struct assign *, int) = a->done;
 	size_t i;
 
-	crypto_secret_free(a->key_pem, a->key_len + 1);
-	a->key_pem = NULL;
-	a->key_len = 0;
+	drop_key(a);
 	a->assigned = 0;
 	for (i = 0; i < a->nuse; i++) {
 		unsigned bit = 1u << a->use[i].usage;
@@ -311,9 +291,7 @@ static void fail(struct assign *a, int status)
 	a->status = status != 0 ? status : CF_ETRANSPORT;
 	a->failed = true;
 	a->failed_at = a->cur;
-	crypto_secret_free(a->key_pem, a->key_len + 1);
-	a->key_pem = NULL;
-	a->key_len = 0;
+	drop_key(a);
 	backward(a);
 }
 
@@ -378,25 +356,15 @@ static void on_reloaded(void *arg, int status,
 static int start_install(struct assign *a)
 {
 	struct assign_usage *au = &a->use[a->cur];
-	struct transport_member m[2];
-	struct transport_set set;
+	struct transport_member m[2] = {
+		{ .name = "cert.pem", .link = au->cert, .data = a->cert_pem,
+		    .len = a->cert_len, .mode = 0644 },
+		{ .name = "key.pem", .link = au->key, .data = a->key_pem,
+		    .len = a->key_len, .mode = 0600, .from = a->key_from },
+	};
+	struct transport_set set = { .store = au->store,
+	    .pointer = au->pointer, .members = m, .nmembers = 2 };
 
-	m[0].name = "cert.pem";
-	m[0].link = au->cert;
-	m[0].data = a->cert_pem;
-	m[0].len = a->cert_len;
-	m[0].mode = 0644;
-	m[0].from = NULL;
-	m[1].name = "key.pem";
-	m[1].link = au->key;
-	m[1].data = a->key_pem;
-	m[1].len = a->key_len;
-	m[1].mode = 0600;
-	m[1].from = a->key_from;
-	set.store = au->store;
-	set.pointer = au->pointer;
-	set.members = m;
-	set.nmembers = 2;
 	a->state = ASSIGN_INSTALL;
 	return a->t->ops->install(a->t, &set, on_installed, a);
 }
@@ -427,6 +395,14 @@ static void forward(struct assign *a)
 	}
 }
 
+/* On to the usage before a->cur (a->nuse past the first), backwards. */
+static void back_one(struct assign *a)
+{
+	a->state = ASSIGN_ROLLBACK;
+	a->cur = a->cur == 0 ? a->nuse : a->cur - 1;
+	backward(a);
+}
+
 static void on_rereloaded(void *arg, int status,
     const struct transport_run_result *r, const char *msg)
 {
@@ -442,9 +418,7 @@ static void on_rereloaded(void *arg, int status,
 	else if (r->exit_status != 0)
 		msg_append(a, "; reload after rollback of usage '%s' exited "
 		    "%d", usage_name(au->usage), r->exit_status);
-	a->state = ASSIGN_ROLLBACK;
-	a->cur = a->cur == 0 ? a->nuse : a->cur - 1;
-	backward(a);
+	back_one(a);
 }
 
 static void on_rolled_back(void *arg, int status, const char *msg)
@@ -469,9 +443,7 @@ static void on_rolled_back(void *arg, int status, const char *msg)
 			    cf_strerror(rc));
 		}
 	}
-	a->state = ASSIGN_ROLLBACK;
-	a->cur = a->cur == 0 ? a->nuse : a->cur - 1;
-	backward(a);
+	back_one(a);
 }
 
 /* The closing words of a failure message: what the rollback achieved. */
@@ -584,7 +556,7 @@ int assign_start(struct assign *a, struct transport *t,
 		    "the certificate store path is missing or leaves the "
 		    "server tree", server);
 	if (in->key_on_server == NULL) {
-		rc = assign_check_pair(server, in->cert_pem, in->cert_len,
+		rc = check_pair(server, in->cert_pem, in->cert_len,
 		    in->key_pem, in->key_len, msg, msgsz);
 		if (rc != 0)
 			return rc;

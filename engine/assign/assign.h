@@ -77,7 +77,7 @@ struct assign_input {
 	                                       through its CSR */
 };
 
-/* Where the run is; a table of names is in assign.c. */
+/* Where the run is. */
 enum assign_state {
 	ASSIGN_IDLE,                /* not started */
 	ASSIGN_INSTALL,             /* waits for the transport's install */
@@ -124,19 +124,6 @@ struct assign {
 	unsigned had_previous;      /* usages that had a set before */
 	void (*done)(struct assign *a, int status);
 };
-
-/* The state's name: "idle", "install", "reload", ... */
-const char *assign_state_name(enum assign_state st);
-
-/*
- * Checks that key_pem (the first private key in it) belongs to the first
- * certificate in cert_pem, and that cert_pem holds no private key (it is
- * written world-readable). server names the server in messages. Returns 0,
- * or CF_EINVAL with the reason in msg (never any key material).
- */
-int assign_check_pair(const char *server, const char *cert_pem,
-    size_t cert_len, const char *key_pem, size_t key_len, char *msg,
-    size_t msgsz);
 
 /*
  * Starts assigning in->cert_pem and in->key_pem to the usages in

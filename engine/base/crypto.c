@@ -19,6 +19,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/buffer.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -51,23 +52,53 @@ static int no_password(char *buf, int size, int rwflag, void *u)
 	return -1;
 }
 
-/* Copies a memory BIO's contents into a malloc'd NUL-terminated string. */
-static int bio_to_string(BIO *b, char **out, size_t *len)
+/*
+ * Ends a PEM write into b (NULL when it could not be made): copies b's
+ * contents into a malloc'd NUL-terminated string in *out (its length in
+ * *len when len is not NULL) and frees b. written is the PEM writer's
+ * result; what names the object in messages.
+ */
+static int pem_encoded(BIO *b, int written, const char *what, char **out,
+    size_t *len, char *msg, size_t msgsz)
 {
 	BUF_MEM *bm = NULL;
-	char *s;
+	int rc = 0;
 
-	BIO_get_mem_ptr(b, &bm);
-	if (bm == NULL)
-		return CF_ECRYPTO;
-	if ((s = malloc(bm->length + 1)) == NULL)
-		return CF_ENOMEM;
-	memcpy(s, bm->data, bm->length);
-	s[bm->length] = '\0';
-	if (len != NULL)
-		*len = bm->length;
-	*out = s;
-	return 0;
+	*out = NULL;
+	if (b == NULL)
+		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
+	if (written)
+		BIO_get_mem_ptr(b, &bm);
+	if (!written) {
+		rc = crypto_ossl_error(msg, msgsz, CF_ECRYPTO, what);
+	} else if (bm == NULL || (*out = malloc(bm->length + 1)) == NULL) {
+		rc = cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
+	} else {
+		memcpy(*out, bm->data, bm->length);
+		(*out)[bm->length] = '\0';
+		if (len != NULL)
+			*len = bm->length;
+	}
+	BIO_free(b);
+	return rc;
+}
+
+/*
+ * Ends a PEM read from b (NULL when it could not be made) and frees b:
+ * 0 when found, else CF_EINVAL with "what 'source': <reason>".
+ */
+static int pem_decoded(BIO *b, bool found, const char *what,
+    const char *source, char *msg, size_t msgsz)
+{
+	char w[512];
+
+	if (b == NULL)
+		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
+	BIO_free(b);
+	if (found)
+		return 0;
+	snprintf(w, sizeof(w), "%s '%s'", what, source);
+	return crypto_ossl_error(msg, msgsz, CF_EINVAL, w);
 }
 
 int crypto_keygen(const struct key_spec *ks, EVP_PKEY **out, char *msg,
@@ -294,70 +325,30 @@ void crypto_secret_free(char *p, size_t n)
 int crypto_key_to_pem(EVP_PKEY *key, char **out, size_t *len, char *msg,
     size_t msgsz)
 {
-	BUF_MEM *bm = NULL;
-	BIO *b;
-	char *s;
-
-	*out = NULL;
 	/* A secure-memory BIO clears its buffer on every grow and free. */
-	if ((b = BIO_new(BIO_s_secmem())) == NULL)
-		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
-	if (!PEM_write_bio_PKCS8PrivateKey(b, key, NULL, NULL, 0, NULL,
-	    NULL)) {
-		BIO_free(b);
-		return crypto_ossl_error(msg, msgsz, CF_ECRYPTO,
-		    "cannot encode private key");
-	}
-	BIO_get_mem_ptr(b, &bm);
-	if (bm == NULL || (s = malloc(bm->length + 1)) == NULL) {
-		BIO_free(b);
-		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
-	}
-	memcpy(s, bm->data, bm->length);
-	s[bm->length] = '\0';
-	if (len != NULL)
-		*len = bm->length;
-	BIO_free(b);
-	*out = s;
-	return 0;
+	BIO *b = BIO_new(BIO_s_secmem());
+
+	return pem_encoded(b, b && PEM_write_bio_PKCS8PrivateKey(b, key, NULL,
+	    NULL, 0, NULL, NULL), "cannot encode private key", out, len, msg,
+	    msgsz);
 }
 
 int crypto_key_from_pem(const char *pem, const char *source, EVP_PKEY **out,
     char *msg, size_t msgsz)
 {
-	char what[512];
-	EVP_PKEY *k;
-	BIO *b;
+	BIO *b = BIO_new_mem_buf(pem, -1);
 
-	*out = NULL;
-	if ((b = BIO_new_mem_buf(pem, -1)) == NULL)
-		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
-	k = PEM_read_bio_PrivateKey(b, NULL, no_password, NULL);
-	BIO_free(b);
-	if (k == NULL) {
-		snprintf(what, sizeof(what), "cannot read private key from "
-		    "'%s'", source);
-		return crypto_ossl_error(msg, msgsz, CF_EINVAL, what);
-	}
-	*out = k;
-	return 0;
+	*out = b ? PEM_read_bio_PrivateKey(b, NULL, no_password, NULL) : NULL;
+	return pem_decoded(b, *out != NULL, "cannot read private key from",
+	    source, msg, msgsz);
 }
 
 int crypto_cert_to_pem(X509 *cert, char **out, char *msg, size_t msgsz)
 {
-	BIO *b;
-	int rc;
+	BIO *b = BIO_new(BIO_s_mem());
 
-	*out = NULL;
-	if ((b = BIO_new(BIO_s_mem())) == NULL)
-		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
-	if (!PEM_write_bio_X509(b, cert))
-		rc = crypto_ossl_error(msg, msgsz, CF_ECRYPTO,
-		    "cannot encode certificate");
-	else if ((rc = bio_to_string(b, out, NULL)) != 0)
-		rc = cf_error(msg, msgsz, rc, "out of memory");
-	BIO_free(b);
-	return rc;
+	return pem_encoded(b, b && PEM_write_bio_X509(b, cert),
+	    "cannot encode certificate", out, NULL, msg, msgsz);
 }
 
 int crypto_certs_from_pem(const char *pem, const char *source,
@@ -411,39 +402,20 @@ int crypto_certs_from_pem(const char *pem, const char *source,
 
 int crypto_csr_to_pem(X509_REQ *csr, char **out, char *msg, size_t msgsz)
 {
-	BIO *b;
-	int rc;
+	BIO *b = BIO_new(BIO_s_mem());
 
-	*out = NULL;
-	if ((b = BIO_new(BIO_s_mem())) == NULL)
-		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
-	if (!PEM_write_bio_X509_REQ(b, csr))
-		rc = crypto_ossl_error(msg, msgsz, CF_ECRYPTO, "cannot encode CSR");
-	else if ((rc = bio_to_string(b, out, NULL)) != 0)
-		rc = cf_error(msg, msgsz, rc, "out of memory");
-	BIO_free(b);
-	return rc;
+	return pem_encoded(b, b && PEM_write_bio_X509_REQ(b, csr),
+	    "cannot encode CSR", out, NULL, msg, msgsz);
 }
 
 int crypto_csr_from_pem(const char *pem, const char *source, X509_REQ **out,
     char *msg, size_t msgsz)
 {
-	char what[512];
-	X509_REQ *r;
-	BIO *b;
+	BIO *b = BIO_new_mem_buf(pem, -1);
 
-	*out = NULL;
-	if ((b = BIO_new_mem_buf(pem, -1)) == NULL)
-		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
-	r = PEM_read_bio_X509_REQ(b, NULL, no_password, NULL);
-	BIO_free(b);
-	if (r == NULL) {
-		snprintf(what, sizeof(what), "cannot read CSR from '%s'",
-		    source);
-		return crypto_ossl_error(msg, msgsz, CF_EINVAL, what);
-	}
-	*out = r;
-	return 0;
+	*out = b ? PEM_read_bio_X509_REQ(b, NULL, no_password, NULL) : NULL;
+	return pem_decoded(b, *out != NULL, "cannot read CSR from", source, msg,
+	    msgsz);
 }
 
 /* Writes the md digest of cert's DER as upper-case hex into out. */
@@ -476,23 +448,23 @@ int crypto_fingerprint_sha256(X509 *cert, char out[65])
 	return cert_digest_hex(cert, EVP_sha256(), out);
 }
 
-bool crypto_key_matches_cert(EVP_PKEY *key, X509 *cert)
+/* True when both keys are there and equal; libcrypto's queue is emptied. */
+static bool same_key(EVP_PKEY *a, EVP_PKEY *b)
 {
-	EVP_PKEY *pub = X509_get0_pubkey(cert);
-	bool eq = key != NULL && pub != NULL && EVP_PKEY_eq(key, pub) == 1;
+	bool eq = a != NULL && b != NULL && EVP_PKEY_eq(a, b) == 1;
 
 	ERR_clear_error();
 	return eq;
 }
 
+bool crypto_key_matches_cert(EVP_PKEY *key, X509 *cert)
+{
+	return same_key(key, X509_get0_pubkey(cert));
+}
+
 bool crypto_csr_matches_cert(X509_REQ *csr, X509 *cert)
 {
-	EVP_PKEY *a = X509_REQ_get0_pubkey(csr);
-	EVP_PKEY *b = X509_get0_pubkey(cert);
-	bool eq = a != NULL && b != NULL && EVP_PKEY_eq(a, b) == 1;
-
-	ERR_clear_error();
-	return eq;
+	return same_key(X509_REQ_get0_pubkey(csr), X509_get0_pubkey(cert));
 }
 
 static int asn1_time_to_time_t(const ASN1_TIME *at, time_t *t)
@@ -545,26 +517,32 @@ int crypto_cert_serial(X509 *cert, char *buf, size_t bufsz)
 	return rc;
 }
 
-int crypto_cert_key_describe(X509 *cert, char *buf, size_t bufsz)
+const char *crypto_key_describe(EVP_PKEY *k, char *buf, size_t bufsz)
 {
-	EVP_PKEY *k = X509_get0_pubkey(cert);
-	char group[64];
-	size_t glen = 0;
+	char group[48];
 
-	if (k == NULL)
-		return CF_EINVAL;
-	if (EVP_PKEY_is_a(k, "EC") && EVP_PKEY_get_group_name(k, group,
-	    sizeof group, &glen) == 1)
-		snprintf(buf, bufsz, "ec %s", strcmp(group, "prime256v1") == 0 ?
-		    "P-256" : strcmp(group, "secp384r1") == 0 ? "P-384" : group);
-	else if (EVP_PKEY_is_a(k, "RSA"))
+	switch (k ? EVP_PKEY_get_base_id(k) : EVP_PKEY_NONE) {
+	case EVP_PKEY_RSA:
 		snprintf(buf, bufsz, "rsa %d", EVP_PKEY_get_bits(k));
-	else if (EVP_PKEY_is_a(k, "ED25519"))
+		break;
+	case EVP_PKEY_ED25519:
 		snprintf(buf, bufsz, "ed25519");
-	else
-		snprintf(buf, bufsz, "%s", EVP_PKEY_get0_type_name(k));
+		break;
+	case EVP_PKEY_EC:
+		if (!EVP_PKEY_get_utf8_string_param(k,
+		    OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), NULL))
+			snprintf(group, sizeof(group), "unknown curve");
+		snprintf(buf, bufsz, "ec %s",
+		    strcmp(group, "prime256v1") == 0 ? "P-256" :
+		    strcmp(group, "secp384r1") == 0 ? "P-384" : group);
+		break;
+	default:
+		snprintf(buf, bufsz, "%s", k && EVP_PKEY_get0_type_name(k) ?
+		    EVP_PKEY_get0_type_name(k) : "unknown key type");
+		break;
+	}
 	ERR_clear_error();
-	return 0;
+	return buf;
 }
 
 static int name_print(const X509_NAME *name, char *buf, size_t bufsz)

@@ -134,9 +134,9 @@ int crypto_cert_issuer(X509 *cert, char *buf, size_t bufsz);
 /* The serial number in upper-case hex. 0 or CF_EINVAL (buf too small). */
 int crypto_cert_serial(X509 *cert, char *buf, size_t bufsz);
 
-/* The public key as the templates name it: "ec P-256", "rsa 3072",
- * "ed25519". Returns 0 or CF_EINVAL. */
-int crypto_cert_key_describe(X509 *cert, char *buf, size_t bufsz);
+/* Key k (NULL: "unknown key type") as the templates name it: "ec P-256",
+ * "rsa 3072", "ed25519". Returns buf. */
+const char *crypto_key_describe(EVP_PKEY *k, char *buf, size_t bufsz);
 
 /*
  * Returns cert's SANs as "DNS:...", "IP:...", "email:..." and "URI:..."

@@ -7,10 +7,12 @@
 #include "engine/base/fsio.h"
 #include "engine/base/crypto.h"
 #include "engine/base/err.h"
+#include "engine/base/path.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,31 +43,9 @@ uint64_t fsio_random64(void)
 	    ((uint64_t)ts.tv_sec << 20) ^ (counter * 0x9e3779b97f4a7c15ULL);
 }
 
-/*
- * Splits path into a newly allocated directory part ("." when there is
- * none) and a pointer to the final component inside path.
- */
-static char *dir_of(const char *path, const char **base)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir;
-
-	if (slash == NULL) {
-		*base = path;
-		return strdup(".");
-	}
-	*base = slash + 1;
-	if (slash == path)
-		return strdup("/");
-	dir = malloc((size_t)(slash - path) + 1);
-	if (dir == NULL)
-		return NULL;
-	memcpy(dir, path, (size_t)(slash - path));
-	dir[slash - path] = '\0';
-	return dir;
-}
-
-int fsio_write_all(int fd, const void *buf, size_t len)
+/* Writes all of buf to fd, retrying short writes and EINTR. Returns 0,
+ * or -1 with errno set (EIO when write makes no progress). */
+static int write_all(int fd, const void *buf, size_t len)
 {
 	const unsigned char *p = buf;
 	ssize_t n;
@@ -96,8 +76,7 @@ int fsio_sync_fd(int fd)
 	return 0;
 }
 
-/* Makes a rename or unlink in dir durable. */
-static int sync_dir(const char *dir)
+int fsio_sync_dir(const char *dir)
 {
 	int fd, rc, e;
 
@@ -114,6 +93,7 @@ static int sync_dir(const char *dir)
 int fsio_write_new_at(int dfd, const char *name, const void *data,
     size_t len, unsigned mode)
 {
+	bool ok;
 	int fd, e;
 
 	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
@@ -122,27 +102,24 @@ int fsio_write_new_at(int dfd, const char *name, const void *data,
 		return -1;
 	/* open() honoured the umask and was at most 0600 while empty; now
 	 * the exact mode, before any byte of a private key lands here. */
-	if (fchmod(fd, (mode_t)(mode & 07777)) != 0 ||
-	    fsio_write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+	ok = fchmod(fd, (mode_t)(mode & 07777)) == 0 &&
+	    write_all(fd, data, len) == 0 && fsync(fd) == 0;
+	e = errno;
+	if (close(fd) != 0 && ok) {
+		ok = false;
 		e = errno;
-		close(fd);
-		unlinkat(dfd, name, 0);
-		errno = e;
-		return -1;
 	}
-	if (close(fd) != 0) {
-		e = errno;
-		unlinkat(dfd, name, 0);
-		errno = e;
-		return -1;
-	}
-	return 0;
+	if (ok)
+		return 0;
+	unlinkat(dfd, name, 0);
+	errno = e;
+	return -1;
 }
 
 int fsio_write_atomic(const char *path, const void *data, size_t len,
     mode_t mode, char *msg, size_t msgsz)
 {
-	const char *base;
+	const char *base = strrchr(path ? path : "", '/');
 	char *dir, *tmp;
 	size_t tmpsz;
 	int rc = -1, i, e;
@@ -150,8 +127,8 @@ int fsio_write_atomic(const char *path, const void *data, size_t len,
 	if (path == NULL || (data == NULL && len > 0))
 		return cf_error(msg, msgsz, CF_EINVAL,
 		    "cannot write: no path or no data");
-	dir = dir_of(path, &base);
-	if (dir == NULL)
+	base = base ? base + 1 : path;
+	if ((dir = path_dirname(path)) == NULL)
 		return cf_error(msg, msgsz, CF_ENOMEM,
 		    "cannot write '%s': out of memory", path);
 	if (*base == '\0' || strcmp(base, ".") == 0 ||
@@ -191,7 +168,7 @@ int fsio_write_atomic(const char *path, const void *data, size_t len,
 		    "cannot replace '%s': %s", path, strerror(e));
 	}
 	free(tmp);
-	if (sync_dir(dir) != 0) {
+	if (fsio_sync_dir(dir) != 0) {
 		e = errno;
 		free(dir);
 		return cf_error(msg, msgsz, CF_EIO,
@@ -206,35 +183,27 @@ static int mkdir_one(const char *full, const char *prefix, mode_t mode,
     char *msg, size_t msgsz)
 {
 	struct stat st;
-	int e;
+	int e, found;
 
 	if (mkdir(prefix, mode & 07777) == 0) {
-		if (chmod(prefix, mode & 07777) != 0) {
-			e = errno;
-			return cf_error(msg, msgsz, cf_errno_code(e),
-			    "cannot create directory '%s': %s", prefix,
-			    strerror(e));
-		}
-		return 0;
-	}
-	e = errno;
-	if (e != EEXIST) {
-		/* An existing parent we may not write into is fine. */
-		if (stat(prefix, &st) == 0 && S_ISDIR(st.st_mode))
+		if (chmod(prefix, mode & 07777) == 0)
 			return 0;
-		return cf_error(msg, msgsz, cf_errno_code(e),
-		    "cannot create directory '%s': %s", prefix, strerror(e));
-	}
-	if (stat(prefix, &st) != 0) {
 		e = errno;
-		return cf_error(msg, msgsz, cf_errno_code(e),
-		    "cannot create directory '%s': %s", prefix, strerror(e));
+	} else {
+		e = errno;
+		found = stat(prefix, &st) == 0;
+		/* Also an existing parent we may not write into. */
+		if (found && S_ISDIR(st.st_mode))
+			return 0;
+		if (found && e == EEXIST)
+			return cf_error(msg, msgsz, CF_EEXIST, "cannot create "
+			    "directory '%s': '%s' is not a directory", full,
+			    prefix);
+		if (e == EEXIST)
+			e = errno;
 	}
-	if (!S_ISDIR(st.st_mode))
-		return cf_error(msg, msgsz, CF_EEXIST,
-		    "cannot create directory '%s': '%s' is not a directory",
-		    full, prefix);
-	return 0;
+	return cf_error(msg, msgsz, cf_errno_code(e),
+	    "cannot create directory '%s': %s", prefix, strerror(e));
 }
 
 int fsio_mkdirs(const char *path, mode_t mode, char *msg, size_t msgsz)

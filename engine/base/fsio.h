@@ -74,10 +74,6 @@ int fsio_lock(const char *path, int *fd, char *msg, size_t msgsz);
 /* Releases a lock taken by fsio_lock and closes fd; fd < 0 is ignored. */
 void fsio_unlock(int fd);
 
-/* Writes all of buf to fd, retrying short writes and EINTR. Returns 0,
- * or -1 with errno set (EIO when write makes no progress). */
-int fsio_write_all(int fd, const void *buf, size_t len);
-
 /*
  * Creates name in the directory open on dfd (AT_FDCWD: name is a path);
  * it must not exist (O_EXCL | O_NOFOLLOW). It has exactly mode from its
@@ -90,6 +86,10 @@ int fsio_write_new_at(int dfd, const char *name, const void *data,
 /* fsync(fd), where a file system that cannot sync a directory (EINVAL)
  * is no failure. Returns 0 or -1 with errno set. */
 int fsio_sync_fd(int fd);
+
+/* Makes a rename, link or unlink in dir durable (fsio_sync_fd on it).
+ * Returns 0 or -1 with errno set. */
+int fsio_sync_dir(const char *dir);
 
 /* A random 64-bit value for temporary and version names: not a secret
  * (O_EXCL makes a guessed name harmless), it only avoids retries. */

@@ -5,6 +5,7 @@
  */
 #include "engine/ca/ca_acme.h"
 #include "engine/ca/ca_acme_int.h"
+#include "engine/base/container_of.h"
 #include "engine/base/crypto.h"
 #include "engine/base/err.h"
 #include "engine/base/fsio.h"
@@ -24,16 +25,20 @@ static char *dup_or_null(const char *s)
 
 /* ---- replies and failures ---- */
 
-/* The server's strike counter; NULL when out of memory. */
-static struct acme_strikes *strikes_of(struct ca_acme *a, const char *server)
+/* The strike counter of op's server; NULL when op has no server or
+ * memory runs out. */
+static struct acme_strikes *strikes_of(struct acme_op *op)
 {
+	struct ca_acme *a = op->a;
 	struct acme_strikes *k;
 
+	if (op->server == NULL)
+		return NULL;
 	for (k = a->strikes; k; k = k->next)
-		if (strcmp(k->server, server) == 0)
+		if (strcmp(k->server, op->server) == 0)
 			return k;
 	if ((k = calloc(1, sizeof(*k))) == NULL ||
-	    (k->server = strdup(server)) == NULL) {
+	    (k->server = strdup(op->server)) == NULL) {
 		free(k);
 		return NULL;
 	}
@@ -42,13 +47,10 @@ static struct acme_strikes *strikes_of(struct ca_acme *a, const char *server)
 	return k;
 }
 
-
-void acme_op_free(struct acme_op *op)
+static void acme_op_free(struct acme_op *op)
 {
 	size_t i;
 
-	if (op == NULL)
-		return;
 	free(op->server);
 	free(op->csr_pem);
 	strv_free(op->sans);
@@ -69,21 +71,13 @@ void acme_op_free(struct acme_op *op)
 void acme_reply(struct acme_op *op, enum ca_answer answer,
     const char *status_text, const char *detail, int retry_after)
 {
-	struct ca_reply r;
+	struct ca_reply r = { .answer = answer, .ref = dup_or_null(op->ref),
+	    .status_text = dup_or_null(status_text),
+	    .detail = dup_or_null(detail), .retry_after = retry_after };
+	struct acme_strikes *k;
 
-	memset(&r, 0, sizeof r);
-	r.answer = answer;
-	r.ref = dup_or_null(op->ref);
-	r.status_text = dup_or_null(status_text);
-	r.detail = dup_or_null(detail);
-	r.retry_after = retry_after;
-	if (!op->strike) {
-		struct acme_strikes *k = op->server ?
-		    strikes_of(op->a, op->server) : NULL;
-
-		if (k)
-			k->n = 0;
-	}
+	if (!op->strike && (k = strikes_of(op)) != NULL)
+		k->n = 0;
 	if (answer == CA_ISSUED && op->nchains > 0) {
 		r.cert_pem = op->chains[0];
 		op->chains[0] = NULL;
@@ -101,39 +95,65 @@ void acme_reply(struct acme_op *op, enum ca_answer answer,
 	acme_op_free(op);
 }
 
-void acme_note(struct acme_op *op, const char *status_text)
+/*
+ * Reads the problem document in resp: the CA's word for it into word
+ * ("rateLimited"; "HTTP <status>" for anything but an ACME error), and
+ * its text for a person into buf ("HTTP <status> from <url>" without
+ * a document).
+ */
+static void resp_explain(const struct http_resp *resp, char word[64],
+    char *buf, size_t bufsz)
 {
-	if (op->hooks.note != NULL)
-		op->hooks.note(op->hooks.ctx, status_text);
-}
-
-const char *acme_resp_problem(const struct http_resp *resp,
-    struct acme_problem *p, char *buf, size_t bufsz)
-{
+	size_t n = strlen(ACME_ERROR_PREFIX);
+	struct acme_problem p = { 0 };
 	char msg[256];
 
-	memset(p, 0, sizeof(*p));
 	if (resp->body_len > 0 && acme_problem_parse(resp->body,
-	    resp->body_len, p, msg, sizeof msg) == 0)
-		return acme_problem_describe(p, buf, bufsz);
-	acme_problem_release(p);
-	memset(p, 0, sizeof(*p));
-	snprintf(buf, bufsz, "HTTP %ld from %s", resp->status, resp->url);
-	return buf;
+	    resp->body_len, &p, msg, sizeof msg) == 0) {
+		acme_problem_describe(&p, buf, bufsz);
+	} else {
+		acme_problem_release(&p);
+		snprintf(buf, bufsz, "HTTP %ld from %s", resp->status,
+		    resp->url);
+	}
+	if (p.type && strncmp(p.type, ACME_ERROR_PREFIX, n) == 0)
+		snprintf(word, 64, "%s", p.type + n);
+	else
+		snprintf(word, 64, "HTTP %ld", resp->status);
+	acme_problem_release(&p);
 }
 
-int acme_backoff(struct acme_op *op, const struct http_resp *resp)
+void acme_refused(struct acme_op *op, const struct http_resp *resp,
+    const char *what, enum ca_answer answer)
 {
-	struct acme_strikes *k = op->server ? strikes_of(op->a, op->server) :
-	    NULL;
+	char buf[1100], detail[1400], text[64];
+
+	resp_explain(resp, text, buf, sizeof buf);
+	snprintf(detail, sizeof detail, "%s: %s", what, buf);
+	acme_reply(op, answer, text, detail, -1);
+}
+
+int acme_retry_of(const struct http_resp *resp)
+{
+	int s;
+
+	if (resp->retry_after &&
+	    http_retry_after(resp->retry_after, time(NULL), &s) == 0)
+		return s > 0 ? s : 1;
+	return -1;
+}
+
+/* The back-off for a transient failure (counted as a strike): Retry-After
+ * when the server sent one, else exponential in the strikes with jitter. */
+static int backoff(struct acme_op *op, const struct http_resp *resp)
+{
+	struct acme_strikes *k = strikes_of(op);
 	int s, n = k ? k->n++ : 0;
 	double base;
 
 	op->strike = true;
-
-	if (resp != NULL && resp->retry_after != NULL &&
-	    http_retry_after(resp->retry_after, time(NULL), &s) == 0)
-		return s > 0 ? s : 1;
+	if (resp != NULL && (s = acme_retry_of(resp)) > 0)
+		return s;
 	base = n >= 8 ? ACME_BACKOFF_MAX : (double)(1 << n);
 	if (base > ACME_BACKOFF_MAX)
 		base = ACME_BACKOFF_MAX;
@@ -143,51 +163,37 @@ int acme_backoff(struct acme_op *op, const struct http_resp *resp)
 	return s > 0 ? s : 1;
 }
 
-bool acme_transient(struct acme_op *op, int status, struct http_resp *resp,
-    const char *msg, const char *what)
+bool acme_failed(struct acme_op *op, int status, struct http_resp *resp,
+    const char *msg, const char *what, const char *refusal,
+    enum ca_answer answer)
 {
-	struct acme_problem p;
-	char buf[1400], text[64];
+	char buf[1400], detail[1600], text[64];
 
 	if (status == CF_EIO || status == CF_ETIMEDOUT) {
 		/* The network, not the CA: the order (if any) stays. */
-		snprintf(buf, sizeof buf, "%s: %s; asking again later", what,
-		    msg);
-		acme_reply(op, CA_PENDING, "unreachable", buf,
-		    acme_backoff(op, NULL));
+		snprintf(detail, sizeof detail, "%s: %s; asking again later",
+		    what, msg);
+		acme_reply(op, CA_PENDING, "unreachable", detail,
+		    backoff(op, NULL));
 		return true;
 	}
 	if (status != 0) {
-		snprintf(buf, sizeof buf, "%s: %s", what, msg);
+		snprintf(detail, sizeof detail, "%s: %s", what, msg);
 		acme_reply(op, CA_ERROR, status == CF_EINVAL ?
-		    "malformed response" : "error", buf, -1);
+		    "malformed response" : "error", detail, -1);
 		return true;
 	}
-	if (resp->status < 500 && resp->status != 429)
-		return false;
-	acme_resp_problem(resp, &p, buf, sizeof buf);
-	acme_problem_word(&p, resp->status, text, sizeof text);
-	acme_problem_release(&p);
-	{
-		char detail[1600];
-
-		snprintf(detail, sizeof detail, "%s: %s; asking again later",
-		    what, buf);
-		acme_reply(op, CA_PENDING, text, detail,
-		    acme_backoff(op, resp));
+	if (resp->status < 500 && resp->status != 429) {
+		if (refusal == NULL || resp->status == 200)
+			return false;
+		acme_refused(op, resp, refusal, answer);
+		return true;
 	}
+	resp_explain(resp, text, buf, sizeof buf);
+	snprintf(detail, sizeof detail, "%s: %s; asking again later", what,
+	    buf);
+	acme_reply(op, CA_PENDING, text, detail, backoff(op, resp));
 	return true;
-}
-
-void acme_problem_word(const struct acme_problem *p, long status, char *text,
-    size_t textsz)
-{
-	size_t n = strlen(ACME_ERROR_PREFIX);
-
-	if (p->type && strncmp(p->type, ACME_ERROR_PREFIX, n) == 0)
-		snprintf(text, textsz, "%s", p->type + n);
-	else
-		snprintf(text, textsz, "HTTP %ld", status);
 }
 
 /* ---- nonces and signed requests ---- */
@@ -212,25 +218,22 @@ static void on_post(void *arg, int status, struct http_resp *resp,
     const char *msg)
 {
 	struct acme_op *op = arg;
-	struct acme_problem p;
-	char buf[256];
+	char buf[256], word[64];
 	bool bad_nonce = false;
 
 	if (status == 0) {
 		nonce_keep(op->a, resp);
 		if (resp->status == 400) {
-			acme_resp_problem(resp, &p, buf, sizeof buf);
-			bad_nonce = acme_problem_is(&p, "badNonce");
-			acme_problem_release(&p);
+			resp_explain(resp, word, buf, sizeof buf);
+			bad_nonce = strcmp(word, "badNonce") == 0;
 		}
 	}
 	/* The CA refused the nonce, not the request: the same request with
 	 * a fresh nonce, a bounded number of times. */
-	if (bad_nonce && ++op->nonce_tries < ACME_BADNONCE_TRIES) {
+	if (bad_nonce && ++op->nonce_tries < ACME_BADNONCE_TRIES)
 		post_send(op);
-		return;
-	}
-	op->next(op, status, resp, msg);
+	else
+		op->next(op, status, resp, msg);
 }
 
 static void on_new_nonce(void *arg, int status, struct http_resp *resp,
@@ -240,48 +243,37 @@ static void on_new_nonce(void *arg, int status, struct http_resp *resp,
 
 	if (status == 0)
 		nonce_keep(op->a, resp);
-	if (op->a->nnonces == 0) {
+	if (op->a->nnonces > 0)
+		post_send(op);
+	else if (status == 0 && resp->status >= 400)
 		/* The step judges the refusal (5xx, 429...) as its own. */
-		if (status == 0 && resp->status >= 400) {
-			op->next(op, 0, resp, msg);
-			return;
-		}
+		op->next(op, 0, resp, msg);
+	else
 		op->next(op, status != 0 ? status : CF_EIO, NULL, status != 0 ?
 		    msg : "the ACME server sent no Replay-Nonce");
-		return;
-	}
-	post_send(op);
 }
 
 static void post_send(struct acme_op *op)
 {
 	struct ca_acme *a = op->a;
-	struct jws_header h;
-	struct http_req req;
+	struct jws_header h = { .url = op->url, .kid = op->use_jwk ? NULL :
+	    a->kid };
+	struct http_req req = { .method = HTTP_HEAD, .url = a->dir.new_nonce };
 	char *body = NULL, *nonce, msg[256];
 	int rc;
 
 	if (a->nnonces == 0) {
-		memset(&req, 0, sizeof req);
-		req.method = HTTP_HEAD;
-		req.url = a->dir.new_nonce;
 		if (http_request(&a->http, &req, on_new_nonce, op, msg,
 		    sizeof msg) != 0)
 			op->next(op, CF_EIO, NULL, msg);
 		return;
 	}
-	nonce = a->nonces[--a->nnonces];
-	h.url = op->url;
-	h.nonce = nonce;
-	h.kid = op->use_jwk ? NULL : a->kid;
+	h.nonce = nonce = a->nonces[--a->nnonces];
 	rc = jws_sign(a->key, &h, op->payload, &body, msg, sizeof msg);
 	free(nonce);
 	if (rc == 0) {
-		memset(&req, 0, sizeof req);
-		req.method = HTTP_POST;
-		req.url = op->url;
-		req.content_type = ACME_JOSE_JSON;
-		req.body = body;
+		req = (struct http_req){ .method = HTTP_POST, .url = op->url,
+		    .content_type = ACME_JOSE_JSON, .body = body };
 		rc = http_request(&a->http, &req, on_post, op, msg,
 		    sizeof msg);
 	}
@@ -323,6 +315,15 @@ void acme_post(struct acme_op *op, const char *url, const char *payload,
 
 /* ---- the account ---- */
 
+/* An op's first step once the account is ready. */
+static void op_go(struct acme_op *op)
+{
+	if (op->submit)
+		acme_order_open(op);
+	else
+		acme_order_poll(op);
+}
+
 static void account_done(struct ca_acme *a, const char *err)
 {
 	struct acme_op *op, *next;
@@ -334,10 +335,8 @@ static void account_done(struct ca_acme *a, const char *err)
 		next = op->next_waiting;
 		if (err)
 			acme_reply(op, CA_ERROR, "no account", err, -1);
-		else if (op->submit)
-			acme_order_open(op);
 		else
-			acme_order_poll(op);
+			op_go(op);
 	}
 }
 
@@ -358,6 +357,7 @@ static void account_create(struct acme_op *op)
 	struct ca_acme *a = op->a;
 	json_t *eab = NULL;
 	char *payload = NULL, m[256], err[512];
+	int rc;
 
 	if (a->dir.eab_required && a->eab_kid == NULL) {
 		account_end(op, "the ACME server requires external account "
@@ -373,13 +373,13 @@ static void account_create(struct acme_op *op)
 	}
 	/* Creating the account agrees to the CA's terms of service, as
 	 * certbot --agree-tos and lego --accept-tos do. */
-	if (acme_new_account_payload((const char *const *)a->contact,
-	    a->ncontact, true, false, eab, &payload, m, sizeof m) != 0) {
-		json_decref(eab);
+	rc = acme_new_account_payload((const char *const *)a->contact,
+	    a->ncontact, true, false, eab, &payload, m, sizeof m);
+	json_decref(eab);
+	if (rc != 0) {
 		account_end(op, m);
 		return;
 	}
-	json_decref(eab);
 	op->submit = true;          /* marks the creating request */
 	acme_post(op, a->dir.new_account, payload, on_account);
 	free(payload);
@@ -389,8 +389,7 @@ static void on_account(struct acme_op *op, int status, struct http_resp *resp,
     const char *msg)
 {
 	struct ca_acme *a = op->a;
-	struct acme_problem p;
-	char buf[1100], err[1300];
+	char buf[1100], err[1300], word[64];
 
 	if (status != 0) {
 		snprintf(err, sizeof err, "cannot reach the ACME server for the "
@@ -405,13 +404,11 @@ static void on_account(struct acme_op *op, int status, struct http_resp *resp,
 		account_end(op, NULL);
 		return;
 	}
-	acme_resp_problem(resp, &p, buf, sizeof buf);
-	if (!op->submit && acme_problem_is(&p, "accountDoesNotExist")) {
-		acme_problem_release(&p);
+	resp_explain(resp, word, buf, sizeof buf);
+	if (!op->submit && strcmp(word, "accountDoesNotExist") == 0) {
 		account_create(op);
 		return;
 	}
-	acme_problem_release(&p);
 	snprintf(err, sizeof err, "the ACME server refused the account: %s",
 	    buf);
 	account_end(op, err);
@@ -471,8 +468,8 @@ static struct acme_op *op_new(struct ca_acme *a)
 /* Queues op until the account is ready, starting the set-up if needed. */
 static int account_wait(struct ca_acme *a, struct acme_op *op)
 {
+	struct http_req req = { .method = HTTP_GET, .url = a->directory_url };
 	struct acme_op *acct;
-	struct http_req req;
 	char msg[256];
 
 	op->next_waiting = a->waiting;
@@ -484,9 +481,6 @@ static int account_wait(struct ca_acme *a, struct acme_op *op)
 		return CF_ENOMEM;
 	}
 	a->account = ACME_ACCOUNT_WORKING;
-	memset(&req, 0, sizeof req);
-	req.method = HTTP_GET;
-	req.url = a->directory_url;
 	if (http_request(&a->http, &req, on_directory, acct, msg,
 	    sizeof msg) != 0) {
 		a->waiting = op->next_waiting;
@@ -529,10 +523,7 @@ static int start(struct ca_driver *ca, const struct ca_request *req,
 	if (a->account == ACME_ACCOUNT_READY) {
 		/* Replies always come from the loop, never from inside
 		 * submit: both first steps go through http_request. */
-		if (submit)
-			acme_order_open(op);
-		else
-			acme_order_poll(op);
+		op_go(op);
 		return 0;
 	}
 	if ((rc = account_wait(a, op)) != 0)
@@ -565,16 +556,12 @@ static int acme_chain_pem(struct ca_driver *ca, char **out, char *msg,
 
 static void on_http_closed(struct http *h)
 {
-	struct ca_acme *a = (struct ca_acme *)((char *)h -
-	    offsetof(struct ca_acme, http));
-
-	free(a);
+	free(container_of(h, struct ca_acme, http));
 }
 
 static void acme_free(struct ca_driver *ca)
 {
 	struct ca_acme *a = (struct ca_acme *)ca;
-	struct acme_files *f, *next;
 	size_t i;
 
 	EVP_PKEY_free(a->key);
@@ -582,8 +569,7 @@ static void acme_free(struct ca_driver *ca)
 	free(a->directory_url);
 	strv_free(a->contact);
 	free(a->eab_kid);
-	if (a->eab_hmac_key)
-		crypto_secret_free(a->eab_hmac_key, 0);
+	crypto_secret_free(a->eab_hmac_key, 0);
 	free(a->preferred_chain);
 	acme_directory_release(&a->dir);
 	free(a->kid);
@@ -596,12 +582,8 @@ static void acme_free(struct ca_driver *ca)
 		free(k->server);
 		free(k);
 	}
-	for (f = a->files; f; f = next) {
-		next = f->next;
-		free(f->order);
-		strv_free(f->rel);
-		free(f);
-	}
+	while (a->files)
+		acme_files_drop(a, a->files->order);
 	if (a->http_open) {
 		/* Ends on the loop, which the caller runs after free. */
 		http_close(&a->http, on_http_closed);
@@ -656,7 +638,9 @@ int ca_acme_new(uv_loop_t *loop, const struct ca_acme_config *cfg,
     struct ca_driver **out, char *msg, size_t msgsz)
 {
 	struct ca_acme *a = calloc(1, sizeof(*a));
-	struct http_config hc = { 0 };
+	struct http_config hc = { .ca_file = cfg->tls_ca_file,
+	    .max_in_flight = cfg->max_in_flight > 0 ? cfg->max_in_flight : 8,
+	    .user_agent = "certfleet" };
 	enum jws_alg alg;
 	size_t i;
 	int rc;
@@ -686,9 +670,6 @@ int ca_acme_new(uv_loop_t *loop, const struct ca_acme_config *cfg,
 	    (cfg->eab_kid && (!a->eab_kid || !a->eab_hmac_key)) ||
 	    (cfg->preferred_chain && !a->preferred_chain))
 		goto nomem;
-	hc.ca_file = cfg->tls_ca_file;
-	hc.max_in_flight = cfg->max_in_flight > 0 ? cfg->max_in_flight : 8;
-	hc.user_agent = "certfleet";
 	if ((rc = http_init(&a->http, loop, &hc, msg, msgsz)) != 0)
 		goto fail;
 	a->http_open = true;
@@ -701,26 +682,30 @@ fail:
 	return rc;
 }
 
+/* True when name's common name is cn. */
+static bool cn_is(const X509_NAME *name, const char *cn)
+{
+	char buf[256];
+
+	return X509_NAME_get_text_by_NID(name, NID_commonName, buf,
+	    sizeof buf) > 0 && strcmp(buf, cn) == 0;
+}
+
 bool ca_acme_chain_matches(const char *chain_pem, const char *cn)
 {
 	STACK_OF(X509) *certs = NULL;
-	char buf[256], msg[128];
-	bool match = false;
-	X509 *top;
+	char msg[128];
+	bool match;
 	int i;
 
 	if (cn == NULL || crypto_certs_from_pem(chain_pem, "a chain", &certs,
 	    msg, sizeof msg) != 0)
 		return false;
-	top = sk_X509_value(certs, sk_X509_num(certs) - 1);
-	if (X509_NAME_get_text_by_NID(X509_get_issuer_name(top),
-	    NID_commonName, buf, sizeof buf) > 0 && strcmp(buf, cn) == 0)
-		match = true;
+	match = cn_is(X509_get_issuer_name(sk_X509_value(certs,
+	    sk_X509_num(certs) - 1)), cn);
 	for (i = 1; !match && i < sk_X509_num(certs); i++)
-		if (X509_NAME_get_text_by_NID(X509_get_subject_name(
-		    sk_X509_value(certs, i)), NID_commonName, buf,
-		    sizeof buf) > 0 && strcmp(buf, cn) == 0)
-			match = true;
+		match = cn_is(X509_get_subject_name(sk_X509_value(certs, i)),
+		    cn);
 	sk_X509_pop_free(certs, X509_free);
 	return match;
 }

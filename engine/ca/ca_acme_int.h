@@ -42,7 +42,6 @@ enum acme_account_state {
 };
 
 struct acme_op;
-struct http_resp;
 
 /* One step's continuation: status and resp as http_done_cb gives them. */
 typedef void (*acme_step)(struct acme_op *op, int status,
@@ -106,13 +105,11 @@ struct acme_op {
 	char *alt_urls[ACME_MAX_ALTERNATES];
 	size_t nalt_urls;
 	size_t file_i;
-	struct acme_files *cleaning;
-	acme_step after_clean;
+	void (*after_clean)(struct acme_op *op);
 	struct acme_op *next_waiting;
 };
 
 /* ca_acme.c */
-void acme_op_free(struct acme_op *op);
 /* Sends a signed POST of payload (NULL: POST-as-GET) to url and calls
  * next with the answer; badNonce is retried here. */
 void acme_post(struct acme_op *op, const char *url, const char *payload,
@@ -120,22 +117,22 @@ void acme_post(struct acme_op *op, const char *url, const char *payload,
 /* Answers the op's caller and frees op; strings are copied. */
 void acme_reply(struct acme_op *op, enum ca_answer answer,
     const char *status_text, const char *detail, int retry_after);
-/* The CA's word for a problem ("rateLimited"), or "HTTP <status>". */
-void acme_problem_word(const struct acme_problem *p, long status, char *text,
-    size_t textsz);
-/* Reads the problem document in resp into a person's text in buf. */
-const char *acme_resp_problem(const struct http_resp *resp,
-    struct acme_problem *p, char *buf, size_t bufsz);
-/* The back-off for a transient failure (counted as a strike): Retry-After
- * when the server sent one, else exponential in the strikes with jitter. */
-int acme_backoff(struct acme_op *op, const struct http_resp *resp);
-/* Tells the engine a status the CA reported on the way (journaled). */
-void acme_note(struct acme_op *op, const char *status_text);
-/* Handles what every step handles alike: no answer or a broken one
+/* A 4xx that is not transient: the CA's word for it and its reason,
+ * as answer (denied or failed). */
+void acme_refused(struct acme_op *op, const struct http_resp *resp,
+    const char *what, enum ca_answer answer);
+/* Retry-After in seconds (at least 1), or -1 when the CA sent none. */
+int acme_retry_of(const struct http_resp *resp);
+/*
+ * Handles what every step handles alike: no answer or a broken one
  * (pending, back-off), an oversized one (error), 5xx and 429 (pending,
- * Retry-After). Returns true when it has replied (op is gone). */
-bool acme_transient(struct acme_op *op, int status, struct http_resp *resp,
-    const char *msg, const char *what);
+ * Retry-After), all said as what; then, unless refusal is NULL, any
+ * status but 200 is acme_refused with refusal and answer. Returns true
+ * when it has replied (op is gone).
+ */
+bool acme_failed(struct acme_op *op, int status, struct http_resp *resp,
+    const char *msg, const char *what, const char *refusal,
+    enum ca_answer answer);
 
 /* ca_acme_order.c */
 void acme_order_open(struct acme_op *op);

@@ -21,18 +21,11 @@
 
 #define CHALLENGE_DIR ".well-known/acme-challenge/"
 
-/* A 4xx that is not transient: the CA's reason, denied or failed. */
-static void refused(struct acme_op *op, struct http_resp *resp,
-    const char *what, enum ca_answer answer)
+/* Tells the engine a status the CA reported on the way (journaled). */
+static void note_status(struct acme_op *op, const char *status_text)
 {
-	struct acme_problem p;
-	char buf[1100], detail[1400], text[64];
-
-	acme_resp_problem(resp, &p, buf, sizeof buf);
-	acme_problem_word(&p, resp->status, text, sizeof text);
-	acme_problem_release(&p);
-	snprintf(detail, sizeof detail, "%s: %s", what, buf);
-	acme_reply(op, answer, text, detail, -1);
+	if (op->hooks.note != NULL)
+		op->hooks.note(op->hooks.ctx, status_text);
 }
 
 static void malformed(struct acme_op *op, const char *msg)
@@ -59,36 +52,20 @@ static bool read_order(struct acme_op *op, struct http_resp *resp,
 	}
 	snprintf(m, sizeof m, "order %s", acme_status_name(o->status));
 	if (note)
-		acme_note(op, m);
+		note_status(op, m);
 	return true;
 }
 
-/* Retry-After in seconds (at least 1), or -1 when the CA sent none. */
-static int retry_of(struct http_resp *resp)
-{
-	int s;
-
-	if (resp->retry_after &&
-	    http_retry_after(resp->retry_after, time(NULL), &s) == 0)
-		return s > 0 ? s : 1;
-	return -1;
-}
-
-/* A short wait inside the op, then the order is read again. */
-struct acme_delay {
-	uv_timer_t timer;
-	struct acme_op *op;
-};
-
+/* A short wait inside the op (the timer's data), then the order is read
+ * again. */
 static void on_delay_closed(uv_handle_t *h)
 {
-	free(h->data);
+	free(h);
 }
 
 static void on_delay(uv_timer_t *t)
 {
-	struct acme_delay *d = t->data;
-	struct acme_op *op = d->op;
+	struct acme_op *op = t->data;
 
 	uv_close((uv_handle_t *)t, on_delay_closed);
 	acme_order_poll(op);
@@ -103,18 +80,17 @@ static void on_delay(uv_timer_t *t)
 static void wait_or_reply(struct acme_op *op, const char *text,
     const char *detail, int retry)
 {
-	struct acme_delay *d;
+	uv_timer_t *t;
 
 	if (retry < 0 && op->quick < ACME_QUICK_LOOKS &&
-	    (d = calloc(1, sizeof(*d))) != NULL) {
-		if (uv_timer_init(op->a->loop, &d->timer) == 0) {
-			d->op = op;
-			d->timer.data = d;
-			uv_timer_start(&d->timer, on_delay,
+	    (t = calloc(1, sizeof(*t))) != NULL) {
+		if (uv_timer_init(op->a->loop, t) == 0) {
+			t->data = op;
+			uv_timer_start(t, on_delay,
 			    (uint64_t)ACME_QUICK_MS << op->quick++, 0);
 			return;
 		}
-		free(d);
+		free(t);
 	}
 	acme_reply(op, CA_PENDING, text, detail, retry > 0 ? retry : 1);
 }
@@ -194,10 +170,11 @@ static void clean_next(struct acme_op *op)
 			return;
 	}
 	acme_files_drop(op->a, op->ref);
-	op->after_clean(op, 0, NULL, NULL);
+	op->after_clean(op);
 }
 
-static void clean_then(struct acme_op *op, acme_step next)
+static void clean_then(struct acme_op *op,
+    void (*next)(struct acme_op *op))
 {
 	op->file_i = 0;
 	op->after_clean = next;
@@ -212,10 +189,11 @@ static void on_new_order(struct acme_op *op, int status,
 	struct acme_order o;
 	char text[64];
 
-	if (acme_transient(op, status, resp, msg, "cannot open an order"))
+	if (acme_failed(op, status, resp, msg, "cannot open an order", NULL,
+	    CA_DENIED))
 		return;
 	if (resp->status != 201 && resp->status != 200) {
-		refused(op, resp, "the ACME server refused the order",
+		acme_refused(op, resp, "the ACME server refused the order",
 		    CA_DENIED);
 		return;
 	}
@@ -249,11 +227,6 @@ void acme_order_open(struct acme_op *op)
 
 /* ---- downloading the certificate and its alternates ---- */
 
-static void issued(struct acme_op *op)
-{
-	acme_reply(op, CA_ISSUED, "order valid", NULL, -1);
-}
-
 static void download_next(struct acme_op *op);
 
 static void on_certificate(struct acme_op *op, int status,
@@ -265,13 +238,9 @@ static void on_certificate(struct acme_op *op, int status,
 
 	/* The CA has issued: a broken download (truncated, reset) is asked
 	 * again later, never turned into a second order. */
-	if (acme_transient(op, status, resp, msg, "cannot download the "
-	    "certificate"))
+	if (acme_failed(op, status, resp, msg, "cannot download the "
+	    "certificate", "cannot download the certificate", CA_ERROR))
 		return;
-	if (resp->status != 200) {
-		refused(op, resp, "cannot download the certificate", CA_ERROR);
-		return;
-	}
 	if (crypto_certs_from_pem(resp->body, "the certificate download",
 	    &certs, m, sizeof m) != 0) {
 		malformed(op, m);
@@ -294,13 +263,10 @@ static void download_next(struct acme_op *op)
 {
 	size_t i;
 
-	if (op->nchains == 0) {
-		acme_post(op, op->order.certificate, NULL, on_certificate);
-		return;
-	}
-	if (op->nchains - 1 < op->nalt_urls) {
-		acme_post(op, op->alt_urls[op->nchains - 1], NULL,
-		    on_certificate);
+	/* The certificate, then each alternate chain it links to. */
+	if (op->nchains == 0 || op->nchains - 1 < op->nalt_urls) {
+		acme_post(op, op->nchains == 0 ? op->order.certificate :
+		    op->alt_urls[op->nchains - 1], NULL, on_certificate);
 		return;
 	}
 	/* The preferred chain first; the engine tries the rest in order
@@ -315,16 +281,7 @@ static void download_next(struct acme_op *op)
 			op->preferred = true;
 			break;
 		}
-	issued(op);
-}
-
-static void after_clean_download(struct acme_op *op, int status,
-    struct http_resp *resp, const char *msg)
-{
-	(void)status;
-	(void)resp;
-	(void)msg;
-	download_next(op);
+	acme_reply(op, CA_ISSUED, "order valid", NULL, -1);
 }
 
 /* ---- finalize ---- */
@@ -335,14 +292,9 @@ static void on_finalize(struct acme_op *op, int status,
 	struct acme_order o;
 	char text[64];
 
-	if (acme_transient(op, status, resp, msg, "cannot finalize the "
-	    "order"))
+	if (acme_failed(op, status, resp, msg, "cannot finalize the order",
+	    "the ACME server refused the CSR", CA_DENIED))
 		return;
-	if (resp->status != 200) {
-		refused(op, resp, "the ACME server refused the CSR",
-		    CA_DENIED);
-		return;
-	}
 	if (!read_order(op, resp, &o, true))
 		return;
 	if (o.status == ACME_VALID && o.certificate) {
@@ -353,33 +305,28 @@ static void on_finalize(struct acme_op *op, int status,
 	}
 	snprintf(text, sizeof text, "order %s", acme_status_name(o.status));
 	acme_order_release(&o);
-	wait_or_reply(op, text, NULL, retry_of(resp));
+	wait_or_reply(op, text, NULL, acme_retry_of(resp));
 }
 
-static void finalize(struct acme_op *op, int status, struct http_resp *resp,
-    const char *msg)
+static void finalize(struct acme_op *op)
 {
 	X509_REQ *csr = NULL;
 	unsigned char *der = NULL;
 	char *payload = NULL, m[256];
+	bool ok;
 	int len;
 
-	(void)status;
-	(void)resp;
-	(void)msg;
-	if (op->csr_pem == NULL || crypto_csr_from_pem(op->csr_pem, "the CSR",
-	    &csr, m, sizeof m) != 0 || (len = i2d_X509_REQ(csr, &der)) <= 0 ||
-	    acme_finalize_payload(der, (size_t)len, &payload, m,
-	    sizeof m) != 0) {
-		X509_REQ_free(csr);
-		OPENSSL_free(der);
-		acme_reply(op, CA_ERROR, "order ready", op->csr_pem ? m :
-		    "no CSR to finalize the order with", -1);
-		return;
-	}
+	ok = op->csr_pem != NULL && crypto_csr_from_pem(op->csr_pem,
+	    "the CSR", &csr, m, sizeof m) == 0 &&
+	    (len = i2d_X509_REQ(csr, &der)) > 0 &&
+	    acme_finalize_payload(der, (size_t)len, &payload, m, sizeof m) == 0;
 	X509_REQ_free(csr);
 	OPENSSL_free(der);
-	acme_post(op, op->order.finalize, payload, on_finalize);
+	if (ok)
+		acme_post(op, op->order.finalize, payload, on_finalize);
+	else
+		acme_reply(op, CA_ERROR, "order ready", op->csr_pem ? m :
+		    "no CSR to finalize the order with", -1);
 	free(payload);
 }
 
@@ -390,14 +337,9 @@ static void authz_next(struct acme_op *op);
 static void on_challenge(struct acme_op *op, int status,
     struct http_resp *resp, const char *msg)
 {
-	if (acme_transient(op, status, resp, msg, "cannot answer the "
-	    "challenge"))
+	if (acme_failed(op, status, resp, msg, "cannot answer the challenge",
+	    "the ACME server refused the challenge answer", CA_DENIED))
 		return;
-	if (resp->status != 200) {
-		refused(op, resp, "the ACME server refused the challenge "
-		    "answer", CA_DENIED);
-		return;
-	}
 	op->authz_i++;
 	authz_next(op);
 }
@@ -469,11 +411,12 @@ static void answer(struct acme_op *op, const struct acme_authz *az)
 /* The reason an authorization failed: its challenge's problem. */
 static void authz_denied(struct acme_op *op, const struct acme_authz *az)
 {
-	char buf[1100], detail[1400];
+	char buf[1100], detail[1400], text[64];
 	size_t i;
 
-	snprintf(buf, sizeof buf, "authorization %s",
+	snprintf(text, sizeof text, "authorization %s",
 	    acme_status_name(az->status));
+	snprintf(buf, sizeof buf, "%s", text);
 	for (i = 0; i < az->nchallenges; i++)
 		if (az->challenges[i].error) {
 			acme_problem_describe(az->challenges[i].error, buf,
@@ -482,9 +425,7 @@ static void authz_denied(struct acme_op *op, const struct acme_authz *az)
 		}
 	snprintf(detail, sizeof detail, "%s %s: %s", az->identifier.type,
 	    az->identifier.value, buf);
-	snprintf(buf, sizeof buf, "authorization %s",
-	    acme_status_name(az->status));
-	acme_reply(op, CA_DENIED, buf, detail, -1);
+	acme_reply(op, CA_DENIED, text, detail, -1);
 }
 
 static void on_authz(struct acme_op *op, int status, struct http_resp *resp,
@@ -493,13 +434,9 @@ static void on_authz(struct acme_op *op, int status, struct http_resp *resp,
 	struct acme_authz az;
 	char m[256];
 
-	if (acme_transient(op, status, resp, msg, "cannot read an "
-	    "authorization"))
+	if (acme_failed(op, status, resp, msg, "cannot read an "
+	    "authorization", "cannot read an authorization", CA_ERROR))
 		return;
-	if (resp->status != 200) {
-		refused(op, resp, "cannot read an authorization", CA_ERROR);
-		return;
-	}
 	if (acme_authz_parse(resp->body, resp->body_len, &az, m,
 	    sizeof m) != 0) {
 		acme_authz_release(&az);
@@ -509,7 +446,7 @@ static void on_authz(struct acme_op *op, int status, struct http_resp *resp,
 	if (az.status == ACME_PENDING)
 		op->authz_pending++;
 	snprintf(m, sizeof m, "authorization %s", acme_status_name(az.status));
-	acme_note(op, m);
+	note_status(op, m);
 	if (az.status == ACME_PENDING && !op->scan_invalid) {
 		answer(op, &az);
 	} else if (az.status == ACME_VALID || az.status == ACME_PENDING) {
@@ -544,14 +481,10 @@ static void authz_next(struct acme_op *op)
 
 /* ---- polling the order ---- */
 
-static void invalid_order(struct acme_op *op, int status,
-    struct http_resp *resp, const char *msg)
+static void invalid_order(struct acme_op *op)
 {
 	char buf[1100];
 
-	(void)status;
-	(void)resp;
-	(void)msg;
 	if (op->order.error) {
 		acme_problem_describe(op->order.error, buf, sizeof buf);
 		acme_reply(op, CA_DENIED, "order invalid", buf, -1);
@@ -562,28 +495,21 @@ static void invalid_order(struct acme_op *op, int status,
 	authz_next(op);
 }
 
-static void pending_processing(struct acme_op *op, int status,
-    struct http_resp *resp, const char *msg)
+static void pending_processing(struct acme_op *op)
 {
-	(void)status;
-	(void)resp;
-	(void)msg;
 	wait_or_reply(op, "order processing", NULL, op->retry_after);
 }
 
 static void on_order(struct acme_op *op, int status, struct http_resp *resp,
     const char *msg)
 {
-	if (acme_transient(op, status, resp, msg, "cannot read the order"))
+	if (acme_failed(op, status, resp, msg, "cannot read the order",
+	    "cannot read the order", CA_DENIED))
 		return;
-	if (resp->status != 200) {
-		refused(op, resp, "cannot read the order", CA_DENIED);
-		return;
-	}
 	acme_order_release(&op->order);
 	if (!read_order(op, resp, &op->order, true))
 		return;
-	op->retry_after = retry_of(resp);
+	op->retry_after = acme_retry_of(resp);
 	switch (op->order.status) {
 	case ACME_PENDING:
 		op->authz_i = 0;
@@ -597,11 +523,8 @@ static void on_order(struct acme_op *op, int status, struct http_resp *resp,
 		clean_then(op, pending_processing);
 		return;
 	case ACME_VALID:
-		if (op->order.certificate == NULL) {
-			malformed(op, "a valid order without a certificate URL");
-			return;
-		}
-		clean_then(op, after_clean_download);
+		/* acme_order_parse saw to its certificate URL. */
+		clean_then(op, download_next);
 		return;
 	default:
 		clean_then(op, invalid_order);

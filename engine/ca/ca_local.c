@@ -10,10 +10,13 @@
 #include "engine/base/crypto.h"
 #include "engine/base/dn.h"
 #include "engine/base/err.h"
+#include "engine/base/fsio.h"
+#include "engine/base/path.h"
 #include "engine/base/str.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,12 +184,34 @@ static int add_conf_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
 	return ok;
 }
 
-/* Sets notBefore to now - CA_BACKDATE and notAfter to now + days. */
-static int set_validity(X509 *x, time_t now, int days)
+/*
+ * Fills in what every certificate made here has: version 3, a random
+ * serial, subject and issuer (issuer NULL: self-signed), validity from
+ * now - CA_BACKDATE to now + days, key, basic constraints, key usage and
+ * key identifiers. Returns 1 or 0.
+ */
+static int cert_fill(X509 *x, X509 *issuer, X509_NAME *subject,
+    EVP_PKEY *key, time_t now, int days, const char *basic,
+    const char *usage)
 {
-	return X509_time_adj_ex(X509_getm_notBefore(x), 0, -CA_BACKDATE,
-	    &now) != NULL &&
-	    X509_time_adj_ex(X509_getm_notAfter(x), days, 0, &now) != NULL;
+	X509V3_CTX ctx;
+
+	if (!X509_set_version(x, 2) || !set_random_serial(x) ||
+	    !X509_set_subject_name(x, subject) ||
+	    !X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) :
+	    subject) ||
+	    X509_time_adj_ex(X509_getm_notBefore(x), 0, -CA_BACKDATE,
+	    &now) == NULL ||
+	    X509_time_adj_ex(X509_getm_notAfter(x), days, 0, &now) == NULL ||
+	    !X509_set_pubkey(x, key))
+		return 0;
+	X509V3_set_ctx(&ctx, issuer ? issuer : x, x, NULL, NULL, 0);
+	/* SKI before AKI: a self-signed AKI is taken from its own SKI. */
+	return add_conf_ext(x, &ctx, NID_basic_constraints, basic) &&
+	    add_conf_ext(x, &ctx, NID_key_usage, usage) &&
+	    add_conf_ext(x, &ctx, NID_subject_key_identifier, "hash") &&
+	    add_conf_ext(x, &ctx, NID_authority_key_identifier,
+	    "keyid:always");
 }
 
 /*
@@ -199,7 +224,6 @@ static int make_ca_cert(EVP_PKEY *key, const char *cn, const char *org,
     X509 **out, char *msg, size_t msgsz)
 {
 	X509_NAME *name = NULL;
-	X509V3_CTX ctx;
 	X509 *x;
 	int rc = CF_ECRYPTO;
 
@@ -214,21 +238,9 @@ static int make_ca_cert(EVP_PKEY *key, const char *cn, const char *org,
 		rc = CF_EINVAL;
 		goto fail;
 	}
-	if (!X509_set_version(x, 2) || !set_random_serial(x) ||
-	    !X509_set_subject_name(x, name) ||
-	    !X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) :
-	    name) ||
-	    !set_validity(x, now, days) || !X509_set_pubkey(x, key))
-		goto fail;
-	X509V3_set_ctx(&ctx, issuer ? issuer : x, x, NULL, NULL, 0);
-	/* SKI before AKI: a self-signed AKI is taken from its own SKI. */
-	if (!add_conf_ext(x, &ctx, NID_basic_constraints, pathlen >= 0 ?
-	    "critical,CA:TRUE,pathlen:0" : "critical,CA:TRUE") ||
-	    !add_conf_ext(x, &ctx, NID_key_usage,
-	    "critical,keyCertSign,cRLSign") ||
-	    !add_conf_ext(x, &ctx, NID_subject_key_identifier, "hash") ||
-	    !add_conf_ext(x, &ctx, NID_authority_key_identifier,
-	    "keyid:always"))
+	if (!cert_fill(x, issuer, name, key, now, days, pathlen >= 0 ?
+	    "critical,CA:TRUE,pathlen:0" : "critical,CA:TRUE",
+	    "critical,keyCertSign,cRLSign"))
 		goto fail;
 	if (issuer_key == NULL)
 		issuer_key = key;
@@ -258,10 +270,8 @@ static void undo_run(struct undo *u, bool remove)
 {
 	size_t i;
 
-	for (i = u->nfiles; i > 0; i--) {
-		if (remove)
-			unlink(u->files[i - 1]);
-	}
+	for (i = u->nfiles; remove && i > 0; i--)
+		unlink(u->files[i - 1]);
 	for (i = u->ndirs; i > 0; i--) {
 		if (remove)
 			rmdir(u->dirs[i - 1]);
@@ -269,23 +279,6 @@ static void undo_run(struct undo *u, bool remove)
 	}
 	free(u->dirs);
 	memset(u, 0, sizeof(*u));
-}
-
-/* Returns a malloc'd copy of path's directory part, or NULL. */
-static char *dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *d;
-
-	if (slash == NULL)
-		return strdup(".");
-	if (slash == path)
-		return strdup("/");
-	if ((d = malloc((size_t)(slash - path) + 1)) == NULL)
-		return NULL;
-	memcpy(d, path, (size_t)(slash - path));
-	d[slash - path] = '\0';
-	return d;
 }
 
 /* Creates dir and its missing parents with mode, recording each in u. */
@@ -339,91 +332,43 @@ static int mkdir_parents(const char *dir, mode_t mode, struct undo *u,
 	return rc;
 }
 
-static int fsync_dir(const char *path)
-{
-	char *d = dir_of(path);
-	int fd, rc = -1;
-
-	if (d == NULL)
-		return -1;
-	fd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(d);
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 /*
- * Writes data to a new file at path with mode. The data goes to a
- * temporary name in the same directory, opened O_EXCL|O_NOFOLLOW with mode
- * 0600 (so a key is never readable by others, whatever the umask), then
- * fchmod'ed, fsync'ed and hard-linked to path: link(2), unlike rename(2),
- * fails rather than replace a file that appeared meanwhile.
+ * Writes data to a new file at path with mode: first to a temporary name
+ * in the same directory (fsio_write_new_at: exactly mode from the first
+ * byte, so a key is never readable by others, whatever the umask), then
+ * hard-linked to path: link(2), unlike rename(2), fails rather than
+ * replace a file that appeared meanwhile.
  */
 static int write_new_file(const char *path, const char *data, size_t len,
     mode_t mode, char *msg, size_t msgsz)
 {
-	unsigned char rnd[8];
-	char *tmp;
-	size_t off = 0, tlen = strlen(path) + 32, i, k;
-	ssize_t w;
-	int fd = -1, rc, err;
+	char *tmp, *dir = NULL;
+	int rc = 0, err;
 
-	if ((tmp = malloc(tlen)) == NULL)
+	tmp = cf_asprintf("%s.tmp.%016" PRIx64, path, fsio_random64());
+	if (tmp == NULL)
 		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-		free(tmp);
-		return crypto_ossl_error(msg, msgsz, CF_ECRYPTO, "no randomness");
-	}
-	i = (size_t)snprintf(tmp, tlen, "%s.tmp.", path);
-	for (k = 0; k < sizeof(rnd) && i + 2 < tlen; k++, i += 2)
-		snprintf(tmp + i, tlen - i, "%02x", rnd[k]);
-	fd = open(tmp, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC,
-	    0600);
-	if (fd < 0) {
-		rc = cf_error(msg, msgsz, CF_EIO, "cannot create '%s': %s",
-		    path, strerror(errno));
-		free(tmp);
-		return rc;
-	}
-	if (fchmod(fd, mode) != 0)
-		goto fail;
-	while (off < len) {
-		w = write(fd, data + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			goto fail;
-		off += (size_t)w;
-	}
-	if (fsync(fd) != 0)
-		goto fail;
-	if (close(fd) != 0) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	if (link(tmp, path) != 0)
-		goto fail;
-	unlink(tmp);
-	free(tmp);
-	if (fsync_dir(path) != 0) {
+	if (fsio_write_new_at(AT_FDCWD, tmp, data, len, mode) != 0) {
 		err = errno;
-		unlink(path);
-		return cf_error(msg, msgsz, CF_EIO, "cannot write '%s': %s",
+		free(tmp);
+		return cf_error(msg, msgsz, CF_EIO, "cannot create '%s': %s",
 		    path, strerror(err));
 	}
-	return 0;
-fail:
-	err = errno;
-	if (fd >= 0)
-		close(fd);
+	if (link(tmp, path) != 0) {
+		err = errno;
+		rc = cf_error(msg, msgsz, err == EEXIST ? CF_EEXIST : CF_EIO,
+		    "cannot write '%s': %s", path, strerror(err));
+	} else if ((dir = path_dirname(path)) == NULL ||
+	    fsio_sync_dir(dir) != 0) {
+		err = dir ? errno : ENOMEM;
+		unlink(path);
+		rc = cf_error(msg, msgsz, CF_EIO, "cannot write '%s': %s", path,
+		    strerror(err));
+	}
 	unlink(tmp);
 	free(tmp);
-	return cf_error(msg, msgsz, err == EEXIST ? CF_EEXIST : CF_EIO,
-	    "cannot write '%s': %s", path, strerror(err));
+	free(dir);
+	return rc;
 }
 
 /* True when fleet_name can stand in a CA's CN and O. */
@@ -510,7 +455,7 @@ int ca_local_create(const char *fleet_name, const char *root_cert,
 
 			if (is_key[i] != (j == 0))
 				continue;
-			if ((d = dir_of(paths[i])) == NULL) {
+			if ((d = path_dirname(paths[i])) == NULL) {
 				rc = cf_error(msg, msgsz, CF_ENOMEM,
 				    "out of memory");
 				goto done;
@@ -547,62 +492,6 @@ done:
 
 /* ---- loading ---- */
 
-/*
- * Reads a regular file of at most CA_FILE_MAX bytes into a malloc'd
- * NUL-terminated string; *len is its length without the NUL.
- */
-static int read_file(const char *path, char **out, size_t *len, char *msg,
-    size_t msgsz)
-{
-	struct stat st;
-	size_t off = 0;
-	ssize_t r;
-	char *buf;
-	int fd, err;
-
-	*out = NULL;
-	*len = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return cf_error(msg, msgsz, errno == ENOENT ? CF_ENOENT :
-		    CF_EIO, "cannot read '%s': %s", path, strerror(errno));
-	if (fstat(fd, &st) != 0) {
-		err = errno;
-		close(fd);
-		return cf_error(msg, msgsz, CF_EIO, "cannot read '%s': %s",
-		    path, strerror(err));
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size > CA_FILE_MAX) {
-		close(fd);
-		return cf_error(msg, msgsz, CF_EIO, "cannot read '%s': %s",
-		    path, !S_ISREG(st.st_mode) ? "not a regular file" :
-		    "file too large");
-	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		close(fd);
-		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
-	}
-	while (off < (size_t)st.st_size) {
-		r = read(fd, buf + off, (size_t)st.st_size - off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			err = errno;
-			close(fd);
-			crypto_secret_free(buf, (size_t)st.st_size + 1);
-			return cf_error(msg, msgsz, CF_EIO, "cannot read "
-			    "'%s': %s", path, strerror(err));
-		}
-		if (r == 0)
-			break;
-		off += (size_t)r;
-	}
-	close(fd);
-	buf[off] = '\0';
-	*out = buf;
-	*len = off;
-	return 0;
-}
-
 /* Reads the first certificate in path into *out. */
 static int load_cert(const char *path, X509 **out, char *msg, size_t msgsz)
 {
@@ -612,7 +501,8 @@ static int load_cert(const char *path, X509 **out, char *msg, size_t msgsz)
 	int rc;
 
 	*out = NULL;
-	if ((rc = read_file(path, &pem, &len, msg, msgsz)) != 0)
+	if ((rc = fsio_read_file(path, CA_FILE_MAX, &pem, &len, msg,
+	    msgsz)) != 0)
 		return rc;
 	rc = crypto_certs_from_pem(pem, path, &sk, msg, msgsz);
 	free(pem);
@@ -635,7 +525,8 @@ int ca_local_load(struct ca_local *ca, const char *root_cert,
 	if ((rc = load_cert(root_cert, &ca->root, msg, msgsz)) != 0 ||
 	    (rc = load_cert(issuing_cert, &ca->issuing, msg, msgsz)) != 0)
 		goto fail;
-	if ((rc = read_file(issuing_key, &pem, &len, msg, msgsz)) != 0)
+	if ((rc = fsio_read_file(issuing_key, CA_FILE_MAX, &pem, &len, msg,
+	    msgsz)) != 0)
 		goto fail;
 	rc = crypto_key_from_pem(pem, issuing_key, &ca->issuing_key, msg,
 	    msgsz);
@@ -676,35 +567,6 @@ void ca_local_release(struct ca_local *ca)
 
 /* ---- signing ---- */
 
-/* Describes pub like key_spec_describe ("ec P-256", "rsa 2048"). */
-static const char *describe_pkey(EVP_PKEY *pub, char *buf, size_t bufsz)
-{
-	char group[48];
-
-	switch (EVP_PKEY_get_base_id(pub)) {
-	case EVP_PKEY_RSA:
-		snprintf(buf, bufsz, "rsa %d", EVP_PKEY_get_bits(pub));
-		break;
-	case EVP_PKEY_ED25519:
-		snprintf(buf, bufsz, "ed25519");
-		break;
-	case EVP_PKEY_EC:
-		if (!EVP_PKEY_get_utf8_string_param(pub,
-		    OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), NULL))
-			snprintf(group, sizeof(group), "unknown curve");
-		snprintf(buf, bufsz, "ec %s",
-		    strcmp(group, "prime256v1") == 0 ? "P-256" :
-		    strcmp(group, "secp384r1") == 0 ? "P-384" : group);
-		break;
-	default:
-		snprintf(buf, bufsz, "%s", EVP_PKEY_get0_type_name(pub) ?
-		    EVP_PKEY_get0_type_name(pub) : "unknown key type");
-		break;
-	}
-	ERR_clear_error();
-	return buf;
-}
-
 /* Builds the EKU extension value for flags; NULL when out of memory. */
 static EXTENDED_KEY_USAGE *eku_build(unsigned flags)
 {
@@ -743,7 +605,6 @@ int ca_local_sign(struct ca_local *ca, X509_REQ *csr,
 	GENERAL_NAMES *gens = NULL;
 	X509_NAME *name = NULL;
 	EVP_PKEY *pub;
-	X509V3_CTX ctx;
 	time_t ca_end;
 	X509 *x = NULL;
 	int rc, crit;
@@ -761,7 +622,7 @@ int ca_local_sign(struct ca_local *ca, X509_REQ *csr,
 		    "not verify: no proof of possession of its key");
 	}
 	key_spec_describe(&rs->key, want, sizeof(want));
-	describe_pkey(pub, have, sizeof(have));
+	crypto_key_describe(pub, have, sizeof(have));
 	if (strcmp(want, have) != 0)
 		return cf_error(msg, msgsz, CF_EDENIED, "CSR key '%s' does not "
 		    "match the template's '%s'", have, want);
@@ -787,22 +648,11 @@ int ca_local_sign(struct ca_local *ca, X509_REQ *csr,
 		goto done;
 	}
 	rc = CF_ECRYPTO;
-	if ((x = X509_new()) == NULL || !X509_set_version(x, 2) ||
-	    !set_random_serial(x) ||
-	    !X509_set_issuer_name(x, X509_get_subject_name(ca->issuing)) ||
-	    !X509_set_subject_name(x, name) ||
-	    !set_validity(x, now, rs->days) || !X509_set_pubkey(x, pub))
-		goto fail;
-	X509V3_set_ctx(&ctx, ca->issuing, x, NULL, NULL, 0);
-	if (!add_conf_ext(x, &ctx, NID_basic_constraints,
-	    "critical,CA:FALSE") ||
-	    !add_conf_ext(x, &ctx, NID_key_usage,
+	if ((x = X509_new()) == NULL || !cert_fill(x, ca->issuing, name, pub,
+	    now, rs->days, "critical,CA:FALSE",
 	    EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA ?
 	    "critical,digitalSignature,keyEncipherment" :
-	    "critical,digitalSignature") ||
-	    !add_conf_ext(x, &ctx, NID_subject_key_identifier, "hash") ||
-	    !add_conf_ext(x, &ctx, NID_authority_key_identifier,
-	    "keyid:always"))
+	    "critical,digitalSignature"))
 		goto fail;
 	/* RFC 5280 4.2.1.6: the SAN is critical when the subject is empty. */
 	if (gens != NULL && X509_add1_ext_i2d(x, NID_subject_alt_name, gens,
@@ -826,27 +676,6 @@ done:
 	X509_NAME_free(name);
 	X509_free(x);
 	return rc;
-}
-
-int ca_local_chain(const struct ca_local *ca, STACK_OF(X509) **out)
-{
-	STACK_OF(X509) *sk = sk_X509_new_null();
-
-	*out = NULL;
-	if (sk == NULL)
-		return CF_ENOMEM;
-	if (!sk_X509_push(sk, ca->issuing)) {
-		sk_X509_free(sk);
-		return CF_ENOMEM;
-	}
-	X509_up_ref(ca->issuing);
-	if (!sk_X509_push(sk, ca->root)) {
-		sk_X509_pop_free(sk, X509_free);
-		return CF_ENOMEM;
-	}
-	X509_up_ref(ca->root);
-	*out = sk;
-	return 0;
 }
 
 int ca_local_chain_pem(const struct ca_local *ca, char **out, char *msg,

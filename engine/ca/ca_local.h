@@ -90,15 +90,8 @@ int ca_local_sign(struct ca_local *ca, X509_REQ *csr,
     size_t msgsz);
 
 /*
- * Returns the chain above a leaf, issuing CA first, then the root: a new
- * stack of up-referenced certificates in *out the caller frees with
- * sk_X509_pop_free(s, X509_free). 0 or CF_ENOMEM.
- */
-int ca_local_chain(const struct ca_local *ca, STACK_OF(X509) **out);
-
-/*
- * The same chain as PEM (issuing, then root) in a malloc'd string *out the
- * caller frees. 0 or a CF_E* code with msg.
+ * The chain above a leaf as PEM, issuing CA first, then the root, in a
+ * malloc'd string *out the caller frees. 0 or a CF_E* code with msg.
  */
 int ca_local_chain_pem(const struct ca_local *ca, char **out, char *msg,
     size_t msgsz);

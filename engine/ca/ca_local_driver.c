@@ -10,9 +10,10 @@
 #include "engine/base/container_of.h"
 #include "engine/base/crypto.h"
 #include "engine/base/err.h"
+#include "engine/base/fsio.h"
 #include "engine/base/str.h"
 
-#include <openssl/rand.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,16 +112,6 @@ static void answer_run(uv_work_t *req)
 	(void)req;
 }
 
-static char *new_ref(void)
-{
-	unsigned char b[8];
-
-	if (RAND_bytes(b, sizeof b) != 1)
-		return NULL;
-	return cf_asprintf("local-%02x%02x%02x%02x%02x%02x%02x%02x", b[0],
-	    b[1], b[2], b[3], b[4], b[5], b[6], b[7]);
-}
-
 static int queue(struct local_ca *lc, const struct ca_request *req,
     bool poll, ca_reply_cb cb, void *arg)
 {
@@ -136,7 +127,8 @@ static int queue(struct local_ca *lc, const struct ca_request *req,
 	w->arg = arg;
 	req_spec_init(&w->spec);
 	w->csr_pem = strdup(req->csr_pem);
-	w->ref = poll && req->ref ? strdup(req->ref) : new_ref();
+	w->ref = poll && req->ref ? strdup(req->ref) :
+	    cf_asprintf("local-%016" PRIx64, fsio_random64());
 	if (w->csr_pem == NULL || w->ref == NULL ||
 	    req_spec_copy(&w->spec, req->spec) != 0) {
 		work_free(w);

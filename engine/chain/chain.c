@@ -8,7 +8,9 @@
  * cert_store_load_path.
  */
 #include "engine/chain/chain.h"
+#include "engine/base/crypto.h"
 #include "engine/base/err.h"
+#include "engine/base/fsio.h"
 #include "engine/base/reqspec.h"
 #include "engine/base/str.h"
 
@@ -82,20 +84,27 @@ static int is_blank(const char *data, size_t len)
 	return 1;
 }
 
-/* A lone DER certificate filling all of data, or NULL. */
-static X509 *der_cert(const char *data, size_t len)
+/* The certificate (with its trust settings when aux) that fills all of
+ * der, or NULL. */
+static X509 *whole_cert(const unsigned char *der, long len, int aux)
 {
-	const unsigned char *p = (const unsigned char *)data;
-	X509 *x;
+	const unsigned char *p = der;
+	X509 *x = aux ? d2i_X509_AUX(NULL, &p, len) : d2i_X509(NULL, &p, len);
 
-	if (len < 2 || (unsigned char)data[0] != 0x30)
-		return NULL;
-	x = d2i_X509(NULL, &p, (long)len);
-	if (x != NULL && p != (const unsigned char *)data + len) {
+	if (x != NULL && p != der + len) {
 		X509_free(x);
 		x = NULL;
 	}
 	return x;
+}
+
+/* Adds x and lets go of the caller's reference. */
+static int add_own(struct cert_store *s, X509 *x, char *msg, size_t msgsz)
+{
+	int rc = cert_store_add_cert(s, x);
+
+	X509_free(x);
+	return rc != 0 ? cf_error(msg, msgsz, rc, "out of memory") : 0;
 }
 
 int cert_store_add_pem(struct cert_store *s, const char *data, size_t len,
@@ -114,7 +123,6 @@ int cert_store_add_pem(struct cert_store *s, const char *data, size_t len,
 	for (;;) {
 		char *name = NULL, *hdr = NULL;
 		unsigned char *der = NULL;
-		const unsigned char *p;
 		long dlen = 0;
 		int aux, cert;
 		unsigned long e;
@@ -132,16 +140,7 @@ int cert_store_add_pem(struct cert_store *s, const char *data, size_t len,
 		aux = strcmp(name, PEM_STRING_X509_TRUSTED) == 0;
 		cert = aux || strcmp(name, PEM_STRING_X509) == 0 ||
 		    strcmp(name, PEM_STRING_X509_OLD) == 0;
-		x = NULL;
-		if (cert) {
-			p = der;
-			x = aux ? d2i_X509_AUX(NULL, &p, dlen) :
-			    d2i_X509(NULL, &p, dlen);
-			if (x != NULL && p != der + dlen) {
-				X509_free(x);
-				x = NULL;
-			}
-		}
+		x = cert ? whole_cert(der, dlen, aux) : NULL;
 		/* Wipe what is not a certificate: it may be a key. */
 		OPENSSL_free(name);
 		OPENSSL_free(hdr);
@@ -154,25 +153,20 @@ int cert_store_add_pem(struct cert_store *s, const char *data, size_t len,
 			    nblocks, source);
 			break;
 		}
-		rc = cert_store_add_cert(s, x);
-		X509_free(x);
-		if (rc != 0) {
-			cf_error(msg, msgsz, rc, "out of memory");
+		if ((rc = add_own(s, x, msg, msgsz)) != 0)
 			break;
-		}
 	}
 	BIO_free(b);
+	/* No PEM block at all: a lone DER certificate filling all of data. */
 	if (rc == 0 && nblocks == 0 && !is_blank(data, len)) {
-		if ((x = der_cert(data, len)) == NULL) {
+		if (len < 2 || (unsigned char)data[0] != 0x30 ||
+		    (x = whole_cert((const unsigned char *)data, (long)len,
+		    0)) == NULL)
 			rc = cf_error(msg, msgsz, CF_EINVAL,
 			    "no certificate in '%s': neither PEM nor DER",
 			    source);
-		} else {
-			rc = cert_store_add_cert(s, x);
-			X509_free(x);
-			if (rc != 0)
-				cf_error(msg, msgsz, rc, "out of memory");
-		}
+		else
+			rc = add_own(s, x, msg, msgsz);
 	}
 	ERR_pop_to_mark();
 	return rc;
@@ -194,101 +188,56 @@ static int load_file(struct cert_store *s, const char *path, char *msg,
     size_t msgsz)
 {
 	struct stat st;
-	char *buf;
-	size_t have = 0;
-	ssize_t n;
+	char *buf = NULL;
+	size_t len;
 	int fd, rc;
 
 	/* O_NONBLOCK: a FIFO swapped in after the stat must not hang us. */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return io_error(msg, msgsz, CF_EIO, path, errno);
-	if (fstat(fd, &st) != 0) {
+	if (fstat(fd, &st) != 0)
 		rc = io_error(msg, msgsz, CF_EIO, path, errno);
-		close(fd);
-		return rc;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size > STORE_FILE_MAX) {
-		close(fd);
-		return cf_error(msg, msgsz, CF_EINVAL, "cannot read '%s': %s",
-		    path, S_ISREG(st.st_mode) ? "larger than 64 MiB" :
-		    "not a regular file");
-	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		close(fd);
-		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
-	}
-	while (have < (size_t)st.st_size) {
-		n = read(fd, buf + have, (size_t)st.st_size - have);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = io_error(msg, msgsz, CF_EIO, path, errno);
-			close(fd);
-			free(buf);
-			return rc;
-		}
-		if (n == 0)
-			break;
-		have += (size_t)n;
-	}
+	else if (!S_ISREG(st.st_mode))
+		rc = cf_error(msg, msgsz, CF_EINVAL, "cannot read '%s': not a "
+		    "regular file", path);
+	else if ((rc = fsio_read_fd(fd, STORE_FILE_MAX, &buf, &len)) == 0)
+		rc = cert_store_add_pem(s, buf, len, path, msg, msgsz);
+	else if (rc == CF_EIO)
+		rc = io_error(msg, msgsz, CF_EIO, path, errno);
+	else if (rc == CF_ENOMEM)
+		rc = cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
+	else
+		rc = cf_error(msg, msgsz, CF_EINVAL, "cannot read '%s': larger "
+		    "than 64 MiB", path);
 	close(fd);
-	rc = cert_store_add_pem(s, buf, have, path, msg, msgsz);
 	free(buf);
 	return rc;
 }
 
-static int cmp_names(const void *a, const void *b)
+static int not_hidden(const struct dirent *de)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return de->d_name[0] != '.';
 }
 
 static int load_dir(struct cert_store *s, const char *dir, char *msg,
     size_t msgsz)
 {
-	DIR *d;
-	struct dirent *de;
+	struct dirent **names;
 	struct stat st;
-	char **names = NULL, **grown, *path;
-	size_t n = 0, cap = 0, i;
-	int rc = 0;
+	char *path;
+	int n, i, rc = 0;
 
-	if ((d = opendir(dir)) == NULL)
-		return io_error(msg, msgsz, CF_EIO, dir, errno);
-	while (rc == 0) {
-		errno = 0;
-		if ((de = readdir(d)) == NULL) {
-			if (errno != 0)
-				rc = io_error(msg, msgsz, CF_EIO, dir, errno);
-			break;
-		}
-		if (de->d_name[0] == '.')
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 32;
-			grown = realloc(names, cap * sizeof(*names));
-			if (grown == NULL) {
-				rc = cf_error(msg, msgsz, CF_ENOMEM,
-				    "out of memory");
-				break;
-			}
-			names = grown;
-		}
-		if ((names[n] = strdup(de->d_name)) == NULL)
-			rc = cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
-		else
-			n++;
-	}
-	closedir(d);
-	if (n > 0)
-		qsort(names, n, sizeof(*names), cmp_names);
+	/* alphasort is strcmp order: certfleet keeps the C locale. */
+	if ((n = scandir(dir, &names, not_hidden, alphasort)) < 0)
+		return errno == ENOMEM ? cf_error(msg, msgsz, CF_ENOMEM,
+		    "out of memory") : io_error(msg, msgsz, CF_EIO, dir, errno);
 	for (i = 0; i < n && rc == 0; i++) {
-		if ((path = cf_asprintf("%s/%s", dir, names[i])) == NULL) {
-			rc = cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
-			break;
-		}
+		path = cf_asprintf("%s/%s", dir, names[i]->d_name);
 		/* stat follows symlinks; dangling ones and dirs are skipped. */
-		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+		if (path == NULL)
+			rc = cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
+		else if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
 			rc = load_file(s, path, msg, msgsz);
 		free(path);
 	}
@@ -320,17 +269,13 @@ int cert_store_load_path(struct cert_store *s, const char *path, char *msg,
 
 const char *chain_status_name(enum chain_status st)
 {
-	switch (st) {
-	case CHAIN_OK:
-		return "ok";
-	case CHAIN_MISSING_CA:
-		return "missing_ca";
-	case CHAIN_INVALID:
-		return "invalid";
-	case CHAIN_UNKNOWN:
-		break;
-	}
-	return "unknown";
+	static const char *const names[] = {
+		[CHAIN_OK] = "ok", [CHAIN_MISSING_CA] = "missing_ca",
+		[CHAIN_INVALID] = "invalid", [CHAIN_UNKNOWN] = "unknown",
+	};
+
+	return (unsigned)st < sizeof names / sizeof names[0] ? names[st] :
+	    "unknown";
 }
 
 const char *chain_kind_name(enum chain_kind kind)
@@ -447,22 +392,6 @@ static int time_state(X509 *x, time_t now)
 	return 0;
 }
 
-static int sha1_hex(X509 *x, char out[41])
-{
-	static const char hex[] = "0123456789ABCDEF";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0, i;
-
-	if (!X509_digest(x, EVP_sha1(), md, &n) || n != 20)
-		return CF_ECRYPTO;
-	for (i = 0; i < n; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[40] = '\0';
-	return 0;
-}
-
 static STACK_OF(X509) *certs_of(const struct cert_store *s)
 {
 	return s != NULL ? s->certs : NULL;
@@ -565,7 +494,7 @@ static int add_missing(struct chain_verdict *v, enum chain_kind kind,
 	memset(m, 0, sizeof(*m));
 	m->kind = kind;
 	m->why = why;
-	if (ca != NULL && sha1_hex(ca, m->sha1) != 0)
+	if (ca != NULL && crypto_thumbprint(ca, m->sha1) != 0)
 		return CF_ECRYPTO;
 	m->subject = name_str(subject);
 	m->reason = strdup(reason);
@@ -959,18 +888,14 @@ int chain_diagnose(X509 *leaf, STACK_OF(X509) *ca_chain,
 	return rc;
 }
 
-static int preflight(STACK_OF(X509) *ca_chain, const struct cert_store *roots,
-    const struct cert_store *intermediates, time_t now,
-    struct chain_verdict *out, char *msg, size_t msgsz)
+/* The verdict on a chain ca_chain of n CAs into out; or a CF_E* code. */
+static int preflight(STACK_OF(X509) *ca_chain, int n,
+    const struct cert_store *roots, const struct cert_store *intermediates,
+    time_t now, struct chain_verdict *out)
 {
-	X509 *top, *bad_by = NULL;
-	int i, n, rc, ok, bad_sig = 0;
+	X509 *top = sk_X509_value(ca_chain, n - 1), *bad_by = NULL;
+	int i, rc, ok, bad_sig = 0;
 
-	chain_verdict_release(out);
-	n = ca_chain ? sk_X509_num(ca_chain) : 0;
-	if (n == 0)
-		return cf_error(msg, msgsz, CF_EINVAL,
-		    "chain preflight: the CA sent no chain");
 	for (i = 0; i < n; i++) {
 		X509 *ca = sk_X509_value(ca_chain, i);
 
@@ -978,17 +903,13 @@ static int preflight(STACK_OF(X509) *ca_chain, const struct cert_store *roots,
 		    CHAIN_KIND_ROOT : CHAIN_KIND_INTERMEDIATE, roots,
 		    intermediates, now);
 		if (rc != 0)
-			return cf_error(msg, msgsz, rc, "chain preflight: %s",
-			    cf_strerror(rc));
+			return rc;
 	}
-	top = sk_X509_value(ca_chain, n - 1);
 	if (X509_self_signed(top, 0) != 1 &&
 	    find_issuer(certs_of(roots), top, now, &bad_sig, &bad_by, 1) == NULL &&
 	    (rc = add_missing(out, CHAIN_KIND_ROOT, CHAIN_WHY_ABSENT,
-	    X509_get_issuer_name(sk_X509_value(ca_chain, n - 1)), NULL,
-	    "absent")) != 0)
-		return cf_error(msg, msgsz, rc, "chain preflight: %s",
-		    cf_strerror(rc));
+	    X509_get_issuer_name(top), NULL, "absent")) != 0)
+		return rc;
 	/* A CA absent from both stores (or out of date) is missing whatever
 	 * the verifier says: verifying the issuing CA itself does not need
 	 * it in the intermediate store, but every leaf below it will. */
@@ -1000,8 +921,7 @@ static int preflight(STACK_OF(X509) *ca_chain, const struct cert_store *roots,
 	/* Only misplaced copies: the verifier decides, as for a leaf. */
 	if ((ok = verify(sk_X509_value(ca_chain, 0), roots, intermediates, 0,
 	    now, out)) < 0)
-		return cf_error(msg, msgsz, ok, "chain preflight: %s",
-		    cf_strerror(ok));
+		return ok;
 	if (ok) {
 		out->status = CHAIN_OK;
 		chain_verdict_set_detail(out, NULL);
@@ -1015,12 +935,19 @@ int chain_preflight(STACK_OF(X509) *ca_chain, const struct cert_store *roots,
     const struct cert_store *intermediates, time_t now,
     struct chain_verdict *out, char *msg, size_t msgsz)
 {
-	int rc;
+	int n = ca_chain ? sk_X509_num(ca_chain) : 0, rc;
 
+	chain_verdict_release(out);
+	if (n == 0)
+		return cf_error(msg, msgsz, CF_EINVAL,
+		    "chain preflight: the CA sent no chain");
 	ERR_set_mark();
-	rc = preflight(ca_chain, roots, intermediates, now, out, msg, msgsz);
+	rc = preflight(ca_chain, n, roots, intermediates, now, out);
 	ERR_pop_to_mark();
-	return rc;
+	if (rc != 0)
+		return cf_error(msg, msgsz, rc, "chain preflight: %s",
+		    cf_strerror(rc));
+	return 0;
 }
 
 /* Appends to buf like snprintf at its end; returns 0 or 1 when cut. */

@@ -304,14 +304,13 @@ int engine_run(uv_loop_t *loop, const struct engine_config *cfg,
 	}
 	first = (size_t)cfg->concurrency < cfg->ntargets ?
 	    (size_t)cfg->concurrency : cfg->ntargets;
-	uv_signal_init(loop, &e.sig[0]);
-	uv_signal_init(loop, &e.sig[1]);
-	e.sig[0].data = e.sig[1].data = &e;
-	uv_signal_start(&e.sig[0], on_signal, SIGINT);
-	uv_signal_start(&e.sig[1], on_signal, SIGTERM);
-	/* Not counted as work: the loop may end with them still open. */
-	uv_unref((uv_handle_t *)&e.sig[0]);
-	uv_unref((uv_handle_t *)&e.sig[1]);
+	for (i = 0; i < 2; i++) {
+		uv_signal_init(loop, &e.sig[i]);
+		e.sig[i].data = &e;
+		uv_signal_start(&e.sig[i], on_signal, i ? SIGTERM : SIGINT);
+		/* Not counted as work: the loop may end with them still open. */
+		uv_unref((uv_handle_t *)&e.sig[i]);
+	}
 	while (e.next < first)
 		start_next(&e);
 	if (cfg->ntargets == 0)

@@ -13,38 +13,40 @@
 
 #define DAY 86400
 
+/* The first of a[na] that b[nb] lacks (san_equal), or NULL. */
+static const char *first_lacking(char *const *a, size_t na, char *const *b,
+    size_t nb)
+{
+	size_t i, k;
+
+	for (i = 0; i < na; i++) {
+		for (k = 0; k < nb && !san_equal(a[i], b[k]); k++)
+			;
+		if (k == nb)
+			return a[i];
+	}
+	return NULL;
+}
+
 static bool sans_match(X509 *cert, const struct req_spec *spec,
     char *why, size_t whysz)
 {
 	char **have = NULL;
-	size_t n = 0, i, j;
-	bool ok = true;
+	const char *odd;
+	size_t n = 0;
 
 	if (crypto_cert_sans(cert, &have, &n) != 0) {
 		snprintf(why, whysz, "cannot read the certificate's SANs");
 		return false;
 	}
-	for (i = 0; ok && i < spec->nsan; i++) {
-		for (j = 0; j < n && !san_equal(spec->san[i], have[j]); j++)
-			;
-		if (j == n) {
-			snprintf(why, whysz, "the certificate lacks SAN '%s' "
-			    "of the template", spec->san[i]);
-			ok = false;
-		}
-	}
-	for (j = 0; ok && j < n; j++) {
-		for (i = 0; i < spec->nsan && !san_equal(spec->san[i], have[j]);
-		    i++)
-			;
-		if (i == spec->nsan) {
-			snprintf(why, whysz, "the certificate has SAN '%s', "
-			    "which the template no longer asks for", have[j]);
-			ok = false;
-		}
-	}
+	if ((odd = first_lacking(spec->san, spec->nsan, have, n)) != NULL)
+		snprintf(why, whysz, "the certificate lacks SAN '%s' of the "
+		    "template", odd);
+	else if ((odd = first_lacking(have, n, spec->san, spec->nsan)) != NULL)
+		snprintf(why, whysz, "the certificate has SAN '%s', which the "
+		    "template no longer asks for", odd);
 	crypto_strings_free(have, n);
-	return ok;
+	return odd == NULL;
 }
 
 int inspect_decide(const char *const current[USAGE_MAX], unsigned usages,

@@ -11,6 +11,7 @@
 #include "engine/job/job.h"
 #include "engine/base/err.h"
 #include "engine/base/fsio.h"
+#include "engine/journal/status_row.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -211,23 +212,6 @@ static void record_outcome(struct job *j, struct report_row *row)
 	if (rc != 0) {
 		row->status = REPORT_FAILED;
 		report_row_set(&row->error, msg);
-	}
-}
-
-/* How the report shows a job that ended in final state s. */
-static enum report_status outcome_of(enum job_state s)
-{
-	switch (s) {
-	case JOB_UP_TO_DATE: return REPORT_UP_TO_DATE;
-	case JOB_WOULD_ISSUE: return REPORT_WOULD_ISSUE;
-	case JOB_WOULD_DENY: return REPORT_WOULD_DENY;
-	case JOB_DENIED: return REPORT_DENIED;
-	case JOB_CHAIN_FAILED:
-	case JOB_HELD: return REPORT_ISSUED;
-	case JOB_ASSIGNED: return REPORT_ASSIGNED;
-	case JOB_ASSIGN_FAILED: return REPORT_ASSIGN_FAILED;
-	case JOB_READY: return REPORT_HELD;
-	default: return REPORT_FAILED;
 	}
 }
 
@@ -458,7 +442,7 @@ void job_step(struct job *j)
 		switch (j->phase) {
 		case JOB_ENTER:
 			if (job_state_final(j->state)) {
-				job_end(j, outcome_of(j->state));
+				job_end(j, status_row_of_state(j->state));
 				break;
 			}
 			j->phase = JOB_WORKING;

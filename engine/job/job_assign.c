@@ -12,6 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The assignment did not happen (why): the job goes to assign_failed. */
+static void not_assigned(struct job *j, const char *why)
+{
+	snprintf(j->error, sizeof j->error, "%s", why);
+	journal_strset(&j->rq.error, j->error);
+	assign_release(&j->assign);
+	j->assigned = false;
+	job_back(j);
+}
 
 static void on_assigned(struct assign *a, int status)
 {
@@ -20,11 +29,7 @@ static void on_assigned(struct assign *a, int status)
 	int u;
 
 	if (status != 0) {
-		snprintf(j->error, sizeof j->error, "%s", a->msg);
-		journal_strset(&j->rq.error, j->error);
-		assign_release(a);
-		j->assigned = false;
-		job_back(j);
+		not_assigned(j, a->msg);
 		return;
 	}
 	for (u = 0; u < USAGE_MAX; u++)
@@ -74,13 +79,8 @@ void job_assign_enter(struct job *j)
 	rc = assign_start(&j->assign, j->t, &in, on_assigned, msg, sizeof msg);
 	if (key != NULL)
 		crypto_secret_free(key, len);
-	if (rc != 0) {
-		assign_release(&j->assign);
-		snprintf(j->error, sizeof j->error, "%s", msg);
-		journal_strset(&j->rq.error, j->error);
-		j->assigned = false;
-		job_back(j);
-		return;
-	}
-	j->assign.data = j;
+	if (rc != 0)
+		not_assigned(j, msg);
+	else
+		j->assign.data = j;
 }

@@ -16,8 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 static void chain_decide(struct job *j);
+
+/* The server path of store which (0 roots, 1 intermediates). */
+static const char *store_path(const struct job *j, int which)
+{
+	return which ? j->tg->store->intermediates : j->tg->store->roots;
+}
 
 /* Fills store which (0 roots, 1 intermediates) from a store read. A store
  * that is a single file keeps its bytes, so an import can append to it. */
@@ -57,8 +62,7 @@ static void on_store(struct job *j, int which, int status,
 	if (status != 0)
 		job_read_failed(j, which, "%s", msg);
 	else
-		add_entries(j, which, which ? j->tg->store->intermediates :
-		    j->tg->store->roots, e, n);
+		add_entries(j, which, store_path(j, which), e, n);
 	chain_read_back(j);
 }
 
@@ -76,35 +80,29 @@ static void on_inters(void *arg, int status,
 
 static void read_stores(struct job *j)
 {
-	int rc;
+	static const transport_store_cb on_read[2] = { on_roots, on_inters };
+	static const char *const kind[2] = { "root", "intermediate" };
+	int which, rc;
 
 	/* Read afresh: after an import the stores have changed. */
 	cert_store_release(&j->roots);
 	cert_store_release(&j->inters);
-	cert_store_init(&j->roots);
-	cert_store_init(&j->inters);
 	j->read_failed = 0;
-	j->reads++;
-	rc = j->t->ops->read_store(j->t, j->tg->store->roots, JOB_FILE_MAX,
-	    on_roots, j);
-	if (rc != 0) {
-		/* The intermediates could not come first: not read. */
-		j->reads--;
-		job_read_failed(j, 0, "cannot read the root store of '%s': %s",
-		    j->tg->name, cf_strerror(rc));
-		chain_read_back(j);
-		return;
+	for (which = 0; which < 2; which++) {
+		j->reads++;
+		rc = j->t->ops->read_store(j->t, store_path(j, which),
+		    JOB_FILE_MAX, on_read[which], j);
+		if (rc != 0) {
+			/* The intermediates could not come first: not read. */
+			j->reads--;
+			job_read_failed(j, which, "cannot read the %s store of "
+			    "'%s': %s", kind[which], j->tg->name,
+			    cf_strerror(rc));
+			break;
+		}
 	}
-	j->reads++;
-	rc = j->t->ops->read_store(j->t, j->tg->store->intermediates,
-	    JOB_FILE_MAX, on_inters, j);
-	if (rc != 0) {
-		j->reads--;
-		job_read_failed(j, 1, "cannot read the intermediate store of "
-		    "'%s': %s", j->tg->name, cf_strerror(rc));
-	}
-	/* Callbacks never run from inside read_store: at least the root
-	 * store's answer is still to come. */
+	/* Callbacks never run from inside read_store: the decision waits
+	 * for the answers still to come, or goes on now when none is. */
 	chain_read_back(j);
 }
 
@@ -121,18 +119,9 @@ static unsigned ekus_needed(unsigned usages)
 
 static char *missing_json(const struct chain_verdict *v)
 {
-	json_t *a = json_array();
-	char *s;
-	size_t i;
+	json_t *a = report_missing_json(v);
+	char *s = a ? json_dumps(a, JSON_COMPACT) : NULL;
 
-	for (i = 0; a && i < v->nmissing; i++)
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s}",
-		    "kind", chain_kind_name(v->missing[i].kind),
-		    "subject", v->missing[i].subject ?
-		    v->missing[i].subject : "", "sha1", v->missing[i].sha1,
-		    "reason", v->missing[i].reason ?
-		    v->missing[i].reason : ""));
-	s = a ? json_dumps(a, JSON_COMPACT) : NULL;
 	json_decref(a);
 	return s;
 }
@@ -246,8 +235,7 @@ static void import_next(struct job *j)
 			continue;
 		}
 		which = m->kind == CHAIN_KIND_ROOT ? 0 : 1;
-		store = which ? j->tg->store->intermediates :
-		    j->tg->store->roots;
+		store = store_path(j, which);
 		if (crypto_cert_to_pem(ca, &pem, msg, sizeof msg) != 0) {
 			note(j, "'%s' not imported: %s", m->subject, msg);
 			continue;

@@ -70,22 +70,18 @@ static void on_current(void *arg, int status, const char *data, size_t len,
 /* Starts the read of usage u; false when it could not start (noted). */
 static bool read_usage(struct job *j, int u)
 {
-	struct read_ctx *rc;
-	char *path;
+	struct read_ctx *rc = malloc(sizeof(*rc));
 	int st;
 
-	if ((rc = malloc(sizeof(*rc))) == NULL ||
-	    (path = assign_cert_path(j->tg->store->certs,
-	    &j->tg->bindings[u], (enum usage)u)) == NULL) {
-		free(rc);
+	if (rc == NULL) {
 		job_read_failed(j, u, "out of memory");
 		return false;
 	}
 	rc->j = j;
 	rc->u = u;
 	j->reads++;
-	st = j->t->ops->read_file(j->t, path, JOB_FILE_MAX, on_current, rc);
-	free(path);
+	st = assign_read_current(j->t, j->tg->store->certs,
+	    &j->tg->bindings[u], (enum usage)u, JOB_FILE_MAX, on_current, rc);
 	if (st != 0) {
 		j->reads--;
 		free(rc);

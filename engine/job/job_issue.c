@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 /* Threadpool work: gets copies, hands results back to the after-callback.
  * The private key goes from memory to its 0600 file and nowhere else. */
 struct keygen_work {
@@ -163,48 +162,39 @@ static void remote_keygen_start(struct job *j)
 void job_keygen_enter(struct job *j)
 {
 	const struct engine_config *cfg = j->cfg;
-	struct keygen_work *kw = calloc(1, sizeof(*kw));
+	struct keygen_work *kw;
 	char msg[256], hash[65];
 
 	report_row_set(&j->row->ca_status, NULL);
-	if (kw == NULL) {
-		job_failed(j, false, "out of memory");
-		return;
-	}
-	kw->j = j;
-	req_spec_init(&kw->spec);
+	j->rq.run_id = cfg->run_id;
 	if (journal_strset(&j->rq.server, j->tg->name) != 0 ||
 	    journal_strset(&j->rq.state, job_state_name(JOB_KEYGEN)) != 0 ||
-	    req_spec_copy(&kw->spec, j->tg->spec) != 0) {
-		keygen_free(kw);
-		job_failed(j, false, "out of memory");
-		return;
-	}
-	j->rq.run_id = cfg->run_id;
-	if (job_request_hash(j, hash) != 0 ||
+	    job_request_hash(j, hash) != 0 ||
 	    journal_strset(&j->rq.request_hash, hash) != 0) {
-		keygen_free(kw);
 		job_failed(j, false, "out of memory");
 		return;
 	}
 	if (cfg->journal && journal_request_new(cfg->journal, &j->rq, msg,
 	    sizeof msg) != 0) {
-		keygen_free(kw);
 		job_failed(j, false, "cannot record a request for '%s' in the "
 		    "journal: %s", j->tg->name, msg);
 		return;
 	}
 	if (j->tg->keygen_remote) {
-		keygen_free(kw);
 		remote_keygen_start(j);
 		return;
 	}
-	if ((kw->key_path = job_local_key_path(j, j->rq.id)) == NULL) {
-		keygen_free(kw);
+	if ((kw = calloc(1, sizeof(*kw))) == NULL) {
 		job_failed(j, false, "out of memory");
 		return;
 	}
-	if (uv_queue_work(j->loop, &kw->work, keygen_run,
+	kw->j = j;
+	req_spec_init(&kw->spec);
+	if (req_spec_copy(&kw->spec, j->tg->spec) != 0 ||
+	    (kw->key_path = job_local_key_path(j, j->rq.id)) == NULL) {
+		keygen_free(kw);
+		job_failed(j, false, "out of memory");
+	} else if (uv_queue_work(j->loop, &kw->work, keygen_run,
 	    keygen_after) != 0) {
 		keygen_free(kw);
 		job_failed(j, false, "cannot queue key generation");

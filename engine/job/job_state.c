@@ -81,23 +81,14 @@ bool job_state_final(enum job_state s)
 	return (unsigned)s < JOB_STATE_MAX && states[s].next == 0;
 }
 
+/* The states of a request the CA has, or may have, or has answered with
+ * a certificate not assigned yet. */
+#define HOLDS (B(JOB_SUBMIT) | B(JOB_PENDING) | B(JOB_POLL) | \
+	B(JOB_ISSUED) | B(JOB_CHAIN_CHECK) | B(JOB_CHAIN_FAILED) | \
+	B(JOB_HELD) | B(JOB_READY) | B(JOB_ASSIGN) | B(JOB_VERIFY) | \
+	B(JOB_ASSIGN_FAILED) | B(JOB_VERIFY_FAILED))
+
 bool job_state_holds_request(enum job_state s)
 {
-	switch (s) {
-	case JOB_SUBMIT:
-	case JOB_PENDING:
-	case JOB_POLL:
-	case JOB_ISSUED:
-	case JOB_CHAIN_CHECK:
-	case JOB_CHAIN_FAILED:
-	case JOB_HELD:
-	case JOB_READY:
-	case JOB_ASSIGN:
-	case JOB_VERIFY:
-	case JOB_ASSIGN_FAILED:
-	case JOB_VERIFY_FAILED:
-		return true;
-	default:
-		return false;
-	}
+	return (unsigned)s < JOB_STATE_MAX && (HOLDS & B(s)) != 0;
 }

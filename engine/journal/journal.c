@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,31 @@ enum req_param {
 	"cert_pem, thumbprint, sha256, not_after, chain_status, " \
 	"chain_detail, missing_json, usages, approved, error, retry_at, " \
 	"attempts, created_at, updated_at, final, alt_chains, request_hash"
+
+/* The text columns of a requests row and where struct journal_request
+ * keeps each: binding, reading and freeing a request walk this table. */
+#define TEXT(param, field) { param, offsetof(struct journal_request, field) }
+static const struct {
+	int param;
+	size_t off;
+} req_text[] = {
+	TEXT(P_SERVER, server), TEXT(P_STATE, state),
+	TEXT(P_CA_STATUS, ca_status), TEXT(P_CA_REF, ca_ref),
+	TEXT(P_CSR_PEM, csr_pem), TEXT(P_KEY_PATH, key_path),
+	TEXT(P_CERT_PEM, cert_pem), TEXT(P_THUMBPRINT, thumbprint),
+	TEXT(P_SHA256, sha256), TEXT(P_CHAIN_STATUS, chain_status),
+	TEXT(P_CHAIN_DETAIL, chain_detail), TEXT(P_MISSING_JSON, missing_json),
+	TEXT(P_USAGES, usages), TEXT(P_ERROR, error),
+	TEXT(P_ALT_CHAINS, alt_chains), TEXT(P_REQUEST_HASH, request_hash),
+};
+#undef TEXT
+
+#define NTEXT (sizeof req_text / sizeof req_text[0])
+
+static char **req_field(const struct journal_request *rq, size_t i)
+{
+	return (char **)((const char *)rq + req_text[i].off);
+}
 
 static const char *const stmt_sql[STMT_MAX] = {
 	[STMT_BEGIN] = "BEGIN IMMEDIATE",
@@ -275,25 +301,45 @@ static int bind_opt(sqlite3_stmt *st, int i, int64_t v)
 }
 
 /*
- * Runs a statement that returns no row, resetting it either way. Returns
- * the SQLite code; j->db keeps the message until the next call.
+ * Binds the arguments to parameters 1, 2, ... of st, one letter of types
+ * each ('t' a string or NULL, 'o' an int64_t bound NULL when 0, 'i' an
+ * int64_t), then steps st once. Returns SQLITE_ROW with the row for the
+ * caller to read (and then done); else st is reset and the result is
+ * SQLITE_OK (it ran to its end: a write done, a query without a row) or
+ * the error code, whose message the connection keeps until its next
+ * call.
  */
-static int exec_stmt(sqlite3_stmt *st)
+static int run_stmt(sqlite3_stmt *st, const char *types, ...)
 {
-	int rc = sqlite3_step(st);
+	va_list ap;
+	int rc = SQLITE_OK, i;
 
+	va_start(ap, types);
+	for (i = 0; rc == SQLITE_OK && types[i] != '\0'; i++) {
+		if (types[i] == 't')
+			rc = bind_text(st, i + 1, va_arg(ap, const char *));
+		else if (types[i] == 'o')
+			rc = bind_opt(st, i + 1, va_arg(ap, int64_t));
+		else
+			rc = sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+	}
+	va_end(ap);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		return rc;
 	done(st);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 static int tx_begin(struct journal *j)
 {
-	return exec_stmt(j->stmt[STMT_BEGIN]);
+	return run_stmt(j->stmt[STMT_BEGIN], "");
 }
 
 static int tx_commit(struct journal *j)
 {
-	return exec_stmt(j->stmt[STMT_COMMIT]);
+	return run_stmt(j->stmt[STMT_COMMIT], "");
 }
 
 /*
@@ -303,42 +349,32 @@ static int tx_commit(struct journal *j)
 static void tx_rollback(struct journal *j)
 {
 	if (!sqlite3_get_autocommit(j->db))
-		exec_stmt(j->stmt[STMT_ROLLBACK]);
+		run_stmt(j->stmt[STMT_ROLLBACK], "");
 }
 
-/* Binds every column of rq to the shared request parameters. */
+/* Binds every column of rq to the shared request parameters; on failure
+ * st is reset. */
 static int bind_request(sqlite3_stmt *st, const struct journal_request *rq,
     int64_t id, int64_t created, int64_t updated)
 {
 	int rc = SQLITE_OK;
+	size_t i;
 
 #define B(call) do { if (rc == SQLITE_OK) rc = (call); } while (0)
+	for (i = 0; i < NTEXT; i++)
+		B(bind_text(st, req_text[i].param, *req_field(rq, i)));
 	B(bind_opt(st, P_ID, id));
-	B(bind_text(st, P_SERVER, rq->server));
 	B(bind_opt(st, P_RUN_ID, rq->run_id));
-	B(bind_text(st, P_STATE, rq->state));
-	B(bind_text(st, P_CA_STATUS, rq->ca_status));
-	B(bind_text(st, P_CA_REF, rq->ca_ref));
-	B(bind_text(st, P_CSR_PEM, rq->csr_pem));
-	B(bind_text(st, P_KEY_PATH, rq->key_path));
-	B(bind_text(st, P_CERT_PEM, rq->cert_pem));
-	B(bind_text(st, P_THUMBPRINT, rq->thumbprint));
-	B(bind_text(st, P_SHA256, rq->sha256));
 	B(bind_opt(st, P_NOT_AFTER, rq->not_after));
-	B(bind_text(st, P_CHAIN_STATUS, rq->chain_status));
-	B(bind_text(st, P_CHAIN_DETAIL, rq->chain_detail));
-	B(bind_text(st, P_MISSING_JSON, rq->missing_json));
-	B(bind_text(st, P_USAGES, rq->usages));
 	B(sqlite3_bind_int(st, P_APPROVED, rq->approved != 0));
-	B(bind_text(st, P_ERROR, rq->error));
 	B(bind_opt(st, P_RETRY_AT, rq->retry_at));
 	B(sqlite3_bind_int(st, P_ATTEMPTS, rq->attempts));
 	B(sqlite3_bind_int64(st, P_CREATED_AT, created));
 	B(sqlite3_bind_int64(st, P_UPDATED_AT, updated));
 	B(sqlite3_bind_int(st, P_FINAL, rq->final != 0));
-	B(bind_text(st, P_ALT_CHAINS, rq->alt_chains));
-	B(bind_text(st, P_REQUEST_HASH, rq->request_hash));
 #undef B
+	if (rc != SQLITE_OK)
+		done(st);
 	return rc;
 }
 
@@ -360,6 +396,7 @@ static int col_text(sqlite3_stmt *st, int i, char **out)
 /* Fills rq (initialized, empty) from the current row of REQ_COLUMNS. */
 static int read_request(sqlite3_stmt *st, struct journal_request *rq)
 {
+	size_t i;
 	int ok = 1;
 
 	rq->id = sqlite3_column_int64(st, P_ID - 1);
@@ -371,93 +408,51 @@ static int read_request(sqlite3_stmt *st, struct journal_request *rq)
 	rq->created_at = sqlite3_column_int64(st, P_CREATED_AT - 1);
 	rq->updated_at = sqlite3_column_int64(st, P_UPDATED_AT - 1);
 	rq->final = sqlite3_column_int(st, P_FINAL - 1) != 0;
-	ok = ok && col_text(st, P_SERVER - 1, &rq->server);
-	ok = ok && col_text(st, P_STATE - 1, &rq->state);
-	ok = ok && col_text(st, P_CA_STATUS - 1, &rq->ca_status);
-	ok = ok && col_text(st, P_CA_REF - 1, &rq->ca_ref);
-	ok = ok && col_text(st, P_CSR_PEM - 1, &rq->csr_pem);
-	ok = ok && col_text(st, P_KEY_PATH - 1, &rq->key_path);
-	ok = ok && col_text(st, P_CERT_PEM - 1, &rq->cert_pem);
-	ok = ok && col_text(st, P_THUMBPRINT - 1, &rq->thumbprint);
-	ok = ok && col_text(st, P_SHA256 - 1, &rq->sha256);
-	ok = ok && col_text(st, P_CHAIN_STATUS - 1, &rq->chain_status);
-	ok = ok && col_text(st, P_CHAIN_DETAIL - 1, &rq->chain_detail);
-	ok = ok && col_text(st, P_MISSING_JSON - 1, &rq->missing_json);
-	ok = ok && col_text(st, P_USAGES - 1, &rq->usages);
-	ok = ok && col_text(st, P_ERROR - 1, &rq->error);
-	ok = ok && col_text(st, P_ALT_CHAINS - 1, &rq->alt_chains);
-	ok = ok && col_text(st, P_REQUEST_HASH - 1, &rq->request_hash);
+	for (i = 0; ok && i < NTEXT; i++)
+		ok = col_text(st, req_text[i].param - 1, req_field(rq, i));
 	if (!ok)
 		journal_request_release(rq);
 	return ok;
 }
 
-/* Appends one events row; inside the caller's transaction. */
-static int add_event(struct journal *j, int64_t request_id,
-    const char *server, const char *state, const char *ca_status,
-    const char *detail, int64_t at)
+/* Appends rq's events row (as request id); inside the caller's
+ * transaction. */
+static int add_event(struct journal *j, const struct journal_request *rq,
+    int64_t id, const char *detail, int64_t at)
 {
-	sqlite3_stmt *st = j->stmt[STMT_EVENT_INSERT];
-	int rc = sqlite3_bind_int64(st, 1, request_id);
-
-	if (rc == SQLITE_OK)
-		rc = bind_text(st, 2, server);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(st, 3, at);
-	if (rc == SQLITE_OK)
-		rc = bind_text(st, 4, state);
-	if (rc == SQLITE_OK)
-		rc = bind_text(st, 5, ca_status);
-	if (rc == SQLITE_OK)
-		rc = bind_text(st, 6, detail);
-	if (rc != SQLITE_OK) {
-		done(st);
-		return rc;
-	}
-	return exec_stmt(st);
+	return run_stmt(j->stmt[STMT_EVENT_INSERT], "itittt", id,
+	    rq->server, at, rq->state, rq->ca_status, detail);
 }
 
-/* Runs one PRAGMA or other statement that returns at most one integer. */
-static int query_int(sqlite3 *db, const char *sql, int *out)
+/* Runs a PRAGMA and copies the first column of its row, if any, to out
+ * ("" when none). */
+static int pragma(sqlite3 *db, const char *sql, char *out, size_t outsz)
 {
+	const unsigned char *v;
 	sqlite3_stmt *st;
 	int rc;
 
+	out[0] = '\0';
 	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return rc;
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*out = sqlite3_column_int(st, 0);
-		rc = SQLITE_OK;
-	} else if (rc == SQLITE_DONE) {
-		rc = SQLITE_OK;
-	}
+	if (rc == SQLITE_ROW && (v = sqlite3_column_text(st, 0)) != NULL)
+		snprintf(out, outsz, "%s", (const char *)v);
 	sqlite3_finalize(st);
-	return rc;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 /* Switches to WAL and checks that SQLite agreed (it cannot on some VFS). */
 static int set_wal(struct journal *j, char *msg, size_t msgsz)
 {
-	sqlite3_stmt *st;
-	const unsigned char *mode;
-	int rc, ok;
+	char mode[16];
+	int rc;
 
-	rc = sqlite3_prepare_v2(j->db, "PRAGMA journal_mode = WAL", -1, &st,
-	    NULL);
+	rc = pragma(j->db, "PRAGMA journal_mode = WAL", mode, sizeof mode);
 	if (rc != SQLITE_OK)
 		return open_fail(j, rc, msg, msgsz);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		rc = open_fail(j, rc, msg, msgsz);
-		sqlite3_finalize(st);
-		return rc;
-	}
-	mode = sqlite3_column_text(st, 0);
-	ok = mode != NULL && strcmp((const char *)mode, "wal") == 0;
-	sqlite3_finalize(st);
-	if (!ok)
+	if (strcmp(mode, "wal") != 0)
 		return cf_error(msg, msgsz, CF_EDB,
 		    "cannot open journal '%s': WAL mode not available",
 		    j->path);
@@ -467,9 +462,11 @@ static int set_wal(struct journal *j, char *msg, size_t msgsz)
 /* Creates the schema in a new journal; refuses one newer than ours. */
 static int schema_upgrade(struct journal *j, char *msg, size_t msgsz)
 {
-	int version = 0, rc;
+	char v[16];
+	int version, rc;
 
-	rc = query_int(j->db, "PRAGMA user_version", &version);
+	rc = pragma(j->db, "PRAGMA user_version", v, sizeof v);
+	version = atoi(v);
 	if (rc != SQLITE_OK)
 		return open_fail(j, rc, msg, msgsz);
 	if (version == JOURNAL_SCHEMA_VERSION)
@@ -483,7 +480,8 @@ static int schema_upgrade(struct journal *j, char *msg, size_t msgsz)
 	if (rc != SQLITE_OK)
 		return open_fail(j, rc, msg, msgsz);
 	/* Another process may have created it while we waited for BEGIN. */
-	rc = query_int(j->db, "PRAGMA user_version", &version);
+	rc = pragma(j->db, "PRAGMA user_version", v, sizeof v);
+	version = atoi(v);
 	if (rc == SQLITE_OK && version == 0)
 		rc = sqlite3_exec(j->db, schema_v1, NULL, NULL, NULL);
 	if (rc == SQLITE_OK && version < 2)
@@ -628,48 +626,24 @@ void journal_close(struct journal *j)
 int journal_run_begin(struct journal *j, const char *command,
     int64_t *run_id, char *msg, size_t msgsz)
 {
-	sqlite3_stmt *st = j->stmt[STMT_RUN_BEGIN];
-	int rc;
+	int rc = run_stmt(j->stmt[STMT_RUN_BEGIN], "tii",
+	    command != NULL ? command : "", now(), (int64_t)getpid());
 
-	rc = bind_text(st, 1, command != NULL ? command : "");
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(st, 2, now());
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(st, 3, (int64_t)getpid());
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK :
-		    sqlite3_errcode(j->db);
-	if (rc != SQLITE_OK) {
-		rc = db_fail(j, rc, msg, msgsz, "record the run");
-		done(st);
-		return rc;
-	}
+	if (rc != SQLITE_OK)
+		return db_fail(j, rc, msg, msgsz, "record the run");
 	*run_id = sqlite3_last_insert_rowid(j->db);
-	done(st);
 	return 0;
 }
 
 int journal_run_end(struct journal *j, int64_t run_id, int exit_code,
     char *msg, size_t msgsz)
 {
-	sqlite3_stmt *st = j->stmt[STMT_RUN_END];
-	int rc;
+	int rc = run_stmt(j->stmt[STMT_RUN_END], "iii", run_id, now(),
+	    (int64_t)exit_code);
 
-	rc = sqlite3_bind_int64(st, 1, run_id);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(st, 2, now());
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int(st, 3, exit_code);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK :
-		    sqlite3_errcode(j->db);
-	if (rc != SQLITE_OK) {
-		rc = db_fail(j, rc, msg, msgsz, "record the end of run %lld",
+	if (rc != SQLITE_OK)
+		return db_fail(j, rc, msg, msgsz, "record the end of run %lld",
 		    (long long)run_id);
-		done(st);
-		return rc;
-	}
-	done(st);
 	if (sqlite3_changes(j->db) == 0)
 		return cf_error(msg, msgsz, CF_ENOENT,
 		    "cannot record the end of run %lld in journal '%s': "
@@ -684,22 +658,10 @@ void journal_request_init(struct journal_request *rq)
 
 void journal_request_release(struct journal_request *rq)
 {
-	free(rq->server);
-	free(rq->state);
-	free(rq->ca_status);
-	free(rq->ca_ref);
-	free(rq->csr_pem);
-	free(rq->key_path);
-	free(rq->cert_pem);
-	free(rq->alt_chains);
-	free(rq->request_hash);
-	free(rq->thumbprint);
-	free(rq->sha256);
-	free(rq->chain_status);
-	free(rq->chain_detail);
-	free(rq->missing_json);
-	free(rq->usages);
-	free(rq->error);
+	size_t i;
+
+	for (i = 0; i < NTEXT; i++)
+		free(*req_field(rq, i));
 	journal_request_init(rq);
 }
 
@@ -717,41 +679,57 @@ int journal_strset(char **dst, const char *src)
 	return 0;
 }
 
+/*
+ * Writes rq as request *id (0: a new row, whose id *id then gets) with an
+ * event, in one transaction, at time t; what names the write in messages
+ * ("save the request for"). Returns 0, CF_ENOENT when row *id does not
+ * exist, or CF_EDB; on failure neither is written.
+ */
+static int write_request(struct journal *j, const struct journal_request *rq,
+    int64_t *id, int64_t created, int64_t t, const char *detail,
+    const char *what, char *msg, size_t msgsz)
+{
+	sqlite3_stmt *st = j->stmt[*id == 0 ? STMT_REQ_INSERT :
+	    STMT_REQ_UPDATE];
+	int rc;
+
+	rc = tx_begin(j);
+	if (rc == SQLITE_OK)
+		rc = bind_request(st, rq, *id, created, t);
+	if (rc == SQLITE_OK)
+		rc = run_stmt(st, "");
+	if (rc == SQLITE_OK && *id == 0) {
+		*id = sqlite3_last_insert_rowid(j->db);
+	} else if (rc == SQLITE_OK && sqlite3_changes(j->db) == 0) {
+		tx_rollback(j);
+		return cf_error(msg, msgsz, CF_ENOENT, "cannot %s '%s' in "
+		    "journal '%s': no request %lld", what, rq->server, j->path,
+		    (long long)*id);
+	}
+	if (rc == SQLITE_OK)
+		rc = add_event(j, rq, *id, detail, t);
+	if (rc == SQLITE_OK)
+		rc = tx_commit(j);
+	if (rc != SQLITE_OK) {
+		rc = db_fail(j, rc, msg, msgsz, "%s '%s'", what, rq->server);
+		tx_rollback(j);
+	}
+	return rc;
+}
+
 int journal_request_new(struct journal *j, struct journal_request *rq,
     char *msg, size_t msgsz)
 {
-	sqlite3_stmt *st = j->stmt[STMT_REQ_INSERT];
-	int64_t t = now(), id;
+	int64_t t = now(), id = 0;
 	int rc;
 
 	if (rq->server == NULL || rq->state == NULL)
 		return cf_error(msg, msgsz, CF_EINVAL,
 		    "cannot record a request without server and state");
-	rc = tx_begin(j);
-	if (rc == SQLITE_OK)
-		rc = bind_request(st, rq, 0, t, t);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK :
-		    sqlite3_errcode(j->db);
-	id = sqlite3_last_insert_rowid(j->db);
-	if (rc != SQLITE_OK) {
-		rc = db_fail(j, rc, msg, msgsz, "record a request for '%s'",
-		    rq->server);
-		done(st);
-		tx_rollback(j);
+	rc = write_request(j, rq, &id, t, t, "created", "record a request for",
+	    msg, msgsz);
+	if (rc != 0)
 		return rc;
-	}
-	done(st);
-	rc = add_event(j, id, rq->server, rq->state, rq->ca_status,
-	    "created", t);
-	if (rc == SQLITE_OK)
-		rc = tx_commit(j);
-	if (rc != SQLITE_OK) {
-		rc = db_fail(j, rc, msg, msgsz, "record a request for '%s'",
-		    rq->server);
-		tx_rollback(j);
-		return rc;
-	}
 	rq->id = id;
 	rq->created_at = t;
 	rq->updated_at = t;
@@ -761,45 +739,13 @@ int journal_request_new(struct journal *j, struct journal_request *rq,
 int journal_request_save(struct journal *j, const struct journal_request *rq,
     const char *event_detail, char *msg, size_t msgsz)
 {
-	sqlite3_stmt *st = j->stmt[STMT_REQ_UPDATE];
-	int64_t t = now();
-	int rc, changed;
+	int64_t id = rq->id;
 
 	if (rq->id <= 0 || rq->server == NULL || rq->state == NULL)
 		return cf_error(msg, msgsz, CF_EINVAL,
 		    "cannot save a request without id, server and state");
-	rc = tx_begin(j);
-	if (rc == SQLITE_OK)
-		rc = bind_request(st, rq, rq->id, rq->created_at, t);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK :
-		    sqlite3_errcode(j->db);
-	changed = sqlite3_changes(j->db);
-	if (rc != SQLITE_OK) {
-		rc = db_fail(j, rc, msg, msgsz, "save the request for '%s'",
-		    rq->server);
-		done(st);
-		tx_rollback(j);
-		return rc;
-	}
-	done(st);
-	if (changed == 0) {
-		tx_rollback(j);
-		return cf_error(msg, msgsz, CF_ENOENT,
-		    "cannot save the request for '%s' in journal '%s': no "
-		    "request %lld", rq->server, j->path, (long long)rq->id);
-	}
-	rc = add_event(j, rq->id, rq->server, rq->state, rq->ca_status,
-	    event_detail, t);
-	if (rc == SQLITE_OK)
-		rc = tx_commit(j);
-	if (rc != SQLITE_OK) {
-		rc = db_fail(j, rc, msg, msgsz, "save the request for '%s'",
-		    rq->server);
-		tx_rollback(j);
-		return rc;
-	}
-	return 0;
+	return write_request(j, rq, &id, rq->created_at, now(), event_detail,
+	    "save the request for", msg, msgsz);
 }
 
 /* Runs a request SELECT for server into out. */
@@ -808,34 +754,26 @@ static int find_request(struct journal *j, enum stmt_id which,
     size_t msgsz)
 {
 	sqlite3_stmt *st = j->stmt[which];
-	int rc;
+	int rc, ok;
 
 	journal_request_release(out);
 	if (server == NULL)
 		return cf_error(msg, msgsz, CF_EINVAL,
 		    "cannot look up a request without a server");
-	rc = bind_text(st, 1, server);
+	rc = run_stmt(st, "t", server);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE) {
-		done(st);
 		return cf_error(msg, msgsz, CF_ENOENT,
 		    "no %srequest for '%s' in journal '%s'",
 		    which == STMT_REQ_OPEN ? "open " : "", server, j->path);
-	}
-	if (rc != SQLITE_ROW) {
-		rc = db_fail(j, rc, msg, msgsz, "read the request for '%s'",
+	if (rc != SQLITE_ROW)
+		return db_fail(j, rc, msg, msgsz, "read the request for '%s'",
 		    server);
-		done(st);
-		return rc;
-	}
-	if (!read_request(st, out)) {
-		done(st);
+	ok = read_request(st, out);
+	done(st);
+	if (!ok)
 		return cf_error(msg, msgsz, CF_ENOMEM,
 		    "cannot read the request for '%s' in journal '%s': out "
 		    "of memory", server, j->path);
-	}
-	done(st);
 	return 0;
 }
 
@@ -863,7 +801,6 @@ int journal_approve(struct journal *j, const char *server, char *msg,
     size_t msgsz)
 {
 	struct journal_request rq;
-	sqlite3_stmt *st = j->stmt[STMT_APPROVE];
 	int64_t t = now();
 	int rc;
 
@@ -893,16 +830,9 @@ int journal_approve(struct journal *j, const char *server, char *msg,
 		journal_request_release(&rq);
 		return rc;
 	}
-	rc = sqlite3_bind_int64(st, 1, rq.id);
+	rc = run_stmt(j->stmt[STMT_APPROVE], "ii", rq.id, t);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(st, 2, t);
-	if (rc == SQLITE_OK)
-		rc = exec_stmt(st);
-	else
-		done(st);
-	if (rc == SQLITE_OK)
-		rc = add_event(j, rq.id, rq.server, rq.state, rq.ca_status,
-		    "approved", t);
+		rc = add_event(j, &rq, rq.id, "approved", t);
 	if (rc == SQLITE_OK)
 		rc = tx_commit(j);
 	if (rc != SQLITE_OK) {
@@ -921,20 +851,13 @@ int journal_request_approved(struct journal *j, int64_t id, int *approved,
 	int rc;
 
 	*approved = 0;
-	rc = sqlite3_bind_int64(st, 1, id);
+	rc = run_stmt(st, "i", id);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE) {
-		done(st);
 		return cf_error(msg, msgsz, CF_ENOENT, "no request %lld in "
 		    "journal '%s'", (long long)id, j->path);
-	}
-	if (rc != SQLITE_ROW) {
-		rc = db_fail(j, rc, msg, msgsz, "read request %lld",
+	if (rc != SQLITE_ROW)
+		return db_fail(j, rc, msg, msgsz, "read request %lld",
 		    (long long)id);
-		done(st);
-		return rc;
-	}
 	*approved = sqlite3_column_int(st, 0) != 0;
 	done(st);
 	return 0;
@@ -957,30 +880,14 @@ void journal_server_release(struct journal_server *s)
 int journal_server_save(struct journal *j, const struct journal_server *s,
     char *msg, size_t msgsz)
 {
-	sqlite3_stmt *st = j->stmt[STMT_SERVER_SAVE];
 	int rc;
 
 	if (s->name == NULL || s->command == NULL || s->status == NULL ||
 	    s->report == NULL)
 		return cf_error(msg, msgsz, CF_EINVAL, "cannot record a "
 		    "server without name, command, status and report");
-	rc = bind_text(st, 1, s->name);
-	if (rc == SQLITE_OK)
-		rc = bind_opt(st, 2, s->run_id);
-	if (rc == SQLITE_OK)
-		rc = bind_text(st, 3, s->command);
-	if (rc == SQLITE_OK)
-		rc = bind_text(st, 4, s->status);
-	if (rc == SQLITE_OK)
-		rc = bind_opt(st, 5, s->request_id);
-	if (rc == SQLITE_OK)
-		rc = bind_text(st, 6, s->report);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(st, 7, now());
-	if (rc == SQLITE_OK)
-		rc = exec_stmt(st);
-	else
-		done(st);
+	rc = run_stmt(j->stmt[STMT_SERVER_SAVE], "tottoti", s->name,
+	    s->run_id, s->command, s->status, s->request_id, s->report, now());
 	if (rc != SQLITE_OK)
 		return db_fail(j, rc, msg, msgsz, "record what the run found "
 		    "on '%s'", s->name);
@@ -994,20 +901,13 @@ int journal_server_get(struct journal *j, const char *name,
 	int rc, ok;
 
 	journal_server_release(out);
-	rc = bind_text(st, 1, name);
+	rc = run_stmt(st, "t", name);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE) {
-		done(st);
 		return cf_error(msg, msgsz, CF_ENOENT, "no run has looked at "
 		    "'%s' yet", name);
-	}
-	if (rc != SQLITE_ROW) {
-		rc = db_fail(j, rc, msg, msgsz, "read what the last run found "
-		    "on '%s'", name);
-		done(st);
-		return rc;
-	}
+	if (rc != SQLITE_ROW)
+		return db_fail(j, rc, msg, msgsz, "read what the last run "
+		    "found on '%s'", name);
 	out->run_id = sqlite3_column_int64(st, 1);
 	out->request_id = sqlite3_column_int64(st, 4);
 	out->updated_at = sqlite3_column_int64(st, 6);
@@ -1028,16 +928,9 @@ int journal_events_count(struct journal *j, const char *server,
 	int rc;
 
 	*n = 0;
-	rc = bind_text(st, 1, server);
-	if (rc == SQLITE_OK)
-		rc = bind_text(st, 2, state);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		rc = db_fail(j, rc, msg, msgsz, "count events");
-		done(st);
-		return rc;
-	}
+	rc = run_stmt(st, "tt", server, state);
+	if (rc != SQLITE_ROW)
+		return db_fail(j, rc, msg, msgsz, "count events");
 	*n = sqlite3_column_int64(st, 0);
 	done(st);
 	return 0;

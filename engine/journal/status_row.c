@@ -13,12 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The report status of a request a run left at state. */
-static enum report_status status_of(const char *state)
+enum report_status status_row_of_state(int state)
 {
-	switch (job_state_from_name(state)) {
+	switch (state) {
 	case JOB_ASSIGNED: return REPORT_ASSIGNED;
 	case JOB_UP_TO_DATE: return REPORT_UP_TO_DATE;
+	case JOB_WOULD_ISSUE: return REPORT_WOULD_ISSUE;
+	case JOB_WOULD_DENY: return REPORT_WOULD_DENY;
 	case JOB_ISSUED:
 	case JOB_CHAIN_CHECK:
 	case JOB_CHAIN_FAILED:
@@ -64,7 +65,8 @@ static int row_from_request(struct report_row *row,
 		missing = json_loads(rq->missing_json, 0, NULL);
 	o = json_pack("{s:s, s:o, s:o, s:o, s:{s:s, s:o, s:o}, s:o, s:o, "
 	    "s:o, s:o}",
-	    "status", report_status_name(status_of(rq->state)),
+	    "status", report_status_name(status_row_of_state(
+	    job_state_from_name(rq->state))),
 	    "thumbprint", str_or_null(rq->thumbprint),
 	    "sha256", str_or_null(rq->sha256),
 	    "not_after", rq->not_after ? json_string(when) : json_null(),

@@ -9,6 +9,10 @@
 #include "engine/journal/journal.h"
 #include "engine/report/report.h"
 
+/* How a report shows a server whose job ended, or was left, in state (an
+ * enum job_state, or -1 for none: failed). */
+enum report_status status_row_of_state(int state);
+
 /*
  * Fills row (its name set, the rest empty) for server name. latest, when
  * not NULL (initialised), gets the server's newest request, or is left

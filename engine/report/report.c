@@ -28,7 +28,8 @@ const char *report_status_name(enum report_status s)
 	return (unsigned)s < REPORT_STATUS_MAX ? status_names[s] : "unknown";
 }
 
-int report_status_from_name(const char *name)
+/* The status called name, or -1. */
+static int status_from_name(const char *name)
 {
 	int i;
 
@@ -117,41 +118,34 @@ static bool lacks_ca(const struct report_row *row)
 	return row->chain.status == CHAIN_MISSING_CA;
 }
 
-void report_summarize(const struct report *r, struct report_summary *s)
+/* How many rows have each status (failed counting assign_failed too),
+ * and how many lack a CA. */
+struct summary {
+	int n[REPORT_STATUS_MAX];
+	int missing_ca;
+};
+
+static void summarize(const struct report *r, struct summary *s)
 {
 	size_t i;
 
 	memset(s, 0, sizeof(*s));
-	s->servers = (int)r->n;
 	for (i = 0; i < r->n; i++) {
-		const struct report_row *row = &r->rows[i];
-
-		switch (row->status) {
-		case REPORT_ASSIGNED: s->assigned++; break;
-		case REPORT_UP_TO_DATE: s->up_to_date++; break;
-		case REPORT_ISSUED: s->issued++; break;
-		case REPORT_PENDING: s->pending++; break;
-		case REPORT_DENIED: s->denied++; break;
-		case REPORT_FAILED:
-		case REPORT_ASSIGN_FAILED: s->failed++; break;
-		case REPORT_WOULD_ISSUE: s->would_issue++; break;
-		case REPORT_WOULD_DENY: s->would_deny++; break;
-		case REPORT_HELD: s->held++; break;
-		case REPORT_NOT_RUN: break;
-		case REPORT_STATUS_MAX: break;
-		}
-		if (lacks_ca(row))
+		if ((unsigned)r->rows[i].status < REPORT_STATUS_MAX)
+			s->n[r->rows[i].status]++;
+		if (lacks_ca(&r->rows[i]))
 			s->missing_ca++;
 	}
+	s->n[REPORT_FAILED] += s->n[REPORT_ASSIGN_FAILED];
 }
 
 int report_exit_status(const struct report *r)
 {
-	struct report_summary s;
+	struct summary s;
 
-	report_summarize(r, &s);
-	return s.failed || s.denied || s.would_deny || s.missing_ca ||
-	    s.held ? 1 : 0;
+	summarize(r, &s);
+	return s.n[REPORT_FAILED] || s.n[REPORT_DENIED] ||
+	    s.n[REPORT_WOULD_DENY] || s.n[REPORT_HELD] || s.missing_ca ? 1 : 0;
 }
 
 static void iso8601(time_t t, char *buf, size_t bufsz)
@@ -167,22 +161,28 @@ static json_t *str_or_null(const char *s)
 	return s && *s ? json_string(s) : json_null();
 }
 
-static json_t *chain_json(const struct report_row *row)
+json_t *report_missing_json(const struct chain_verdict *v)
 {
-	json_t *missing = json_array();
+	json_t *a = json_array();
 	size_t i;
 
-	for (i = 0; lacks_ca(row) && i < row->chain.nmissing; i++) {
-		const struct chain_missing *m = &row->chain.missing[i];
+	for (i = 0; a && i < v->nmissing; i++) {
+		const struct chain_missing *m = &v->missing[i];
 
-		json_array_append_new(missing, json_pack("{s:s, s:s, s:s, s:s}",
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s}",
 		    "kind", chain_kind_name(m->kind),
 		    "subject", m->subject ? m->subject : "",
 		    "sha1", m->sha1, "reason", m->reason ? m->reason : ""));
 	}
+	return a;
+}
+
+static json_t *chain_json(const struct report_row *row)
+{
 	return json_pack("{s:s, s:o, s:s}",
 	    "status", chain_status_name(row->chain.status),
-	    "missing", missing, "detail", chain_verdict_detail(&row->chain));
+	    "missing", lacks_ca(row) ? report_missing_json(&row->chain) :
+	    json_array(), "detail", chain_verdict_detail(&row->chain));
 }
 
 json_t *report_row_to_json(const struct report_row *row)
@@ -280,7 +280,7 @@ int report_row_from_json(struct report_row *row, json_t *o)
 	int st;
 
 	if (!json_is_object(o) ||
-	    (st = report_status_from_name(jstr(o, "status"))) < 0)
+	    (st = status_from_name(jstr(o, "status"))) < 0)
 		return CF_EINVAL;
 	row->status = (enum report_status)st;
 	snprintf(row->thumbprint, sizeof row->thumbprint, "%s",
@@ -313,12 +313,12 @@ int report_row_from_json(struct report_row *row, json_t *o)
 
 json_t *report_to_json(const struct report *r)
 {
-	struct report_summary s;
+	struct summary s;
 	json_t *rows = json_array();
 	char when[32];
 	size_t i;
 
-	report_summarize(r, &s);
+	summarize(r, &s);
 	iso8601(r->started_at, when, sizeof when);
 	for (i = 0; rows && i < r->n; i++)
 		json_array_append_new(rows, report_row_to_json(&r->rows[i]));
@@ -326,15 +326,17 @@ json_t *report_to_json(const struct report *r)
 	    "s:i, s:i, s:i, s:i, s:i, s:i}, s:o, s:o}",
 	    "fleet", r->fleet, "command", r->command, "started_at", when,
 	    "duration_ms", (json_int_t)r->duration_ms,
-	    "summary", "servers", s.servers, "assigned", s.assigned,
-	    "up_to_date", s.up_to_date, "issued", s.issued,
-	    "pending", s.pending, "denied", s.denied, "failed", s.failed,
-	    "missing_ca", s.missing_ca, "would_issue", s.would_issue,
-	    "would_deny", s.would_deny, "held", s.held, "servers", rows,
-	    "rollout", str_or_null(r->rollout));
+	    "summary", "servers", (int)r->n, "assigned", s.n[REPORT_ASSIGNED],
+	    "up_to_date", s.n[REPORT_UP_TO_DATE], "issued", s.n[REPORT_ISSUED],
+	    "pending", s.n[REPORT_PENDING], "denied", s.n[REPORT_DENIED],
+	    "failed", s.n[REPORT_FAILED], "missing_ca", s.missing_ca,
+	    "would_issue", s.n[REPORT_WOULD_ISSUE],
+	    "would_deny", s.n[REPORT_WOULD_DENY], "held", s.n[REPORT_HELD],
+	    "servers", rows, "rollout", str_or_null(r->rollout));
 }
 
-bool report_row_needs_person(const struct report_row *row)
+/* True when the row needs a person: failed, denied, a CA missing. */
+static bool needs_person(const struct report_row *row)
 {
 	return row->status == REPORT_FAILED || row->status == REPORT_DENIED ||
 	    row->status == REPORT_ASSIGN_FAILED ||
@@ -342,47 +344,60 @@ bool report_row_needs_person(const struct report_row *row)
 	    lacks_ca(row);
 }
 
-/* The columns each command's table shows beside SERVER and STATUS. */
+/* The columns a table may show beside SERVER and STATUS, in this order. */
 enum column {
-	COL_THUMBPRINT = 1 << 0,
-	COL_NOT_AFTER = 1 << 1,
-	COL_DAYS_LEFT = 1 << 2,
-	COL_CHAIN = 1 << 3,
-	COL_USAGES = 1 << 4,
-	COL_REASON = 1 << 5,
-	COL_BATCH = 1 << 6
+	COL_THUMBPRINT, COL_NOT_AFTER, COL_DAYS_LEFT, COL_CHAIN, COL_USAGES,
+	COL_BATCH, COL_REASON, NCOLS
 };
 
+static const struct {
+	const char *head;
+	const char *fmt;
+} columns[NCOLS] = {
+	[COL_THUMBPRINT] = { "THUMBPRINT", "  %-40s" },
+	[COL_NOT_AFTER] = { "NOT AFTER", "  %-10s" },
+	[COL_DAYS_LEFT] = { "DAYS LEFT", "  %9s" },
+	[COL_CHAIN] = { "CHAIN", "  %-10s" },
+	[COL_USAGES] = { "USAGES", "  %s" },
+	[COL_BATCH] = { "BATCH", "  %5s" },
+	[COL_REASON] = { "REASON", "  %s" },
+};
+
+#define C(col) (1u << (col))
+
+/* The columns each command's table shows. */
 static unsigned columns_of(const char *command)
 {
 	if (strcmp(command, "plan") == 0)
-		return COL_THUMBPRINT | COL_CHAIN | COL_REASON;
+		return C(COL_THUMBPRINT) | C(COL_CHAIN) | C(COL_REASON);
 	if (strcmp(command, "status") == 0)
-		return COL_THUMBPRINT | COL_NOT_AFTER | COL_DAYS_LEFT |
-		    COL_CHAIN | COL_USAGES;
-	return COL_THUMBPRINT | COL_CHAIN | COL_USAGES;
+		return C(COL_THUMBPRINT) | C(COL_NOT_AFTER) | C(COL_DAYS_LEFT) |
+		    C(COL_CHAIN) | C(COL_USAGES);
+	return C(COL_THUMBPRINT) | C(COL_CHAIN) | C(COL_USAGES);
 }
 
-static void write_usages(FILE *out, unsigned usages)
+/* The rest of a line: cell[c] in each column c of cols, or the column
+ * heads when cell is NULL. */
+static void write_cells(FILE *out, unsigned cols, const char *const *cell)
 {
-	const char *sep = "";
-	int u;
+	int c;
 
-	for (u = 0; u < USAGE_MAX; u++)
-		if (usages & (1u << u)) {
-			fprintf(out, "%s%s", sep, usage_name((enum usage)u));
-			sep = ",";
-		}
-	if (*sep == '\0')
-		fputc('-', out);
+	for (c = 0; c < NCOLS; c++)
+		if (cols & C(c))
+			fprintf(out, columns[c].fmt, cell ? cell[c] :
+			    columns[c].head);
+	fputc('\n', out);
 }
 
 static void write_row(const struct report *r, const struct report_row *row,
     FILE *out, int w, unsigned cols, bool quiet)
 {
-	char line[1024], day[32] = "-", left[32] = "-";
+	char line[1024], day[32] = "-", left[32] = "-", usages[128] = "";
+	char batch[16] = "-";
+	const char *cell[NCOLS];
 	long long d;
 	struct tm tm;
+	int u;
 
 	if (row->not_after) {
 		gmtime_r(&row->not_after, &tm);
@@ -393,30 +408,23 @@ static void write_row(const struct report *r, const struct report_row *row,
 		snprintf(left, sizeof left, "%lld", d >= 0 ? d / 86400 :
 		    -((-d + 86399) / 86400));
 	}
+	for (u = 0; u < USAGE_MAX; u++)
+		if (row->usages & (1u << u))
+			snprintf(usages + strlen(usages), sizeof usages -
+			    strlen(usages), "%s%s", usages[0] ? "," : "",
+			    usage_name((enum usage)u));
+	cell[COL_THUMBPRINT] = row->thumbprint[0] ? row->thumbprint : "-";
+	cell[COL_NOT_AFTER] = day;
+	cell[COL_DAYS_LEFT] = left;
+	cell[COL_CHAIN] = chain_status_name(row->chain.status);
+	cell[COL_USAGES] = usages[0] ? usages : "-";
+	if (row->batch)
+		snprintf(batch, sizeof batch, "%d", row->batch);
+	cell[COL_BATCH] = batch;
+	cell[COL_REASON] = row->reason ? row->reason : "-";
 	fprintf(out, "%-*s  %-13s", w, row->name,
 	    report_status_name(row->status));
-	if (cols & COL_THUMBPRINT)
-		fprintf(out, "  %-40s",
-		    row->thumbprint[0] ? row->thumbprint : "-");
-	if (cols & COL_NOT_AFTER)
-		fprintf(out, "  %-10s", day);
-	if (cols & COL_DAYS_LEFT)
-		fprintf(out, "  %9s", left);
-	if (cols & COL_CHAIN)
-		fprintf(out, "  %-10s", chain_status_name(row->chain.status));
-	if (cols & COL_USAGES) {
-		fputs("  ", out);
-		write_usages(out, row->usages);
-	}
-	if (cols & COL_BATCH) {
-		if (row->batch)
-			fprintf(out, "  %5d", row->batch);
-		else
-			fprintf(out, "  %5s", "-");
-	}
-	if (cols & COL_REASON)
-		fprintf(out, "  %s", row->reason ? row->reason : "-");
-	fputc('\n', out);
+	write_cells(out, cols, cell);
 	if (row->error)
 		fprintf(out, "%*s  %s\n", w, "", row->error);
 	if (row->chain_choice && !quiet)
@@ -431,50 +439,38 @@ static void write_row(const struct report *r, const struct report_row *row,
 int report_write_table(const struct report *r, FILE *out, bool quiet)
 {
 	unsigned cols = columns_of(r->command);
-	struct report_summary s;
+	struct summary s;
 	size_t i, w = 6;
 	bool any = false;
 
 	for (i = 0; i < r->n; i++) {
 		if (strlen(r->rows[i].name) > w)
 			w = strlen(r->rows[i].name);
-		any = any || report_row_needs_person(&r->rows[i]);
+		any = any || needs_person(&r->rows[i]);
 		if (r->rows[i].batch)
-			cols |= COL_BATCH;
+			cols |= C(COL_BATCH);
 	}
 	if (quiet && !any)
 		return 0;
 	if (!quiet) {
 		fprintf(out, "%-*s  %-13s", (int)w, "SERVER", "STATUS");
-		if (cols & COL_THUMBPRINT)
-			fprintf(out, "  %-40s", "THUMBPRINT");
-		if (cols & COL_NOT_AFTER)
-			fprintf(out, "  %-10s", "NOT AFTER");
-		if (cols & COL_DAYS_LEFT)
-			fprintf(out, "  %9s", "DAYS LEFT");
-		if (cols & COL_CHAIN)
-			fprintf(out, "  %-10s", "CHAIN");
-		if (cols & COL_USAGES)
-			fprintf(out, "  USAGES");
-		if (cols & COL_BATCH)
-			fprintf(out, "  BATCH");
-		if (cols & COL_REASON)
-			fprintf(out, "  REASON");
-		fputc('\n', out);
+		write_cells(out, cols, NULL);
 	}
 	for (i = 0; i < r->n; i++)
-		if (!quiet || report_row_needs_person(&r->rows[i]))
+		if (!quiet || needs_person(&r->rows[i]))
 			write_row(r, &r->rows[i], out, (int)w, cols, quiet);
-	report_summarize(r, &s);
-	fprintf(out, "%d server%s: %d assigned, %d up to date, %d issued "
-	    "(%d lacking a CA), %d pending, %d denied, %d failed",
-	    s.servers, s.servers == 1 ? "" : "s", s.assigned, s.up_to_date,
-	    s.issued, s.missing_ca, s.pending, s.denied, s.failed);
-	if (s.would_issue || s.would_deny || strcmp(r->command, "plan") == 0)
+	summarize(r, &s);
+	fprintf(out, "%zu server%s: %d assigned, %d up to date, %d issued "
+	    "(%d lacking a CA), %d pending, %d denied, %d failed", r->n,
+	    r->n == 1 ? "" : "s", s.n[REPORT_ASSIGNED], s.n[REPORT_UP_TO_DATE],
+	    s.n[REPORT_ISSUED], s.missing_ca, s.n[REPORT_PENDING],
+	    s.n[REPORT_DENIED], s.n[REPORT_FAILED]);
+	if (s.n[REPORT_WOULD_ISSUE] || s.n[REPORT_WOULD_DENY] ||
+	    strcmp(r->command, "plan") == 0)
 		fprintf(out, ", %d would issue, %d would be denied",
-		    s.would_issue, s.would_deny);
-	if (s.held)
-		fprintf(out, ", %d held", s.held);
+		    s.n[REPORT_WOULD_ISSUE], s.n[REPORT_WOULD_DENY]);
+	if (s.n[REPORT_HELD])
+		fprintf(out, ", %d held", s.n[REPORT_HELD]);
 	fprintf(out, "\n");
 	if (r->rollout)
 		fprintf(out, "%s\n", r->rollout);

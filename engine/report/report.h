@@ -62,20 +62,6 @@ struct report {
 	char *rollout;              /* why a staged rollout stopped, or NULL */
 };
 
-struct report_summary {
-	int servers;
-	int assigned;
-	int up_to_date;
-	int issued;
-	int pending;
-	int denied;
-	int failed;                 /* failed and assign_failed */
-	int missing_ca;             /* rows whose chain lacks a CA */
-	int would_issue;
-	int would_deny;
-	int held;
-};
-
 /* Fills r for a command over fleet; report_release frees what it holds. */
 int report_init(struct report *r, const char *fleet, const char *command,
     time_t started_at);
@@ -91,6 +77,10 @@ int report_row_set(char **field, const char *value);
 /* Frees what a row holds (its name included) and empties it. */
 void report_row_release(struct report_row *row);
 
+/* The CAs v lacks as a JSON array (kind, subject, sha1, reason), as in a
+ * row's "chain" object and the journal's missing_json; NULL: no memory. */
+json_t *report_missing_json(const struct chain_verdict *v);
+
 /* One row as in the JSON report's "servers" array; NULL: no memory. */
 json_t *report_row_to_json(const struct report_row *row);
 
@@ -102,16 +92,8 @@ json_t *report_row_to_json(const struct report_row *row);
  */
 int report_row_from_json(struct report_row *row, json_t *o);
 
-/* The status called name, or -1. */
-int report_status_from_name(const char *name);
-
-/* True when the row needs a person: failed, denied, a CA missing. */
-bool report_row_needs_person(const struct report_row *row);
-
 /* "assigned", "up_to_date", ... as in the JSON schema. */
 const char *report_status_name(enum report_status s);
-
-void report_summarize(const struct report *r, struct report_summary *s);
 
 /* 0 when every server is done or nothing was due; 1 when some server
  * failed, was denied (or would be), or lacks a CA. */
