@@ -40,7 +40,7 @@ UNITS    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 LIB      := $(BUILD)/libcertfleet.a
 
 .PHONY: all deps demo test test-long unit units integration asan bench bench-acme bench-large \
-        bench-ssh install clean
+        bench-ssh bench-rollout install clean
 all: $(BUILD)/certfleet
 
 $(BUILD)/obj/%.o: %.c
@@ -76,8 +76,9 @@ $(BUILD)/certfleet: $(CMD_OBJ) $(LIB)
 # WRAP_test_<module> = -Wl,--wrap=<function> below. It may also need
 # helper sources of its own: list them in UNITSRC_test_<module> and make
 # them prerequisites of its binary.
-UNITSRC_test_engine := tests/unit/fake_ca.c
-$(BUILD)/tests/unit/test_engine: tests/unit/fake_ca.c tests/unit/fake_ca.h
+UNITSRC_test_engine := tests/unit/fake_ca.c tests/unit/tls_server.c
+$(BUILD)/tests/unit/test_engine: tests/unit/fake_ca.c tests/unit/fake_ca.h \
+    tests/unit/tls_server.c tests/unit/tls_server.h
 
 $(BUILD)/tests/unit/%: tests/unit/%.c tests/unit/unit.h $(LIB)
 	@mkdir -p $(dir $@)
@@ -117,6 +118,11 @@ bench: deps
 	@bench/run.sh
 	@bench/ssh.sh
 	@bench/acme.sh
+	@bench/rollout.sh
+
+bench-rollout: deps
+	@$(MAKE) --no-print-directory all
+	@bench/rollout.sh
 
 bench-acme: deps
 	@$(MAKE) --no-print-directory all

@@ -29,6 +29,10 @@ struct cmd_opts {
 	size_t nlimit;
 	const char **exclude;       /* --exclude values, the same syntax */
 	size_t nexclude;
+	const char *batch;          /* --batch N|P%: servers per batch */
+	const char *max_failures;   /* --max-failures N|P% */
+	const char *canary;         /* --canary LIST */
+	bool no_verify;             /* --no-verify: assign without proving */
 	const char *fleet;          /* the fleet file */
 	char **args;                /* operands after the fleet file */
 	int nargs;

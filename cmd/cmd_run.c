@@ -6,6 +6,7 @@
  * path goes to stderr as it happens.
  */
 #include "cmd/cmd.h"
+#include "cmd/cmd_rollout.h"
 #include "cmd/drivers.h"
 #include "engine/base/err.h"
 #include "engine/base/fsio.h"
@@ -39,6 +40,7 @@ struct run {
 	struct ca_driver *ca;
 	char *chain;
 	struct report report;
+	struct cmd_rollout ro;
 	bool tty;                   /* a progress counter on stderr */
 	bool trace;
 	size_t done;
@@ -119,6 +121,9 @@ static int run_targets(struct run *r)
 		r->tg[i].keygen_remote = s->keygen_server;
 		r->tg[i].webroot = s->webroot;
 	}
+	if (cmd_rollout_make(&r->ro, &r->f, r->o, r->servers, r->tg, r->n,
+	    r->msg, sizeof r->msg) != 0)
+		return fail(r, CMD_EXIT_USAGE);
 	return CMD_EXIT_OK;
 }
 
@@ -194,6 +199,7 @@ static int run_engine(struct run *r, const char *command, int64_t start)
 	cfg.observe = observe;
 	cfg.ctx = r;
 	cfg.max_wait_s = r->f.ca.max_wait;
+	cfg.rollout = r->ro.on ? &r->ro.engine : NULL;
 	if (r->have_journal && journal_run_begin(&r->jr, command, &cfg.run_id,
 	    r->msg, sizeof r->msg) != 0)
 		return fail(r, CMD_EXIT_FAILED);
@@ -201,6 +207,11 @@ static int run_engine(struct run *r, const char *command, int64_t start)
 	    engine_run(&r->loop, &cfg, &r->report, r->msg,
 	    sizeof r->msg) != 0)
 		return fail(r, CMD_EXIT_FAILED);
+	if (r->mode == ENGINE_PLAN && cmd_rollout_plan(&r->ro, r->tg,
+	    &r->report) != 0) {
+		snprintf(r->msg, sizeof r->msg, "out of memory");
+		return fail(r, CMD_EXIT_FAILED);
+	}
 	r->report.duration_ms = now_ms() - start;
 	cmd_print_report(r->o, &r->report);
 	exit_code = report_exit_status(&r->report);
@@ -230,6 +241,7 @@ static void run_release(struct run *r)
 	for (i = 0; r->specs && i < r->f.nservers; i++)
 		req_spec_release(&r->specs[i]);
 	report_release(&r->report);
+	cmd_rollout_release(&r->ro);
 	free(r->specs);
 	free(r->tg);
 	free(r->servers);

@@ -26,12 +26,18 @@ enum opt_flags {
 	OPT_NO_ASSIGN = 1 << 5,
 	OPT_ALL = 1 << 6,
 	OPT_IMPORT_CA = 1 << 7,
-	OPT_VERBOSE = 1 << 8
+	OPT_VERBOSE = 1 << 8,
+	OPT_BATCH = 1 << 9,
+	OPT_MAX_FAILURES = 1 << 10,
+	OPT_CANARY = 1 << 11,
+	OPT_NO_VERIFY = 1 << 12,
+	OPT_ROLLOUT = OPT_BATCH | OPT_MAX_FAILURES | OPT_CANARY | OPT_NO_VERIFY
 };
 
 /* getopt_long's values for options that have no short form. */
 enum { LONG_EXCLUDE = 256, LONG_NO_ASSIGN, LONG_ALL, LONG_IMPORT_CA,
-	LONG_VERSION };
+	LONG_VERSION, LONG_BATCH, LONG_MAX_FAILURES, LONG_CANARY,
+	LONG_NO_VERIFY };
 
 static const struct opt_doc {
 	unsigned flag;
@@ -54,6 +60,15 @@ static const struct opt_doc {
 	{ OPT_VERBOSE, "--verbose", "trace every server's path on stderr: "
 	    "SERVER: from -> to\n                      (why); also "
 	    "CERTFLEET_TRACE=1" },
+	{ OPT_BATCH, "--batch N|P%", "staged rollout: servers assigned per "
+	    "batch" },
+	{ OPT_MAX_FAILURES, "--max-failures N|P%", "staged rollout: stop "
+	    "once failures exceed this" },
+	{ OPT_CANARY, "--canary LIST", "staged rollout: assign these first, "
+	    "as one batch" },
+	{ OPT_NO_VERIFY, "--no-verify", "staged rollout: do not prove by TLS "
+	    "that each server\n                      serves its new "
+	    "certificate" },
 };
 
 static const char exit_run[] =
@@ -87,7 +102,7 @@ static const struct command {
 	  "configuration error\n" },
 	{ "plan", cmd_plan, "", 0, 0,
 	  OPT_JSON | OPT_QUIET | OPT_LIMIT | OPT_EXCLUDE | OPT_FORCE |
-	  OPT_VERBOSE,
+	  OPT_VERBOSE | OPT_ROLLOUT,
 	  "dry run: what run would do; writes nothing",
 	  "Dry run: reads every server and says what run would do (up_to_date,\n"
 	  "would_issue, or would_deny where the CA's policy refuses the\n"
@@ -96,7 +111,7 @@ static const struct command {
 	  exit_run },
 	{ "run", cmd_run, "", 0, 0,
 	  OPT_JSON | OPT_QUIET | OPT_LIMIT | OPT_EXCLUDE | OPT_FORCE |
-	  OPT_NO_ASSIGN | OPT_IMPORT_CA | OPT_VERBOSE,
+	  OPT_NO_ASSIGN | OPT_IMPORT_CA | OPT_VERBOSE | OPT_ROLLOUT,
 	  "request what is due, check chains, assign, report",
 	  "Requests a certificate for every server that is due, checks each\n"
 	  "chain against the server's own stores, assigns the certificate to\n"
@@ -104,7 +119,7 @@ static const struct command {
 	  exit_run },
 	{ "assign", cmd_assign, "", 0, 0,
 	  OPT_JSON | OPT_QUIET | OPT_LIMIT | OPT_EXCLUDE | OPT_IMPORT_CA |
-	  OPT_VERBOSE,
+	  OPT_VERBOSE | OPT_ROLLOUT,
 	  "assign certificates already issued (after CAs were imported)",
 	  "Assigns certificates already issued whose chain is now valid (after\n"
 	  "the missing CA certificates were imported). Requests nothing new.\n",
@@ -211,6 +226,10 @@ static int parse_options(const struct command *cmd, int argc, char **argv,
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, LONG_VERSION },
+		{ "batch", required_argument, NULL, LONG_BATCH },
+		{ "max-failures", required_argument, NULL, LONG_MAX_FAILURES },
+		{ "canary", required_argument, NULL, LONG_CANARY },
+		{ "no-verify", no_argument, NULL, LONG_NO_VERIFY },
 		{ NULL, 0, NULL, 0 }
 	};
 	unsigned seen = 0, bad;
@@ -237,6 +256,14 @@ static int parse_options(const struct command *cmd, int argc, char **argv,
 			break;
 		case LONG_ALL: seen |= OPT_ALL; o->all = true; break;
 		case LONG_IMPORT_CA: seen |= OPT_IMPORT_CA; o->import_ca = true;
+			break;
+		case LONG_BATCH: seen |= OPT_BATCH; o->batch = optarg; break;
+		case LONG_MAX_FAILURES:
+			seen |= OPT_MAX_FAILURES;
+			o->max_failures = optarg;
+			break;
+		case LONG_CANARY: seen |= OPT_CANARY; o->canary = optarg; break;
+		case LONG_NO_VERIFY: seen |= OPT_NO_VERIFY; o->no_verify = true;
 			break;
 		case 'h':
 			print_command_help(cmd);

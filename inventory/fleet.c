@@ -25,7 +25,7 @@
 
 static const char *const top_keys[] = {
 	"fleet", "ca", "request", "usages", "store", "usage_bindings", "vars",
-	"ssh", "servers", "webroot", NULL
+	"ssh", "servers", "webroot", "rollout", NULL
 };
 static const char *const fleet_keys[] = {
 	"name", "state_dir", "concurrency", "renew_before_days", "assign",
@@ -55,6 +55,7 @@ static void fleet_init(struct fleet *f)
 {
 	memset(f, 0, sizeof(*f));
 	template_init(&f->tmpl);
+	fleet_rollout_init(&f->rollout);
 	f->concurrency = 64;
 	f->renew_before_days = 30;
 	f->assign = true;
@@ -87,6 +88,7 @@ void fleet_release(struct fleet *f)
 	free(f->ca.allowed_ips);
 	strv_free(f->ca.trusted_roots);
 	template_release(&f->tmpl);
+	fleet_rollout_release(&f->rollout);
 	for (i = 0; i < f->nservers; i++)
 		server_release(&f->servers[i]);
 	free(f->servers);
@@ -664,6 +666,8 @@ int fleet_load(struct fleet *f, const char *path, struct diags *d)
 	f->usages = def.usages;
 	parse_servers(f, &c, root, &def);
 	server_release(&def);
+	fleet_rollout_parse(&f->rollout, &c, root);
+	fleet_rollout_check(f, d);
 
 	if (tmpl_ok && f->renew_before_days >= f->tmpl.days)
 		check_renew(f, &c, &cfg);

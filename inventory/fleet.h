@@ -9,6 +9,7 @@
 #include "engine/base/san.h"
 #include "engine/base/usage.h"
 #include "inventory/diag.h"
+#include "inventory/rollout.h"
 #include "inventory/template.h"
 #include "inventory/types.h"
 #include "inventory/vars.h"
@@ -68,6 +69,11 @@ struct server {
 	char *webroot;              /* http-01 files go below it, or NULL */
 	char *file;                 /* where the server is defined */
 	int line;
+	char *verify_address;       /* rollout: where verify connects, or
+	                               NULL: address */
+	struct rollout_verify *verify;  /* the server's own verify list */
+	size_t nverify;
+	bool verify_set;            /* it has one (else the rollout's) */
 };
 
 struct fleet_ca {
@@ -101,6 +107,7 @@ struct fleet {
 	unsigned usages;
 	struct server *servers;
 	size_t nservers;
+	struct fleet_rollout rollout;
 };
 
 /* Frees what f holds; f is then as fleet_load starts it. */

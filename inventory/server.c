@@ -16,7 +16,7 @@ static const char *const server_keys[] = {
 	"name", "address", "transport", "root", "groups", "vars", "usages",
 	"store", "usage_bindings", "keygen", "user", "port", "identity_file",
 	"ssh_config", "known_hosts", "host_key_policy", "connect_timeout",
-	"webroot", NULL
+	"webroot", "verify_address", "verify", NULL
 };
 static const char *const ssh_keys[] = {
 	"user", "port", "identity_file", "ssh_config", "known_hosts",
@@ -49,6 +49,8 @@ void server_release(struct server *s)
 
 	free(s->name);
 	free(s->address);
+	free(s->verify_address);
+	free(s->verify);
 	free(s->root);
 	free(s->ssh.user);
 	free(s->ssh.identity_file);
@@ -469,6 +471,18 @@ bool server_parse(struct server *s, const struct cfg *c,
 			    "invalid address '%s' in %s: not a host name "
 			    "(RFC 1123) or an IP address", address, what);
 	}
+	if (cfg_string(c, g, "verify_address", false, &address, what)) {
+		if (host_is_valid(address, false) ||
+		    ip_parse(address, NULL, NULL))
+			s->verify_address = strdup(address);
+		else
+			cfg_error(c, config_setting_get_member(g,
+			    "verify_address"), "invalid verify_address '%s' in "
+			    "%s: not a host name (RFC 1123) or an IP address",
+			    address, what);
+	}
+	s->verify_set = rollout_verify_parse(c, g, what, &s->verify,
+	    &s->nverify);
 	t = cfg_enum(c, g, "transport", transport_type_names, what);
 	s->transport = t >= 0 ? (enum transport_type)t : TRANSPORT_LOCAL;
 	if (s->transport == TRANSPORT_LOCAL &&

@@ -482,6 +482,41 @@ static void backward(struct assign *a)
 	}
 }
 
+int assign_undo(struct assign *a, const char *why,
+    void (*done)(struct assign *a, int status))
+{
+	size_t i;
+	bool any = false;
+
+	if (a->state != ASSIGN_DONE || a->status != 0)
+		return CF_EINVAL;
+	snprintf(a->msg, sizeof a->msg, "%s", why);
+	for (i = 0; i < a->nuse; i++) {
+		struct assign_usage *au = &a->use[i];
+
+		/* A usage that had nothing before keeps the new set:
+		 * rolling it back would leave it with no certificate. */
+		if (au->undo != NULL && !(a->had_previous & (1u << au->usage))) {
+			transport_undo_free(au->undo);
+			au->undo = NULL;
+			msg_append(a, "; usage '%s' keeps it (none was assigned "
+			    "before)", usage_name(au->usage));
+		}
+		any = any || au->undo != NULL;
+	}
+	a->status = CF_ECHAIN;
+	a->failed = true;
+	a->failed_at = a->nuse;     /* every reload runs again */
+	a->done = done;
+	a->cur = a->nuse - 1;
+	if (!any) {
+		a->state = ASSIGN_DONE;
+		return CF_ENOENT;
+	}
+	backward(a);
+	return 0;
+}
+
 int assign_start(struct assign *a, struct transport *t,
     const struct assign_input *in, void (*done)(struct assign *a, int status),
     char *msg, size_t msgsz)

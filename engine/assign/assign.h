@@ -140,6 +140,18 @@ int assign_start(struct assign *a, struct transport *t,
     char *msg, size_t msgsz);
 
 /*
+ * After a run that succeeded (done called with 0, a not yet released):
+ * rolls every usage that held a certificate before back to it and runs
+ * its reload command again, as a failed run would; a usage that held
+ * none keeps the new one. why starts a->msg, the rollback's outcome is
+ * appended. Returns 0 and calls done(a, CF_ECHAIN) once, later; CF_ENOENT
+ * when no usage had a previous set (nothing to do, done not called);
+ * CF_EINVAL when a is not such a run.
+ */
+int assign_undo(struct assign *a, const char *why,
+    void (*done)(struct assign *a, int status));
+
+/*
  * Frees what a holds (undo records, paths, the key copy, cleansed); the
  * results stay readable. Not while a run is in flight: only after done, or
  * a failed assign_start. May be called from inside done.

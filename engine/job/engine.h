@@ -15,6 +15,7 @@
 #include "engine/base/reqspec.h"
 #include "engine/transport/transport.h"
 #include "engine/base/usage.h"
+#include "engine/rollout/rollout.h"
 
 #include <stdbool.h>
 #include <time.h>
@@ -38,6 +39,22 @@ struct engine_target {
 	                               server; it never reaches this machine */
 	const char *webroot;        /* where a CA's proof files go (http-01),
 	                               or NULL */
+	const char *verify_address; /* where verify connects (the address) */
+	const struct rollout_verify *verify;    /* in a staged rollout */
+	size_t nverify;
+};
+
+/*
+ * A staged rollout: issuance runs at full concurrency, then assignment
+ * goes batch by batch (engine/rollout/rollout.h), each assigned server
+ * proven to serve its new certificate, and a brake stops it once failures
+ * exceed policy.max_failures.
+ */
+struct engine_rollout {
+	struct rollout_policy policy;
+	const bool *canary;         /* per target, or NULL */
+	bool verify;                /* false: assign without verifying */
+	unsigned verify_timeout_ms;
 };
 
 /* Opens target i's transport on loop; 0 or a CF_E* code with msg. */
@@ -76,6 +93,8 @@ struct engine_config {
 	void *ctx;                  /* for open and observe */
 	int max_wait_s;             /* longest a server waits on the CA
 	                               within a run; then it stays pending */
+	const struct engine_rollout *rollout;   /* NULL: every server is
+	                                           assigned when ready */
 };
 
 /*

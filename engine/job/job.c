@@ -150,8 +150,8 @@ bool job_reads_done(struct job *j)
 
 static void on_closed(struct job *j)
 {
-	void (*done)(void *) = j->done;
-	void *ctx = j->done_ctx;
+	struct engine *eng = j->eng;
+	size_t i = j->i;
 	int u;
 
 	if (--j->closing > 0)
@@ -167,8 +167,9 @@ static void on_closed(struct job *j)
 	free(j->bundle[1]);
 	sk_X509_pop_free(j->certs, X509_free);
 	chain_verdict_release(&j->verdict);
+	assign_release(&j->assign);
 	free(j);
-	done(ctx);
+	engine_job_ended(eng, i);
 }
 
 static void on_timer_closed(uv_handle_t *h)
@@ -355,13 +356,34 @@ static int choose(struct job *j, const char **why)
 			*why = j->why;
 			return JOB_CHAIN_FAILED;
 		}
-		if (cfg->mode == ENGINE_ASSIGN || cfg->assign)
+		if (cfg->mode != ENGINE_ASSIGN && !cfg->assign) {
+			*why = "assignment is off";
+			return JOB_HELD;
+		}
+		if (cfg->rollout != NULL) {
+			*why = "waiting for its batch";
+			return JOB_READY;
+		}
+		return JOB_ASSIGN;
+	case JOB_READY:
+		*why = j->why;
+		if (j->release == RELEASE_ASSIGN)
 			return JOB_ASSIGN;
-		*why = "assignment is off";
-		return JOB_HELD;
+		/* Held: the request stays ready for the next run. */
+		job_note(j, j->why);
+		snprintf(j->error, sizeof j->error, "%s", j->why);
+		j->outcome = REPORT_HELD;
+		return JOB_END;
 	case JOB_ASSIGN:
 		*why = j->assigned ? j->rq.usages : j->error;
+		if (j->assigned && job_verify_applies(j))
+			return JOB_VERIFY;
 		return j->assigned ? JOB_ASSIGNED : JOB_ASSIGN_FAILED;
+	case JOB_VERIFY:
+		*why = j->verified ? j->row->served : j->error;
+		if (!j->verified)
+			journal_strset(&j->rq.error, j->error);
+		return j->verified ? JOB_ASSIGNED : JOB_VERIFY_FAILED;
 	default:
 		snprintf(j->error, sizeof j->error, "internal error: nothing "
 		    "follows state %s", job_state_name(j->state));
@@ -393,8 +415,15 @@ static void enter(struct job *j)
 	case JOB_PENDING:
 		job_wait_enter(j);
 		return;
+	case JOB_READY:
+		j->release = RELEASE_NONE;
+		engine_job_parked(j->eng, j);
+		return;
 	case JOB_ASSIGN:
 		job_assign_enter(j);
+		return;
+	case JOB_VERIFY:
+		job_verify_enter(j);
 		return;
 	default:
 		/* issued: nothing to do but go on to the chain check. */
@@ -451,15 +480,22 @@ void job_step(struct job *j)
 
 /* ---- the start of a job ---- */
 
+void job_release(struct job *j, bool assign, const char *why)
+{
+	j->release = assign ? RELEASE_ASSIGN : RELEASE_HOLD;
+	snprintf(j->why, sizeof j->why, "%s", why);
+	job_back(j);
+}
+
 void job_start(uv_loop_t *loop, const struct engine_config *cfg, size_t i,
-    struct report_row *row, void (*done)(void *ctx), void *ctx)
+    struct report_row *row, struct engine *eng)
 {
 	struct job *j = calloc(1, sizeof(*j));
 
 	if (j == NULL) {
 		row->status = REPORT_FAILED;
 		report_row_set(&row->error, "out of memory");
-		done(ctx);
+		engine_job_ended(eng, i);
 		return;
 	}
 	j->loop = loop;
@@ -467,8 +503,7 @@ void job_start(uv_loop_t *loop, const struct engine_config *cfg, size_t i,
 	j->i = i;
 	j->tg = &cfg->targets[i];
 	j->row = row;
-	j->done = done;
-	j->done_ctx = ctx;
+	j->eng = eng;
 	j->state = JOB_INSPECT;
 	j->phase = JOB_ENTER;
 	j->resumed = -1;

@@ -17,6 +17,7 @@
 #include "engine/job/inspect.h"
 #include "engine/job/job_state.h"
 #include "engine/journal/journal.h"
+#include "engine/rollout/verify.h"
 
 #include <openssl/x509.h>
 #include <uv.h>
@@ -34,8 +35,7 @@ struct job {
 	const struct engine_target *tg;
 	size_t i;                   /* target and report row index */
 	struct report_row *row;     /* this server's report row */
-	void (*done)(void *ctx);    /* the engine hears the job end */
-	void *done_ctx;
+	struct engine *eng;         /* hears the job park and end */
 	enum job_state state;
 	enum job_phase phase;
 	bool stepping;              /* inside job_step */
@@ -53,6 +53,9 @@ struct job {
 	int retry_after;            /* pending: seconds, -1 not in this run */
 	bool waited;                /* pending: the timer ran (else: stop) */
 	bool assigned;              /* assign: every usage holds it */
+	int release;                /* ready: RELEASE_* the engine chose */
+	bool verified;              /* verify: every check served it */
+	int verify_left;            /* verify: checks in flight */
 
 	char *current[USAGE_MAX];   /* inspect: what each usage holds */
 	int reads;                  /* reads in flight */
@@ -85,12 +88,25 @@ struct job {
 	int closing;                /* handles and transport still closing */
 };
 
+/* What the engine tells a job waiting in ready. */
+enum { RELEASE_NONE, RELEASE_ASSIGN, RELEASE_HOLD };
+
 /*
- * Starts target i's job on loop, row its report row; done(ctx) is called
- * once the job has ended and is freed.
+ * Starts target i's job on loop, row its report row; the engine hears
+ * (engine_job_parked) when it waits for its batch and (engine_job_ended)
+ * once it has ended and is freed.
  */
 void job_start(uv_loop_t *loop, const struct engine_config *cfg, size_t i,
-    struct report_row *row, void (*done)(void *ctx), void *ctx);
+    struct report_row *row, struct engine *eng);
+
+/* A parked job goes on: to its assignment (assign), or it ends held;
+ * why is journaled with it. */
+void job_release(struct job *j, bool assign, const char *why);
+
+/* engine.c, for the jobs. */
+void engine_job_parked(struct engine *e, struct job *j);
+void engine_job_ended(struct engine *e, size_t i);
+struct verify_pool *engine_verify_pool(struct engine *e);
 
 /* Runs the job on until it waits for I/O or ends: the one place that says
  * what a job does next. */
@@ -152,6 +168,8 @@ int job_load_issued(struct job *j);
 void job_chain_enter(struct job *j);        /* job_chain.c: check_current,
                                                preflight, chain_check */
 void job_assign_enter(struct job *j);       /* job_assign.c */
+void job_verify_enter(struct job *j);       /* job_verify.c */
+bool job_verify_applies(struct job *j);
 
 /* inspect's choice (job_inspect.c): plan's precheck and a remembered
  * denial. */

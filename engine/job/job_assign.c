@@ -39,7 +39,7 @@ static void on_assigned(struct assign *a, int status)
 			strcat(names, usage_name((enum usage)u));
 		}
 	j->row->usages = a->assigned;
-	assign_release(a);
+	/* a keeps its undo records: verify may roll it back. */
 	journal_strset(&j->rq.usages, names);
 	journal_strset(&j->rq.error, NULL);
 	/* Assigned closes the request, and with it goes the waiting copy

@@ -6,7 +6,11 @@
  * the request where it is for the next run; only one whose certificate
  * cannot be used goes to failed (assign -> failed: its key is gone). An
  * up-to-date server's check (check_current) and plan's (preflight) are
- * states of their own. Every transition here is taken by some scenario of
+ * states of their own. In a staged rollout a checked job waits in ready
+ * for its batch, and after its assignment proves in verify that the
+ * server serves the new certificate; one that does not ends in
+ * verify_failed, its request kept, so the next run assigns that same
+ * certificate again instead of asking for another. Every transition here is taken by some scenario of
  * tests/unit/test_engine.c.
  */
 #include "engine/job/job_state.h"
@@ -38,13 +42,16 @@ static const struct {
 	[JOB_DENIED] = { "denied", 0 },
 	[JOB_FAILED] = { "failed", 0 },
 	[JOB_CHAIN_CHECK] = { "chain_check", B(JOB_CHAIN_FAILED) | B(JOB_HELD) |
-	    B(JOB_ASSIGN) },
+	    B(JOB_READY) | B(JOB_ASSIGN) },
 	[JOB_CHAIN_FAILED] = { "chain_failed", 0 },
 	[JOB_HELD] = { "held", 0 },
-	[JOB_ASSIGN] = { "assign", B(JOB_ASSIGNED) | B(JOB_ASSIGN_FAILED) |
-	    B(JOB_FAILED) },
+	[JOB_READY] = { "ready", B(JOB_ASSIGN) },
+	[JOB_ASSIGN] = { "assign", B(JOB_VERIFY) | B(JOB_ASSIGNED) |
+	    B(JOB_ASSIGN_FAILED) | B(JOB_FAILED) },
+	[JOB_VERIFY] = { "verify", B(JOB_ASSIGNED) | B(JOB_VERIFY_FAILED) },
 	[JOB_ASSIGNED] = { "assigned", 0 },
 	[JOB_ASSIGN_FAILED] = { "assign_failed", 0 },
+	[JOB_VERIFY_FAILED] = { "verify_failed", 0 },
 };
 
 const char *job_state_name(enum job_state s)
@@ -78,7 +85,8 @@ bool job_state_final(enum job_state s)
  * a certificate not assigned yet. */
 #define HOLDS (B(JOB_SUBMIT) | B(JOB_PENDING) | B(JOB_POLL) | \
 	B(JOB_ISSUED) | B(JOB_CHAIN_CHECK) | B(JOB_CHAIN_FAILED) | \
-	B(JOB_HELD) | B(JOB_ASSIGN) | B(JOB_ASSIGN_FAILED))
+	B(JOB_HELD) | B(JOB_READY) | B(JOB_ASSIGN) | B(JOB_VERIFY) | \
+	B(JOB_ASSIGN_FAILED) | B(JOB_VERIFY_FAILED))
 
 bool job_state_holds_request(enum job_state s)
 {

@@ -27,9 +27,15 @@ enum job_state {
 	JOB_CHAIN_FAILED,           /* final: issued, the chain does not verify
 	                               on the server (a CA missing, or invalid) */
 	JOB_HELD,                   /* final: issued, assignment switched off */
+	JOB_READY,                  /* chain checked, waiting for its batch of
+	                               a staged rollout (or held by its brake) */
 	JOB_ASSIGN,                 /* installing for each usage, then reloads */
+	JOB_VERIFY,                 /* proving by TLS handshakes that the
+	                               server serves what it was given */
 	JOB_ASSIGNED,               /* final: every usage holds the certificate */
 	JOB_ASSIGN_FAILED,          /* final: rolled back to the previous set */
+	JOB_VERIFY_FAILED,          /* final: another certificate was served;
+	                               rolled back where one was before */
 	JOB_STATE_MAX               /* not a state */
 };
 

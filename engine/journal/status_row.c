@@ -24,7 +24,9 @@ enum report_status status_row_of_state(int state)
 	case JOB_CHAIN_CHECK:
 	case JOB_CHAIN_FAILED:
 	case JOB_HELD:
-	case JOB_ASSIGN: return REPORT_ISSUED;
+	case JOB_ASSIGN:
+	case JOB_VERIFY: return REPORT_ISSUED;
+	case JOB_READY: return REPORT_HELD;
 	case JOB_SUBMIT:
 	case JOB_PENDING:
 	case JOB_POLL: return REPORT_PENDING;

@@ -19,6 +19,7 @@ static const char *const status_names[REPORT_STATUS_MAX] = {
 	[REPORT_ASSIGN_FAILED] = "assign_failed",
 	[REPORT_WOULD_ISSUE] = "would_issue",
 	[REPORT_WOULD_DENY] = "would_deny",
+	[REPORT_HELD] = "held",
 	[REPORT_NOT_RUN] = "not_run",
 };
 
@@ -73,6 +74,7 @@ void report_release(struct report *r)
 	free(r->rows);
 	free(r->fleet);
 	free(r->command);
+	free(r->rollout);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -143,7 +145,7 @@ int report_exit_status(const struct report *r)
 
 	summarize(r, &s);
 	return s.n[REPORT_FAILED] || s.n[REPORT_DENIED] ||
-	    s.n[REPORT_WOULD_DENY] || s.missing_ca ? 1 : 0;
+	    s.n[REPORT_WOULD_DENY] || s.n[REPORT_HELD] || s.missing_ca ? 1 : 0;
 }
 
 static void iso8601(time_t t, char *buf, size_t bufsz)
@@ -196,7 +198,7 @@ json_t *report_row_to_json(const struct report_row *row)
 	if (row->not_after)
 		iso8601(row->not_after, when, sizeof when);
 	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
-	    "s:o}",
+	    "s:o, s:o, s:o}",
 	    "name", row->name, "status", report_status_name(row->status),
 	    "thumbprint", str_or_null(row->thumbprint),
 	    "sha256", str_or_null(row->sha256),
@@ -205,7 +207,10 @@ json_t *report_row_to_json(const struct report_row *row)
 	    "ca_status", str_or_null(row->ca_status),
 	    "chain_choice", str_or_null(row->chain_choice),
 	    "reason", str_or_null(row->reason),
-	    "error", str_or_null(row->error));
+	    "error", str_or_null(row->error),
+	    "batch", row->batch ? json_integer(row->batch) : json_null(),
+	    "verify", row->verify[0] ? json_pack("{s:s, s:o}", "result",
+	    row->verify, "served", str_or_null(row->served)) : json_null());
 }
 
 static const char *jstr(json_t *o, const char *key)
@@ -284,6 +289,11 @@ int report_row_from_json(struct report_row *row, json_t *o)
 	memset(&tm, 0, sizeof tm);
 	row->not_after = na && strptime(na, "%Y-%m-%dT%H:%M:%SZ", &tm) ?
 	    timegm(&tm) : 0;
+	row->batch = (int)json_integer_value(json_object_get(o, "batch"));
+	snprintf(row->verify, sizeof row->verify, "%s",
+	    jstr(json_object_get(o, "verify"), "result"));
+	snprintf(row->served, sizeof row->served, "%s",
+	    jstr(json_object_get(o, "verify"), "served"));
 	row->usages = 0;
 	json_array_foreach(usages, i, u) {
 		int k = usage_from_name(json_string_value(u));
@@ -313,7 +323,7 @@ json_t *report_to_json(const struct report *r)
 	for (i = 0; rows && i < r->n; i++)
 		json_array_append_new(rows, report_row_to_json(&r->rows[i]));
 	return json_pack("{s:s, s:s, s:s, s:I, s:{s:i, s:i, s:i, s:i, s:i, "
-	    "s:i, s:i, s:i, s:i, s:i}, s:o}",
+	    "s:i, s:i, s:i, s:i, s:i, s:i}, s:o, s:o}",
 	    "fleet", r->fleet, "command", r->command, "started_at", when,
 	    "duration_ms", (json_int_t)r->duration_ms,
 	    "summary", "servers", (int)r->n, "assigned", s.n[REPORT_ASSIGNED],
@@ -321,7 +331,8 @@ json_t *report_to_json(const struct report *r)
 	    "pending", s.n[REPORT_PENDING], "denied", s.n[REPORT_DENIED],
 	    "failed", s.n[REPORT_FAILED], "missing_ca", s.missing_ca,
 	    "would_issue", s.n[REPORT_WOULD_ISSUE],
-	    "would_deny", s.n[REPORT_WOULD_DENY], "servers", rows);
+	    "would_deny", s.n[REPORT_WOULD_DENY], "held", s.n[REPORT_HELD],
+	    "servers", rows, "rollout", str_or_null(r->rollout));
 }
 
 /* True when the row needs a person: failed, denied, a CA missing. */
@@ -329,13 +340,14 @@ static bool needs_person(const struct report_row *row)
 {
 	return row->status == REPORT_FAILED || row->status == REPORT_DENIED ||
 	    row->status == REPORT_ASSIGN_FAILED ||
-	    row->status == REPORT_WOULD_DENY || lacks_ca(row);
+	    row->status == REPORT_WOULD_DENY || row->status == REPORT_HELD ||
+	    lacks_ca(row);
 }
 
 /* The columns a table may show beside SERVER and STATUS, in this order. */
 enum column {
 	COL_THUMBPRINT, COL_NOT_AFTER, COL_DAYS_LEFT, COL_CHAIN, COL_USAGES,
-	COL_REASON, NCOLS
+	COL_BATCH, COL_REASON, NCOLS
 };
 
 static const struct {
@@ -347,6 +359,7 @@ static const struct {
 	[COL_DAYS_LEFT] = { "DAYS LEFT", "  %9s" },
 	[COL_CHAIN] = { "CHAIN", "  %-10s" },
 	[COL_USAGES] = { "USAGES", "  %s" },
+	[COL_BATCH] = { "BATCH", "  %5s" },
 	[COL_REASON] = { "REASON", "  %s" },
 };
 
@@ -380,6 +393,7 @@ static void write_row(const struct report *r, const struct report_row *row,
     FILE *out, int w, unsigned cols, bool quiet)
 {
 	char line[1024], day[32] = "-", left[32] = "-", usages[128] = "";
+	char batch[16] = "-";
 	const char *cell[NCOLS];
 	long long d;
 	struct tm tm;
@@ -404,6 +418,9 @@ static void write_row(const struct report *r, const struct report_row *row,
 	cell[COL_DAYS_LEFT] = left;
 	cell[COL_CHAIN] = chain_status_name(row->chain.status);
 	cell[COL_USAGES] = usages[0] ? usages : "-";
+	if (row->batch)
+		snprintf(batch, sizeof batch, "%d", row->batch);
+	cell[COL_BATCH] = batch;
 	cell[COL_REASON] = row->reason ? row->reason : "-";
 	fprintf(out, "%-*s  %-13s", w, row->name,
 	    report_status_name(row->status));
@@ -430,6 +447,8 @@ int report_write_table(const struct report *r, FILE *out, bool quiet)
 		if (strlen(r->rows[i].name) > w)
 			w = strlen(r->rows[i].name);
 		any = any || needs_person(&r->rows[i]);
+		if (r->rows[i].batch)
+			cols |= C(COL_BATCH);
 	}
 	if (quiet && !any)
 		return 0;
@@ -450,6 +469,10 @@ int report_write_table(const struct report *r, FILE *out, bool quiet)
 	    strcmp(r->command, "plan") == 0)
 		fprintf(out, ", %d would issue, %d would be denied",
 		    s.n[REPORT_WOULD_ISSUE], s.n[REPORT_WOULD_DENY]);
+	if (s.n[REPORT_HELD])
+		fprintf(out, ", %d held", s.n[REPORT_HELD]);
 	fprintf(out, "\n");
+	if (r->rollout)
+		fprintf(out, "%s\n", r->rollout);
 	return ferror(out) ? CF_EIO : 0;
 }

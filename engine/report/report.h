@@ -27,6 +27,8 @@ enum report_status {
 	REPORT_WOULD_ISSUE,         /* plan: a run would request one */
 	REPORT_WOULD_DENY,          /* plan: the CA's policy would refuse it */
 	REPORT_NOT_RUN,             /* status: no run has looked at it yet */
+	REPORT_HELD,                /* issued and checked, not assigned: a
+	                               staged rollout's brake stopped first */
 	REPORT_STATUS_MAX
 };
 
@@ -44,6 +46,9 @@ struct report_row {
 	char *reason;               /* why due, or why not ("expires in 3
 	                               days", "valid until ..."); or NULL */
 	char *error;                /* NULL when none */
+	int batch;                  /* its rollout batch (1 = first), 0 none */
+	char verify[8];             /* "ok", "failed", "skipped", or "" */
+	char served[65];            /* SHA-256 the server served, or "" */
 };
 
 struct report {
@@ -54,6 +59,7 @@ struct report {
 	struct report_row *rows;
 	size_t n;
 	size_t cap;
+	char *rollout;              /* why a staged rollout stopped, or NULL */
 };
 
 /* Fills r for a command over fleet; report_release frees what it holds. */

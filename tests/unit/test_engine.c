@@ -24,9 +24,11 @@
 #include "engine/report/report.h"
 #include "engine/journal/status_row.h"
 #include "engine/transport/transport_local.h"
+#include "tests/unit/tls_server.h"
 
 #include <dirent.h>
 #include <ftw.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -82,6 +84,7 @@ struct opts {
 	bool force;
 	bool short_wait;            /* max_wait 0 s instead of 5 */
 	const char *keys_dir;       /* NULL: the fixture's */
+	const struct engine_rollout *rollout;
 };
 
 static char *const reload_fails[] = { "/bin/false", NULL };
@@ -482,6 +485,8 @@ static void check_agree(struct fx *f, size_t i, enum engine_mode mode)
 		case JOB_HELD:
 		case JOB_CHAIN_FAILED: want = REPORT_ISSUED; break;
 		case JOB_ASSIGN_FAILED: want = REPORT_ASSIGN_FAILED; break;
+		case JOB_READY: want = REPORT_HELD; break;
+		case JOB_VERIFY_FAILED:
 		case JOB_ISSUED:
 		case JOB_CHAIN_CHECK:
 		case JOB_ASSIGN: want = REPORT_FAILED; break;
@@ -617,6 +622,7 @@ static void run(struct fx *f, const struct opts *o)
 	cfg.observe = observe;
 	cfg.ctx = f;
 	cfg.max_wait_s = o->short_wait ? 0 : 5;
+	cfg.rollout = o->rollout;
 	if (cfg.journal)
 		assert_int_equal(journal_run_begin(&f->jr, "run", &cfg.run_id,
 		    msg, sizeof msg), 0);
@@ -1498,6 +1504,93 @@ static void test_plan(void **state)
 
 /* Every transition of the table, taken by some scenario above (so this
  * runs last): a transition no job can take does not belong in it. */
+/*
+ * A staged rollout: web01 the canary, then batches of one, each server
+ * proven by a TLS handshake to serve its new certificate. web03 serves
+ * another certificate (the CA's root): verify fails, it had nothing
+ * before so it keeps the new one, and with max_failures 0 the brake holds
+ * web04. Once web03 serves its files, the next run assigns web04 and
+ * verifies web03 again, issuing nothing anew.
+ */
+static void test_rollout(void **state)
+{
+	struct fx *f = *state;
+	static const char *const names[] = { "web01", "web02", "web03",
+	    "web04" };
+	struct tls_server tls[4];
+	struct rollout_verify checks[4];
+	bool canary[NSRV] = { true };
+	struct engine_rollout ro;
+	struct opts o = { 0 };
+	const struct report_row *row;
+	char cert[512], key[512];
+	size_t i;
+
+	memset(&ro, 0, sizeof ro);
+	ro.policy.batch.value = 1;
+	ro.canary = canary;
+	ro.verify = true;
+	ro.verify_timeout_ms = 1500;
+	o.rollout = &ro;
+	for (i = 0; i < 4; i++) {
+		struct srv *s = add_server(f, names[i], 0);
+
+		snprintf(cert, sizeof cert, "%s/certs/default.pem", s->root);
+		snprintf(key, sizeof key, "%s/certs/default.key", s->root);
+		assert_int_equal(tls_server_start(&tls[i], i == 2 ? ca.root :
+		    cert, i == 2 ? ca.root_key : key), 0);
+		checks[i].usage = USAGE_DEFAULT;
+		checks[i].port = tls[i].port;
+		f->tg[i].verify_address = "127.0.0.1";
+		f->tg[i].verify = &checks[i];
+		f->tg[i].nverify = 1;
+	}
+	run(f, &o);
+	for (i = 0; i < 2; i++) {
+		row = row_of(f, names[i]);
+		expect(f, row->status == REPORT_ASSIGNED && row->batch ==
+		    (int)i + 1 && strcmp(row->verify, "ok") == 0 &&
+		    strcmp(row->served, row->sha256) == 0, "%s: %s, batch %d, "
+		    "verify '%s', served '%s'", names[i],
+		    status_name(f, names[i]), row->batch, row->verify,
+		    row->served);
+	}
+	row = row_of(f, "web03");
+	expect(f, row->status == REPORT_FAILED && strcmp(row->verify,
+	    "failed") == 0 && row->error && strstr(row->error,
+	    "served SHA-256") && strstr(row->error, "keeps it"), "web03: %s, "
+	    "verify '%s', error '%s'", status_name(f, "web03"), row->verify,
+	    str(row->error));
+	row = row_of(f, "web04");
+	expect(f, row->status == REPORT_HELD && row->batch == 0,
+	    "web04: %s, batch %d", status_name(f, "web04"), row->batch);
+	expect(f, f->report.rollout && strcmp(f->report.rollout, "rollout "
+	    "stopped after batch 3 of 4: 1 failure, more than max_failures "
+	    "0") == 0, "rollout: '%s'", str(f->report.rollout));
+	expect(f, report_exit_status(&f->report) == 1, "exit status %d",
+	    report_exit_status(&f->report));
+
+	snprintf(tls[2].cert, sizeof tls[2].cert, "%s/certs/default.pem",
+	    f->srv[2].root);
+	snprintf(tls[2].key, sizeof tls[2].key, "%s/certs/default.key",
+	    f->srv[2].root);
+	run(f, &o);
+	for (i = 2; i < 4; i++) {
+		row = row_of(f, names[i]);
+		expect(f, row->status == REPORT_ASSIGNED && strcmp(row->verify,
+		    "ok") == 0, "%s rerun: %s, verify '%s', error '%s'",
+		    names[i], status_name(f, names[i]), row->verify,
+		    str(row->error));
+		expect(f, counts(f, names[i]).submits == 1, "%s: %d submits",
+		    names[i], counts(f, names[i]).submits);
+	}
+	expect(f, f->report.rollout == NULL, "rollout: '%s'",
+	    str(f->report.rollout));
+	for (i = 0; i < 4; i++)
+		tls_server_stop(&tls[i]);
+	verdict(f);
+}
+
 static void test_every_transition_taken(void **state)
 {
 	char missing[4096] = "";
@@ -1550,10 +1643,15 @@ int main(void)
 		T(test_assign_mode),
 		T(test_assign_mode_nothing_to_assign),
 		T(test_plan),
+		T(test_rollout),
 #undef T
 		/* Last: it reads what every scenario above took. */
 		cmocka_unit_test(test_every_transition_taken),
 	};
+
+	/* A TLS peer that closes first must not end the test (main.c does
+	 * the same for certfleet). */
+	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests_name("engine", tests, group_setup,
 	    group_teardown);
 }
