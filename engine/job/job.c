@@ -360,7 +360,9 @@ static int choose(struct job *j, const char **why)
 			*why = "assignment is off";
 			return JOB_HELD;
 		}
-		if (cfg->rollout != NULL) {
+		/* plan parks nothing: it never gets here (no journal, no
+		 * resumed request), and would not wait for batches. */
+		if (cfg->rollout != NULL && cfg->mode != ENGINE_PLAN) {
 			*why = "waiting for its batch";
 			return JOB_READY;
 		}

@@ -292,3 +292,7 @@ check "check: bad max_failures" grep -q "'max_failures' in rollout must be a num
 check "check: unknown usage in verify" grep -q "unknown usage 'web' in verify entry 1 of rollout" <<<"$err"
 check "check: port out of range" grep -q "port" <<<"$err"
 check "check: unknown key" grep -q "bogus" <<<"$err"
+fleet "" "s03:verify_address = \"not a host\"; verify = ( { usage = \"default\"; } );"
+err=$(cf check "$D/fleet.cfg" 2>&1)
+check "check: a bad verify_address, with FILE:LINE" grep -q "fleet.cfg:[0-9]*: invalid verify_address 'not a host' in server 's03'" <<<"$err"
+check "check: a server's verify entry without its port" grep -q "port" <<<"$err"
