@@ -169,6 +169,9 @@ void job_chain_enter(struct job *j);        /* job_chain.c: check_current,
                                                preflight, chain_check */
 void job_assign_enter(struct job *j);       /* job_assign.c */
 void job_verify_enter(struct job *j);       /* job_verify.c */
+/* The usages that hold the new certificate, in the report row and the
+ * request (job_assign.c). */
+void job_usages_hold(struct job *j, unsigned usages);
 bool job_verify_applies(struct job *j);
 
 /* inspect's choice (job_inspect.c): plan's precheck and a remembered

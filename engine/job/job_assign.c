@@ -22,25 +22,31 @@ static void not_assigned(struct job *j, const char *why)
 	job_back(j);
 }
 
+void job_usages_hold(struct job *j, unsigned usages)
+{
+	char names[128] = "";
+	int u;
+
+	for (u = 0; u < USAGE_MAX; u++)
+		if (usages & (1u << u)) {
+			if (names[0])
+				strcat(names, ",");
+			strcat(names, usage_name((enum usage)u));
+		}
+	j->row->usages = usages;
+	journal_strset(&j->rq.usages, names[0] ? names : NULL);
+}
+
 static void on_assigned(struct assign *a, int status)
 {
 	struct job *j = a->data;
-	char names[128] = "";
-	int u;
 
 	if (status != 0) {
 		not_assigned(j, a->msg);
 		return;
 	}
-	for (u = 0; u < USAGE_MAX; u++)
-		if (a->assigned & (1u << u)) {
-			if (names[0])
-				strcat(names, ",");
-			strcat(names, usage_name((enum usage)u));
-		}
-	j->row->usages = a->assigned;
 	/* a keeps its undo records: verify may roll it back. */
-	journal_strset(&j->rq.usages, names);
+	job_usages_hold(j, a->assigned);
 	journal_strset(&j->rq.error, NULL);
 	/* Assigned closes the request, and with it goes the waiting copy
 	 * of the key. */

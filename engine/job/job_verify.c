@@ -50,6 +50,8 @@ static void on_undone(struct assign *a, int status)
 
 	(void)status;
 	snprintf(j->error, sizeof j->error, "%s", a->msg);
+	/* What was switched back no longer holds the new certificate. */
+	job_usages_hold(j, j->row->usages & ~a->rolled_back);
 	job_back(j);
 }
 

@@ -182,6 +182,7 @@ check "s02 failed, verify failed, rolled back" \
 check "s02's assignment rolled back to its previous certificate" \
 	grep -q "rolled back to the previous certificate" <<<"$(jq -r '.servers[1].error' <<<"$out")"
 check "s02 serves its old certificate again" [ "$(served s02)" = "$old02" ]
+check "... and its row lists no usage holding the new one" [ "$(jq -c '.servers[1].usages' <<<"$out")" = '[]' ]
 check "the canary and s01, s03 assigned; batches 3-5 held" \
 	[ "$(jq -c '[.servers[] | .status]' <<<"$out")" = '["assigned","failed","assigned","held","assigned","held","held","held","held","held","held","held"]' ]
 check "the summary counts held" [ "$(jq .summary.held <<<"$out")" = 8 ]
@@ -236,20 +237,24 @@ check "... the eleven others assigned" \
 
 # --- 5. SIGKILL during batch 2, then run again --------------------------------
 fleet "rollout = { canary = [ \"s01\" ]; batch = 3; max_failures = 0; pause = 2; $VERIFY };"
+# Events after this mark are the killed run's own (a request resumed from
+# an earlier run carries that run's "batch N of M" events too).
+mark=$(J "select max(id) from events")
 "$CERTFLEET" run "$D/fleet.cfg" --force --json >"$TMP/killed.json" 2>/dev/null &
 pid=$!
 reached=0
 for _ in $(seq 1200); do
-	n=$(J "select count(*) from events where detail like 'batch 2 of %' and request_id in (select id from requests where run_id = (select max(id) from runs))" 2>/dev/null)
+	n=$(J "select count(*) from events where detail like 'batch 2 of %' and id > $mark" 2>/dev/null)
 	[ "${n:-0}" -ge 1 ] && { reached=1; break; }
 	sleep 0.05
 done
 kill -9 $pid 2>/dev/null
 wait $pid 2>/dev/null
-killed_run=$(J "select max(id) from runs")
-check "the run was killed in batch 2" [ $reached = 1 ]
 last_event=$(J "select max(id) from events")
-beyond=$(J "select count(*) from events where detail like 'batch 3 of %' and request_id in (select id from requests where run_id = $killed_run)")
+check "the run was killed in batch 2" [ $reached = 1 ]
+check "... after every server's issuance (batch 1 comes after all of it)" \
+	[ "$(J "select count(*) from events where detail like 'batch 1 of %' and id > $mark")" -ge 1 ]
+beyond=$(J "select count(*) from events where detail like 'batch 3 of %' and id > $mark and id <= $last_event")
 check "killed during batch 2: no server of batch 3 was started" [ "$beyond" = 0 ]
 out=$(cf run "$D/fleet.cfg" --json 2>/dev/null)
 rc=$?
