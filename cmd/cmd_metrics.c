@@ -63,7 +63,7 @@ int cmd_write_metrics(const struct cmd_opts *o, const struct fleet *f,
 		return exit_code;
 	/* plan keeps no journal open; what it knows is read here. */
 	if (jr == NULL && cmd_journal_of(f, &own, &found) != CMD_EXIT_OK)
-		return CMD_EXIT_FAILED;
+		return exit_code == CMD_EXIT_OK ? CMD_EXIT_FAILED : exit_code;
 	rc = render(jr ? jr : found ? &own : NULL, rep, exit_code, &buf, &len,
 	    msg, sizeof msg);
 	if (rc == 0)

@@ -671,8 +671,11 @@ static void test_installed(void **state)
 
 	memset(&row, 0, sizeof row);
 	row.name = "web01";
+	/* A new certificate whose assignment was rolled back (the row still
+	 * names the usages it was given for a moment). */
 	row.status = REPORT_FAILED;
-	row.not_after = 3000;       /* a new certificate, never assigned */
+	row.not_after = 3000;
+	row.usages = USAGE_ALL;
 	assert_int_equal(status_row_installed(&fx->j, &row, &usages, &na, msg,
 	    sizeof msg), 0);
 	assert_int_equal(usages, 1u << USAGE_DEFAULT);
@@ -682,16 +685,16 @@ static void test_installed(void **state)
 	assert_int_equal(usages, 0);
 	assert_int_equal(na, 0);
 	row.status = REPORT_UP_TO_DATE;
-	row.usages = USAGE_ALL;
 	assert_int_equal(status_row_installed(&fx->j, &row, &usages, &na, msg,
 	    sizeof msg), 0);
 	assert_int_equal(usages, USAGE_ALL);
 	assert_int_equal(na, 3000);
 	row.name = "web02";
-	row.usages = 0;
+	row.status = REPORT_DENIED;
 	assert_int_equal(status_row_installed(&fx->j, &row, &usages, &na, msg,
 	    sizeof msg), 0);
 	assert_int_equal(usages, 0);
+	assert_int_equal(na, 0);
 }
 
 static void test_durable_across_close(void **state)
