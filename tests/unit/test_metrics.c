@@ -48,6 +48,22 @@ static void test_label_escaping(void **state)
 	}
 }
 
+/* Gives row a verdict of status listing n CAs (intermediates; root for
+ * the last one when last_root). */
+static void lacks(struct report_row *row, enum chain_status st, size_t n,
+    int last_root)
+{
+	row->chain.status = st;
+	row->chain.missing = calloc(n, sizeof(*row->chain.missing));
+	assert_non_null(row->chain.missing);
+	row->chain.nmissing = n;
+	while (n-- > 0)
+		row->chain.missing[n].kind = CHAIN_KIND_INTERMEDIATE;
+	if (last_root)
+		row->chain.missing[row->chain.nmissing - 1].kind =
+		    CHAIN_KIND_ROOT;
+}
+
 /* A fleet with a hostile server name (the fleet file refuses such names,
  * the renderer must not rely on it), one lacking CAs, one failed. */
 static void fill(struct report *r, struct metrics_cert *certs)
@@ -65,12 +81,7 @@ static void fill(struct report *r, struct metrics_cert *certs)
 
 	row = report_add(r, "fe06");
 	row->status = REPORT_ISSUED;
-	row->chain.status = CHAIN_MISSING_CA;
-	row->chain.missing = calloc(3, sizeof(*row->chain.missing));
-	row->chain.nmissing = 3;
-	row->chain.missing[0].kind = CHAIN_KIND_INTERMEDIATE;
-	row->chain.missing[1].kind = CHAIN_KIND_INTERMEDIATE;
-	row->chain.missing[2].kind = CHAIN_KIND_ROOT;
+	lacks(row, CHAIN_MISSING_CA, 3, 1);
 	/* Holds an older certificate, for the default usage only. */
 	certs[1].usages = 1u << USAGE_DEFAULT;
 	certs[1].not_after = 1700000000;
@@ -78,9 +89,7 @@ static void fill(struct report *r, struct metrics_cert *certs)
 	row = report_add(r, "fe07");
 	row->status = REPORT_FAILED;
 	/* An ok verdict's notes are no missing CA. */
-	row->chain.status = CHAIN_OK;
-	row->chain.missing = calloc(1, sizeof(*row->chain.missing));
-	row->chain.nmissing = 1;
+	lacks(row, CHAIN_OK, 1, 0);
 }
 
 static char *render(const struct report *r, const struct metrics_cert *c,
