@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum cmd_exit {
 	CMD_EXIT_OK = 0,            /* every server done, or nothing due */
@@ -33,6 +34,7 @@ struct cmd_opts {
 	const char *max_failures;   /* --max-failures N|P% */
 	const char *canary;         /* --canary LIST */
 	bool no_verify;             /* --no-verify: assign without proving */
+	const char *metrics;        /* --metrics FILE, or NULL */
 	const char *fleet;          /* the fleet file */
 	char **args;                /* operands after the fleet file */
 	int nargs;
@@ -62,6 +64,19 @@ void cmd_print_json(json_t *j);
 
 /* Prints a report as a table, or as JSON with --json. */
 void cmd_print_report(const struct cmd_opts *o, struct report *rep);
+
+/* Wall-clock milliseconds, for a report's duration. */
+int64_t cmd_now_ms(void);
+
+/*
+ * With --metrics, writes rep as Prometheus metrics to that file
+ * (atomically, mode 0644), reading what each server holds and the last
+ * success from jr, or from the fleet's journal when jr is NULL (plan).
+ * Returns exit_code, or CMD_EXIT_FAILED in its place when it was 0 and
+ * the file could not be written (said on stderr).
+ */
+int cmd_write_metrics(const struct cmd_opts *o, const struct fleet *f,
+    struct journal *jr, const struct report *rep, int exit_code);
 
 int cmd_check(const struct cmd_opts *o);
 int cmd_ca_init(const struct cmd_opts *o);

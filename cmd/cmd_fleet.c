@@ -12,6 +12,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 /* Prints the fleet file's problems; returns the exit code for them. */
@@ -53,6 +54,14 @@ int cmd_journal_of(const struct fleet *f, struct journal *jr, bool *found)
 	}
 	free(db);
 	return rc;
+}
+
+int64_t cmd_now_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
 void cmd_print_json(json_t *j)

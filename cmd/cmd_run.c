@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 /* One run, from the fleet file to the report; run_release frees it. */
@@ -46,14 +45,6 @@ struct run {
 	size_t done;
 	char msg[512];
 };
-
-static int64_t now_ms(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 /* Prints msg and gives back code, for one-line error returns. */
 static int fail(struct run *r, int code)
@@ -212,13 +203,14 @@ static int run_engine(struct run *r, const char *command, int64_t start)
 		snprintf(r->msg, sizeof r->msg, "out of memory");
 		return fail(r, CMD_EXIT_FAILED);
 	}
-	r->report.duration_ms = now_ms() - start;
+	r->report.duration_ms = cmd_now_ms() - start;
 	cmd_print_report(r->o, &r->report);
 	exit_code = report_exit_status(&r->report);
 	if (r->have_journal)
 		journal_run_end(&r->jr, cfg.run_id, exit_code, r->msg,
 		    sizeof r->msg);
-	return exit_code;
+	return cmd_write_metrics(r->o, &r->f, r->have_journal ? &r->jr : NULL,
+	    &r->report, exit_code);
 }
 
 static void run_release(struct run *r)
@@ -256,7 +248,7 @@ static int run_mode(const struct cmd_opts *o, enum engine_mode mode,
     const char *command)
 {
 	const char *trace = getenv("CERTFLEET_TRACE");
-	int64_t start = now_ms();
+	int64_t start = cmd_now_ms();
 	struct run r;
 	int rc;
 

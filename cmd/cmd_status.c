@@ -18,6 +18,7 @@ int cmd_status(const struct cmd_opts *o)
 	struct report_row *row;
 	const struct server **sel = NULL;
 	char msg[512];
+	int64_t start = cmd_now_ms();
 	bool found = false;
 	size_t i, nsel;
 	int rc;
@@ -47,8 +48,10 @@ int cmd_status(const struct cmd_opts *o)
 			goto out;
 		}
 	}
+	r.duration_ms = cmd_now_ms() - start;
 	cmd_print_report(o, &r);
-	rc = report_exit_status(&r);
+	rc = cmd_write_metrics(o, &f, found ? &jr : NULL, &r,
+	    report_exit_status(&r));
 out:
 	if (found)
 		journal_close(&jr);

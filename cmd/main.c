@@ -31,13 +31,14 @@ enum opt_flags {
 	OPT_MAX_FAILURES = 1 << 10,
 	OPT_CANARY = 1 << 11,
 	OPT_NO_VERIFY = 1 << 12,
+	OPT_METRICS = 1 << 13,
 	OPT_ROLLOUT = OPT_BATCH | OPT_MAX_FAILURES | OPT_CANARY | OPT_NO_VERIFY
 };
 
 /* getopt_long's values for options that have no short form. */
 enum { LONG_EXCLUDE = 256, LONG_NO_ASSIGN, LONG_ALL, LONG_IMPORT_CA,
 	LONG_VERSION, LONG_BATCH, LONG_MAX_FAILURES, LONG_CANARY,
-	LONG_NO_VERIFY };
+	LONG_NO_VERIFY, LONG_METRICS };
 
 static const struct opt_doc {
 	unsigned flag;
@@ -69,6 +70,9 @@ static const struct opt_doc {
 	{ OPT_NO_VERIFY, "--no-verify", "staged rollout: do not prove by TLS "
 	    "that each server\n                      serves its new "
 	    "certificate" },
+	{ OPT_METRICS, "--metrics FILE", "write Prometheus metrics to FILE, "
+	    "replaced atomically\n                      (node_exporter's "
+	    "textfile collector)" },
 };
 
 static const char exit_run[] =
@@ -102,7 +106,7 @@ static const struct command {
 	  "configuration error\n" },
 	{ "plan", cmd_plan, "", 0, 0,
 	  OPT_JSON | OPT_QUIET | OPT_LIMIT | OPT_EXCLUDE | OPT_FORCE |
-	  OPT_VERBOSE | OPT_ROLLOUT,
+	  OPT_VERBOSE | OPT_ROLLOUT | OPT_METRICS,
 	  "dry run: what run would do; writes nothing",
 	  "Dry run: reads every server and says what run would do (up_to_date,\n"
 	  "would_issue, or would_deny where the CA's policy refuses the\n"
@@ -111,7 +115,8 @@ static const struct command {
 	  exit_run },
 	{ "run", cmd_run, "", 0, 0,
 	  OPT_JSON | OPT_QUIET | OPT_LIMIT | OPT_EXCLUDE | OPT_FORCE |
-	  OPT_NO_ASSIGN | OPT_IMPORT_CA | OPT_VERBOSE | OPT_ROLLOUT,
+	  OPT_NO_ASSIGN | OPT_IMPORT_CA | OPT_VERBOSE | OPT_ROLLOUT |
+	  OPT_METRICS,
 	  "request what is due, check chains, assign, report",
 	  "Requests a certificate for every server that is due, checks each\n"
 	  "chain against the server's own stores, assigns the certificate to\n"
@@ -119,7 +124,7 @@ static const struct command {
 	  exit_run },
 	{ "assign", cmd_assign, "", 0, 0,
 	  OPT_JSON | OPT_QUIET | OPT_LIMIT | OPT_EXCLUDE | OPT_IMPORT_CA |
-	  OPT_VERBOSE | OPT_ROLLOUT,
+	  OPT_VERBOSE | OPT_ROLLOUT | OPT_METRICS,
 	  "assign certificates already issued (after CAs were imported)",
 	  "Assigns certificates already issued whose chain is now valid (after\n"
 	  "the missing CA certificates were imported). Requests nothing new.\n",
@@ -134,7 +139,7 @@ static const struct command {
 	  "exit codes: 0 approved; 1 a named server has no pending request;\n"
 	  "2 usage or configuration error\n" },
 	{ "status", cmd_status, "", 0, 0,
-	  OPT_JSON | OPT_QUIET | OPT_LIMIT | OPT_EXCLUDE,
+	  OPT_JSON | OPT_QUIET | OPT_LIMIT | OPT_EXCLUDE | OPT_METRICS,
 	  "each server's last status, thumbprint, expiry, usages",
 	  "Shows what the last run found on each server, from the journal:\n"
 	  "status (with its error), thumbprint, not after and days left, chain\n"
@@ -230,6 +235,7 @@ static int parse_options(const struct command *cmd, int argc, char **argv,
 		{ "max-failures", required_argument, NULL, LONG_MAX_FAILURES },
 		{ "canary", required_argument, NULL, LONG_CANARY },
 		{ "no-verify", no_argument, NULL, LONG_NO_VERIFY },
+		{ "metrics", required_argument, NULL, LONG_METRICS },
 		{ NULL, 0, NULL, 0 }
 	};
 	unsigned seen = 0, bad;
@@ -264,6 +270,8 @@ static int parse_options(const struct command *cmd, int argc, char **argv,
 			break;
 		case LONG_CANARY: seen |= OPT_CANARY; o->canary = optarg; break;
 		case LONG_NO_VERIFY: seen |= OPT_NO_VERIFY; o->no_verify = true;
+			break;
+		case LONG_METRICS: seen |= OPT_METRICS; o->metrics = optarg;
 			break;
 		case 'h':
 			print_command_help(cmd);

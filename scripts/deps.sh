@@ -27,6 +27,10 @@ command -v pebble >/dev/null 2>&1 || missing="$missing pebble"
 command -v curl >/dev/null 2>&1 || missing="$missing curl"
 command -v python3 >/dev/null 2>&1 || missing="$missing python3"
 command -v lego >/dev/null 2>&1 || missing="$missing lego"
+# The metrics test: promtool, which Debian ships only in the prometheus
+# package (on a machine that runs systemd, that also enables a Prometheus
+# server on port 9090; `systemctl disable --now prometheus` if unwanted).
+command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
 # The command CA's test: certmonger's own helper, local-submit.
 [ -x /usr/libexec/certmonger/local-submit ] ||
 	[ -x /usr/lib/certmonger/local-submit ] || missing="$missing certmonger"

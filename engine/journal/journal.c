@@ -42,6 +42,8 @@ enum stmt_id {
 	STMT_SERVER_SAVE,
 	STMT_SERVER_GET,
 	STMT_OPEN_IDS,
+	STMT_REQ_ASSIGNED,
+	STMT_LAST_SUCCESS,
 	STMT_MAX
 };
 
@@ -163,6 +165,12 @@ static const char *const stmt_sql[STMT_MAX] = {
 	    "updated_at FROM servers WHERE name = ?1",
 	[STMT_OPEN_IDS] =
 	    "SELECT id FROM requests WHERE final = 0 ORDER BY id",
+	[STMT_REQ_ASSIGNED] =
+	    "SELECT " REQ_COLUMNS " FROM requests WHERE server = ?1 "
+	    "AND state = 'assigned' ORDER BY id DESC LIMIT 1",
+	[STMT_LAST_SUCCESS] =
+	    "SELECT coalesce(max(finished_at), 0) FROM runs "
+	    "WHERE exit_code = 0",
 };
 
 /*
@@ -764,7 +772,9 @@ static int find_request(struct journal *j, enum stmt_id which,
 	if (rc == SQLITE_OK)
 		return cf_error(msg, msgsz, CF_ENOENT,
 		    "no %srequest for '%s' in journal '%s'",
-		    which == STMT_REQ_OPEN ? "open " : "", server, j->path);
+		    which == STMT_REQ_OPEN ? "open " :
+		    which == STMT_REQ_ASSIGNED ? "assigned " : "", server,
+		    j->path);
 	if (rc != SQLITE_ROW)
 		return db_fail(j, rc, msg, msgsz, "read the request for '%s'",
 		    server);
@@ -787,6 +797,12 @@ int journal_request_latest(struct journal *j, const char *server,
     struct journal_request *out, char *msg, size_t msgsz)
 {
 	return find_request(j, STMT_REQ_LATEST, server, out, msg, msgsz);
+}
+
+int journal_request_assigned(struct journal *j, const char *server,
+    struct journal_request *out, char *msg, size_t msgsz)
+{
+	return find_request(j, STMT_REQ_ASSIGNED, server, out, msg, msgsz);
 }
 
 /* The states in which a request may be approved: the CA holds it, or is
@@ -932,6 +948,21 @@ int journal_events_count(struct journal *j, const char *server,
 	if (rc != SQLITE_ROW)
 		return db_fail(j, rc, msg, msgsz, "count events");
 	*n = sqlite3_column_int64(st, 0);
+	done(st);
+	return 0;
+}
+
+int journal_last_success(struct journal *j, int64_t *at, char *msg,
+    size_t msgsz)
+{
+	sqlite3_stmt *st = j->stmt[STMT_LAST_SUCCESS];
+	int rc;
+
+	*at = 0;
+	rc = run_stmt(st, "");
+	if (rc != SQLITE_ROW)
+		return db_fail(j, rc, msg, msgsz, "find the last successful run");
+	*at = sqlite3_column_int64(st, 0);
 	done(st);
 	return 0;
 }

@@ -56,7 +56,7 @@
 #define JOURNAL_SCHEMA_VERSION 3
 
 /* Room for the prepared statements journal.c keeps (see enum stmt_id). */
-#define JOURNAL_NSTMT 16
+#define JOURNAL_NSTMT 18
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -179,6 +179,14 @@ int journal_request_latest(struct journal *j, const char *server,
     struct journal_request *out, char *msg, size_t msgsz);
 
 /*
+ * Like journal_request_open, but the newest request that was assigned
+ * (state "assigned"): the certificate the server was last given. CF_ENOENT
+ * when none was.
+ */
+int journal_request_assigned(struct journal *j, const char *server,
+    struct journal_request *out, char *msg, size_t msgsz);
+
+/*
  * Approves the server's open request if the CA holds it or is about to
  * (submit, pending, poll): sets approved = 1 and records an event
  * ("approved"). Returns 0, CF_ENOENT with a message when the server has no
@@ -203,6 +211,11 @@ int journal_server_save(struct journal *j, const struct journal_server *s,
  * released first). 0, CF_ENOENT when no run has recorded it, or CF_EDB. */
 int journal_server_get(struct journal *j, const char *name,
     struct journal_server *out, char *msg, size_t msgsz);
+
+/* When the last run that exited 0 finished, into *at (0 when none has).
+ * Returns 0 or CF_EDB. */
+int journal_last_success(struct journal *j, int64_t *at, char *msg,
+    size_t msgsz);
 
 /* The ids of every open request (final = 0), ascending, as a new array
  * (*ids, the caller frees it; NULL when none). */

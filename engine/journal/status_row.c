@@ -6,6 +6,7 @@
  */
 #include "engine/journal/status_row.h"
 #include "engine/base/err.h"
+#include "engine/base/usage.h"
 #include "engine/job/job_state.h"
 
 #include <jansson.h>
@@ -158,5 +159,39 @@ out:
 		journal_request_release(&rq);
 	}
 	journal_server_release(&srv);
+	return rc;
+}
+
+int status_row_installed(struct journal *jr, const struct report_row *row,
+    unsigned *usages, time_t *not_after, char *msg, size_t msgsz)
+{
+	struct journal_request rq;
+	char *tok, *save = NULL;
+	int rc, u;
+
+	/* Only these rows say what is installed: any other may carry a new
+	 * certificate that was never assigned, or was rolled back. */
+	if ((row->status == REPORT_ASSIGNED ||
+	    row->status == REPORT_UP_TO_DATE) && row->not_after) {
+		*usages = row->usages;
+		*not_after = row->not_after;
+		return 0;
+	}
+	*usages = 0;
+	*not_after = 0;
+	if (jr == NULL)
+		return 0;
+	journal_request_init(&rq);
+	rc = journal_request_assigned(jr, row->name, &rq, msg, msgsz);
+	if (rc == CF_ENOENT)
+		rc = 0;
+	if (rc == 0 && rq.not_after && rq.usages) {
+		for (tok = strtok_r(rq.usages, ",", &save); tok;
+		    tok = strtok_r(NULL, ",", &save))
+			if ((u = usage_from_name(tok)) >= 0)
+				*usages |= 1u << u;
+		*not_after = *usages ? (time_t)rq.not_after : 0;
+	}
+	journal_request_release(&rq);
 	return rc;
 }

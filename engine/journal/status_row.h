@@ -22,4 +22,15 @@ int status_row_fill(struct journal *jr, const char *name,
     struct report_row *row, struct journal_request *latest, char *msg,
     size_t msgsz);
 
+/*
+ * The certificate server row->name holds, as far as the report row and
+ * the journal know: the row's own when it is assigned or up to date, else
+ * the newest request the journal saw assigned (a later request that
+ * failed, waits, or was rolled back leaves that one installed). jr may be
+ * NULL (no journal). Fills *usages (bit 1 << enum usage; 0: none known)
+ * and *not_after. Returns 0, or CF_EDB/CF_ENOMEM with msg.
+ */
+int status_row_installed(struct journal *jr, const struct report_row *row,
+    unsigned *usages, time_t *not_after, char *msg, size_t msgsz);
+
 #endif

@@ -9,6 +9,8 @@
 #include "engine/base/err.h"
 #include "engine/base/fsio.h"
 #include "engine/journal/journal.h"
+#include "engine/journal/status_row.h"
+#include "engine/base/usage.h"
 
 #include <ftw.h>
 #include <signal.h>
@@ -605,6 +607,96 @@ static void test_servers(void **state)
 	journal_server_release(&got);
 }
 
+/* An assigned request with its usages and expiry, as a run leaves it. */
+static void add_assigned(struct journal *j, const char *server,
+    const char *usages, int64_t not_after)
+{
+	struct journal_request rq;
+	char msg[256];
+
+	journal_request_init(&rq);
+	assert_int_equal(journal_strset(&rq.server, server), 0);
+	assert_int_equal(journal_strset(&rq.state, "assigned"), 0);
+	assert_int_equal(journal_strset(&rq.usages, usages), 0);
+	rq.not_after = not_after;
+	rq.final = 1;
+	assert_int_equal(journal_request_new(j, &rq, msg, sizeof msg), 0);
+	journal_request_release(&rq);
+}
+
+/* What --metrics reads: the last run that exited 0, and the certificate
+ * a server was last assigned when the report row has none. */
+static void test_installed(void **state)
+{
+	struct fx *fx = *state;
+	struct journal_request rq;
+	struct report_row row;
+	char msg[256];
+	int64_t run, at;
+	unsigned usages;
+	time_t na;
+
+	assert_int_equal(journal_last_success(&fx->j, &at, msg, sizeof msg),
+	    0);
+	assert_int_equal(at, 0);
+	assert_int_equal(journal_run_begin(&fx->j, "run", &run, msg,
+	    sizeof msg), 0);
+	assert_int_equal(journal_last_success(&fx->j, &at, msg, sizeof msg),
+	    0);
+	assert_int_equal(at, 0);
+	assert_int_equal(journal_run_end(&fx->j, run, 1, msg, sizeof msg), 0);
+	assert_int_equal(journal_last_success(&fx->j, &at, msg, sizeof msg),
+	    0);
+	assert_int_equal(at, 0);
+	assert_int_equal(journal_run_begin(&fx->j, "assign", &run, msg,
+	    sizeof msg), 0);
+	assert_int_equal(journal_run_end(&fx->j, run, 0, msg, sizeof msg), 0);
+	assert_int_equal(journal_last_success(&fx->j, &at, msg, sizeof msg),
+	    0);
+	assert_true(at > 0);
+	assert_int_equal(at, sql_int(&fx->j, "SELECT finished_at FROM runs "
+	    "WHERE exit_code = 0"));
+
+	journal_request_init(&rq);
+	assert_int_equal(journal_request_assigned(&fx->j, "web01", &rq, msg,
+	    sizeof msg), CF_ENOENT);
+	add_assigned(&fx->j, "web01", "default,webservices_external", 1000);
+	add_assigned(&fx->j, "web01", "default", 2000);
+	/* A later request that failed leaves the assigned one in place. */
+	add(&fx->j, "web01", "failed", 1);
+	assert_int_equal(journal_request_assigned(&fx->j, "web01", &rq, msg,
+	    sizeof msg), 0);
+	assert_int_equal(rq.not_after, 2000);
+	journal_request_release(&rq);
+
+	memset(&row, 0, sizeof row);
+	row.name = "web01";
+	/* A new certificate whose assignment was rolled back (the row still
+	 * names the usages it was given for a moment). */
+	row.status = REPORT_FAILED;
+	row.not_after = 3000;
+	row.usages = USAGE_ALL;
+	assert_int_equal(status_row_installed(&fx->j, &row, &usages, &na, msg,
+	    sizeof msg), 0);
+	assert_int_equal(usages, 1u << USAGE_DEFAULT);
+	assert_int_equal(na, 2000);
+	assert_int_equal(status_row_installed(NULL, &row, &usages, &na, msg,
+	    sizeof msg), 0);
+	assert_int_equal(usages, 0);
+	assert_int_equal(na, 0);
+	row.status = REPORT_UP_TO_DATE;
+	assert_int_equal(status_row_installed(&fx->j, &row, &usages, &na, msg,
+	    sizeof msg), 0);
+	assert_int_equal(usages, USAGE_ALL);
+	assert_int_equal(na, 3000);
+	row.name = "web02";
+	row.status = REPORT_DENIED;
+	assert_int_equal(status_row_installed(&fx->j, &row, &usages, &na, msg,
+	    sizeof msg), 0);
+	assert_int_equal(usages, 0);
+	assert_int_equal(na, 0);
+}
+
 static void test_durable_across_close(void **state)
 {
 	struct fx *fx = *state;
@@ -734,6 +826,8 @@ int main(void)
 		    setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_servers,
 		    setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_installed, setup_open,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_durable_across_close,
 		    setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_strings,
