@@ -40,7 +40,7 @@ UNITS    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 LIB      := $(BUILD)/libcertfleet.a
 
 .PHONY: all deps demo test test-long unit units integration asan bench bench-acme bench-large \
-        bench-ssh bench-rollout install clean
+        bench-ssh bench-rollout install uninstall clean
 all: $(BUILD)/certfleet
 
 $(BUILD)/obj/%.o: %.c
@@ -136,10 +136,42 @@ bench-large: deps
 	@$(MAKE) --no-print-directory all
 	@bench/run.sh large
 
-install: $(BUILD)/certfleet
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/certfleet/templates
-	install -m 0755 $(BUILD)/certfleet $(DESTDIR)$(PREFIX)/bin/certfleet
-	install -m 0644 templates/*.cfg $(DESTDIR)$(PREFIX)/share/certfleet/templates/
+# Where make install puts things, below $(DESTDIR)$(PREFIX). The man pages
+# get the version from the VERSION file on the way (build/man/).
+BINDIR    = $(PREFIX)/bin
+DATADIR   = $(PREFIX)/share
+MANDIR    = $(DATADIR)/man
+COMPDIR   = $(DATADIR)/bash-completion/completions
+TEMPLATES := $(notdir $(wildcard templates/*.cfg))
+MANPAGES  := certfleet.1 certfleet.cfg.5
+
+$(BUILD)/man/%: man/% VERSION
+	@mkdir -p $(dir $@)
+	sed 's|@VERSION@|$(VERSION)|' $< > $@
+
+install: $(BUILD)/certfleet $(MANPAGES:%=$(BUILD)/man/%)
+	install -d "$(DESTDIR)$(BINDIR)" \
+	    "$(DESTDIR)$(DATADIR)/certfleet/templates" \
+	    "$(DESTDIR)$(MANDIR)/man1" "$(DESTDIR)$(MANDIR)/man5" \
+	    "$(DESTDIR)$(COMPDIR)"
+	install -m 0755 $(BUILD)/certfleet "$(DESTDIR)$(BINDIR)/certfleet"
+	install -m 0644 $(TEMPLATES:%=templates/%) \
+	    "$(DESTDIR)$(DATADIR)/certfleet/templates/"
+	install -m 0644 $(BUILD)/man/certfleet.1 "$(DESTDIR)$(MANDIR)/man1/"
+	install -m 0644 $(BUILD)/man/certfleet.cfg.5 "$(DESTDIR)$(MANDIR)/man5/"
+	install -m 0644 completion/certfleet.bash \
+	    "$(DESTDIR)$(COMPDIR)/certfleet"
+
+# Removes what install put, and certfleet's own directory when that leaves
+# it empty; shared directories (bin, man1, ...) stay.
+uninstall:
+	rm -f "$(DESTDIR)$(BINDIR)/certfleet" \
+	    "$(DESTDIR)$(MANDIR)/man1/certfleet.1" \
+	    "$(DESTDIR)$(MANDIR)/man5/certfleet.cfg.5" \
+	    "$(DESTDIR)$(COMPDIR)/certfleet" \
+	    $(TEMPLATES:%="$(DESTDIR)$(DATADIR)/certfleet/templates/%")
+	rmdir "$(DESTDIR)$(DATADIR)/certfleet/templates" \
+	    "$(DESTDIR)$(DATADIR)/certfleet" 2>/dev/null || true
 
 clean:
 	rm -rf build

@@ -35,6 +35,12 @@ command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
 [ -x /usr/libexec/certmonger/local-submit ] ||
 	[ -x /usr/lib/certmonger/local-submit ] || missing="$missing certmonger"
 
+# The packaging test: man pages rendered (groff, man), the systemd units
+# checked offline (systemd-analyze; a container may lack systemd).
+command -v groff >/dev/null 2>&1 || missing="$missing groff-base"
+command -v man >/dev/null 2>&1 || missing="$missing man-db"
+command -v systemd-analyze >/dev/null 2>&1 || missing="$missing systemd"
+
 [ -z "$missing" ] && exit 0
 echo "deps: installing$missing" >&2
 if [ "$(id -u)" -ne 0 ]; then
