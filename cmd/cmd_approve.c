@@ -6,6 +6,7 @@
  */
 #include "cmd/cmd.h"
 #include "engine/journal/journal.h"
+#include "engine/report/report.h"
 #include "inventory/fleet.h"
 
 #include <stdio.h>
@@ -100,7 +101,8 @@ int cmd_approve(const struct cmd_opts *o)
 			rc = CMD_EXIT_FAILED;
 	n = json_array_size(a.approved);
 	if (o->json) {
-		cmd_print_json(json_pack("{s:s, s:s, s:O, s:O}", "fleet", f.name,
+		cmd_print_json(json_pack("{s:i, s:s, s:s, s:O, s:O}",
+		    "schema_version", REPORT_SCHEMA_VERSION, "fleet", f.name,
 		    "command", "approve", "approved", a.approved,
 		    "refused", a.refused));
 	} else if (!o->quiet) {

@@ -375,7 +375,8 @@ int cmd_show(const struct cmd_opts *o)
 			json_array_append_new(missing, json_string(
 			    usage_name((enum usage)u)));
 	}
-	out = json_pack("{s:s, s:o, s:O, s:o, s:o, s:o}", "server", s->name,
+	out = json_pack("{s:i, s:s, s:o, s:O, s:o, s:o, s:o}",
+	    "schema_version", REPORT_SCHEMA_VERSION, "server", s->name,
 	    "status", report_row_to_json(&row), "installed", groups,
 	    "not_installed", missing, "read_errors", errors,
 	    "latest_request", request_json(&rq, groups));

@@ -1,5 +1,6 @@
 /* JSON views of a fleet and of its diagnostics; building only, no output. */
 #include "inventory/fleet_json.h"
+#include "engine/report/report.h"
 
 #include <stdlib.h>
 
@@ -88,8 +89,8 @@ json_t *fleet_to_json(const struct fleet *f)
 
 	for (i = 0; servers && i < f->nservers; i++)
 		json_array_append_new(servers, server_json(f, &f->servers[i]));
-	o = json_pack("{s:s, s:s, s:s, s:i, s:i, s:b, s:o, "
-	    "s:{s:s, s:i}, s:o, s:o}",
+	o = json_pack("{s:i, s:s, s:s, s:s, s:i, s:i, s:b, s:o, "
+	    "s:{s:s, s:i}, s:o, s:o}", "schema_version", REPORT_SCHEMA_VERSION,
 	    "fleet", f->name, "file", f->path, "state_dir", f->state_dir,
 	    "concurrency", f->concurrency,
 	    "renew_before_days", f->renew_before_days, "assign", f->assign,
@@ -135,5 +136,6 @@ json_t *diags_to_json(const struct diags *d)
 		    "file", d->v[i].file ? d->v[i].file : "",
 		    "line", d->v[i].line,
 		    "message", d->v[i].text ? d->v[i].text : "out of memory"));
-	return json_pack("{s:o}", "errors", a);
+	return json_pack("{s:i, s:o}", "schema_version", REPORT_SCHEMA_VERSION,
+	    "errors", a);
 }

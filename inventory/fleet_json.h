@@ -14,7 +14,8 @@
  * memory. */
 json_t *fleet_to_json(const struct fleet *f);
 
-/* {"errors": [{"file", "line", "message"}...]}; the caller owns it. */
+/* {"schema_version", "errors": [{"file", "line", "message"}...]}; the
+ * caller owns it. */
 json_t *diags_to_json(const struct diags *d);
 
 #endif

@@ -26,6 +26,10 @@ command -v pebble >/dev/null 2>&1 || missing="$missing pebble"
 [ -x /usr/sbin/nginx ] || missing="$missing nginx"
 command -v curl >/dev/null 2>&1 || missing="$missing curl"
 command -v python3 >/dev/null 2>&1 || missing="$missing python3"
+# Every --json output the tests produce is validated against the schema
+# with Debian's jsonschema (tests/integration/json_valid.py).
+/usr/bin/python3 -c 'import jsonschema' >/dev/null 2>&1 ||
+	missing="$missing python3-jsonschema"
 command -v lego >/dev/null 2>&1 || missing="$missing lego"
 # The metrics test: promtool, which Debian ships only in the prometheus
 # package (on a machine that runs systemd, that also enables a Prometheus

@@ -322,9 +322,10 @@ json_t *report_to_json(const struct report *r)
 	iso8601(r->started_at, when, sizeof when);
 	for (i = 0; rows && i < r->n; i++)
 		json_array_append_new(rows, report_row_to_json(&r->rows[i]));
-	return json_pack("{s:s, s:s, s:s, s:I, s:{s:i, s:i, s:i, s:i, s:i, "
-	    "s:i, s:i, s:i, s:i, s:i, s:i}, s:o, s:o}",
-	    "fleet", r->fleet, "command", r->command, "started_at", when,
+	return json_pack("{s:i, s:s, s:s, s:s, s:I, s:{s:i, s:i, s:i, s:i, "
+	    "s:i, s:i, s:i, s:i, s:i, s:i, s:i}, s:o, s:o}",
+	    "schema_version", REPORT_SCHEMA_VERSION, "fleet", r->fleet,
+	    "command", r->command, "started_at", when,
 	    "duration_ms", (json_int_t)r->duration_ms,
 	    "summary", "servers", (int)r->n, "assigned", s.n[REPORT_ASSIGNED],
 	    "up_to_date", s.n[REPORT_UP_TO_DATE], "issued", s.n[REPORT_ISSUED],

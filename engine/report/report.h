@@ -16,6 +16,11 @@
 #include <stdio.h>
 #include <time.h>
 
+/* The "schema_version" of every JSON output (schema/certfleet.schema.json).
+ * Raised only when a key is renamed, removed or changes its type or
+ * meaning; a new key keeps it. */
+#define REPORT_SCHEMA_VERSION 1
+
 enum report_status {
 	REPORT_ASSIGNED,            /* issued and assigned to every usage */
 	REPORT_UP_TO_DATE,          /* nothing due */

@@ -6,6 +6,7 @@
  */
 #include "tests/unit/unit.h"
 #include "engine/base/err.h"
+#include "engine/report/report.h"
 #include "inventory/fleet.h"
 #include "inventory/fleet_json.h"
 #include "inventory/select.h"
@@ -214,6 +215,8 @@ static void test_command(void **state)
 	assert_int_equal(f.ca.max_wait, 300);
 	assert_int_equal(f.ca.ntrusted, 1);
 	j = fleet_to_json(&f);
+	assert_int_equal(json_integer_value(json_object_get(j,
+	    "schema_version")), REPORT_SCHEMA_VERSION);
 	text = json_dumps(json_object_get(j, "ca"), JSON_COMPACT |
 	    JSON_SORT_KEYS);
 	assert_string_equal(text, "{\"helper\":[\"" FIXTURES

@@ -56,6 +56,10 @@ static void test_json_schema(void **state)
 	fill(&r);
 	j = report_to_json(&r);
 	assert_non_null(j);
+	assert_string_equal(json_object_iter_key(json_object_iter(j)),
+	    "schema_version");
+	assert_int_equal(json_integer_value(json_object_get(j,
+	    "schema_version")), REPORT_SCHEMA_VERSION);
 	assert_string_equal(json_string_value(json_object_get(j, "fleet")),
 	    "contoso-pool");
 	assert_string_equal(json_string_value(json_object_get(j, "command")),
