@@ -152,11 +152,14 @@ $(BUILD)/man/%: man/% VERSION
 install: $(BUILD)/certfleet $(MANPAGES:%=$(BUILD)/man/%)
 	install -d "$(DESTDIR)$(BINDIR)" \
 	    "$(DESTDIR)$(DATADIR)/certfleet/templates" \
+	    "$(DESTDIR)$(DATADIR)/certfleet/schema" \
 	    "$(DESTDIR)$(MANDIR)/man1" "$(DESTDIR)$(MANDIR)/man5" \
 	    "$(DESTDIR)$(COMPDIR)"
 	install -m 0755 $(BUILD)/certfleet "$(DESTDIR)$(BINDIR)/certfleet"
 	install -m 0644 $(TEMPLATES:%=templates/%) \
 	    "$(DESTDIR)$(DATADIR)/certfleet/templates/"
+	install -m 0644 schema/certfleet.schema.json \
+	    "$(DESTDIR)$(DATADIR)/certfleet/schema/"
 	install -m 0644 $(BUILD)/man/certfleet.1 "$(DESTDIR)$(MANDIR)/man1/"
 	install -m 0644 $(BUILD)/man/certfleet.cfg.5 "$(DESTDIR)$(MANDIR)/man5/"
 	install -m 0644 completion/certfleet.bash \
@@ -169,8 +172,10 @@ uninstall:
 	    "$(DESTDIR)$(MANDIR)/man1/certfleet.1" \
 	    "$(DESTDIR)$(MANDIR)/man5/certfleet.cfg.5" \
 	    "$(DESTDIR)$(COMPDIR)/certfleet" \
+	    "$(DESTDIR)$(DATADIR)/certfleet/schema/certfleet.schema.json" \
 	    $(TEMPLATES:%="$(DESTDIR)$(DATADIR)/certfleet/templates/%")
 	rmdir "$(DESTDIR)$(DATADIR)/certfleet/templates" \
+	    "$(DESTDIR)$(DATADIR)/certfleet/schema" \
 	    "$(DESTDIR)$(DATADIR)/certfleet" 2>/dev/null || true
 
 clean:

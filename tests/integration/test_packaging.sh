@@ -21,12 +21,13 @@ check "make install DESTDIR=... PREFIX=/usr succeeds" [ "$?" -eq 0 ]
 want="755 usr/bin/certfleet
 644 usr/share/bash-completion/completions/certfleet
 644 usr/share/man/man1/certfleet.1
-644 usr/share/man/man5/certfleet.cfg.5"
+644 usr/share/man/man5/certfleet.cfg.5
+644 usr/share/certfleet/schema/certfleet.schema.json"
 for t in templates/*.cfg; do
 	want+=$'\n'"644 usr/share/certfleet/templates/${t#templates/}"
 done
 got=$(cd "$DEST" && find . \( -type f -o -type l \) -printf '%m %P\n' | sort -k2)
-check "install puts the binary, templates, man pages and completion, modes 0755/0644" \
+check "install puts the binary, templates, the JSON Schema, man pages and completion, modes 0755/0644" \
 	[ "$got" = "$(sort -k2 <<<"$want")" ]
 check "the installed binary runs and is this build" \
 	[ "$("$DEST/usr/bin/certfleet" --version)" = "certfleet $(cat VERSION)" ]
