@@ -105,6 +105,7 @@ static int run_targets(struct run *r)
 		    sizeof r->msg) != 0)
 			return fail(r, CMD_EXIT_FAILED);
 		r->tg[i].name = s->name;
+		r->tg[i].address = s->address;
 		r->tg[i].spec = &r->specs[i];
 		r->tg[i].usages = s->usages;
 		r->tg[i].store = &s->store;
@@ -172,6 +173,7 @@ static int run_engine(struct run *r, const char *command, int64_t start)
 
 	memset(&cfg, 0, sizeof cfg);
 	cfg.mode = r->mode;
+	cfg.fleet = r->f.name;
 	cfg.concurrency = r->f.concurrency;
 	cfg.renew_before_days = r->f.renew_before_days;
 	cfg.force = r->o->force;

@@ -284,24 +284,48 @@ op_rollback() {
 	echo CF-OK
 }
 
-# Arguments: timeout in seconds (0: none), argument count, the arguments.
+# Arguments: timeout in seconds (0: none), argument count, the arguments,
+# then the environment's count and each variable's name and value. The
+# variables come first in "$@" as NAME=value words, each exported by a
+# quoted `export "$1"` in the command's subshell: a value is never parsed,
+# and only names of [A-Z_][A-Z0-9_]* are taken.
 op_run() {
 	t=$(arg 0)
 	n=$(arg 1)
+	ne=$(arg $((n + 2)))
+	case $ne in '' | *[!0-9]*) die "invalid environment" ;; esac
 	set --
+	i=0
+	while [ "$i" -lt "$ne" ]; do
+		b=$((n + 3 + 2 * i))
+		nm=$(arg "$b")
+		case $nm in
+		'' | [0-9]* | *[!A-Z0-9_]*) fail EINVAL "invalid environment name" ;;
+		esac
+		# The dot keeps a value's trailing newlines from $(...).
+		v=$(arg $((b + 1)) && echo .)
+		set -- "$@" "$nm=${v%.}"
+		i=$((i + 1))
+	done
 	for i in $(seq 2 $((n + 1))); do
 		set -- "$@" "$(arg "$i")"
 	done
 	cd "$ROOT" 2>/dev/null || cd /
-	command -v "$1" >/dev/null 2>&1 || fail ETRANSPORT "no such file or directory"
+	command -v "$(arg 2)" >/dev/null 2>&1 || fail ETRANSPORT "no such file or directory"
 	o=$(mktemp) && e=$(mktemp) || die "cannot create a temporary file"
 	# The command (a reload) runs with the usual umask, not the helper's.
 	umask 022
-	if [ "$t" -gt 0 ]; then
-		timeout -k 2 "$t" "$@" >"$o" 2>"$e" </dev/null
-	else
-		"$@" >"$o" 2>"$e" </dev/null
-	fi
+	(
+		while [ "$ne" -gt 0 ]; do
+			export "$1"
+			shift
+			ne=$((ne - 1))
+		done
+		if [ "$t" -gt 0 ]; then
+			exec timeout -k 2 "$t" "$@"
+		fi
+		exec "$@"
+	) >"$o" 2>"$e" </dev/null
 	rc=$?
 	echo CF-OK
 	echo "CF-EXIT $rc"

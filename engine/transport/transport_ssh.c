@@ -12,6 +12,7 @@
  */
 #include "engine/transport/transport_ssh.h"
 #include "engine/base/container_of.h"
+#include "engine/base/env.h"
 #include "engine/base/err.h"
 #include "engine/base/strv.h"
 #include "engine/base/path.h"
@@ -871,14 +872,18 @@ static int tsh_remove(struct transport *tp, const char *path,
 	return sop_send(op, OP_TIMEOUT_S);
 }
 
+/* Arguments: the timeout, the argument count and the arguments, then the
+ * environment's count and each entry's name and value, every one base64
+ * like all arguments: the helper exports them, never parsing a value. */
 static int tsh_run(struct transport *tp, char *const argv[],
-    unsigned timeout_ms, transport_run_cb cb, void *arg)
+    char *const env[], unsigned timeout_ms, transport_run_cb cb, void *arg)
 {
 	unsigned secs = (timeout_ms + 999) / 1000;
 	struct sop *op;
-	size_t n = 0, i;
+	size_t n = 0, ne = 0, i, len;
 
-	if (argv == NULL || argv[0] == NULL || cb == NULL)
+	if (argv == NULL || argv[0] == NULL || cb == NULL ||
+	    env_check(env) != 0)
 		return CF_EINVAL;
 	if ((op = sop_new(tp, SOP_RUN, (union sop_cb){ .run = cb }, arg,
 	    argv[0])) == NULL)
@@ -886,10 +891,18 @@ static int tsh_run(struct transport *tp, char *const argv[],
 	op->max = secs;
 	while (argv[n] != NULL)
 		n++;
+	while (env != NULL && env[ne] != NULL)
+		ne++;
 	sop_argf(op, "%u", secs);
 	sop_argf(op, "%zu", n);
 	for (i = 0; i < n; i++)
 		sop_argf(op, "%s", argv[i]);
+	sop_argf(op, "%zu", ne);
+	for (i = 0; i < ne; i++) {
+		len = strcspn(env[i], "=");
+		sop_arg(op, env[i], len);
+		sop_arg(op, env[i] + len + 1, strlen(env[i] + len + 1));
+	}
 	/* The server's timeout(1) ends the command; ours ends ssh after it. */
 	return sop_send(op, secs + 15);
 }
@@ -1046,6 +1059,7 @@ int transport_ssh_open(struct transport **out, uv_loop_t *loop,
 	t->connect_timeout = tg->connect_timeout > 0 ? tg->connect_timeout : 10;
 	t->base.server = strdup(server);
 	t->root = strdup(tg->root ? tg->root : "/");
+	t->base.root = t->root;
 	/* BatchMode: never a prompt. One ControlMaster per server. */
 	t->host = strdup(tg->address);
 	ok = t->base.server && t->root && t->host &&
