@@ -211,8 +211,12 @@ static int run_engine(struct run *r, const char *command, int64_t start)
 	if (r->have_journal)
 		journal_run_end(&r->jr, cfg.run_id, exit_code, r->msg,
 		    sizeof r->msg);
-	return cmd_write_metrics(r->o, &r->f, r->have_journal ? &r->jr : NULL,
-	    &r->report, exit_code);
+	exit_code = cmd_write_metrics(r->o, &r->f, r->have_journal ? &r->jr :
+	    NULL, &r->report, exit_code);
+	/* Last: the hook may read anything the run wrote. plan runs none. */
+	if (r->mode != ENGINE_PLAN)
+		cmd_after_run(&r->f, &r->report, exit_code);
+	return exit_code;
 }
 
 static void run_release(struct run *r)
