@@ -149,7 +149,8 @@ static const struct command {
 	  "Shows what the last run found on each server, from the journal:\n"
 	  "status (with its error), thumbprint, not after and days left, chain\n"
 	  "verdict, usages; a request a stopped run left is shown as it stands.\n"
-	  "Reads only; contacts no server.\n",
+	  "Without --shard, reads every shard's journal too: each server as the\n"
+	  "journal that wrote to it last has it. Reads only; contacts no server.\n",
 	  "exit codes: 0 every server done; 1 some server failed, was denied,\n"
 	  "or lacks a CA; 2 usage or configuration error\n" },
 	{ "show", cmd_show, " SERVER", 1, 1, OPT_JSON,
