@@ -74,48 +74,45 @@ out:
 	return rc;
 }
 
+static int is_shard_dir(const struct dirent *de)
+{
+	struct shard sh;
+
+	return shard_from_dirname(de->d_name, &sh);
+}
+
 /* The shards that have a directory under state_dir, sorted, into *out
  * (the caller frees it). A state directory without shards/ has none. */
 static int shards_found(const char *state_dir, struct shard **out,
     size_t *n, char *msg, size_t msgsz)
 {
 	char *parent = path_join(state_dir, SHARD_PARENT);
-	struct shard sh, *v = NULL, *nv;
-	struct dirent *de;
-	size_t cap = 0;
-	DIR *d;
+	struct dirent **names = NULL;
+	int i, count;
 
 	*out = NULL;
 	*n = 0;
 	if (parent == NULL)
 		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
-	if ((d = opendir(parent)) == NULL) {
-		free(parent);
-		return errno == ENOENT ? 0 : cf_error(msg, msgsz, CF_EIO,
-		    "cannot read '%s/%s': %s", state_dir, SHARD_PARENT,
-		    strerror(errno));
-	}
+	count = scandir(parent, &names, is_shard_dir, NULL);
 	free(parent);
-	while ((de = readdir(d)) != NULL) {
-		if (!shard_from_dirname(de->d_name, &sh))
-			continue;
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 16;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				closedir(d);
-				free(v);
-				*n = 0;
-				return cf_error(msg, msgsz, CF_ENOMEM,
-				    "out of memory");
-			}
-			v = nv;
-		}
-		v[(*n)++] = sh;
+	if (count < 0)
+		return errno == ENOENT ? 0 : cf_error(msg, msgsz,
+		    cf_errno_code(errno), "cannot read '%s/%s': %s", state_dir,
+		    SHARD_PARENT, strerror(errno));
+	if ((*out = calloc((size_t)count + 1, sizeof(**out))) == NULL) {
+		for (i = 0; i < count; i++)
+			free(names[i]);
+		free(names);
+		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
 	}
-	closedir(d);
-	if (*n > 1)
-		qsort(v, *n, sizeof(*v), by_shard);
-	*out = v;
+	for (i = 0; i < count; i++) {
+		shard_from_dirname(names[i]->d_name, &(*out)[i]);
+		free(names[i]);
+	}
+	free(names);
+	*n = (size_t)count;
+	qsort(*out, *n, sizeof(**out), by_shard);
 	return 0;
 }
 
