@@ -5,6 +5,8 @@
 #ifndef CF_CMD_H
 #define CF_CMD_H
 
+#include "engine/base/shard.h"
+
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -30,6 +32,7 @@ struct cmd_opts {
 	size_t nlimit;
 	const char **exclude;       /* --exclude values, the same syntax */
 	size_t nexclude;
+	struct shard shard;         /* --shard K/N; n == 0 when not given */
 	const char *batch;          /* --batch N|P%: servers per batch */
 	const char *max_failures;   /* --max-failures N|P% */
 	const char *canary;         /* --canary LIST */
@@ -41,7 +44,7 @@ struct cmd_opts {
 };
 
 struct fleet;
-struct journal;
+struct journal_set;
 struct report;
 struct server;
 
@@ -49,9 +52,25 @@ struct server;
  * The caller releases f either way. */
 int cmd_fleet_load(struct fleet *f, const char *path);
 
-/* Opens the fleet's journal if a run has made one (*found), printing a
- * failure. Returns the exit code. */
-int cmd_journal_of(const struct fleet *f, struct journal *jr, bool *found);
+/*
+ * Opens the journals a reading command shows (journal_set_open): with
+ * --shard, only that shard's; else the unsharded one and every shard's
+ * found under state_dir. None is no error (js->n == 0). Prints a failure;
+ * returns the exit code, js holding nothing on failure.
+ */
+int cmd_journals_of(const struct fleet *f, const struct cmd_opts *o,
+    struct journal_set *js);
+
+/*
+ * status's rows: r (initialised here, command "status") gets one row per
+ * server --limit, --exclude and --shard choose, in inventory order, each
+ * as the journal that wrote to it last has it (status_row.c), or not_run.
+ * js is opened here (cmd_journals_of) for the caller to read further
+ * (metrics) and release, with r, also on failure. Prints what fails;
+ * returns the exit code.
+ */
+int cmd_status_rows(const struct cmd_opts *o, const struct fleet *f,
+    struct journal_set *js, struct report *r);
 
 /* The servers --limit and --exclude choose, in inventory order, as a new
  * array in *out (freed by the caller, also on failure); prints why none.
@@ -71,12 +90,14 @@ int64_t cmd_now_ms(void);
 /*
  * With --metrics, writes rep as Prometheus metrics to that file
  * (atomically, mode 0644), reading what each server holds and the last
- * success from jr, or from the fleet's journal when jr is NULL (plan).
- * Returns exit_code, or CMD_EXIT_FAILED in its place when it was 0 and
- * the file could not be written (said on stderr).
+ * success from js, or from the journals cmd_journals_of opens when js is
+ * NULL (plan). With --shard every series carries a shard="K/N" label, so
+ * that the shards' files can sit side by side in one collector. Returns
+ * exit_code, or CMD_EXIT_FAILED in its place when it was 0 and the file
+ * could not be written (said on stderr).
  */
 int cmd_write_metrics(const struct cmd_opts *o, const struct fleet *f,
-    struct journal *jr, const struct report *rep, int exit_code);
+    struct journal_set *js, const struct report *rep, int exit_code);
 
 /*
  * After run and assign: runs the fleet's after_run hook, if it has one,

@@ -3,9 +3,11 @@
  * (approval = "manual"). It writes only the approved column of the
  * server's open request, so it is safe while a run holds that request:
  * the run never writes the column back and reads it before asking the CA.
+ * Each request is approved in the journal that wrote to its server last,
+ * so the shards' pending requests are approved where they wait.
  */
 #include "cmd/cmd.h"
-#include "engine/journal/journal.h"
+#include "engine/journal/journal_set.h"
 #include "engine/report/report.h"
 #include "inventory/fleet.h"
 
@@ -18,12 +20,17 @@ struct approvals {
 	json_t *refused;            /* {server, error} */
 };
 
-static int approve_one(struct journal *jr, const char *name,
+/* Approves name's request in the journal that wrote to it last (a
+ * shard's, when shards run the fleet). */
+static int approve_one(struct journal_set *js, const char *name,
     struct approvals *a, bool json)
 {
+	struct journal *jr;
 	char msg[512];
 
-	if (journal_approve(jr, name, msg, sizeof msg) != 0) {
+	if (journal_set_pick(js, name, &jr, msg, sizeof msg) != 0 ||
+	    journal_approve(jr ? jr : js->v[0].jr, name, msg,
+	    sizeof msg) != 0) {
 		if (json)
 			json_array_append_new(a->refused, json_pack("{s:s, s:s}",
 			    "server", name, "error", msg));
@@ -41,14 +48,15 @@ int cmd_approve(const struct cmd_opts *o)
 {
 	struct approvals a = { json_array(), json_array() };
 	struct fleet f;
-	struct journal jr = { 0 };
+	struct journal_set js;
 	struct journal_request rq;
+	struct journal *jr;
 	const struct server **sel = NULL;
 	char msg[512];
-	bool found = false;
 	size_t i, n, nsel = 0;
 	int k, rc;
 
+	journal_set_init(&js);
 	if ((rc = cmd_fleet_load(&f, o->fleet)) != CMD_EXIT_OK)
 		goto out;
 	if (!o->all && o->nargs == 0) {
@@ -73,9 +81,9 @@ int cmd_approve(const struct cmd_opts *o)
 			rc = CMD_EXIT_USAGE;
 			goto out;
 		}
-	if ((rc = cmd_journal_of(&f, &jr, &found)) != CMD_EXIT_OK)
+	if ((rc = cmd_journals_of(&f, o, &js)) != CMD_EXIT_OK)
 		goto out;
-	if (!found) {
+	if (js.n == 0) {
 		fprintf(stderr, "certfleet: nothing to approve: no run has "
 		    "journaled a request yet\n");
 		rc = CMD_EXIT_FAILED;
@@ -87,17 +95,18 @@ int cmd_approve(const struct cmd_opts *o)
 	for (i = 0; o->all && i < nsel; i++) {
 		const char *name = sel[i]->name;
 
-		if (journal_request_open(&jr, name, &rq, msg, sizeof msg) != 0 ||
-		    rq.approved || (strcmp(rq.state, "pending") != 0 &&
+		if (journal_set_pick(&js, name, &jr, msg, sizeof msg) != 0 ||
+		    jr == NULL || journal_request_open(jr, name, &rq, msg,
+		    sizeof msg) != 0 || rq.approved || (strcmp(rq.state, "pending") != 0 &&
 		    strcmp(rq.state, "poll") != 0 &&
 		    strcmp(rq.state, "submit") != 0))
 			continue;
-		if (approve_one(&jr, name, &a, o->json) != CMD_EXIT_OK)
+		if (approve_one(&js, name, &a, o->json) != CMD_EXIT_OK)
 			rc = CMD_EXIT_FAILED;
 	}
 	journal_request_release(&rq);
 	for (k = 0; k < o->nargs; k++)
-		if (approve_one(&jr, o->args[k], &a, o->json) != CMD_EXIT_OK)
+		if (approve_one(&js, o->args[k], &a, o->json) != CMD_EXIT_OK)
 			rc = CMD_EXIT_FAILED;
 	n = json_array_size(a.approved);
 	if (o->json) {
@@ -112,8 +121,7 @@ int cmd_approve(const struct cmd_opts *o)
 out:
 	json_decref(a.approved);
 	json_decref(a.refused);
-	if (found)
-		journal_close(&jr);
+	journal_set_release(&js);
 	free(sel);
 	fleet_release(&f);
 	return rc;

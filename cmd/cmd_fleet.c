@@ -1,12 +1,12 @@
 /*
- * The fleet file and its journal, as every command opens them: the fleet
- * with every problem printed as FILE:LINE, the journal only when a run has
- * made one (status, show and approve never create a state directory); and
- * the JSON and report output the commands share.
+ * The fleet file and its journals, as every command opens them: the fleet
+ * with every problem printed as FILE:LINE, the journals only where runs
+ * have made them (status, show and approve never create a state
+ * directory); and the JSON and report output the commands share.
  */
 #include "cmd/cmd.h"
 #include "engine/base/path.h"
-#include "engine/journal/journal.h"
+#include "engine/journal/journal_set.h"
 #include "engine/report/report.h"
 #include "inventory/fleet.h"
 
@@ -36,24 +36,16 @@ int cmd_fleet_load(struct fleet *f, const char *path)
 	return rc;
 }
 
-int cmd_journal_of(const struct fleet *f, struct journal *jr, bool *found)
+int cmd_journals_of(const struct fleet *f, const struct cmd_opts *o,
+    struct journal_set *js)
 {
-	char *db = path_join(f->state_dir, "journal.db"), msg[512];
-	int rc = CMD_EXIT_OK;
+	char msg[512];
 
-	*found = false;
-	if (db == NULL)
-		return CMD_EXIT_FAILED;
-	if (access(db, F_OK) == 0) {
-		if (journal_open(jr, db, msg, sizeof msg) != 0) {
-			fprintf(stderr, "certfleet: %s\n", msg);
-			rc = CMD_EXIT_FAILED;
-		} else {
-			*found = true;
-		}
-	}
-	free(db);
-	return rc;
+	if (journal_set_open(js, f->state_dir, o->shard.n ? &o->shard : NULL,
+	    msg, sizeof msg) == 0)
+		return CMD_EXIT_OK;
+	fprintf(stderr, "certfleet: %s\n", msg);
+	return CMD_EXIT_FAILED;
 }
 
 int64_t cmd_now_ms(void)

@@ -8,7 +8,7 @@
 #include "cmd/cmd.h"
 #include "engine/base/err.h"
 #include "engine/base/fsio.h"
-#include "engine/journal/journal.h"
+#include "engine/journal/journal_set.h"
 #include "engine/journal/status_row.h"
 #include "engine/report/metrics.h"
 #include "inventory/fleet.h"
@@ -19,12 +19,26 @@
 /* Readable by the collector, which seldom runs as the user who runs us. */
 #define METRICS_MODE 0644
 
+/* What each server holds, from the journal that wrote to it last. */
+static int installed(struct journal_set *js, const struct report_row *row,
+    struct metrics_cert *cert, char *msg, size_t msgsz)
+{
+	struct journal *jr = NULL;
+	int rc = 0;
+
+	if (js != NULL)
+		rc = journal_set_pick(js, row->name, &jr, msg, msgsz);
+	return rc ? rc : status_row_installed(jr, row, &cert->usages,
+	    &cert->not_after, msg, msgsz);
+}
+
 /* The text for rep, into *buf (the caller frees it). 0 or a CF_E* code
  * with msg. */
-static int render(struct journal *jr, const struct report *rep,
-    int exit_code, char **buf, size_t *len, char *msg, size_t msgsz)
+static int render(struct journal_set *js, const struct report *rep,
+    const char *shard, int exit_code, char **buf, size_t *len, char *msg,
+    size_t msgsz)
 {
-	struct metrics_run run = { .exit_code = exit_code };
+	struct metrics_run run = { .exit_code = exit_code, .shard = shard };
 	struct metrics_cert *certs;
 	FILE *fp = NULL;
 	size_t i;
@@ -35,10 +49,10 @@ static int render(struct journal *jr, const struct report *rep,
 	if ((certs = calloc(rep->n + 1, sizeof(*certs))) == NULL)
 		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
 	for (i = 0; rc == 0 && i < rep->n; i++)
-		rc = status_row_installed(jr, &rep->rows[i], &certs[i].usages,
-		    &certs[i].not_after, msg, msgsz);
-	if (rc == 0 && jr != NULL)
-		rc = journal_last_success(jr, &run.last_success, msg, msgsz);
+		rc = installed(js, &rep->rows[i], &certs[i], msg, msgsz);
+	if (rc == 0 && js != NULL)
+		rc = journal_set_last_success(js, &run.last_success, msg,
+		    msgsz);
 	if (rc == 0 && (fp = open_memstream(buf, len)) == NULL)
 		rc = cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
 	if (rc == 0) {
@@ -51,26 +65,26 @@ static int render(struct journal *jr, const struct report *rep,
 }
 
 int cmd_write_metrics(const struct cmd_opts *o, const struct fleet *f,
-    struct journal *jr, const struct report *rep, int exit_code)
+    struct journal_set *js, const struct report *rep, int exit_code)
 {
-	struct journal own;
-	char msg[1024], *buf = NULL;
-	bool found = false;
+	struct journal_set own;
+	char msg[1024], shard[32], *buf = NULL;
 	size_t len = 0;
 	int rc;
 
 	if (o->metrics == NULL)
 		return exit_code;
+	journal_set_init(&own);
 	/* plan keeps no journal open; what it knows is read here. */
-	if (jr == NULL && cmd_journal_of(f, &own, &found) != CMD_EXIT_OK)
+	if (js == NULL && cmd_journals_of(f, o, &own) != CMD_EXIT_OK)
 		return exit_code == CMD_EXIT_OK ? CMD_EXIT_FAILED : exit_code;
-	rc = render(jr ? jr : found ? &own : NULL, rep, exit_code, &buf, &len,
-	    msg, sizeof msg);
+	snprintf(shard, sizeof shard, "%u/%u", o->shard.k, o->shard.n);
+	rc = render(js ? js : &own, rep, o->shard.n ? shard : NULL, exit_code,
+	    &buf, &len, msg, sizeof msg);
 	if (rc == 0)
 		rc = fsio_write_atomic(o->metrics, buf, len, METRICS_MODE, msg,
 		    sizeof msg);
-	if (found)
-		journal_close(&own);
+	journal_set_release(&own);
 	free(buf);
 	if (rc == 0)
 		return exit_code;

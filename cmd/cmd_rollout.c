@@ -18,9 +18,23 @@ void cmd_rollout_release(struct cmd_rollout *cr)
 	memset(cr, 0, sizeof *cr);
 }
 
-/* --canary LIST: a comma list of server names, group names and globs. */
+/* True when pattern names a server or group anywhere in the fleet. */
+static bool in_fleet(const struct fleet *f, const char *pattern)
+{
+	size_t i;
+
+	for (i = 0; i < f->nservers; i++)
+		if (server_matches(&f->servers[i], pattern))
+			return true;
+	return false;
+}
+
+/* --canary LIST: a comma list of server names, group names and globs.
+ * With --shard, each shard runs the canaries it holds: a pattern that
+ * names only other shards' servers is no mistake there. */
 static int canary_from_option(struct cmd_rollout *cr, const char *list,
-    const struct server *const *servers, size_t n, char *msg, size_t msgsz)
+    const struct fleet *f, bool sharded, const struct server *const *servers,
+    size_t n, char *msg, size_t msgsz)
 {
 	char *copy = strdup(list), *tok, *save = NULL;
 	bool hit;
@@ -35,7 +49,7 @@ static int canary_from_option(struct cmd_rollout *cr, const char *list,
 		for (i = 0; i < n; i++)
 			if (server_matches(servers[i], tok))
 				hit = cr->canary[i] = true;
-		if (!hit)
+		if (!hit && !(sharded && in_fleet(f, tok)))
 			rc = cf_error(msg, msgsz, CF_ENOENT, "--canary '%s' "
 			    "names no server or group chosen", tok);
 	}
@@ -91,8 +105,8 @@ int cmd_rollout_make(struct cmd_rollout *cr, const struct fleet *f,
 		tg[i].nverify = servers[i]->verify_set ?
 		    servers[i]->nverify : fr->nverify;
 	}
-	return o->canary ? canary_from_option(cr, o->canary, servers, n, msg,
-	    msgsz) : 0;
+	return o->canary ? canary_from_option(cr, o->canary, f,
+	    o->shard.n > 0, servers, n, msg, msgsz) : 0;
 }
 
 /* "webservices_external:443, default:5061" */

@@ -1,6 +1,6 @@
 /*
  * `run`, `plan` and `assign`: load the fleet, choose the servers, take the
- * lock and open the journal, open the CA, hand every server to the engine,
+ * lock and open the journal (a shard's own with --shard), open the CA, hand every server to the engine,
  * show the report. plan takes no lock and writes nothing anywhere: no
  * journal, no keys. With --verbose (or CERTFLEET_TRACE=1) every server's
  * path goes to stderr as it happens. run and assign end with the fleet's
@@ -13,6 +13,7 @@
 #include "engine/base/fsio.h"
 #include "engine/base/path.h"
 #include "engine/job/engine.h"
+#include "engine/journal/journal_set.h"
 #include "inventory/fleet.h"
 
 #include <stdio.h>
@@ -34,7 +35,8 @@ struct run {
 	bool have_loop;
 	struct cmd_transports ct;
 	char *keys;
-	int lockfd;
+	int lockfd;                 /* state_dir/lock */
+	int shard_lockfd;           /* the shard's own lock, or -1 */
 	struct journal jr;
 	bool have_journal;
 	struct ca_driver *ca;
@@ -120,34 +122,62 @@ static int run_targets(struct run *r)
 	return CMD_EXIT_OK;
 }
 
-/* The state directory, its lock and the journal (not for plan). */
-static int run_state(struct run *r)
+/*
+ * Takes the run's locks: the state directory's own, exclusive for an
+ * unsharded run and shared for a shard, so that shards run side by side
+ * but never next to an unsharded run over the same servers; and a shard's
+ * own, exclusive, so that each shard runs once at a time.
+ */
+static int run_lock(struct run *r, const char *dir)
 {
-	const char *dir = r->f.state_dir;
-	char *lock, *db;
-	int rc = CMD_EXIT_OK, mk = 0;
+	char *lock = path_join(r->f.state_dir, "lock"), *own = NULL;
+	int rc = CMD_EXIT_OK;
 
-	lock = path_join(dir, "lock");
-	db = path_join(dir, "journal.db");
-	r->keys = path_join(dir, "keys");
-	if (lock == NULL || db == NULL || r->keys == NULL) {
+	if (lock == NULL || (r->o->shard.n &&
+	    (own = path_join(dir, "lock")) == NULL)) {
 		snprintf(r->msg, sizeof r->msg, "out of memory");
 		rc = fail(r, CMD_EXIT_FAILED);
-	} else if ((mk = fsio_mkdirs(dir, 0700, r->msg, sizeof r->msg)) != 0 ||
-	    (mk = fsio_mkdirs(r->keys, 0700, r->msg, sizeof r->msg)) != 0) {
+	} else if ((r->o->shard.n ? fsio_lock_shared(lock, &r->lockfd, r->msg,
+	    sizeof r->msg) : fsio_lock(lock, &r->lockfd, r->msg,
+	    sizeof r->msg)) != 0 || (own != NULL && fsio_lock(own,
+	    &r->shard_lockfd, r->msg, sizeof r->msg) != 0)) {
+		rc = fail(r, CMD_EXIT_LOCKED);
+	}
+	free(lock);
+	free(own);
+	return rc;
+}
+
+/* The state directory (a shard's below it), its locks and the journal
+ * (not for plan). */
+static int run_state(struct run *r)
+{
+	char *dir, *db = NULL;
+	int rc = CMD_EXIT_OK, mk = 0;
+
+	dir = shard_state_dir(r->f.state_dir, &r->o->shard);
+	if (dir != NULL) {
+		db = path_join(dir, JOURNAL_FILE);
+		r->keys = path_join(dir, "keys");
+	}
+	if (dir == NULL || db == NULL || r->keys == NULL) {
+		snprintf(r->msg, sizeof r->msg, "out of memory");
+		rc = fail(r, CMD_EXIT_FAILED);
+	} else if ((mk = fsio_mkdirs(r->f.state_dir, 0700, r->msg,
+	    sizeof r->msg)) != 0 || (mk = fsio_mkdirs(r->keys, 0700, r->msg,
+	    sizeof r->msg)) != 0) {
 		/* A file where the state directory goes: the fleet file's
 		 * state_dir must change, a configuration error. */
 		rc = fail(r, mk == CF_EEXIST ? CMD_EXIT_USAGE :
 		    CMD_EXIT_FAILED);
-	} else if (fsio_lock(lock, &r->lockfd, r->msg, sizeof r->msg) != 0) {
-		r->lockfd = -1;
-		rc = fail(r, CMD_EXIT_LOCKED);
+	} else if ((rc = run_lock(r, dir)) != CMD_EXIT_OK) {
+		/* said */
 	} else if (journal_open(&r->jr, db, r->msg, sizeof r->msg) != 0) {
 		rc = fail(r, CMD_EXIT_FAILED);
 	} else {
 		r->have_journal = true;
 	}
-	free(lock);
+	free(dir);
 	free(db);
 	return rc;
 }
@@ -170,8 +200,10 @@ static int run_ca(struct run *r)
 static int run_engine(struct run *r, const char *command, int64_t start)
 {
 	struct engine_config cfg;
+	struct journal_set js;
 	int exit_code;
 
+	journal_set_init(&js);
 	memset(&cfg, 0, sizeof cfg);
 	cfg.mode = r->mode;
 	cfg.fleet = r->f.name;
@@ -212,8 +244,13 @@ static int run_engine(struct run *r, const char *command, int64_t start)
 	if (r->have_journal)
 		journal_run_end(&r->jr, cfg.run_id, exit_code, r->msg,
 		    sizeof r->msg);
-	exit_code = cmd_write_metrics(r->o, &r->f, r->have_journal ? &r->jr :
+	if (r->have_journal && journal_set_borrow(&js, &r->jr) != 0) {
+		snprintf(r->msg, sizeof r->msg, "out of memory");
+		return fail(r, CMD_EXIT_FAILED);
+	}
+	exit_code = cmd_write_metrics(r->o, &r->f, r->have_journal ? &js :
 	    NULL, &r->report, exit_code);
+	journal_set_release(&js);
 	/* Last: the hook may read anything the run wrote. plan runs none. */
 	if (r->mode != ENGINE_PLAN)
 		cmd_after_run(&r->f, &r->report, exit_code);
@@ -235,8 +272,8 @@ static void run_release(struct run *r)
 	if (r->have_journal)
 		journal_close(&r->jr);
 	cmd_transports_release(&r->ct);
-	if (r->lockfd >= 0)
-		fsio_unlock(r->lockfd);
+	fsio_unlock(r->shard_lockfd);
+	fsio_unlock(r->lockfd);
 	for (i = 0; r->specs && i < r->f.nservers; i++)
 		req_spec_release(&r->specs[i]);
 	report_release(&r->report);
@@ -263,6 +300,7 @@ static int run_mode(const struct cmd_opts *o, enum engine_mode mode,
 	r.o = o;
 	r.mode = mode;
 	r.lockfd = -1;
+	r.shard_lockfd = -1;
 	r.tty = isatty(STDERR_FILENO) && !o->quiet && !o->json;
 	r.trace = o->verbose || (trace != NULL && strcmp(trace, "1") == 0);
 	/* A trace and a counter on one line would garble each other. */

@@ -11,7 +11,7 @@
 #include "engine/assign/assign.h"
 #include "engine/base/crypto.h"
 #include "engine/base/err.h"
-#include "engine/journal/journal.h"
+#include "engine/journal/journal_set.h"
 #include "engine/report/report.h"
 #include "inventory/fleet.h"
 
@@ -323,16 +323,17 @@ static void print_text(json_t *o)
 int cmd_show(const struct cmd_opts *o)
 {
 	struct fleet f;
-	struct journal jr = { 0 };
+	struct journal_set js;
+	struct journal *jr = NULL;
 	struct journal_request rq;
 	struct report_row row;
 	struct show sh;
 	const struct server *s;
 	json_t *out = NULL, *groups, *missing, *errors;
 	char msg[512];
-	bool found = false;
 	int rc, u;
 
+	journal_set_init(&js);
 	memset(&sh, 0, sizeof sh);
 	memset(&row, 0, sizeof row);
 	chain_verdict_init(&row.chain);
@@ -345,12 +346,13 @@ int cmd_show(const struct cmd_opts *o)
 		rc = CMD_EXIT_USAGE;
 		goto out;
 	}
-	if ((rc = cmd_journal_of(&f, &jr, &found)) != CMD_EXIT_OK)
+	if ((rc = cmd_journals_of(&f, o, &js)) != CMD_EXIT_OK)
 		goto out;
 	row.name = strdup(s->name);
 	row.status = REPORT_NOT_RUN;
-	if (found && status_row_fill(&jr, s->name, &row, &rq, msg,
-	    sizeof msg) != 0) {
+	if (journal_set_pick(&js, s->name, &jr, msg, sizeof msg) != 0 ||
+	    (jr != NULL && status_row_fill(jr, s->name, &row, &rq, msg,
+	    sizeof msg) != 0)) {
 		fprintf(stderr, "certfleet: %s\n", msg);
 		rc = CMD_EXIT_FAILED;
 		goto out;
@@ -401,8 +403,7 @@ out:
 	show_release(&sh);
 	report_row_release(&row);
 	journal_request_release(&rq);
-	if (found)
-		journal_close(&jr);
+	journal_set_release(&js);
 	fleet_release(&f);
 	return rc;
 }

@@ -32,13 +32,14 @@ enum opt_flags {
 	OPT_CANARY = 1 << 11,
 	OPT_NO_VERIFY = 1 << 12,
 	OPT_METRICS = 1 << 13,
+	OPT_SHARD = 1 << 14,
 	OPT_ROLLOUT = OPT_BATCH | OPT_MAX_FAILURES | OPT_CANARY | OPT_NO_VERIFY
 };
 
 /* getopt_long's values for options that have no short form. */
 enum { LONG_EXCLUDE = 256, LONG_NO_ASSIGN, LONG_ALL, LONG_IMPORT_CA,
 	LONG_VERSION, LONG_BATCH, LONG_MAX_FAILURES, LONG_CANARY,
-	LONG_NO_VERIFY, LONG_METRICS };
+	LONG_NO_VERIFY, LONG_METRICS, LONG_SHARD };
 
 static const struct opt_doc {
 	unsigned flag;
@@ -51,6 +52,9 @@ static const struct opt_doc {
 	    "and globs,\n                      comma-separated; repeatable" },
 	{ OPT_EXCLUDE, "--exclude LIST", "not these servers (same syntax; "
 	    "wins over --limit)" },
+	{ OPT_SHARD, "--shard K/N", "only shard K of N: the servers whose "
+	    "name's FNV-1a 64\n                      hash modulo N is K-1 "
+	    "(state in STATE_DIR/shards/K-of-N)" },
 	{ OPT_FORCE, "--force", "re-issue even if not due" },
 	{ OPT_NO_ASSIGN, "--no-assign", "stop at issued (do not install)" },
 	{ OPT_ALL, "--all", "every pending request (of the servers --limit "
@@ -105,8 +109,8 @@ static const struct command {
 	  "exit codes: 0 created; 1 it exists or cannot be written; 2 usage or\n"
 	  "configuration error\n" },
 	{ "plan", cmd_plan, "", 0, 0,
-	  OPT_JSON | OPT_QUIET | OPT_LIMIT | OPT_EXCLUDE | OPT_FORCE |
-	  OPT_VERBOSE | OPT_ROLLOUT | OPT_METRICS,
+	  OPT_JSON | OPT_QUIET | OPT_LIMIT | OPT_EXCLUDE | OPT_SHARD |
+	  OPT_FORCE | OPT_VERBOSE | OPT_ROLLOUT | OPT_METRICS,
 	  "dry run: what run would do; writes nothing",
 	  "Dry run: reads every server and says what run would do (up_to_date,\n"
 	  "would_issue, or would_deny where the CA's policy refuses the\n"
@@ -114,17 +118,17 @@ static const struct command {
 	  "fail the chain check. Takes no lock and writes nothing anywhere.\n",
 	  exit_run },
 	{ "run", cmd_run, "", 0, 0,
-	  OPT_JSON | OPT_QUIET | OPT_LIMIT | OPT_EXCLUDE | OPT_FORCE |
-	  OPT_NO_ASSIGN | OPT_IMPORT_CA | OPT_VERBOSE | OPT_ROLLOUT |
-	  OPT_METRICS,
+	  OPT_JSON | OPT_QUIET | OPT_LIMIT | OPT_EXCLUDE | OPT_SHARD |
+	  OPT_FORCE | OPT_NO_ASSIGN | OPT_IMPORT_CA | OPT_VERBOSE |
+	  OPT_ROLLOUT | OPT_METRICS,
 	  "request what is due, check chains, assign, report",
 	  "Requests a certificate for every server that is due, checks each\n"
 	  "chain against the server's own stores, assigns the certificate to\n"
 	  "the server's usages where the chain is valid, and reports.\n",
 	  exit_run },
 	{ "assign", cmd_assign, "", 0, 0,
-	  OPT_JSON | OPT_QUIET | OPT_LIMIT | OPT_EXCLUDE | OPT_IMPORT_CA |
-	  OPT_VERBOSE | OPT_ROLLOUT | OPT_METRICS,
+	  OPT_JSON | OPT_QUIET | OPT_LIMIT | OPT_EXCLUDE | OPT_SHARD |
+	  OPT_IMPORT_CA | OPT_VERBOSE | OPT_ROLLOUT | OPT_METRICS,
 	  "assign certificates already issued (after CAs were imported)",
 	  "Assigns certificates already issued whose chain is now valid (after\n"
 	  "the missing CA certificates were imported). Requests nothing new.\n",
@@ -139,12 +143,14 @@ static const struct command {
 	  "exit codes: 0 approved; 1 a named server has no pending request;\n"
 	  "2 usage or configuration error\n" },
 	{ "status", cmd_status, "", 0, 0,
-	  OPT_JSON | OPT_QUIET | OPT_LIMIT | OPT_EXCLUDE | OPT_METRICS,
+	  OPT_JSON | OPT_QUIET | OPT_LIMIT | OPT_EXCLUDE | OPT_SHARD |
+	  OPT_METRICS,
 	  "each server's last status, thumbprint, expiry, usages",
 	  "Shows what the last run found on each server, from the journal:\n"
 	  "status (with its error), thumbprint, not after and days left, chain\n"
 	  "verdict, usages; a request a stopped run left is shown as it stands.\n"
-	  "Reads only; contacts no server.\n",
+	  "Without --shard, reads every shard's journal too: each server as the\n"
+	  "journal that wrote to it last has it. Reads only; contacts no server.\n",
 	  "exit codes: 0 every server done; 1 some server failed, was denied,\n"
 	  "or lacks a CA; 2 usage or configuration error\n" },
 	{ "show", cmd_show, " SERVER", 1, 1, OPT_JSON,
@@ -236,9 +242,12 @@ static int parse_options(const struct command *cmd, int argc, char **argv,
 		{ "canary", required_argument, NULL, LONG_CANARY },
 		{ "no-verify", no_argument, NULL, LONG_NO_VERIFY },
 		{ "metrics", required_argument, NULL, LONG_METRICS },
+		{ "shard", required_argument, NULL, LONG_SHARD },
 		{ NULL, 0, NULL, 0 }
 	};
+	const char *shard = NULL;
 	unsigned seen = 0, bad;
+	char msg[256];
 	size_t i;
 	int c;
 
@@ -273,6 +282,7 @@ static int parse_options(const struct command *cmd, int argc, char **argv,
 			break;
 		case LONG_METRICS: seen |= OPT_METRICS; o->metrics = optarg;
 			break;
+		case LONG_SHARD: seen |= OPT_SHARD; shard = optarg; break;
 		case 'h':
 			print_command_help(cmd);
 			return CMD_EXIT_OK;
@@ -302,6 +312,11 @@ static int parse_options(const struct command *cmd, int argc, char **argv,
 		    "certfleet %s --help)\n", cmd->name,
 		    (int)strcspn(opt_name(1u << i), " "), opt_name(1u << i),
 		    cmd->name);
+		return CMD_EXIT_USAGE;
+	}
+	if (shard != NULL && shard_parse(shard, &o->shard, msg,
+	    sizeof msg) != 0) {
+		fprintf(stderr, "certfleet: %s\n", msg);
 		return CMD_EXIT_USAGE;
 	}
 	if (optind >= argc) {

@@ -105,32 +105,34 @@ static int unused(const struct patterns *p, const struct fleet *f,
 	return 0;
 }
 
-int fleet_select(const struct fleet *f, const char *const *limit,
-    size_t nlimit, const char *const *exclude, size_t nexclude,
+int fleet_select(const struct fleet *f, const struct fleet_selection *sel,
     const struct server **out, size_t *n, char *msg, size_t msgsz)
 {
 	struct patterns lim = { NULL, 0 }, exc = { NULL, 0 };
-	size_t i;
+	size_t i, chosen = 0;
 	bool in, skip;
 	int rc;
 
 	*n = 0;
-	if ((rc = patterns_split(&lim, "--limit", limit, nlimit, msg,
-	    msgsz)) != 0 || (rc = patterns_split(&exc, "--exclude", exclude,
-	    nexclude, msg, msgsz)) != 0)
+	if ((rc = patterns_split(&lim, "--limit", sel->limit, sel->nlimit, msg,
+	    msgsz)) != 0 || (rc = patterns_split(&exc, "--exclude",
+	    sel->exclude, sel->nexclude, msg, msgsz)) != 0)
 		goto done;
 	for (i = 0; i < f->nservers; i++) {
 		/* Both sides are matched in full so that every pattern's use
 		 * is known, whichever side decides. */
-		in = nlimit == 0 || match_any(&lim, &f->servers[i]);
+		in = sel->nlimit == 0 || match_any(&lim, &f->servers[i]);
 		skip = match_any(&exc, &f->servers[i]);
-		if (in && !skip)
+		if (!in || skip)
+			continue;
+		chosen++;
+		if (shard_has(&sel->shard, f->servers[i].name))
 			out[(*n)++] = &f->servers[i];
 	}
 	if ((rc = unused(&lim, f, msg, msgsz)) != 0 ||
 	    (rc = unused(&exc, f, msg, msgsz)) != 0)
 		goto done;
-	if (*n == 0)
+	if (chosen == 0)
 		rc = cf_error(msg, msgsz, CF_ENOENT, "--exclude leaves no server "
 		    "of '%s'", f->path);
 done:

@@ -44,6 +44,9 @@ command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
 command -v groff >/dev/null 2>&1 || missing="$missing groff-base"
 command -v man >/dev/null 2>&1 || missing="$missing man-db"
 command -v systemd-analyze >/dev/null 2>&1 || missing="$missing systemd"
+# ... and the Kubernetes example read as YAML.
+/usr/bin/python3 -c 'import yaml' >/dev/null 2>&1 ||
+	missing="$missing python3-yaml"
 
 [ -z "$missing" ] && exit 0
 echo "deps: installing$missing" >&2

@@ -116,8 +116,10 @@ int fsio_write_new_at(int dfd, const char *name, const void *data,
 	return -1;
 }
 
-int fsio_write_atomic(const char *path, const void *data, size_t len,
-    mode_t mode, char *msg, size_t msgsz)
+/* Writes a complete temporary file next to path, then moves it to path:
+ * rename(2) over it when replace, else link(2), which never replaces. */
+static int publish(const char *path, const void *data, size_t len,
+    mode_t mode, bool replace, char *msg, size_t msgsz)
 {
 	const char *base = strrchr(path ? path : "", '/');
 	char *dir, *tmp;
@@ -159,14 +161,20 @@ int fsio_write_atomic(const char *path, const void *data, size_t len,
 		return cf_error(msg, msgsz, cf_errno_code(e),
 		    "cannot write '%s': %s", path, strerror(e));
 	}
-	if (rename(tmp, path) != 0) {
+	if ((replace ? rename(tmp, path) : link(tmp, path)) != 0) {
 		e = errno;
 		unlink(tmp);
 		free(tmp);
 		free(dir);
+		if (!replace && e == EEXIST)
+			return CF_EEXIST;
 		return cf_error(msg, msgsz, cf_errno_code(e),
-		    "cannot replace '%s': %s", path, strerror(e));
+		    "cannot %s '%s': %s", replace ? "replace" : "create", path,
+		    strerror(e));
 	}
+	/* A linked file's temporary name goes; the file itself stays. */
+	if (!replace)
+		unlink(tmp);
 	free(tmp);
 	if (fsio_sync_dir(dir) != 0) {
 		e = errno;
@@ -176,6 +184,18 @@ int fsio_write_atomic(const char *path, const void *data, size_t len,
 	}
 	free(dir);
 	return 0;
+}
+
+int fsio_write_atomic(const char *path, const void *data, size_t len,
+    mode_t mode, char *msg, size_t msgsz)
+{
+	return publish(path, data, len, mode, true, msg, msgsz);
+}
+
+int fsio_write_new(const char *path, const void *data, size_t len,
+    mode_t mode, char *msg, size_t msgsz)
+{
+	return publish(path, data, len, mode, false, msg, msgsz);
 }
 
 /* mkdir for one prefix; an existing directory (or link to one) is fine. */
@@ -356,11 +376,12 @@ static long lock_holder(int fd)
 	return pid;
 }
 
-int fsio_lock(const char *path, int *fd, char *msg, size_t msgsz)
+/* Opens path and takes flock op (LOCK_EX or LOCK_SH) without waiting. */
+static int lock_take(const char *path, int op, int *fd, char *msg,
+    size_t msgsz)
 {
-	char buf[32];
 	long pid;
-	int lfd, e, n;
+	int lfd, e;
 
 	*fd = -1;
 	lfd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -369,7 +390,7 @@ int fsio_lock(const char *path, int *fd, char *msg, size_t msgsz)
 		return cf_error(msg, msgsz, CF_EIO,
 		    "cannot open lock '%s': %s", path, strerror(e));
 	}
-	while (flock(lfd, LOCK_EX | LOCK_NB) != 0) {
+	while (flock(lfd, op | LOCK_NB) != 0) {
 		e = errno;
 		if (e == EINTR)
 			continue;
@@ -387,19 +408,35 @@ int fsio_lock(const char *path, int *fd, char *msg, size_t msgsz)
 		return cf_error(msg, msgsz, CF_EIO,
 		    "cannot lock '%s': %s", path, strerror(e));
 	}
+	*fd = lfd;
+	return 0;
+}
+
+int fsio_lock(const char *path, int *fd, char *msg, size_t msgsz)
+{
+	char buf[32];
+	int rc, e, n;
+
+	if ((rc = lock_take(path, LOCK_EX, fd, msg, msgsz)) != 0)
+		return rc;
 	/*
 	 * The pid is for the message a second run prints, nothing more: the
 	 * lock is the kernel's, so a stale pid from a dead run is harmless.
 	 */
 	n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
-	if (ftruncate(lfd, 0) != 0 || pwrite(lfd, buf, (size_t)n, 0) != n) {
+	if (ftruncate(*fd, 0) != 0 || pwrite(*fd, buf, (size_t)n, 0) != n) {
 		e = errno;
-		close(lfd);
+		close(*fd);
+		*fd = -1;
 		return cf_error(msg, msgsz, CF_EIO,
 		    "cannot write lock '%s': %s", path, strerror(e));
 	}
-	*fd = lfd;
 	return 0;
+}
+
+int fsio_lock_shared(const char *path, int *fd, char *msg, size_t msgsz)
+{
+	return lock_take(path, LOCK_SH, fd, msg, msgsz);
 }
 
 void fsio_unlock(int fd)

@@ -30,6 +30,16 @@ int fsio_write_atomic(const char *path, const void *data, size_t len,
     mode_t mode, char *msg, size_t msgsz);
 
 /*
+ * Like fsio_write_atomic, but path is only ever created, never replaced:
+ * the complete temporary file is link(2)ed to path, which fails when
+ * path exists. Of processes racing to create one file, exactly one wins,
+ * and none ever sees it half written. Returns 0, CF_EEXIST (path exists,
+ * left untouched; nothing in msg), or as fsio_write_atomic does.
+ */
+int fsio_write_new(const char *path, const void *data, size_t len,
+    mode_t mode, char *msg, size_t msgsz);
+
+/*
  * Creates path and every missing parent (mkdir -p). Directories it creates
  * get exactly mode, whatever the umask; existing ones are left as they are.
  * Returns 0, or CF_EEXIST when a component exists and is not a directory,
@@ -71,7 +81,17 @@ int fsio_remove(const char *path, char *msg, size_t msgsz);
  */
 int fsio_lock(const char *path, int *fd, char *msg, size_t msgsz);
 
-/* Releases a lock taken by fsio_lock and closes fd; fd < 0 is ignored. */
+/*
+ * Takes a shared flock(2) on path, as fsio_lock does an exclusive one:
+ * any number of shared holders at once, none while an exclusive one holds
+ * it, and the other way round. It writes no pid (several hold it).
+ * Returns 0 with *fd, CF_ELOCKED ("another run holds the lock 'PATH'
+ * (pid N)", N the exclusive holder's) or CF_EIO.
+ */
+int fsio_lock_shared(const char *path, int *fd, char *msg, size_t msgsz);
+
+/* Releases a lock taken by fsio_lock or fsio_lock_shared and closes fd;
+ * fd < 0 is ignored. */
 void fsio_unlock(int fd);
 
 /*

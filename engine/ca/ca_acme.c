@@ -599,11 +599,10 @@ static const struct ca_ops acme_ops = {
 	.free = acme_free,
 };
 
-/* Loads the account key, or makes an ES256 one, 0600 from the start. */
-static int account_key(const char *path, EVP_PKEY **out, char *msg,
+/* Loads the account key from path; CF_ENOENT (no message) when none. */
+static int account_key_read(const char *path, EVP_PKEY **out, char *msg,
     size_t msgsz)
 {
-	struct key_spec ks = { 0 };
 	char *pem = NULL, m[256];
 	size_t len = 0;
 	int rc;
@@ -614,15 +613,33 @@ static int account_key(const char *path, EVP_PKEY **out, char *msg,
 		crypto_secret_free(pem, len + 1);
 		return rc;
 	}
-	if (rc != CF_ENOENT)
-		return cf_error(msg, msgsz, rc, "cannot read the ACME account "
-		    "key: %s", m);
+	return rc == CF_ENOENT ? rc : cf_error(msg, msgsz, rc, "cannot read "
+	    "the ACME account key: %s", m);
+}
+
+/*
+ * Loads the account key, or makes an ES256 one, 0600 from the start. It
+ * is only ever created, never replaced: shards started together on one
+ * controller (--shard) all find none, and the first to write it is the
+ * account every one of them uses; an order made under a key that was
+ * then replaced could never be polled again.
+ */
+static int account_key(const char *path, EVP_PKEY **out, char *msg,
+    size_t msgsz)
+{
+	struct key_spec ks = { 0 };
+	char *pem = NULL, m[256];
+	size_t len = 0;
+	int rc;
+
+	if ((rc = account_key_read(path, out, msg, msgsz)) != CF_ENOENT)
+		return rc;
 	if ((rc = key_spec_set(&ks, "ec", "P-256", 0, msg, msgsz)) != 0 ||
 	    (rc = crypto_keygen(&ks, out, msg, msgsz)) != 0)
 		return rc;
 	if ((rc = crypto_key_to_pem(*out, &pem, &len, msg, msgsz)) == 0) {
-		rc = fsio_write_atomic(path, pem, len, 0600, m, sizeof m);
-		if (rc != 0)
+		rc = fsio_write_new(path, pem, len, 0600, m, sizeof m);
+		if (rc != 0 && rc != CF_EEXIST)
 			cf_error(msg, msgsz, rc, "cannot write the ACME account "
 			    "key: %s", m);
 		crypto_secret_free(pem, len);
@@ -631,6 +648,11 @@ static int account_key(const char *path, EVP_PKEY **out, char *msg,
 		EVP_PKEY_free(*out);
 		*out = NULL;
 	}
+	/* Another process made it first: its key is the account. */
+	if (rc == CF_EEXIST && (rc = account_key_read(path, out, msg,
+	    msgsz)) == CF_ENOENT)
+		rc = cf_error(msg, msgsz, CF_EIO, "the ACME account key '%s' "
+		    "was removed while it was made", path);
 	return rc;
 }
 

@@ -66,20 +66,24 @@ static void family(FILE *out, enum family f)
 	    families[f].help, families[f].name);
 }
 
-/* Starts a sample of family f with its fleet label; label adds one more,
- * end_int and end_num write the value. */
-static void begin(FILE *out, enum family f, const char *fleet)
-{
-	fprintf(out, "%s{fleet=\"", families[f].name);
-	metrics_write_label(out, fleet);
-	fputc('"', out);
-}
-
 static void label(FILE *out, const char *key, const char *value)
 {
 	fprintf(out, ",%s=\"", key);
 	metrics_write_label(out, value);
 	fputc('"', out);
+}
+
+/* Starts a sample of family f with its fleet label, and the shard's when
+ * the command ran on one (the shards' series then never collide); label
+ * adds one more, end_int writes the value. */
+static void begin(FILE *out, enum family f, const struct report *r,
+    const struct metrics_run *run)
+{
+	fprintf(out, "%s{fleet=\"", families[f].name);
+	metrics_write_label(out, r->fleet);
+	fputc('"', out);
+	if (run->shard != NULL)
+		label(out, "shard", run->shard);
 }
 
 static void end_int(FILE *out, long long v)
@@ -88,7 +92,7 @@ static void end_int(FILE *out, long long v)
 }
 
 static void certificates(FILE *out, const struct report *r,
-    const struct metrics_cert *certs)
+    const struct metrics_cert *certs, const struct metrics_run *run)
 {
 	size_t i;
 	int u;
@@ -98,14 +102,15 @@ static void certificates(FILE *out, const struct report *r,
 		for (u = 0; u < USAGE_MAX; u++) {
 			if (!(certs[i].usages & (1u << u)))
 				continue;
-			begin(out, F_NOT_AFTER, r->fleet);
+			begin(out, F_NOT_AFTER, r, run);
 			label(out, "server", r->rows[i].name);
 			label(out, "usage", usage_name((enum usage)u));
 			end_int(out, (long long)certs[i].not_after);
 		}
 }
 
-static void statuses(FILE *out, const struct report *r)
+static void statuses(FILE *out, const struct report *r,
+    const struct metrics_run *run)
 {
 	size_t i, count[REPORT_STATUS_MAX] = { 0 };
 	int s;
@@ -114,14 +119,14 @@ static void statuses(FILE *out, const struct report *r)
 	for (i = 0; i < r->n; i++) {
 		if ((unsigned)r->rows[i].status < REPORT_STATUS_MAX)
 			count[r->rows[i].status]++;
-		begin(out, F_SERVER_STATUS, r->fleet);
+		begin(out, F_SERVER_STATUS, r, run);
 		label(out, "server", r->rows[i].name);
 		label(out, "status", report_status_name(r->rows[i].status));
 		end_int(out, 1);
 	}
 	family(out, F_SERVERS);
 	for (s = 0; s < REPORT_STATUS_MAX; s++) {
-		begin(out, F_SERVERS, r->fleet);
+		begin(out, F_SERVERS, r, run);
 		label(out, "status", report_status_name((enum report_status)s));
 		end_int(out, (long long)count[s]);
 	}
@@ -129,7 +134,8 @@ static void statuses(FILE *out, const struct report *r)
 
 /* Only a verdict of missing_ca counts: an ok one may still carry notes
  * on misplaced copies, which need nobody. */
-static void missing_cas(FILE *out, const struct report *r)
+static void missing_cas(FILE *out, const struct report *r,
+    const struct metrics_run *run)
 {
 	const struct chain_verdict *v;
 	size_t i, k, n[2];
@@ -146,7 +152,7 @@ static void missing_cas(FILE *out, const struct report *r)
 		for (kind = 0; kind < 2; kind++) {
 			if (n[kind] == 0)
 				continue;
-			begin(out, F_MISSING_CA, r->fleet);
+			begin(out, F_MISSING_CA, r, run);
 			label(out, "server", r->rows[i].name);
 			label(out, "kind", chain_kind_name(kind == 0 ?
 			    CHAIN_KIND_ROOT : CHAIN_KIND_INTERMEDIATE));
@@ -159,19 +165,19 @@ static void command(FILE *out, const struct report *r,
     const struct metrics_run *run)
 {
 	family(out, F_DURATION);
-	begin(out, F_DURATION, r->fleet);
+	begin(out, F_DURATION, r, run);
 	label(out, "command", r->command);
 	fprintf(out, "} %lld.%03lld\n", (long long)(r->duration_ms / 1000),
 	    (long long)(r->duration_ms % 1000));
 	family(out, F_TIMESTAMP);
-	begin(out, F_TIMESTAMP, r->fleet);
+	begin(out, F_TIMESTAMP, r, run);
 	label(out, "command", r->command);
 	end_int(out, (long long)r->started_at);
 	family(out, F_SUCCESS);
-	begin(out, F_SUCCESS, r->fleet);
+	begin(out, F_SUCCESS, r, run);
 	end_int(out, (long long)run->last_success);
 	family(out, F_EXIT_CODE);
-	begin(out, F_EXIT_CODE, r->fleet);
+	begin(out, F_EXIT_CODE, r, run);
 	label(out, "command", r->command);
 	end_int(out, run->exit_code);
 }
@@ -179,9 +185,9 @@ static void command(FILE *out, const struct report *r,
 int metrics_write(const struct report *r, const struct metrics_cert *certs,
     const struct metrics_run *run, FILE *out)
 {
-	certificates(out, r, certs);
-	statuses(out, r);
-	missing_cas(out, r);
+	certificates(out, r, certs, run);
+	statuses(out, r, run);
+	missing_cas(out, r, run);
 	command(out, r, run);
 	return ferror(out) ? CF_EIO : 0;
 }

@@ -25,6 +25,8 @@ struct metrics_run {
 	int exit_code;              /* what the command exits with */
 	int64_t last_success;       /* when the last run that exited 0
 	                               finished; 0 when none has */
+	const char *shard;          /* "K/N" with --shard, else NULL: a
+	                               shard="K/N" label on every series */
 };
 
 /*

@@ -88,6 +88,26 @@ check "the thumbprint in the report is the file's" [ "$(sha1_of "$c/default.pem"
 check "show names the order at the CA" grep -q "^ca ref      https://127.0.0.1:.*/my-order/" <<<"$("$CERTFLEET" show "$A/fleet.cfg" web07)"
 check "the order URL is journaled as ca_ref" [ "$(sqlite3 "$A/state/journal.db" "select count(*) from requests where ca_ref like 'https://127.0.0.1:%/my-order/%'")" -eq 50 ]
 check "every order status is an event (pending, processing, valid)" [ "$(sqlite3 "$A/state/journal.db" "select count(distinct ca_status) from events where server = 'web01' and ca_status like 'order %'")" -ge 2 ]
+
+# --- four shards started together on a state directory with no account ----
+# Each finds no account key; exactly one makes it and every shard uses that
+# one (an order made under a key another shard then replaced could never
+# be polled again).
+H=$TMP/shards
+acme_fleet "$H" 12 "$PEBBLE_DIRECTORY"
+for s in $(seq -f 'web%02g' 1 12); do trust "$H" "$s" "$TMP/root0.pem" "$TMP/int0.pem"; done
+pids=()
+for k in 1 2 3 4; do
+	"$CERTFLEET" run --shard $k/4 --quiet "$H/fleet.cfg" >"$TMP/shard$k.out" 2>&1 &
+	pids+=($!)
+done
+rcs=""
+for p in "${pids[@]}"; do wait "$p"; rcs+="$? "; done
+check "4 ACME shards started at once on no account key: each exits 0 ($rcs)" [ "$rcs" = "0 0 0 0 " ]
+check "one account key for all of them, no temporary file left" \
+	[ "$(ls -A "$H/state/acme")" = account.key ]
+check "the 4 shards assigned all 12 servers" \
+	[ "$("$CERTFLEET" status --json "$H/fleet.cfg" | jq '.summary.assigned')" -eq 12 ]
 out=$("$CERTFLEET" run --json "$A/fleet.cfg")
 check "second run: all up to date, nothing issued" [ "$(jq -c '.summary | [.up_to_date, .assigned]' <<<"$out")" = "[50,0]" ]
 check "still one certificate per server" all_issued_once "$A" $(seq -f 'web%02g' 1 50)

@@ -245,21 +245,78 @@ check "the service is Type=oneshot and runs certfleet $exec_args" \
 	    grep -qx "ExecStart=/usr/local/bin/certfleet $exec_args" $unit'
 check "the timer has RandomizedDelaySec= and Persistent=true" \
 	eval 'grep -qx "RandomizedDelaySec=.*" $timer && grep -qx "Persistent=true" $timer'
+# The template unit for shards: instance K-N, which %I unescapes to K/N.
+tunit='examples/certfleet@.service'
+ttimer='examples/certfleet@.timer'
+texec_args="run --shard %I --quiet --metrics /var/lib/node_exporter/textfile_collector/certfleet-%i.prom /etc/certfleet/fleet.cfg"
+check "the template service is Type=oneshot and runs certfleet $texec_args" \
+	eval 'grep -qx "Type=oneshot" "$tunit" &&
+	    grep -qx "ExecStart=/usr/local/bin/certfleet $texec_args" "$tunit"'
+check "the template's instance 2-4 is --shard 2/4 (systemd-escape --unescape)" \
+	[ "$(systemd-escape --unescape 2-4)" = 2/4 ]
+check "the template keeps the service's hardening, line for line" \
+	[ "$(sed -n '/^\[Service\]/,$p' "$unit" | grep -v '^ExecStart=')" = \
+	    "$(sed -n '/^\[Service\]/,$p' "$tunit" | grep -v '^ExecStart=')" ]
 mkdir -p "$TMP/units"
 sed "s|^ExecStart=/usr/local/bin/certfleet |ExecStart=$B |" $unit >"$TMP/units/certfleet-run.service"
-cp $timer "$TMP/units/"
+sed "s|^ExecStart=/usr/local/bin/certfleet |ExecStart=$B |" "$tunit" >"$TMP/units/certfleet@.service"
+cp $timer "$ttimer" "$TMP/units/"
 # Documentation=man:... is checked too: MANPATH is the installed pages.
 out=$(MANPATH=$DEST/usr/share/man systemd-analyze verify \
-    "$TMP/units/certfleet-run.service" "$TMP/units/certfleet-run.timer" 2>&1)
+    "$TMP/units/certfleet-run.service" "$TMP/units/certfleet-run.timer" \
+    "$TMP/units/certfleet@2-4.service" "$TMP/units/certfleet@2-4.timer" 2>&1)
 rc=$?
-check "systemd-analyze verify accepts the service and timer, no warning${out:+: $out}" \
+check "systemd-analyze verify accepts the services and timers (certfleet@2-4 too), no warning${out:+: $out}" \
 	[ "$rc $out" = "0 " ]
-out=$(systemd-analyze security --offline=yes "$TMP/units/certfleet-run.service" 2>&1 | tail -1)
-case $out in
-*"exposure level"*" OK "* | *"exposure level"*" PERFECT"*)
-	ok "the service's hardening: ${out#*: }" ;;
-*)	not_ok "the service's hardening: $out" ;;
-esac
+for u in certfleet-run.service certfleet@2-4.service; do
+	out=$(systemd-analyze security --offline=yes "$TMP/units/$u" 2>&1 | tail -1)
+	case $out in
+	*"exposure level"*" OK "* | *"exposure level"*" PERFECT"*)
+		ok "$u's hardening: ${out#*: }" ;;
+	*)	not_ok "$u's hardening: $out" ;;
+	esac
+done
+
+# --- the Kubernetes Indexed Job ------------------------------------------
+# Read as YAML: a CronJob of an Indexed Job whose pods are every shard once
+# (completions = parallelism = N of the command's --shard), and the
+# container's command, run by sh as the kubelet starts it for each index
+# with a stand-in certfleet, asks for shard index+1 of N.
+k8s=examples/certfleet-shards.k8s.yaml
+if /usr/bin/python3 -c 'import yaml' 2>/dev/null; then
+	mkdir -p "$TMP/k8s"
+	printf '#!/bin/sh\nprintf "%%s\\n" "$*"\n' >"$TMP/k8s/certfleet"
+	chmod +x "$TMP/k8s/certfleet"
+	out=$(/usr/bin/python3 - "$k8s" "$TMP/k8s" <<'PY' 2>&1
+import os, re, subprocess, sys, yaml
+docs = list(yaml.safe_load_all(open(sys.argv[1])))
+assert len(docs) == 1 and docs[0]["kind"] == "CronJob", "one CronJob"
+job = docs[0]["spec"]["jobTemplate"]["spec"]
+assert job["completionMode"] == "Indexed", "completionMode: Indexed"
+pod = job["template"]["spec"]
+assert pod["restartPolicy"] == "Never", "restartPolicy: Never"
+(c,) = pod["containers"]
+cmd = c["command"]
+m = re.search(r'--shard "[^"]*/(\d+)"', cmd[-1])
+assert m, "the command has --shard .../N"
+n = int(m.group(1))
+assert job["completions"] == job["parallelism"] == n, "completions = parallelism = N"
+mounts = {v["mountPath"] for v in c["volumeMounts"]}
+assert {"/etc/certfleet", "/var/lib/certfleet"} <= mounts, "fleet and state mounted"
+env = dict(os.environ, PATH=sys.argv[2] + ":" + os.environ["PATH"])
+for i in range(n):
+    env["JOB_COMPLETION_INDEX"] = str(i)
+    got = subprocess.run(cmd, env=env, capture_output=True, text=True).stdout
+    want = "run --shard %d/%d --quiet /etc/certfleet/fleet.cfg\n" % (i + 1, n)
+    assert got == want, "index %d: %r" % (i, got)
+print(n)
+PY
+)
+	check "the Kubernetes example: an Indexed Job, index I runs --shard I+1/N, N pods (${out//$'\n'/ })" \
+		eval '[[ $out =~ ^[0-9]+$ ]]'
+else
+	not_ok "python3-yaml is installed (scripts/deps.sh)"
+fi
 
 # --- the cron line -------------------------------------------------------
 # An /etc/cron.d file: comments, NAME=value lines, and one job line of five
@@ -309,6 +366,17 @@ if "$CERTFLEET" run --help | grep -q -- '--metrics'; then
 	rc=$?
 	check "the unit's command line runs: exit 0, quiet, metrics written${out:+: $out}" \
 		eval '[ "$rc $out" = "0 " ] && [ -s "$TMP/prom/certfleet.prom" ]'
+	# The template's, as systemd expands it for certfleet@1-2.service.
+	args=${texec_args//\/var\/lib\/node_exporter\/textfile_collector/$TMP/prom}
+	args=${args//\/etc\/certfleet/$TMP/f}
+	args=${args//%I/$(systemd-escape --unescape 1-2)}
+	args=${args//%i/1-2}
+	# shellcheck disable=SC2086 # the unit's words
+	out=$("$B" $args 2>&1)
+	rc=$?
+	check "certfleet@1-2's command line runs shard 1/2: exit 0, quiet, its own metrics${out:+: $out}" \
+		eval '[ "$rc $out" = "0 " ] && grep -q "shard=\"1/2\"" "$TMP/prom/certfleet-1-2.prom" &&
+		    [ -e "$TMP/f/state/shards/1-of-2/journal.db" ]'
 else
 	ok "the unit's command line runs # SKIP this build has no --metrics yet"
 fi

@@ -279,12 +279,13 @@ static void test_shipped_templates(void **state)
 static int select_names(const struct fleet *f, const char **lim, size_t nl,
     const char **exc, size_t ne, char *names, size_t namesz)
 {
+	struct fleet_selection sel = { lim, nl, exc, ne, { 0, 0 } };
 	const struct server *out[16];
 	char msg[256];
 	size_t n = 0, i, o = 0;
 	int rc;
 
-	rc = fleet_select(f, lim, nl, exc, ne, out, &n, msg, sizeof msg);
+	rc = fleet_select(f, &sel, out, &n, msg, sizeof msg);
 	names[0] = '\0';
 	if (rc != 0) {
 		snprintf(names, namesz, "%s", msg);

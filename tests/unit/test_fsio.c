@@ -397,10 +397,20 @@ static void test_remove(void **state)
 	assert_non_null(strstr(msg, "cannot remove '"));
 }
 
+/* msg says that pid holds the lock at p. */
+static void assert_held_by(const char *msg, const char *p, long pid)
+{
+	char want[400];
+
+	snprintf(want, sizeof want, "another run holds the lock '%s' (pid %ld)",
+	    p, pid);
+	assert_string_equal(msg, want);
+}
+
 static void test_lock_same_process(void **state)
 {
 	struct fx *fx = *state;
-	char p[256], msg[256], want[400];
+	char p[256], msg[256];
 	int fd1, fd2;
 
 	path_in(p, sizeof p, fx->dir, "run.lock");
@@ -409,9 +419,7 @@ static void test_lock_same_process(void **state)
 	assert_int_equal(mode_of(p), 0600);
 	assert_int_equal(fsio_lock(p, &fd2, msg, sizeof msg), CF_ELOCKED);
 	assert_int_equal(fd2, -1);
-	snprintf(want, sizeof want, "another run holds the lock '%s' (pid %ld)",
-	    p, (long)getpid());
-	assert_string_equal(msg, want);
+	assert_held_by(msg, p, (long)getpid());
 	fsio_unlock(fd1);
 	assert_int_equal(fsio_lock(p, &fd2, msg, sizeof msg), 0);
 	fsio_unlock(fd2);
@@ -424,7 +432,7 @@ static void test_lock_same_process(void **state)
 static void test_lock_killed_holder(void **state)
 {
 	struct fx *fx = *state;
-	char p[256], msg[256], want[400], c;
+	char p[256], msg[256], c;
 	int fds[2], fd, st;
 	pid_t pid;
 
@@ -445,15 +453,63 @@ static void test_lock_killed_holder(void **state)
 	assert_int_equal(read(fds[0], &c, 1), 1);
 	close(fds[0]);
 	assert_int_equal(fsio_lock(p, &fd, msg, sizeof msg), CF_ELOCKED);
-	snprintf(want, sizeof want, "another run holds the lock '%s' (pid %ld)",
-	    p, (long)pid);
-	assert_string_equal(msg, want);
+	assert_held_by(msg, p, (long)pid);
 	/* SIGKILL: no cleanup in the child; the kernel drops the lock. */
 	assert_int_equal(kill(pid, SIGKILL), 0);
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFSIGNALED(st));
 	assert_int_equal(fsio_lock(p, &fd, msg, sizeof msg), 0);
 	fsio_unlock(fd);
+}
+
+/* fsio_write_new creates, exactly as fsio_write_atomic does, but never
+ * replaces: the loser of a race keeps nothing of its own and leaves no
+ * temporary file. */
+static void test_write_new(void **state)
+{
+	struct fx *fx = *state;
+	char p[256], msg[256];
+
+	path_in(p, sizeof p, fx->dir, "account.key");
+	assert_int_equal(fsio_write_new(p, "first", 5, 0600, msg, sizeof msg),
+	    0);
+	assert_int_equal(mode_of(p), 0600);
+	msg[0] = '\0';
+	assert_int_equal(fsio_write_new(p, "second", 6, 0644, msg,
+	    sizeof msg), CF_EEXIST);
+	assert_string_equal(msg, "");
+	assert_content(p, "first");
+	assert_int_equal(mode_of(p), 0600);
+	assert_int_equal(entries(fx->dir), 1);
+	path_in(p, sizeof p, fx->dir, "nodir/account.key");
+	assert_int_equal(fsio_write_new(p, "x", 1, 0600, msg, sizeof msg),
+	    CF_ENOENT);
+}
+
+/* Shared holders coexist; an exclusive one excludes them and the other
+ * way round, as --shard runs and an unsharded run must. */
+static void test_lock_shared(void **state)
+{
+	struct fx *fx = *state;
+	char p[256], msg[256];
+	int a, b, x;
+
+	path_in(p, sizeof p, fx->dir, "lock");
+	assert_int_equal(fsio_lock_shared(p, &a, msg, sizeof msg), 0);
+	assert_int_equal(fsio_lock_shared(p, &b, msg, sizeof msg), 0);
+	assert_int_equal(mode_of(p), 0600);
+	assert_int_equal(fsio_lock(p, &x, msg, sizeof msg), CF_ELOCKED);
+	assert_int_equal(x, -1);
+	fsio_unlock(a);
+	assert_int_equal(fsio_lock(p, &x, msg, sizeof msg), CF_ELOCKED);
+	fsio_unlock(b);
+	assert_int_equal(fsio_lock(p, &x, msg, sizeof msg), 0);
+	assert_int_equal(fsio_lock_shared(p, &a, msg, sizeof msg), CF_ELOCKED);
+	assert_int_equal(a, -1);
+	assert_held_by(msg, p, (long)getpid());
+	fsio_unlock(x);
+	assert_int_equal(fsio_lock_shared(p, &a, msg, sizeof msg), 0);
+	fsio_unlock(a);
 }
 
 int main(void)
@@ -477,6 +533,10 @@ int main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_killed_holder,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_new, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_lock_shared, setup,
+		    teardown),
 	};
 	return cmocka_run_group_tests_name("fsio", tests, NULL, NULL);
 }

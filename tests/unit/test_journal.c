@@ -2,13 +2,15 @@
  * The journal on a real SQLite file in a fresh mkdtemp directory: file
  * modes, schema version, every column round-tripped, row and event in one
  * transaction, resumable requests, approval, durability across close and
- * across SIGKILL, and hostile strings stored as plain data. Children end
- * with SIGKILL or _exit, never through cmocka.
+ * across SIGKILL, and hostile strings stored as plain data; then a state
+ * directory's journals read together (journal_set). Children end with
+ * SIGKILL or _exit, never through cmocka.
  */
 #include "tests/unit/unit.h"
 #include "engine/base/err.h"
 #include "engine/base/fsio.h"
 #include "engine/journal/journal.h"
+#include "engine/journal/journal_set.h"
 #include "engine/journal/status_row.h"
 #include "engine/base/usage.h"
 
@@ -805,6 +807,221 @@ static void test_durable_across_sigkill(void **state)
 	journal_request_release(&rq);
 }
 
+/*
+ * Every journal of a state directory read at once (journal_set.c): which
+ * ones are found (the unsharded one and each shard's, nothing else), in
+ * which order, which one a server is read from (the one that wrote to it
+ * last), and what the whole set's last success is. The times are set with
+ * SQL so that no test waits for the clock.
+ */
+
+static void sql_exec(struct journal *j, const char *s)
+{
+	assert_int_equal(sqlite3_exec(j->db, s, NULL, NULL, NULL), SQLITE_OK);
+}
+
+/* Opens (creating) the journal at dir/sub/journal.db. */
+static void open_at(struct journal *j, const char *dir, const char *sub)
+{
+	char path[256], msg[256];
+
+	snprintf(path, sizeof path, "%s/%s/journal.db", dir, sub);
+	assert_int_equal(journal_open(j, path, msg, sizeof msg), 0);
+}
+
+/* A servers row for name, written at time at. */
+static void server_at(struct journal *j, const char *name, int64_t at)
+{
+	struct journal_server s;
+	char msg[256], q[256];
+
+	journal_server_init(&s);
+	s.name = strdup(name);
+	s.command = strdup("run");
+	s.status = strdup("assigned");
+	s.report = strdup("{}");
+	assert_int_equal(journal_server_save(j, &s, msg, sizeof msg), 0);
+	journal_server_release(&s);
+	snprintf(q, sizeof q, "UPDATE servers SET updated_at = %lld WHERE "
+	    "name = '%s'", (long long)at, name);
+	sql_exec(j, q);
+}
+
+/* A request for name, last written at time at. */
+static void request_at(struct journal *j, const char *name, int64_t at)
+{
+	struct journal_request rq;
+	char msg[256], q[256];
+
+	journal_request_init(&rq);
+	assert_int_equal(journal_strset(&rq.server, name), 0);
+	assert_int_equal(journal_strset(&rq.state, "pending"), 0);
+	assert_int_equal(journal_request_new(j, &rq, msg, sizeof msg), 0);
+	journal_request_release(&rq);
+	snprintf(q, sizeof q, "UPDATE requests SET updated_at = %lld WHERE "
+	    "server = '%s'", (long long)at, name);
+	sql_exec(j, q);
+}
+
+/* A run that exited code and finished at time at. */
+static void run_at(struct journal *j, int code, int64_t at)
+{
+	char msg[256], q[128];
+	int64_t id;
+
+	assert_int_equal(journal_run_begin(j, "run", &id, msg, sizeof msg), 0);
+	assert_int_equal(journal_run_end(j, id, code, msg, sizeof msg), 0);
+	snprintf(q, sizeof q, "UPDATE runs SET finished_at = %lld WHERE "
+	    "id = %lld", (long long)at, (long long)id);
+	sql_exec(j, q);
+}
+
+/* journal_set_pick reads name from entry want (-1: from none). */
+static void assert_pick(struct journal_set *js, const char *name, int want)
+{
+	struct journal *j;
+	char msg[256];
+
+	assert_int_equal(journal_set_pick(js, name, &j, msg, sizeof msg), 0);
+	if (want < 0)
+		assert_null(j);
+	else
+		assert_ptr_equal(j, js->v[want].jr);
+}
+
+/* The set's last success, as journal_set_last_success has it now. */
+static int64_t set_success(struct journal_set *js)
+{
+	char msg[256];
+	int64_t at;
+
+	assert_int_equal(journal_set_last_success(js, &at, msg, sizeof msg),
+	    0);
+	return at;
+}
+
+/*
+ * The state directory of a fleet that ran unsharded, then in 2 shards:
+ * web01 moved on to shard 1 of 2, web02 was last seen unsharded, web03's
+ * newest record is a request of shard 2 of 2. Directories that are not
+ * shards, and a shard that never made a journal, are ignored.
+ */
+static void make_state(const char *dir)
+{
+	struct journal u, a, b;
+	char path[256], msg[256];
+
+	open_at(&u, dir, "state");
+	open_at(&a, dir, "state/shards/1-of-2");
+	open_at(&b, dir, "state/shards/2-of-2");
+	server_at(&u, "web01", 100);
+	server_at(&a, "web01", 200);
+	server_at(&u, "web02", 150);
+	server_at(&u, "web03", 50);
+	request_at(&b, "web03", 300);
+	run_at(&u, 0, 1000);
+	run_at(&a, 0, 2000);
+	run_at(&b, 1, 3000);
+	journal_close(&u);
+	journal_close(&a);
+	journal_close(&b);
+	snprintf(path, sizeof path, "%s/state/shards/1-of-3", dir);
+	assert_int_equal(fsio_mkdirs(path, 0700, msg, sizeof msg), 0);
+	snprintf(path, sizeof path, "%s/state/shards/01-of-2", dir);
+	assert_int_equal(fsio_mkdirs(path, 0700, msg, sizeof msg), 0);
+	/* Not a journal at all: opening it would fail the whole set. */
+	snprintf(path, sizeof path, "%s/state/shards/junk", dir);
+	assert_int_equal(fsio_mkdirs(path, 0700, msg, sizeof msg), 0);
+	snprintf(path, sizeof path, "%s/state/shards/junk/journal.db", dir);
+	assert_int_equal(fsio_write_atomic(path, "x", 1, 0600, msg,
+	    sizeof msg), 0);
+}
+
+static void test_set_all(void **state)
+{
+	struct fx *fx = *state;
+	struct journal_set js;
+	char sd[128], msg[256];
+
+	make_state(fx->dir);
+	snprintf(sd, sizeof sd, "%s/state", fx->dir);
+	assert_int_equal(journal_set_open(&js, sd, NULL, msg, sizeof msg), 0);
+	assert_int_equal(js.n, 3);
+	assert_int_equal(js.v[0].shard.n, 0);
+	assert_int_equal(js.v[1].shard.k, 1);
+	assert_int_equal(js.v[1].shard.n, 2);
+	assert_int_equal(js.v[2].shard.k, 2);
+	/* Nothing picked yet: no part of the fleet showing has succeeded. */
+	assert_int_equal(set_success(&js), 0);
+	assert_pick(&js, "web01", 1);
+	assert_pick(&js, "web02", 0);
+	/* The oldest success of the journals shown: the unsharded one. */
+	assert_int_equal(set_success(&js), 1000);
+	assert_pick(&js, "web03", 2);
+	/* Shard 2 of 2 never exited 0: the fleet has not succeeded. */
+	assert_int_equal(set_success(&js), 0);
+	assert_pick(&js, "nobody", -1);
+	journal_set_release(&js);
+	journal_set_release(&js);
+}
+
+/* Opens state directory sd's journals for one (NULL: all): want_n of
+ * them (0 or 1), which one is then the answer for any server, unread, and
+ * its last success want_success. */
+static void assert_only(const char *sd, const struct shard *one,
+    size_t want_n, int64_t want_success)
+{
+	struct journal_set js;
+	char msg[256];
+
+	assert_int_equal(journal_set_open(&js, sd, one, msg, sizeof msg), 0);
+	assert_int_equal(js.n, want_n);
+	if (want_n == 1) {
+		assert_int_equal(js.v[0].shard.k, one->k);
+		assert_int_equal(js.v[0].shard.n, one->n);
+	}
+	assert_pick(&js, "web01", want_n ? 0 : -1);
+	assert_int_equal(set_success(&js), want_success);
+	journal_set_release(&js);
+}
+
+static void test_set_one(void **state)
+{
+	struct fx *fx = *state;
+	struct shard two = { 2, 2 }, none = { 0, 0 }, missing = { 1, 3 };
+	char sd[128];
+
+	make_state(fx->dir);
+	snprintf(sd, sizeof sd, "%s/state", fx->dir);
+	assert_only(sd, &two, 1, 0);
+	assert_only(sd, &none, 1, 1000);
+	/* A shard that never ran has no journal, and none is made. */
+	assert_only(sd, &missing, 0, 0);
+	snprintf(sd, sizeof sd, "%s/state/shards/1-of-3/journal.db", fx->dir);
+	assert_int_equal(access(sd, F_OK), -1);
+}
+
+static void test_set_empty_and_borrowed(void **state)
+{
+	struct fx *fx = *state;
+	struct journal_set js;
+	struct journal own;
+	char sd[128];
+
+	/* No state directory yet: nothing, and nothing made. */
+	snprintf(sd, sizeof sd, "%s/state", fx->dir);
+	assert_only(sd, NULL, 0, 0);
+	assert_int_equal(access(sd, F_OK), -1);
+	/* A run's own journal, borrowed: the release leaves it open. */
+	open_at(&own, fx->dir, "state");
+	assert_int_equal(journal_set_borrow(&js, &own), 0);
+	assert_pick(&js, "web01", 0);
+	assert_ptr_equal(js.v[0].jr, &own);
+	journal_set_release(&js);
+	run_at(&own, 0, 500);
+	journal_close(&own);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -832,6 +1049,10 @@ int main(void)
 		    setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_strings,
 		    setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_set_all, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_set_one, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_set_empty_and_borrowed,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_durable_across_sigkill,
 		    setup_open, teardown),
 	};

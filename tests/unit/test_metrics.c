@@ -226,7 +226,7 @@ static void assert_shape(const char *t, int nfamilies)
 static void test_shape(void **state)
 {
 	struct metrics_cert certs[3] = { { 0, 0 } };
-	struct metrics_run run = { 0, 0 };
+	struct metrics_run run = { 0, 0, NULL };
 	struct report r;
 	char *t;
 
@@ -242,7 +242,7 @@ static void test_shape(void **state)
  * at 0 and no success yet. */
 static void test_empty(void **state)
 {
-	struct metrics_run run = { 0, 0 };
+	struct metrics_run run = { 0, 0, NULL };
 	struct report r;
 	char *t;
 
@@ -260,9 +260,40 @@ static void test_empty(void **state)
 	report_release(&r);
 }
 
+/* With --shard every series carries the shard, right after the fleet:
+ * the shards' files side by side in one collector never repeat a series. */
+static void test_shard_label(void **state)
+{
+	static const char want[] = "{fleet=\"pool\\\"1\",shard=\"2/4\"";
+	struct metrics_cert certs[3] = { { 0, 0 } };
+	struct metrics_run run = { .exit_code = 0, .shard = "2/4" };
+	struct report r;
+	const char *p;
+	char *t;
+	int samples = 0;
+
+	(void)state;
+	fill(&r, certs);
+	t = render(&r, certs, &run);
+	assert_shape(t, 8);
+	for (p = t; *p; p = strchr(p, '\n') + 1) {
+		if (*p == '#')
+			continue;
+		samples++;
+		assert_int_equal(strncmp(p + strcspn(p, "{"), want,
+		    strlen(want)), 0);
+	}
+	assert_true(samples > 8);
+	assert_true(has_line(t, "certfleet_run_exit_code{fleet=\"pool\\\"1\","
+	    "shard=\"2/4\",command=\"run\"} 0"));
+	free(t);
+	report_release(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_shard_label),
 		cmocka_unit_test(test_label_escaping),
 		cmocka_unit_test(test_samples),
 		cmocka_unit_test(test_shape),
