@@ -35,6 +35,7 @@ struct cmd_opts {
 	const char *canary;         /* --canary LIST */
 	bool no_verify;             /* --no-verify: assign without proving */
 	const char *metrics;        /* --metrics FILE, or NULL */
+	const char *html;           /* --html FILE, or NULL */
 	const char *fleet;          /* the fleet file */
 	char **args;                /* operands after the fleet file */
 	int nargs;
@@ -69,13 +70,32 @@ void cmd_print_report(const struct cmd_opts *o, struct report *rep);
 int64_t cmd_now_ms(void);
 
 /*
- * With --metrics, writes rep as Prometheus metrics to that file
- * (atomically, mode 0644), reading what each server holds and the last
- * success from jr, or from the fleet's journal when jr is NULL (plan).
- * Returns exit_code, or CMD_EXIT_FAILED in its place when it was 0 and
- * the file could not be written (said on stderr).
+ * Renders one output file of a command's report into *buf (the caller
+ * frees it), reading what each server holds and the last success from jr
+ * (NULL: no journal). 0, or a CF_E* code with msg.
  */
-int cmd_write_metrics(const struct cmd_opts *o, const struct fleet *f,
+typedef int (*cmd_render_fn)(const struct fleet *f, struct journal *jr,
+    const struct report *rep, int exit_code, char **buf, size_t *len,
+    char *msg, size_t msgsz);
+
+/* --metrics FILE: Prometheus metrics (cmd_metrics.c). */
+int cmd_render_metrics(const struct fleet *f, struct journal *jr,
+    const struct report *rep, int exit_code, char **buf, size_t *len,
+    char *msg, size_t msgsz);
+
+/* --html FILE: the HTML report (cmd_html.c). */
+int cmd_render_html(const struct fleet *f, struct journal *jr,
+    const struct report *rep, int exit_code, char **buf, size_t *len,
+    char *msg, size_t msgsz);
+
+/*
+ * With --metrics and --html, writes rep to those files (each replaced
+ * atomically, mode 0644), reading what each server holds and the last
+ * success from jr, or from the fleet's journal when jr is NULL (plan).
+ * Returns exit_code, or CMD_EXIT_FAILED in its place when it was 0 and a
+ * file could not be written (said on stderr).
+ */
+int cmd_write_outputs(const struct cmd_opts *o, const struct fleet *f,
     struct journal *jr, const struct report *rep, int exit_code);
 
 int cmd_check(const struct cmd_opts *o);
@@ -84,6 +104,7 @@ int cmd_run(const struct cmd_opts *o);
 int cmd_plan(const struct cmd_opts *o);
 int cmd_assign(const struct cmd_opts *o);
 int cmd_status(const struct cmd_opts *o);
+int cmd_report(const struct cmd_opts *o);
 int cmd_approve(const struct cmd_opts *o);
 int cmd_show(const struct cmd_opts *o);
 

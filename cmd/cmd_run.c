@@ -209,7 +209,7 @@ static int run_engine(struct run *r, const char *command, int64_t start)
 	if (r->have_journal)
 		journal_run_end(&r->jr, cfg.run_id, exit_code, r->msg,
 		    sizeof r->msg);
-	return cmd_write_metrics(r->o, &r->f, r->have_journal ? &r->jr : NULL,
+	return cmd_write_outputs(r->o, &r->f, r->have_journal ? &r->jr : NULL,
 	    &r->report, exit_code);
 }
 

@@ -1,63 +1,75 @@
 /*
  * `status`: each server's last state from the journal, as the last run
- * reported it (status_row.c); the journal is only read.
+ * reported it (status_row.c); the journal is only read. cmd_status_load
+ * builds those rows for `report` (cmd_report.c) too.
  */
-#include "cmd/cmd.h"
+#include "cmd/cmd_status.h"
 #include "engine/journal/status_row.h"
-#include "engine/journal/journal.h"
-#include "engine/report/report.h"
-#include "inventory/fleet.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-int cmd_status(const struct cmd_opts *o)
+int cmd_status_load(struct cmd_status *st, const struct cmd_opts *o,
+    const char *command)
 {
-	struct fleet f;
-	struct journal jr = { 0 };
-	struct report r = { 0 };
 	struct report_row *row;
 	const struct server **sel = NULL;
 	char msg[512];
 	int64_t start = cmd_now_ms();
-	bool found = false;
 	size_t i, nsel;
 	int rc;
 
-	if ((rc = cmd_fleet_load(&f, o->fleet)) != CMD_EXIT_OK ||
-	    (rc = cmd_select(&f, o, &sel, &nsel)) != CMD_EXIT_OK)
+	memset(st, 0, sizeof(*st));
+	if ((rc = cmd_fleet_load(&st->f, o->fleet)) != CMD_EXIT_OK ||
+	    (rc = cmd_select(&st->f, o, &sel, &nsel)) != CMD_EXIT_OK)
 		goto out;
-	if ((rc = cmd_journal_of(&f, &jr, &found)) != CMD_EXIT_OK)
+	if ((rc = cmd_journal_of(&st->f, &st->jr, &st->found)) != CMD_EXIT_OK)
 		goto out;
-	if (report_init(&r, f.name, "status", time(NULL)) != 0) {
+	if (report_init(&st->r, st->f.name, command, time(NULL)) != 0) {
 		rc = CMD_EXIT_FAILED;
 		goto out;
 	}
 	for (i = 0; i < nsel; i++) {
 		const struct server *s = sel[i];
 
-		if ((row = report_add(&r, s->name)) == NULL)
+		if ((row = report_add(&st->r, s->name)) == NULL)
 			break;
-		if (!found) {
+		if (!st->found) {
 			row->status = REPORT_NOT_RUN;
 			continue;
 		}
-		if (status_row_fill(&jr, s->name, row, NULL, msg,
+		if (status_row_fill(&st->jr, s->name, row, NULL, msg,
 		    sizeof msg) != 0) {
 			fprintf(stderr, "certfleet: %s\n", msg);
 			rc = CMD_EXIT_FAILED;
 			goto out;
 		}
 	}
-	r.duration_ms = cmd_now_ms() - start;
-	cmd_print_report(o, &r);
-	rc = cmd_write_metrics(o, &f, found ? &jr : NULL, &r,
-	    report_exit_status(&r));
+	st->r.duration_ms = cmd_now_ms() - start;
 out:
-	if (found)
-		journal_close(&jr);
-	report_release(&r);
 	free(sel);
-	fleet_release(&f);
 	return rc;
 }
 
+void cmd_status_release(struct cmd_status *st)
+{
+	if (st->found)
+		journal_close(&st->jr);
+	report_release(&st->r);
+	fleet_release(&st->f);
+}
+
+int cmd_status(const struct cmd_opts *o)
+{
+	struct cmd_status st;
+	int rc;
+
+	if ((rc = cmd_status_load(&st, o, "status")) == CMD_EXIT_OK) {
+		cmd_print_report(o, &st.r);
+		rc = cmd_write_outputs(o, &st.f, st.found ? &st.jr : NULL,
+		    &st.r, report_exit_status(&st.r));
+	}
+	cmd_status_release(&st);
+	return rc;
+}

@@ -32,13 +32,14 @@ enum opt_flags {
 	OPT_CANARY = 1 << 11,
 	OPT_NO_VERIFY = 1 << 12,
 	OPT_METRICS = 1 << 13,
+	OPT_HTML = 1 << 14,
 	OPT_ROLLOUT = OPT_BATCH | OPT_MAX_FAILURES | OPT_CANARY | OPT_NO_VERIFY
 };
 
 /* getopt_long's values for options that have no short form. */
 enum { LONG_EXCLUDE = 256, LONG_NO_ASSIGN, LONG_ALL, LONG_IMPORT_CA,
 	LONG_VERSION, LONG_BATCH, LONG_MAX_FAILURES, LONG_CANARY,
-	LONG_NO_VERIFY, LONG_METRICS };
+	LONG_NO_VERIFY, LONG_METRICS, LONG_HTML };
 
 static const struct opt_doc {
 	unsigned flag;
@@ -73,6 +74,9 @@ static const struct opt_doc {
 	{ OPT_METRICS, "--metrics FILE", "write Prometheus metrics to FILE, "
 	    "replaced atomically\n                      (node_exporter's "
 	    "textfile collector)" },
+	{ OPT_HTML, "--html FILE", "write the report as one HTML page to FILE, "
+	    "replaced\n                      atomically (no script, nothing "
+	    "fetched)" },
 };
 
 static const char exit_run[] =
@@ -106,7 +110,7 @@ static const struct command {
 	  "configuration error\n" },
 	{ "plan", cmd_plan, "", 0, 0,
 	  OPT_JSON | OPT_QUIET | OPT_LIMIT | OPT_EXCLUDE | OPT_FORCE |
-	  OPT_VERBOSE | OPT_ROLLOUT | OPT_METRICS,
+	  OPT_VERBOSE | OPT_ROLLOUT | OPT_METRICS | OPT_HTML,
 	  "dry run: what run would do; writes nothing",
 	  "Dry run: reads every server and says what run would do (up_to_date,\n"
 	  "would_issue, or would_deny where the CA's policy refuses the\n"
@@ -116,7 +120,7 @@ static const struct command {
 	{ "run", cmd_run, "", 0, 0,
 	  OPT_JSON | OPT_QUIET | OPT_LIMIT | OPT_EXCLUDE | OPT_FORCE |
 	  OPT_NO_ASSIGN | OPT_IMPORT_CA | OPT_VERBOSE | OPT_ROLLOUT |
-	  OPT_METRICS,
+	  OPT_METRICS | OPT_HTML,
 	  "request what is due, check chains, assign, report",
 	  "Requests a certificate for every server that is due, checks each\n"
 	  "chain against the server's own stores, assigns the certificate to\n"
@@ -124,7 +128,7 @@ static const struct command {
 	  exit_run },
 	{ "assign", cmd_assign, "", 0, 0,
 	  OPT_JSON | OPT_QUIET | OPT_LIMIT | OPT_EXCLUDE | OPT_IMPORT_CA |
-	  OPT_VERBOSE | OPT_ROLLOUT | OPT_METRICS,
+	  OPT_VERBOSE | OPT_ROLLOUT | OPT_METRICS | OPT_HTML,
 	  "assign certificates already issued (after CAs were imported)",
 	  "Assigns certificates already issued whose chain is now valid (after\n"
 	  "the missing CA certificates were imported). Requests nothing new.\n",
@@ -147,6 +151,15 @@ static const struct command {
 	  "Reads only; contacts no server.\n",
 	  "exit codes: 0 every server done; 1 some server failed, was denied,\n"
 	  "or lacks a CA; 2 usage or configuration error\n" },
+	{ "report", cmd_report, "", 0, 0, OPT_HTML | OPT_LIMIT | OPT_EXCLUDE,
+	  "status as one HTML page (--html FILE): expiry picture",
+	  "Writes what status shows, from the journal, as one self-contained\n"
+	  "HTML page to the --html FILE (required): the summary, a picture of\n"
+	  "every certificate's days left by group, the servers that need a\n"
+	  "person, then every server. Contacts no server; prints nothing.\n",
+	  "exit codes: 0 every server done; 1 some server failed, was denied,\n"
+	  "or lacks a CA, or FILE could not be written; 2 usage or\n"
+	  "configuration error (also: no --html)\n" },
 	{ "show", cmd_show, " SERVER", 1, 1, OPT_JSON,
 	  "what a server holds for each usage, and its latest request",
 	  "Reads each usage's certificate from the server itself and shows\n"
@@ -236,6 +249,7 @@ static int parse_options(const struct command *cmd, int argc, char **argv,
 		{ "canary", required_argument, NULL, LONG_CANARY },
 		{ "no-verify", no_argument, NULL, LONG_NO_VERIFY },
 		{ "metrics", required_argument, NULL, LONG_METRICS },
+		{ "html", required_argument, NULL, LONG_HTML },
 		{ NULL, 0, NULL, 0 }
 	};
 	unsigned seen = 0, bad;
@@ -273,6 +287,7 @@ static int parse_options(const struct command *cmd, int argc, char **argv,
 			break;
 		case LONG_METRICS: seen |= OPT_METRICS; o->metrics = optarg;
 			break;
+		case LONG_HTML: seen |= OPT_HTML; o->html = optarg; break;
 		case 'h':
 			print_command_help(cmd);
 			return CMD_EXIT_OK;
