@@ -186,6 +186,7 @@ check "and not blank (many colours)" [ "$(jq '.colours' <<<"$p")" -gt 100 ]
 check "the picture is drawn: every urgency's colour covers pixels" \
 	[ "$(jq '[.near[] | select(. >= 40)] | length' <<<"$p")" -eq 4 ]
 if [ -n "${HTML_SCREENSHOT_OUT:-}" ]; then
+	mkdir -p "$(dirname "$HTML_SCREENSHOT_OUT")"
 	cp "$TMP/f.png" "$HTML_SCREENSHOT_OUT"
 	echo "# screenshot written to $HTML_SCREENSHOT_OUT"
 fi
