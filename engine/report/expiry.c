@@ -415,7 +415,7 @@ static int write_histogram(FILE *out, struct layout *l)
 		count[l->lane[i] * per + (size_t)b * EXPIRY_URGENCY_MAX +
 		    expiry_urgency_of(l->c[i].days)]++;
 	}
-	l->x0 = 190;
+	l->x0 = 212;
 	l->x1 = 940;
 	for (k = 0; k < l->nlanes; k++) {
 		base += 48;
