@@ -8,6 +8,7 @@ shape is drawn in its exact colour).
 
 usage: png_check.py FILE.png [#rrggbb ...]
 """
+import collections
 import json
 import struct
 import sys
@@ -37,46 +38,53 @@ def read_png(path):
     bpp = 3 if ctype == 2 else 4
     raw = zlib.decompress(b"".join(idat))
     stride = w * bpp
-    rows, prev, i = [], bytearray(stride), 0
+    rows, prev, i = [], bytes(stride), 0
     for _ in range(h):
         f = raw[i]
-        line = bytearray(raw[i + 1:i + 1 + stride])
+        line = raw[i + 1:i + 1 + stride]
         i += 1 + stride
-        for x in range(stride):
-            a = line[x - bpp] if x >= bpp else 0
-            b = prev[x]
-            c = prev[x - bpp] if x >= bpp else 0
-            if f == 1:
-                line[x] = (line[x] + a) & 0xFF
-            elif f == 2:
-                line[x] = (line[x] + b) & 0xFF
-            elif f == 3:
-                line[x] = (line[x] + (a + b) // 2) & 0xFF
-            elif f == 4:
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                pr = a if pa <= pb and pa <= pc else b if pb <= pc else c
-                line[x] = (line[x] + pr) & 0xFF
-        rows.append(bytes(line))
+        if f == 2 and not any(line):
+            line = prev                 # Up, nothing changed: most rows
+        elif f == 2:
+            line = bytes((x + y) & 0xFF for x, y in zip(line, prev))
+        elif f != 0:
+            line = unfilter(f, bytearray(line), prev, bpp)
+        rows.append(line)
         prev = line
     return w, h, bpp, rows
 
 
+def unfilter(f, line, prev, bpp):
+    """Undoes filter Sub (1), Average (3) or Paeth (4) on one scanline."""
+    for x in range(len(line)):
+        a = line[x - bpp] if x >= bpp else 0
+        b = prev[x]
+        c = prev[x - bpp] if x >= bpp else 0
+        if f == 1:
+            line[x] = (line[x] + a) & 0xFF
+        elif f == 3:
+            line[x] = (line[x] + (a + b) // 2) & 0xFF
+        else:
+            p = a + b - c
+            pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+            pr = a if pa <= pb and pa <= pc else b if pb <= pc else c
+            line[x] = (line[x] + pr) & 0xFF
+    return bytes(line)
+
+
 def main():
     w, h, bpp, rows = read_png(sys.argv[1])
-    wanted = [tuple(int(c[k:k + 2], 16) for k in (1, 3, 5))
-              for c in sys.argv[2:]]
-    near = [0] * len(wanted)
-    colours = set()
+    # Pixels counted by colour (Counter and zip do the work in C).
+    pixels = collections.Counter()
     for row in rows:
-        for x in range(0, w * bpp, bpp):
-            px = (row[x], row[x + 1], row[x + 2])
-            colours.add(px)
-            for k, c in enumerate(wanted):
-                if all(abs(px[j] - c[j]) <= 24 for j in range(3)):
-                    near[k] += 1
-    json.dump({"width": w, "height": h, "colours": len(colours),
-               "near": dict(zip(sys.argv[2:], near))}, sys.stdout)
+        pixels.update(zip(row[0::bpp], row[1::bpp], row[2::bpp]))
+    near = {}
+    for c in sys.argv[2:]:
+        want = tuple(int(c[k:k + 2], 16) for k in (1, 3, 5))
+        near[c] = sum(n for px, n in pixels.items()
+                      if all(abs(px[j] - want[j]) <= 24 for j in range(3)))
+    json.dump({"width": w, "height": h, "colours": len(pixels),
+               "near": near}, sys.stdout)
     print()
 
 
