@@ -108,6 +108,8 @@ static const char *status_class(enum report_status s)
 		return "bad";
 	case REPORT_PENDING: case REPORT_ISSUED: case REPORT_WOULD_ISSUE:
 		return "wait";
+	case REPORT_NOT_RUN:
+		return "none";
 	default:
 		return "good";
 	}
