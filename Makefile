@@ -40,7 +40,7 @@ UNITS    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 LIB      := $(BUILD)/libcertfleet.a
 
 .PHONY: all deps demo test test-long unit units integration asan bench bench-acme bench-large \
-        bench-ssh bench-rollout install uninstall clean
+        bench-ssh bench-rollout report-screenshot install uninstall clean
 all: $(BUILD)/certfleet
 
 $(BUILD)/obj/%.o: %.c
@@ -112,6 +112,12 @@ integration: deps
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZER=address units
+
+# docs/report.png, the README's picture of the HTML report: the screenshot
+# tests/integration/test_html.sh takes of its ten-server fleet, copied out.
+report-screenshot: deps
+	@$(MAKE) --no-print-directory all
+	@HTML_SCREENSHOT_OUT=docs/report.png bash tests/integration/test_html.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory all

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 enum cmd_exit {
 	CMD_EXIT_OK = 0,            /* every server done, or nothing due */
@@ -38,6 +39,7 @@ struct cmd_opts {
 	const char *canary;         /* --canary LIST */
 	bool no_verify;             /* --no-verify: assign without proving */
 	const char *metrics;        /* --metrics FILE, or NULL */
+	const char *html;           /* --html FILE, or NULL */
 	const char *fleet;          /* the fleet file */
 	char **args;                /* operands after the fleet file */
 	int nargs;
@@ -46,6 +48,7 @@ struct cmd_opts {
 struct fleet;
 struct journal_set;
 struct report;
+struct report_row;
 struct server;
 
 /* Loads the fleet file, printing every problem; CMD_EXIT_OK or _USAGE.
@@ -60,17 +63,6 @@ int cmd_fleet_load(struct fleet *f, const char *path);
  */
 int cmd_journals_of(const struct fleet *f, const struct cmd_opts *o,
     struct journal_set *js);
-
-/*
- * status's rows: r (initialised here, command "status") gets one row per
- * server --limit, --exclude and --shard choose, in inventory order, each
- * as the journal that wrote to it last has it (status_row.c), or not_run.
- * js is opened here (cmd_journals_of) for the caller to read further
- * (metrics) and release, with r, also on failure. Prints what fails;
- * returns the exit code.
- */
-int cmd_status_rows(const struct cmd_opts *o, const struct fleet *f,
-    struct journal_set *js, struct report *r);
 
 /* The servers --limit and --exclude choose, in inventory order, as a new
  * array in *out (freed by the caller, also on failure); prints why none.
@@ -88,16 +80,40 @@ void cmd_print_report(const struct cmd_opts *o, struct report *rep);
 int64_t cmd_now_ms(void);
 
 /*
- * With --metrics, writes rep as Prometheus metrics to that file
- * (atomically, mode 0644), reading what each server holds and the last
- * success from js, or from the journals cmd_journals_of opens when js is
- * NULL (plan). With --shard every series carries a shard="K/N" label, so
- * that the shards' files can sit side by side in one collector. Returns
- * exit_code, or CMD_EXIT_FAILED in its place when it was 0 and the file
- * could not be written (said on stderr).
+ * Renders one output file of a command's report into *buf (the caller
+ * frees it), reading what each server holds and the last success from js
+ * (NULL: no journal). 0, or a CF_E* code with msg.
  */
-int cmd_write_metrics(const struct cmd_opts *o, const struct fleet *f,
+typedef int (*cmd_render_fn)(const struct cmd_opts *o,
+    const struct fleet *f, struct journal_set *js, const struct report *rep,
+    int exit_code, char **buf, size_t *len, char *msg, size_t msgsz);
+
+/* --metrics FILE: Prometheus metrics (cmd_metrics.c). */
+int cmd_render_metrics(const struct cmd_opts *o, const struct fleet *f,
+    struct journal_set *js, const struct report *rep, int exit_code,
+    char **buf, size_t *len, char *msg, size_t msgsz);
+
+/* --html FILE: the HTML report (cmd_html.c). */
+int cmd_render_html(const struct cmd_opts *o, const struct fleet *f,
+    struct journal_set *js, const struct report *rep, int exit_code,
+    char **buf, size_t *len, char *msg, size_t msgsz);
+
+/*
+ * With --metrics and --html, writes rep to those files (each replaced
+ * atomically, mode 0644), reading what each server holds and the last
+ * success from js, or from the journals cmd_journals_of opens when js is
+ * NULL (plan). With --shard every metric carries a shard="K/N" label, so
+ * that the shards' files can sit side by side in one collector.
+ * Returns exit_code, or CMD_EXIT_FAILED in its place when it was 0 and a
+ * file could not be written (said on stderr).
+ */
+int cmd_write_outputs(const struct cmd_opts *o, const struct fleet *f,
     struct journal_set *js, const struct report *rep, int exit_code);
+
+/* What row's server holds (status_row_installed), read from the journal
+ * in js that wrote to it last; none when js is NULL. 0 or a CF_E* code. */
+int cmd_row_installed(struct journal_set *js, const struct report_row *row,
+    unsigned *usages, time_t *not_after, char *msg, size_t msgsz);
 
 /*
  * After run and assign: runs the fleet's after_run hook, if it has one,
@@ -115,6 +131,7 @@ int cmd_run(const struct cmd_opts *o);
 int cmd_plan(const struct cmd_opts *o);
 int cmd_assign(const struct cmd_opts *o);
 int cmd_status(const struct cmd_opts *o);
+int cmd_report(const struct cmd_opts *o);
 int cmd_approve(const struct cmd_opts *o);
 int cmd_show(const struct cmd_opts *o);
 

@@ -248,7 +248,7 @@ static int run_engine(struct run *r, const char *command, int64_t start)
 		snprintf(r->msg, sizeof r->msg, "out of memory");
 		return fail(r, CMD_EXIT_FAILED);
 	}
-	exit_code = cmd_write_metrics(r->o, &r->f, r->have_journal ? &js :
+	exit_code = cmd_write_outputs(r->o, &r->f, r->have_journal ? &js :
 	    NULL, &r->report, exit_code);
 	journal_set_release(&js);
 	/* Last: the hook may read anything the run wrote. plan runs none. */

@@ -33,13 +33,14 @@ enum opt_flags {
 	OPT_NO_VERIFY = 1 << 12,
 	OPT_METRICS = 1 << 13,
 	OPT_SHARD = 1 << 14,
+	OPT_HTML = 1 << 15,
 	OPT_ROLLOUT = OPT_BATCH | OPT_MAX_FAILURES | OPT_CANARY | OPT_NO_VERIFY
 };
 
 /* getopt_long's values for options that have no short form. */
 enum { LONG_EXCLUDE = 256, LONG_NO_ASSIGN, LONG_ALL, LONG_IMPORT_CA,
 	LONG_VERSION, LONG_BATCH, LONG_MAX_FAILURES, LONG_CANARY,
-	LONG_NO_VERIFY, LONG_METRICS, LONG_SHARD };
+	LONG_NO_VERIFY, LONG_METRICS, LONG_SHARD, LONG_HTML };
 
 static const struct opt_doc {
 	unsigned flag;
@@ -77,6 +78,9 @@ static const struct opt_doc {
 	{ OPT_METRICS, "--metrics FILE", "write Prometheus metrics to FILE, "
 	    "replaced atomically\n                      (node_exporter's "
 	    "textfile collector)" },
+	{ OPT_HTML, "--html FILE", "write the report as one HTML page to FILE, "
+	    "replaced\n                      atomically (no script, nothing "
+	    "fetched)" },
 };
 
 static const char exit_run[] =
@@ -110,7 +114,7 @@ static const struct command {
 	  "configuration error\n" },
 	{ "plan", cmd_plan, "", 0, 0,
 	  OPT_JSON | OPT_QUIET | OPT_LIMIT | OPT_EXCLUDE | OPT_SHARD |
-	  OPT_FORCE | OPT_VERBOSE | OPT_ROLLOUT | OPT_METRICS,
+	  OPT_FORCE | OPT_VERBOSE | OPT_ROLLOUT | OPT_METRICS | OPT_HTML,
 	  "dry run: what run would do; writes nothing",
 	  "Dry run: reads every server and says what run would do (up_to_date,\n"
 	  "would_issue, or would_deny where the CA's policy refuses the\n"
@@ -120,7 +124,7 @@ static const struct command {
 	{ "run", cmd_run, "", 0, 0,
 	  OPT_JSON | OPT_QUIET | OPT_LIMIT | OPT_EXCLUDE | OPT_SHARD |
 	  OPT_FORCE | OPT_NO_ASSIGN | OPT_IMPORT_CA | OPT_VERBOSE |
-	  OPT_ROLLOUT | OPT_METRICS,
+	  OPT_ROLLOUT | OPT_METRICS | OPT_HTML,
 	  "request what is due, check chains, assign, report",
 	  "Requests a certificate for every server that is due, checks each\n"
 	  "chain against the server's own stores, assigns the certificate to\n"
@@ -128,7 +132,7 @@ static const struct command {
 	  exit_run },
 	{ "assign", cmd_assign, "", 0, 0,
 	  OPT_JSON | OPT_QUIET | OPT_LIMIT | OPT_EXCLUDE | OPT_SHARD |
-	  OPT_IMPORT_CA | OPT_VERBOSE | OPT_ROLLOUT | OPT_METRICS,
+	  OPT_IMPORT_CA | OPT_VERBOSE | OPT_ROLLOUT | OPT_METRICS | OPT_HTML,
 	  "assign certificates already issued (after CAs were imported)",
 	  "Assigns certificates already issued whose chain is now valid (after\n"
 	  "the missing CA certificates were imported). Requests nothing new.\n",
@@ -153,6 +157,16 @@ static const struct command {
 	  "journal that wrote to it last has it. Reads only; contacts no server.\n",
 	  "exit codes: 0 every server done; 1 some server failed, was denied,\n"
 	  "or lacks a CA; 2 usage or configuration error\n" },
+	{ "report", cmd_report, "", 0, 0, OPT_HTML | OPT_LIMIT | OPT_EXCLUDE |
+	  OPT_SHARD,
+	  "status as one HTML page (--html FILE): expiry picture",
+	  "Writes what status shows, from the journal, as one self-contained\n"
+	  "HTML page to the --html FILE (required): the summary, a picture of\n"
+	  "every certificate's days left by group, the servers that need a\n"
+	  "person, then every server. Contacts no server; prints nothing.\n",
+	  "exit codes: 0 every server done; 1 some server failed, was denied,\n"
+	  "or lacks a CA, or FILE could not be written; 2 usage or\n"
+	  "configuration error (also: no --html)\n" },
 	{ "show", cmd_show, " SERVER", 1, 1, OPT_JSON,
 	  "what a server holds for each usage, and its latest request",
 	  "Reads each usage's certificate from the server itself and shows\n"
@@ -243,6 +257,7 @@ static int parse_options(const struct command *cmd, int argc, char **argv,
 		{ "no-verify", no_argument, NULL, LONG_NO_VERIFY },
 		{ "metrics", required_argument, NULL, LONG_METRICS },
 		{ "shard", required_argument, NULL, LONG_SHARD },
+		{ "html", required_argument, NULL, LONG_HTML },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *shard = NULL;
@@ -283,6 +298,7 @@ static int parse_options(const struct command *cmd, int argc, char **argv,
 		case LONG_METRICS: seen |= OPT_METRICS; o->metrics = optarg;
 			break;
 		case LONG_SHARD: seen |= OPT_SHARD; shard = optarg; break;
+		case LONG_HTML: seen |= OPT_HTML; o->html = optarg; break;
 		case 'h':
 			print_command_help(cmd);
 			return CMD_EXIT_OK;

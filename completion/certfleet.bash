@@ -219,7 +219,7 @@ _certfleet() {
 			done
 			_certfleet_reply "$names" "${cur##*,}" "$sub"
 			;;
-		--metrics)
+		--metrics | --html)
 			compopt -o filenames 2>/dev/null
 			mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 			;;

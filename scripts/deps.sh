@@ -38,6 +38,11 @@ command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
 # The command CA's test: certmonger's own helper, local-submit.
 [ -x /usr/libexec/certmonger/local-submit ] ||
 	[ -x /usr/lib/certmonger/local-submit ] || missing="$missing certmonger"
+# The HTML report's test: headless Chromium renders the pages (no network,
+# a throw-away profile); faketime moves certfleet's clock back so that real
+# runs leave certificates of every age.
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+command -v faketime >/dev/null 2>&1 || missing="$missing faketime"
 
 # The packaging test: man pages rendered (groff, man), the systemd units
 # checked offline (systemd-analyze; a container may lack systemd).

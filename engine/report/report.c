@@ -139,6 +139,43 @@ static void summarize(const struct report *r, struct summary *s)
 	s->n[REPORT_FAILED] += s->n[REPORT_ASSIGN_FAILED];
 }
 
+size_t report_tallies(const struct report *r,
+    struct report_tally t[REPORT_NTALLIES])
+{
+	struct summary s;
+	size_t n = 0;
+
+	summarize(r, &s);
+#define TALLY(k, w, v, a) \
+	(t[n++] = (struct report_tally){ .key = k, .words = w, .n = v, \
+	    .aside = a })
+	TALLY("assigned", "assigned", s.n[REPORT_ASSIGNED], false);
+	TALLY("up_to_date", "up to date", s.n[REPORT_UP_TO_DATE], false);
+	TALLY("issued", "issued", s.n[REPORT_ISSUED], false);
+	TALLY("missing_ca", "lacking a CA", s.missing_ca, true);
+	TALLY("pending", "pending", s.n[REPORT_PENDING], false);
+	TALLY("denied", "denied", s.n[REPORT_DENIED], false);
+	TALLY("failed", "failed", s.n[REPORT_FAILED], false);
+	if (s.n[REPORT_WOULD_ISSUE] || s.n[REPORT_WOULD_DENY] ||
+	    strcmp(r->command, "plan") == 0) {
+		TALLY("would_issue", "would issue", s.n[REPORT_WOULD_ISSUE],
+		    false);
+		TALLY("would_deny", "would be denied", s.n[REPORT_WOULD_DENY],
+		    false);
+	}
+	if (s.n[REPORT_HELD])
+		TALLY("held", "held", s.n[REPORT_HELD], false);
+#undef TALLY
+	return n;
+}
+
+long long report_days_left(time_t not_after, time_t now)
+{
+	long long d = (long long)(not_after - now);
+
+	return d >= 0 ? d / 86400 : -((-d + 86399) / 86400);
+}
+
 int report_exit_status(const struct report *r)
 {
 	struct summary s;
@@ -396,18 +433,14 @@ static void write_row(const struct report *r, const struct report_row *row,
 	char line[1024], day[32] = "-", left[32] = "-", usages[128] = "";
 	char batch[16] = "-";
 	const char *cell[NCOLS];
-	long long d;
 	struct tm tm;
 	int u;
 
 	if (row->not_after) {
 		gmtime_r(&row->not_after, &tm);
 		strftime(day, sizeof day, "%Y-%m-%d", &tm);
-		/* Whole days, rounded down: 0 is the last day, -1 the first
-		 * day after it expired. */
-		d = (long long)(row->not_after - r->started_at);
-		snprintf(left, sizeof left, "%lld", d >= 0 ? d / 86400 :
-		    -((-d + 86399) / 86400));
+		snprintf(left, sizeof left, "%lld",
+		    report_days_left(row->not_after, r->started_at));
 	}
 	for (u = 0; u < USAGE_MAX; u++)
 		if (row->usages & (1u << u))
@@ -440,8 +473,8 @@ static void write_row(const struct report *r, const struct report_row *row,
 int report_write_table(const struct report *r, FILE *out, bool quiet)
 {
 	unsigned cols = columns_of(r->command);
-	struct summary s;
-	size_t i, w = 6;
+	struct report_tally t[REPORT_NTALLIES];
+	size_t i, nt, w = 6;
 	bool any = false;
 
 	for (i = 0; i < r->n; i++) {
@@ -460,18 +493,14 @@ int report_write_table(const struct report *r, FILE *out, bool quiet)
 	for (i = 0; i < r->n; i++)
 		if (!quiet || needs_person(&r->rows[i]))
 			write_row(r, &r->rows[i], out, (int)w, cols, quiet);
-	summarize(r, &s);
-	fprintf(out, "%zu server%s: %d assigned, %d up to date, %d issued "
-	    "(%d lacking a CA), %d pending, %d denied, %d failed", r->n,
-	    r->n == 1 ? "" : "s", s.n[REPORT_ASSIGNED], s.n[REPORT_UP_TO_DATE],
-	    s.n[REPORT_ISSUED], s.missing_ca, s.n[REPORT_PENDING],
-	    s.n[REPORT_DENIED], s.n[REPORT_FAILED]);
-	if (s.n[REPORT_WOULD_ISSUE] || s.n[REPORT_WOULD_DENY] ||
-	    strcmp(r->command, "plan") == 0)
-		fprintf(out, ", %d would issue, %d would be denied",
-		    s.n[REPORT_WOULD_ISSUE], s.n[REPORT_WOULD_DENY]);
-	if (s.n[REPORT_HELD])
-		fprintf(out, ", %d held", s.n[REPORT_HELD]);
+	nt = report_tallies(r, t);
+	fprintf(out, "%zu server%s:", r->n, r->n == 1 ? "" : "s");
+	for (i = 0; i < nt; i++)
+		if (t[i].aside)
+			fprintf(out, " (%d %s)", t[i].n, t[i].words);
+		else
+			fprintf(out, "%s %d %s", i ? "," : "", t[i].n,
+			    t[i].words);
 	fprintf(out, "\n");
 	if (r->rollout)
 		fprintf(out, "%s\n", r->rollout);

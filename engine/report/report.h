@@ -100,6 +100,31 @@ int report_row_from_json(struct report_row *row, json_t *o);
 /* "assigned", "up_to_date", ... as in the JSON schema. */
 const char *report_status_name(enum report_status s);
 
+/* One number of the summary: its key in the JSON "summary", the words
+ * the table's summary line gives it, and the count. */
+struct report_tally {
+	const char *key;            /* "assigned", "missing_ca", ... */
+	const char *words;          /* "assigned", "lacking a CA", ... */
+	int n;
+	bool aside;                 /* said in parentheses after the one
+	                               before: "3 issued (3 lacking a CA)" */
+};
+
+#define REPORT_NTALLIES 10
+
+/*
+ * The numbers of the table's summary line, in its order, into t (failed
+ * counting assign_failed too); would issue and would be denied only for
+ * plan or when not 0, held only when not 0. Returns how many it filled.
+ * Every report that shows a summary words it with these.
+ */
+size_t report_tallies(const struct report *r,
+    struct report_tally t[REPORT_NTALLIES]);
+
+/* Whole days from now to not_after, rounded down: 0 is the last day, -1
+ * the first day after it expired. */
+long long report_days_left(time_t not_after, time_t now);
+
 /* 0 when every server is done or nothing was due; 1 when some server
  * failed, was denied (or would be), or lacks a CA. */
 int report_exit_status(const struct report *r);

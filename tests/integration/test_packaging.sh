@@ -77,7 +77,7 @@ bold() {
 			}
 	}' | sort -u
 }
-commands="check|ca init|plan|run|assign|approve|status|show"
+commands="check|ca init|plan|run|assign|approve|status|report|show"
 page=$(sed 's/\\-/-/g' man/certfleet.1)
 words=$(bold man/certfleet.1)
 missing=""
@@ -179,7 +179,7 @@ out=$(cd "$TMP/c" && bash "$TMP/drive.sh" "$COMPL" true 2>&1)
 said_as "sourcing the completion registers _certfleet for certfleet" \
 	"$out" "complete -F _certfleet certfleet"
 said_as "completion: the commands" "$(comp "$B" '')" \
-	"approve assign ca check plan run show status"
+	"approve assign ca check plan report run show status"
 said_as "completion: a command's prefix" "$(comp "$B" s)" "show status"
 said_as "completion: ca's second word" "$(comp "$B" ca '')" "init"
 said_as "completion: options of run, staged rollout's included" \
@@ -206,6 +206,8 @@ said_as "completion: --limit=VALUE (bash splits at '=')" \
 said_as "completion: -l, --limit's short form" \
 	"$(comp "$B" status -l db fleet.cfg)" "fleet.cfg"
 said_as "completion: -l's value" "$(comp_at 3 "$B" status -l db fleet.cfg)" "db db01"
+said_as "completion: --html's value is a file name" \
+	"$(comp "$B" report fleet.cfg --html f)" "fleet.cfg"
 said_as "completion: --canary" "$(comp "$B" run fleet.cfg --canary '')" \
 	"db db01 edge eu web01 web02"
 said_as "completion: show's SERVER: servers only, no groups" \
