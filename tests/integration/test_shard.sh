@@ -159,6 +159,9 @@ check "status without --shard reads every shard's journal: equal to the unsharde
 check "the merged status has the whole fleet; up to date only what shard 4 resumed" \
 	eval '[ "$(jq -c ".summary | [.servers, .assigned + .up_to_date]" "$TMP/merged.json")" = "[$N,$N]" ] &&
 	    [ "$(jq -r ".servers[] | select(.status == \"up_to_date\") | .name" "$TMP/merged.json")" = "$(cat "$TMP/resumed")" ]'
+"$CERTFLEET" report --html "$TMP/fleet.html" "$S/fleet.cfg"
+check "report --html without --shard reads every shard's journal too: a row for each of the $N servers" \
+	[ "$(grep -o 'srv[0-9]*' "$TMP/fleet.html" | sort -u | wc -l)" -eq "$N" ]
 "$CERTFLEET" status --shard 2/4 --json "$S/fleet.cfg" >"$TMP/status2.json"
 check "status --shard 2/4 shows only shard 2, as its run reported it" \
 	[ "$(jq -c "$view" "$TMP/status2.json")" = "$(jq -c "$view" "$TMP/run2.json")" ]
