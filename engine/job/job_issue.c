@@ -159,23 +159,13 @@ static void remote_keygen_start(struct job *j)
 		    j->tg->name, cf_strerror(rc));
 }
 
-void job_keygen_enter(struct job *j)
+/* The request is durable: the key may be made (a key with no request
+ * row would be an orphan the next run sweeps away). */
+static void keygen_start(struct job *j, int status, const char *msg)
 {
-	const struct engine_config *cfg = j->cfg;
 	struct keygen_work *kw;
-	char msg[256], hash[65];
 
-	report_row_set(&j->row->ca_status, NULL);
-	j->rq.run_id = cfg->run_id;
-	if (journal_strset(&j->rq.server, j->tg->name) != 0 ||
-	    journal_strset(&j->rq.state, job_state_name(JOB_KEYGEN)) != 0 ||
-	    job_request_hash(j, hash) != 0 ||
-	    journal_strset(&j->rq.request_hash, hash) != 0) {
-		job_failed(j, false, "out of memory");
-		return;
-	}
-	if (cfg->journal && journal_request_new(cfg->journal, &j->rq, msg,
-	    sizeof msg) != 0) {
+	if (status != 0) {
 		job_failed(j, false, "cannot record a request for '%s' in the "
 		    "journal: %s", j->tg->name, msg);
 		return;
@@ -199,6 +189,27 @@ void job_keygen_enter(struct job *j)
 		keygen_free(kw);
 		job_failed(j, false, "cannot queue key generation");
 	}
+}
+
+void job_keygen_enter(struct job *j)
+{
+	const struct engine_config *cfg = j->cfg;
+	char msg[256], hash[65];
+	int rc;
+
+	report_row_set(&j->row->ca_status, NULL);
+	j->rq.run_id = cfg->run_id;
+	if (journal_strset(&j->rq.server, j->tg->name) != 0 ||
+	    journal_strset(&j->rq.state, job_state_name(JOB_KEYGEN)) != 0 ||
+	    job_request_hash(j, hash) != 0 ||
+	    journal_strset(&j->rq.request_hash, hash) != 0) {
+		job_failed(j, false, "out of memory");
+		return;
+	}
+	rc = cfg->journal ? journal_request_new(cfg->journal, &j->rq, msg,
+	    sizeof msg) : 0;
+	if (rc != 0 || !job_wait_durable(j, keygen_start))
+		keygen_start(j, rc, msg);
 }
 
 /* Reads the issued certificate from the journal row into j->certs and
