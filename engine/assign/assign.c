@@ -60,13 +60,7 @@ static char *memdup(const char *p, size_t n)
 	return q;
 }
 
-/*
- * Checks that key_pem (the first private key in it) belongs to the first
- * certificate in cert_pem, and that cert_pem holds no private key (it is
- * written world-readable). Returns 0, or CF_EINVAL with the reason in msg
- * (never any key material).
- */
-static int check_pair(const char *server, const char *cert_pem,
+int assign_check_pair(const char *server, const char *cert_pem,
     size_t cert_len, const char *key_pem, size_t key_len, char *msg,
     size_t msgsz)
 {
@@ -537,8 +531,9 @@ int assign_start(struct assign *a, struct transport *t,
 		    "the certificate store path is missing or leaves the "
 		    "server tree", server);
 	if (in->key_on_server == NULL) {
-		rc = check_pair(server, in->cert_pem, in->cert_len,
-		    in->key_pem, in->key_len, msg, msgsz);
+		rc = in->pair_checked ? 0 : assign_check_pair(server,
+		    in->cert_pem, in->cert_len, in->key_pem, in->key_len, msg,
+		    msgsz);
 		if (rc != 0)
 			return rc;
 	} else if (!path_is_confined(in->key_on_server)) {

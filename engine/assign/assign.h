@@ -75,7 +75,20 @@ struct assign_input {
 	                                       "server"); key_pem is then
 	                                       NULL and the pair was proven
 	                                       through its CSR */
+	bool pair_checked;                  /* the caller has run
+	                                       assign_check_pair on exactly
+	                                       these bytes (off the loop) */
 };
+
+/*
+ * Checks that key_pem (the first private key in it) belongs to the first
+ * certificate in cert_pem, and that cert_pem holds no private key (it is
+ * written world-readable). Returns 0, or CF_EINVAL with the reason in msg
+ * (never any key material). Pure: any thread.
+ */
+int assign_check_pair(const char *server, const char *cert_pem,
+    size_t cert_len, const char *key_pem, size_t key_len, char *msg,
+    size_t msgsz);
 
 /* Where the run is. */
 enum assign_state {

@@ -7,6 +7,7 @@
  * every buffer that held a private key is cleansed before it is freed.
  */
 #include "engine/base/crypto.h"
+#include "engine/base/certcache.h"
 #include "engine/base/dn.h"
 #include "engine/base/err.h"
 #include "engine/base/san.h"
@@ -350,6 +351,27 @@ int crypto_cert_to_pem(X509 *cert, char **out, char *msg, size_t msgsz)
 	    "cannot encode certificate", out, NULL, msg, msgsz);
 }
 
+/* The next certificate block in b, by PEM_read_bio_X509's rules (other
+ * blocks skipped), read through the cache of CA certificates. NULL at the
+ * end or on an error: the queue says which. */
+static X509 *next_cert(BIO *b)
+{
+	unsigned char *der = NULL;
+	char *name = NULL;
+	long len = 0, used;
+	X509 *x;
+
+	if (!PEM_bytes_read_bio(&der, &len, &name, PEM_STRING_X509, b,
+	    crypto_no_password, NULL))
+		return NULL;
+	x = certcache_d2i(der, len, &used);
+	if (x == NULL)
+		ERR_raise(ERR_LIB_PEM, ERR_R_ASN1_LIB);
+	OPENSSL_free(der);
+	OPENSSL_free(name);
+	return x;
+}
+
 int crypto_certs_from_pem(const char *pem, const char *source,
     STACK_OF(X509) **out, char *msg, size_t msgsz)
 {
@@ -367,8 +389,7 @@ int crypto_certs_from_pem(const char *pem, const char *source,
 		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
 	}
 	for (;;) {
-		x = PEM_read_bio_X509(b, NULL, crypto_no_password, NULL);
-		if (x == NULL) {
+		if ((x = next_cert(b)) == NULL) {
 			/* "No start line" after the last block is the end. */
 			e = ERR_peek_last_error();
 			if (ERR_GET_LIB(e) == ERR_LIB_PEM &&

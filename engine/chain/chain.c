@@ -8,6 +8,7 @@
  * cert_store_load_path.
  */
 #include "engine/chain/chain.h"
+#include "engine/base/certcache.h"
 #include "engine/base/crypto.h"
 #include "engine/base/err.h"
 #include "engine/base/fsio.h"
@@ -89,9 +90,17 @@ static int is_blank(const char *data, size_t len)
 static X509 *whole_cert(const unsigned char *der, long len, int aux)
 {
 	const unsigned char *p = der;
-	X509 *x = aux ? d2i_X509_AUX(NULL, &p, len) : d2i_X509(NULL, &p, len);
+	long used = 0;
+	X509 *x;
 
-	if (x != NULL && p != der + len) {
+	/* A store's CAs are the same on every server: parsed once. */
+	if (aux) {
+		x = d2i_X509_AUX(NULL, &p, len);
+		used = (long)(p - der);
+	} else {
+		x = certcache_d2i(der, len, &used);
+	}
+	if (x != NULL && used != len) {
 		X509_free(x);
 		x = NULL;
 	}
