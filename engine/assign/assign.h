@@ -48,6 +48,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <openssl/x509.h>
+
 #include "engine/transport/transport.h"
 #include "engine/base/usage.h"
 
@@ -83,12 +85,13 @@ struct assign_input {
 /*
  * Checks that key_pem (the first private key in it) belongs to the first
  * certificate in cert_pem, and that cert_pem holds no private key (it is
- * written world-readable). Returns 0, or CF_EINVAL with the reason in msg
- * (never any key material). Pure: any thread.
+ * written world-readable). parsed is that first certificate when the
+ * caller has it already, or NULL. Returns 0, or CF_EINVAL with the reason
+ * in msg (never any key material). Pure: any thread.
  */
 int assign_check_pair(const char *server, const char *cert_pem,
-    size_t cert_len, const char *key_pem, size_t key_len, char *msg,
-    size_t msgsz);
+    size_t cert_len, X509 *parsed, const char *key_pem, size_t key_len,
+    char *msg, size_t msgsz);
 
 /* Where the run is. */
 enum assign_state {

@@ -4,6 +4,7 @@
  * parse itself runs outside it.
  */
 #include "engine/base/certcache.h"
+#include "engine/base/crypto.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -73,7 +74,7 @@ X509 *certcache_d2i(const unsigned char *der, long len, long *used)
 	bool hashed;
 
 	hashed = n > 0 && n <= len && EVP_Digest(der, (size_t)n, sha256, NULL,
-	    EVP_sha256(), NULL) == 1;
+	    crypto_sha256(), NULL) == 1;
 	if (hashed && (x = lookup(sha256)) != NULL) {
 		*used = n;
 		return x;

@@ -9,6 +9,7 @@
  * every other case to OpenSSL's internal_verify unchanged.
  */
 #include "engine/chain/sigcache.h"
+#include "engine/base/crypto.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -46,8 +47,8 @@ static bool key_of(X509 *subject, X509 *issuer, struct link *k)
 {
 	unsigned int n;
 
-	return X509_digest(subject, EVP_sha256(), k->subject, &n) == 1 &&
-	    X509_digest(issuer, EVP_sha256(), k->issuer, &n) == 1;
+	return X509_digest(subject, crypto_sha256(), k->subject, &n) == 1 &&
+	    X509_digest(issuer, crypto_sha256(), k->issuer, &n) == 1;
 }
 
 static bool known(const struct link *k)

@@ -107,8 +107,11 @@ static void key_run(uv_work_t *w)
 		kw->gone = true;
 		return;
 	}
+	/* j->certs holds this leaf parsed (job_load_issued, or the chain
+	 * check's choice among the CA's chains, all for the same leaf). */
 	kw->rc = assign_check_pair(j->tg->name, j->rq.cert_pem,
-	    strlen(j->rq.cert_pem), kw->key, kw->len, kw->msg, sizeof kw->msg);
+	    strlen(j->rq.cert_pem), sk_X509_value(j->certs, 0), kw->key,
+	    kw->len, kw->msg, sizeof kw->msg);
 }
 
 static void key_after(uv_work_t *w, int status)
