@@ -7,6 +7,7 @@
 #include "engine/base/crypto.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -18,7 +19,7 @@ static struct {
 	unsigned char sha256[32];
 	X509 *x;
 } kept[CERTCACHE_MAX];
-static size_t nkept;
+static atomic_size_t nkept;     /* written under lock; read by count */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* The length of the DER element at the start of der, or -1. */
@@ -59,8 +60,9 @@ static void keep(const unsigned char sha256[32], X509 *x)
 		if (memcmp(kept[i].sha256, sha256, 32) == 0)
 			break;
 	if (i == nkept && nkept < CERTCACHE_MAX && X509_up_ref(x)) {
-		memcpy(kept[nkept].sha256, sha256, 32);
-		kept[nkept++].x = x;
+		memcpy(kept[i].sha256, sha256, 32);
+		kept[i].x = x;
+		atomic_store(&nkept, i + 1);
 	}
 	pthread_mutex_unlock(&lock);
 }
@@ -90,10 +92,5 @@ X509 *certcache_d2i(const unsigned char *der, long len, long *used)
 
 size_t certcache_count(void)
 {
-	size_t n;
-
-	pthread_mutex_lock(&lock);
-	n = nkept;
-	pthread_mutex_unlock(&lock);
-	return n;
+	return atomic_load(&nkept);
 }

@@ -12,6 +12,7 @@
 #include "engine/base/crypto.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -24,7 +25,7 @@ struct link {
 };
 
 static struct link links[SIGCACHE_MAX];
-static size_t nlinks;
+static atomic_size_t nlinks;    /* written under lock; read by count */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* OpenSSL's own verify function (internal_verify), found once. */
@@ -71,8 +72,10 @@ static void add(const struct link *k)
 	for (i = 0; i < nlinks; i++)
 		if (memcmp(&links[i], k, sizeof *k) == 0)
 			break;
-	if (i == nlinks && nlinks < SIGCACHE_MAX)
-		links[nlinks++] = *k;
+	if (i == nlinks && nlinks < SIGCACHE_MAX) {
+		links[i] = *k;
+		atomic_store(&nlinks, i + 1);
+	}
 	pthread_mutex_unlock(&lock);
 }
 
@@ -181,10 +184,5 @@ int sigcache_self_signed(X509 *x)
 
 size_t sigcache_count(void)
 {
-	size_t n;
-
-	pthread_mutex_lock(&lock);
-	n = nlinks;
-	pthread_mutex_unlock(&lock);
-	return n;
+	return atomic_load(&nlinks);
 }

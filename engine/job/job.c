@@ -146,6 +146,15 @@ int job_note(struct job *j, const char *detail)
 	return journal_request_save(jr, &j->rq, detail, msg, sizeof msg);
 }
 
+bool job_queue(struct job *j, uv_work_t *w, uv_work_cb run,
+    uv_after_work_cb after, const char *what)
+{
+	if (uv_queue_work(j->loop, w, run, after) == 0)
+		return true;
+	job_failed(j, false, "cannot queue %s", what);
+	return false;
+}
+
 /* Inside job_step (work that came back at once) the loop goes on by
  * itself; from a callback, it starts again. */
 void job_back(struct job *j)

@@ -137,6 +137,12 @@ void job_step(struct job *j);
 bool job_wait_durable(struct job *j,
     void (*then)(struct job *j, int status, const char *msg));
 
+/* Queues run (threadpool) and after (loop) on w for j; false when it could
+ * not (the job has failed then, saying it could not queue what; the caller
+ * frees what holds w). */
+bool job_queue(struct job *j, uv_work_t *w, uv_work_cb run,
+    uv_after_work_cb after, const char *what);
+
 /* The state's work is back: job_step chooses what comes next. */
 void job_back(struct job *j);
 

@@ -155,9 +155,6 @@ void job_assign_enter(struct job *j)
 		return;
 	}
 	kw->j = j;
-	if (uv_queue_work(j->loop, &kw->work, key_run, key_after) != 0) {
+	if (!job_queue(j, &kw->work, key_run, key_after, "the read of the key"))
 		free(kw);
-		job_failed(j, false, "cannot queue the read of the key of "
-		    "'%s'", j->tg->name);
-	}
 }

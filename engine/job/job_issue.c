@@ -184,10 +184,9 @@ static void keygen_start(struct job *j, int status, const char *msg)
 	    (kw->key_path = job_local_key_path(j, j->rq.id)) == NULL) {
 		keygen_free(kw);
 		job_failed(j, false, "out of memory");
-	} else if (uv_queue_work(j->loop, &kw->work, keygen_run,
-	    keygen_after) != 0) {
+	} else if (!job_queue(j, &kw->work, keygen_run, keygen_after,
+	    "key generation")) {
 		keygen_free(kw);
-		job_failed(j, false, "cannot queue key generation");
 	}
 }
 
@@ -334,11 +333,9 @@ static void issued_check(struct job *j)
 		return;
 	}
 	iw->j = j;
-	if (uv_queue_work(j->loop, &iw->work, issued_run, issued_after) != 0) {
+	if (!job_queue(j, &iw->work, issued_run, issued_after,
+	    "the check of the issued certificate"))
 		free(iw);
-		job_failed(j, false, "cannot queue the check of the issued "
-		    "certificate");
-	}
 }
 
 /* The CA's other chains, kept with the request for the chain check. */

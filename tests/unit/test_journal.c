@@ -381,6 +381,15 @@ static void test_round_trip(void **state)
 	journal_request_release(&b);
 }
 
+/* From now on an event with detail "boom" is refused: its write fails. */
+static void refuse_boom(struct journal *j)
+{
+	assert_int_equal(sqlite3_exec(j->db, "CREATE TRIGGER boom BEFORE "
+	    "INSERT ON events WHEN NEW.detail = 'boom' BEGIN "
+	    "SELECT RAISE(ABORT, 'event refused'); END", NULL, NULL, NULL),
+	    SQLITE_OK);
+}
+
 static void test_save_event_same_transaction(void **state)
 {
 	struct fx *fx = *state;
@@ -409,10 +418,7 @@ static void test_save_event_same_transaction(void **state)
 	 * Make the event insert fail: the row update must not stay either,
 	 * because both are one transaction.
 	 */
-	assert_int_equal(sqlite3_exec(fx->j.db, "CREATE TRIGGER boom BEFORE "
-	    "INSERT ON events WHEN NEW.detail = 'boom' BEGIN "
-	    "SELECT RAISE(ABORT, 'event refused'); END", NULL, NULL, NULL),
-	    SQLITE_OK);
+	refuse_boom(&fx->j);
 	assert_int_equal(journal_strset(&rq.state, "issued"), 0);
 	assert_int_equal(journal_request_save(&fx->j, &rq, "boom", msg,
 	    sizeof msg), CF_EDB);
@@ -774,23 +780,31 @@ static void child_save_and_die(const char *path)
 	_exit(2);
 }
 
+/* Runs child(path) in a child process, which must die by SIGKILL; the
+ * journal is closed first (no SQLite connection may cross fork(): the
+ * child opens its own) and stays closed. */
+static void killed_child(struct fx *fx, void (*child)(const char *path))
+{
+	pid_t pid;
+	int st;
+
+	journal_close(&fx->j);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		child(fx->path);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGKILL);
+}
+
 static void test_durable_across_sigkill(void **state)
 {
 	struct fx *fx = *state;
 	struct journal_request rq;
 	char msg[256];
-	pid_t pid;
-	int st;
 
-	/* No SQLite connection may cross fork(): the child opens its own. */
-	journal_close(&fx->j);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0)
-		child_save_and_die(fx->path);
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFSIGNALED(st));
-	assert_int_equal(WTERMSIG(st), SIGKILL);
+	killed_child(fx, child_save_and_die);
 
 	journal_request_init(&rq);
 	assert_int_equal(journal_open(&fx->j, fx->path, msg, sizeof msg), 0);
@@ -847,10 +861,7 @@ static void test_group_commit(void **state)
 	assert_int_equal(sql_int(&fx->j, "SELECT count(*) FROM requests"), 2);
 	assert_int_equal(seen_elsewhere(fx->path), 0);
 
-	assert_int_equal(sqlite3_exec(fx->j.db, "CREATE TRIGGER boom BEFORE "
-	    "INSERT ON events WHEN NEW.detail = 'boom' BEGIN "
-	    "SELECT RAISE(ABORT, 'event refused'); END", NULL, NULL, NULL),
-	    SQLITE_OK);
+	refuse_boom(&fx->j);
 	assert_int_equal(journal_strset(&rq.state, "submit"), 0);
 	assert_int_equal(journal_request_save(&fx->j, &rq, "boom", msg,
 	    sizeof msg), CF_EDB);
@@ -899,19 +910,8 @@ static void test_group_commit_sigkill(void **state)
 {
 	struct fx *fx = *state;
 	char msg[256];
-	pid_t pid;
-	int st;
 
-	journal_close(&fx->j);
-	/* The schema first, so the child's open writes nothing else. */
-	assert_int_equal(journal_open(&fx->j, fx->path, msg, sizeof msg), 0);
-	journal_close(&fx->j);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0)
-		child_group_and_die(fx->path);
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFSIGNALED(st));
+	killed_child(fx, child_group_and_die);
 	assert_int_equal(journal_open(&fx->j, fx->path, msg, sizeof msg), 0);
 	assert_int_equal(sql_int(&fx->j, "SELECT count(*) FROM requests "
 	    "WHERE server = 'web01'"), 1);
