@@ -40,7 +40,7 @@ UNITS    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 LIB      := $(BUILD)/libcertfleet.a
 
 .PHONY: all deps demo test test-long unit units integration asan bench bench-acme bench-large \
-        bench-ssh bench-rollout report-screenshot install uninstall clean
+        bench-profile bench-ssh bench-rollout report-screenshot install uninstall clean
 all: $(BUILD)/certfleet
 
 $(BUILD)/obj/%.o: %.c
@@ -141,6 +141,23 @@ bench-ssh: deps
 bench-large: deps
 	@$(MAKE) --no-print-directory all
 	@bench/run.sh large
+
+# Where a local run's time goes (bench/README.md): strace and perf are
+# bench-only tools, installed here when missing, not by scripts/deps.sh.
+bench-profile: deps
+	@$(MAKE) --no-print-directory all
+	@if ! command -v strace >/dev/null 2>&1 || \
+	    ! command -v perf >/dev/null 2>&1; then \
+		if [ "$$(id -u)" -eq 0 ]; then \
+			apt-get update -qq >&2 && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			    --no-install-recommends strace linux-perf >&2; \
+		else \
+			echo "bench-profile: run as root, or install strace" \
+			    "and linux-perf" >&2; \
+		fi; \
+	fi
+	@bench/run.sh profile
 
 # Where make install puts things, below $(DESTDIR)$(PREFIX). The man pages
 # get the version from the VERSION file on the way (build/man/).

@@ -6,6 +6,10 @@
 #   bench/run.sh large    10,000 and 100,000 servers, certfleet only: peak
 #                         RSS and time per server at each N
 #   bench/run.sh N...     the default comparison at other sizes (1..100000)
+#   bench/run.sh profile [N]
+#                         where certfleet's time goes at N (default 1000):
+#                         syscalls per server (strace) and CPU per phase
+#                         (perf), as bench/README.md shows them
 #
 # Settings (environment): BUILD (build directory, default "build"),
 # CERTFLEET (the binary, default $BUILD/certfleet), BENCH_CERTFLEET=0 (leave
@@ -27,10 +31,15 @@ KEEP=${BENCH_KEEP:-0}
 CCFLAGS="-std=c11 -O2 -Wall -Wextra -Werror"
 
 large=0
+prof=0
 case "${1:-}" in
 large)
 	large=1
 	set -- 10000 100000
+	;;
+profile)
+	prof=1
+	set -- "${2:-1000}"
 	;;
 '')
 	set -- 1000 10000
@@ -189,7 +198,17 @@ row() {
 	printf '%7s  %-20s %10s %11s %9s\n' "$1" "$2" "$3" "$4" "$5"
 }
 
-# setup N: a fresh work directory with the fleet, its CA and the servers.
+# kib PATH: the disk use of PATH in KiB (0 when missing).
+kib() {
+	if [ -e "$1" ]; then
+		du -sk "$1" | awk '{ print $1 }'
+	else
+		echo 0
+	fi
+}
+
+# setup N: a fresh work directory with the fleet, its CA and the servers;
+# laid is the servers' tree's disk use before any tool ran.
 setup() {
 	work="$BDIR/work-$1"
 	rm -rf "$work"
@@ -198,6 +217,7 @@ setup() {
 	"$CF" ca init "$work/fleet.cfg" >/dev/null
 	note "$1: laying out $1 server directories (not timed)"
 	layout "$work" "$1"
+	laid=$(kib "$work/servers")
 }
 
 # run_certfleet N: times certfleet run; sets cf_rate, cf_rss, cf_secs or
@@ -236,6 +256,9 @@ run_certfleet() {
 	cf_secs=$(timing "$work/certfleet.time" 1)
 	cf_rss=$(timing "$work/certfleet.time" 2)
 	cf_rate=$(calc "%.1f" "$1 / $cf_secs")
+	# What certfleet added: its files in the servers' tree, its state.
+	cf_disk=$(calc "%.1f" "($(kib "$work/servers") - $laid + \
+	    $(kib "$work/state")) / $1")
 	row "$1" certfleet "$cf_rate" "$(mib "$cf_rss")" ""
 }
 
@@ -295,12 +318,14 @@ compare() {
 		echo "  certfleet vs openssl CLI: $(calc "%.1fx" \
 		    "$cf_rate / $o_rate") (goal >= 50x)"
 		echo "  certfleet vs libcrypto baseline: $(calc "%.2f" \
-		    "$cf_rate / $b_rate") (goal >= 0.70)"
+		    "$cf_rate / $b_rate") (goal >= 1.00)"
+		echo "  certfleet's disk per server: $cf_disk KiB (its files" \
+		    "in the server's tree and its state directory)"
 	else
 		echo "  certfleet vs openssl CLI: - (certfleet run: $cf_note;" \
 		    "goal >= 50x)"
 		echo "  certfleet vs libcrypto baseline: - (certfleet run:" \
-		    "$cf_note; goal >= 0.70)"
+		    "$cf_note; goal >= 1.00)"
 	fi
 	echo "  for scale: baseline vs openssl CLI $(calc "%.1fx" \
 	    "$b_rate / $o_rate")"
@@ -328,10 +353,105 @@ large_one() {
 	if [ -n "$cf_rate" ]; then
 		ms=$(calc "%.3f" "$cf_secs * 1000 / $n")
 		echo "  time per server: $ms ms; peak RSS $(mib "$cf_rss");" \
-		    "disk $(mib "$(du -sk "$work" | awk '{ print $1 }')")"
+		    "disk $(mib "$(du -sk "$work" | awk '{ print $1 }')")," \
+		    "$cf_disk KiB a server certfleet's own"
 		eval "ms_$n=\$ms"
 		eval "rss_$n=\$cf_rss"
 	fi
+	cleanup
+}
+
+# ---- profile: where certfleet's time goes ----
+
+# The phases CPU samples are counted under: the first of these functions
+# found walking a sample's call chain outwards (worker phases, then the
+# loop's); anything else is "other".
+PHASES="keygen_run sign_run issued_run chain_run key_run tl_install_run
+tl_read_store_run tl_read_file_run journal_commit write_request
+journal_server_save uv_run"
+
+# profile_one N: syscalls per server, then CPU per phase, each on a fresh
+# fleet of N.
+profile_one() {
+	n=$1
+	echo "$n servers, syscalls per server (strace -f):"
+	if command -v strace >/dev/null 2>&1; then
+		setup "$n"
+		note "$n: certfleet run under strace"
+		strace -f -qq -y -o "$work/strace.log" -e trace=fsync,fdatasync,\
+openat,mkdir,mkdirat,symlinkat,rename,renameat,unlink,unlinkat \
+		    "$CF" run "$work/fleet.cfg" >"$work/certfleet.log" 2>&1 ||
+			echo "  (certfleet run failed: see $work/certfleet.log)"
+		note ""
+		awk -v n="$n" '
+			/ = -1 / { next }
+			/^[0-9]+ fsync\(/ { fs++ }
+			/^[0-9]+ fdatasync\(/ { fds++; if (/-wal>/) wal++ }
+			/^[0-9]+ openat\(.*O_CREAT/ { cr++ }
+			/^[0-9]+ mkdir/ { md++ }
+			/^[0-9]+ symlinkat\(/ { sl++ }
+			/^[0-9]+ rename/ { rn++ }
+			/^[0-9]+ unlink/ { ul++ }
+			END {
+				printf("  fsync %.2f, fdatasync %.2f (journal " \
+				    "commits %.2f), files created %.2f, mkdir " \
+				    "%.2f, symlink %.2f, rename %.2f, unlink " \
+				    "%.2f\n", fs / n, fds / n, wal / n, cr / n,
+				    md / n, sl / n, rn / n, ul / n)
+			}' "$work/strace.log"
+		cleanup
+	else
+		echo "  strace is not installed (make bench-profile installs it)"
+	fi
+	echo "$n servers, CPU per phase (perf, call graphs by DWARF):"
+	if ! command -v perf >/dev/null 2>&1; then
+		echo "  perf is not installed (make bench-profile installs" \
+		    "linux-perf)"
+		return 0
+	fi
+	setup "$n"
+	note "$n: certfleet run under perf record"
+	perf record -q -F 499 --call-graph dwarf,16384 -o "$work/perf.data" \
+	    "$CF" run "$work/fleet.cfg" >"$work/certfleet.log" 2>&1 ||
+		echo "  (perf record or certfleet run failed)"
+	note "$n: reading the samples"
+	perf script -F tid,ip,sym -i "$work/perf.data" 2>/dev/null |
+	    awk -v n="$n" -v hz=499 -v phases="$PHASES" '
+		BEGIN {
+			k = split(phases, p, /[ \n]+/)
+			for (i = 1; i <= k; i++)
+				want[p[i]] = i
+		}
+		function done() {
+			if (!insample)
+				return
+			c[found == "" ? "other" : found]++
+			total++
+			insample = 0
+		}
+		/^[^ \t]/ { done(); insample = 1; found = ""; next }
+		/^[ \t]*$/ { done(); next }
+		{
+			sym = $2
+			sub(/\+0x[0-9a-f]+$/, "", sym)
+			if (found == "" && (sym in want))
+				found = sym
+		}
+		END {
+			done()
+			printf("  %-22s %8s %14s\n", "phase", "CPU %",
+			    "ms a server")
+			for (i = 1; i <= k; i++)
+				if (c[p[i]] > 0)
+					printf("  %-22s %7.1f%% %14.3f\n", p[i],
+					    100 * c[p[i]] / total,
+					    1000 * c[p[i]] / hz / n)
+			printf("  %-22s %7.1f%% %14.3f\n", "other",
+			    100 * c["other"] / total, 1000 * c["other"] / hz / n)
+			printf("  %-22s %7s %14.3f\n", "all", "",
+			    1000 * total / hz / n)
+		}'
+	note ""
 	cleanup
 }
 
@@ -341,6 +461,16 @@ echo "certfleet local-run benchmark: EC P-256 leaves from an EC P-384" \
     "issuing CA"
 echo "machine: $cores cores, $uname_m; $(openssl version |
     awk '{ print $1, $2 }')"
+
+if [ "$prof" = 1 ]; then
+	if [ "$cf_run" = 0 ]; then
+		echo "certfleet run: $cf_why"
+		exit 0
+	fi
+	echo
+	profile_one "$1"
+	exit 0
+fi
 
 if [ "$large" = 1 ]; then
 	if [ "$cf_run" = 0 ]; then

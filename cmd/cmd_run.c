@@ -287,6 +287,24 @@ static void run_release(struct run *r)
 		fleet_release(&r->f);
 }
 
+/*
+ * The threadpool's size, unless the operator set UV_THREADPOOL_SIZE: four
+ * threads a core, at least 8 and at most 64. Its workers sign, verify and
+ * write, and an assignment waits on some eight fsyncs, so libuv's default
+ * of 4 leaves the cores idle while every worker waits on the disk. Read by
+ * libuv when the first work is queued, so set before the loop starts.
+ */
+static void threadpool_size(void)
+{
+	unsigned n = 4 * uv_available_parallelism();
+	char v[16];
+
+	if (getenv("UV_THREADPOOL_SIZE") != NULL)
+		return;
+	snprintf(v, sizeof v, "%u", n < 8 ? 8 : n > 64 ? 64 : n);
+	setenv("UV_THREADPOOL_SIZE", v, 0);
+}
+
 /* Runs the engine in mode over the fleet; returns the exit code. */
 static int run_mode(const struct cmd_opts *o, enum engine_mode mode,
     const char *command)
@@ -309,6 +327,7 @@ static int run_mode(const struct cmd_opts *o, enum engine_mode mode,
 	if ((rc = cmd_fleet_load(&r.f, o->fleet)) != CMD_EXIT_OK ||
 	    (rc = run_targets(&r)) != CMD_EXIT_OK)
 		goto out;
+	threadpool_size();
 	if (uv_loop_init(&r.loop) != 0) {
 		snprintf(r.msg, sizeof r.msg, "cannot start the event loop");
 		rc = fail(&r, CMD_EXIT_FAILED);

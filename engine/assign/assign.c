@@ -60,17 +60,11 @@ static char *memdup(const char *p, size_t n)
 	return q;
 }
 
-/*
- * Checks that key_pem (the first private key in it) belongs to the first
- * certificate in cert_pem, and that cert_pem holds no private key (it is
- * written world-readable). Returns 0, or CF_EINVAL with the reason in msg
- * (never any key material).
- */
-static int check_pair(const char *server, const char *cert_pem,
-    size_t cert_len, const char *key_pem, size_t key_len, char *msg,
-    size_t msgsz)
+int assign_check_pair(const char *server, const char *cert_pem,
+    size_t cert_len, X509 *parsed, const char *key_pem, size_t key_len,
+    char *msg, size_t msgsz)
 {
-	BIO *cb = NULL, *kb = NULL;
+	BIO *cb = NULL;
 	X509 *leaf = NULL;
 	EVP_PKEY *key = NULL;
 	const char *why = NULL;
@@ -83,15 +77,15 @@ static int check_pair(const char *server, const char *cert_pem,
 	/* cert.pem is world-readable: a key pasted into it would leak. */
 	else if (cf_contains(cert_pem, cert_len, "PRIVATE KEY-----"))
 		why = "the certificate file holds a private key";
-	else if ((cb = BIO_new_mem_buf(cert_pem, (int)cert_len)) == NULL ||
-	    (kb = BIO_new_mem_buf(key_pem, (int)key_len)) == NULL) {
+	else if (parsed == NULL &&
+	    (cb = BIO_new_mem_buf(cert_pem, (int)cert_len)) == NULL) {
 		why = "out of memory";
 		rc = CF_ENOMEM;
-	} else if ((leaf = PEM_read_bio_X509(cb, NULL, crypto_no_password,
+	} else if ((leaf = parsed != NULL ? (X509_up_ref(parsed) ? parsed :
+	    NULL) : PEM_read_bio_X509(cb, NULL, crypto_no_password,
 	    NULL)) == NULL)
 		why = "the certificate is not a PEM certificate";
-	else if ((key = PEM_read_bio_PrivateKey(kb, NULL, crypto_no_password,
-	    NULL)) == NULL)
+	else if ((key = crypto_key_read(key_pem, key_len)) == NULL)
 		why = "the private key is not a PEM private key (or is "
 		    "encrypted)";
 	else if (!crypto_key_matches_cert(key, leaf))
@@ -99,7 +93,6 @@ static int check_pair(const char *server, const char *cert_pem,
 	ERR_clear_error();
 	EVP_PKEY_free(key);
 	X509_free(leaf);
-	BIO_free(kb);
 	BIO_free(cb);
 	if (why == NULL)
 		return 0;
@@ -580,8 +573,9 @@ int assign_start(struct assign *a, struct transport *t,
 		    "the certificate store path is missing or leaves the "
 		    "server tree", server);
 	if (in->key_on_server == NULL) {
-		rc = check_pair(server, in->cert_pem, in->cert_len,
-		    in->key_pem, in->key_len, msg, msgsz);
+		rc = in->pair_checked ? 0 : assign_check_pair(server,
+		    in->cert_pem, in->cert_len, NULL, in->key_pem,
+		    in->key_len, msg, msgsz);
 		if (rc != 0)
 			return rc;
 	} else if (!path_is_confined(in->key_on_server)) {

@@ -56,10 +56,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <openssl/x509.h>
+
 #include "engine/assign/reload_env.h"
 #include "engine/transport/transport.h"
 #include "engine/base/usage.h"
-
 
 /* Reload commands without a timeout of their own get this many seconds. */
 #define ASSIGN_RELOAD_TIMEOUT 30
@@ -87,7 +88,21 @@ struct assign_input {
 	const char *fleet;                  /* for reload commands: the
 	                                       fleet's name and the server's */
 	const char *address;                /* address, or NULL ("") */
+	bool pair_checked;                  /* the caller has run
+	                                       assign_check_pair on exactly
+	                                       these bytes (off the loop) */
 };
+
+/*
+ * Checks that key_pem (the first private key in it) belongs to the first
+ * certificate in cert_pem, and that cert_pem holds no private key (it is
+ * written world-readable). parsed is that first certificate when the
+ * caller has it already, or NULL. Returns 0, or CF_EINVAL with the reason
+ * in msg (never any key material). Pure: any thread.
+ */
+int assign_check_pair(const char *server, const char *cert_pem,
+    size_t cert_len, X509 *parsed, const char *key_pem, size_t key_len,
+    char *msg, size_t msgsz);
 
 /* Where the run is. */
 enum assign_state {

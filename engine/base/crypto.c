@@ -7,12 +7,15 @@
  * every buffer that held a private key is cleansed before it is freed.
  */
 #include "engine/base/crypto.h"
+#include "engine/base/certcache.h"
 #include "engine/base/dn.h"
 #include "engine/base/err.h"
 #include "engine/base/san.h"
 #include "engine/base/str.h"
 
 #include <arpa/inet.h>
+#include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +24,7 @@
 #include <openssl/buffer.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/decoder.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
@@ -332,14 +336,75 @@ int crypto_key_to_pem(EVP_PKEY *key, char **out, size_t *len, char *msg,
 	    msgsz);
 }
 
+/*
+ * A PKCS#8 key (DER) through a decoder told its key type, read from the
+ * key's AlgorithmIdentifier: without it OpenSSL 3 sets up a decoder for
+ * every key manager it has, most of a key read's cost. NULL when not.
+ */
+static EVP_PKEY *pkcs8_read(const unsigned char *der, long len)
+{
+	const unsigned char *p = der;
+	PKCS8_PRIV_KEY_INFO *p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, len);
+	const ASN1_OBJECT *alg;
+	OSSL_DECODER_CTX *dc = NULL;
+	EVP_PKEY *k = NULL;
+	size_t left = (size_t)len;
+	char oid[80];
+
+	/* Key managers answer to their OID ("1.2.840.10045.2.1" is EC). */
+	if (p8 != NULL && PKCS8_pkey_get0(&alg, NULL, NULL, NULL, p8) &&
+	    OBJ_obj2txt(oid, sizeof oid, alg, 1) > 0 &&
+	    (dc = OSSL_DECODER_CTX_new_for_pkey(&k, "DER", "PrivateKeyInfo",
+	    oid, EVP_PKEY_KEYPAIR, NULL, NULL)) != NULL) {
+		p = der;
+		if (!OSSL_DECODER_from_data(dc, &p, &left)) {
+			EVP_PKEY_free(k);
+			k = NULL;
+		}
+	}
+	OSSL_DECODER_CTX_free(dc);
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	return k;
+}
+
+EVP_PKEY *crypto_key_read(const char *pem, size_t len)
+{
+	BIO *b = len <= INT_MAX ? BIO_new_mem_buf(pem, (int)len) : NULL;
+	char *name = NULL, *hdr = NULL;
+	unsigned char *der = NULL;
+	long dlen = 0;
+	EVP_PKEY *k = NULL;
+
+	if (b == NULL)
+		return NULL;
+	ERR_set_mark();
+	if (PEM_read_bio(b, &name, &hdr, &der, &dlen) &&
+	    strcmp(name, PEM_STRING_PKCS8INF) == 0)
+		k = pkcs8_read(der, dlen);
+	ERR_pop_to_mark();
+	OPENSSL_free(name);
+	OPENSSL_free(hdr);
+	OPENSSL_clear_free(der, (size_t)dlen);
+	BIO_free(b);
+	/* Any other first block: OpenSSL's general reader, as always (on a
+	 * BIO of its own: resetting a read-only one does not rewind it). */
+	if (k == NULL && (b = BIO_new_mem_buf(pem, (int)len)) != NULL) {
+		k = PEM_read_bio_PrivateKey(b, NULL, crypto_no_password, NULL);
+		BIO_free(b);
+	}
+	return k;
+}
+
 int crypto_key_from_pem(const char *pem, const char *source, EVP_PKEY **out,
     char *msg, size_t msgsz)
 {
-	BIO *b = BIO_new_mem_buf(pem, -1);
+	char what[512];
 
-	*out = b ? PEM_read_bio_PrivateKey(b, NULL, crypto_no_password, NULL) : NULL;
-	return pem_decoded(b, *out != NULL, "cannot read private key from",
-	    source, msg, msgsz);
+	if ((*out = crypto_key_read(pem, strlen(pem))) != NULL)
+		return 0;
+	snprintf(what, sizeof what, "cannot read private key from '%s'",
+	    source);
+	return crypto_ossl_error(msg, msgsz, CF_EINVAL, what);
 }
 
 int crypto_cert_to_pem(X509 *cert, char **out, char *msg, size_t msgsz)
@@ -348,6 +413,27 @@ int crypto_cert_to_pem(X509 *cert, char **out, char *msg, size_t msgsz)
 
 	return pem_encoded(b, b && PEM_write_bio_X509(b, cert),
 	    "cannot encode certificate", out, NULL, msg, msgsz);
+}
+
+/* The next certificate block in b, by PEM_read_bio_X509's rules (other
+ * blocks skipped), read through the cache of CA certificates. NULL at the
+ * end or on an error: the queue says which. */
+static X509 *next_cert(BIO *b)
+{
+	unsigned char *der = NULL;
+	char *name = NULL;
+	long len = 0, used;
+	X509 *x;
+
+	if (!PEM_bytes_read_bio(&der, &len, &name, PEM_STRING_X509, b,
+	    crypto_no_password, NULL))
+		return NULL;
+	x = certcache_d2i(der, len, &used);
+	if (x == NULL)
+		ERR_raise(ERR_LIB_PEM, ERR_R_ASN1_LIB);
+	OPENSSL_free(der);
+	OPENSSL_free(name);
+	return x;
 }
 
 int crypto_certs_from_pem(const char *pem, const char *source,
@@ -367,8 +453,7 @@ int crypto_certs_from_pem(const char *pem, const char *source,
 		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
 	}
 	for (;;) {
-		x = PEM_read_bio_X509(b, NULL, crypto_no_password, NULL);
-		if (x == NULL) {
+		if ((x = next_cert(b)) == NULL) {
 			/* "No start line" after the last block is the end. */
 			e = ERR_peek_last_error();
 			if (ERR_GET_LIB(e) == ERR_LIB_PEM &&
@@ -444,7 +529,21 @@ int crypto_thumbprint(X509 *cert, char sha1[41])
 
 int crypto_fingerprint_sha256(X509 *cert, char out[65])
 {
-	return cert_digest_hex(cert, EVP_sha256(), out);
+	return cert_digest_hex(cert, crypto_sha256(), out);
+}
+
+static EVP_MD *sha256;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+const EVP_MD *crypto_sha256(void)
+{
+	pthread_once(&sha256_once, sha256_fetch);
+	return sha256 != NULL ? sha256 : EVP_sha256();
 }
 
 /* True when both keys are there and equal; libcrypto's queue is emptied. */

@@ -3,6 +3,7 @@
  * the reports all name the same way.
  */
 #include "engine/base/reqspec.h"
+#include "engine/base/crypto.h"
 #include "engine/base/err.h"
 
 #include <openssl/evp.h>
@@ -186,7 +187,7 @@ int req_spec_hash(const struct req_spec *rs, const char *ca_id,
 		qsort(sans, rs->nsan, sizeof(*sans), san_cmp);
 	snprintf(line, sizeof line, "%s|eku %u|days %d",
 	    key_spec_describe(&rs->key, key, sizeof key), rs->eku, rs->days);
-	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+	ok = EVP_DigestInit_ex(ctx, crypto_sha256(), NULL) == 1 &&
 	    hash_field(ctx, ca_id) && hash_field(ctx, rs->subject) &&
 	    hash_field(ctx, line);
 	for (k = 0; k < rs->nsan; k++)

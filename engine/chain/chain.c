@@ -8,6 +8,8 @@
  * cert_store_load_path.
  */
 #include "engine/chain/chain.h"
+#include "engine/chain/sigcache.h"
+#include "engine/base/certcache.h"
 #include "engine/base/crypto.h"
 #include "engine/base/err.h"
 #include "engine/base/fsio.h"
@@ -89,9 +91,17 @@ static int is_blank(const char *data, size_t len)
 static X509 *whole_cert(const unsigned char *der, long len, int aux)
 {
 	const unsigned char *p = der;
-	X509 *x = aux ? d2i_X509_AUX(NULL, &p, len) : d2i_X509(NULL, &p, len);
+	long used = 0;
+	X509 *x;
 
-	if (x != NULL && p != der + len) {
+	/* A store's CAs are the same on every server: parsed once. */
+	if (aux) {
+		x = d2i_X509_AUX(NULL, &p, len);
+		used = (long)(p - der);
+	} else {
+		x = certcache_d2i(der, len, &used);
+	}
+	if (x != NULL && used != len) {
 		X509_free(x);
 		x = NULL;
 	}
@@ -713,6 +723,8 @@ static int verify(X509 *leaf, const struct cert_store *roots,
 			break;
 		}
 		X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), now);
+		/* The CA links every server shares are proven once a run. */
+		sigcache_attach(ctx);
 		if (X509_verify_cert(ctx) != 1) {
 			err = X509_STORE_CTX_get_error(ctx);
 			depth = X509_STORE_CTX_get_error_depth(ctx);
@@ -830,7 +842,7 @@ static int diagnose(X509 *leaf, STACK_OF(X509) *ca_chain,
 			return 0;
 		}
 		path[n++] = iss;
-		if (X509_self_signed(iss, 1) == 1)
+		if (sigcache_self_signed(iss) == 1)
 			break;
 		cur = iss;
 	}

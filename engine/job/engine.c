@@ -44,6 +44,9 @@ struct engine {
 	uv_timer_t pause;
 	bool pause_open;
 	struct verify_pool *verify;
+
+	struct group_commit gc;     /* the journal's writes, per loop turn */
+	bool grouped;
 };
 
 static void rollout_next(struct engine *e);
@@ -239,6 +242,11 @@ struct verify_pool *engine_verify_pool(struct engine *e)
 	return e->verify;
 }
 
+struct group_commit *engine_group_commit(struct engine *e)
+{
+	return e->grouped ? &e->gc : NULL;
+}
+
 void engine_job_ended(struct engine *e, size_t i)
 {
 	const struct report_row *row = &e->report->rows[i];
@@ -272,6 +280,7 @@ int engine_run(uv_loop_t *loop, const struct engine_config *cfg,
 {
 	struct engine e;
 	size_t i, first;
+	int rc = 0;
 
 	if (cfg->concurrency < 1 || cfg->open == NULL ||
 	    (cfg->mode != ENGINE_PLAN && cfg->ca == NULL))
@@ -290,12 +299,23 @@ int engine_run(uv_loop_t *loop, const struct engine_config *cfg,
 	e.cfg = cfg;
 	e.report = report;
 	rollout_plan_init(&e.plan);
+	/* Plan writes nothing; everything else groups its commits. */
+	if (cfg->journal != NULL && cfg->mode != ENGINE_PLAN) {
+		if (group_commit_init(&e.gc, loop, cfg->journal) != 0)
+			return cf_error(msg, msgsz, CF_EINTERNAL, "engine: "
+			    "cannot start the journal's group commit");
+		e.grouped = true;
+	}
 	if (cfg->rollout != NULL && cfg->mode != ENGINE_PLAN) {
 		e.parked = calloc(cfg->ntargets + 1, sizeof *e.parked);
 		e.verify = verify_pool_new(loop, 0);
 		if (e.parked == NULL || e.verify == NULL) {
 			free(e.parked);
 			verify_pool_free(e.verify);
+			if (e.grouped) {
+				group_commit_close(&e.gc, NULL, 0);
+				uv_run(loop, UV_RUN_DEFAULT);
+			}
 			return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
 		}
 		uv_timer_init(loop, &e.pause);
@@ -318,6 +338,8 @@ int engine_run(uv_loop_t *loop, const struct engine_config *cfg,
 	uv_run(loop, UV_RUN_DEFAULT);
 	/* Let the handles' close finish before e goes out of scope. */
 	signals_close(&e);
+	if (e.grouped)
+		rc = group_commit_close(&e.gc, msg, msgsz);
 	uv_run(loop, UV_RUN_DEFAULT);
 	rollout_plan_release(&e.plan);
 	verify_pool_free(e.verify);
@@ -326,5 +348,5 @@ int engine_run(uv_loop_t *loop, const struct engine_config *cfg,
 		return cf_error(msg, msgsz, CF_EINTERNAL, "engine: the loop "
 		    "ended with %zu of %zu servers done", e.done,
 		    cfg->ntargets);
-	return 0;
+	return rc;
 }

@@ -4,9 +4,10 @@
  * multi_runsingle: in each state it starts that state's work (a step file's
  * *_enter), and once the work is back (job_back, job_failed) it chooses the
  * next state in one switch. job_set_state is the one place a state
- * changes: it checks the table, writes the journal before the next step
- * starts (so a killed run resumes without asking the CA twice), and tells
- * the observer (trace and progress). The job's start and end live here too.
+ * changes: it checks the table, writes the journal, and the next step
+ * starts only once the group commit carrying that write is done (so a
+ * killed run resumes without asking the CA twice), and tells the observer
+ * (trace and progress). The job's start and end live here too.
  */
 #include "engine/job/job.h"
 #include "engine/base/err.h"
@@ -59,7 +60,8 @@ static void observe(struct job *j, enum job_state from, enum job_state to,
  * The one place a job changes state: refuses what the table forbids, then
  * records the new state (and why) in the journal and tells the observer.
  * A request stays open for the next run (final = 0) exactly while
- * job_state_holds_request; once it closes, the key it waited with goes.
+ * job_state_holds_request; once it closes (and that is durable), the key
+ * it waited with goes.
  */
 static int job_set_state(struct job *j, enum job_state next, const char *why)
 {
@@ -84,11 +86,54 @@ static int job_set_state(struct job *j, enum job_state next, const char *why)
 			    job_state_name(next), j->tg->name, msg);
 			return CF_EDB;
 		}
-		if (j->rq.final)
-			remove_waiting_key(j);
 	}
 	observe(j, from, next, why, false);
 	return 0;
+}
+
+static void on_durable(struct gc_waiter *w, int status, const char *msg)
+{
+	struct job *j = container_of(w, struct job, durable);
+	void (*then)(struct job *, int, const char *) = j->then_durable;
+
+	j->then_durable = NULL;
+	then(j, status, msg);
+}
+
+bool job_wait_durable(struct job *j,
+    void (*then)(struct job *j, int status, const char *msg))
+{
+	struct group_commit *g = engine_group_commit(j->eng);
+
+	/* Conservative: anything uncommitted, this job's or another's. */
+	if (g == NULL || !journal_uncommitted(j->cfg->journal))
+		return false;
+	j->then_durable = then;
+	group_commit_wait(g, &j->durable, on_durable);
+	return true;
+}
+
+/* The new state is durable: its side effects may start. */
+static void state_durable(struct job *j)
+{
+	if (j->rq.final)
+		remove_waiting_key(j);
+	j->phase = JOB_ENTER;
+}
+
+static void job_end(struct job *j, enum report_status outcome);
+
+static void on_state_durable(struct job *j, int status, const char *msg)
+{
+	if (status != 0) {
+		snprintf(j->error, sizeof j->error, "cannot record state '%s' "
+		    "of '%s' in the journal: %s", job_state_name(j->state),
+		    j->tg->name, msg);
+		job_end(j, REPORT_FAILED);
+		return;
+	}
+	state_durable(j);
+	job_step(j);
 }
 
 int job_note(struct job *j, const char *detail)
@@ -99,6 +144,15 @@ int job_note(struct job *j, const char *detail)
 	if (jr == NULL || j->rq.id == 0)
 		return 0;
 	return journal_request_save(jr, &j->rq, detail, msg, sizeof msg);
+}
+
+bool job_queue(struct job *j, uv_work_t *w, uv_work_cb run,
+    uv_after_work_cb after, const char *what)
+{
+	if (uv_queue_work(j->loop, w, run, after) == 0)
+		return true;
+	job_failed(j, false, "cannot queue %s", what);
+	return false;
 }
 
 /* Inside job_step (work that came back at once) the loop goes on by
@@ -215,8 +269,32 @@ static void record_outcome(struct job *j, struct report_row *row)
 	}
 }
 
-/* Ends the job with outcome in its report row and frees it once every
- * handle has closed. */
+/* The outcome is journaled: tell the observer, close the handles; the
+ * job is freed once every one has closed. */
+static void job_close(struct job *j)
+{
+	observe(j, j->state, j->state, report_status_name(j->row->status),
+	    true);
+	j->closing = 1;
+	uv_close((uv_handle_t *)&j->timer, on_timer_closed);
+	if (j->t != NULL) {
+		j->closing++;
+		j->t->ops->close(j->t, on_transport_closed, j);
+		j->t = NULL;
+	}
+}
+
+static void on_outcome_durable(struct job *j, int status, const char *msg)
+{
+	if (status != 0) {
+		j->row->status = REPORT_FAILED;
+		report_row_set(&j->row->error, msg);
+	}
+	job_close(j);
+}
+
+/* Ends the job with outcome in its report row and, once that is
+ * journaled, closes it. */
 static void job_end(struct job *j, enum report_status outcome)
 {
 	struct report_row *row = j->row;
@@ -240,14 +318,8 @@ static void job_end(struct job *j, enum report_status outcome)
 	row->chain = j->verdict;
 	j->verdict = tmp;
 	record_outcome(j, row);
-	observe(j, j->state, j->state, report_status_name(row->status), true);
-	j->closing = 1;
-	uv_close((uv_handle_t *)&j->timer, on_timer_closed);
-	if (j->t != NULL) {
-		j->closing++;
-		j->t->ops->close(j->t, on_transport_closed, j);
-		j->t = NULL;
-	}
+	if (!job_wait_durable(j, on_outcome_durable))
+		job_close(j);
 }
 
 /* ---- what a job does next ---- */
@@ -451,6 +523,7 @@ void job_step(struct job *j)
 			enter(j);
 			break;
 		case JOB_WORKING:
+		case JOB_DURABLE:
 			j->stepping = false;
 			return;
 		case JOB_BACK:
@@ -473,7 +546,10 @@ void job_step(struct job *j)
 				break;
 			}
 			j->failed = false;
-			j->phase = JOB_ENTER;
+			if (job_wait_durable(j, on_state_durable))
+				j->phase = JOB_DURABLE;
+			else
+				state_durable(j);
 			break;
 		}
 	}

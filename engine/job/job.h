@@ -14,6 +14,7 @@
 #include "engine/base/container_of.h"
 #include "engine/chain/chain.h"
 #include "engine/job/engine.h"
+#include "engine/job/group_commit.h"
 #include "engine/job/inspect.h"
 #include "engine/job/job_state.h"
 #include "engine/journal/journal.h"
@@ -26,6 +27,7 @@
 enum job_phase {
 	JOB_ENTER,                  /* the state's work is still to start */
 	JOB_WORKING,                /* it runs; its callback calls job_step */
+	JOB_DURABLE,                /* the new state waits for its commit */
 	JOB_BACK                    /* it is back: choose the next state */
 };
 
@@ -86,6 +88,8 @@ struct job {
 	char error[1200];
 	char why[512];              /* a transition's reason, when composed */
 	int closing;                /* handles and transport still closing */
+	struct gc_waiter durable;   /* waiting for the journal's commit */
+	void (*then_durable)(struct job *j, int status, const char *msg);
 };
 
 /* What the engine tells a job waiting in ready. */
@@ -107,6 +111,8 @@ void job_release(struct job *j, bool assign, const char *why);
 void engine_job_parked(struct engine *e, struct job *j);
 void engine_job_ended(struct engine *e, size_t i);
 struct verify_pool *engine_verify_pool(struct engine *e);
+/* The run's group commit, NULL when nothing is journaled. */
+struct group_commit *engine_group_commit(struct engine *e);
 
 /* Runs the job on until it waits for I/O or ends: the one place that says
  * what a job does next. */
@@ -120,6 +126,22 @@ void job_step(struct job *j);
 /* key_path of a key made on the server (keygen = "server"): the prefix,
  * then the server path where it waits. */
 #define JOB_REMOTE_KEY_PREFIX "server:"
+
+/*
+ * What the job wrote to the journal is not durable until the engine's next
+ * group commit: a step that starts a side effect after writing calls this
+ * first. Returns false when nothing waits to be committed (go on now);
+ * true when then(j, status, msg) runs once the commit is done (status 0)
+ * or has failed (the write is lost; the job must not act on it).
+ */
+bool job_wait_durable(struct job *j,
+    void (*then)(struct job *j, int status, const char *msg));
+
+/* Queues run (threadpool) and after (loop) on w for j; false when it could
+ * not (the job has failed then, saying it could not queue what; the caller
+ * frees what holds w). */
+bool job_queue(struct job *j, uv_work_t *w, uv_work_cb run,
+    uv_after_work_cb after, const char *what);
 
 /* The state's work is back: job_step chooses what comes next. */
 void job_back(struct job *j);

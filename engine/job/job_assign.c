@@ -54,26 +54,18 @@ static void on_assigned(struct assign *a, int status)
 	job_back(j);
 }
 
-void job_assign_enter(struct job *j)
+/* Starts the assignment of the journaled certificate with key (len
+ * bytes; NULL for a key on the server), checked already when checked. */
+static void assign_now(struct job *j, const char *key, size_t len,
+    bool checked)
 {
 	struct assign_input in;
-	char *key = NULL, msg[1024];
-	size_t len = 0;
-	int rc;
+	char msg[1024];
 
 	memset(&in, 0, sizeof in);
-	if (j->rq.key_path && strncmp(j->rq.key_path, JOB_REMOTE_KEY_PREFIX,
-	    strlen(JOB_REMOTE_KEY_PREFIX)) == 0) {
-		in.key_on_server = j->rq.key_path + strlen(JOB_REMOTE_KEY_PREFIX);
-	} else if (j->rq.key_path == NULL ||
-	    fsio_read_file(j->rq.key_path, JOB_FILE_MAX, &key, &len, msg,
-	    sizeof msg) != 0) {
-		/* Without its key the certificate cannot be assigned: the
-		 * next run asks for a new one. */
-		job_failed(j, true, "the private key of '%s' is gone: %s",
-		    j->tg->name, j->rq.key_path ? msg : "never journaled");
-		return;
-	}
+	if (key == NULL)
+		in.key_on_server = j->rq.key_path +
+		    strlen(JOB_REMOTE_KEY_PREFIX);
 	in.server = j->tg->name;
 	in.fleet = j->cfg->fleet;
 	in.address = j->tg->address;
@@ -84,11 +76,87 @@ void job_assign_enter(struct job *j)
 	in.cert_len = strlen(j->rq.cert_pem);
 	in.key_pem = key;
 	in.key_len = len;
-	rc = assign_start(&j->assign, j->t, &in, on_assigned, msg, sizeof msg);
-	if (key != NULL)
-		crypto_secret_free(key, len);
-	if (rc != 0)
+	in.pair_checked = checked;
+	if (assign_start(&j->assign, j->t, &in, on_assigned, msg,
+	    sizeof msg) != 0)
 		not_assigned(j, msg);
 	else
 		j->assign.data = j;
+}
+
+/*
+ * The key is read from its 0600 file and checked against the certificate
+ * on the threadpool: parsing both is the costly part of an assignment.
+ * The job waits in assign meanwhile; its request is handed over.
+ */
+struct key_work {
+	uv_work_t work;
+	struct job *j;
+	char *key;
+	size_t len;
+	bool gone;                  /* the file could not be read */
+	int rc;
+	char msg[1024];
+};
+
+static void key_run(uv_work_t *w)
+{
+	struct key_work *kw = container_of(w, struct key_work, work);
+	struct job *j = kw->j;
+
+	if ((kw->rc = fsio_read_file(j->rq.key_path, JOB_FILE_MAX, &kw->key,
+	    &kw->len, kw->msg, sizeof kw->msg)) != 0) {
+		kw->gone = true;
+		return;
+	}
+	/* j->certs holds this leaf parsed (job_load_issued, or the chain
+	 * check's choice among the CA's chains, all for the same leaf). */
+	kw->rc = assign_check_pair(j->tg->name, j->rq.cert_pem,
+	    strlen(j->rq.cert_pem), sk_X509_value(j->certs, 0), kw->key,
+	    kw->len, kw->msg, sizeof kw->msg);
+}
+
+static void key_after(uv_work_t *w, int status)
+{
+	struct key_work *kw = container_of(w, struct key_work, work);
+	struct job *j = kw->j;
+
+	/* Without its key the certificate cannot be assigned: the next run
+	 * asks for a new one. */
+	if (status != 0)
+		job_failed(j, false, "cannot read the key of '%s': %s",
+		    j->tg->name, uv_strerror(status));
+	else if (kw->gone)
+		job_failed(j, true, "the private key of '%s' is gone: %s",
+		    j->tg->name, kw->msg);
+	else if (kw->rc != 0)
+		not_assigned(j, kw->msg);
+	else
+		assign_now(j, kw->key, kw->len, true);
+	if (kw->key != NULL)
+		crypto_secret_free(kw->key, kw->len);
+	free(kw);
+}
+
+void job_assign_enter(struct job *j)
+{
+	struct key_work *kw;
+
+	if (j->rq.key_path && strncmp(j->rq.key_path, JOB_REMOTE_KEY_PREFIX,
+	    strlen(JOB_REMOTE_KEY_PREFIX)) == 0) {
+		assign_now(j, NULL, 0, false);
+		return;
+	}
+	if (j->rq.key_path == NULL) {
+		job_failed(j, true, "the private key of '%s' is gone: never "
+		    "journaled", j->tg->name);
+		return;
+	}
+	if ((kw = calloc(1, sizeof(*kw))) == NULL) {
+		job_failed(j, false, "out of memory");
+		return;
+	}
+	kw->j = j;
+	if (!job_queue(j, &kw->work, key_run, key_after, "the read of the key"))
+		free(kw);
 }

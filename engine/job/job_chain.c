@@ -419,10 +419,9 @@ static void chain_decide(struct job *j)
 	/* The time of the check, not of the run's start: a long run checks
 	 * certificates signed after it began. */
 	cw->now = time(NULL);
-	if (uv_queue_work(j->loop, &cw->work, chain_run, chain_after) != 0) {
+	if (!job_queue(j, &cw->work, chain_run, chain_after,
+	    "the chain check"))
 		free(cw);
-		job_failed(j, false, "cannot queue the chain check");
-	}
 }
 
 static void chain_verdict_ready(struct job *j)

@@ -159,23 +159,13 @@ static void remote_keygen_start(struct job *j)
 		    j->tg->name, cf_strerror(rc));
 }
 
-void job_keygen_enter(struct job *j)
+/* The request is durable: the key may be made (a key with no request
+ * row would be an orphan the next run sweeps away). */
+static void keygen_start(struct job *j, int status, const char *msg)
 {
-	const struct engine_config *cfg = j->cfg;
 	struct keygen_work *kw;
-	char msg[256], hash[65];
 
-	report_row_set(&j->row->ca_status, NULL);
-	j->rq.run_id = cfg->run_id;
-	if (journal_strset(&j->rq.server, j->tg->name) != 0 ||
-	    journal_strset(&j->rq.state, job_state_name(JOB_KEYGEN)) != 0 ||
-	    job_request_hash(j, hash) != 0 ||
-	    journal_strset(&j->rq.request_hash, hash) != 0) {
-		job_failed(j, false, "out of memory");
-		return;
-	}
-	if (cfg->journal && journal_request_new(cfg->journal, &j->rq, msg,
-	    sizeof msg) != 0) {
+	if (status != 0) {
 		job_failed(j, false, "cannot record a request for '%s' in the "
 		    "journal: %s", j->tg->name, msg);
 		return;
@@ -194,60 +184,158 @@ void job_keygen_enter(struct job *j)
 	    (kw->key_path = job_local_key_path(j, j->rq.id)) == NULL) {
 		keygen_free(kw);
 		job_failed(j, false, "out of memory");
-	} else if (uv_queue_work(j->loop, &kw->work, keygen_run,
-	    keygen_after) != 0) {
+	} else if (!job_queue(j, &kw->work, keygen_run, keygen_after,
+	    "key generation")) {
 		keygen_free(kw);
-		job_failed(j, false, "cannot queue key generation");
 	}
 }
 
-/* Reads the issued certificate from the journal row into j->certs and
- * fills the row's thumbprint, fingerprint and expiry. */
-int job_load_issued(struct job *j)
+void job_keygen_enter(struct job *j)
 {
-	char msg[256], hex[65];
-	time_t na = 0;
+	const struct engine_config *cfg = j->cfg;
+	char msg[256], hash[65];
+	int rc;
+
+	report_row_set(&j->row->ca_status, NULL);
+	j->rq.run_id = cfg->run_id;
+	if (journal_strset(&j->rq.server, j->tg->name) != 0 ||
+	    journal_strset(&j->rq.state, job_state_name(JOB_KEYGEN)) != 0 ||
+	    job_request_hash(j, hash) != 0 ||
+	    journal_strset(&j->rq.request_hash, hash) != 0) {
+		job_failed(j, false, "out of memory");
+		return;
+	}
+	rc = cfg->journal ? journal_request_new(cfg->journal, &j->rq, msg,
+	    sizeof msg) : 0;
+	if (rc != 0 || !job_wait_durable(j, keygen_start))
+		keygen_start(j, rc, msg);
+}
+
+/* What is read from an issued certificate: its chain parsed, and the
+ * leaf's names for the journal. */
+struct issued {
+	STACK_OF(X509) *certs;
+	char thumb[41];
+	char sha256[65];
+	time_t not_after;
+};
+
+/* Reads cert_pem into is (any thread). 0, or CF_ECRYPTO with err. */
+static int issued_read(const char *server, const char *cert_pem,
+    struct issued *is, char *err, size_t errsz)
+{
+	char msg[256];
 	X509 *leaf;
 
-	if (j->rq.cert_pem == NULL ||
-	    crypto_certs_from_pem(j->rq.cert_pem, "the issued certificate",
-	    &j->certs, msg, sizeof msg) != 0) {
-		snprintf(j->error, sizeof j->error, "the CA's answer for '%s' "
-		    "holds no certificate", j->tg->name);
+	is->certs = NULL;
+	if (cert_pem == NULL || crypto_certs_from_pem(cert_pem,
+	    "the issued certificate", &is->certs, msg, sizeof msg) != 0)
+		return cf_error(err, errsz, CF_ECRYPTO, "the CA's answer for "
+		    "'%s' holds no certificate", server);
+	leaf = sk_X509_value(is->certs, 0);
+	crypto_thumbprint(leaf, is->thumb);
+	crypto_fingerprint_sha256(leaf, is->sha256);
+	is->not_after = 0;
+	crypto_cert_not_after(leaf, &is->not_after);
+	return 0;
+}
+
+/* The job takes what was read: j->certs and the row's thumbprint,
+ * fingerprint and expiry. */
+static void issued_keep(struct job *j, struct issued *is)
+{
+	sk_X509_pop_free(j->certs, X509_free);
+	j->certs = is->certs;
+	is->certs = NULL;
+	journal_strset(&j->rq.thumbprint, is->thumb);
+	journal_strset(&j->rq.sha256, is->sha256);
+	j->rq.not_after = is->not_after;
+}
+
+int job_load_issued(struct job *j)
+{
+	struct issued is;
+
+	if (issued_read(j->tg->name, j->rq.cert_pem, &is, j->error,
+	    sizeof j->error) != 0)
 		return CF_ECRYPTO;
-	}
-	leaf = sk_X509_value(j->certs, 0);
-	crypto_thumbprint(leaf, hex);
-	journal_strset(&j->rq.thumbprint, hex);
-	crypto_fingerprint_sha256(leaf, hex);
-	journal_strset(&j->rq.sha256, hex);
-	crypto_cert_not_after(leaf, &na);
-	j->rq.not_after = na;
+	issued_keep(j, &is);
 	return 0;
 }
 
 /* A CA that signed another key than the CSR's must not be trusted with
- * this server. */
-static int check_issued_key(struct job *j)
+ * this server (any thread). 0, or CF_ECRYPTO with err. */
+static int issued_key_check(const char *server, const char *csr_pem,
+    X509 *leaf, char *err, size_t errsz)
 {
 	X509_REQ *csr = NULL;
 	char msg[256];
 	bool same;
 
-	if (crypto_csr_from_pem(j->rq.csr_pem, "the CSR", &csr, msg,
-	    sizeof msg) != 0) {
-		snprintf(j->error, sizeof j->error, "%s", msg);
-		return CF_ECRYPTO;
-	}
-	same = crypto_csr_matches_cert(csr, sk_X509_value(j->certs, 0));
+	if (crypto_csr_from_pem(csr_pem, "the CSR", &csr, msg,
+	    sizeof msg) != 0)
+		return cf_error(err, errsz, CF_ECRYPTO, "%s", msg);
+	same = crypto_csr_matches_cert(csr, leaf);
 	X509_REQ_free(csr);
-	if (!same) {
-		snprintf(j->error, sizeof j->error, "the CA returned a "
-		    "certificate for '%s' whose key is not the CSR's",
-		    j->tg->name);
-		return CF_ECRYPTO;
-	}
+	if (!same)
+		return cf_error(err, errsz, CF_ECRYPTO, "the CA returned a "
+		    "certificate for '%s' whose key is not the CSR's", server);
 	return 0;
+}
+
+/*
+ * The issued certificate is read and checked on the threadpool (parsing
+ * is the costly part). The job waits in submit or poll meanwhile, so its
+ * request is handed over, not copied: nothing on the loop touches it.
+ */
+struct issued_work {
+	uv_work_t work;
+	struct job *j;
+	struct issued is;
+	int rc;
+	char err[1200];
+};
+
+static void issued_run(uv_work_t *w)
+{
+	struct issued_work *iw = container_of(w, struct issued_work, work);
+	struct job *j = iw->j;
+
+	iw->rc = issued_read(j->tg->name, j->rq.cert_pem, &iw->is, iw->err,
+	    sizeof iw->err);
+	if (iw->rc == 0)
+		iw->rc = issued_key_check(j->tg->name, j->rq.csr_pem,
+		    sk_X509_value(iw->is.certs, 0), iw->err, sizeof iw->err);
+}
+
+static void issued_after(uv_work_t *w, int status)
+{
+	struct issued_work *iw = container_of(w, struct issued_work, work);
+	struct job *j = iw->j;
+
+	if (status != 0 || iw->rc != 0) {
+		job_failed(j, true, "%s", status ? uv_strerror(status) :
+		    iw->err);
+	} else {
+		issued_keep(j, &iw->is);
+		job_back(j);
+	}
+	sk_X509_pop_free(iw->is.certs, X509_free);
+	free(iw);
+}
+
+static void issued_check(struct job *j)
+{
+	struct issued_work *iw = calloc(1, sizeof(*iw));
+
+	if (iw == NULL) {
+		job_failed(j, false, "out of memory");
+		return;
+	}
+	iw->j = j;
+	if (!job_queue(j, &iw->work, issued_run, issued_after,
+	    "the check of the issued certificate"))
+		free(iw);
 }
 
 /* The CA's other chains, kept with the request for the chain check. */
@@ -314,11 +402,8 @@ static void on_reply(void *arg, struct ca_reply *r)
 		j->rq.cert_pem = r->cert_pem;
 		r->cert_pem = NULL;
 		keep_alternates(j, r);
-		if (job_load_issued(j) != 0 || check_issued_key(j) != 0) {
-			job_failed(j, true, NULL);
-			return;
-		}
-		break;
+		issued_check(j);
+		return;
 	case CA_PENDING:
 		/* Shown if the run leaves it pending. */
 		snprintf(j->error, sizeof j->error, "%s",

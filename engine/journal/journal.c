@@ -4,7 +4,9 @@
  * from the inventory or the CA is ever formatted into SQL. A requests row
  * and its events row are written in one BEGIN IMMEDIATE transaction, with
  * synchronous=FULL, so that what a call reported as saved survives SIGKILL
- * and power loss. Never prints, never stores a private key.
+ * and power loss; grouped (journal_group), the writes of many servers share
+ * one transaction and what survives is what journal_commit reported
+ * committed. Never prints, never stores a private key.
  */
 #include "engine/journal/journal.h"
 #include "engine/base/err.h"
@@ -44,6 +46,9 @@ enum stmt_id {
 	STMT_OPEN_IDS,
 	STMT_REQ_ASSIGNED,
 	STMT_LAST_SUCCESS,
+	STMT_SAVEPOINT,
+	STMT_RELEASE,
+	STMT_ROLLBACK_TO,
 	STMT_MAX
 };
 
@@ -171,6 +176,9 @@ static const char *const stmt_sql[STMT_MAX] = {
 	[STMT_LAST_SUCCESS] =
 	    "SELECT coalesce(max(finished_at), 0) FROM runs "
 	    "WHERE exit_code = 0",
+	[STMT_SAVEPOINT] = "SAVEPOINT w",
+	[STMT_RELEASE] = "RELEASE w",
+	[STMT_ROLLBACK_TO] = "ROLLBACK TO w",
 };
 
 /*
@@ -340,24 +348,83 @@ static int run_stmt(sqlite3_stmt *st, const char *types, ...)
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/*
+ * A write's transaction: its own BEGIN IMMEDIATE ... COMMIT, or, while
+ * grouped, a savepoint in the transaction journal_commit ends (opened by
+ * the first write after a commit).
+ */
 static int tx_begin(struct journal *j)
 {
-	return run_stmt(j->stmt[STMT_BEGIN], "");
+	int rc;
+
+	if (!j->grouped)
+		return run_stmt(j->stmt[STMT_BEGIN], "");
+	/* SQLite ended the open transaction itself after an error (a full
+	 * disk, an I/O error): what it held is gone, and the commit says so. */
+	if (j->open && sqlite3_get_autocommit(j->db))
+		j->lost = true;
+	if (!j->open || sqlite3_get_autocommit(j->db)) {
+		if ((rc = run_stmt(j->stmt[STMT_BEGIN], "")) != SQLITE_OK)
+			return rc;
+		j->open = true;
+	}
+	return run_stmt(j->stmt[STMT_SAVEPOINT], "");
 }
 
 static int tx_commit(struct journal *j)
 {
-	return run_stmt(j->stmt[STMT_COMMIT], "");
+	return run_stmt(j->stmt[j->grouped ? STMT_RELEASE : STMT_COMMIT], "");
 }
 
 /*
- * Rolls back if a transaction is open. Called after a failure, so its own
+ * Undoes the failed write: its savepoint while grouped (the writes before
+ * it stay), else its transaction. Called after a failure, so its own
  * result does not matter: if even this fails SQLite rolls back on close.
  */
 static void tx_rollback(struct journal *j)
 {
-	if (!sqlite3_get_autocommit(j->db))
+	if (sqlite3_get_autocommit(j->db))
+		return;
+	if (!j->grouped) {
 		run_stmt(j->stmt[STMT_ROLLBACK], "");
+		return;
+	}
+	if (run_stmt(j->stmt[STMT_ROLLBACK_TO], "") == SQLITE_OK)
+		run_stmt(j->stmt[STMT_RELEASE], "");
+}
+
+int journal_commit(struct journal *j, char *msg, size_t msgsz)
+{
+	bool lost = j->lost;
+	int rc;
+
+	if (!j->open)
+		return 0;
+	j->open = false;
+	j->lost = false;
+	if (lost || sqlite3_get_autocommit(j->db))
+		return cf_error(msg, msgsz, CF_EDB, "cannot commit in journal "
+		    "'%s': an error rolled the transaction back", j->path);
+	rc = run_stmt(j->stmt[STMT_COMMIT], "");
+	if (rc != SQLITE_OK) {
+		rc = db_fail(j, rc, msg, msgsz, "commit");
+		if (!sqlite3_get_autocommit(j->db))
+			run_stmt(j->stmt[STMT_ROLLBACK], "");
+	}
+	return rc;
+}
+
+bool journal_uncommitted(const struct journal *j)
+{
+	return j->open;
+}
+
+int journal_group(struct journal *j, bool on, char *msg, size_t msgsz)
+{
+	int rc = on ? 0 : journal_commit(j, msg, msgsz);
+
+	j->grouped = on;
+	return rc;
 }
 
 /* Binds every column of rq to the shared request parameters; on failure
@@ -902,12 +969,19 @@ int journal_server_save(struct journal *j, const struct journal_server *s,
 	    s->report == NULL)
 		return cf_error(msg, msgsz, CF_EINVAL, "cannot record a "
 		    "server without name, command, status and report");
-	rc = run_stmt(j->stmt[STMT_SERVER_SAVE], "tottoti", s->name,
-	    s->run_id, s->command, s->status, s->request_id, s->report, now());
-	if (rc != SQLITE_OK)
-		return db_fail(j, rc, msg, msgsz, "record what the run found "
+	rc = tx_begin(j);
+	if (rc == SQLITE_OK)
+		rc = run_stmt(j->stmt[STMT_SERVER_SAVE], "tottoti", s->name,
+		    s->run_id, s->command, s->status, s->request_id, s->report,
+		    now());
+	if (rc == SQLITE_OK)
+		rc = tx_commit(j);
+	if (rc != SQLITE_OK) {
+		rc = db_fail(j, rc, msg, msgsz, "record what the run found "
 		    "on '%s'", s->name);
-	return 0;
+		tx_rollback(j);
+	}
+	return rc;
 }
 
 int journal_server_get(struct journal *j, const char *name,

@@ -50,13 +50,14 @@
 #ifndef CF_JOURNAL_H
 #define CF_JOURNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define JOURNAL_SCHEMA_VERSION 3
 
 /* Room for the prepared statements journal.c keeps (see enum stmt_id). */
-#define JOURNAL_NSTMT 18
+#define JOURNAL_NSTMT 21
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -65,6 +66,9 @@ struct journal {
 	struct sqlite3 *db;
 	struct sqlite3_stmt *stmt[JOURNAL_NSTMT];
 	char *path;                 /* for messages */
+	bool grouped;               /* writes wait for journal_commit */
+	bool open;                  /* grouped writes not committed yet */
+	bool lost;                  /* SQLite rolled them back (an error) */
 };
 
 /*
@@ -127,6 +131,27 @@ int journal_open(struct journal *j, const char *path, char *msg,
 
 /* Finalizes every statement and closes the database; j may be reused. */
 void journal_close(struct journal *j);
+
+/*
+ * Group commit. While grouped, every write (request, event, servers row)
+ * joins one open transaction, each in a savepoint of its own so that a
+ * failed write undoes only itself, and nothing is durable until
+ * journal_commit: a caller starts the side effect a write announces only
+ * once journal_commit has returned 0. journal_group(j, false) commits
+ * what is open and returns that result. Reads see the open writes.
+ */
+int journal_group(struct journal *j, bool on, char *msg, size_t msgsz);
+
+/* True when grouped writes wait for journal_commit. */
+bool journal_uncommitted(const struct journal *j);
+
+/*
+ * Commits the grouped writes in one transaction (one sync of the WAL with
+ * synchronous=FULL). Returns 0 (also when nothing was open), or CF_EDB
+ * when none of them is durable: the commit failed, or SQLite had rolled
+ * the transaction back after an error in one of them.
+ */
+int journal_commit(struct journal *j, char *msg, size_t msgsz);
 
 /* Records the start of a run (command line, now, our pid) in *run_id. */
 int journal_run_begin(struct journal *j, const char *command,

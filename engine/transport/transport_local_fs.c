@@ -98,6 +98,60 @@ char *tl_lex_join(const char *link, const char *text)
 	return out;
 }
 
+/* ---- directories to sync at the install's barrier -------------------- */
+
+void tl_dirty_init(struct tl_dirty *d)
+{
+	d->n = 0;
+}
+
+int tl_dirty_add(struct tl_dirty *d, int fd)
+{
+	struct stat st;
+	size_t i;
+	int c;
+
+	if (fstat(fd, &st) != 0)
+		return -1;
+	for (i = 0; i < d->n; i++)
+		if (d->dev[i] == st.st_dev && d->ino[i] == st.st_ino)
+			return 0;
+	if (d->n == TL_DIRTY_MAX)
+		return fsio_sync_fd(fd);
+	if ((c = dup(fd)) < 0)
+		return -1;
+	d->fd[d->n] = c;
+	d->dev[d->n] = st.st_dev;
+	d->ino[d->n++] = st.st_ino;
+	return 0;
+}
+
+int tl_dirty_sync(struct tl_dirty *d)
+{
+	int rc = 0, e = 0;
+	size_t i;
+
+	for (i = 0; i < d->n; i++) {
+		if (rc == 0 && fsio_sync_fd(d->fd[i]) != 0) {
+			rc = -1;
+			e = errno;
+		}
+		close(d->fd[i]);
+	}
+	d->n = 0;
+	errno = e;
+	return rc;
+}
+
+void tl_dirty_release(struct tl_dirty *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++)
+		close(d->fd[i]);
+	d->n = 0;
+}
+
 /* ---- descriptors below the root -------------------------------------- */
 
 int tl_open_root(struct op *op, const char *verb, const char *shown)
@@ -148,10 +202,12 @@ int tl_walk_dir(struct op *op, int rootfd, const char *rel, const char **base,
 				goto fail;
 			nfd = openat(fd, p, O_RDONLY | O_DIRECTORY |
 			    O_NOFOLLOW | O_CLOEXEC);
-			/* Exact mode, whatever the umask; make it durable. */
+			/* Exact mode, whatever the umask; make it durable
+			 * (an install: by its barrier, before its switch). */
 			if (nfd >= 0 && made &&
 			    (fchmod(nfd, TL_DIR_MODE) != 0 ||
-			    fsio_sync_fd(fd) != 0)) {
+			    (op->dirty != NULL ? tl_dirty_add(op->dirty, fd) :
+			    fsio_sync_fd(fd)) != 0)) {
 				e = errno;
 				close(nfd);
 				errno = e;

@@ -96,7 +96,8 @@ static void remove_version(int storefd, const char *name)
 }
 
 /* Removes every version in storefd except keep1 and keep2 (either may be
- * NULL): the new version and the one a rollback returns to. */
+ * NULL): the new version and the one a rollback returns to. Not synced: a
+ * removal a crash undoes is pruned again by the next install. */
 static void prune(int storefd, const char *keep1, const char *keep2)
 {
 	char **names;
@@ -111,7 +112,6 @@ static void prune(int storefd, const char *keep1, const char *keep2)
 		remove_version(storefd, names[i]);
 	}
 	strv_free(names);
-	fsio_sync_fd(storefd);
 }
 
 /* A version name as transport.h defines it (ssh_remote.sh makes the same):
@@ -134,7 +134,8 @@ static void version_name(char *buf, size_t n)
 /*
  * Makes the link (normalised server path) a symlink to dest (normalised)
  * unless it already is one. Replaces a regular file or a foreign symlink in
- * one rename. Returns 0 or an error after tl_fail.
+ * one rename; its directory is synced at the install's barrier. Returns 0
+ * or an error after tl_fail.
  */
 static int ensure_link(struct op *op, int rootfd, const char *link,
     const char *dest)
@@ -156,7 +157,8 @@ static int ensure_link(struct op *op, int rootfd, const char *link,
 	    S_ISDIR(st.st_mode))
 		rc = tl_fail(op, CF_EEXIST, "install", link, "it is a "
 		    "directory");
-	else if (swap_link(dfd, base, want) != 0 || fsio_sync_fd(dfd) != 0)
+	else if (swap_link(dfd, base, want) != 0 ||
+	    tl_dirty_add(op->dirty, dfd) != 0)
 		rc = tl_fail_errno(op, "install", link);
 	free(have);
 	free(want);
@@ -230,7 +232,10 @@ static int adopt(struct op *op, int rootfd, int storefd, int pdirfd,
 		if (old[i].data && fsio_write_new_at(vfd, op->members[i].name,
 		    old[i].data, old[i].len, old[i].mode) != 0)
 			goto io_fail;
-	if (fsio_sync_fd(vfd) != 0 || fsio_sync_fd(storefd) != 0)
+	/* All the pointer will lead to, durable before it does. */
+	if (tl_dirty_add(op->dirty, vfd) != 0 ||
+	    tl_dirty_add(op->dirty, storefd) != 0 ||
+	    tl_dirty_sync(op->dirty) != 0)
 		goto io_fail;
 	if ((*prev = path_join(op->store, ADOPTED)) == NULL ||
 	    (target = tl_rel_target(op->pointer, *prev)) == NULL) {
@@ -259,12 +264,17 @@ void tl_install_run(struct op *op)
 	char *target = NULL, *dest = NULL;
 	const char *pbase, *keep = NULL, *pv;
 	struct transport_undo *u = NULL;
+	struct tl_dirty dirty;
 	int rootfd, storefd = -1, pdirfd = -1, vfd = -1, i, rc;
 	bool made = false;
 	size_t k;
 
+	/* Directories made or changed below are synced once, together,
+	 * right before the switch that makes them reachable. */
+	tl_dirty_init(&dirty);
 	if ((rootfd = tl_open_root(op, "install", op->pointer)) < 0)
 		return;
+	op->dirty = &dirty;
 	if ((storefd = tl_walk_dir(op, rootfd, op->store, NULL, true,
 	    "install", op->store)) < 0 ||
 	    (pdirfd = tl_walk_dir(op, rootfd, op->pointer, &pbase, true,
@@ -305,7 +315,8 @@ void tl_install_run(struct op *op)
 		    op->members[k].data, op->members[k].len,
 		    op->members[k].mode) != 0)
 			goto fail;
-	if (fsio_sync_fd(vfd) != 0 || fsio_sync_fd(storefd) != 0)
+	if (tl_dirty_add(&dirty, vfd) != 0 ||
+	    tl_dirty_add(&dirty, storefd) != 0)
 		goto fail;
 	if ((cur = path_join(op->store, version)) == NULL)
 		goto fail;
@@ -336,7 +347,9 @@ void tl_install_run(struct op *op)
 	for (k = 0; k < op->nmembers; k++)
 		if ((u->links[k] = strdup(op->members[k].link)) == NULL)
 			goto fail;
-	if (swap_link(pdirfd, pbase, target) != 0)
+	/* The barrier: the version, its directories and the links. */
+	if (tl_dirty_sync(&dirty) != 0 ||
+	    swap_link(pdirfd, pbase, target) != 0)
 		goto fail;
 	u->current = cur;
 	cur = NULL;
@@ -363,6 +376,8 @@ fail:
 	/* errno says why: allocations set it too (ENOMEM). */
 	tl_fail_errno(op, "install", op->pointer);
 out:
+	tl_dirty_release(&dirty);
+	op->dirty = NULL;
 	tl_close_fd(vfd);
 	if (made && storefd >= 0)
 		remove_version(storefd, version);

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -31,6 +32,22 @@ struct tl {
 	uv_work_t close_work;
 	void (*close_cb)(void *arg);
 	void *close_arg;
+};
+
+/*
+ * Directories an install has changed whose fsync can wait: every entry the
+ * switched pointer will lead to must be durable before the switch is, but
+ * not one by one; each directory here is synced once, at that barrier
+ * (tl_dirty_sync). Deduplicated by inode: the links and the pointer's
+ * first directory are usually one.
+ */
+#define TL_DIRTY_MAX 8
+
+struct tl_dirty {
+	int fd[TL_DIRTY_MAX];
+	dev_t dev[TL_DIRTY_MAX];
+	ino_t ino[TL_DIRTY_MAX];
+	size_t n;
 };
 
 struct member_copy {
@@ -71,6 +88,7 @@ struct op {
 	struct transport_entry *entries;    /* name and data owned */
 	size_t nentries;
 	struct transport_undo *undo;
+	struct tl_dirty *dirty;     /* install: directories made wait here */
 };
 
 /* Cleanup paths close what they opened; -1 was never opened. */
@@ -100,6 +118,16 @@ void tl_maybe_closed(struct tl *tl);
 void tl_close(struct transport *t, void (*cb)(void *arg), void *arg);
 
 /* ---- transport_local_fs.c: paths and descriptors below the root ---- */
+
+void tl_dirty_init(struct tl_dirty *d);
+/* Notes directory fd (a copy of it) for the next tl_dirty_sync; when the
+ * set is full, syncs it at once. 0, or -1 with errno. */
+int tl_dirty_add(struct tl_dirty *d, int fd);
+/* Syncs every directory noted and empties the set: 0, or -1 with the
+ * errno of the first failure. */
+int tl_dirty_sync(struct tl_dirty *d);
+/* Empties the set without syncing (a failed install). */
+void tl_dirty_release(struct tl_dirty *d);
 
 char *tl_rel_target(const char *link, const char *to);
 char *tl_lex_join(const char *link, const char *text);

@@ -6,6 +6,7 @@
 #include "tests/unit/unit.h"
 #include "engine/ca/ca_acme.h"
 #include "engine/chain/chain.h"
+#include "engine/chain/sigcache.h"
 #include "engine/base/err.h"
 #include "engine/base/reqspec.h"
 
@@ -560,6 +561,79 @@ static void test_expired_intermediate(void **state)
 	assert_int_equal(v.status, CHAIN_OK);
 	assert_int_equal(v.nmissing, 0);
 	chain_verdict_release(&v);
+}
+
+/* A copy of x whose signature is spoiled (its last byte changed). */
+static X509 *spoiled(X509 *x)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	int n = i2d_X509(x, &der);
+	X509 *y;
+
+	assert_true(n > 0);
+	der[n - 1] ^= 0x01;
+	p = der;
+	y = d2i_X509(NULL, &p, n);
+	assert_non_null(y);
+	OPENSSL_free(der);
+	return y;
+}
+
+/*
+ * The CA path is proven once a process (engine/chain/sigcache.h), keyed by
+ * the certificates' SHA-256: a second leaf under the same CAs adds no link;
+ * a copy of the issuing CA whose bytes differ (signature spoiled) is not
+ * taken for the proven one; a proven link does not excuse a CA that is not
+ * valid at the time asked.
+ */
+static void test_ca_path_once(void **state)
+{
+	EVP_PKEY *kr = ec_key(), *ki = ec_key();
+	X509 *root = make_ca("Northwind", "Northwind Root CA", kr, NULL, NULL);
+	X509 *inter = make_cert("Northwind", "Northwind Issuing CA", ki, root,
+	    kr, NULL, VALID_FROM, "20300101000000Z");
+	X509 *bad = spoiled(inter);
+	X509 *leaf1 = make_leaf(inter, ki, "serverAuth,clientAuth");
+	X509 *leaf2 = make_leaf(inter, ki, "serverAuth");
+	X509 *roots[] = { root, NULL }, *inters[] = { inter, NULL };
+	X509 *bads[] = { bad, NULL };
+	STACK_OF(X509) *chain = stack_of(inter, root, NULL);
+	STACK_OF(X509) *bad_chain = stack_of(bad, root, NULL);
+	struct chain_verdict v;
+	size_t n0 = sigcache_count();
+
+	(void)state;
+	diag(leaf1, chain, roots, inters, MTLS, &v);
+	assert_int_equal(v.status, CHAIN_OK);
+	chain_verdict_release(&v);
+	/* The issuing CA by the root, and the root by itself. */
+	assert_int_equal(sigcache_count(), n0 + 2);
+	diag(leaf2, chain, roots, inters, EKU_SERVER_AUTH, &v);
+	assert_int_equal(v.status, CHAIN_OK);
+	chain_verdict_release(&v);
+	assert_int_equal(sigcache_count(), n0 + 2);
+
+	diag(leaf1, bad_chain, roots, bads, MTLS, &v);
+	assert_int_not_equal(v.status, CHAIN_OK);
+	assert_non_null(strstr(chain_verdict_detail(&v), "signature"));
+	chain_verdict_release(&v);
+	assert_int_equal(sigcache_count(), n0 + 2);
+
+	/* 2031: the issuing CA has expired, proven link or not. */
+	diag_at(leaf1, chain, roots, inters, MTLS, 1925000000, &v);
+	assert_int_not_equal(v.status, CHAIN_OK);
+	assert_non_null(strstr(chain_verdict_detail(&v), "expired"));
+	chain_verdict_release(&v);
+	sk_X509_pop_free(chain, X509_free);
+	sk_X509_pop_free(bad_chain, X509_free);
+	X509_free(root);
+	X509_free(inter);
+	X509_free(bad);
+	X509_free(leaf1);
+	X509_free(leaf2);
+	EVP_PKEY_free(kr);
+	EVP_PKEY_free(ki);
 }
 
 static void test_chain_without_root(void **state)
@@ -1274,6 +1348,7 @@ int main(void)
 		cmocka_unit_test(test_root_in_intermediate_store),
 		cmocka_unit_test(test_chain_of_three),
 		cmocka_unit_test(test_expired_intermediate),
+		cmocka_unit_test(test_ca_path_once),
 		cmocka_unit_test(test_chain_without_root),
 		cmocka_unit_test(test_no_chain_from_ca),
 		cmocka_unit_test(test_eku),

@@ -306,6 +306,93 @@ static void test_key_from_pem_errors(void **state)
 	EVP_PKEY_free(k);
 }
 
+/* PEM text of k written by write (traditional or PKCS#8), new. */
+static char *key_pem_by(EVP_PKEY *k, bool pkcs8)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	BUF_MEM *bm;
+	char *s;
+
+	assert_non_null(b);
+	assert_true(pkcs8 ? PEM_write_bio_PKCS8PrivateKey(b, k, NULL, NULL, 0,
+	    NULL, NULL) : PEM_write_bio_PrivateKey_traditional(b, k, NULL,
+	    NULL, 0, NULL, NULL));
+	BIO_get_mem_ptr(b, &bm);
+	s = strndup(bm->data, bm->length);
+	BIO_free(b);
+	return s;
+}
+
+/* The key OpenSSL's general reader finds in pem, or NULL. */
+static EVP_PKEY *general_read(const char *pem)
+{
+	BIO *b = BIO_new_mem_buf(pem, -1);
+	EVP_PKEY *k = PEM_read_bio_PrivateKey(b, NULL, crypto_no_password,
+	    NULL);
+
+	BIO_free(b);
+	ERR_clear_error();
+	return k;
+}
+
+/* crypto_key_read (a PKCS#8 key decoded for its own type) finds what
+ * OpenSSL's general reader finds, whatever the key and its PEM. */
+static void test_key_read_agrees(void **state)
+{
+	EVP_PKEY *keys[3], *a, *b;
+	X509 *cert;
+	char *pem, *cpem, *both, msg[256];
+	size_t i;
+	int pkcs8;
+
+	(void)state;
+	keys[0] = ec_key();
+	keys[1] = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	keys[2] = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	for (i = 0; i < 3; i++) {
+		assert_non_null(keys[i]);
+		for (pkcs8 = 0; pkcs8 < 2; pkcs8++) {
+			/* Ed25519 has no traditional form. */
+			if (i == 2 && !pkcs8)
+				continue;
+			pem = key_pem_by(keys[i], pkcs8);
+			a = crypto_key_read(pem, strlen(pem));
+			b = general_read(pem);
+			assert_non_null(a);
+			assert_non_null(b);
+			assert_int_equal(EVP_PKEY_eq(a, keys[i]), 1);
+			assert_int_equal(EVP_PKEY_eq(a, b), 1);
+			EVP_PKEY_free(a);
+			EVP_PKEY_free(b);
+			free(pem);
+		}
+	}
+	/* A certificate first, then the key: as the general reader does. */
+	cert = make_cert(keys[0], "a.contoso.test", NULL, 0, 86400, NULL,
+	    NULL);
+	assert_int_equal(crypto_cert_to_pem(cert, &cpem, msg, sizeof msg), 0);
+	pem = key_pem_by(keys[0], 1);
+	both = malloc(strlen(cpem) + strlen(pem) + 1);
+	assert_non_null(both);
+	strcpy(both, cpem);
+	strcat(both, pem);
+	a = crypto_key_read(both, strlen(both));
+	b = general_read(both);
+	assert_true((a == NULL) == (b == NULL));
+	assert_true(a == NULL || EVP_PKEY_eq(a, b) == 1);
+	/* Cut short: no key at all. */
+	assert_null(crypto_key_read(pem, strlen(pem) / 2));
+	ERR_clear_error();
+	EVP_PKEY_free(a);
+	EVP_PKEY_free(b);
+	free(both);
+	free(pem);
+	free(cpem);
+	X509_free(cert);
+	for (i = 0; i < 3; i++)
+		EVP_PKEY_free(keys[i]);
+}
+
 static void test_cert_and_csr_pem(void **state)
 {
 	EVP_PKEY *k = ec_key();
@@ -522,6 +609,7 @@ int main(void)
 		cmocka_unit_test(test_csr_refuses_bad_names),
 		cmocka_unit_test(test_key_pem_round_trip),
 		cmocka_unit_test(test_key_from_pem_errors),
+		cmocka_unit_test(test_key_read_agrees),
 		cmocka_unit_test(test_cert_and_csr_pem),
 		cmocka_unit_test(test_thumbprints),
 		cmocka_unit_test(test_matching),

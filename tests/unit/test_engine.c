@@ -72,6 +72,8 @@ struct fx {
 	size_t n;
 	struct report report;       /* of the last run */
 	int ends[NSRV];             /* job ends the observer saw */
+	bool check_ahead;           /* the write-ahead rule is checked */
+	int commits;                /* journal commits of the last run */
 	const char *tag;            /* "defect 2": prefixes every failure */
 	char fails[16384];          /* checks that failed, one a line */
 	size_t nfails;
@@ -85,6 +87,7 @@ struct opts {
 	bool short_wait;            /* max_wait 0 s instead of 5 */
 	const char *keys_dir;       /* NULL: the fixture's */
 	const struct engine_rollout *rollout;
+	int concurrency;            /* 0: 2 */
 };
 
 static char *const reload_fails[] = { "/bin/false", NULL };
@@ -580,15 +583,111 @@ static void check_journal(struct fx *f, int64_t mark)
 	sqlite3_finalize(st);
 }
 
+/* ---- the write-ahead rule --------------------------------------------- */
+
+/*
+ * Every run checks, at each side effect on a server or at the CA, that
+ * the transition it belongs to is durable: the journal's commit (grouped
+ * per loop turn) has happened, so a connection of its own (f->sql) sees
+ * it. The local transport's and the fake CA's ops are wrapped for that;
+ * everything else they do is theirs.
+ */
+static struct fx *ahead_fx;
+static struct transport_ops ahead_tops, local_tops;
+static struct ca_ops ahead_cops, fake_cops;
+
+/* The state of server's newest request that the journal has committed:
+ * what a crash now would leave. */
+static void committed_state(struct fx *f, const char *server, char *out,
+    size_t outsz)
+{
+	sqlite3_stmt *st;
+	const unsigned char *v;
+
+	out[0] = '\0';
+	assert_int_equal(sqlite3_prepare_v2(f->sql, "SELECT state FROM "
+	    "requests WHERE server = ?1 ORDER BY id DESC LIMIT 1", -1, &st,
+	    NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, server, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    (v = sqlite3_column_text(st, 0)) != NULL)
+		snprintf(out, outsz, "%s", (const char *)v);
+	sqlite3_finalize(st);
+}
+
+/* what on server may start only once state (or also) is committed. */
+static void ahead(const char *server, const char *what, const char *state,
+    const char *also)
+{
+	char have[32];
+
+	committed_state(ahead_fx, server, have, sizeof have);
+	expect(ahead_fx, strcmp(have, state) == 0 || (also != NULL &&
+	    strcmp(have, also) == 0), "%s: %s started while the journal had "
+	    "committed '%s', not '%s'", server, what, have, state);
+}
+
+static int ahead_install(struct transport *t, const struct transport_set *set,
+    transport_install_cb cb, void *arg)
+{
+	ahead(t->server, "install", "assign", NULL);
+	return local_tops.install(t, set, cb, arg);
+}
+
+static int ahead_rollback(struct transport *t, const struct transport_undo *u,
+    transport_status_cb cb, void *arg)
+{
+	ahead(t->server, "rollback", "assign", "verify");
+	return local_tops.rollback(t, u, cb, arg);
+}
+
+static int ahead_write_file(struct transport *t, const char *path,
+    const void *data, size_t len, unsigned mode, transport_status_cb cb,
+    void *arg)
+{
+	ahead(t->server, "an import", "chain_check", NULL);
+	return local_tops.write_file(t, path, data, len, mode, cb, arg);
+}
+
+static int ahead_submit(struct ca_driver *drv, const struct ca_request *req,
+    ca_reply_cb cb, void *arg)
+{
+	ahead(req->server, "submit", "submit", "poll");
+	return fake_cops.submit(drv, req, cb, arg);
+}
+
+static int ahead_poll(struct ca_driver *drv, const struct ca_request *req,
+    ca_reply_cb cb, void *arg)
+{
+	ahead(req->server, "poll", "poll", NULL);
+	return fake_cops.poll(drv, req, cb, arg);
+}
+
 /* ---- a run ------------------------------------------------------------ */
 
 static int open_local(void *ctx, size_t i, uv_loop_t *loop,
     struct transport **out, char *msg, size_t msgsz)
 {
 	struct fx *f = ctx;
+	int rc;
 
-	return transport_local_open(out, loop, f->srv[i].name, f->srv[i].root,
+	rc = transport_local_open(out, loop, f->srv[i].name, f->srv[i].root,
 	    msg, msgsz);
+	if (rc == 0 && f->check_ahead) {
+		local_tops = *(*out)->ops;
+		ahead_tops = local_tops;
+		ahead_tops.install = ahead_install;
+		ahead_tops.rollback = ahead_rollback;
+		ahead_tops.write_file = ahead_write_file;
+		(*out)->ops = &ahead_tops;
+	}
+	return rc;
+}
+
+static int commit_count(void *arg)
+{
+	(*(int *)arg)++;
+	return 0;
 }
 
 /*
@@ -605,7 +704,7 @@ static void run(struct fx *f, const struct opts *o)
 
 	memset(&cfg, 0, sizeof cfg);
 	cfg.mode = o->mode;
-	cfg.concurrency = 2;
+	cfg.concurrency = o->concurrency > 0 ? o->concurrency : 2;
 	cfg.renew_before_days = 10;
 	cfg.force = o->force;
 	cfg.assign = !o->no_assign;
@@ -615,6 +714,15 @@ static void run(struct fx *f, const struct opts *o)
 	cfg.ca = fake_ca_driver(f->ca);
 	assert_int_equal(cfg.ca->ops->chain_pem(cfg.ca, &chain, msg,
 	    sizeof msg), 0);
+	/* Plan journals nothing: there is no rule to check. */
+	f->check_ahead = o->mode != ENGINE_PLAN;
+	ahead_fx = f;
+	fake_cops = *cfg.ca->ops;
+	ahead_cops = fake_cops;
+	ahead_cops.submit = ahead_submit;
+	ahead_cops.poll = ahead_poll;
+	if (f->check_ahead)
+		cfg.ca->ops = &ahead_cops;
 	cfg.ca_chain_pem = chain;
 	cfg.targets = f->tg;
 	cfg.ntargets = f->n;
@@ -630,8 +738,12 @@ static void run(struct fx *f, const struct opts *o)
 	assert_int_equal(report_init(&f->report, "contoso", "run", cfg.now),
 	    0);
 	memset(f->ends, 0, sizeof f->ends);
+	f->commits = 0;
+	sqlite3_commit_hook(f->jr.db, commit_count, &f->commits);
 	assert_int_equal(engine_run(&f->loop, &cfg, &f->report, msg,
 	    sizeof msg), 0);
+	sqlite3_commit_hook(f->jr.db, NULL, NULL);
+	cfg.ca->ops = &fake_cops;
 	for (i = 0; i < f->n; i++)
 		expect(f, f->ends[i] == 1, "%s: the job ended %d times",
 		    f->srv[i].name, f->ends[i]);
@@ -1591,6 +1703,37 @@ static void test_rollout(void **state)
 	verdict(f);
 }
 
+/*
+ * Group commit: eight servers at concurrency 4 move together, so their
+ * transitions share commits (fewer commits than transitions), and every
+ * side effect still waited for its own (checked in every run, above).
+ */
+static void test_group_commit(void **state)
+{
+	struct fx *f = *state;
+	const struct opts o = { .concurrency = 4 };
+	int64_t mark = events_now(f), moves;
+	char name[16];
+	size_t i;
+
+	for (i = 0; i < NSRV; i++) {
+		snprintf(name, sizeof name, "web%02zu", i + 1);
+		add_server(f, name, i == 3 ? RELOAD_FAILS : 0);
+	}
+	SCRIPT(f, "web05", { FAKE_PENDING, 0, NULL, 0 }, ISSUED);
+	run(f, &o);
+	moves = events_now(f) - mark;
+	for (i = 0; i < NSRV; i++)
+		expect(f, f->report.rows[i].status == (i == 3 ?
+		    REPORT_ASSIGN_FAILED : REPORT_ASSIGNED), "%s: %s",
+		    f->report.rows[i].name,
+		    report_status_name(f->report.rows[i].status));
+	expect(f, f->commits > 0 && f->commits < moves, "%d commits for %lld "
+	    "journaled transitions: not grouped", f->commits,
+	    (long long)moves);
+	verdict(f);
+}
+
 static void test_every_transition_taken(void **state)
 {
 	char missing[4096] = "";
@@ -1644,6 +1787,7 @@ int main(void)
 		T(test_assign_mode_nothing_to_assign),
 		T(test_plan),
 		T(test_rollout),
+		T(test_group_commit),
 #undef T
 		/* Last: it reads what every scenario above took. */
 		cmocka_unit_test(test_every_transition_taken),

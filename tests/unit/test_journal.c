@@ -383,6 +383,15 @@ static void test_round_trip(void **state)
 	journal_request_release(&b);
 }
 
+/* From now on an event with detail "boom" is refused: its write fails. */
+static void refuse_boom(struct journal *j)
+{
+	assert_int_equal(sqlite3_exec(j->db, "CREATE TRIGGER boom BEFORE "
+	    "INSERT ON events WHEN NEW.detail = 'boom' BEGIN "
+	    "SELECT RAISE(ABORT, 'event refused'); END", NULL, NULL, NULL),
+	    SQLITE_OK);
+}
+
 static void test_save_event_same_transaction(void **state)
 {
 	struct fx *fx = *state;
@@ -411,10 +420,7 @@ static void test_save_event_same_transaction(void **state)
 	 * Make the event insert fail: the row update must not stay either,
 	 * because both are one transaction.
 	 */
-	assert_int_equal(sqlite3_exec(fx->j.db, "CREATE TRIGGER boom BEFORE "
-	    "INSERT ON events WHEN NEW.detail = 'boom' BEGIN "
-	    "SELECT RAISE(ABORT, 'event refused'); END", NULL, NULL, NULL),
-	    SQLITE_OK);
+	refuse_boom(&fx->j);
 	assert_int_equal(journal_strset(&rq.state, "issued"), 0);
 	assert_int_equal(journal_request_save(&fx->j, &rq, "boom", msg,
 	    sizeof msg), CF_EDB);
@@ -776,23 +782,31 @@ static void child_save_and_die(const char *path)
 	_exit(2);
 }
 
+/* Runs child(path) in a child process, which must die by SIGKILL; the
+ * journal is closed first (no SQLite connection may cross fork(): the
+ * child opens its own) and stays closed. */
+static void killed_child(struct fx *fx, void (*child)(const char *path))
+{
+	pid_t pid;
+	int st;
+
+	journal_close(&fx->j);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		child(fx->path);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGKILL);
+}
+
 static void test_durable_across_sigkill(void **state)
 {
 	struct fx *fx = *state;
 	struct journal_request rq;
 	char msg[256];
-	pid_t pid;
-	int st;
 
-	/* No SQLite connection may cross fork(): the child opens its own. */
-	journal_close(&fx->j);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0)
-		child_save_and_die(fx->path);
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFSIGNALED(st));
-	assert_int_equal(WTERMSIG(st), SIGKILL);
+	killed_child(fx, child_save_and_die);
 
 	journal_request_init(&rq);
 	assert_int_equal(journal_open(&fx->j, fx->path, msg, sizeof msg), 0);
@@ -1022,6 +1036,106 @@ static void test_set_empty_and_borrowed(void **state)
 	journal_close(&own);
 }
 
+/* Requests another connection (one of its own) sees: what is durable. */
+static int64_t seen_elsewhere(const char *path)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t n = -1;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY,
+	    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM "
+	    "requests", -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+/*
+ * Grouped writes share one transaction: none is durable (seen by another
+ * connection) before journal_commit, all are after; a write that fails in
+ * the group undoes only itself; a commit with nothing open is a no-op.
+ */
+static void test_group_commit(void **state)
+{
+	struct fx *fx = *state;
+	struct journal_request rq, got;
+	char msg[256];
+
+	journal_request_init(&rq);
+	journal_request_init(&got);
+	assert_int_equal(journal_group(&fx->j, true, msg, sizeof msg), 0);
+	assert_false(journal_uncommitted(&fx->j));
+	add(&fx->j, "web01", "keygen", 0);
+	assert_int_equal(journal_strset(&rq.server, "web02"), 0);
+	assert_int_equal(journal_strset(&rq.state, "keygen"), 0);
+	assert_int_equal(journal_request_new(&fx->j, &rq, msg, sizeof msg), 0);
+	assert_true(journal_uncommitted(&fx->j));
+	/* This connection reads its own writes; no other one does yet. */
+	assert_int_equal(sql_int(&fx->j, "SELECT count(*) FROM requests"), 2);
+	assert_int_equal(seen_elsewhere(fx->path), 0);
+
+	refuse_boom(&fx->j);
+	assert_int_equal(journal_strset(&rq.state, "submit"), 0);
+	assert_int_equal(journal_request_save(&fx->j, &rq, "boom", msg,
+	    sizeof msg), CF_EDB);
+	assert_int_equal(journal_request_latest(&fx->j, "web02", &got, msg,
+	    sizeof msg), 0);
+	assert_string_equal(got.state, "keygen");
+	assert_true(journal_uncommitted(&fx->j));
+
+	assert_int_equal(journal_commit(&fx->j, msg, sizeof msg), 0);
+	assert_false(journal_uncommitted(&fx->j));
+	assert_int_equal(seen_elsewhere(fx->path), 2);
+	assert_int_equal(events(&fx->j, NULL, NULL), 2);
+	assert_int_equal(journal_commit(&fx->j, msg, sizeof msg), 0);
+
+	/* Ending the group commits what is open. */
+	add(&fx->j, "web03", "keygen", 0);
+	assert_int_equal(seen_elsewhere(fx->path), 2);
+	assert_int_equal(journal_group(&fx->j, false, msg, sizeof msg), 0);
+	assert_int_equal(seen_elsewhere(fx->path), 3);
+	add(&fx->j, "web04", "keygen", 0);
+	assert_false(journal_uncommitted(&fx->j));
+	assert_int_equal(seen_elsewhere(fx->path), 4);
+	journal_request_release(&rq);
+	journal_request_release(&got);
+}
+
+/* A child that groups two writes, commits the first only, and is
+ * killed: the second never reaches the disk. */
+static void child_group_and_die(const char *path)
+{
+	struct journal j;
+	char msg[256];
+
+	if (journal_open(&j, path, msg, sizeof msg) != 0)
+		_exit(2);
+	journal_group(&j, true, msg, sizeof msg);
+	add(&j, "web01", "keygen", 0);
+	if (journal_commit(&j, msg, sizeof msg) != 0)
+		_exit(3);
+	add(&j, "web02", "keygen", 0);
+	kill(getpid(), SIGKILL);
+	_exit(4);
+}
+
+static void test_group_commit_sigkill(void **state)
+{
+	struct fx *fx = *state;
+	char msg[256];
+
+	killed_child(fx, child_group_and_die);
+	assert_int_equal(journal_open(&fx->j, fx->path, msg, sizeof msg), 0);
+	assert_int_equal(sql_int(&fx->j, "SELECT count(*) FROM requests "
+	    "WHERE server = 'web01'"), 1);
+	assert_int_equal(sql_int(&fx->j, "SELECT count(*) FROM requests "
+	    "WHERE server = 'web02'"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1054,6 +1168,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_set_empty_and_borrowed,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_durable_across_sigkill,
+		    setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_group_commit,
+		    setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_group_commit_sigkill,
 		    setup_open, teardown),
 	};
 	return cmocka_run_group_tests_name("journal", tests, NULL, NULL);
