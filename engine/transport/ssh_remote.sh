@@ -1,12 +1,17 @@
-# certfleet's remote helper, run by a fixed 'sh -s' on a server over ssh.
-# The controller puts assignments in front of this text: CF_OP (the
-# operation, one of the op_* names below), CF_ROOT and CF_A0, CF_A1...:
-# every value base64-encoded, so that no inventory value is ever parsed by
-# this shell. Values are decoded into variables and used only in double quotes.
-# Output, line by line: CF-OK | CF-ENOENT | CF-ERR <base64 message> <code>
+# certfleet's remote helper, run once per server and job by a fixed
+# 'sh -s' over ssh. The controller puts one assignment in front of this
+# text, CF_ROOT (base64). Once the shell has read all of it, the helper
+# says CF-READY and takes operations on its stdin, one at a time (see
+# engine/transport/ssh_frame.h): a line "OP N", then N lines, argument I
+# in base64 into CF_A<I>. Values are decoded into variables and used only
+# in double quotes: no value is ever parsed by this shell.
+# Answer, line by line: CF-OK | CF-ENOENT | CF-ERR <base64 message> <code>
 # (EIO, EINVAL...: the CF_E* code without its prefix), then what the
-# operation returns; op_batch frames several reads' outputs.
-# POSIX sh, coreutils and base64; openssl only for keygen.
+# operation returns, then CF-DONE.
+# Needs a POSIX sh (dash, busybox sh, bash) and utilities that GNU
+# coreutils and busybox both have: base64, cat, chmod, cp, date, dd, kill,
+# ln, mkdir, mktemp, mv, od, readlink, rm, rmdir, sleep, sync, tr, wc;
+# openssl only for keygen.
 set -u
 # Every file is created 0600 from its first byte: a key is never readable
 # by others, not even empty for an instant, since a descriptor opened then
@@ -20,14 +25,24 @@ export PATH LC_ALL
 
 dec() { printf '%s' "$1" | base64 -d; }
 enc() { printf '%s' "$1" | base64 | tr -d '\n'; }
-# arg I: argument I of the operation, CF_A<I + ARGBASE> decoded. Only a
-# fixed name with a number in it is ever evaluated, never a value.
-ARGBASE=0
-arg() { eval "dec \"\${CF_A$(($1 + ARGBASE))}\""; }
-# fail CODE MESSAGE: the operation fails with CF_<CODE>; die: CF_EIO.
+# arg I: argument I of the operation, CF_A<I> decoded. Only a fixed name
+# with a number in it is ever evaluated, never a value.
+arg() { eval "dec \"\${CF_A$(($1))}\""; }
+# fail CODE MESSAGE: the operation (a subshell) fails with CF_<CODE>; die:
+# CF_EIO.
 fail() { c=$1; shift; printf 'CF-ERR %s %s\n' "$(enc "$*")" "$c"; exit 0; }
 die() { fail EIO "$@"; }
+# durable PATH...: fsync'd. 'sync FILE' (coreutils 8.24, busybox 1.30) where
+# it works, else the whole sync(2), which Linux waits for.
 durable() { sync "$@" 2>/dev/null || sync; }
+# stage P: a new private directory beside path P (same file system), where
+# the next P is made under P's own name; swap moves it over P.
+stage() { mktemp -d "${1%/*}/.certfleet.XXXXXXXX" 2>/dev/null; }
+# swap DIR P: DIR/<P's name> replaces P in one rename(2), then DIR goes.
+# mv with a directory as its target renames into it, onto a symlink too,
+# never through it: what GNU's 'mv -T' does when P is a symlink to a
+# directory, and a directory P stays refused.
+swap() { mv -f "$1/${2##*/}" "${2%/*}/" 2>/dev/null && rmdir "$1"; }
 # mkdirs DIR: DIR and its missing parents, 0755 (umask 077 would make them
 # 0700; files inside keep their own modes).
 mkdirs() { (umask 022 && mkdir -p "$1") 2>/dev/null; }
@@ -85,15 +100,15 @@ op_write_file() {
 	d=${f%/*}
 	[ -n "$d" ] || d=/
 	mkdirs "$d" || die "cannot create directory '$d'"
-	t=$(mktemp "$d/.certfleet.XXXXXXXX" 2>/dev/null) ||
-	    die "cannot write '$f': cannot create a file in '$d'"
-	chmod "$(arg 1)" "$t" || { rm -f "$t"; die "cannot write '$f': chmod failed"; }
-	if ! e=$(arg 2 2>&1 >"$t"); then
-		rm -f "$t"
-		die "cannot write '$f': ${e:-write failed}"
-	fi
+	s=$(stage "$f") || die "cannot write '$f': cannot create a file in '$d'"
+	trap 'rm -rf "$s"' EXIT
+	t=$s/${f##*/}
+	: >"$t" || die "cannot write '$f': cannot create a file in '$d'"
+	chmod "$(arg 1)" "$t" || die "cannot write '$f': chmod failed"
+	e=$(arg 2 2>&1 >"$t") || die "cannot write '$f': ${e:-write failed}"
 	durable "$t"
-	mv -Tf "$t" "$f" 2>/dev/null || { rm -f "$t"; die "cannot replace '$f'"; }
+	swap "$s" "$f" || die "cannot replace '$f'"
+	trap - EXIT
 	durable "$d"
 	echo CF-OK
 }
@@ -103,8 +118,9 @@ relink() {
 	[ "$(readlink "$1" 2>/dev/null)" = "$2" ] && return 0
 	[ ! -d "$1" ] || [ -L "$1" ] || fail EEXIST "'$1' is a directory"
 	mkdirs "${1%/*}" || die "cannot create directory '${1%/*}'"
-	ln -s "$2" "$1.cf$$" 2>/dev/null || die "cannot link '$1'"
-	mv -Tf "$1.cf$$" "$1" 2>/dev/null || { rm -f "$1.cf$$"; die "cannot link '$1'"; }
+	_s=$(stage "$1") || die "cannot link '$1'"
+	{ ln -s "$2" "$_s/${1##*/}" 2>/dev/null && swap "$_s" "$1"; } ||
+	    { rm -rf "$_s"; die "cannot link '$1'"; }
 }
 
 # Server paths arrive in normal form ("certs/x", see transport_path_norm);
@@ -188,8 +204,10 @@ op_install() {
 	done
 	v=$store/$vn
 	trap 'rm -rf "$v"' EXIT
-	for i in $(seq 0 $((n - 1))); do
+	i=0
+	while [ "$i" -lt "$n" ]; do
 		b=$((3 + 5 * i))
+		i=$((i + 1))
 		name=$(arg "$b")
 		from=$(arg $((b + 4)))
 		# Made empty and 0600 (umask), then given its mode, before
@@ -209,8 +227,11 @@ op_install() {
 	# to files) as the version "previous", with their bytes and modes.
 	if [ -z "$prev" ]; then
 		any=
-		for i in $(seq 0 $((n - 1))); do
-			lp=$(arg $((4 + 5 * i)))
+		i=0
+		while [ "$i" -lt "$n" ]; do
+			b=$((3 + 5 * i))
+			i=$((i + 1))
+			lp=$(arg $((b + 1)))
 			l=$(full "$lp")
 			[ ! -d "$l" ] || [ -L "$l" ] || fail EEXIST "'$lp' is a directory"
 			if [ -f "$l" ]; then
@@ -219,7 +240,7 @@ op_install() {
 				[ -n "$any" ] || { rm -rf "$store/previous" && mkdir -m 755 "$store/previous"; } ||
 				    die "cannot keep the certificate installed by hand"
 				any=1
-				cp -pL "$l" "$store/previous/$(arg $((3 + 5 * i)))" ||
+				cp -pL "$l" "$store/previous/$(arg "$b")" ||
 				    die "cannot keep the certificate installed by hand"
 			fi
 		done
@@ -230,9 +251,12 @@ op_install() {
 		fi
 	fi
 	# 4. The links, through the pointer; created once.
-	for i in $(seq 0 $((n - 1))); do
-		l=$(arg $((4 + 5 * i)))
-		relink "$(full "$l")" "$(rel "$(dir "$l")" "$pt/$(arg $((3 + 5 * i)))")"
+	i=0
+	while [ "$i" -lt "$n" ]; do
+		b=$((3 + 5 * i))
+		i=$((i + 1))
+		l=$(arg $((b + 1)))
+		relink "$(full "$l")" "$(rel "$(dir "$l")" "$pt/$(arg "$b")")"
 	done
 	# 5. The switch: one rename.
 	relink "$ptr" "$(rel "$pd" "$st/$vn")"
@@ -268,9 +292,11 @@ op_rollback() {
 		else
 			# Nothing was assigned before: back to nothing.
 			rm -f "$ptr"
-			for i in $(seq 0 $((n - 1))); do
-				l=$(full "$(arg $((5 + i)))")
+			i=5
+			while [ "$i" -lt $((n + 5)) ]; do
+				l=$(full "$(arg "$i")")
 				[ ! -L "$l" ] || rm -f "$l"
+				i=$((i + 1))
 			done
 		fi
 		durable "$(full "$pd")"
@@ -284,29 +310,60 @@ op_rollback() {
 	echo CF-OK
 }
 
+# watchdog SECS PID: SIGTERM to PID after SECS, SIGKILL 2 s later; exits
+# 124 once it has signalled. A TERM from op_run ends it and its sleep
+# (the helper's own 'timeout': timeout(1) is not everywhere).
+watchdog() {
+	_w=0 _z=
+	trap 'kill "$_z" 2>/dev/null; exit "$_w"' TERM
+	sleep "$1" &
+	_z=$!
+	wait "$_z"
+	_w=124
+	kill -TERM "$2" 2>/dev/null || exit 0
+	sleep 2 &
+	_z=$!
+	wait "$_z"
+	kill -KILL "$2" 2>/dev/null
+	exit 124
+}
+
+# clip FILE: its first 4096 bytes (TRANSPORT_CAPTURE) in base64, one line.
+clip() { dd if="$1" bs=4096 count=1 2>/dev/null | base64 | tr -d '\n'; }
+
 # Arguments: timeout in seconds (0: none), argument count, the arguments.
 op_run() {
 	t=$(arg 0)
 	n=$(arg 1)
 	set --
-	for i in $(seq 2 $((n + 1))); do
+	i=2
+	while [ "$i" -lt $((n + 2)) ]; do
 		set -- "$@" "$(arg "$i")"
+		i=$((i + 1))
 	done
 	cd "$ROOT" 2>/dev/null || cd /
 	command -v "$1" >/dev/null 2>&1 || fail ETRANSPORT "no such file or directory"
 	o=$(mktemp) && e=$(mktemp) || die "cannot create a temporary file"
 	# The command (a reload) runs with the usual umask, not the helper's.
 	umask 022
+	"$@" >"$o" 2>"$e" </dev/null &
+	pid=$!
+	w=
 	if [ "$t" -gt 0 ]; then
-		timeout -k 2 "$t" "$@" >"$o" 2>"$e" </dev/null
-	else
-		"$@" >"$o" 2>"$e" </dev/null
+		watchdog "$t" "$pid" >/dev/null 2>&1 &
+		w=$!
 	fi
+	wait "$pid"
 	rc=$?
 	echo CF-OK
+	if [ -n "$w" ]; then
+		kill -TERM "$w" 2>/dev/null
+		wait "$w"
+		[ "$?" -ne 124 ] || echo CF-TIMEOUT
+	fi
 	echo "CF-EXIT $rc"
-	printf 'CF-OUT %s\n' "$(head -c 4096 "$o" | base64 | tr -d '\n')"
-	printf 'CF-ERROUT %s\n' "$(head -c 4096 "$e" | base64 | tr -d '\n')"
+	printf 'CF-OUT %s\n' "$(clip "$o")"
+	printf 'CF-ERROUT %s\n' "$(clip "$e")"
 	rm -f "$o" "$e"
 }
 
@@ -317,23 +374,25 @@ op_keygen() {
 	key=$(full "$(arg 1)")
 	d=${key%/*}
 	mkdirs "$d" || die "cannot create directory '$d'"
-	# 0600 from creation (umask 077, and mktemp), checked before
-	# openssl writes a byte of the key into it.
-	t=$(mktemp "$d/.certfleet.XXXXXXXX") || die "cannot write in '$d'"
-	chmod 600 "$t" || { rm -f "$t"; die "cannot write '$key': chmod failed"; }
+	# 0600 from creation (umask 077), checked before openssl writes a
+	# byte of the key into it.
+	s=$(stage "$key") || die "cannot write in '$d'"
+	trap 'rm -rf "$s"' EXIT
+	t=$s/${key##*/}
+	: >"$t" || die "cannot write in '$d'"
+	chmod 600 "$t" || die "cannot write '$key': chmod failed"
 	k=$(arg 0)
 	case $k in
 	"ec P-256" | "ec P-384") set -- -algorithm EC -pkeyopt "ec_paramgen_curve:${k#ec }" ;;
 	"rsa 2048" | "rsa 3072" | "rsa 4096") set -- -algorithm RSA -pkeyopt "rsa_keygen_bits:${k#rsa }" ;;
 	ed25519) set -- -algorithm ED25519 ;;
-	*) rm -f "$t"; die "unknown key type" ;;
+	*) die "unknown key type" ;;
 	esac
-	if ! e=$(openssl genpkey "$@" -out "$t" 2>&1); then
-		rm -f "$t"
-		die "openssl genpkey failed on the server: $e"
-	fi
+	e=$(openssl genpkey "$@" -out "$t" 2>&1) ||
+	    die "openssl genpkey failed on the server: $e"
 	durable "$t"
-	mv -f "$t" "$key" || { rm -f "$t"; die "cannot write '$key'"; }
+	swap "$s" "$key" || die "cannot write '$key'"
+	trap - EXIT
 	durable "$d"
 	# Keys of this server that a killed run left waiting ("NAME-ID.key"
 	# with ID all digits): only the new one can still be assigned.
@@ -358,31 +417,29 @@ op_keygen() {
 	rm -f "$c"
 }
 
-# Arguments: count, then operation, path and limit of each read. Read i
-# answers after a line "CF-PART i" exactly as it would alone, and
-# "CF-DONE" ends the batch, so an answer cut short shows. Each read runs in
-# a subshell, its arguments seen as 0 and 1 through ARGBASE, so that its
-# die ends that read only.
-op_batch() {
-	n=$(arg 0)
-	case $n in '' | *[!0-9]*) die "invalid batch" ;; esac
-	for i in $(seq 0 $((n - 1))); do
-		b=$((1 + 3 * i))
-		o=$(arg "$b")
-		echo "CF-PART $i"
-		case $o in
-		read_file | read_store) (ARGBASE=$((b + 1)) && "op_$o") ;;
-		*) (die "unknown operation") ;;
+# The session: stdin moves to fd 3, so that no command the helper runs can
+# read a frame, and stderr goes (answers say what failed). Each operation
+# runs in a subshell: its fail or die ends it alone, and CF-DONE follows.
+# A frame that is not "OP N" ends the session.
+session() {
+	exec 3<&0 </dev/null 2>/dev/null
+	echo CF-READY
+	while read -r op n <&3; do
+		case $n in '' | *[!0-9]*) exit 1 ;; esac
+		i=0
+		while [ "$i" -lt "$n" ]; do
+			read -r "CF_A$i" <&3 || exit 1
+			i=$((i + 1))
+		done
+		case $op in
+		read_file | read_store | write_file | install | rollback | remove | run | keygen)
+			("op_$op") ;;
+		*)
+			(die "unknown operation") ;;
 		esac
+		echo CF-DONE
 	done
-	echo CF-DONE
+	exit 0
 }
-
-# Reads come in batches only (op_batch).
-OP=$(dec "$CF_OP")
-case $OP in
-write_file | install | rollback | remove | run | keygen | batch)
-	"op_$OP" ;;
-*)
-	die "unknown operation" ;;
-esac
+# The last line: the shell has read all of this text before CF-READY.
+session

@@ -58,7 +58,6 @@ struct got {
 	char err[TRANSPORT_CAPTURE + 1];
 };
 
-static char control_dir[64];
 static bool over_ssh;
 
 /* ---- fixtures ------------------------------------------------------------ */
@@ -69,14 +68,6 @@ static int group_setup(void **state)
 
 	(void)state;
 	over_ssh = kind != NULL && strcmp(kind, "ssh") == 0;
-	snprintf(control_dir, sizeof control_dir, "/tmp/cf-ctl-XXXXXX");
-	return mkdtemp(control_dir) == NULL ? -1 : 0;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	rmdir(control_dir);
 	return 0;
 }
 
@@ -109,7 +100,6 @@ static int setup(void **state)
 		tg.port = port != NULL ? atoi(port) : 0;
 		tg.identity_file = getenv("CF_SSH_IDENTITY");
 		tg.known_hosts = getenv("CF_SSH_KNOWN_HOSTS");
-		tg.control_dir = control_dir;
 		tg.root = f->root;
 		assert_non_null(tg.address);
 		assert_int_equal(transport_ssh_open(&f->t, &f->loop, SERVER,
@@ -1004,5 +994,5 @@ int main(void)
 	return cmocka_run_group_tests_name(getenv("CF_TRANSPORT") != NULL &&
 	    strcmp(getenv("CF_TRANSPORT"), "ssh") == 0 ?
 	    "transport conformance (ssh)" : "transport conformance (local)",
-	    tests, group_setup, group_teardown);
+	    tests, group_setup, NULL);
 }
