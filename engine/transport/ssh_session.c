@@ -146,7 +146,8 @@ static void reason(const struct ssh_session *s, const struct proc_result *r,
 	else if (strstr(e, "timed out"))
 		snprintf(buf, bufsz, "connection timed out");
 	else if (n > 0)
-		snprintf(buf, bufsz, "%.*s", (int)n, e);
+		snprintf(buf, bufsz, "%s%.*s", s->ready ? "the session ended: " :
+		    "", (int)n, e);
 	else if (r->exit_status < 0)
 		snprintf(buf, bufsz, "ssh was killed by signal %d",
 		    r->term_signal);

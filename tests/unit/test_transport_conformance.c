@@ -925,6 +925,31 @@ static void test_run(void **state)
 	got_clear(&g);
 }
 
+/* Over ssh, a session lost mid-operation fails that operation, and the
+ * next one opens a new session: a command kills the helper's session
+ * shell (its parent's parent). The local transport has no session. */
+static void test_session_lost(void **state)
+{
+	struct fx *f = *state;
+	struct got g = { 0 };
+	char *kill_session[] = { "/bin/sh", "-c",
+	    "read -r a b c p r </proc/$PPID/stat && kill -KILL $p", NULL };
+	char *echo[] = { "/bin/sh", "-c", "echo back", NULL };
+
+	if (!over_ssh)
+		skip();
+	puts_at(f, "certs/x.pem", "X\n");
+	assert_int_equal(run(f, echo, 5000, &g), 0);
+	assert_int_equal(run(f, kill_session, 5000, &g), CF_ETRANSPORT);
+	assert_true(strncmp(g.msg, "cannot run '/bin/sh' on '" SERVER "': ",
+	    strlen("cannot run '/bin/sh' on '" SERVER "': ")) == 0);
+	assert_int_equal(read_file(f, "certs/x.pem", 100, &g), 0);
+	assert_string_equal(g.data, "X\n");
+	assert_int_equal(run(f, echo, 5000, &g), 0);
+	assert_string_equal(g.out, "back\n");
+	got_clear(&g);
+}
+
 /* keygen = "server": the key is made there, 0600, and stale keys of the
  * same server ("NAME-ID.key", ID all digits) go; a set copies it. */
 static void test_keygen_stale_keys(void **state)
@@ -988,6 +1013,7 @@ int main(void)
 		T(test_remove_confined),
 		T(test_symlinks_stay_below_root),
 		T(test_run),
+		T(test_session_lost),
 		T(test_keygen_stale_keys),
 	};
 
