@@ -50,7 +50,8 @@ static bool append(struct ssh_session *s, const char *data, size_t n)
 	if (size != s->size) {
 		if ((nb = malloc(size)) == NULL)
 			return false;
-		memcpy(nb, s->buf, s->len);
+		if (s->len > 0)
+			memcpy(nb, s->buf, s->len);
 		OPENSSL_clear_free(s->buf, s->size);
 		s->buf = nb;
 		s->size = size;
