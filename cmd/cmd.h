@@ -78,6 +78,16 @@ int64_t cmd_now_ms(void);
 int cmd_write_metrics(const struct cmd_opts *o, const struct fleet *f,
     struct journal *jr, const struct report *rep, int exit_code);
 
+/*
+ * After run and assign: runs the fleet's after_run hook, if it has one,
+ * once, with rep as a JSON file (CERTFLEET_REPORT) and exit_code
+ * (CERTFLEET_EXIT) in its environment, and waits for it. A hook that
+ * cannot start, times out or fails is said on stderr; nothing else
+ * changes.
+ */
+void cmd_after_run(const struct fleet *f, const struct report *rep,
+    int exit_code);
+
 int cmd_check(const struct cmd_opts *o);
 int cmd_ca_init(const struct cmd_opts *o);
 int cmd_run(const struct cmd_opts *o);

@@ -103,6 +103,7 @@ static int run_targets(struct run *r)
 		    sizeof r->msg) != 0)
 			return fail(r, CMD_EXIT_FAILED);
 		r->tg[i].name = s->name;
+		r->tg[i].address = s->address;
 		r->tg[i].spec = &r->specs[i];
 		r->tg[i].usages = s->usages;
 		r->tg[i].store = &s->store;
@@ -170,6 +171,7 @@ static int run_engine(struct run *r, const char *command, int64_t start)
 
 	memset(&cfg, 0, sizeof cfg);
 	cfg.mode = r->mode;
+	cfg.fleet = r->f.name;
 	cfg.concurrency = r->f.concurrency;
 	cfg.renew_before_days = r->f.renew_before_days;
 	cfg.force = r->o->force;
@@ -207,8 +209,12 @@ static int run_engine(struct run *r, const char *command, int64_t start)
 	if (r->have_journal)
 		journal_run_end(&r->jr, cfg.run_id, exit_code, r->msg,
 		    sizeof r->msg);
-	return cmd_write_metrics(r->o, &r->f, r->have_journal ? &r->jr : NULL,
-	    &r->report, exit_code);
+	exit_code = cmd_write_metrics(r->o, &r->f, r->have_journal ? &r->jr :
+	    NULL, &r->report, exit_code);
+	/* Last: the hook may read anything the run wrote. plan runs none. */
+	if (r->mode != ENGINE_PLAN)
+		cmd_after_run(&r->f, &r->report, exit_code);
+	return exit_code;
 }
 
 static void run_release(struct run *r)

@@ -5,10 +5,13 @@
 #include "inventory/cfg.h"
 #include "engine/base/path.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 void cfg_release(struct cfg *c)
 {
@@ -279,4 +282,66 @@ char *cfg_path(const struct cfg *c, const config_setting_t *s,
 	p = path_join(strcmp(dir, ".") == 0 ? NULL : dir, path);
 	free(dir);
 	return p;
+}
+
+/*
+ * The program of a command (*argv0): a path, and check says at once when
+ * nothing runnable is there. *argv0 becomes the resolved path.
+ */
+static void check_program(const struct cfg *c, config_setting_t *m,
+    int line, const char *key, const char *what, char **argv0)
+{
+	const char *file = cfg_file(c, m);
+	struct stat st;
+	char *p;
+	int rc;
+
+	if (strchr(*argv0, '/') == NULL) {
+		diags_add(c->diags, file, line, "'%s' in %s must start with "
+		    "the program's path (no PATH search), not '%s'", key, what,
+		    *argv0);
+		return;
+	}
+	if ((p = cfg_path(c, m, *argv0)) == NULL)
+		return;
+	rc = stat(p, &st);
+	if (rc != 0 && errno == ENOENT)
+		diags_add(c->diags, file, line, "%s '%s' in %s does not exist",
+		    key, p, what);
+	else if (rc != 0)
+		diags_add(c->diags, file, line, "cannot use %s '%s' in %s: %s",
+		    key, p, what, strerror(errno));
+	else if (!S_ISREG(st.st_mode) || access(p, X_OK) != 0)
+		diags_add(c->diags, file, line, "%s '%s' in %s is not an "
+		    "executable file", key, p, what);
+	free(*argv0);
+	*argv0 = p;
+}
+
+bool cfg_command(const struct cfg *c, const config_setting_t *group,
+    const char *key, bool required, const char *what, char ***argv,
+    size_t *n)
+{
+	config_setting_t *m;
+	int *lines = NULL;
+	bool clean = true;
+	size_t i;
+
+	if (!cfg_strings(c, group, key, required, argv, n, &lines, what))
+		return false;
+	m = config_setting_get_member(group, key);
+	for (i = 0; i < *n; i++)
+		if (str_has_control((*argv)[i])) {
+			diags_add(c->diags, cfg_file(c, m), lines[i], "word %zu "
+			    "of '%s' in %s has control characters", i + 1, key,
+			    what);
+			clean = false;
+		}
+	if (config_setting_length(m) == 0)
+		cfg_error(c, m, "'%s' in %s must name a program: [ \"/path/to/"
+		    "program\", \"--option\", ... ]", key, what);
+	else if (clean && *n > 0)
+		check_program(c, m, lines[0], key, what, &(*argv)[0]);
+	free(lines);
+	return true;
 }

@@ -86,6 +86,19 @@ bool cfg_strings(const struct cfg *c, const config_setting_t *group,
     const char *key, bool required, char ***out, size_t *n, int **lines,
     const char *what);
 
+/*
+ * A command at key of group: a list of words, the first the program's
+ * path (relative to the file that names it, never looked up in PATH),
+ * which must be an executable file. Returns true when the key is there;
+ * *argv is then a new NULL-ended array of *n words (strv_free) with
+ * argv[0] resolved, and every mistake (no word, control characters, no
+ * path, nothing runnable there) is recorded with its line. what names the
+ * group ("ca", "hooks").
+ */
+bool cfg_command(const struct cfg *c, const config_setting_t *group,
+    const char *key, bool required, const char *what, char ***argv,
+    size_t *n);
+
 /* A resolved copy of path: relative paths are taken from the directory of
  * the file that names them. NULL when out of memory. */
 char *cfg_path(const struct cfg *c, const config_setting_t *s,

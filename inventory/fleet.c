@@ -25,7 +25,7 @@
 
 static const char *const top_keys[] = {
 	"fleet", "ca", "request", "usages", "store", "usage_bindings", "vars",
-	"ssh", "servers", "webroot", "rollout", NULL
+	"ssh", "servers", "webroot", "rollout", "hooks", NULL
 };
 static const char *const fleet_keys[] = {
 	"name", "state_dir", "concurrency", "renew_before_days", "assign",
@@ -56,6 +56,7 @@ static void fleet_init(struct fleet *f)
 	memset(f, 0, sizeof(*f));
 	template_init(&f->tmpl);
 	fleet_rollout_init(&f->rollout);
+	fleet_hooks_init(&f->hooks);
 	f->concurrency = 64;
 	f->renew_before_days = 30;
 	f->assign = true;
@@ -89,6 +90,7 @@ void fleet_release(struct fleet *f)
 	strv_free(f->ca.trusted_roots);
 	template_release(&f->tmpl);
 	fleet_rollout_release(&f->rollout);
+	fleet_hooks_release(&f->hooks);
 	for (i = 0; i < f->nservers; i++)
 		server_release(&f->servers[i]);
 	free(f->servers);
@@ -265,69 +267,14 @@ static void parse_acme(struct fleet *f, const struct cfg *c,
 	}
 }
 
-/*
- * The helper's first word is the program itself: a path (relative to the
- * file, like every path in it), never a name looked up in PATH, and check
- * says at once when nothing runnable is there.
- */
-static void check_helper(const struct cfg *c, config_setting_t *m, int line,
-    char **argv0)
-{
-	const char *file = cfg_file(c, m);
-	struct stat st;
-	char *p;
-	int rc;
-
-	if (strchr(*argv0, '/') == NULL) {
-		diags_add(c->diags, file, line, "'helper' in ca must start "
-		    "with the program's path (no PATH search), not '%s'",
-		    *argv0);
-		return;
-	}
-	if ((p = cfg_path(c, m, *argv0)) == NULL)
-		return;
-	rc = stat(p, &st);
-	if (rc != 0 && errno == ENOENT)
-		diags_add(c->diags, file, line, "helper '%s' in ca does not "
-		    "exist", p);
-	else if (rc != 0)
-		diags_add(c->diags, file, line, "cannot use helper '%s' in ca: "
-		    "%s", p, strerror(errno));
-	else if (!S_ISREG(st.st_mode) || access(p, X_OK) != 0)
-		diags_add(c->diags, file, line, "helper '%s' in ca is not an "
-		    "executable file", p);
-	free(*argv0);
-	*argv0 = p;
-}
-
 static void parse_command(struct fleet *f, const struct cfg *c,
     config_setting_t *ca)
 {
 	struct fleet_command *cm = &f->ca.command;
-	config_setting_t *m;
-	int *lines = NULL;
-	bool clean = true;
-	size_t i;
 
 	refuse_keys(c, ca, local_only_keys, "command");
 	refuse_keys(c, ca, acme_only_keys, "command");
-	if (cfg_strings(c, ca, "helper", true, &cm->helper, &cm->nhelper,
-	    &lines, "ca")) {
-		m = config_setting_get_member(ca, "helper");
-		for (i = 0; i < cm->nhelper; i++)
-			if (str_has_control(cm->helper[i])) {
-				diags_add(c->diags, cfg_file(c, m), lines[i],
-				    "word %zu of 'helper' in ca has control "
-				    "characters", i + 1);
-				clean = false;
-			}
-		if (config_setting_length(m) == 0)
-			cfg_error(c, m, "'helper' in ca must name a program: "
-			    "[ \"/path/to/helper\", \"--option\", ... ]");
-		else if (clean && cm->nhelper > 0)
-			check_helper(c, m, lines[0], &cm->helper[0]);
-		free(lines);
-	}
+	cfg_command(c, ca, "helper", true, "ca", &cm->helper, &cm->nhelper);
 	/* Optional names passed to the helper in its environment. */
 	cm->profile = ca_value(c, ca, "profile", false,
 	    "a name without control characters");
@@ -668,6 +615,7 @@ int fleet_load(struct fleet *f, const char *path, struct diags *d)
 	server_release(&def);
 	fleet_rollout_parse(&f->rollout, &c, root);
 	fleet_rollout_check(f, d);
+	fleet_hooks_parse(&f->hooks, &c, root);
 
 	if (tmpl_ok && f->renew_before_days >= f->tmpl.days)
 		check_renew(f, &c, &cfg);

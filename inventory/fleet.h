@@ -9,6 +9,7 @@
 #include "engine/base/san.h"
 #include "engine/base/usage.h"
 #include "inventory/diag.h"
+#include "inventory/hooks.h"
 #include "inventory/rollout.h"
 #include "inventory/template.h"
 #include "inventory/types.h"
@@ -108,6 +109,7 @@ struct fleet {
 	struct server *servers;
 	size_t nservers;
 	struct fleet_rollout rollout;
+	struct fleet_hooks hooks;
 };
 
 /* Frees what f holds; f is then as fleet_load starts it. */

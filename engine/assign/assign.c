@@ -180,6 +180,10 @@ void assign_release(struct assign *a)
 	drop_key(a);
 	free(a->key_from);
 	a->key_from = NULL;
+	free(a->fleet);
+	a->fleet = NULL;
+	free(a->address);
+	a->address = NULL;
 }
 
 /* Fills one usage's paths and reload command. Returns 0 or CF_ENOMEM /
@@ -228,24 +232,6 @@ static void argv_text(char *const *argv, char *buf, size_t bufsz)
 	for (i = 0; argv[i] != NULL && n + 1 < bufsz; i++)
 		n += (size_t)snprintf(buf + n, bufsz - n, "%s%s",
 		    i ? " " : "", argv[i]);
-}
-
-/* The first non-empty line of s (len bytes), cut to 200 bytes, with
- * control characters made '?'. */
-static void first_line(const char *s, size_t len, char *buf, size_t bufsz)
-{
-	size_t i = 0, n = 0;
-
-	while (i < len && (s[i] == '\n' || s[i] == '\r' || s[i] == ' ' ||
-	    s[i] == '\t'))
-		i++;
-	for (; i < len && s[i] != '\n' && s[i] != '\r' && n + 1 < bufsz &&
-	    n < 200; i++)
-		buf[n++] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ?
-		    '?' : s[i];
-	while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
-		n--;
-	buf[n] = '\0';
 }
 
 static void finish(struct assign *a)
@@ -325,12 +311,83 @@ static void on_reloaded(void *arg, int status,
 		msg_append(a, "was killed by signal %d", r->term_signal);
 	else
 		msg_append(a, "exited %d", r->exit_status);
-	first_line(r->err, r->errlen, line, sizeof line);
+	str_first_line(r->err, r->errlen, line, sizeof line);
 	if (line[0] == '\0')
-		first_line(r->out, r->outlen, line, sizeof line);
+		str_first_line(r->out, r->outlen, line, sizeof line);
 	if (line[0] != '\0' && status != CF_ETRANSPORT)
 		msg_append(a, ": %s", line);
 	fail(a, status != 0 ? status : CF_ETRANSPORT);
+}
+
+/*
+ * Runs use[cur]'s reload command with cb, its environment describing
+ * what is in place now: the new certificate, or after a rollback
+ * (ASSIGN_RERELOAD) the one restored. Returns 0 or the error from
+ * starting.
+ */
+static int run_reload(struct assign *a, transport_run_cb cb)
+{
+	struct assign_usage *au = &a->use[a->cur];
+	bool back = a->state == ASSIGN_RERELOAD;
+	struct reload_info ri = { .fleet = a->fleet, .server = a->server,
+	    .address = a->address, .usage = usage_name(au->usage),
+	    .now = back ? &au->prev : &a->cert,
+	    .previous_sha256 = back ? a->cert.sha256 : au->prev.sha256 };
+	char *cert = transport_path_real(a->t, au->cert);
+	char *key = transport_path_real(a->t, au->key);
+	char **env = NULL;
+	int rc = CF_ENOMEM;
+
+	ri.cert_file = cert;
+	ri.key_file = key;
+	/* cert.pem holds the leaf, then its chain: there is no other file. */
+	ri.chain_file = cert;
+	if (cert != NULL && key != NULL && (env = reload_env(&ri)) != NULL)
+		rc = a->t->ops->run(a->t, au->reload, env, au->timeout_ms, cb,
+		    a);
+	strv_free(env);
+	free(cert);
+	free(key);
+	return rc;
+}
+
+/* The previous certificate is read (or could not be): its reload now. A
+ * failure to start is told to the reload's own callback. */
+static void on_previous(void *arg, int status, const char *data, size_t len,
+    const char *msg)
+{
+	struct assign *a = arg;
+	struct assign_usage *au = &a->use[a->cur];
+	struct transport_run_result none = { -1, 0, "", 0, "", 0 };
+	int rc;
+
+	(void)msg;
+	if (status == 0)
+		reload_cert_read(&au->prev, data, len);
+	if ((rc = run_reload(a, a->reload_cb)) != 0)
+		a->reload_cb(a, rc, &none, cf_strerror(rc));
+}
+
+/*
+ * Starts use[cur]'s reload command (cb hears it), first reading once what
+ * the version the install replaced holds, for CERTFLEET_PREVIOUS_SHA256;
+ * a read that fails leaves it "". Returns 0 or the error from starting.
+ */
+static int start_reload(struct assign *a, transport_run_cb cb)
+{
+	struct assign_usage *au = &a->use[a->cur];
+	char *path;
+	int rc;
+
+	if (au->undo == NULL || au->undo->previous == NULL || au->prev_read)
+		return run_reload(a, cb);
+	au->prev_read = true;
+	if ((path = path_join(au->undo->previous, "cert.pem")) == NULL)
+		return CF_ENOMEM;
+	a->reload_cb = cb;
+	rc = a->t->ops->read_file(a->t, path, ASSIGN_CERT_MAX, on_previous, a);
+	free(path);
+	return rc;
 }
 
 /* Starts the install of use[cur]. Returns 0 or the error from starting. */
@@ -363,8 +420,7 @@ static void forward(struct assign *a)
 	}
 	au = &a->use[a->cur];
 	if (a->state == ASSIGN_RELOAD)
-		rc = a->t->ops->run(a->t, au->reload, au->timeout_ms,
-		    on_reloaded, a);
+		rc = start_reload(a, on_reloaded);
 	else
 		rc = start_install(a);
 	if (rc != 0) {
@@ -415,8 +471,7 @@ static void on_rolled_back(void *arg, int status, const char *msg)
 		a->rolled_back |= 1u << au->usage;
 		if (au->reload != NULL) {
 			a->state = ASSIGN_RERELOAD;
-			rc = a->t->ops->run(a->t, au->reload, au->timeout_ms,
-			    on_rereloaded, a);
+			rc = start_reload(a, on_rereloaded);
 			if (rc == 0)
 				return;
 			msg_append(a, "; reload after rollback of usage '%s' "
@@ -548,6 +603,8 @@ int assign_start(struct assign *a, struct transport *t,
 	a->t = t;
 	a->done = done;
 	if ((a->server = strdup(server)) == NULL ||
+	    (a->fleet = strdup(in->fleet ? in->fleet : "")) == NULL ||
+	    (a->address = strdup(in->address ? in->address : "")) == NULL ||
 	    (a->cert_pem = memdup(in->cert_pem, in->cert_len)) == NULL ||
 	    (in->key_on_server == NULL &&
 	    (a->key_pem = memdup(in->key_pem, in->key_len)) == NULL) ||
@@ -559,6 +616,7 @@ int assign_start(struct assign *a, struct transport *t,
 	}
 	a->cert_len = in->cert_len;
 	a->key_len = in->key_len;
+	reload_cert_read(&a->cert, a->cert_pem, a->cert_len);
 	for (u = 0; u < USAGE_MAX; u++) {
 		if (!(in->usages & (1u << u)))
 			continue;

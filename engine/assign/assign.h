@@ -41,6 +41,14 @@
  * included) is rolled back, newest first, and its reload command is run
  * again, best effort. The key and the certificate are checked to belong
  * together before anything is written.
+ *
+ * A reload command gets the CERTFLEET_* variables of reload_env.h in its
+ * environment, describing what is in place when it runs: the new
+ * certificate, and the SHA-256 of the one the pointer named before it
+ * (read from that version's cert.pem once, just before the first reload
+ * of the usage). After a rollback they describe the certificate restored
+ * (all "" when there was none), and CERTFLEET_PREVIOUS_SHA256 is the new
+ * certificate's, which the rollback took away.
  */
 #ifndef CF_ASSIGN_H
 #define CF_ASSIGN_H
@@ -48,6 +56,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "engine/assign/reload_env.h"
 #include "engine/transport/transport.h"
 #include "engine/base/usage.h"
 
@@ -75,15 +84,21 @@ struct assign_input {
 	                                       "server"); key_pem is then
 	                                       NULL and the pair was proven
 	                                       through its CSR */
+	const char *fleet;                  /* for reload commands: the
+	                                       fleet's name and the server's */
+	const char *address;                /* address, or NULL ("") */
 };
 
 /* Where the run is. */
 enum assign_state {
 	ASSIGN_IDLE,                /* not started */
 	ASSIGN_INSTALL,             /* waits for the transport's install */
-	ASSIGN_RELOAD,              /* waits for a reload command */
+	ASSIGN_RELOAD,              /* waits for a reload command (or the
+	                               read of the previous certificate
+	                               before it) */
 	ASSIGN_ROLLBACK,            /* waits for a rollback */
-	ASSIGN_RERELOAD,            /* waits for a reload after a rollback */
+	ASSIGN_RERELOAD,            /* waits for a reload after a rollback
+	                               (or that read) */
 	ASSIGN_DONE                 /* done has been called */
 };
 
@@ -97,6 +112,8 @@ struct assign_usage {
 	char **reload;              /* NULL-ended copy, or NULL */
 	unsigned timeout_ms;
 	struct transport_undo *undo;    /* set once switched */
+	struct reload_cert prev;    /* what undo->previous holds, once read */
+	bool prev_read;
 };
 
 struct assign {
@@ -116,6 +133,10 @@ struct assign {
 	char *key_pem;
 	size_t key_len;
 	char *key_from;             /* key_on_server, copied */
+	char *fleet;
+	char *address;
+	struct reload_cert cert;    /* the new certificate's leaf */
+	transport_run_cb reload_cb; /* the reload the read of prev precedes */
 	struct assign_usage use[USAGE_MAX];
 	size_t nuse;
 	size_t cur;                 /* the usage being worked on */

@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 char *path_join(const char *dir, const char *name)
 {
@@ -24,6 +25,17 @@ char *path_join(const char *dir, const char *name)
 	memcpy(p, dir, dl);
 	p[dl] = '/';
 	memcpy(p + dl + 1, name, nl + 1);
+	return p;
+}
+
+char *path_absolute(const char *path)
+{
+	char *cwd, *p;
+
+	if (path[0] == '/' || (cwd = getcwd(NULL, 0)) == NULL)
+		return strdup(path);
+	p = path_join(cwd, path);
+	free(cwd);
 	return p;
 }
 

@@ -49,3 +49,19 @@ bool cf_contains(const char *hay, size_t n, const char *needle)
 			return true;
 	return false;
 }
+
+void str_first_line(const char *s, size_t len, char *buf, size_t bufsz)
+{
+	size_t i = 0, n = 0;
+
+	while (i < len && (s[i] == '\n' || s[i] == '\r' || s[i] == ' ' ||
+	    s[i] == '\t'))
+		i++;
+	for (; i < len && s[i] != '\n' && s[i] != '\r' && n + 1 < bufsz &&
+	    n < 200; i++)
+		buf[n++] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ?
+		    '?' : s[i];
+	while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		n--;
+	buf[n] = '\0';
+}

@@ -26,4 +26,9 @@ char *cf_vasprintf(const char *fmt, va_list ap)
 /* True when the n bytes at hay (not NUL-ended) hold needle. */
 bool cf_contains(const char *hay, size_t n, const char *needle);
 
+/* The first non-empty line of s (len bytes) into buf, cut to 200 bytes,
+ * control characters made '?' and trailing blanks dropped: a command's
+ * output as one line of a message. */
+void str_first_line(const char *s, size_t len, char *buf, size_t bufsz);
+
 #endif

@@ -7,6 +7,7 @@
  */
 #include "engine/ca/certmonger.h"
 #include "engine/base/crypto.h"
+#include "engine/base/env.h"
 #include "engine/base/err.h"
 #include "engine/base/san.h"
 #include "engine/base/str.h"
@@ -36,44 +37,14 @@ const char *const certmonger_inherited[] = {
 	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", NULL
 };
 
-/* A growing NULL-ended array of owned strings. */
-struct envb {
-	char **v;
-	size_t n, cap;
-	bool oom;
-};
-
-static void push(struct envb *b, char *s)
-{
-	char **nv;
-
-	if (s == NULL) {
-		b->oom = true;
-		return;
-	}
-	if (b->n + 2 > b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 32;
-
-		if ((nv = realloc(b->v, cap * sizeof(*nv))) == NULL) {
-			free(s);
-			b->oom = true;
-			return;
-		}
-		b->v = nv;
-		b->cap = cap;
-	}
-	b->v[b->n++] = s;
-	b->v[b->n] = NULL;
-}
-
 /* NAME=value, left out when value is NULL or empty (as certmonger). */
-static void set(struct envb *b, const char *name, const char *value)
+static void set(struct env *b, const char *name, const char *value)
 {
 	if (value != NULL && value[0] != '\0')
-		push(b, cf_asprintf("%s=%s", name, value));
+		env_set(b, name, value);
 }
 
-static void inherit(struct envb *b, char *const *env)
+static void inherit(struct env *b, char *const *env)
 {
 	bool path = false;
 	size_t i, k, n;
@@ -84,12 +55,12 @@ static void inherit(struct envb *b, char *const *env)
 			if (strncmp(env[i], certmonger_inherited[k], n) != 0 ||
 			    env[i][n] != '=')
 				continue;
-			push(b, strdup(env[i]));
+			env_push(b, strdup(env[i]));
 			path |= k == 0;
 		}
 	/* A helper that runs other programs needs some PATH. */
 	if (!path)
-		push(b, strdup("PATH=/usr/local/sbin:/usr/local/bin:"
+		env_push(b, strdup("PATH=/usr/local/sbin:/usr/local/bin:"
 		    "/usr/sbin:/usr/bin:/sbin:/bin"));
 }
 
@@ -108,7 +79,7 @@ static bool join(char **list, const char *value)
 
 /* CERTMONGER_REQ_HOSTNAME, _IP_ADDRESS and _EMAIL from the request's
  * SANs; URIs have no variable of their own (the CSR carries them). */
-static void sans(struct envb *b, const struct req_spec *spec)
+static void sans(struct env *b, const struct req_spec *spec)
 {
 	char *host = NULL, *ip = NULL, *email = NULL, m[128];
 	struct san s;
@@ -137,7 +108,7 @@ static void sans(struct envb *b, const struct req_spec *spec)
 
 /* CERTMONGER_SPKI (base64 of the DER SubjectPublicKeyInfo, one line, as
  * certmonger) and CERTMONGER_KEY_TYPE, from the CSR itself. */
-static int key_vars(struct envb *b, const char *csr_pem, char *msg,
+static int key_vars(struct env *b, const char *csr_pem, char *msg,
     size_t msgsz)
 {
 	unsigned char *der = NULL;
@@ -184,7 +155,7 @@ static int key_vars(struct envb *b, const char *csr_pem, char *msg,
 int certmonger_env(const struct certmonger_call *call, char *const *env,
     char ***out, char *msg, size_t msgsz)
 {
-	struct envb b = { NULL, 0, 0, false };
+	struct env b = { 0 };
 	int rc = 0;
 
 	*out = NULL;
@@ -201,15 +172,12 @@ int certmonger_env(const struct certmonger_call *call, char *const *env,
 	if (call->csr_pem != NULL)
 		rc = key_vars(&b, call->csr_pem, msg, msgsz);
 	set(&b, "CERTMONGER_CA_NICKNAME", call->nickname);
-	if (rc == 0 && b.oom)
-		rc = cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
 	if (rc != 0) {
-		strv_free(b.v);
+		env_release(&b);
 		return rc;
 	}
-	if (b.v == NULL && (b.v = calloc(1, sizeof(char *))) == NULL)
+	if ((*out = env_take(&b)) == NULL)
 		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
-	*out = b.v;
 	return 0;
 }
 

@@ -31,6 +31,7 @@ enum engine_mode {
  * target alive until engine_run returns. */
 struct engine_target {
 	const char *name;
+	const char *address;        /* for reload commands, or NULL */
 	const struct req_spec *spec;
 	unsigned usages;            /* bit (1 << enum usage) */
 	const struct store_paths *store;
@@ -72,6 +73,7 @@ typedef void (*engine_observe_fn)(void *ctx, size_t i, enum job_state from,
 
 struct engine_config {
 	enum engine_mode mode;
+	const char *fleet;          /* its name, for reload commands */
 	int concurrency;
 	int renew_before_days;
 	bool force;                 /* re-issue even when up to date */

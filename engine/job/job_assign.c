@@ -75,6 +75,8 @@ void job_assign_enter(struct job *j)
 		return;
 	}
 	in.server = j->tg->name;
+	in.fleet = j->cfg->fleet;
+	in.address = j->tg->address;
 	in.usages = j->tg->usages;
 	in.certs = j->tg->store->certs;
 	in.bindings = j->tg->bindings;

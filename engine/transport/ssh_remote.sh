@@ -331,22 +331,47 @@ watchdog() {
 # clip FILE: its first 4096 bytes (TRANSPORT_CAPTURE) in base64, one line.
 clip() { dd if="$1" bs=4096 count=1 2>/dev/null | base64 | tr -d '\n'; }
 
-# Arguments: timeout in seconds (0: none), argument count, the arguments.
+# Arguments: timeout in seconds (0: none), argument count, the arguments,
+# then the environment's count and each variable's name and value. The
+# variables come first in "$@" as NAME=value words, each exported by a
+# quoted `export "$1"` in the command's subshell: a value is never parsed,
+# and only names of [A-Z_][A-Z0-9_]* are taken.
 op_run() {
 	t=$(arg 0)
 	n=$(arg 1)
+	ne=$(arg $((n + 2)))
+	case $ne in '' | *[!0-9]*) die "invalid environment" ;; esac
 	set --
+	i=0
+	while [ "$i" -lt "$ne" ]; do
+		b=$((n + 3 + 2 * i))
+		nm=$(arg "$b")
+		case $nm in
+		'' | [0-9]* | *[!A-Z0-9_]*) fail EINVAL "invalid environment name" ;;
+		esac
+		# The dot keeps a value's trailing newlines from $(...).
+		v=$(arg $((b + 1)) && echo .)
+		set -- "$@" "$nm=${v%.}"
+		i=$((i + 1))
+	done
 	i=2
 	while [ "$i" -lt $((n + 2)) ]; do
 		set -- "$@" "$(arg "$i")"
 		i=$((i + 1))
 	done
 	cd "$ROOT" 2>/dev/null || cd /
-	command -v "$1" >/dev/null 2>&1 || fail ETRANSPORT "no such file or directory"
+	command -v "$(arg 2)" >/dev/null 2>&1 || fail ETRANSPORT "no such file or directory"
 	o=$(mktemp) && e=$(mktemp) || die "cannot create a temporary file"
 	# The command (a reload) runs with the usual umask, not the helper's.
 	umask 022
-	"$@" >"$o" 2>"$e" </dev/null &
+	(
+		while [ "$ne" -gt 0 ]; do
+			export "$1"
+			shift
+			ne=$((ne - 1))
+		done
+		exec "$@"
+	) >"$o" 2>"$e" </dev/null &
 	pid=$!
 	w=
 	if [ "$t" -gt 0 ]; then

@@ -7,6 +7,7 @@
 #include "engine/transport/transport.h"
 #include "engine/base/err.h"
 #include "engine/base/path.h"
+#include "engine/base/str.h"
 #include "engine/base/strv.h"
 
 #include <stdlib.h>
@@ -148,4 +149,20 @@ int transport_undo_norm(const struct transport_undo *u,
 fail:
 	transport_undo_free(c);
 	return CF_ENOMEM;
+}
+
+char *transport_path_real(const struct transport *t, const char *path)
+{
+	const char *root = t->root != NULL ? t->root : "/";
+	size_t n = strlen(root);
+	char *norm, *out;
+
+	/* "/srv/x/" and "/" lose their last '/': one joins them. */
+	while (n > 0 && root[n - 1] == '/')
+		n--;
+	if ((norm = transport_path_norm(path)) == NULL)
+		return NULL;
+	out = cf_asprintf("%.*s/%s", (int)n, root, norm);
+	free(norm);
+	return out;
 }

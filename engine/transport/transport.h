@@ -181,9 +181,14 @@ struct transport_ops {
 	    transport_status_cb cb, void *arg);
 
 	/* Commands: argv[0] with its arguments, never through a shell.
+	 * env (NULL: none) is a NULL-ended array of "NAME=value" added to
+	 * the environment the command would have anyway (a name it sets
+	 * replaces that variable); NAME fits [A-Z_][A-Z0-9_]*, once each,
+	 * else CF_EINVAL (env_check). A value is any bytes but NUL and
+	 * arrives exactly, never parsed by a shell on the way.
 	 * After timeout_ms (0: none) the command gets SIGTERM, then SIGKILL,
 	 * and the status is CF_ETIMEDOUT. */
-	int (*run)(struct transport *t, char *const argv[],
+	int (*run)(struct transport *t, char *const argv[], char *const env[],
 	    unsigned timeout_ms, transport_run_cb cb, void *arg);
 
 	/* Lifetime. Waits for every operation in flight to call back, then
@@ -195,6 +200,10 @@ struct transport {
 	const struct transport_ops *ops;
 	uv_loop_t *loop;
 	char *server;               /* the server's name, for messages */
+	const char *root;           /* the absolute directory server paths
+	                               are below, as the server's commands
+	                               see it (the transport's own); NULL:
+	                               "/" */
 };
 
 /*
@@ -204,6 +213,13 @@ struct transport {
  * Undo records hold server paths in this form, whatever the transport.
  */
 char *transport_path_norm(const char *path);
+
+/*
+ * Server path path as the server's own commands see it: t's root joined
+ * with path in normal form ("/srv/x/certs/a.pem"), new. NULL when path is
+ * not confined or memory runs out.
+ */
+char *transport_path_real(const struct transport *t, const char *path);
 
 /* True when path is confined and names something below the root, not
  * the root itself: what a file operation may write or remove. */

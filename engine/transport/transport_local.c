@@ -9,13 +9,17 @@
 #include "engine/transport/transport_local.h"
 #include "engine/transport/transport_local_int.h"
 #include "engine/base/container_of.h"
+#include "engine/base/env.h"
 #include "engine/base/err.h"
 #include "engine/base/path.h"
 #include "engine/base/proc.h"
+#include "engine/base/strv.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+extern char **environ;
 
 /* One command, while proc_run runs it. */
 struct run_op {
@@ -205,8 +209,9 @@ static void run_done(void *arg, int status, const struct proc_result *pr,
 }
 
 /* The command runs in its own process group in the server's root, so a
- * timeout takes whatever it started too. */
-static int tl_run(struct transport *t, char *const argv[],
+ * timeout takes whatever it started too, with our environment and env
+ * added to it. */
+static int tl_run(struct transport *t, char *const argv[], char *const env[],
     unsigned timeout_ms, transport_run_cb cb, void *arg)
 {
 	struct tl *tl = container_of(t, struct tl, base);
@@ -214,21 +219,29 @@ static int tl_run(struct transport *t, char *const argv[],
 	    .out_cap = TRANSPORT_CAPTURE, .err_cap = TRANSPORT_CAPTURE,
 	    .timeout_ms = timeout_ms, .group = true };
 	struct run_op *r;
+	char **envp;
 	int rc;
 
-	if (argv == NULL || argv[0] == NULL || cb == NULL || tl->closing)
+	if (argv == NULL || argv[0] == NULL || cb == NULL || tl->closing ||
+	    env_check(env) != 0)
 		return CF_EINVAL;
 	if ((r = calloc(1, sizeof *r + strlen(argv[0]) + 1)) == NULL)
 		return CF_ENOMEM;
+	if ((envp = env_merge(environ, env)) == NULL) {
+		free(r);
+		return CF_ENOMEM;
+	}
 	r->tl = tl;
 	r->cb = cb;
 	r->arg = arg;
 	r->timeout_ms = timeout_ms;
 	strcpy(r->shown, argv[0]);
+	spec.env = envp;
 	if ((rc = proc_run(t->loop, &spec, run_done, r)) == 0)
 		tl->pending++;
 	else
 		free(r);
+	strv_free(envp);
 	return rc;
 }
 
@@ -255,9 +268,12 @@ int transport_local_open(struct transport **out, uv_loop_t *loop,
 		    "cannot open the local transport: no loop, server or root");
 	if ((tl = calloc(1, sizeof *tl)) == NULL ||
 	    (tl->root = strdup(root)) == NULL ||
+	    (tl->abs_root = path_absolute(root)) == NULL ||
 	    (tl->base.server = strdup(server)) == NULL) {
-		if (tl != NULL)
+		if (tl != NULL) {
 			free(tl->root);
+			free(tl->abs_root);
+		}
 		free(tl);
 		return cf_error(msg, msgsz, CF_ENOMEM,
 		    "cannot open the local transport for '%s': out of memory",
@@ -265,6 +281,7 @@ int transport_local_open(struct transport **out, uv_loop_t *loop,
 	}
 	tl->base.ops = &local_ops;
 	tl->base.loop = loop;
+	tl->base.root = tl->abs_root;
 	*out = &tl->base;
 	return 0;
 }

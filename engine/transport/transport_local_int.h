@@ -25,6 +25,7 @@
 struct tl {
 	struct transport base;
 	char *root;
+	char *abs_root;             /* root from /, for commands (base.root) */
 	unsigned pending;           /* operations not yet called back */
 	bool closing;
 	uv_work_t close_work;

@@ -79,6 +79,7 @@ void tl_maybe_closed(struct tl *tl)
 	cb = tl->close_cb;
 	arg = tl->close_arg;
 	free(tl->base.server);
+	free(tl->abs_root);
 	free(tl->root);
 	free(tl);
 	if (cb != NULL)

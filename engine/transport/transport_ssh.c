@@ -12,6 +12,7 @@
  */
 #include "engine/transport/transport_ssh.h"
 #include "engine/base/container_of.h"
+#include "engine/base/env.h"
 #include "engine/base/err.h"
 #include "engine/base/path.h"
 #include "engine/base/str.h"
@@ -38,6 +39,7 @@ struct tsh {
 	struct transport base;
 	char **ssh_argv;            /* ssh, its options, "--", host, "sh -s" */
 	size_t nssh;
+	char *root;                 /* base.root: the base of server paths */
 	char *script;               /* the helper, after CF_ROOT's value */
 	size_t scriptlen;
 	int connect_timeout;
@@ -567,18 +569,22 @@ static int tsh_rollback(struct transport *tp, const struct transport_undo *u,
 	return op == NULL ? CF_ENOMEM : sop_queue(op);
 }
 
-/* Arguments: the timeout in seconds (0: none), the argument count, the
- * arguments. The server's watchdog ends the command; the session's
- * timeout ends ssh a little after it, should the server not answer. */
+/* Arguments: the timeout in seconds (0: none), the argument count and
+ * the arguments, then the environment's count and each entry's name and
+ * value, every one base64 like all arguments: the helper exports them,
+ * never parsing a value. The server's watchdog ends the command; the
+ * session's timeout ends ssh a little after it, should the server not
+ * answer. */
 static int tsh_run(struct transport *tp, char *const argv[],
-    unsigned timeout_ms, transport_run_cb cb, void *arg)
+    char *const env[], unsigned timeout_ms, transport_run_cb cb, void *arg)
 {
 	struct tsh *t = container_of(tp, struct tsh, base);
 	unsigned secs = (timeout_ms + 999) / 1000;
 	struct sop *op;
-	size_t n = 0, i;
+	size_t n = 0, ne = 0, i, len;
 
-	if (argv == NULL || argv[0] == NULL || cb == NULL || t->closing)
+	if (argv == NULL || argv[0] == NULL || cb == NULL || t->closing ||
+	    env_check(env) != 0)
 		return CF_EINVAL;
 	if ((op = sop_new(tp, SOP_RUN, (union sop_cb){ .run = cb }, arg,
 	    argv[0])) == NULL)
@@ -586,10 +592,19 @@ static int tsh_run(struct transport *tp, char *const argv[],
 	op->timeout_s = secs > 0 ? secs + RUN_SLACK_S : 0;
 	while (argv[n] != NULL)
 		n++;
+	while (env != NULL && env[ne] != NULL)
+		ne++;
 	ssh_frame_argf(&op->frame, "%u", secs);
 	ssh_frame_argf(&op->frame, "%zu", n);
 	for (i = 0; i < n; i++)
 		ssh_frame_argf(&op->frame, "%s", argv[i]);
+	ssh_frame_argf(&op->frame, "%zu", ne);
+	for (i = 0; i < ne; i++) {
+		len = strcspn(env[i], "=");
+		ssh_frame_arg(&op->frame, env[i], len);
+		ssh_frame_arg(&op->frame, env[i] + len + 1,
+		    strlen(env[i] + len + 1));
+	}
 	return sop_queue(op);
 }
 
@@ -599,6 +614,7 @@ static void tsh_free(struct tsh *t)
 {
 	strv_free(t->ssh_argv);
 	OPENSSL_clear_free(t->script, t->scriptlen);
+	free(t->root);
 	free(t->base.server);
 	free(t);
 }
@@ -724,10 +740,12 @@ int transport_ssh_open(struct transport **out, uv_loop_t *loop,
 	t->base.loop = loop;
 	t->connect_timeout = tg->connect_timeout > 0 ? tg->connect_timeout : 10;
 	t->base.server = strdup(server);
+	t->root = strdup(tg->root ? tg->root : "/");
+	t->base.root = t->root;
 	/* BatchMode: never a prompt. No ControlMaster of ours: the one
 	 * session is the connection (the operator's ssh_config may still
 	 * name one). */
-	ok = t->base.server && script_make(t, tg->root ? tg->root : "/") &&
+	ok = t->base.server && t->root && script_make(t, t->root) &&
 	    add_arg(t, NULL, "ssh") && add_arg(t, NULL, "-T") &&
 	    add_arg(t, "-o", "BatchMode=yes") &&
 	    add_arg(t, "-o", "LogLevel=ERROR") &&

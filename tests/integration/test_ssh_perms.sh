@@ -98,7 +98,8 @@ check "the directories it made stay 0755, for services to reach" [ -z "$(find "$
 
 # A reload command runs with the usual umask, not the helper's 077.
 : >"$TMP/shim_none.sh"
-out=$(helper "$TMP/shim_none.sh" run 0 3 /bin/sh -c umask)
+# Arguments: no timeout, 3 words, no environment (0 variables).
+out=$(helper "$TMP/shim_none.sh" run 0 3 /bin/sh -c umask 0)
 check "a command run by the helper has umask 022" [ "$(sed -n 's/^CF-OUT //p' <<<"$out" | base64 -d)" = 0022 ]
 
 # write_file of a key (0600) by temporary and rename.

@@ -6,8 +6,10 @@
  */
 #include "tests/unit/unit.h"
 #include "engine/assign/assign.h"
+#include "engine/base/crypto.h"
 #include "engine/base/err.h"
 #include "engine/base/fsio.h"
+#include "engine/base/str.h"
 #include "engine/transport/transport_local.h"
 #include "inventory/fleet.h"
 
@@ -282,6 +284,8 @@ static int run_assign(struct fx *f, const struct pair *p, unsigned usages,
 		.cert_len = p->bundle_len,
 		.key_pem = p->key,
 		.key_len = p->key_len,
+		.fleet = "prod",
+		.address = "web01.contoso.test",
 	};
 	int calls = 0, rc;
 
@@ -631,6 +635,112 @@ static void test_custom_path_kept_and_restored(void **state)
 	    "certs/.certfleet/webservices_external")), 2);
 }
 
+/* What a reload learns of pair p, as reload_env.h says: SHA-1, SHA-256
+ * and notAfter of the leaf. */
+static void facts_of(const struct pair *p, char sha1[41], char sha256[65],
+    char not_after[21])
+{
+	BIO *b = BIO_new_mem_buf(p->leaf, -1);
+	X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+	time_t t;
+	struct tm tm;
+
+	assert_non_null(x);
+	assert_int_equal(crypto_thumbprint(x, sha1), 0);
+	assert_int_equal(crypto_fingerprint_sha256(x, sha256), 0);
+	assert_int_equal(crypto_cert_not_after(x, &t), 0);
+	gmtime_r(&t, &tm);
+	strftime(not_after, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	X509_free(x);
+	BIO_free(b);
+}
+
+/* The CERTFLEET_* variables one reload saw, sorted, as the log holds
+ * them: now is what is in place, before the SHA-256 it replaced. */
+static char *env_block(const struct fx *f, const char *usage,
+    const char *cert, const char *key, const struct pair *now,
+    const struct pair *before)
+{
+	char sha1[41] = "", sha256[65] = "", na[21] = "", prev[65] = "";
+	char s1[41], n1[21];
+
+	if (now != NULL)
+		facts_of(now, sha1, sha256, na);
+	if (before != NULL)
+		facts_of(before, s1, prev, n1);
+	return cf_asprintf("CERTFLEET_ADDRESS=web01.contoso.test\n"
+	    "CERTFLEET_CERT_FILE=%s/%s\nCERTFLEET_CHAIN_FILE=%s/%s\n"
+	    "CERTFLEET_FLEET=prod\nCERTFLEET_KEY_FILE=%s/%s\n"
+	    "CERTFLEET_NOT_AFTER=%s\nCERTFLEET_PREVIOUS_SHA256=%s\n"
+	    "CERTFLEET_SERVER=web01\nCERTFLEET_SHA256=%s\n"
+	    "CERTFLEET_THUMBPRINT=%s\nCERTFLEET_USAGE=%s\n---\n",
+	    f->root, cert, f->root, cert, f->root, key, na, prev, sha256,
+	    sha1, usage);
+}
+
+/*
+ * A reload's environment: the new certificate and the one it replaced;
+ * after a rollback, the one restored and the one taken away. Paths are
+ * the server's, whole and literal, shell syntax and all. The reload logs
+ * what it sees, fails the first time and succeeds when run again.
+ */
+static void test_reload_environment(void **state)
+{
+	struct fx *f = *state;
+	const char *cert = "etc/a b;$(touch pwned)`touch pwned2`'\"q.pem";
+	char log[128], *argv[] = { "/bin/sh", "-c", "env | grep '^CERTFLEET_' "
+	    "| LC_ALL=C sort >>\"$1\"; echo --- >>\"$1\"; [ -e \"$1.x\" ] "
+	    "&& exit 0; : >\"$1.x\"; exit 1", "sh", log, NULL };
+	struct usage_binding b[USAGE_MAX];
+	struct assign a;
+	char msg[256], *want, *got, *w1, *w2;
+
+	snprintf(log, sizeof log, "%s/log", f->outside);
+	memset(b, 0, sizeof b);
+	b[USAGE_DEFAULT].cert = (char *)cert;
+	assign_ok(f, &pa, 1u << USAGE_DEFAULT, b);
+	b[USAGE_DEFAULT].reload = argv;
+	assert_int_equal(run_assign(f, &pb, 1u << USAGE_DEFAULT, b, &a, msg,
+	    sizeof msg), CF_ETRANSPORT);
+	assign_release(&a);
+	w1 = env_block(f, "default", cert, "certs/default.key", &pb, &pa);
+	w2 = env_block(f, "default", cert, "certs/default.key", &pa, &pb);
+	want = cf_asprintf("%s%s", w1, w2);
+	got = slurp(log, NULL);
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	assert_false(access(at(f, "pwned"), F_OK) == 0 ||
+	    access("pwned", F_OK) == 0 || access("pwned2", F_OK) == 0);
+	free(w1);
+	free(w2);
+	free(want);
+	free(got);
+
+	/* Rolled back to nothing: nothing is in place. */
+	assert_int_equal(unlink(log), 0);
+	strcat(log, ".x");
+	assert_int_equal(unlink(log), 0);
+	log[strlen(log) - 2] = '\0';
+	b[USAGE_WS_INTERNAL].reload = argv;
+	assert_int_equal(run_assign(f, &pb, 1u << USAGE_WS_INTERNAL, b, &a,
+	    msg, sizeof msg), CF_ETRANSPORT);
+	assign_release(&a);
+	w1 = env_block(f, "webservices_internal",
+	    "certs/webservices_internal.pem",
+	    "certs/webservices_internal.key", &pb, NULL);
+	w2 = env_block(f, "webservices_internal",
+	    "certs/webservices_internal.pem",
+	    "certs/webservices_internal.key", NULL, &pb);
+	want = cf_asprintf("%s%s", w1, w2);
+	got = slurp(log, NULL);
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	free(w1);
+	free(w2);
+	free(want);
+	free(got);
+}
+
 static void test_symlink_outside_refused(void **state)
 {
 	struct fx *f = *state;
@@ -768,8 +878,8 @@ static void run_cmd(struct fx *f, char **argv, unsigned timeout_ms,
     struct got *g)
 {
 	got_clear(g);
-	assert_int_equal(f->t->ops->run(f->t, argv, timeout_ms, got_run, g),
-	    0);
+	assert_int_equal(f->t->ops->run(f->t, argv, NULL, timeout_ms, got_run,
+	    g), 0);
 	g->returned = true;
 	uv_run(&f->loop, UV_RUN_DEFAULT);
 	assert_int_equal(g->calls, 1);
@@ -1011,6 +1121,8 @@ int main(void)
 		    test_reload_timeout_rolls_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_custom_path_kept_and_restored, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload_environment,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_symlink_outside_refused,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_file_limits, setup,

@@ -229,6 +229,30 @@ static void test_command(void **state)
 	diags_release(&d);
 }
 
+static void test_hooks(void **state)
+{
+	struct fleet f;
+	struct diags d;
+
+	(void)state;
+	diags_init(&d);
+	assert_int_equal(fleet_load(&f, FIXTURES "/good/hooks.cfg", &d), 0);
+	assert_int_equal(f.hooks.nafter_run, 3);
+	assert_string_equal(f.hooks.after_run[0],
+	    FIXTURES "/good/bin/ca-helper");
+	assert_string_equal(f.hooks.after_run[1], "--room");
+	assert_string_equal(f.hooks.after_run[2], "#certs; $(id)");
+	assert_null(f.hooks.after_run[3]);
+	assert_int_equal(f.hooks.after_run_timeout, 120);
+	fleet_release(&f);
+	/* None: no hook, and the default timeout. */
+	assert_int_equal(fleet_load(&f, FIXTURES "/good/command.cfg", &d), 0);
+	assert_null(f.hooks.after_run);
+	assert_int_equal(f.hooks.after_run_timeout, HOOKS_AFTER_RUN_TIMEOUT);
+	fleet_release(&f);
+	diags_release(&d);
+}
+
 static void test_shipped_templates(void **state)
 {
 	static const char *const files[] = {
@@ -431,6 +455,7 @@ int main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_overrides);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_acme);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_command);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_hooks);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_shipped_templates);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_select);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_fleet_is_directory);

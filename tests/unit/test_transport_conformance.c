@@ -5,8 +5,8 @@
  * tests/integration/test_transport_conformance.sh), so that the C and the
  * shell implementations of transport.h cannot drift: the versioned
  * install's layout and undo records, adoption of a hand-made set,
- * rollback, stale versions and keys, version names, read limits, and the
- * confinement of writes. Each test has a fresh server root below /tmp,
+ * rollback, stale versions and keys, version names, read limits, the
+ * confinement of writes, and commands with their environment. Each test has a fresh server root below /tmp,
  * which this process inspects directly (the ssh server is this machine).
  *
  * ssh settings: CF_SSH_ADDRESS, CF_SSH_PORT, CF_SSH_USER, CF_SSH_IDENTITY,
@@ -396,12 +396,18 @@ static int rollback(struct fx *f, const struct transport_undo *u,
 	return wait_for(f, g, f->t->ops->rollback(f->t, u, got_status, g));
 }
 
+static int run_env(struct fx *f, char **argv, char **env,
+    unsigned timeout_ms, struct got *g)
+{
+	got_clear(g);
+	return wait_for(f, g, f->t->ops->run(f->t, argv, env, timeout_ms,
+	    got_run, g));
+}
+
 static int run(struct fx *f, char **argv, unsigned timeout_ms,
     struct got *g)
 {
-	got_clear(g);
-	return wait_for(f, g, f->t->ops->run(f->t, argv, timeout_ms, got_run,
-	    g));
+	return run_env(f, argv, NULL, timeout_ms, g);
 }
 
 /* Installs cert and key as the "default" set and hands back its undo
@@ -950,6 +956,47 @@ static void test_session_lost(void **state)
 	got_clear(&g);
 }
 
+/* A value of shell syntax, quotes, newlines (trailing ones too) and
+ * bytes that are not text. */
+#define HOSTILE "a b 'q' \"d\" $(touch pwned-sub) `touch pwned-bt`; " \
+	"touch pwned-semi | x & y > z\n\nline\t\\ $HOME * \001\201\377\n\n"
+
+/* The environment of a command: every value arrives byte for byte and
+ * nothing in it runs; the command keeps the environment it would have
+ * had, a variable set replaces one of the same name, and names that
+ * could not be a variable's are refused before anything starts. */
+static void test_run_env(void **state)
+{
+	struct fx *f = *state;
+	struct got g = { 0 };
+	char *show[] = { "/usr/bin/printenv", "CF_T1", "CF_T2", "CF_T3",
+	    "HOME", NULL };
+	char *path[] = { "/usr/bin/printenv", "PATH", NULL };
+	char *env[] = { "CF_T1=" HOSTILE, "CF_T2=", "CF_T3=a=b", "HOME=/x",
+	    NULL };
+	char *bad[][3] = {
+		{ "1A=x", NULL }, { "a=x", NULL }, { "A-B=x", NULL },
+		{ "NOVALUE", NULL }, { "=x", NULL }, { "A=1", "A=2", NULL },
+	};
+	size_t i;
+
+	assert_int_equal(run_env(f, show, env, 5000, &g), 0);
+	assert_int_equal(g.r.exit_status, 0);
+	assert_int_equal(g.r.outlen, strlen(HOSTILE "\n\na=b\n/x\n"));
+	assert_memory_equal(g.out, HOSTILE "\n\na=b\n/x\n", g.r.outlen);
+	assert_false(exists("pwned-sub") || exists("pwned-bt") ||
+	    exists("pwned-semi") || exists(at(f, "pwned-sub")) ||
+	    exists(at(f, "pwned-bt")) || exists(at(f, "pwned-semi")));
+	/* Added to what it has anyway, not instead. */
+	assert_int_equal(run_env(f, path, env, 5000, &g), 0);
+	assert_int_equal(g.r.exit_status, 0);
+	assert_true(g.r.outlen > 1);
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		assert_int_equal(run_env(f, show, bad[i], 5000, &g),
+		    CF_EINVAL);
+	got_clear(&g);
+}
+
 /* keygen = "server": the key is made there, 0600, and stale keys of the
  * same server ("NAME-ID.key", ID all digits) go; a set copies it. */
 static void test_keygen_stale_keys(void **state)
@@ -1014,6 +1061,7 @@ int main(void)
 		T(test_symlinks_stay_below_root),
 		T(test_run),
 		T(test_session_lost),
+		T(test_run_env),
 		T(test_keygen_stale_keys),
 	};
 
