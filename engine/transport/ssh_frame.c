@@ -181,8 +181,8 @@ char *ssh_answer_block(const char *at, size_t *len)
 	return ssh_unb64(start, (size_t)(end - start), len);
 }
 
-/* The CF_E* code the helper names after "CF-ERR <message> ": "EINVAL"
- * for CF_EINVAL; CF_EIO when it names none. */
+/* The CF_E* code the helper names first in "CF-ERR <code> <message>":
+ * "EINVAL" for CF_EINVAL; CF_EIO when it names none we know. */
 static int err_code(const char *p)
 {
 	static const struct {
@@ -193,11 +193,8 @@ static int err_code(const char *p)
 		CF_ERRNO_MAP(XX)
 #undef XX
 	};
-	size_t i, n;
+	size_t i, n = strcspn(p, " \n");
 
-	p += strcspn(p, " \n");
-	p += strspn(p, " ");
-	n = strcspn(p, " \n");
 	for (i = 0; i < sizeof codes / sizeof codes[0]; i++)
 		if (strlen(codes[i].name) == n &&
 		    strncmp(p, codes[i].name, n) == 0)
@@ -207,11 +204,13 @@ static int err_code(const char *p)
 
 int ssh_answer_status(const char *ans, char **why)
 {
-	const char *err = ssh_answer_line(ans, "CF-ERR");
+	const char *err = ssh_answer_line(ans, "CF-ERR"), *m;
 
 	*why = NULL;
 	if (err != NULL) {
-		*why = ssh_answer_word(err);
+		m = err + strcspn(err, " \n");
+		if (*m == ' ')
+			*why = ssh_answer_word(m + 1);
 		return err_code(err);
 	}
 	if (ssh_answer_line(ans, "CF-ENOENT") != NULL)

@@ -8,7 +8,7 @@
  *                (no newline inside; an empty line is an empty value)
  *   helper:      the answer's lines, then "CF-DONE\n"
  *
- * An answer says CF-OK, CF-ENOENT or "CF-ERR <base64 message> <code>"
+ * An answer says CF-OK, CF-ENOENT or "CF-ERR <code> <base64 message>"
  * (EIO, EINVAL...: the CF_E* code without its prefix), then what the
  * operation returns: "CF-FILE <base64 name>" and base64 lines ending with
  * "CF-END" per file, "CF-UNDO <previous> <current>", "CF-EXIT <status>",

@@ -93,18 +93,19 @@ static void test_status(void **state)
 	assert_null(why);
 	assert_int_equal(ssh_answer_status("CF-ENOENT\n", &why), CF_ENOENT);
 	assert_null(why);
-	/* "no such file" in base64, then the code's name. */
-	assert_int_equal(ssh_answer_status("CF-ERR bm8gc3VjaCBmaWxl ETRANSPORT\n",
+	/* The code's name, then "no such file" in base64. */
+	assert_int_equal(ssh_answer_status("CF-ERR ETRANSPORT bm8gc3VjaCBmaWxl\n",
 	    &why), CF_ETRANSPORT);
 	assert_string_equal(why, "no such file");
 	free(why);
 	/* An error after CF-OK (a file over the limit mid-answer) wins. */
-	assert_int_equal(ssh_answer_status("CF-OK\nCF-ERR YmlnIA== EINVAL\n",
+	assert_int_equal(ssh_answer_status("CF-OK\nCF-ERR EINVAL YmlnIA==\n",
 	    &why), CF_EINVAL);
 	free(why);
 	/* A code the controller does not know: CF_EIO. */
-	assert_int_equal(ssh_answer_status("CF-ERR eA== EWHAT\n", &why),
+	assert_int_equal(ssh_answer_status("CF-ERR EWHAT eA==\n", &why),
 	    CF_EIO);
+	assert_string_equal(why, "x");
 	free(why);
 	/* Nothing the helper would say. */
 	assert_int_equal(ssh_answer_status("", &why), CF_ETRANSPORT);

@@ -60,18 +60,20 @@ static struct ssh_session *start(uv_loop_t *loop, const char *script,
 	return s;
 }
 
-/* Sends operation op with one argument (NULL: none) and runs the loop
- * until nothing holds it. */
+/* Sends operation op on path (NULL: no arguments) with a limit of 100
+ * bytes, and runs the loop until nothing holds it. */
 static void request(uv_loop_t *loop, struct ssh_session *s, const char *op,
-    const char *a0, unsigned timeout_ms)
+    const char *path, unsigned timeout_ms)
 {
 	struct ssh_frame f;
 	char *frame;
 	size_t len;
 
 	ssh_frame_init(&f);
-	if (a0 != NULL)
-		ssh_frame_argf(&f, "%s", a0);
+	if (path != NULL) {
+		ssh_frame_argf(&f, "%s", path);
+		ssh_frame_argf(&f, "%d", 100);
+	}
 	frame = ssh_frame_take(&f, op, &len);
 	assert_non_null(frame);
 	assert_int_equal(ssh_session_request(s, frame, len, timeout_ms), 0);
