@@ -268,6 +268,31 @@ valid() {
 	echo "$good"
 }
 
+# ---- CPU per server: client and server side ----
+
+# cpu_now VAR: VAR is "CLIENT SERVER", the CPU seconds so far of this
+# shell's reaped children (a tool and the ssh processes it ran) and of the
+# sshd's (each connection's processes and whatever its session ran, once
+# they end). 'times' runs in this shell: a subshell's children are its own.
+cpu_now() {
+	times >"$work/times"
+	printf -v "$1" '%s' "$(awk -v t="$(getconf CLK_TCK)" \
+	    -v f="/proc/$SSHD_PID/stat" 'NR == 2 {
+	    split($1, u, /[ms]/); split($2, s, /[ms]/)
+	    getline st < f; split(st, a, " ")
+	    printf "%.3f %.3f\n", u[1] * 60 + u[2] + s[1] * 60 + s[2],
+	        (a[16] + a[17]) / t }' "$work/times")"
+}
+
+# cpu_per TOOL BEFORE AFTER: one line, the CPU per server between them.
+cpu_lines=""
+cpu_per() {
+	cpu_lines="$cpu_lines$(printf '    %-16s client %5.0f ms   server %5.0f ms' "$1" \
+	    "$(calc "%f" "($4 - $2) * 1000 / $n")" \
+	    "$(calc "%f" "($5 - $3) * 1000 / $n")")
+"
+}
+
 # ---- the floor: one 'ssh HOST true' per server ----
 
 # As many connections as certfleet opens (one per server), CONC at a
@@ -276,7 +301,7 @@ valid() {
 fl_rate=""
 fl_secs=""
 run_floor() {
-	local t0 secs rc=0 i
+	local t0 secs rc=0 i c0 c1
 	note "$n: ssh HOST true per server"
 	{
 		echo '#!/bin/sh'
@@ -289,10 +314,14 @@ run_floor() {
 	} >"$work/floor.sh"
 	chmod 755 "$work/floor.sh"
 	for i in $(seq 1 "$n"); do addr "$i"; done >"$work/floor.addrs"
+	cpu_now c0
 	t0=$(date +%s%N)
 	xargs -P "$CONC" -n 1 "$work/floor.sh" <"$work/floor.addrs" \
 	    >"$work/floor.log" 2>&1 || rc=$?
 	secs=$(calc "%.3f" "($(date +%s%N) - $t0) / 1000000000")
+	cpu_now c1
+	# shellcheck disable=SC2086
+	cpu_per "ssh HOST true" $c0 $c1
 	note ""
 	if [ "$rc" -ne 0 ]; then
 		printf '%7s  %-20s ssh HOST true: failed (exit %s)\n' "$n" \
@@ -310,10 +339,15 @@ cf_rate=""
 cf_secs=""
 cf_valid="-"
 run_certfleet() {
-	local rc=0 assigned
+	local rc=0 assigned c0 c1
 	note "$n: certfleet run over ssh"
+	cpu_now c0
 	"$BDIR/peak_rss" -q -o "$work/certfleet.time" "$CF" run --quiet \
 	    "$CFD/fleet.cfg" >"$work/certfleet.log" 2>&1 </dev/null || rc=$?
+	# The sessions end before certfleet does: all of it is counted.
+	cpu_now c1
+	# shellcheck disable=SC2086
+	cpu_per certfleet $c0 $c1
 	note ""
 	if [ ! -s "$work/certfleet.time" ]; then
 		printf '%7s  %-20s certfleet run: could not be timed\n' "$n" \
@@ -501,6 +535,11 @@ if [ -z "$cf_rate" ] || [ -z "$a_rate" ]; then
 		why="${why}ansible-playbook: ${ans_why:-failed}"
 	fi
 	echo "  ($why)"
+fi
+if [ -n "$cpu_lines" ]; then
+	echo "  CPU per server (client: the tool and its ssh processes; server:" \
+	    "sshd and what its sessions ran):"
+	printf '%s' "$cpu_lines"
 fi
 echo "  valid certificate and key pairs (openssl verify, key match; not" \
     "timed): certfleet $cf_valid/$n, Ansible $a_valid/$n"

@@ -11,7 +11,7 @@
  * An answer says CF-OK, CF-ENOENT or "CF-ERR <code> <base64 message>"
  * (EIO, EINVAL...: the CF_E* code without its prefix), then what the
  * operation returns: "CF-FILE <base64 name>" and base64 lines ending with
- * "CF-END" per file, "CF-UNDO <previous> <current>", "CF-EXIT <status>",
+ * "CF-END" per file, "CF-UNDO <version> [<previous>]", "CF-EXIT <status>",
  * "CF-OUT"/"CF-ERROUT <base64>", "CF-TIMEOUT". Base64 has no '-', so no
  * data line can look like one of these.
  */

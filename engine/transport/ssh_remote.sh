@@ -96,15 +96,21 @@ EOF
 )
 	_v=${_v%.}
 }
-# texts I...: T<I> is argument I decoded, for each I, by one awk; a value
-# with a newline in it (awk says "-") is decoded alone.
+# texts I...: T<I> is argument I decoded, for each I, and ROOT the root
+# (every operation starts here), by one awk; a value with a newline in it
+# (awk says "-") is decoded alone.
 texts() {
 	_n=$#
 	for _i; do
 		eval "set -- \"\$@\" \"\${CF_A$(($_i))}\""
 	done
-	_o=$(awk "$B64AWK" d "$_n" "$@") || die "cannot decode the arguments"
-	while [ "$_n" -gt 0 ] && IFS= read -r _l; do
+	_o=$(awk "$B64AWK" d "$_n" "$@" "$CF_ROOT") ||
+	    die "cannot decode the arguments"
+	while IFS= read -r _l; do
+		if [ "$_n" -eq 0 ]; then
+			ROOT=${_l#+}
+			break
+		fi
 		case $_l in
 		+*) eval "T$(($1))=\${_l#+}" ;;
 		*) val "$1"; eval "T$(($1))=\$_v" ;;
@@ -161,10 +167,6 @@ _k=0
 # directory, and a directory P stays refused.
 swap() { mv -f "$1/${2##*/}" "${2%/*}/" 2>/dev/null && rmdir "$1"; }
 
-ROOT=$(base64 -d <<EOF
-$CF_ROOT
-EOF
-)
 # full P: _f is server path P below the root: "/etc/x" and "etc/x" alike.
 full() {
 	case $1 in
@@ -302,17 +304,24 @@ named() {
 }
 # Version directories are named as transport.h says: the UTC time to the
 # nanosecond (busybox's date has no %N: .000000000), then 8 random hex
-# digits: 20250101T120000.123456789Z-1a2b3c4d. Sets vn.
+# digits: 20250101T120000.123456789Z-1a2b3c4d; the digits the controller
+# sent (SUFFIX, a process fewer) the first time, else /dev/urandom's.
+# Sets vn.
 version_name() {
 	_t=$(date -u +%Y%m%dT%H%M%S.%N)
 	case $_t in *.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]) ;; *) _t=${_t%%.*}.000000000 ;; esac
-	# Four bytes as " 1a 2b 3c 4d": four words.
-	set -- $(od -An -N4 -tx1 /dev/urandom) - - - -
-	vn=${_t}Z-$1$2$3$4
+	case $1 in
+	[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]) vn=${_t}Z-$1 ;;
+	*)	# Four bytes as " 1a 2b 3c 4d": four words.
+		set -- $(od -An -N4 -tx1 /dev/urandom) - - - -
+		vn=${_t}Z-$1$2$3$4 ;;
+	esac
 }
 
 # Arguments: store, pointer, member count, then name, link, mode, data and
-# from (a server path copied instead of data, or empty) for each member.
+# from (a server path copied instead of data, or empty) for each member,
+# then (optional) the version name's 8 random hex digits. Answers
+# "CF-UNDO <version> [<previous in base64>]".
 # The steps, checks and layout of transport_local_install.c: a new version
 # directory, the hand-made set adopted on the first install, every link
 # made once, the pointer switched by one rename, older versions pruned.
@@ -320,14 +329,20 @@ op_install() {
 	# Every argument but the data is text: one decoding.
 	set -- 0 1 2
 	i=3
-	while [ "$i" -lt "$CF_N" ]; do
+	while [ $((i + 5)) -le "$CF_N" ]; do
 		set -- "$@" "$i" $((i + 1)) $((i + 2)) $((i + 4))
 		i=$((i + 5))
 	done
+	[ "$i" -ge "$CF_N" ] || set -- "$@" "$i"
 	texts "$@"
 	st=$T0 pt=$T1 n=$T2
 	num "$n"
-	[ "$CF_N" -eq $((3 + 5 * n)) ] || die "invalid arguments"
+	sfx=
+	case $CF_N in
+	$((3 + 5 * n))) ;;
+	$((4 + 5 * n))) eval "sfx=\$T$((CF_N - 1))" ;;
+	*) die "invalid arguments" ;;
+	esac
 	full "$st"
 	store=$_f
 	full "$pt"
@@ -349,7 +364,8 @@ op_install() {
 	# removed again if anything fails before the switch.
 	mkdirs "$store" || die "cannot create directory '$st'"
 	i=0
-	until version_name && mkdir -m 755 "$store/$vn" 2>/dev/null; do
+	until version_name "$sfx" && mkdir -m 755 "$store/$vn" 2>/dev/null; do
+		sfx=
 		i=$((i + 1))
 		[ "$i" -lt 16 ] || die "cannot create a version in '$st'"
 	done
@@ -361,7 +377,8 @@ op_install() {
 		i=$((i + 1))
 		eval "name=\$T$b mode=\$T$((b + 2)) from=\$T$((b + 4))"
 		# Made empty and 0600 (umask), then given its mode, before
-		# any byte: a key never exists with more.
+		# any byte: a key never exists with more, even where a default
+		# ACL would give a new file more than the umask.
 		: >"$v/$name" || die "cannot write '$name'"
 		chmod "$mode" "$v/$name" || die "cannot write '$name': chmod failed"
 		if [ -n "$from" ]; then
@@ -428,7 +445,11 @@ op_install() {
 		[ "${o##*/}" = "$vn" ] || [ "${o##*/}" = "$keep" ] || rm -rf "$o"
 	done
 	echo CF-OK
-	line CF-UNDO "$prev" "$st/$vn"
+	if [ -n "$prev" ]; then
+		line "CF-UNDO $vn" "$prev"
+	else
+		echo "CF-UNDO $vn"
+	fi
 }
 
 op_remove() {

@@ -14,6 +14,7 @@
 #include "engine/base/container_of.h"
 #include "engine/base/env.h"
 #include "engine/base/err.h"
+#include "engine/base/fsio.h"
 #include "engine/base/path.h"
 #include "engine/base/str.h"
 #include "engine/base/strv.h"
@@ -23,7 +24,9 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <inttypes.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,25 +173,28 @@ static int sop_queue(struct sop *op)
 
 /* ---- answers ---- */
 
+/* "CF-UNDO <version> [<previous in base64>]": the version the helper made
+ * in the set's store (a plain name: digits, hex, 'T', 'Z', '.', '-'), and
+ * what the pointer named before, if anything. */
 static void deliver_install(struct sop *op, int status, const char *msg,
     const char *ans)
 {
 	const char *undo = ssh_answer_line(ans, "CF-UNDO");
-	const char *sp = undo ? strchr(undo, ' ') : NULL;
+	size_t vl = undo ? strcspn(undo, " \n") : 0;
 	struct transport_undo *u = NULL;
 
-	if (status == 0 && (u = calloc(1, sizeof(*u))) != NULL) {
+	if (status == 0 && vl > 0 && undo[0] != '.' &&
+	    strspn(undo, "0123456789abcdefTZ.-") == vl &&
+	    (u = calloc(1, sizeof(*u))) != NULL) {
+		u->current = cf_asprintf("%s/%.*s", op->store, (int)vl, undo);
 		u->store = op->store;
 		u->pointer = op->pointer;
 		u->links = op->links;
 		op->store = op->pointer = NULL;
 		op->links = NULL;
-		u->previous = ssh_answer_word(undo);
-		u->current = ssh_answer_word(sp ? sp + 1 : NULL);
-		if (u->previous && *u->previous == '\0') {
-			free(u->previous);
-			u->previous = NULL;
-		}
+		if (undo[vl] == ' ' && undo[vl + 1] != '\n' &&
+		    undo[vl + 1] != '\0')
+			u->previous = ssh_answer_word(undo + vl + 1);
 	}
 	if (status == 0 && (u == NULL || u->current == NULL)) {
 		transport_undo_free(u);
@@ -488,7 +494,8 @@ static int tsh_keygen(struct transport *tp, const char *keytype,
  * and its paths go in normal form, so that the undo record the helper
  * answers with holds server paths like the local transport's.
  * Arguments: store, pointer, member count, then name, link, mode, data
- * and from (or "") of each member.
+ * and from (or "") of each member, then 8 random hex digits for the
+ * version's name.
  */
 static int tsh_install(struct transport *tp, const struct transport_set *set,
     transport_install_cb cb, void *arg)
@@ -530,6 +537,8 @@ static int tsh_install(struct transport *tp, const struct transport_set *set,
 		ssh_frame_argf(&op->frame, "%s", from ? from : "");
 		free(from);
 	}
+	/* The version name's random part: one process fewer there. */
+	ssh_frame_argf(&op->frame, "%08" PRIx32, (uint32_t)fsio_random64());
 	return sop_queue(op);
 no_mem:
 	sop_free(op);
