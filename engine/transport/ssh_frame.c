@@ -26,29 +26,32 @@ void ssh_frame_release(struct ssh_frame *f)
 	ssh_frame_init(f);
 }
 
-/* Room for n more bytes; not realloc, so that what is left behind is
- * cleansed. */
-static bool room(struct ssh_frame *f, size_t n)
+bool ssh_buf_room(char **buf, size_t *size, size_t len, size_t need)
 {
-	size_t size = f->size ? f->size : 256;
+	size_t n = *size ? *size : 256;
 	char *p;
 
-	if (f->failed)
-		return false;
-	while (size < f->len + n)
-		size *= 2;
-	if (size == f->size)
+	while (n < need)
+		n *= 2;
+	if (n == *size)
 		return true;
-	if ((p = malloc(size)) == NULL) {
-		f->failed = true;
+	if ((p = malloc(n)) == NULL)
 		return false;
-	}
-	if (f->len > 0)
-		memcpy(p, f->args, f->len);
-	OPENSSL_clear_free(f->args, f->size);
-	f->args = p;
-	f->size = size;
+	if (len > 0)
+		memcpy(p, *buf, len);
+	OPENSSL_clear_free(*buf, *size);
+	*buf = p;
+	*size = n;
 	return true;
+}
+
+/* Room for n more bytes in f's arguments. */
+static bool room(struct ssh_frame *f, size_t n)
+{
+	if (!f->failed && !ssh_buf_room(&f->args, &f->size, f->len,
+	    f->len + n))
+		f->failed = true;
+	return !f->failed;
 }
 
 void ssh_frame_arg(struct ssh_frame *f, const void *p, size_t n)

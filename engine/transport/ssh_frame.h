@@ -32,6 +32,11 @@ struct ssh_frame {
 	bool failed;                /* memory ran out: nothing to send */
 };
 
+/* Room for need bytes in *buf (*size allocated, the first len in use),
+ * doubling from 256. Not realloc: the buffer left behind is cleansed, as
+ * frames and answers may hold key bytes. False when memory runs out. */
+bool ssh_buf_room(char **buf, size_t *size, size_t len, size_t need);
+
 void ssh_frame_init(struct ssh_frame *f);
 /* Cleanses (arguments may be key bytes) and frees. */
 void ssh_frame_release(struct ssh_frame *f);

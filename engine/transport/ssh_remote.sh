@@ -121,6 +121,16 @@ texts() {
 $_o
 EOF
 }
+# texts_all: texts for every argument of the operation.
+texts_all() {
+	set --
+	_j=0
+	while [ "$_j" -lt "$CF_N" ]; do
+		set -- "$@" "$_j"
+		_j=$((_j + 1))
+	done
+	texts "$@"
+}
 # data I FILE: argument I decoded into FILE, which keeps its mode; any
 # bytes, however many (base64, not awk).
 data() {
@@ -303,19 +313,39 @@ named() {
 	[ "$_n" != / ]
 }
 # Version directories are named as transport.h says: the UTC time to the
-# nanosecond (busybox's date has no %N: .000000000), then 8 random hex
-# digits: 20250101T120000.123456789Z-1a2b3c4d; the digits the controller
-# sent (SUFFIX, a process fewer) the first time, else /dev/urandom's.
-# Sets vn.
+# nanosecond, then 8 random hex digits: 20250101T120000.123456789Z-1a2b3c4d;
+# the digits the controller sent (SUFFIX, a process fewer) the first time,
+# else /dev/urandom's. busybox's date has no %N: there the fraction is 0,
+# or one more than PREV's (the version before, a name) in the same second,
+# so that names still sort by time. Sets vn.
 version_name() {
 	_t=$(date -u +%Y%m%dT%H%M%S.%N)
-	case $_t in *.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]) ;; *) _t=${_t%%.*}.000000000 ;; esac
+	case $_t in
+	*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]) ;;
+	*)	_t=${_t%%.*}
+		case $2 in
+		"$_t".[0-9]*Z-*)
+			_p=${2#"$_t".}
+			_p=${_p%%Z-*}
+			while :; do case $_p in 0?*) _p=${_p#0} ;; *) break ;; esac; done
+			_p=000000000$((_p + 1))
+			_t=$_t.${_p#"${_p%?????????}"} ;;
+		*)	_t=$_t.000000000 ;;
+		esac ;;
+	esac
 	case $1 in
 	[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]) vn=${_t}Z-$1 ;;
 	*)	# Four bytes as " 1a 2b 3c 4d": four words.
 		set -- $(od -An -N4 -tx1 /dev/urandom) - - - -
 		vn=${_t}Z-$1$2$3$4 ;;
 	esac
+}
+
+# member I: name, link, mode and from of install's member I (decoded by
+# texts); its data is argument _b + 3.
+member() {
+	_b=$((3 + 5 * $1))
+	eval "name=\$T$_b link=\$T$((_b + 1)) mode=\$T$((_b + 2)) from=\$T$((_b + 4))"
 }
 
 # Arguments: store, pointer, member count, then name, link, mode, data and
@@ -364,7 +394,8 @@ op_install() {
 	# removed again if anything fails before the switch.
 	mkdirs "$store" || die "cannot create directory '$st'"
 	i=0
-	until version_name "$sfx" && mkdir -m 755 "$store/$vn" 2>/dev/null; do
+	until version_name "$sfx" "${prev##*/}" &&
+	    mkdir -m 755 "$store/$vn" 2>/dev/null; do
 		sfx=
 		i=$((i + 1))
 		[ "$i" -lt 16 ] || die "cannot create a version in '$st'"
@@ -373,9 +404,8 @@ op_install() {
 	trap 'rm -rf "$v"' EXIT
 	i=0
 	while [ "$i" -lt "$n" ]; do
-		b=$((3 + 5 * i))
+		member "$i"
 		i=$((i + 1))
-		eval "name=\$T$b mode=\$T$((b + 2)) from=\$T$((b + 4))"
 		# Made empty and 0600 (umask), then given its mode, before
 		# any byte: a key never exists with more, even where a default
 		# ACL would give a new file more than the umask.
@@ -386,7 +416,7 @@ op_install() {
 			cat "$_f" 2>/dev/null >"$v/$name" ||
 			    die "cannot copy '$from': read failed"
 		else
-			data $((b + 3)) "$v/$name" ||
+			data $((_b + 3)) "$v/$name" ||
 			    die "cannot write '$name': write failed"
 		fi
 	done
@@ -398,15 +428,14 @@ op_install() {
 		any=
 		i=0
 		while [ "$i" -lt "$n" ]; do
-			b=$((3 + 5 * i))
+			member "$i"
 			i=$((i + 1))
-			eval "lp=\$T$((b + 1)) name=\$T$b"
-			full "$lp"
+			full "$link"
 			l=$_f
-			[ ! -d "$l" ] || [ -L "$l" ] || fail EEXIST "'$lp' is a directory"
+			[ ! -d "$l" ] || [ -L "$l" ] || fail EEXIST "'$link' is a directory"
 			if [ -f "$l" ]; then
 				[ "$(wc -c <"$l")" -le 1048576 ] ||
-				    fail EINVAL "'$lp' is larger than the limit of 1048576 bytes"
+				    fail EINVAL "'$link' is larger than the limit of 1048576 bytes"
 				[ -n "$any" ] || { rm -rf "$store/previous" && mkdir -m 755 "$store/previous"; } ||
 				    die "cannot keep the certificate installed by hand"
 				any=1
@@ -424,12 +453,11 @@ op_install() {
 	# 4. The links, through the pointer; created once.
 	i=0
 	while [ "$i" -lt "$n" ]; do
-		b=$((3 + 5 * i))
+		member "$i"
 		i=$((i + 1))
-		eval "l=\$T$((b + 1)) name=\$T$b"
-		dirof "$l"
+		dirof "$link"
 		rel "$_p" "$pt/$name"
-		full "$l"
+		full "$link"
 		relink "$_f" "$_r"
 	done
 	# 5. The switch: one rename.
@@ -463,13 +491,7 @@ op_remove() {
 # version, link count, the links. As transport_local_install.c: only this
 # run's own switch is undone, and the version it made goes.
 op_rollback() {
-	set --
-	i=0
-	while [ "$i" -lt "$CF_N" ]; do
-		set -- "$@" "$i"
-		i=$((i + 1))
-	done
-	texts "$@"
+	texts_all
 	st=$T0 pt=$T1 prev=$T2 cur=$T3 n=$T4
 	num "$n"
 	full "$pt"
@@ -530,13 +552,7 @@ watchdog() {
 # quoted `export "$1"` in the command's subshell: a value is never parsed,
 # and only names of [A-Z_][A-Z0-9_]* are taken.
 op_run() {
-	set --
-	i=0
-	while [ "$i" -lt "$CF_N" ]; do
-		set -- "$@" "$i"
-		i=$((i + 1))
-	done
-	texts "$@"
+	texts_all
 	t=$T0 n=$T1
 	num "$t" "$n"
 	eval "ne=\${T$((n + 2)):-}"

@@ -38,24 +38,11 @@ struct ssh_session {
 	bool over;                  /* an answer outgrew answer_max */
 };
 
-/* Appends n bytes to s->buf, keeping a NUL after them. Not realloc: what
- * is left behind is cleansed, as an answer may hold key bytes. */
+/* Appends n bytes to s->buf, keeping a NUL after them. */
 static bool append(struct ssh_session *s, const char *data, size_t n)
 {
-	size_t size = s->size ? s->size : 4096;
-	char *nb;
-
-	while (size < s->len + n + 1)
-		size *= 2;
-	if (size != s->size) {
-		if ((nb = malloc(size)) == NULL)
-			return false;
-		if (s->len > 0)
-			memcpy(nb, s->buf, s->len);
-		OPENSSL_clear_free(s->buf, s->size);
-		s->buf = nb;
-		s->size = size;
-	}
+	if (!ssh_buf_room(&s->buf, &s->size, s->len, s->len + n + 1))
+		return false;
 	memcpy(s->buf + s->len, data, n);
 	s->len += n;
 	s->buf[s->len] = '\0';

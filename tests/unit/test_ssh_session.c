@@ -129,75 +129,46 @@ static void test_requests_on_one_session(void **state)
 	free(script);
 }
 
-static void test_never_ready(void **state)
+/* A helper that never starts, dies mid-request, overruns its time or
+ * answers too much: the request gets no answer, and the session's end
+ * says why, once. */
+static void test_session_ends(void **state)
 {
+	static const struct {
+		const char *script;
+		unsigned timeout_ms;
+		int status;
+		bool ready;
+		const char *why;
+	} cases[] = {
+		{ "echo a login shell talks\nexit 0\n", 10000, CF_ETRANSPORT,
+		    false, "the server did not start the helper (ssh exited "
+		    "0)" },
+		{ "echo CF-READY\nread x\necho gone >&2\nexit 3\n", 10000,
+		    CF_ETRANSPORT, true, "the session ended: gone" },
+		{ "echo CF-READY\nexec sleep 30\n", 200, CF_ETIMEDOUT, true,
+		    "timed out" },
+		{ "echo CF-READY\nread x\nwhile :; do echo AAAAAAAAAAAAAAAA; "
+		    "done\n", 10000, CF_EINVAL, true,
+		    "the answer is larger than 4096 bytes" },
+	};
 	struct ssh_session *s;
 	uv_loop_t loop;
 	struct got g;
+	size_t i;
 
 	(void)state;
-	assert_int_equal(uv_loop_init(&loop), 0);
-	s = start(&loop, "echo a login shell talks\nexit 0\n", 4096, &g);
-	request(&loop, s, "read_file", "/x", 10000);
-	assert_int_equal(g.answers, 0);
-	assert_int_equal(g.ends, 1);
-	assert_int_equal(g.status, CF_ETRANSPORT);
-	assert_false(g.ready);
-	assert_string_equal(g.why, "the server did not start the helper (ssh "
-	    "exited 0)");
-	assert_int_equal(uv_loop_close(&loop), 0);
-}
-
-static void test_dies_mid_request(void **state)
-{
-	struct ssh_session *s;
-	uv_loop_t loop;
-	struct got g;
-
-	(void)state;
-	assert_int_equal(uv_loop_init(&loop), 0);
-	s = start(&loop, "echo CF-READY\nread x\necho gone >&2\nexit 3\n",
-	    4096, &g);
-	request(&loop, s, "read_file", "/x", 10000);
-	assert_int_equal(g.answers, 0);
-	assert_int_equal(g.ends, 1);
-	assert_int_equal(g.status, CF_ETRANSPORT);
-	assert_true(g.ready);
-	assert_string_equal(g.why, "the session ended: gone");
-	assert_int_equal(uv_loop_close(&loop), 0);
-}
-
-static void test_timeout_kills(void **state)
-{
-	struct ssh_session *s;
-	uv_loop_t loop;
-	struct got g;
-
-	(void)state;
-	assert_int_equal(uv_loop_init(&loop), 0);
-	s = start(&loop, "echo CF-READY\nexec sleep 30\n", 4096, &g);
-	request(&loop, s, "read_file", "/x", 200);
-	assert_int_equal(g.ends, 1);
-	assert_int_equal(g.status, CF_ETIMEDOUT);
-	assert_string_equal(g.why, "timed out");
-	assert_int_equal(uv_loop_close(&loop), 0);
-}
-
-static void test_answer_too_large(void **state)
-{
-	struct ssh_session *s;
-	uv_loop_t loop;
-	struct got g;
-
-	(void)state;
-	assert_int_equal(uv_loop_init(&loop), 0);
-	s = start(&loop, "echo CF-READY\nread x\nwhile :; do echo "
-	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA; done\n", 4096, &g);
-	request(&loop, s, "read_file", "/x", 10000);
-	assert_int_equal(g.answers, 0);
-	assert_int_equal(g.status, CF_EINVAL);
-	assert_string_equal(g.why, "the answer is larger than 4096 bytes");
-	assert_int_equal(uv_loop_close(&loop), 0);
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		assert_int_equal(uv_loop_init(&loop), 0);
+		s = start(&loop, cases[i].script, 4096, &g);
+		request(&loop, s, "read_file", "/x", cases[i].timeout_ms);
+		assert_int_equal(g.answers, 0);
+		assert_int_equal(g.ends, 1);
+		assert_int_equal(g.status, cases[i].status);
+		assert_int_equal(g.ready, cases[i].ready);
+		assert_string_equal(g.why, cases[i].why);
+		assert_int_equal(uv_loop_close(&loop), 0);
+	}
 }
 
 /* Stopped while idle, before any request: a clean end. */
@@ -223,10 +194,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_requests_on_one_session),
-		cmocka_unit_test(test_never_ready),
-		cmocka_unit_test(test_dies_mid_request),
-		cmocka_unit_test(test_timeout_kills),
-		cmocka_unit_test(test_answer_too_large),
+		cmocka_unit_test(test_session_ends),
 		cmocka_unit_test(test_stop_unused),
 	};
 
