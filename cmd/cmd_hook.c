@@ -12,7 +12,6 @@
 #include "engine/base/fsio.h"
 #include "engine/base/path.h"
 #include "engine/base/proc.h"
-#include "engine/base/str.h"
 #include "engine/base/strv.h"
 #include "engine/report/report.h"
 #include "engine/transport/transport.h"
@@ -35,30 +34,21 @@ struct hook_run {
 	unsigned timeout_s;
 };
 
-static void hook_done(void *arg, int status, const struct proc_result *r,
+static void hook_done(void *arg, int status, const struct proc_result *pr,
     const char *msg)
 {
 	struct hook_run *h = arg;
-	char line[256];
+	struct transport_run_result r = { pr->exit_status, pr->term_signal,
+	    pr->out, pr->outlen, pr->err, pr->errlen };
+	char how[768];
 
-	if (status != 0) {
-		fprintf(stderr, "certfleet: after_run hook: %s\n", msg);
+	if (status == 0 && pr->timed_out)
+		status = CF_ETIMEDOUT;
+	else if (status == 0 && pr->term_signal == 0 && pr->exit_status == 0)
 		return;
-	}
-	if (!r->timed_out && r->term_signal == 0 && r->exit_status == 0)
-		return;
-	fprintf(stderr, "certfleet: after_run hook '%s' ", h->program);
-	if (r->timed_out)
-		fprintf(stderr, "did not finish within %u s and was killed",
-		    h->timeout_s);
-	else if (r->term_signal != 0)
-		fprintf(stderr, "was killed by signal %d", r->term_signal);
-	else
-		fprintf(stderr, "exited %d", r->exit_status);
-	str_first_line(r->err, r->errlen, line, sizeof line);
-	if (line[0] == '\0')
-		str_first_line(r->out, r->outlen, line, sizeof line);
-	fprintf(stderr, "%s%s\n", line[0] ? ": " : "", line);
+	transport_run_describe(status, &r, h->timeout_s, msg, how,
+	    sizeof how);
+	fprintf(stderr, "certfleet: after_run hook '%s' %s\n", h->program, how);
 }
 
 /* The report as a file the hook can read: 0 or a CF_E* code with msg. */

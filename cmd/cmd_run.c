@@ -3,7 +3,8 @@
  * lock and open the journal, open the CA, hand every server to the engine,
  * show the report. plan takes no lock and writes nothing anywhere: no
  * journal, no keys. With --verbose (or CERTFLEET_TRACE=1) every server's
- * path goes to stderr as it happens.
+ * path goes to stderr as it happens. run and assign end with the fleet's
+ * after_run hook (cmd_hook.c).
  */
 #include "cmd/cmd.h"
 #include "cmd/cmd_rollout.h"

@@ -291,7 +291,7 @@ static void on_reloaded(void *arg, int status,
 {
 	struct assign *a = arg;
 	struct assign_usage *au = &a->use[a->cur];
-	char cmd[256], line[256];
+	char cmd[256], how[768];
 
 	if (status == 0 && r->exit_status == 0) {
 		a->cur++;
@@ -300,22 +300,10 @@ static void on_reloaded(void *arg, int status,
 		return;
 	}
 	argv_text(au->reload, cmd, sizeof cmd);
+	transport_run_describe(status, r, au->timeout_ms / 1000, msg, how,
+	    sizeof how);
 	snprintf(a->msg, sizeof a->msg, "reload command '%s' for usage '%s' "
-	    "on '%s' ", cmd, usage_name(au->usage), a->server);
-	if (status == CF_ETIMEDOUT)
-		msg_append(a, "did not finish within %u s and was killed",
-		    au->timeout_ms / 1000);
-	else if (status != 0)
-		msg_append(a, "could not be run: %s", msg);
-	else if (r->term_signal != 0)
-		msg_append(a, "was killed by signal %d", r->term_signal);
-	else
-		msg_append(a, "exited %d", r->exit_status);
-	str_first_line(r->err, r->errlen, line, sizeof line);
-	if (line[0] == '\0')
-		str_first_line(r->out, r->outlen, line, sizeof line);
-	if (line[0] != '\0' && status != CF_ETRANSPORT)
-		msg_append(a, ": %s", line);
+	    "on '%s' %s", cmd, usage_name(au->usage), a->server, how);
 	fail(a, status != 0 ? status : CF_ETRANSPORT);
 }
 

@@ -151,6 +151,32 @@ fail:
 	return CF_ENOMEM;
 }
 
+void transport_run_describe(int status, const struct transport_run_result *r,
+    unsigned timeout_s, const char *msg, char *buf, size_t bufsz)
+{
+	char line[256] = "";
+	int n;
+
+	if (status == CF_ETIMEDOUT)
+		n = snprintf(buf, bufsz, "did not finish within %u s and was "
+		    "killed", timeout_s);
+	else if (status != 0)
+		n = snprintf(buf, bufsz, "could not be run: %s", msg);
+	else if (r->term_signal != 0)
+		n = snprintf(buf, bufsz, "was killed by signal %d",
+		    r->term_signal);
+	else
+		n = snprintf(buf, bufsz, "exited %d", r->exit_status);
+	/* Why it could not be run is msg's to say, not its output's. */
+	if (status != CF_ETRANSPORT) {
+		str_first_line(r->err, r->errlen, line, sizeof line);
+		if (line[0] == '\0')
+			str_first_line(r->out, r->outlen, line, sizeof line);
+	}
+	if (line[0] != '\0' && n >= 0 && (size_t)n < bufsz)
+		snprintf(buf + n, bufsz - (size_t)n, ": %s", line);
+}
+
 char *transport_path_real(const struct transport *t, const char *path)
 {
 	const char *root = t->root != NULL ? t->root : "/";

@@ -240,6 +240,16 @@ int transport_set_check(const struct transport_set *set, bool with_from);
 int transport_undo_norm(const struct transport_undo *u,
     struct transport_undo **out);
 
+/*
+ * How a command that did not succeed ended, for a message that names it
+ * first: "exited 3: <first line of its stderr, else stdout>", "was killed
+ * by signal 9", "did not finish within 30 s and was killed" (status
+ * CF_ETIMEDOUT, timeout_s its limit) or "could not be run: <msg>" (any
+ * other status). Written into buf.
+ */
+void transport_run_describe(int status, const struct transport_run_result *r,
+    unsigned timeout_s, const char *msg, char *buf, size_t bufsz);
+
 /* Frees an undo record and everything it holds; u may be NULL. */
 void transport_undo_free(struct transport_undo *u);
 

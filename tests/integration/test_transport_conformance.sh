@@ -1,7 +1,9 @@
 # The transport conformance suite (tests/unit/test_transport_conformance.c)
 # against the ssh transport and its shell helper, through a real sshd: the
 # same binary that the unit phase runs against the local transport, so the
-# C and the shell implementations of transport.h cannot drift. It runs as
+# C and the shell implementations of transport.h cannot drift (commands
+# and their environment included: test_run_env proves values of shell
+# syntax, newlines and non-text bytes arrive byte for byte). It runs as
 # a throw-away user whose login shell is /bin/sh (root's may take half a
 # second a session), over that user's own ssh sessions to this machine,
 # twice: with Debian's sh (dash), then with busybox sh and nothing but
