@@ -72,7 +72,8 @@ row() {
 	printf '%7s  %-20s %10s %11s %9s\n' "$1" "$2" "$3" "$4" "$5"
 }
 
-# ---- clean-up: the sshd (by PID), ssh masters, the work directory ----
+# ---- clean-up: the sshd (by PID), Ansible's ssh masters, the work
+# directory ----
 
 work=""
 cleanup_hooks=()
@@ -81,7 +82,7 @@ cleanup() {
 	# Ansible's ControlPersist masters outlive the playbook by 60 s:
 	# ask each one to exit through its own socket.
 	if [ -n "$work" ] && [ -d "$work" ]; then
-		for s in "$work/ansible/cp"/* "$work/probe.sock"; do
+		for s in "$work/ansible/cp"/*; do
 			[ -S "$s" ] || continue
 			ssh -o ControlPath="$s" -O exit bench >/dev/null 2>&1 ||
 			    true
@@ -176,21 +177,19 @@ for _ in $(seq 1 50); do
 	sshq 127.0.0.2 true </dev/null 2>/dev/null && break
 	sleep 0.1
 done
-# What one ssh session costs here (a multiplexed 'true', the master
-# already up): the floor under every remote operation of both tools.
+# What one ssh connection costs here: a plain 'ssh HOST true' (key
+# exchange, authentication, root's login shell), the mean of five.
 note "measuring one ssh session"
-sshq -o ControlMaster=auto -o ControlPath="$work/probe.sock" \
-    -o ControlPersist=30 127.0.0.2 true </dev/null || {
+sshq 127.0.0.2 true </dev/null || {
 	echo "bench/ssh.sh: ssh to the benchmark's sshd fails" \
 	    "(see '$S/sshd.log')" >&2
 	exit 1
 }
 t0=$(date +%s%N)
-for _ in 1 2 3 4 5 6 7 8 9 10; do
-	sshq -o ControlPath="$work/probe.sock" 127.0.0.2 true </dev/null
+for _ in 1 2 3 4 5; do
+	sshq 127.0.0.2 true </dev/null
 done
-session_ms=$(( ($(date +%s%N) - t0) / 10000000 ))
-ssh -o ControlPath="$work/probe.sock" -O exit probe >/dev/null 2>&1 || true
+session_ms=$(( ($(date +%s%N) - t0) / 5000000 ))
 
 # addr I: the address of server I (1-based), shared round-robin.
 addr() {
@@ -269,16 +268,86 @@ valid() {
 	echo "$good"
 }
 
+# ---- CPU per server: client and server side ----
+
+# cpu_now VAR: VAR is "CLIENT SERVER", the CPU seconds so far of this
+# shell's reaped children (a tool and the ssh processes it ran) and of the
+# sshd's (each connection's processes and whatever its session ran, once
+# they end). 'times' runs in this shell: a subshell's children are its own.
+cpu_now() {
+	times >"$work/times"
+	printf -v "$1" '%s' "$(awk -v t="$(getconf CLK_TCK)" \
+	    -v f="/proc/$SSHD_PID/stat" 'NR == 2 {
+	    split($1, u, /[ms]/); split($2, s, /[ms]/)
+	    getline st < f; split(st, a, " ")
+	    printf "%.3f %.3f\n", u[1] * 60 + u[2] + s[1] * 60 + s[2],
+	        (a[16] + a[17]) / t }' "$work/times")"
+}
+
+# cpu_per TOOL BEFORE AFTER: one line, the CPU per server between them.
+cpu_lines=""
+cpu_per() {
+	cpu_lines="$cpu_lines$(printf '    %-16s client %5.0f ms   server %5.0f ms' "$1" \
+	    "$(calc "%f" "($4 - $2) * 1000 / $n")" \
+	    "$(calc "%f" "($5 - $3) * 1000 / $n")")
+"
+}
+
+# ---- the floor: one 'ssh HOST true' per server ----
+
+# As many connections as certfleet opens (one per server), CONC at a
+# time (xargs -P), with certfleet's ssh options: what no tool that logs
+# in to each server can beat.
+fl_rate=""
+fl_secs=""
+run_floor() {
+	local t0 secs rc=0 i c0 c1
+	note "$n: ssh HOST true per server"
+	{
+		echo '#!/bin/sh'
+		printf 'exec ssh -T -o BatchMode=yes -o LogLevel=ERROR'
+		printf ' -o IdentitiesOnly=yes -i %s -o UserKnownHostsFile=%s' \
+		    "$S/id" "$S/known_hosts"
+		printf ' -o StrictHostKeyChecking=yes -p %s -l root -- "$1"' \
+		    "$SSHD_PORT"
+		echo ' true </dev/null'
+	} >"$work/floor.sh"
+	chmod 755 "$work/floor.sh"
+	for i in $(seq 1 "$n"); do addr "$i"; done >"$work/floor.addrs"
+	cpu_now c0
+	t0=$(date +%s%N)
+	xargs -P "$CONC" -n 1 "$work/floor.sh" <"$work/floor.addrs" \
+	    >"$work/floor.log" 2>&1 || rc=$?
+	secs=$(calc "%.3f" "($(date +%s%N) - $t0) / 1000000000")
+	cpu_now c1
+	# shellcheck disable=SC2086
+	cpu_per "ssh HOST true" $c0 $c1
+	note ""
+	if [ "$rc" -ne 0 ]; then
+		printf '%7s  %-20s ssh HOST true: failed (exit %s)\n' "$n" \
+		    floor "$rc"
+		return 0
+	fi
+	fl_secs=$secs
+	fl_rate=$(calc "%.1f" "$n / $secs")
+	row "$n" "ssh HOST true" "$fl_rate" "$(calc "%.2f s" "$secs")" ""
+}
+
 # ---- certfleet ----
 
 cf_rate=""
 cf_secs=""
 cf_valid="-"
 run_certfleet() {
-	local rc=0 assigned
+	local rc=0 assigned c0 c1
 	note "$n: certfleet run over ssh"
+	cpu_now c0
 	"$BDIR/peak_rss" -q -o "$work/certfleet.time" "$CF" run --quiet \
 	    "$CFD/fleet.cfg" >"$work/certfleet.log" 2>&1 </dev/null || rc=$?
+	# The sessions end before certfleet does: all of it is counted.
+	cpu_now c1
+	# shellcheck disable=SC2086
+	cpu_per certfleet $c0 $c1
 	note ""
 	if [ ! -s "$work/certfleet.time" ]; then
 		printf '%7s  %-20s certfleet run: could not be timed\n' "$n" \
@@ -299,7 +368,9 @@ run_certfleet() {
 		return 0
 	fi
 	cf_rate=$(calc "%.1f" "$n / $cf_secs")
-	row "$n" certfleet "$cf_rate" "$(calc "%.2f s" "$cf_secs")" ""
+	ratio="-"
+	[ -z "$fl_secs" ] || ratio=$(calc "%.2fx" "$fl_secs / $cf_secs")
+	row "$n" certfleet "$cf_rate" "$(calc "%.2f s" "$cf_secs")" "$ratio"
 }
 
 # ---- Ansible ----
@@ -405,7 +476,7 @@ run_ansible() {
 	fi
 	a_rate=$(calc "%.1f" "$n / $a_secs")
 	ratio="-"
-	[ -z "$cf_rate" ] || ratio=$(calc "%.1fx" "$cf_rate / $a_rate")
+	[ -z "$cf_rate" ] || ratio=$(calc "%.1fx" "$a_secs / $cf_secs")
 	row "$n" Ansible "$a_rate" "$(calc "%.2f s" "$a_secs")" "$ratio"
 }
 
@@ -423,30 +494,52 @@ else
 	rc_what="root's login shell as it is"
 	rc_what="$rc_what (BENCH_SSH_BASHRC=0: without ~/.bashrc)"
 fi
-echo "one ssh session (multiplexed 'true'): $session_ms ms; $rc_what"
-echo "certfleet: concurrency $CONC, one ControlMaster per server, keys made" \
+echo "one ssh connection ('ssh HOST true', alone): $session_ms ms; $rc_what"
+echo "floor: one 'ssh HOST true' per server, $CONC at a time (xargs -P)," \
+    "certfleet's ssh options"
+echo "certfleet: concurrency $CONC, one ssh session per server, keys made" \
     "on the controller"
 if [ "$ans_run" = 1 ]; then
 	echo "Ansible: ${a_version:-ansible}, forks $CONC, pipelining," \
 	    "ControlPersist 60s, community.crypto on the controller"
 fi
-echo "ratio: certfleet's servers/s divided by that row's"
+echo "ratio: certfleet's servers/s divided by the floor's (certfleet's" \
+    "row) and by Ansible's (Ansible's row)"
 echo
 row N tool servers/s "wall time" ratio
+run_floor
 run_certfleet
 run_ansible
 
-if [ -n "$cf_rate" ] && [ -n "$a_rate" ]; then
-	echo "  certfleet vs Ansible over ssh: $(calc "%.1fx" \
-	    "$cf_rate / $a_rate")"
-else
+# goal WHAT SECS OTHER_SECS MIN: one line, certfleet's servers/s over the
+# other's (the same N: OTHER_SECS / SECS) next to its goal.
+goal() {
+	local r
+	if [ -z "$2" ] || [ -z "$3" ]; then
+		printf '  %-38s -        (goal >= %sx)\n' "$1:" "$4"
+		return 0
+	fi
+	r=$(calc "%.2f" "$3 / $2")
+	printf '  %-38s %-8s (goal >= %sx: %s)\n' "$1:" "${r}x" "$4" \
+	    "$(awk -v r="$r" -v g="$4" 'BEGIN { print (r >= g ? "met" : "not met") }')"
+}
+[ -n "$cf_rate" ] || cf_secs=""
+[ -n "$a_rate" ] || a_secs=""
+goal "certfleet vs the floor (ssh HOST true)" "$cf_secs" "$fl_secs" 0.7
+goal "certfleet vs Ansible" "$cf_secs" "$a_secs" 20
+if [ -z "$cf_rate" ] || [ -z "$a_rate" ]; then
 	why=""
 	[ -n "$cf_rate" ] || why="certfleet run: failed"
 	if [ -z "$a_rate" ]; then
 		[ -z "$why" ] || why="$why; "
 		why="${why}ansible-playbook: ${ans_why:-failed}"
 	fi
-	echo "  certfleet vs Ansible over ssh: - ($why)"
+	echo "  ($why)"
+fi
+if [ -n "$cpu_lines" ]; then
+	echo "  CPU per server (client: the tool and its ssh processes; server:" \
+	    "sshd and what its sessions ran):"
+	printf '%s' "$cpu_lines"
 fi
 echo "  valid certificate and key pairs (openssl verify, key match; not" \
     "timed): certfleet $cf_valid/$n, Ansible $a_valid/$n"

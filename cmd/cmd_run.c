@@ -33,7 +33,6 @@ struct run {
 	size_t n;
 	uv_loop_t loop;
 	bool have_loop;
-	struct cmd_transports ct;
 	char *keys;
 	int lockfd;                 /* state_dir/lock */
 	int shard_lockfd;           /* the shard's own lock, or -1 */
@@ -61,8 +60,7 @@ static int open_transport(void *ctx, size_t i, uv_loop_t *loop,
 {
 	struct run *r = ctx;
 
-	return cmd_transport_open(&r->ct, r->servers[i], loop, out, msg,
-	    msgsz);
+	return cmd_transport_open(r->servers[i], loop, out, msg, msgsz);
 }
 
 /* Every transition, for the trace; every end, for the progress counter. */
@@ -271,7 +269,6 @@ static void run_release(struct run *r)
 	}
 	if (r->have_journal)
 		journal_close(&r->jr);
-	cmd_transports_release(&r->ct);
 	fsio_unlock(r->shard_lockfd);
 	fsio_unlock(r->lockfd);
 	for (i = 0; r->specs && i < r->f.nservers; i++)
@@ -336,11 +333,6 @@ static int run_mode(const struct cmd_opts *o, enum engine_mode mode,
 	r.have_loop = true;
 	if (mode != ENGINE_PLAN && (rc = run_state(&r)) != CMD_EXIT_OK)
 		goto out;
-	if (cmd_transports_init(&r.ct, &r.f, mode == ENGINE_PLAN, r.msg,
-	    sizeof r.msg) != 0) {
-		rc = fail(&r, CMD_EXIT_FAILED);
-		goto out;
-	}
 	if ((rc = run_ca(&r)) != CMD_EXIT_OK)
 		goto out;
 	rc = run_engine(&r, command, start);

@@ -52,10 +52,9 @@ static void on_closed(void *arg)
 }
 
 /* Reads every usage of s from the server. 0, or an error with msg. */
-static int read_usages(const struct fleet *f, const struct server *s,
-    struct show *sh, char *msg, size_t msgsz)
+static int read_usages(const struct server *s, struct show *sh, char *msg,
+    size_t msgsz)
 {
-	struct cmd_transports ct;
 	struct transport *t = NULL;
 	uv_loop_t loop;
 	char *path;
@@ -64,9 +63,7 @@ static int read_usages(const struct fleet *f, const struct server *s,
 	if (uv_loop_init(&loop) != 0)
 		return cf_error(msg, msgsz, CF_EINTERNAL, "cannot start the "
 		    "event loop");
-	rc = cmd_transports_init(&ct, f, true, msg, msgsz);
-	if (rc == 0)
-		rc = cmd_transport_open(&ct, s, &loop, &t, msg, msgsz);
+	rc = cmd_transport_open(s, &loop, &t, msg, msgsz);
 	for (u = 0; rc == 0 && u < USAGE_MAX; u++) {
 		if (!(s->usages & (1u << u)))
 			continue;
@@ -88,7 +85,6 @@ static int read_usages(const struct fleet *f, const struct server *s,
 		t->ops->close(t, on_closed, NULL);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
-	cmd_transports_release(&ct);
 	return rc;
 }
 
@@ -357,7 +353,7 @@ int cmd_show(const struct cmd_opts *o)
 		rc = CMD_EXIT_FAILED;
 		goto out;
 	}
-	if (read_usages(&f, s, &sh, msg, sizeof msg) != 0) {
+	if (read_usages(s, &sh, msg, sizeof msg) != 0) {
 		fprintf(stderr, "certfleet: cannot read '%s': %s\n", s->name,
 		    msg);
 		rc = CMD_EXIT_FAILED;

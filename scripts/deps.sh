@@ -20,6 +20,10 @@ command -v sqlite3 >/dev/null 2>&1 || missing="$missing sqlite3"
 command -v jq >/dev/null 2>&1 || missing="$missing jq"
 [ -x /usr/sbin/sshd ] || missing="$missing openssh-server"
 command -v ssh >/dev/null 2>&1 || missing="$missing openssh-client"
+# The ssh helper's conformance under busybox sh and its applets alone
+# (tests/integration/test_transport_conformance.sh); dash is Debian's sh.
+command -v busybox >/dev/null 2>&1 || missing="$missing busybox"
+command -v dash >/dev/null 2>&1 || missing="$missing dash"
 # The ACME tests and benchmark: Pebble (with pebble-challtestsrv), nginx,
 # curl, python3 for the fault proxy, lego as the benchmark's peer.
 command -v pebble >/dev/null 2>&1 || missing="$missing pebble"

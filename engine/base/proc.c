@@ -24,13 +24,22 @@ struct capture {
 	bool done;
 };
 
+/* One write to stdin: its own copy of the bytes, cleansed once written. */
+struct pwrite {
+	uv_write_t req;
+	struct proc *p;
+	size_t len;
+	char data[];
+};
+
 struct proc {
 	uv_process_t proc;
 	uv_pipe_t in, out, err;
 	uv_timer_t timer;
-	uv_write_t wreq;
-	char *in_data;
-	size_t inlen;
+	unsigned nwrites;           /* writes not yet called back */
+	bool end_in;                /* stdin closes once they are done */
+	void (*on_out)(void *out_arg, const char *data, size_t len);
+	void *out_arg;
 	struct capture cout, cerr;
 	char rbuf[2][65536];
 	char argv0[256];
@@ -71,7 +80,6 @@ static void closed(uv_handle_t *h)
 	p->cb(p->arg, p->spawn_failed ? CF_ETRANSPORT : 0, &r, p->msg);
 	crypto_secret_free(p->cout.p, p->cout.size);
 	crypto_secret_free(p->cerr.p, p->cerr.size);
-	crypto_secret_free(p->in_data, p->inlen);
 	crypto_secret_free((char *)p, sizeof *p);      /* its read buffers */
 }
 
@@ -146,6 +154,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	struct capture *c = s == (uv_stream_t *)&p->out ? &p->cout : &p->cerr;
 	size_t n;
 
+	if (nread > 0 && p->on_out != NULL && c == &p->cout) {
+		p->on_out(p->out_arg, buf->base, (size_t)nread);
+		return;
+	}
 	if (nread > 0) {
 		/* Keep the first cap bytes; drain the rest. */
 		n = c->cap - c->len;
@@ -169,13 +181,58 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	maybe_done(p);
 }
 
+/* A program that stopped reading is no error: what it did not take is
+ * dropped, and its stdin closed when asked. */
 static void on_written(uv_write_t *w, int status)
 {
-	struct proc *p = container_of(w, struct proc, wreq);
+	struct pwrite *pw = container_of(w, struct pwrite, req);
+	struct proc *p = pw->p;
 
 	(void)status;
-	/* EOF on its stdin; a program that stopped reading is no error. */
-	close_one((uv_handle_t *)&p->in);
+	crypto_secret_free((char *)pw, sizeof *pw + pw->len);
+	if (--p->nwrites == 0 && p->end_in)
+		close_one((uv_handle_t *)&p->in);
+}
+
+static struct pwrite *pwrite_new(struct proc *p, const void *data,
+    size_t len)
+{
+	struct pwrite *pw = malloc(sizeof *pw + len);
+
+	if (pw != NULL) {
+		pw->p = p;
+		pw->len = len;
+		memcpy(pw->data, data, len);
+	}
+	return pw;
+}
+
+/* Queues pw on stdin, which then owns it. */
+static int pwrite_send(struct proc *p, struct pwrite *pw)
+{
+	uv_buf_t b = uv_buf_init(pw->data, (unsigned)pw->len);
+
+	if (p->end_in || p->finishing || uv_is_closing((uv_handle_t *)&p->in) ||
+	    uv_write(&pw->req, (uv_stream_t *)&p->in, &b, 1, on_written) != 0) {
+		crypto_secret_free((char *)pw, sizeof *pw + pw->len);
+		return CF_EINVAL;
+	}
+	p->nwrites++;
+	return 0;
+}
+
+int proc_write(struct proc *p, const void *data, size_t len)
+{
+	struct pwrite *pw = pwrite_new(p, data, len);
+
+	return pw == NULL ? CF_ENOMEM : pwrite_send(p, pw);
+}
+
+void proc_end_input(struct proc *p)
+{
+	p->end_in = true;
+	if (p->nwrites == 0)
+		close_one((uv_handle_t *)&p->in);
 }
 
 static void send_signal(struct proc *p, int signo)
@@ -208,6 +265,38 @@ static void on_timer(uv_timer_t *t)
 	uv_timer_start(&p->timer, on_timer, PROC_KILL_GRACE_MS, 0);
 }
 
+void proc_set_timeout(struct proc *p, unsigned ms)
+{
+	if (p->phase > 0 || p->finishing)
+		return;
+	uv_timer_stop(&p->timer);
+	if (ms > 0)
+		uv_timer_start(&p->timer, on_timer, ms, 0);
+}
+
+void proc_ref(struct proc *p, bool ref)
+{
+	uv_handle_t *h[] = { (uv_handle_t *)&p->proc, (uv_handle_t *)&p->in,
+	    (uv_handle_t *)&p->out, (uv_handle_t *)&p->err,
+	    (uv_handle_t *)&p->timer };
+	size_t i;
+
+	for (i = 0; i < sizeof h / sizeof h[0]; i++)
+		if (ref)
+			uv_ref(h[i]);
+		else
+			uv_unref(h[i]);
+}
+
+void proc_kill(struct proc *p)
+{
+	if (p->phase > 0 || p->finishing)
+		return;
+	p->phase = 1;
+	send_signal(p, SIGTERM);
+	uv_timer_start(&p->timer, on_timer, PROC_KILL_GRACE_MS, 0);
+}
+
 static bool capture_init(struct capture *c, size_t cap)
 {
 	c->cap = cap ? cap : 1;
@@ -221,9 +310,17 @@ static bool capture_init(struct capture *c, size_t cap)
 int proc_run(uv_loop_t *loop, const struct proc_spec *spec, proc_cb cb,
     void *arg)
 {
+	struct proc *p;
+
+	return proc_start(loop, spec, cb, arg, &p);
+}
+
+int proc_start(uv_loop_t *loop, const struct proc_spec *spec, proc_cb cb,
+    void *arg, struct proc **out)
+{
 	uv_process_options_t po;
 	uv_stdio_container_t io[3];
-	uv_buf_t wb;
+	struct pwrite *first = NULL;
 	struct proc *p;
 	int rc;
 
@@ -234,21 +331,20 @@ int proc_run(uv_loop_t *loop, const struct proc_spec *spec, proc_cb cb,
 		return CF_ENOMEM;
 	if (!capture_init(&p->cout, spec->out_cap) ||
 	    !capture_init(&p->cerr, spec->err_cap) ||
-	    (spec->in && spec->inlen && (p->in_data = malloc(spec->inlen)) ==
-	    NULL)) {
+	    (spec->in != NULL && spec->inlen > 0 &&
+	    (first = pwrite_new(p, spec->in, spec->inlen)) == NULL)) {
 		free(p->cout.p);
 		free(p->cerr.p);
 		free(p);
 		return CF_ENOMEM;
 	}
-	if (p->in_data) {
-		memcpy(p->in_data, spec->in, spec->inlen);
-		p->inlen = spec->inlen;
-	}
 	snprintf(p->argv0, sizeof p->argv0, "%s", spec->argv[0]);
 	p->cb = cb;
 	p->arg = arg;
 	p->group = spec->group;
+	p->on_out = spec->on_out;
+	p->out_arg = spec->out_arg;
+	*out = p;
 	uv_pipe_init(loop, &p->in, 0);
 	uv_pipe_init(loop, &p->out, 0);
 	uv_pipe_init(loop, &p->err, 0);
@@ -282,15 +378,18 @@ int proc_run(uv_loop_t *loop, const struct proc_spec *spec, proc_cb cb,
 		p->exit_status = -1;
 		snprintf(p->msg, sizeof p->msg, "cannot run '%s': %s",
 		    p->argv0, uv_strerror(rc));
+		if (first != NULL)
+			crypto_secret_free((char *)first,
+			    sizeof *first + first->len);
 		finish(p);
 		return 0;
 	}
 	uv_read_start((uv_stream_t *)&p->out, on_alloc, on_read);
 	uv_read_start((uv_stream_t *)&p->err, on_alloc, on_read);
-	wb = uv_buf_init(p->in_data, (unsigned)spec->inlen);
-	if (p->in_data == NULL || uv_write(&p->wreq, (uv_stream_t *)&p->in,
-	    &wb, 1, on_written) != 0)
-		close_one((uv_handle_t *)&p->in);
+	if (first != NULL)
+		pwrite_send(p, first);
+	if (!spec->keep_in)
+		proc_end_input(p);
 	if (spec->timeout_ms > 0)
 		uv_timer_start(&p->timer, on_timer, spec->timeout_ms, 0);
 	return 0;

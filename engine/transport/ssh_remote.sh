@@ -1,12 +1,20 @@
-# certfleet's remote helper, run by a fixed 'sh -s' on a server over ssh.
-# The controller puts assignments in front of this text: CF_OP (the
-# operation, one of the op_* names below), CF_ROOT and CF_A0, CF_A1...:
-# every value base64-encoded, so that no inventory value is ever parsed by
-# this shell. Values are decoded into variables and used only in double quotes.
-# Output, line by line: CF-OK | CF-ENOENT | CF-ERR <base64 message> <code>
+# certfleet's remote helper, run once per server and job by a fixed
+# 'sh -s' over ssh. The controller puts one assignment in front of this
+# text, CF_ROOT (base64). Once the shell has read all of it, the helper
+# says CF-READY and takes operations on its stdin, one at a time (see
+# engine/transport/ssh_frame.h): a line "OP N", then N lines, argument I
+# in base64 into CF_A<I>. Values are decoded into variables and used only
+# in double quotes: no value is ever parsed by this shell.
+# Answer, line by line: CF-OK | CF-ENOENT | CF-ERR <code> <base64 message>
 # (EIO, EINVAL...: the CF_E* code without its prefix), then what the
-# operation returns; op_batch frames several reads' outputs.
-# POSIX sh, coreutils and base64; openssl only for keygen.
+# operation returns, then CF-DONE.
+# Needs a POSIX sh (dash, busybox sh, bash) and utilities that GNU
+# coreutils and busybox both have: awk, base64, cat, chmod, cp, date, dd,
+# kill, ln, mkdir, mktemp, mv, od, readlink, rm, rmdir, sleep, sync, tr,
+# wc; openssl only for keygen.
+# A process costs milliseconds on a small server: the shell's builtins do
+# the work where they can (functions set variables rather than print into
+# a $(...)), and one awk decodes an operation's arguments at once.
 set -u
 # Every file is created 0600 from its first byte: a key is never readable
 # by others, not even empty for an instant, since a descriptor opened then
@@ -18,43 +26,181 @@ PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 LC_ALL=C
 export PATH LC_ALL
 
-dec() { printf '%s' "$1" | base64 -d; }
-enc() { printf '%s' "$1" | base64 | tr -d '\n'; }
-# arg I: argument I of the operation, CF_A<I + ARGBASE> decoded. Only a
+# base64 in awk (POSIX, and busybox's, which has no '^'): "d N I... V..."
+# prints "+VALUE" for each base64 value V after the N indexes, or "-" for
+# one holding a newline; "e TAG S..." prints TAG and each S in base64.
+B64AWK='
+function dec(s,    i, c, b, n, o) {
+	o = ""
+	b = n = 0
+	for (i = 1; i <= length(s); i++) {
+		c = substr(s, i, 1)
+		if (!(c in v))
+			continue
+		b = b * 64 + v[c]
+		n += 6
+		if (n >= 8) {
+			n -= 8
+			o = o sprintf("%c", int(b / p[n]))
+			b %= p[n]
+		}
+	}
+	return o
+}
+function enc(s,    i, n, k, o) {
+	o = ""
+	n = length(s)
+	for (i = 1; i <= n; i += 3) {
+		k = ord[substr(s, i, 1)] * 65536
+		if (i + 1 <= n)
+			k += ord[substr(s, i + 1, 1)] * 256
+		if (i + 2 <= n)
+			k += ord[substr(s, i + 2, 1)]
+		o = o substr(a, int(k / 262144) + 1, 1)
+		o = o substr(a, int(k / 4096) % 64 + 1, 1)
+		o = o (i + 1 <= n ? substr(a, int(k / 64) % 64 + 1, 1) : "=")
+		o = o (i + 2 <= n ? substr(a, k % 64 + 1, 1) : "=")
+	}
+	return o
+}
+BEGIN {
+	a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	for (i = 0; i < 8; i++)
+		p[i] = i ? p[i - 1] * 2 : 1
+	for (i = 0; i < 64; i++)
+		v[substr(a, i + 1, 1)] = i
+	if (ARGV[1] == "e") {
+		for (i = 1; i < 256; i++)
+			ord[sprintf("%c", i)] = i
+		o = ARGV[2]
+		for (i = 3; i < ARGC; i++)
+			o = o " " enc(ARGV[i])
+		print o
+	} else {
+		for (i = 3 + ARGV[2]; i < ARGC; i++) {
+			s = dec(ARGV[i])
+			print (index(s, "\n") ? "-" : "+" s)
+		}
+	}
+	exit
+}'
+# line TAG VALUE...: prints TAG and each VALUE in base64, on one line.
+line() { awk "$B64AWK" e "$@"; }
+# val I: _v is argument I decoded, whatever its bytes (but NUL). Only a
 # fixed name with a number in it is ever evaluated, never a value.
-ARGBASE=0
-arg() { eval "dec \"\${CF_A$(($1 + ARGBASE))}\""; }
-# fail CODE MESSAGE: the operation fails with CF_<CODE>; die: CF_EIO.
-fail() { c=$1; shift; printf 'CF-ERR %s %s\n' "$(enc "$*")" "$c"; exit 0; }
+val() {
+	eval "_d=\${CF_A$(($1))}"
+	_v=$(base64 -d <<EOF && echo .
+$_d
+EOF
+)
+	_v=${_v%.}
+}
+# texts I...: T<I> is argument I decoded, for each I, and ROOT the root
+# (every operation starts here), by one awk; a value with a newline in it
+# (awk says "-") is decoded alone.
+texts() {
+	_n=$#
+	for _i; do
+		eval "set -- \"\$@\" \"\${CF_A$(($_i))}\""
+	done
+	_o=$(awk "$B64AWK" d "$_n" "$@" "$CF_ROOT") ||
+	    die "cannot decode the arguments"
+	while IFS= read -r _l; do
+		if [ "$_n" -eq 0 ]; then
+			ROOT=${_l#+}
+			break
+		fi
+		case $_l in
+		+*) eval "T$(($1))=\${_l#+}" ;;
+		*) val "$1"; eval "T$(($1))=\$_v" ;;
+		esac
+		shift
+		_n=$((_n - 1))
+	done <<EOF
+$_o
+EOF
+}
+# texts_all: texts for every argument of the operation.
+texts_all() {
+	set --
+	_j=0
+	while [ "$_j" -lt "$CF_N" ]; do
+		set -- "$@" "$_j"
+		_j=$((_j + 1))
+	done
+	texts "$@"
+}
+# data I FILE: argument I decoded into FILE, which keeps its mode; any
+# bytes, however many (base64, not awk).
+data() {
+	eval "_d=\${CF_A$(($1))}"
+	base64 -d >"$2" 2>/dev/null <<EOF
+$_d
+EOF
+}
+# num V...: dies unless each V is a number (before any arithmetic on it).
+num() {
+	for _i; do
+		case $_i in '' | *[!0-9]*) die "invalid arguments" ;; esac
+	done
+}
+# fail CODE MESSAGE: the operation (a subshell) fails with CF_<CODE>; die:
+# CF_EIO.
+fail() { _c=$1; shift; line "CF-ERR $_c" "$*"; exit 0; }
 die() { fail EIO "$@"; }
+# durable PATH...: fsync'd. 'sync FILE' (coreutils 8.24, busybox 1.30) where
+# it works, else the whole sync(2), which Linux waits for.
 durable() { sync "$@" 2>/dev/null || sync; }
 # mkdirs DIR: DIR and its missing parents, 0755 (umask 077 would make them
 # 0700; files inside keep their own modes).
-mkdirs() { (umask 022 && mkdir -p "$1") 2>/dev/null; }
+mkdirs() {
+	[ ! -d "$1" ] || return 0
+	umask 022
+	mkdir -p "$1" 2>/dev/null
+	_c=$?
+	umask 077
+	return $_c
+}
+# stage P: _s is a new private directory beside path P (same file system),
+# where the next P is made under P's own name; swap moves it over P.
+stage() {
+	_s=${1%/*}/.certfleet.$$.$_k
+	_k=$((_k + 1))
+	mkdir "$_s" 2>/dev/null ||
+	    _s=$(mktemp -d "${1%/*}/.certfleet.XXXXXXXX" 2>/dev/null)
+}
+_k=0
+# swap DIR P: DIR/<P's name> replaces P in one rename(2), then DIR goes.
+# mv with a directory as its target renames into it, onto a symlink too,
+# never through it: what GNU's 'mv -T' does when P is a symlink to a
+# directory, and a directory P stays refused.
+swap() { mv -f "$1/${2##*/}" "${2%/*}/" 2>/dev/null && rmdir "$1"; }
 
-ROOT=$(dec "$CF_ROOT")
-# A server path below the root: "/etc/x" and "etc/x" alike.
+# full P: _f is server path P below the root: "/etc/x" and "etc/x" alike.
 full() {
 	case $1 in
-	/*) r=$1 ;;
-	*) r=/$1 ;;
+	/*) _f=$1 ;;
+	*) _f=/$1 ;;
 	esac
-	if [ "$ROOT" = / ]; then printf '%s' "$r"; else printf '%s%s' "$ROOT" "$r"; fi
+	[ "$ROOT" = / ] || _f=$ROOT$_f
 }
 
 op_read_file() {
-	f=$(full "$(arg 0)")
-	[ -e "$f" ] || { echo CF-ENOENT; return; }
-	[ -f "$f" ] || die "not a regular file"
+	texts 0 1
+	num "$T1"
+	full "$T0"
+	[ -e "$_f" ] || { echo CF-ENOENT; return; }
+	[ -f "$_f" ] || die "not a regular file"
 	echo CF-OK
-	emit "$f" "$(arg 1)"
+	emit "$_f" "$T1"
 }
 
 # emit FILE MAX: FILE's bytes in base64, then "CF-END", if it is at most
 # MAX bytes.
 emit() {
 	_n=$(wc -c <"$1") || die "cannot read '${1##*/}'"
-	[ "$_n" -le "$2" ] || fail EINVAL "larger than the limit of $2 bytes"
+	[ "$((_n))" -le "$2" ] || fail EINVAL "larger than the limit of $2 bytes"
 	base64 <"$1" || die "cannot read '${1##*/}'"
 	echo CF-END
 }
@@ -63,74 +209,88 @@ emit() {
 # with '.' left out) in name order, at most 4096 of them
 # (TRANSPORT_STORE_MAX), or one file.
 op_read_store() {
-	s=$(full "$(arg 0)")
-	max=$(arg 1)
+	texts 0 1
+	num "$T1"
+	full "$T0"
 	echo CF-OK
-	set -- "$s"
-	if [ -d "$s" ]; then
-		set -- "$s"/*
+	set -- "$_f"
+	if [ -d "$_f" ]; then
+		set -- "$_f"/*
 		[ -e "$1" ] || [ -L "$1" ] || shift
 		[ "$#" -le 4096 ] || fail EINVAL "more than 4096 files"
 	fi
 	for f in "$@"; do
 		[ -f "$f" ] || continue
-		printf 'CF-FILE %s\n' "$(enc "${f##*/}")"
-		emit "$f" "$max"
+		line CF-FILE "${f##*/}"
+		emit "$f" "$T1"
 	done
 }
 
 # Arguments: path, mode, data; the file is replaced atomically.
 op_write_file() {
-	f=$(full "$(arg 0)")
+	texts 0 1
+	full "$T0"
+	f=$_f
 	d=${f%/*}
 	[ -n "$d" ] || d=/
 	mkdirs "$d" || die "cannot create directory '$d'"
-	t=$(mktemp "$d/.certfleet.XXXXXXXX" 2>/dev/null) ||
-	    die "cannot write '$f': cannot create a file in '$d'"
-	chmod "$(arg 1)" "$t" || { rm -f "$t"; die "cannot write '$f': chmod failed"; }
-	if ! e=$(arg 2 2>&1 >"$t"); then
-		rm -f "$t"
-		die "cannot write '$f': ${e:-write failed}"
-	fi
+	stage "$f" || die "cannot write '$f': cannot create a file in '$d'"
+	s=$_s
+	trap 'rm -rf "$s"' EXIT
+	t=$s/${f##*/}
+	: >"$t" || die "cannot write '$f': cannot create a file in '$d'"
+	chmod "$T1" "$t" || die "cannot write '$f': chmod failed"
+	data 2 "$t" || die "cannot write '$f': write failed"
 	durable "$t"
-	mv -Tf "$t" "$f" 2>/dev/null || { rm -f "$t"; die "cannot replace '$f'"; }
+	swap "$s" "$f" || die "cannot replace '$f'"
+	trap - EXIT
 	durable "$d"
 	echo CF-OK
 }
 
-# relink LINK TARGET: LINK becomes a symlink to TARGET in one rename.
+# relink LINK TARGET: LINK becomes a symlink to TARGET: made at once when
+# nothing is there, else replaced in one rename.
 relink() {
-	[ "$(readlink "$1" 2>/dev/null)" = "$2" ] && return 0
-	[ ! -d "$1" ] || [ -L "$1" ] || fail EEXIST "'$1' is a directory"
-	mkdirs "${1%/*}" || die "cannot create directory '${1%/*}'"
-	ln -s "$2" "$1.cf$$" 2>/dev/null || die "cannot link '$1'"
-	mv -Tf "$1.cf$$" "$1" 2>/dev/null || { rm -f "$1.cf$$"; die "cannot link '$1'"; }
+	if [ -L "$1" ]; then
+		[ "$(readlink "$1")" != "$2" ] || return 0
+	elif [ -d "$1" ]; then
+		fail EEXIST "'$1' is a directory"
+	elif [ ! -e "$1" ]; then
+		mkdirs "${1%/*}" || die "cannot create directory '${1%/*}'"
+		if ln -s "$2" "$1" 2>/dev/null; then
+			return 0
+		fi
+	fi
+	stage "$1" || die "cannot link '$1'"
+	{ ln -s "$2" "$_s/${1##*/}" 2>/dev/null && swap "$_s" "$1"; } ||
+	    { rm -rf "$_s"; die "cannot link '$1'"; }
 }
 
 # Server paths arrive in normal form ("certs/x", see transport_path_norm);
 # links are relative, as transport_local_install.c makes them, so that
 # either transport can take over the other's layout.
-# dir P: the directory part of server path P ("" for the root).
-dir() { case $1 in */*) printf '%s' "${1%/*}" ;; esac; }
-# rel FROM TO: the text of a symlink in directory FROM that leads to TO:
-# "../" for each component of FROM past their common directories, then
+# dirof P: _p is the directory part of server path P ("" for the root).
+dirof() { case $1 in */*) _p=${1%/*} ;; *) _p= ;; esac; }
+# rel FROM TO: _r is the text of a symlink in directory FROM that leads to
+# TO: "../" for each component of FROM past their common directories, then
 # the rest of TO.
 rel() {
-	_f=$1 _t=$2 _u=
-	while [ -n "$_f" ]; do
-		case $_t in "${_f%%/*}"/*) ;; *) break ;; esac
-		_t=${_t#"${_f%%/*}"/}
-		case $_f in */*) _f=${_f#*/} ;; *) _f= ;; esac
+	_a=$1 _t=$2 _r=
+	while [ -n "$_a" ]; do
+		case $_t in "${_a%%/*}"/*) ;; *) break ;; esac
+		_t=${_t#"${_a%%/*}"/}
+		case $_a in */*) _a=${_a#*/} ;; *) _a= ;; esac
 	done
-	while [ -n "$_f" ]; do
-		_u=../$_u
-		case $_f in */*) _f=${_f#*/} ;; *) _f= ;; esac
+	while [ -n "$_a" ]; do
+		_r=../$_r
+		case $_a in */*) _a=${_a#*/} ;; *) _a= ;; esac
 	done
-	printf '%s%s' "$_u" "$_t"
+	_r=$_r$_t
 }
-# named DIR TEXT: the server path a symlink in DIR with text TEXT names,
-# ".." taken lexically; fails when it leaves the server tree. An absolute
-# text (older helpers made them) counts when it lies below the root.
+# named DIR TEXT: _n is the server path a symlink in DIR with text TEXT
+# names, ".." taken lexically; fails when it leaves the server tree. An
+# absolute text (older helpers made them) counts when it lies below the
+# root.
 named() {
 	case $2 in
 	/*)	[ "$ROOT" = / ] || case $2 in "$ROOT"/*) ;; *) return 1 ;; esac
@@ -150,29 +310,81 @@ named() {
 	done
 	IFS=$_o
 	set +f
-	[ "$_n" != / ] && printf '%s' "$_n"
+	[ "$_n" != / ]
 }
 # Version directories are named as transport.h says: the UTC time to the
-# nanosecond, then 8 random hex digits: 20250101T120000.123456789Z-1a2b3c4d.
+# nanosecond, then 8 random hex digits: 20250101T120000.123456789Z-1a2b3c4d;
+# the digits the controller sent (SUFFIX, a process fewer) the first time,
+# else /dev/urandom's. busybox's date has no %N: there the fraction is 0,
+# or one more than PREV's (the version before, a name) in the same second,
+# so that names still sort by time. Sets vn.
 version_name() {
 	_t=$(date -u +%Y%m%dT%H%M%S.%N)
-	case $_t in *.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]) ;; *) _t=${_t%%.*}.000000000 ;; esac
-	printf '%sZ-%s' "$_t" "$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
+	case $_t in
+	*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]) ;;
+	*)	_t=${_t%%.*}
+		case $2 in
+		"$_t".[0-9]*Z-*)
+			_p=${2#"$_t".}
+			_p=${_p%%Z-*}
+			while :; do case $_p in 0?*) _p=${_p#0} ;; *) break ;; esac; done
+			_p=000000000$((_p + 1))
+			_t=$_t.${_p#"${_p%?????????}"} ;;
+		*)	_t=$_t.000000000 ;;
+		esac ;;
+	esac
+	case $1 in
+	[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]) vn=${_t}Z-$1 ;;
+	*)	# Four bytes as " 1a 2b 3c 4d": four words.
+		set -- $(od -An -N4 -tx1 /dev/urandom) - - - -
+		vn=${_t}Z-$1$2$3$4 ;;
+	esac
+}
+
+# member I: name, link, mode and from of install's member I (decoded by
+# texts); its data is argument _b + 3.
+member() {
+	_b=$((3 + 5 * $1))
+	eval "name=\$T$_b link=\$T$((_b + 1)) mode=\$T$((_b + 2)) from=\$T$((_b + 4))"
 }
 
 # Arguments: store, pointer, member count, then name, link, mode, data and
-# from (a server path copied instead of data, or empty) for each member.
+# from (a server path copied instead of data, or empty) for each member,
+# then (optional) the version name's 8 random hex digits. Answers
+# "CF-UNDO <version> [<previous in base64>]".
 # The steps, checks and layout of transport_local_install.c: a new version
 # directory, the hand-made set adopted on the first install, every link
 # made once, the pointer switched by one rename, older versions pruned.
 op_install() {
-	st=$(arg 0) pt=$(arg 1) n=$(arg 2)
-	store=$(full "$st") ptr=$(full "$pt") pd=$(dir "$pt")
+	# Every argument but the data is text: one decoding.
+	set -- 0 1 2
+	i=3
+	while [ $((i + 5)) -le "$CF_N" ]; do
+		set -- "$@" "$i" $((i + 1)) $((i + 2)) $((i + 4))
+		i=$((i + 5))
+	done
+	[ "$i" -ge "$CF_N" ] || set -- "$@" "$i"
+	texts "$@"
+	st=$T0 pt=$T1 n=$T2
+	num "$n"
+	sfx=
+	case $CF_N in
+	$((3 + 5 * n))) ;;
+	$((4 + 5 * n))) eval "sfx=\$T$((CF_N - 1))" ;;
+	*) die "invalid arguments" ;;
+	esac
+	full "$st"
+	store=$_f
+	full "$pt"
+	ptr=$_f
+	dirof "$pt"
+	pd=$_p
 	# 1. What the pointer names now: the version a rollback restores.
 	if [ -L "$ptr" ]; then
 		x=$(readlink "$ptr")
-		prev=$(named "$pd" "$x") ||
+		named "$pd" "$x" ||
 		    fail EEXIST "it names '$x', outside the server tree; remove it"
+		prev=$_n
 	elif [ -e "$ptr" ]; then
 		fail EEXIST "it exists and is not a symlink made by certfleet; move it away"
 	else
@@ -182,62 +394,78 @@ op_install() {
 	# removed again if anything fails before the switch.
 	mkdirs "$store" || die "cannot create directory '$st'"
 	i=0
-	until vn=$(version_name) && mkdir -m 755 "$store/$vn" 2>/dev/null; do
+	until version_name "$sfx" "${prev##*/}" &&
+	    mkdir -m 755 "$store/$vn" 2>/dev/null; do
+		sfx=
 		i=$((i + 1))
 		[ "$i" -lt 16 ] || die "cannot create a version in '$st'"
 	done
 	v=$store/$vn
 	trap 'rm -rf "$v"' EXIT
-	for i in $(seq 0 $((n - 1))); do
-		b=$((3 + 5 * i))
-		name=$(arg "$b")
-		from=$(arg $((b + 4)))
+	i=0
+	while [ "$i" -lt "$n" ]; do
+		member "$i"
+		i=$((i + 1))
 		# Made empty and 0600 (umask), then given its mode, before
-		# any byte: a key never exists with more.
+		# any byte: a key never exists with more, even where a default
+		# ACL would give a new file more than the umask.
 		: >"$v/$name" || die "cannot write '$name'"
-		chmod "$(arg $((b + 2)))" "$v/$name" || die "cannot write '$name': chmod failed"
+		chmod "$mode" "$v/$name" || die "cannot write '$name': chmod failed"
 		if [ -n "$from" ]; then
-			e=$(cat "$(full "$from")" 2>&1 >"$v/$name") ||
-			    die "cannot copy '$from': ${e:-read failed}"
-		elif ! e=$(arg $((b + 3)) 2>&1 >"$v/$name"); then
-			die "cannot write '$name': ${e:-write failed}"
+			full "$from"
+			cat "$_f" 2>/dev/null >"$v/$name" ||
+			    die "cannot copy '$from': read failed"
+		else
+			data $((_b + 3)) "$v/$name" ||
+			    die "cannot write '$name': write failed"
 		fi
-		durable "$v/$name"
 	done
-	durable "$v"
+	# One sync for the files and their directory.
+	durable "$v"/* "$v"
 	# 3. First time: keep what was installed by hand (files, or symlinks
 	# to files) as the version "previous", with their bytes and modes.
 	if [ -z "$prev" ]; then
 		any=
-		for i in $(seq 0 $((n - 1))); do
-			lp=$(arg $((4 + 5 * i)))
-			l=$(full "$lp")
-			[ ! -d "$l" ] || [ -L "$l" ] || fail EEXIST "'$lp' is a directory"
+		i=0
+		while [ "$i" -lt "$n" ]; do
+			member "$i"
+			i=$((i + 1))
+			full "$link"
+			l=$_f
+			[ ! -d "$l" ] || [ -L "$l" ] || fail EEXIST "'$link' is a directory"
 			if [ -f "$l" ]; then
 				[ "$(wc -c <"$l")" -le 1048576 ] ||
-				    fail EINVAL "'$lp' is larger than the limit of 1048576 bytes"
+				    fail EINVAL "'$link' is larger than the limit of 1048576 bytes"
 				[ -n "$any" ] || { rm -rf "$store/previous" && mkdir -m 755 "$store/previous"; } ||
 				    die "cannot keep the certificate installed by hand"
 				any=1
-				cp -pL "$l" "$store/previous/$(arg $((3 + 5 * i)))" ||
+				cp -pL "$l" "$store/previous/$name" ||
 				    die "cannot keep the certificate installed by hand"
 			fi
 		done
 		if [ -n "$any" ]; then
-			durable "$store/previous"
+			durable "$store/previous"/* "$store/previous"
 			prev=$st/previous
-			relink "$ptr" "$(rel "$pd" "$prev")"
+			rel "$pd" "$prev"
+			relink "$ptr" "$_r"
 		fi
 	fi
 	# 4. The links, through the pointer; created once.
-	for i in $(seq 0 $((n - 1))); do
-		l=$(arg $((4 + 5 * i)))
-		relink "$(full "$l")" "$(rel "$(dir "$l")" "$pt/$(arg $((3 + 5 * i)))")"
+	i=0
+	while [ "$i" -lt "$n" ]; do
+		member "$i"
+		i=$((i + 1))
+		dirof "$link"
+		rel "$_p" "$pt/$name"
+		full "$link"
+		relink "$_f" "$_r"
 	done
 	# 5. The switch: one rename.
-	relink "$ptr" "$(rel "$pd" "$st/$vn")"
+	rel "$pd" "$st/$vn"
+	relink "$ptr" "$_r"
 	trap - EXIT
-	durable "$(full "$pd")"
+	full "$pd"
+	durable "$_f"
 	# 6. Keep the new version and the one before it, nothing older.
 	case $prev in "$st"/*) keep=${prev#"$st"/} ;; *) keep= ;; esac
 	for o in "$store"/* "$store"/.[!.]* "$store"/..?*; do
@@ -245,11 +473,17 @@ op_install() {
 		[ "${o##*/}" = "$vn" ] || [ "${o##*/}" = "$keep" ] || rm -rf "$o"
 	done
 	echo CF-OK
-	printf 'CF-UNDO %s %s\n' "$(enc "$prev")" "$(enc "$st/$vn")"
+	if [ -n "$prev" ]; then
+		line "CF-UNDO $vn" "$prev"
+	else
+		echo "CF-UNDO $vn"
+	fi
 }
 
 op_remove() {
-	rm -f "$(full "$(arg 0)")" 2>/dev/null || die "cannot remove it"
+	texts 0
+	full "$T0"
+	rm -f "$_f" 2>/dev/null || die "cannot remove it"
 	echo CF-OK
 }
 
@@ -257,31 +491,59 @@ op_remove() {
 # version, link count, the links. As transport_local_install.c: only this
 # run's own switch is undone, and the version it made goes.
 op_rollback() {
-	st=$(arg 0) pt=$(arg 1) prev=$(arg 2) cur=$(arg 3) n=$(arg 4)
-	ptr=$(full "$pt") pd=$(dir "$pt") now=
-	[ ! -L "$ptr" ] || now=$(named "$pd" "$(readlink "$ptr")") || now=
+	texts_all
+	st=$T0 pt=$T1 prev=$T2 cur=$T3 n=$T4
+	num "$n"
+	full "$pt"
+	ptr=$_f
+	dirof "$pt"
+	pd=$_p
+	now=
+	! [ -L "$ptr" ] || ! named "$pd" "$(readlink "$ptr")" || now=$_n
 	if [ ! -e "$ptr" ] && [ ! -L "$ptr" ] && [ -z "$prev" ]; then
 		: # rolled back to nothing already
 	elif [ -n "$now" ] && [ "$now" = "$cur" ]; then
 		if [ -n "$prev" ]; then
-			relink "$ptr" "$(rel "$pd" "$prev")"
+			rel "$pd" "$prev"
+			relink "$ptr" "$_r"
 		else
 			# Nothing was assigned before: back to nothing.
 			rm -f "$ptr"
-			for i in $(seq 0 $((n - 1))); do
-				l=$(full "$(arg $((5 + i)))")
-				[ ! -L "$l" ] || rm -f "$l"
+			i=5
+			while [ "$i" -lt $((n + 5)) ]; do
+				eval "full \"\$T$i\""
+				[ ! -L "$_f" ] || rm -f "$_f"
+				i=$((i + 1))
 			done
 		fi
-		durable "$(full "$pd")"
+		full "$pd"
+		durable "$_f"
 	elif [ -z "$now" ] || [ "$now" != "$prev" ]; then
 		fail ETRANSPORT "it no longer names the version this run installed"
 	fi
 	case $cur in
 	"$st"/*/*) ;;
-	"$st"/?*) rm -rf "$(full "$cur")" ;;
+	"$st"/?*) full "$cur"; rm -rf "$_f" ;;
 	esac
 	echo CF-OK
+}
+
+# watchdog SECS PID: SIGTERM to PID after SECS, SIGKILL 2 s later; exits
+# 124 once it has signalled. A TERM from op_run ends it and its sleep
+# (the helper's own 'timeout': timeout(1) is not everywhere).
+watchdog() {
+	_w=0 _z=
+	trap 'kill "$_z" 2>/dev/null; exit "$_w"' TERM
+	sleep "$1" &
+	_z=$!
+	wait "$_z"
+	_w=124
+	kill -TERM "$2" 2>/dev/null || exit 0
+	sleep 2 &
+	_z=$!
+	wait "$_z"
+	kill -KILL "$2" 2>/dev/null
+	exit 124
 }
 
 # Arguments: timeout in seconds (0: none), argument count, the arguments,
@@ -290,28 +552,29 @@ op_rollback() {
 # quoted `export "$1"` in the command's subshell: a value is never parsed,
 # and only names of [A-Z_][A-Z0-9_]* are taken.
 op_run() {
-	t=$(arg 0)
-	n=$(arg 1)
-	ne=$(arg $((n + 2)))
+	texts_all
+	t=$T0 n=$T1
+	num "$t" "$n"
+	eval "ne=\${T$((n + 2)):-}"
 	case $ne in '' | *[!0-9]*) die "invalid environment" ;; esac
 	set --
 	i=0
 	while [ "$i" -lt "$ne" ]; do
 		b=$((n + 3 + 2 * i))
-		nm=$(arg "$b")
+		eval "nm=\$T$b"
 		case $nm in
 		'' | [0-9]* | *[!A-Z0-9_]*) fail EINVAL "invalid environment name" ;;
 		esac
-		# The dot keeps a value's trailing newlines from $(...).
-		v=$(arg $((b + 1)) && echo .)
-		set -- "$@" "$nm=${v%.}"
+		eval "set -- \"\$@\" \"\$nm=\$T$((b + 1))\""
 		i=$((i + 1))
 	done
-	for i in $(seq 2 $((n + 1))); do
-		set -- "$@" "$(arg "$i")"
+	i=2
+	while [ "$i" -lt $((n + 2)) ]; do
+		eval "set -- \"\$@\" \"\$T$i\""
+		i=$((i + 1))
 	done
 	cd "$ROOT" 2>/dev/null || cd /
-	command -v "$(arg 2)" >/dev/null 2>&1 || fail ETRANSPORT "no such file or directory"
+	command -v "$T2" >/dev/null 2>&1 || fail ETRANSPORT "no such file or directory"
 	o=$(mktemp) && e=$(mktemp) || die "cannot create a temporary file"
 	# The command (a reload) runs with the usual umask, not the helper's.
 	umask 022
@@ -321,16 +584,29 @@ op_run() {
 			shift
 			ne=$((ne - 1))
 		done
-		if [ "$t" -gt 0 ]; then
-			exec timeout -k 2 "$t" "$@"
-		fi
 		exec "$@"
-	) >"$o" 2>"$e" </dev/null
+	) >"$o" 2>"$e" </dev/null &
+	pid=$!
+	w=
+	if [ "$t" -gt 0 ]; then
+		watchdog "$t" "$pid" >/dev/null 2>&1 &
+		w=$!
+	fi
+	wait "$pid"
 	rc=$?
 	echo CF-OK
+	if [ -n "$w" ]; then
+		kill -TERM "$w" 2>/dev/null
+		wait "$w"
+		[ "$?" -ne 124 ] || echo CF-TIMEOUT
+	fi
 	echo "CF-EXIT $rc"
-	printf 'CF-OUT %s\n' "$(head -c 4096 "$o" | base64 | tr -d '\n')"
-	printf 'CF-ERROUT %s\n' "$(head -c 4096 "$e" | base64 | tr -d '\n')"
+	# The first 4096 bytes (TRANSPORT_CAPTURE) of each, in base64.
+	printf 'CF-OUT '
+	dd if="$o" bs=4096 count=1 2>/dev/null | base64 | tr -d '\n'
+	printf '\nCF-ERROUT '
+	dd if="$e" bs=4096 count=1 2>/dev/null | base64 | tr -d '\n'
+	echo
 	rm -f "$o" "$e"
 }
 
@@ -338,26 +614,31 @@ op_run() {
 # path, common name, SAN list ("DNS:a,IP:b"). The key is made here, 0600,
 # and never leaves; only the CSR is printed.
 op_keygen() {
-	key=$(full "$(arg 1)")
+	texts 0 1 2 3
+	full "$T1"
+	key=$_f
 	d=${key%/*}
 	mkdirs "$d" || die "cannot create directory '$d'"
-	# 0600 from creation (umask 077, and mktemp), checked before
-	# openssl writes a byte of the key into it.
-	t=$(mktemp "$d/.certfleet.XXXXXXXX") || die "cannot write in '$d'"
-	chmod 600 "$t" || { rm -f "$t"; die "cannot write '$key': chmod failed"; }
-	k=$(arg 0)
+	# 0600 from creation (umask 077), checked before openssl writes a
+	# byte of the key into it.
+	stage "$key" || die "cannot write in '$d'"
+	s=$_s
+	trap 'rm -rf "$s"' EXIT
+	t=$s/${key##*/}
+	: >"$t" || die "cannot write in '$d'"
+	chmod 600 "$t" || die "cannot write '$key': chmod failed"
+	k=$T0
 	case $k in
 	"ec P-256" | "ec P-384") set -- -algorithm EC -pkeyopt "ec_paramgen_curve:${k#ec }" ;;
 	"rsa 2048" | "rsa 3072" | "rsa 4096") set -- -algorithm RSA -pkeyopt "rsa_keygen_bits:${k#rsa }" ;;
 	ed25519) set -- -algorithm ED25519 ;;
-	*) rm -f "$t"; die "unknown key type" ;;
+	*) die "unknown key type" ;;
 	esac
-	if ! e=$(openssl genpkey "$@" -out "$t" 2>&1); then
-		rm -f "$t"
-		die "openssl genpkey failed on the server: $e"
-	fi
+	e=$(openssl genpkey "$@" -out "$t" 2>&1) ||
+	    die "openssl genpkey failed on the server: $e"
 	durable "$t"
-	mv -f "$t" "$key" || { rm -f "$t"; die "cannot write '$key'"; }
+	swap "$s" "$key" || die "cannot write '$key'"
+	trap - EXIT
 	durable "$d"
 	# Keys of this server that a killed run left waiting ("NAME-ID.key"
 	# with ID all digits): only the new one can still be assigned.
@@ -371,8 +652,8 @@ op_keygen() {
 		rm -f "$f"
 	done
 	c=$(mktemp) || die "cannot create a temporary file"
-	if ! e=$(openssl req -new -key "$key" -subj "/CN=$(arg 2)" \
-	    -addext "subjectAltName=$(arg 3)" -out "$c" 2>&1); then
+	if ! e=$(openssl req -new -key "$key" -subj "/CN=$T2" \
+	    -addext "subjectAltName=$T3" -out "$c" 2>&1); then
 		rm -f "$c"
 		die "openssl req failed on the server: $e"
 	fi
@@ -382,31 +663,29 @@ op_keygen() {
 	rm -f "$c"
 }
 
-# Arguments: count, then operation, path and limit of each read. Read i
-# answers after a line "CF-PART i" exactly as it would alone, and
-# "CF-DONE" ends the batch, so an answer cut short shows. Each read runs in
-# a subshell, its arguments seen as 0 and 1 through ARGBASE, so that its
-# die ends that read only.
-op_batch() {
-	n=$(arg 0)
-	case $n in '' | *[!0-9]*) die "invalid batch" ;; esac
-	for i in $(seq 0 $((n - 1))); do
-		b=$((1 + 3 * i))
-		o=$(arg "$b")
-		echo "CF-PART $i"
-		case $o in
-		read_file | read_store) (ARGBASE=$((b + 1)) && "op_$o") ;;
-		*) (die "unknown operation") ;;
+# The session: stdin moves to fd 3, so that no command the helper runs can
+# read a frame, and stderr goes (answers say what failed). Each operation
+# runs in a subshell: its fail or die ends it alone, and CF-DONE follows.
+# A frame that is not "OP N" ends the session.
+session() {
+	exec 3<&0 </dev/null 2>/dev/null
+	echo CF-READY
+	while read -r op CF_N <&3; do
+		case $CF_N in '' | *[!0-9]*) exit 1 ;; esac
+		i=0
+		while [ "$i" -lt "$CF_N" ]; do
+			read -r "CF_A$i" <&3 || exit 1
+			i=$((i + 1))
+		done
+		case $op in
+		read_file | read_store | write_file | install | rollback | remove | run | keygen)
+			("op_$op") ;;
+		*)
+			(die "unknown operation") ;;
 		esac
+		echo CF-DONE
 	done
-	echo CF-DONE
+	exit 0
 }
-
-# Reads come in batches only (op_batch).
-OP=$(dec "$CF_OP")
-case $OP in
-write_file | install | rollback | remove | run | keygen | batch)
-	"op_$OP" ;;
-*)
-	die "unknown operation" ;;
-esac
+# The last line: the shell has read all of this text before CF-READY.
+session

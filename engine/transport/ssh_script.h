@@ -1,6 +1,6 @@
 /*
  * The remote helper the ssh transport feeds to a fixed 'sh -s' on each
- * server: engine/ssh_remote.sh, compiled in by the Makefile.
+ * server: engine/transport/ssh_remote.sh, compiled in by the Makefile.
  */
 #ifndef CF_SSH_SCRIPT_H
 #define CF_SSH_SCRIPT_H

@@ -1,58 +1,64 @@
 /*
- * The ssh transport (see transport_ssh.h). Each operation runs the OpenSSH
- * client through proc_run with an argument vector (never a local shell),
- * feeds it the remote helper with its base64 arguments on stdin, reads
- * the helper's line protocol from stdout and ssh's complaints from
- * stderr. A ControlMaster per server makes every operation after the
- * first reuse one connection. Reads (read_file, read_store) asked for in
- * one loop iteration are queued and leave together as one "batch"
- * session, each answered as if it had been alone. It must never pass an
- * inventory value to any shell as code, and never put key bytes in a
- * message.
+ * The ssh transport (see transport_ssh.h). Every operation becomes one
+ * frame (ssh_frame.h) of base64 arguments for the remote helper, sent on
+ * the server's one session (ssh_session.h), opened at the first operation
+ * and kept until the transport closes. Operations wait in a queue and go
+ * one at a time; the helper's answer is handed to the operation's
+ * callback. A session that dies fails the operation in flight (and the
+ * queue too when it never got in: a dead host costs one connection
+ * attempt, not one per operation); the next operation opens a new one. It
+ * never passes an inventory value to any shell as code, and never puts
+ * key bytes in a message.
  */
 #include "engine/transport/transport_ssh.h"
 #include "engine/base/container_of.h"
 #include "engine/base/env.h"
 #include "engine/base/err.h"
-#include "engine/base/strv.h"
+#include "engine/base/fsio.h"
 #include "engine/base/path.h"
-#include "engine/base/proc.h"
 #include "engine/base/str.h"
+#include "engine/base/strv.h"
+#include "engine/transport/ssh_frame.h"
 #include "engine/transport/ssh_script.h"
+#include "engine/transport/ssh_session.h"
 
-#include <openssl/buffer.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Largest helper output kept: room for a big store in base64. */
-#define OUT_MAX (64 * 1024 * 1024)
-/* Longest an operation other than run may take beyond connecting. */
+/* Largest answer kept: room for a big store in base64. */
+#define ANSWER_MAX (64 * 1024 * 1024)
+/* Longest an operation other than run may take. */
 #define OP_TIMEOUT_S 120
+/* What run's server-side kill (TERM, 2 s, KILL) may add to its timeout. */
+#define RUN_SLACK_S 15
 
 struct tsh {
 	struct transport base;
-	char **ssh_argv;            /* ssh and its options */
+	char **ssh_argv;            /* ssh, its options, "--", host, "sh -s" */
 	size_t nssh;
-	char *host;
-	char *root;
-	unsigned pending;
-	bool closing;
-	bool master_stopped;
+	char *root;                 /* base.root: the base of server paths */
+	char *script;               /* the helper, after CF_ROOT's value */
+	size_t scriptlen;
 	int connect_timeout;
+	struct ssh_session *sess;   /* NULL until the first operation */
+	bool stopping;              /* sess is being ended */
+	struct sop *cur;            /* the operation sess is answering */
+	struct sop *queue;          /* waiting, oldest first */
+	struct sop *queue_tail;
+	unsigned pending;           /* operations not yet called back */
+	bool closing;
+	/* Starts queued operations from the loop, never inside the call
+	 * that asked; its close is the transport's last step. */
+	uv_idle_t idle;
+	bool idle_closed;
 	void (*close_cb)(void *arg);
 	void *close_arg;
-	/* Reads asked for in one loop iteration wait here, so that they go
-	 * to the server in one session (a "batch"); flush starts them. */
-	uv_idle_t flush;
-	struct sop *queue;
-	struct sop *queue_tail;
-	size_t nqueued;
-	bool flush_closed;
 };
 
 enum sop_kind {
@@ -63,9 +69,7 @@ enum sop_kind {
 	SOP_ROLLBACK,
 	SOP_REMOVE,
 	SOP_RUN,
-	SOP_KEYGEN,
-	SOP_EXIT,                   /* stops the ControlMaster */
-	SOP_BATCH                   /* several reads in one session */
+	SOP_KEYGEN
 };
 
 /* Each kind's operation in the helper, and its verb in messages. */
@@ -81,31 +85,23 @@ static const struct {
 	[SOP_REMOVE] = { "remove", "remove" },
 	[SOP_RUN] = { "run", "run" },
 	[SOP_KEYGEN] = { "keygen", "make a key at" },
-	[SOP_EXIT] = { "exit", "stop" },
-	[SOP_BATCH] = { "batch", "read" },
 };
 
-/* One ssh session and what it is for. */
+/* One operation, from its call to its callback. */
 struct sop {
 	struct tsh *t;
 	enum sop_kind kind;
 	char *what;                 /* for messages: "read 'certs/x'" */
-	size_t max;                 /* reads: their limit; run: its timeout
-	                               in seconds */
-	BUF_MEM *script;            /* the helper's input: its arguments as
-	                               assignments, then the helper */
-	size_t nargs;
-	bool failed;                /* memory ran out building the script */
+	struct ssh_frame frame;     /* its arguments */
+	unsigned timeout_s;         /* for its answer; 0: none */
+	bool refused;               /* a read of a path that is not confined:
+	                               answered CF_EINVAL in its turn */
+	bool run_timed;             /* run: with a timeout on the server */
 	char *store;                /* install: for the undo */
 	char *pointer;
 	char **links;
-	void *arg;
-	/* A queued read: its path, kept until it starts. */
 	struct sop *next;
-	char *qpath;
-	/* A batch: the reads it answers, in order (NULL once answered). */
-	struct sop **parts;
-	size_t nparts;
+	void *arg;
 	union sop_cb {
 		transport_file_cb file;
 		transport_store_cb store;
@@ -115,103 +111,15 @@ struct sop {
 	} cb;
 };
 
-/* ---- small helpers ---- */
+static void on_idle(uv_idle_t *h);
+static void pump(struct tsh *t);
+static void maybe_closed(struct tsh *t);
 
-/* Appends n bytes at p to op's script. It may hold key bytes (base64),
- * so what it outgrows is cleansed (BUF_MEM_grow_clean). */
-static void script_add(struct sop *op, const void *p, size_t n)
-{
-	size_t len = op->script->length;
-
-	if (op->failed || BUF_MEM_grow_clean(op->script, len + n) == 0)
-		op->failed = true;
-	else
-		memcpy(op->script->data + len, p, n);
-}
-
-/* Decodes base64 text (newlines allowed) into a new buffer, NUL-ended. */
-static char *unb64(const char *s, size_t n, size_t *outlen)
-{
-	EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
-	unsigned char *out = malloc(n / 4 * 3 + 4);
-	int a = 0, b = 0;
-
-	if (ctx == NULL || out == NULL)
-		goto fail;
-	EVP_DecodeInit(ctx);
-	if (EVP_DecodeUpdate(ctx, out, &a, (const unsigned char *)s,
-	    (int)n) < 0 || EVP_DecodeFinal(ctx, out + a, &b) != 1)
-		goto fail;
-	EVP_ENCODE_CTX_free(ctx);
-	out[a + b] = '\0';
-	*outlen = (size_t)(a + b);
-	return (char *)out;
-fail:
-	EVP_ENCODE_CTX_free(ctx);
-	free(out);
-	return NULL;
-}
-
-/* Appends "NAME='BASE64'\n" to op's script: base64 without newlines is
- * safe inside single quotes remotely. */
-static void assign_var(struct sop *op, const char *name, const void *v,
-    size_t n)
-{
-	char *e = malloc(4 * ((n + 2) / 3) + 1);
-
-	if (e == NULL) {
-		op->failed = true;
-		return;
-	}
-	EVP_EncodeBlock((unsigned char *)e, v, (int)n);
-	script_add(op, name, strlen(name));
-	script_add(op, "='", 2);
-	script_add(op, e, strlen(e));
-	script_add(op, "'\n", 2);
-	OPENSSL_clear_free(e, strlen(e));
-}
-
-/* Adds the operation's next argument (CF_A0, CF_A1...): n bytes at p. */
-static void sop_arg(struct sop *op, const void *p, size_t n)
-{
-	char name[32];
-
-	snprintf(name, sizeof name, "CF_A%zu", op->nargs++);
-	assign_var(op, name, p, n);
-}
-
-/* Adds the next argument as text: a path, a count, a mode. */
-static void sop_argf(struct sop *op, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void sop_argf(struct sop *op, const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	s = cf_vasprintf(fmt, ap);
-	va_end(ap);
-	if (s == NULL)
-		op->failed = true;
-	else
-		sop_arg(op, s, strlen(s));
-	free(s);
-}
-
-/* ---- the operation's life ---- */
+/* ---- an operation's life ---- */
 
 static void sop_free(struct sop *op)
 {
-	size_t i;
-
-	if (op == NULL)
-		return;
-	for (i = 0; i < op->nparts; i++)
-		sop_free(op->parts[i]);
-	BUF_MEM_free(op->script);
-	free(op->parts);
-	free(op->qpath);
+	ssh_frame_release(&op->frame);
 	free(op->what);
 	free(op->store);
 	free(op->pointer);
@@ -219,117 +127,121 @@ static void sop_free(struct sop *op)
 	free(op);
 }
 
-static void tsh_maybe_closed(struct tsh *t);
-
-/* The first line of ssh's stderr, as an operator would want to read it. */
-static void ssh_reason(const struct proc_result *a, char *buf, size_t bufsz)
+/* A new operation for tp's server, which cb answers; path (or NULL) is
+ * what it names in messages. NULL when memory runs out. */
+static struct sop *sop_new(struct transport *tp, enum sop_kind kind,
+    union sop_cb cb, void *arg, const char *path)
 {
-	const char *e = a->err;
-	size_t n;
+	struct sop *op = calloc(1, sizeof(*op));
 
-	while (*e == '\n' || *e == '\r')
-		e++;
-	n = strcspn(e, "\r\n");
-	if (strstr(e, "Host key verification failed") ||
-	    strstr(e, "REMOTE HOST IDENTIFICATION HAS CHANGED"))
-		snprintf(buf, bufsz, "host key verification failed (a changed "
-		    "or unknown host key; check known_hosts)");
-	else if (strstr(e, "Permission denied"))
-		snprintf(buf, bufsz, "authentication refused (%.*s)", (int)n,
-		    e);
-	else if (strstr(e, "timed out"))
-		snprintf(buf, bufsz, "connection timed out");
-	else if (n > 0)
-		snprintf(buf, bufsz, "%.*s", (int)n, e);
+	if (op == NULL)
+		return NULL;
+	op->t = container_of(tp, struct tsh, base);
+	op->kind = kind;
+	op->cb = cb;
+	op->arg = arg;
+	op->timeout_s = OP_TIMEOUT_S;
+	ssh_frame_init(&op->frame);
+	op->what = path ? cf_asprintf("%s '%s'", kinds[kind].verb, path) :
+	    strdup(kinds[kind].verb);
+	if (op->what == NULL) {
+		sop_free(op);
+		return NULL;
+	}
+	return op;
+}
+
+/* Queues op, complete with its arguments, for pump: 0 (it counts as in
+ * flight from here on), or CF_ENOMEM when building it failed (it is
+ * freed). */
+static int sop_queue(struct sop *op)
+{
+	struct tsh *t = op->t;
+
+	if (op->frame.failed || uv_idle_start(&t->idle, on_idle) != 0) {
+		sop_free(op);
+		return CF_ENOMEM;
+	}
+	if (t->queue_tail != NULL)
+		t->queue_tail->next = op;
 	else
-		snprintf(buf, bufsz, "ssh exited %d", a->exit_status);
+		t->queue = op;
+	t->queue_tail = op;
+	t->pending++;
+	return 0;
 }
 
-/* Finds "TAG rest" at the start of a line; returns rest or NULL. */
-static const char *line_with(const char *text, const char *tag)
-{
-	size_t n = strlen(tag);
-	const char *p = text;
+/* ---- answers ---- */
 
-	while (p != NULL && *p != '\0') {
-		if (strncmp(p, tag, n) == 0 && (p[n] == ' ' || p[n] == '\n' ||
-		    p[n] == '\0'))
-			return p + n + (p[n] == ' ');
-		p = strchr(p, '\n');
-		if (p != NULL)
-			p++;
+/* "CF-UNDO <version> [<previous in base64>]": the version the helper made
+ * in the set's store (a plain name: digits, hex, 'T', 'Z', '.', '-'), and
+ * what the pointer named before, if anything. */
+static void deliver_install(struct sop *op, int status, const char *msg,
+    const char *ans)
+{
+	const char *undo = ssh_answer_line(ans, "CF-UNDO");
+	size_t vl = undo ? strcspn(undo, " \n") : 0;
+	struct transport_undo *u = NULL;
+
+	if (status == 0 && vl > 0 && undo[0] != '.' &&
+	    strspn(undo, "0123456789abcdefTZ.-") == vl &&
+	    (u = calloc(1, sizeof(*u))) != NULL) {
+		u->current = cf_asprintf("%s/%.*s", op->store, (int)vl, undo);
+		u->store = op->store;
+		u->pointer = op->pointer;
+		u->links = op->links;
+		op->store = op->pointer = NULL;
+		op->links = NULL;
+		if (undo[vl] == ' ' && undo[vl + 1] != '\n' &&
+		    undo[vl + 1] != '\0')
+			u->previous = ssh_answer_word(undo + vl + 1);
 	}
-	return NULL;
-}
-
-/* The decoded base64 word at p (up to a space or newline). */
-static char *word64(const char *p)
-{
-	size_t len;
-
-	return p ? unb64(p, strcspn(p, " \n"), &len) : NULL;
-}
-
-/* The base64 lines between the line after at and "CF-END". */
-static char *block(const char *at, size_t *len)
-{
-	const char *start = at ? strchr(at, '\n') : NULL, *end;
-
-	if (start == NULL)
-		return NULL;
-	start++;
-	if ((end = strstr(start, "CF-END")) == NULL)
-		return NULL;
-	return unb64(start, (size_t)(end - start), len);
-}
-
-static void deliver_store(struct sop *op, int status, const char *msg,
-    const char *out)
-{
-	struct transport_entry *e = NULL, *ne = NULL;
-	size_t n = 0, i, len;
-	const char *p = out;
-	char bad[256], *name, *data;
-
-	while (status == 0 && (p = line_with(p, "CF-FILE")) != NULL) {
-		name = word64(p);
-		data = block(p, &len);
-		if ((ne = realloc(e, (n + 1) * sizeof(*e))) != NULL)
-			e = ne;
-		if (name == NULL || data == NULL || ne == NULL) {
-			status = ne == NULL ? CF_ENOMEM : CF_ETRANSPORT;
-			snprintf(bad, sizeof bad, "cannot %s on '%s': malformed "
-			    "answer from the server", op->what,
-			    op->t->base.server);
-			msg = bad;
-			free(name);
-			free(data);
-		} else {
-			e[n].name = name;
-			e[n].data = data;
-			e[n++].len = len;
-		}
+	if (status == 0 && (u == NULL || u->current == NULL)) {
+		transport_undo_free(u);
+		u = NULL;
+		status = CF_ETRANSPORT;
+		msg = "malformed answer from the server";
 	}
-	op->cb.store(op->arg, status, status ? NULL : e, status ? 0 : n, msg);
-	for (i = 0; i < n; i++) {
-		free((char *)e[i].name);
-		free((char *)e[i].data);
+	op->cb.install(op->arg, status, u, msg);
+}
+
+static void deliver_run(struct sop *op, int status, const char *msg,
+    const char *ans)
+{
+	struct transport_run_result r;
+	const char *exit_line = ssh_answer_line(ans, "CF-EXIT");
+	char *o = ssh_answer_word(ssh_answer_line(ans, "CF-OUT"));
+	char *e = ssh_answer_word(ssh_answer_line(ans, "CF-ERROUT"));
+
+	memset(&r, 0, sizeof r);
+	r.out = o ? o : "";
+	r.outlen = strlen(r.out);
+	r.err = e ? e : "";
+	r.errlen = strlen(r.err);
+	r.exit_status = status == 0 && exit_line ? atoi(exit_line) : -1;
+	if (status == 0 && ssh_answer_line(ans, "CF-TIMEOUT") != NULL) {
+		status = CF_ETIMEDOUT;
+		msg = "timed out on the server and was killed";
 	}
+	op->cb.run(op->arg, status, &r, msg);
+	free(o);
 	free(e);
 }
 
+/* Hands op's result to its callback: status and msg as made from the
+ * answer ans ("" when there is none), then what ans carries. */
 static void deliver(struct sop *op, int status, const char *msg,
-    const char *out)
+    const char *ans)
 {
-	struct transport_run_result r;
-	struct transport_undo *u;
-	char *data, *o, *e;
-	size_t len = 0;
+	struct transport_entry *e = NULL;
+	size_t len = 0, n = 0;
+	char *data;
 
 	switch (op->kind) {
 	case SOP_READ_FILE:
 	case SOP_KEYGEN:
-		data = status ? NULL : block(line_with(out, "CF-OK"), &len);
+		data = status ? NULL : ssh_answer_block(ssh_answer_line(ans,
+		    "CF-OK"), &len);
 		if (status == 0 && data == NULL) {
 			status = CF_ETRANSPORT;
 			msg = "malformed answer from the server";
@@ -338,427 +250,190 @@ static void deliver(struct sop *op, int status, const char *msg,
 		OPENSSL_clear_free(data, len);
 		return;
 	case SOP_READ_STORE:
-		deliver_store(op, status, msg, out);
+		if (status == 0 && (status = ssh_answer_files(ans, &e, &n)) != 0)
+			msg = "malformed answer from the server";
+		op->cb.store(op->arg, status, e, n, msg);
+		ssh_answer_files_free(e, n);
 		return;
 	case SOP_INSTALL:
-		u = NULL;
-		if (status == 0) {
-			const char *undo = line_with(out, "CF-UNDO");
-			const char *sp = undo ? strchr(undo, ' ') : NULL;
-
-			if ((u = calloc(1, sizeof(*u))) != NULL) {
-				u->store = strdup(op->store);
-				u->pointer = strdup(op->pointer);
-				u->previous = word64(undo);
-				u->current = word64(sp ? sp + 1 : NULL);
-				u->links = op->links;
-				op->links = NULL;
-				if (u->previous && *u->previous == '\0') {
-					free(u->previous);
-					u->previous = NULL;
-				}
-			}
-			if (u == NULL || u->current == NULL) {
-				transport_undo_free(u);
-				u = NULL;
-				status = CF_ETRANSPORT;
-				msg = "malformed answer from the server";
-			}
-		}
-		op->cb.install(op->arg, status, u, msg);
+		deliver_install(op, status, msg, ans);
+		return;
+	case SOP_RUN:
+		deliver_run(op, status, msg, ans);
 		return;
 	case SOP_ROLLBACK:
 	case SOP_WRITE_FILE:
 	case SOP_REMOVE:
 		op->cb.status(op->arg, status, msg);
 		return;
-	case SOP_RUN:
-		memset(&r, 0, sizeof r);
-		o = word64(line_with(out, "CF-OUT"));
-		e = word64(line_with(out, "CF-ERROUT"));
-		r.out = o ? o : "";
-		r.outlen = strlen(r.out);
-		r.err = e ? e : "";
-		r.errlen = strlen(r.err);
-		if (status == 0 && line_with(out, "CF-EXIT"))
-			r.exit_status = atoi(line_with(out, "CF-EXIT"));
-		else
-			r.exit_status = -1;
-		/* timeout(1) says 124, or 137 once it had to kill. */
-		if (status == 0 && op->max > 0 && (r.exit_status == 124 ||
-		    r.exit_status == 137)) {
-			status = CF_ETIMEDOUT;
-			msg = "timed out on the server and was killed";
-		}
-		op->cb.run(op->arg, status, &r, msg);
-		free(o);
-		free(e);
-		return;
-	case SOP_EXIT:
-	case SOP_BATCH:
-		return;
 	}
 }
 
-/* The CF_E* code the helper names after "CF-ERR <message> ": "EINVAL"
- * for CF_EINVAL; CF_EIO when it names none. */
-static int err_code(const char *p)
+/* Ends op with status and why, as "cannot <what> on '<server>': <why>";
+ * ans is the helper's answer or "". op is freed. */
+static void finish(struct sop *op, int status, const char *why,
+    const char *ans)
 {
-	static const struct {
-		const char *name;
-		int code;
-	} codes[] = {
-#define XX(code, _) { #code, CF_##code },
-		CF_ERRNO_MAP(XX)
-#undef XX
-	};
-	size_t i, n;
-
-	p += strcspn(p, " \n");
-	p += strspn(p, " ");
-	n = strcspn(p, " \n");
-	for (i = 0; i < sizeof codes / sizeof codes[0]; i++)
-		if (strlen(codes[i].name) == n &&
-		    strncmp(p, codes[i].name, n) == 0)
-			return codes[i].code;
-	return CF_EIO;
-}
-
-/* Hands an answered operation's result to its callback, with the status
- * and message that what ssh and the helper said make. */
-static void sop_conclude(struct sop *op, const struct proc_result *a)
-{
-	const char *err = line_with(a->out, "CF-ERR"), *why = NULL;
-	char reason[512], msg[768], *text = NULL;
-	int status = 0;
-
-	if (a->timed_out) {
-		status = CF_ETIMEDOUT;
-		why = "timed out";
-	} else if (a->exit_status == 255 /* ssh's own failure */ ||
-	    (!line_with(a->out, "CF-OK") && err == NULL &&
-	    !line_with(a->out, "CF-ENOENT"))) {
-		ssh_reason(a, reason, sizeof reason);
-		status = CF_ETRANSPORT;
-		why = reason;
-	} else if (err != NULL) {
-		status = err_code(err);
-		why = (text = word64(err)) != NULL ? text : "failed";
-	} else if (line_with(a->out, "CF-ENOENT") != NULL) {
-		status = CF_ENOENT;
-		why = "no such file";
-	} else if (a->out_over) {
-		status = CF_EINVAL;
-		snprintf(reason, sizeof reason, "the answer is larger than %d "
-		    "bytes", OUT_MAX);
-		why = reason;
-	}
-	msg[0] = '\0';
-	if (why != NULL)
-		snprintf(msg, sizeof msg, "cannot %s on '%s': %s", op->what,
-		    op->t->base.server, why);
-	free(text);
-	deliver(op, status, msg, a->out);
-}
-
-/*
- * Splits a batch's answer: part i is the text after the line "CF-PART i"
- * up to the next "CF-PART" or "CF-DONE" line. Base64 has no '-', so no
- * data line can look like one. False when the answer is cut short.
- */
-static bool batch_split(const char *out, size_t n, const char **start,
-    size_t *len)
-{
-	const char *p = out, *nl;
-	size_t next = 0;
-	bool done, part;
-
-	while ((nl = strchr(p, '\n')) != NULL) {
-		done = strncmp(p, "CF-DONE\n", 8) == 0;
-		part = strncmp(p, "CF-PART ", 8) == 0;
-		if (done || part) {
-			if (next > 0)
-				len[next - 1] = (size_t)(p - start[next - 1]);
-			if (done)
-				return next == n;
-			if (next == n || strtoul(p + 8, NULL, 10) != next)
-				return false;
-			start[next++] = nl + 1;
-		}
-		p = nl + 1;
-	}
-	return false;
-}
-
-/* The text before a batch's first part: where the helper says why the
- * whole batch failed, if it did. */
-static size_t batch_prologue(const char *out)
-{
-	const char *p = out;
-
-	while (p != NULL && strncmp(p, "CF-PART ", 8) != 0)
-		if ((p = strchr(p, '\n')) != NULL)
-			p++;
-	return p ? (size_t)(p - out) : strlen(out);
-}
-
-/*
- * Answers every read of a batch as if it had been a session of its own:
- * each gets its part of the answer, and the session's fate (timed out,
- * ssh failed, answer too large or cut short) becomes each one's, so
- * statuses and messages are those of standalone reads.
- */
-static void batch_finish(struct sop *b, const struct proc_result *a)
-{
-	const char **start = calloc(b->nparts, sizeof(*start));
-	size_t *len = calloc(b->nparts, sizeof(*len)), i;
-	bool split = start && len && !a->out_over &&
-	    batch_split(a->out, b->nparts, start, len);
-	struct proc_result part = *a;
-	char *text;
-
-	for (i = 0; i < b->nparts; i++) {
-		if (a->out_over)
-			text = strdup("CF-OK\n");
-		else if (split)
-			text = strndup(start[i], len[i]);
-		else
-			text = strndup(a->out, batch_prologue(a->out));
-		part.out = text ? text : "";
-		sop_conclude(b->parts[i], &part);
-		OPENSSL_clear_free(text, text ? strlen(text) : 0);
-		sop_free(b->parts[i]);
-		b->parts[i] = NULL;
-	}
-	free(start);
-	free(len);
-}
-
-/* proc_run's callback: the session is over, its handles closed. */
-static void on_done(void *arg, int status, const struct proc_result *r,
-    const char *msg)
-{
-	struct sop *op = arg;
 	struct tsh *t = op->t;
-	struct proc_result a = *r;
-	char why[300];
+	char msg[768];
 
-	if (status != 0) {
-		/* Told as ssh itself failing, like a refused connection. */
-		snprintf(why, sizeof why, "cannot start ssh: %s",
-		    r->start_error ? uv_strerror(r->start_error) : msg);
-		a.err = why;
-		a.exit_status = 255;
-	}
-	if (op->kind == SOP_BATCH)
-		batch_finish(op, &a);
-	else
-		sop_conclude(op, &a);
+	msg[0] = '\0';
+	if (status != 0)
+		snprintf(msg, sizeof msg, "cannot %s on '%s': %s", op->what,
+		    t->base.server, why);
+	deliver(op, status, msg, ans);
 	sop_free(op);
 	t->pending--;
-	tsh_maybe_closed(t);
 }
 
-/* Completes op's script (its operation, the root, the helper) and starts
- * ssh; on error nothing is started and op is freed. */
-static int sop_send(struct sop *op, unsigned timeout_s)
+/* The session's answer to t->cur. */
+static void on_answer(void *arg, const char *text, size_t len)
 {
-	struct tsh *t = op->t;
-	const char *name = kinds[op->kind].op;
-	struct proc_spec spec = { .out_cap = OUT_MAX,
-	    .err_cap = TRANSPORT_CAPTURE,
-	    .timeout_ms = (unsigned)(t->connect_timeout + timeout_s) * 1000 };
-	char **argv = NULL;
-	size_t i;
-	int rc = CF_ENOMEM;
+	struct tsh *t = arg;
+	struct sop *op = t->cur;
+	char *why = NULL;
+	int status;
 
-	assign_var(op, "CF_OP", name, strlen(name));
-	assign_var(op, "CF_ROOT", t->root, strlen(t->root));
-	script_add(op, ssh_remote_script, strlen(ssh_remote_script));
-	if (op->failed || (argv = calloc(t->nssh + 6, sizeof(*argv))) == NULL)
-		goto out;
-
-	/* ssh OPTIONS [-O exit] -- HOST ["sh -s"]: the host after "--" so
-	 * nothing can read as an option; the remote command is fixed. */
-	memcpy(argv, t->ssh_argv, t->nssh * sizeof(*argv));
-	i = t->nssh;
-	if (op->kind == SOP_EXIT) {
-		argv[i++] = "-O";
-		argv[i++] = "exit";
-	}
-	argv[i++] = "--";
-	argv[i++] = t->host;
-	/* "ssh -O exit" reads no stdin: nothing to send it. */
-	if (op->kind != SOP_EXIT) {
-		argv[i++] = "sh -s";
-		spec.in = op->script->data;
-		spec.inlen = op->script->length;
-	}
-	spec.argv = argv;
-	if ((rc = proc_run(t->base.loop, &spec, on_done, op)) == 0)
-		t->pending++;
-out:
-	/* Cleansed as soon as ssh has its copy. */
-	free(argv);
-	BUF_MEM_free(op->script);
-	op->script = NULL;
-	if (rc != 0)
-		sop_free(op);
-	return rc;
+	(void)len;
+	t->cur = NULL;
+	status = ssh_answer_status(text, &why);
+	if (status == CF_ETRANSPORT && why == NULL)
+		why = strdup("malformed answer from the server");
+	finish(op, status, why ? why : status == CF_ENOENT ? "no such file" :
+	    "failed", text);
+	free(why);
+	pump(t);
+	maybe_closed(t);
 }
 
-/* A new operation for tp's server, which cb answers; path (or NULL) is
- * what it names in messages. NULL when tp is closing or memory runs out. */
-static struct sop *sop_new(struct transport *tp, enum sop_kind kind,
-    union sop_cb cb, void *arg, const char *path)
+/* The session is gone: the operation in flight fails with its reason, and
+ * so does the queue when ssh never got in. */
+static void on_end(void *arg, int status, const char *why, bool ready)
 {
-	struct tsh *t = container_of(tp, struct tsh, base);
-	const char *verb = kinds[kind].verb;
+	struct tsh *t = arg;
+	struct sop *op = t->cur, *q = NULL, *next;
+
+	t->sess = NULL;
+	t->stopping = false;
+	t->cur = NULL;
+	if (status != 0 && !ready) {
+		q = t->queue;
+		t->queue = t->queue_tail = NULL;
+	}
+	if (op != NULL)
+		finish(op, status ? status : CF_ETRANSPORT, why, "");
+	for (; q != NULL; q = next) {
+		next = q->next;
+		finish(q, status, why, "");
+	}
+	pump(t);
+	maybe_closed(t);
+}
+
+/* Opens t's session: the helper with CF_ROOT's value in front. */
+static int session_open(struct tsh *t)
+{
+	struct ssh_session_spec spec = { .argv = t->ssh_argv,
+	    .script = t->script, .scriptlen = t->scriptlen,
+	    .answer_max = ANSWER_MAX,
+	    .connect_ms = (unsigned)t->connect_timeout * 1000,
+	    .on_answer = on_answer, .on_end = on_end, .arg = t };
+
+	return ssh_session_start(t->base.loop, &spec, &t->sess);
+}
+
+/* Starts the next queued operation when none is in flight. Runs from the
+ * loop only, so that refusals and failures here call back from it. */
+static void pump(struct tsh *t)
+{
 	struct sop *op;
+	char *frame;
+	size_t len;
+	int rc;
 
-	/* A batch only carries reads queued before the close. */
-	if (t->closing && kind != SOP_EXIT && kind != SOP_BATCH)
-		return NULL;
-	if ((op = calloc(1, sizeof(*op))) == NULL)
-		return NULL;
-	op->t = t;
-	op->kind = kind;
-	op->cb = cb;
-	op->arg = arg;
-	op->what = path ? cf_asprintf("%s '%s'", verb, path) : strdup(verb);
-	if (op->what == NULL || (op->script = BUF_MEM_new()) == NULL) {
-		sop_free(op);
-		return NULL;
+	uv_idle_stop(&t->idle);
+	while (t->cur == NULL && !t->stopping && (op = t->queue) != NULL) {
+		if ((t->queue = op->next) == NULL)
+			t->queue_tail = NULL;
+		if (op->refused) {
+			finish(op, CF_EINVAL, "not a server path below the root",
+			    "");
+			continue;
+		}
+		if (t->sess == NULL && (rc = session_open(t)) != 0) {
+			finish(op, rc, cf_strerror(rc), "");
+			continue;
+		}
+		frame = ssh_frame_take(&op->frame, kinds[op->kind].op, &len);
+		rc = frame == NULL ? CF_ENOMEM : ssh_session_request(t->sess,
+		    frame, len, op->timeout_s * 1000);
+		OPENSSL_clear_free(frame, frame ? len : 0);
+		if (rc != 0) {
+			finish(op, rc, cf_strerror(rc), "");
+			continue;
+		}
+		t->cur = op;
 	}
-	return op;
+}
+
+static void on_idle(uv_idle_t *h)
+{
+	struct tsh *t = h->data;
+
+	pump(t);
+	/* A refusal's callback may have closed t. */
+	maybe_closed(t);
 }
 
 /* ---- the operations ---- */
 
-/*
- * Starts a batch of queued reads (one or more): CF_A0 is their count,
- * then each read's operation, path and limit. The helper answers each
- * after a line "CF-PART i" and ends with "CF-DONE" (see batch_split).
- */
-static int batch_start(struct tsh *t, struct sop *list, size_t n)
-{
-	struct sop *b = sop_new(&t->base, SOP_BATCH, (union sop_cb){ NULL },
-	    NULL, NULL), *op;
-	size_t i;
-	int rc;
-
-	if (b == NULL || (b->parts = calloc(n, sizeof(*b->parts))) == NULL) {
-		sop_free(b);
-		return CF_ENOMEM;
-	}
-	sop_argf(b, "%zu", n);
-	for (op = list; op != NULL; op = op->next) {
-		sop_argf(b, "%s", kinds[op->kind].op);
-		sop_argf(b, "%s", op->qpath);
-		sop_argf(b, "%zu", op->max);
-	}
-	if ((rc = sop_send(b, OP_TIMEOUT_S)) != 0)
-		return rc;
-	/* From here the batch answers (and frees) the reads. */
-	for (i = 0, op = list; i < n; i++, op = op->next)
-		b->parts[i] = op;
-	b->nparts = n;
-	return 0;
-}
-
-/* Reads that could not be started are answered from the loop all the same,
- * with the reason (why, or rc's text), as the interface promises a
- * callback once started. */
-static void queue_fail(struct tsh *t, struct sop *list, int rc,
-    const char *why)
-{
-	struct sop *next;
-
-	/* Counted, so a callback closing t cannot free it under us. */
-	t->pending++;
-	for (; list != NULL; list = next) {
-		char msg[512];
-
-		next = list->next;
-		snprintf(msg, sizeof msg, "cannot %s on '%s': %s", list->what,
-		    t->base.server, why ? why : cf_strerror(rc));
-		deliver(list, rc, msg, "");
-		sop_free(list);
-	}
-	t->pending--;
-}
-
-/* The idle handle's callback: the reads queued in this loop iteration
- * leave as one session. */
-static void on_flush(uv_idle_t *h)
-{
-	struct tsh *t = h->data;
-	struct sop *list = t->queue, **pp, *bad = NULL, *op;
-	size_t n = t->nqueued;
-	int rc = 0;
-
-	uv_idle_stop(h);
-	t->queue = t->queue_tail = NULL;
-	t->nqueued = 0;
-	/* Paths that are not confined are refused through the callback, as
-	 * transport.h says reads are. */
-	for (pp = &list; (op = *pp) != NULL;) {
-		if (path_is_confined(op->qpath)) {
-			pp = &op->next;
-			continue;
-		}
-		*pp = op->next;
-		op->next = bad;
-		bad = op;
-		n--;
-	}
-	if (bad != NULL)
-		queue_fail(t, bad, CF_EINVAL, "not a server path below the "
-		    "root");
-	if (n > 0 && (rc = batch_start(t, list, n)) != 0)
-		queue_fail(t, list, rc, NULL);
-	tsh_maybe_closed(t);
-}
-
-/* Queues a read for on_flush with cb, which is not NULL; it counts as in
- * flight from here on. */
-static int queue_read(struct transport *tp, enum sop_kind kind,
+/* A read: refused through the callback when path is not confined, as
+ * transport.h says reads are. */
+static int read_op(struct transport *tp, enum sop_kind kind,
     const char *path, size_t max, union sop_cb cb, void *arg)
 {
 	struct tsh *t = container_of(tp, struct tsh, base);
 	struct sop *op;
 
-	if (path == NULL)
+	if (path == NULL || t->closing)
 		return CF_EINVAL;
 	if ((op = sop_new(tp, kind, cb, arg, path)) == NULL)
 		return CF_ENOMEM;
-	if ((op->qpath = strdup(path)) == NULL ||
-	    (t->nqueued == 0 && uv_idle_start(&t->flush, on_flush) != 0)) {
-		sop_free(op);
-		return CF_ENOMEM;
-	}
-	op->max = max;
-	if (t->queue_tail != NULL)
-		t->queue_tail->next = op;
-	else
-		t->queue = op;
-	t->queue_tail = op;
-	t->nqueued++;
-	return 0;
+	op->refused = !path_is_confined(path);
+	ssh_frame_argf(&op->frame, "%s", path);
+	ssh_frame_argf(&op->frame, "%zu", max);
+	return sop_queue(op);
 }
 
 static int tsh_read_file(struct transport *tp, const char *path, size_t max,
     transport_file_cb cb, void *arg)
 {
-	return cb == NULL ? CF_EINVAL : queue_read(tp, SOP_READ_FILE, path,
-	    max, (union sop_cb){ .file = cb }, arg);
+	return cb == NULL ? CF_EINVAL : read_op(tp, SOP_READ_FILE, path, max,
+	    (union sop_cb){ .file = cb }, arg);
 }
 
 static int tsh_read_store(struct transport *tp, const char *path, size_t max,
     transport_store_cb cb, void *arg)
 {
-	return cb == NULL ? CF_EINVAL : queue_read(tp, SOP_READ_STORE, path,
-	    max, (union sop_cb){ .store = cb }, arg);
+	return cb == NULL ? CF_EINVAL : read_op(tp, SOP_READ_STORE, path, max,
+	    (union sop_cb){ .store = cb }, arg);
+}
+
+/* An operation on one path below the root (write_file, remove, keygen),
+ * its callback checked by the caller: NULL with *rc set when refused or
+ * out of memory. */
+static struct sop *path_op(struct transport *tp, enum sop_kind kind,
+    const char *path, union sop_cb cb, void *arg, int *rc)
+{
+	struct tsh *t = container_of(tp, struct tsh, base);
+	struct sop *op = NULL;
+
+	*rc = CF_EINVAL;
+	if (transport_path_below_root(path) && !t->closing) {
+		*rc = CF_ENOMEM;
+		op = sop_new(tp, kind, cb, arg, path);
+	}
+	return op;
 }
 
 static int tsh_write_file(struct transport *tp, const char *path,
@@ -766,32 +441,72 @@ static int tsh_write_file(struct transport *tp, const char *path,
     void *arg)
 {
 	struct sop *op;
+	int rc;
 
-	if (!transport_path_below_root(path) || cb == NULL)
+	if (cb == NULL)
 		return CF_EINVAL;
-	if ((op = sop_new(tp, SOP_WRITE_FILE, (union sop_cb){ .status = cb },
-	    arg, path)) == NULL)
-		return CF_ENOMEM;
-	sop_argf(op, "%s", path);
-	sop_argf(op, "%04o", mode & 07777);
-	sop_arg(op, data, len);
-	return sop_send(op, OP_TIMEOUT_S);
+	if ((op = path_op(tp, SOP_WRITE_FILE, path,
+	    (union sop_cb){ .status = cb }, arg, &rc)) == NULL)
+		return rc;
+	ssh_frame_argf(&op->frame, "%s", path);
+	ssh_frame_argf(&op->frame, "%04o", mode & 07777);
+	ssh_frame_arg(&op->frame, data, len);
+	return sop_queue(op);
+}
+
+static int tsh_remove(struct transport *tp, const char *path,
+    transport_status_cb cb, void *arg)
+{
+	struct sop *op;
+	int rc;
+
+	if (cb == NULL)
+		return CF_EINVAL;
+	if ((op = path_op(tp, SOP_REMOVE, path, (union sop_cb){ .status = cb },
+	    arg, &rc)) == NULL)
+		return rc;
+	ssh_frame_argf(&op->frame, "%s", path);
+	return sop_queue(op);
+}
+
+static int tsh_keygen(struct transport *tp, const char *keytype,
+    const char *key_path, const char *cn, const char *san,
+    transport_file_cb cb, void *arg)
+{
+	struct sop *op;
+	int rc;
+
+	if (cb == NULL || keytype == NULL || cn == NULL || san == NULL ||
+	    str_has_control(cn) || str_has_control(san))
+		return CF_EINVAL;
+	if ((op = path_op(tp, SOP_KEYGEN, key_path,
+	    (union sop_cb){ .file = cb }, arg, &rc)) == NULL)
+		return rc;
+	ssh_frame_argf(&op->frame, "%s", keytype);
+	ssh_frame_argf(&op->frame, "%s", key_path);
+	ssh_frame_argf(&op->frame, "%s", cn);
+	ssh_frame_argf(&op->frame, "%s", san);
+	return sop_queue(op);
 }
 
 /*
  * The set is checked as every transport checks it (transport_set_check)
  * and its paths go in normal form, so that the undo record the helper
  * answers with holds server paths like the local transport's.
+ * Arguments: store, pointer, member count, then name, link, mode, data
+ * and from (or "") of each member, then 8 random hex digits for the
+ * version's name.
  */
 static int tsh_install(struct transport *tp, const struct transport_set *set,
     transport_install_cb cb, void *arg)
 {
+	struct tsh *t = container_of(tp, struct tsh, base);
 	const struct transport_member *m;
 	char *pointer, *from;
 	struct sop *op;
 	size_t i;
 
-	if (cb == NULL || transport_set_check(set, true) != 0)
+	if (cb == NULL || t->closing || transport_set_check(set, true) != 0)
 		return CF_EINVAL;
 	if ((pointer = transport_path_norm(set->pointer)) == NULL ||
 	    (op = sop_new(tp, SOP_INSTALL, (union sop_cb){ .install = cb },
@@ -804,9 +519,9 @@ static int tsh_install(struct transport *tp, const struct transport_set *set,
 	op->links = calloc(set->nmembers + 1, sizeof(char *));
 	if (op->store == NULL || op->links == NULL)
 		goto no_mem;
-	sop_argf(op, "%s", op->store);
-	sop_argf(op, "%s", op->pointer);
-	sop_argf(op, "%zu", set->nmembers);
+	ssh_frame_argf(&op->frame, "%s", op->store);
+	ssh_frame_argf(&op->frame, "%s", op->pointer);
+	ssh_frame_argf(&op->frame, "%zu", set->nmembers);
 	for (i = 0; i < set->nmembers; i++) {
 		m = &set->members[i];
 		from = m->from ? transport_path_norm(m->from) : NULL;
@@ -815,30 +530,34 @@ static int tsh_install(struct transport *tp, const struct transport_set *set,
 			free(from);
 			goto no_mem;
 		}
-		sop_argf(op, "%s", m->name);
-		sop_argf(op, "%s", op->links[i]);
-		sop_argf(op, "%04o", m->mode & 07777);
-		sop_arg(op, m->data, m->len);
-		sop_argf(op, "%s", from ? from : "");
+		ssh_frame_argf(&op->frame, "%s", m->name);
+		ssh_frame_argf(&op->frame, "%s", op->links[i]);
+		ssh_frame_argf(&op->frame, "%04o", m->mode & 07777);
+		ssh_frame_arg(&op->frame, m->data, m->len);
+		ssh_frame_argf(&op->frame, "%s", from ? from : "");
 		free(from);
 	}
-	return sop_send(op, OP_TIMEOUT_S);
+	/* The version name's random part: one process fewer there. */
+	ssh_frame_argf(&op->frame, "%08" PRIx32, (uint32_t)fsio_random64());
+	return sop_queue(op);
 no_mem:
 	sop_free(op);
 	return CF_ENOMEM;
 }
 
 /* As install: checked as every transport checks an undo record, sent in
- * normal form, links included for a rollback to nothing. */
+ * normal form, links included for a rollback to nothing. Arguments:
+ * store, pointer, previous (or ""), current, link count, the links. */
 static int tsh_rollback(struct transport *tp, const struct transport_undo *u,
     transport_status_cb cb, void *arg)
 {
+	struct tsh *t = container_of(tp, struct tsh, base);
 	struct transport_undo *c;
 	struct sop *op;
 	size_t n = 0, i;
 	int rc;
 
-	if (cb == NULL)
+	if (cb == NULL || t->closing)
 		return CF_EINVAL;
 	if ((rc = transport_undo_norm(u, &c)) != 0)
 		return rc;
@@ -846,96 +565,70 @@ static int tsh_rollback(struct transport *tp, const struct transport_undo *u,
 	    arg, c->pointer)) != NULL) {
 		while (c->links[n] != NULL)
 			n++;
-		sop_argf(op, "%s", c->store);
-		sop_argf(op, "%s", c->pointer);
-		sop_argf(op, "%s", c->previous ? c->previous : "");
-		sop_argf(op, "%s", c->current);
-		sop_argf(op, "%zu", n);
+		ssh_frame_argf(&op->frame, "%s", c->store);
+		ssh_frame_argf(&op->frame, "%s", c->pointer);
+		ssh_frame_argf(&op->frame, "%s", c->previous ? c->previous :
+		    "");
+		ssh_frame_argf(&op->frame, "%s", c->current);
+		ssh_frame_argf(&op->frame, "%zu", n);
 		for (i = 0; i < n; i++)
-			sop_argf(op, "%s", c->links[i]);
+			ssh_frame_argf(&op->frame, "%s", c->links[i]);
 	}
 	transport_undo_free(c);
-	return op == NULL ? CF_ENOMEM : sop_send(op, OP_TIMEOUT_S);
+	return op == NULL ? CF_ENOMEM : sop_queue(op);
 }
 
-static int tsh_remove(struct transport *tp, const char *path,
-    transport_status_cb cb, void *arg)
-{
-	struct sop *op;
-
-	if (!transport_path_below_root(path) || cb == NULL)
-		return CF_EINVAL;
-	if ((op = sop_new(tp, SOP_REMOVE, (union sop_cb){ .status = cb },
-	    arg, path)) == NULL)
-		return CF_ENOMEM;
-	sop_argf(op, "%s", path);
-	return sop_send(op, OP_TIMEOUT_S);
-}
-
-/* Arguments: the timeout, the argument count and the arguments, then the
- * environment's count and each entry's name and value, every one base64
- * like all arguments: the helper exports them, never parsing a value. */
+/* Arguments: the timeout in seconds (0: none), the argument count and
+ * the arguments, then the environment's count and each entry's name and
+ * value, every one base64 like all arguments: the helper exports them,
+ * never parsing a value. The server's watchdog ends the command; the
+ * session's timeout ends ssh a little after it, should the server not
+ * answer. */
 static int tsh_run(struct transport *tp, char *const argv[],
     char *const env[], unsigned timeout_ms, transport_run_cb cb, void *arg)
 {
+	struct tsh *t = container_of(tp, struct tsh, base);
 	unsigned secs = (timeout_ms + 999) / 1000;
 	struct sop *op;
 	size_t n = 0, ne = 0, i, len;
 
-	if (argv == NULL || argv[0] == NULL || cb == NULL ||
+	if (argv == NULL || argv[0] == NULL || cb == NULL || t->closing ||
 	    env_check(env) != 0)
 		return CF_EINVAL;
 	if ((op = sop_new(tp, SOP_RUN, (union sop_cb){ .run = cb }, arg,
 	    argv[0])) == NULL)
 		return CF_ENOMEM;
-	op->max = secs;
+	op->timeout_s = secs > 0 ? secs + RUN_SLACK_S : 0;
 	while (argv[n] != NULL)
 		n++;
 	while (env != NULL && env[ne] != NULL)
 		ne++;
-	sop_argf(op, "%u", secs);
-	sop_argf(op, "%zu", n);
+	ssh_frame_argf(&op->frame, "%u", secs);
+	ssh_frame_argf(&op->frame, "%zu", n);
 	for (i = 0; i < n; i++)
-		sop_argf(op, "%s", argv[i]);
-	sop_argf(op, "%zu", ne);
+		ssh_frame_argf(&op->frame, "%s", argv[i]);
+	ssh_frame_argf(&op->frame, "%zu", ne);
 	for (i = 0; i < ne; i++) {
 		len = strcspn(env[i], "=");
-		sop_arg(op, env[i], len);
-		sop_arg(op, env[i] + len + 1, strlen(env[i] + len + 1));
+		ssh_frame_arg(&op->frame, env[i], len);
+		ssh_frame_arg(&op->frame, env[i] + len + 1,
+		    strlen(env[i] + len + 1));
 	}
-	/* The server's timeout(1) ends the command; ours ends ssh after it. */
-	return sop_send(op, secs + 15);
+	return sop_queue(op);
 }
 
-static int tsh_keygen(struct transport *tp, const char *keytype,
-    const char *key_path, const char *cn, const char *san,
-    transport_file_cb cb, void *arg)
-{
-	struct sop *op;
+/* ---- lifetime ---- */
 
-	if (!transport_path_below_root(key_path) || cb == NULL ||
-	    keytype == NULL || cn == NULL || san == NULL ||
-	    str_has_control(cn) || str_has_control(san))
-		return CF_EINVAL;
-	if ((op = sop_new(tp, SOP_KEYGEN, (union sop_cb){ .file = cb }, arg,
-	    key_path)) == NULL)
-		return CF_ENOMEM;
-	sop_argf(op, "%s", keytype);
-	sop_argf(op, "%s", key_path);
-	sop_argf(op, "%s", cn);
-	sop_argf(op, "%s", san);
-	return sop_send(op, OP_TIMEOUT_S);
-}
 static void tsh_free(struct tsh *t)
 {
 	strv_free(t->ssh_argv);
-	free(t->host);
+	OPENSSL_clear_free(t->script, t->scriptlen);
 	free(t->root);
 	free(t->base.server);
 	free(t);
 }
 
-static void on_flush_closed(uv_handle_t *h)
+static void on_idle_closed(uv_handle_t *h)
 {
 	struct tsh *t = h->data;
 	void (*cb)(void *) = t->close_cb;
@@ -946,26 +639,21 @@ static void on_flush_closed(uv_handle_t *h)
 		cb(arg);
 }
 
-static void tsh_maybe_closed(struct tsh *t)
+/* Once closing and every operation has called back: the session ends,
+ * then the idle handle, whose close callback frees t. */
+static void maybe_closed(struct tsh *t)
 {
-	if (!t->closing || t->pending > 0 || t->nqueued > 0 ||
-	    t->flush_closed)
+	if (!t->closing || t->pending > 0 || t->idle_closed)
 		return;
-	if (!t->master_stopped) {
-		struct sop *op = sop_new(&t->base, SOP_EXIT,
-		    (union sop_cb){ NULL }, NULL, NULL);
-
-		t->master_stopped = true;
-		/* "ssh -O exit" stops this server's ControlMaster; best
-		 * effort, a failure only means there was none. */
-		if (op != NULL)
-			sop_send(op, 5);
-		if (t->pending > 0)
-			return;
+	if (t->sess != NULL) {
+		if (!t->stopping) {
+			t->stopping = true;
+			ssh_session_stop(t->sess);
+		}
+		return;
 	}
-	/* The flush handle is the last thing of t the loop knows. */
-	t->flush_closed = true;
-	uv_close((uv_handle_t *)&t->flush, on_flush_closed);
+	t->idle_closed = true;
+	uv_close((uv_handle_t *)&t->idle, on_idle_closed);
 }
 
 static void tsh_close(struct transport *tp, void (*cb)(void *arg), void *arg)
@@ -975,9 +663,7 @@ static void tsh_close(struct transport *tp, void (*cb)(void *arg), void *arg)
 	t->closing = true;
 	t->close_cb = cb;
 	t->close_arg = arg;
-	/* Even with nothing in flight, the callback comes from the loop:
-	 * stopping the ControlMaster is an operation of its own. */
-	tsh_maybe_closed(t);
+	maybe_closed(t);
 }
 
 static const struct transport_ops ssh_ops = {
@@ -1029,16 +715,22 @@ static bool add_arg(struct tsh *t, const char *flag, const char *fmt, ...)
 	return push_arg(t, s);
 }
 
-/* FNV-1a of the server's name: one ControlMaster per server, even for
- * servers that share a host, so that one closing never cuts another off;
- * short, because a socket path is limited to about 100 bytes. */
-static uint64_t name_hash(const char *s)
+/* The helper's input before any frame: "CF_ROOT='<base64>'" (base64 is
+ * safe inside single quotes), then the helper itself. */
+static bool script_make(struct tsh *t, const char *root)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t n = strlen(root), e = 4 * ((n + 2) / 3);
+	size_t len = strlen(ssh_remote_script);
 
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-	return h;
+	if ((t->script = malloc(e + 16 + len)) == NULL)
+		return false;
+	memcpy(t->script, "CF_ROOT='", 9);
+	EVP_EncodeBlock((unsigned char *)t->script + 9,
+	    (const unsigned char *)root, (int)n);
+	memcpy(t->script + 9 + e, "'\n", 2);
+	memcpy(t->script + 11 + e, ssh_remote_script, len);
+	t->scriptlen = 11 + e + len;
+	return true;
 }
 
 int transport_ssh_open(struct transport **out, uv_loop_t *loop,
@@ -1048,8 +740,7 @@ int transport_ssh_open(struct transport **out, uv_loop_t *loop,
 	struct tsh *t;
 	bool ok;
 
-	if (tg->address == NULL || tg->address[0] == '-' ||
-	    tg->control_dir == NULL)
+	if (tg->address == NULL || tg->address[0] == '-')
 		return cf_error(msg, msgsz, CF_EINVAL, "ssh transport for "
 		    "'%s': invalid target", server);
 	if ((t = calloc(1, sizeof(*t))) == NULL)
@@ -1060,16 +751,13 @@ int transport_ssh_open(struct transport **out, uv_loop_t *loop,
 	t->base.server = strdup(server);
 	t->root = strdup(tg->root ? tg->root : "/");
 	t->base.root = t->root;
-	/* BatchMode: never a prompt. One ControlMaster per server. */
-	t->host = strdup(tg->address);
-	ok = t->base.server && t->root && t->host &&
+	/* BatchMode: never a prompt. No ControlMaster of ours: the one
+	 * session is the connection (the operator's ssh_config may still
+	 * name one). */
+	ok = t->base.server && t->root && script_make(t, t->root) &&
 	    add_arg(t, NULL, "ssh") && add_arg(t, NULL, "-T") &&
 	    add_arg(t, "-o", "BatchMode=yes") &&
 	    add_arg(t, "-o", "LogLevel=ERROR") &&
-	    add_arg(t, "-o", "ControlMaster=auto") &&
-	    add_arg(t, "-o", "ControlPath=%s/%016llx", tg->control_dir,
-	    (unsigned long long)name_hash(server)) &&
-	    add_arg(t, "-o", "ControlPersist=60") &&
 	    add_arg(t, "-o", "ConnectTimeout=%d", t->connect_timeout) &&
 	    add_arg(t, "-o", "ServerAliveInterval=10") &&
 	    add_arg(t, "-o", "StrictHostKeyChecking=%s", tg->accept_new ?
@@ -1085,12 +773,16 @@ int transport_ssh_open(struct transport **out, uv_loop_t *loop,
 		ok = add_arg(t, "-p", "%d", tg->port);
 	if (ok && tg->user)
 		ok = add_arg(t, "-l", "%s", tg->user);
+	/* The host after "--", so nothing can read as an option; the
+	 * remote command is fixed. */
+	ok = ok && add_arg(t, NULL, "--") && add_arg(t, NULL, "%s",
+	    tg->address) && add_arg(t, NULL, "sh -s");
 	if (!ok) {
 		tsh_free(t);
 		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
 	}
-	uv_idle_init(loop, &t->flush);
-	t->flush.data = t;
+	uv_idle_init(loop, &t->idle);
+	t->idle.data = t;
 	*out = &t->base;
 	return 0;
 }

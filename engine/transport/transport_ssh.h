@@ -1,11 +1,10 @@
 /*
  * The ssh transport: a server reached through the OpenSSH client the ops
- * team already trusts (agents, jump hosts, known_hosts, ssh_config). Every
- * operation is one `ssh ... -- HOST 'sh -s'` through a ControlMaster per
- * server, fed engine/transport/ssh_remote.sh on stdin with every value
- * base64-encoded: no inventory value reaches the remote shell, or a local
- * one, as code. Reads asked for in the same loop iteration share one such
- * session.
+ * team already trusts (agents, jump hosts, known_hosts, ssh_config). One
+ * `ssh ... -- HOST 'sh -s'` per server carries every operation of its
+ * job: it is fed engine/transport/ssh_remote.sh once, then the operations
+ * one at a time, every value base64-encoded: no inventory value reaches
+ * the remote shell, or a local one, as code.
  */
 #ifndef CF_TRANSPORT_SSH_H
 #define CF_TRANSPORT_SSH_H
@@ -26,14 +25,13 @@ struct ssh_target {
 	const char *known_hosts;    /* UserKnownHostsFile, or NULL */
 	bool accept_new;            /* StrictHostKeyChecking=accept-new */
 	int connect_timeout;        /* seconds; 0: 10 */
-	const char *control_dir;    /* where ControlMaster sockets live */
 	const char *root;           /* base of server paths; NULL: "/" */
 };
 
 /*
  * Opens a transport for server name reached as tg says. Nothing connects
  * until the first operation. Returns 0 with *out (closed with
- * (*out)->ops->close, which also stops the ControlMaster), or CF_EINVAL /
+ * (*out)->ops->close, which also ends the session), or CF_EINVAL /
  * CF_ENOMEM with msg.
  */
 int transport_ssh_open(struct transport **out, uv_loop_t *loop,

@@ -5,8 +5,9 @@
 # functions in front of the helper replace chmod, mv, sync and openssl:
 # each first records the mode of every file below the server's root, so
 # temporaries are seen mid-way; one variant makes chmod fail. The helper
-# runs as the transport runs it, on the stdin of 'sh -s', with umask 000
-# on the server: first alone, then through certfleet and a real sshd.
+# runs with umask 000 on the server: first alone, one operation each,
+# then through certfleet and a real sshd, as the transport runs it on the
+# stdin of 'sh -s'.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fleet.sh"
 . "$(dirname "$0")/sshd.sh"
@@ -28,20 +29,22 @@ SHIM
 b64() { printf '%s' "$1" | base64 -w0; }
 
 # helper SHIM OP ARG...: the helper below root $HR, as the ssh transport
-# feeds it (assignments, then the script), under umask 000.
+# runs it (CF_ROOT, then the script; then one frame: "OP N" and the
+# arguments in base64), under umask 000. The script is read from a file
+# here, so the frame can be sent at once on stdin.
 helper() {
-	local shim=$1 op=$2 i=0 a
+	local shim=$1 op=$2 a
 	shift 2
 	{
-		printf "CF_OP='%s'\nCF_ROOT='%s'\n" "$(b64 "$op")" "$(b64 "$HR")"
-		for a in "$@"; do
-			printf "CF_A%d='%s'\n" "$i" "$(b64 "$a")"
-			i=$((i + 1))
-		done
+		printf "CF_ROOT='%s'\n" "$(b64 "$HR")"
 		printf "SNAPROOT='%s'\nSNAPLOG='%s'\n" "$HR" "$SNAP"
 		cat "$shim"
 		cat "$ROOT/engine/transport/ssh_remote.sh"
-	} | (umask 000 && sh -s)
+	} >"$TMP/helper.sh"
+	{
+		printf '%s %d\n' "$op" "$#"
+		for a in "$@"; do printf '%s\n' "$(b64 "$a")"; done
+	} | (umask 000 && sh "$TMP/helper.sh")
 }
 
 # exposed LOG: the lines of LOG ("MODE PATH") for a key (key.pem, *.key)

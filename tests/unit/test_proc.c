@@ -1,7 +1,8 @@
 /*
  * The process runner against real programs: output captured and capped,
  * stdin fed, exit status and signals, the TERM-then-KILL timeout, a
- * program that cannot start, a chosen environment.
+ * program that cannot start, a chosen environment; a conversation (stdin
+ * kept open, stdout streamed) and an explicit kill.
  */
 #include "tests/unit/unit.h"
 #include "engine/base/err.h"
@@ -157,6 +158,82 @@ static void test_env(void **state)
 	assert_string_equal(g.out, "this; rm -rf / $(x)");
 }
 
+/* A conversation: stdin kept open, stdout as it comes, a reply written
+ * from inside the output callback, the timeout armed per exchange, and
+ * an idle process that does not hold the loop. */
+struct talk {
+	struct proc *p;
+	char seen[64];
+	int chunks;
+};
+
+static void on_out(void *arg, const char *data, size_t len)
+{
+	struct talk *tk = arg;
+	size_t n = strlen(tk->seen);
+
+	snprintf(tk->seen + n, sizeof tk->seen - n, "%.*s", (int)len, data);
+	if (tk->chunks++ == 0) {
+		assert_int_equal(proc_write(tk->p, "two\n", 4), 0);
+		proc_set_timeout(tk->p, 0);
+	}
+}
+
+static void test_conversation(void **state)
+{
+	char *argv[] = { "/bin/sh", "-c", "while read -r l; do echo \"<$l>\"; "
+	    "done", NULL };
+	struct talk tk = { 0 };
+	struct proc_spec spec = { .argv = argv, .in = "one\n", .inlen = 4,
+	    .keep_in = true, .out_cap = 16, .err_cap = 16, .on_out = on_out,
+	    .out_arg = &tk, .timeout_ms = 10000 };
+	uv_loop_t loop;
+	struct got g;
+
+	(void)state;
+	memset(&g, 0, sizeof g);
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(proc_start(&loop, &spec, on_done, &g, &tk.p), 0);
+	/* Runs until both lines are back (reads that split a line end the
+	 * loop early; run again). */
+	while (strcmp(tk.seen, "<one>\n<two>\n") != 0)
+		uv_run(&loop, UV_RUN_ONCE);
+	/* Idle and unreferenced: the loop has nothing to wait for. */
+	proc_ref(tk.p, false);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(g.calls, 0);
+	proc_ref(tk.p, true);
+	proc_end_input(tk.p);
+	assert_int_equal(proc_write(tk.p, "late\n", 5), CF_EINVAL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(g.calls, 1);
+	assert_int_equal(g.exit_status, 0);
+	assert_false(g.timed_out);
+	assert_string_equal(g.out, "");
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* proc_kill: TERM now, not counted as a timeout. */
+static void test_kill(void **state)
+{
+	char *argv[] = { "sleep", "30", NULL };
+	struct proc_spec spec = { .argv = argv, .out_cap = 16, .err_cap = 16 };
+	uv_loop_t loop;
+	struct proc *p;
+	struct got g;
+
+	(void)state;
+	memset(&g, 0, sizeof g);
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(proc_start(&loop, &spec, on_done, &g, &p), 0);
+	proc_kill(p);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(g.calls, 1);
+	assert_int_equal(g.term_signal, SIGTERM);
+	assert_false(g.timed_out);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -167,6 +244,8 @@ int main(void)
 		cmocka_unit_test(test_timeout_kill),
 		cmocka_unit_test(test_cannot_start),
 		cmocka_unit_test(test_env),
+		cmocka_unit_test(test_conversation),
+		cmocka_unit_test(test_kill),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests_name("proc", tests, NULL, NULL);

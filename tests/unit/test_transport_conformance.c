@@ -58,7 +58,6 @@ struct got {
 	char err[TRANSPORT_CAPTURE + 1];
 };
 
-static char control_dir[64];
 static bool over_ssh;
 
 /* ---- fixtures ------------------------------------------------------------ */
@@ -69,14 +68,6 @@ static int group_setup(void **state)
 
 	(void)state;
 	over_ssh = kind != NULL && strcmp(kind, "ssh") == 0;
-	snprintf(control_dir, sizeof control_dir, "/tmp/cf-ctl-XXXXXX");
-	return mkdtemp(control_dir) == NULL ? -1 : 0;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	rmdir(control_dir);
 	return 0;
 }
 
@@ -109,7 +100,6 @@ static int setup(void **state)
 		tg.port = port != NULL ? atoi(port) : 0;
 		tg.identity_file = getenv("CF_SSH_IDENTITY");
 		tg.known_hosts = getenv("CF_SSH_KNOWN_HOSTS");
-		tg.control_dir = control_dir;
 		tg.root = f->root;
 		assert_non_null(tg.address);
 		assert_int_equal(transport_ssh_open(&f->t, &f->loop, SERVER,
@@ -941,6 +931,31 @@ static void test_run(void **state)
 	got_clear(&g);
 }
 
+/* Over ssh, a session lost mid-operation fails that operation, and the
+ * next one opens a new session: a command kills the helper's session
+ * shell (its parent's parent). The local transport has no session. */
+static void test_session_lost(void **state)
+{
+	struct fx *f = *state;
+	struct got g = { 0 };
+	char *kill_session[] = { "/bin/sh", "-c",
+	    "read -r a b c p r </proc/$PPID/stat && kill -KILL $p", NULL };
+	char *echo[] = { "/bin/sh", "-c", "echo back", NULL };
+
+	if (!over_ssh)
+		skip();
+	puts_at(f, "certs/x.pem", "X\n");
+	assert_int_equal(run(f, echo, 5000, &g), 0);
+	assert_int_equal(run(f, kill_session, 5000, &g), CF_ETRANSPORT);
+	assert_true(strncmp(g.msg, "cannot run '/bin/sh' on '" SERVER "': ",
+	    strlen("cannot run '/bin/sh' on '" SERVER "': ")) == 0);
+	assert_int_equal(read_file(f, "certs/x.pem", 100, &g), 0);
+	assert_string_equal(g.data, "X\n");
+	assert_int_equal(run(f, echo, 5000, &g), 0);
+	assert_string_equal(g.out, "back\n");
+	got_clear(&g);
+}
+
 /* A value of shell syntax, quotes, newlines (trailing ones too) and
  * bytes that are not text. */
 #define HOSTILE "a b 'q' \"d\" $(touch pwned-sub) `touch pwned-bt`; " \
@@ -1045,6 +1060,7 @@ int main(void)
 		T(test_remove_confined),
 		T(test_symlinks_stay_below_root),
 		T(test_run),
+		T(test_session_lost),
 		T(test_run_env),
 		T(test_keygen_stale_keys),
 	};
@@ -1052,5 +1068,5 @@ int main(void)
 	return cmocka_run_group_tests_name(getenv("CF_TRANSPORT") != NULL &&
 	    strcmp(getenv("CF_TRANSPORT"), "ssh") == 0 ?
 	    "transport conformance (ssh)" : "transport conformance (local)",
-	    tests, group_setup, group_teardown);
+	    tests, group_setup, NULL);
 }
