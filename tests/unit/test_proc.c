@@ -124,7 +124,9 @@ static void test_timeout_kill(void **state)
 {
 	char *argv[] = { "/bin/sh", "-c", "trap '' TERM; sleep 30 & wait",
 	    NULL };
-	struct proc_spec spec = { .argv = argv, .timeout_ms = 50,
+	/* Long enough for the shell to set its trap first even on a loaded
+	 * machine: a TERM before it would end the shell, not test the KILL. */
+	struct proc_spec spec = { .argv = argv, .timeout_ms = 1000,
 	    .group = true };
 	struct got g;
 
