@@ -31,16 +31,13 @@ static void keygen_run(uv_work_t *w)
 {
 	struct keygen_work *kw = container_of(w, struct keygen_work, work);
 	EVP_PKEY *key = NULL;
-	X509_REQ *csr = NULL;
 	char *pem = NULL;
 	size_t len = 0;
 
 	if ((kw->rc = crypto_keygen(&kw->spec.key, &key, kw->msg,
 	    sizeof kw->msg)) != 0 ||
-	    (kw->rc = crypto_csr_new(key, &kw->spec, &csr, kw->msg,
-	    sizeof kw->msg)) != 0 ||
-	    (kw->rc = crypto_csr_to_pem(csr, &kw->csr_pem, kw->msg,
-	    sizeof kw->msg)) != 0 ||
+	    (kw->rc = crypto_csr_pem_new(key, &kw->spec, &kw->csr_pem,
+	    kw->msg, sizeof kw->msg)) != 0 ||
 	    (kw->rc = crypto_key_to_pem(key, &pem, &len, kw->msg,
 	    sizeof kw->msg)) != 0)
 		goto out;
@@ -49,7 +46,6 @@ static void keygen_run(uv_work_t *w)
 out:
 	if (pem)
 		crypto_secret_free(pem, len);
-	X509_REQ_free(csr);
 	EVP_PKEY_free(key);
 }
 

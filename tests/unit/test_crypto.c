@@ -393,6 +393,59 @@ static void test_key_read_agrees(void **state)
 		EVP_PKEY_free(keys[i]);
 }
 
+/*
+ * crypto_csr_pem_new writes what crypto_csr_new and crypto_csr_to_pem do:
+ * for EC (crypto_spki_set's way), Ed25519 and RSA (X509_PUBKEY_set's) the
+ * same public key bytes, a signature its own key verifies, the names.
+ */
+static void test_csr_pem_same(void **state)
+{
+	struct {
+		const char *type, *curve;
+	} cases[] = { { "EC", "P-256" }, { "EC", "P-384" }, { "ED25519", NULL },
+	    { "RSA", NULL } };
+	unsigned char *a, *b;
+	struct req_spec rs;
+	X509_REQ *whole, *read;
+	EVP_PKEY *k;
+	char msg[256], *pem;
+	size_t i;
+	int na, nb;
+
+	(void)state;
+	spec_fill(&rs, "CN=fe01.contoso.test, O=Contoso");
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		k = cases[i].curve != NULL ? EVP_PKEY_Q_keygen(NULL, NULL,
+		    cases[i].type, cases[i].curve) : strcmp(cases[i].type,
+		    "RSA") == 0 ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA",
+		    (size_t)2048) : EVP_PKEY_Q_keygen(NULL, NULL,
+		    cases[i].type);
+		assert_non_null(k);
+		assert_int_equal(crypto_csr_new(k, &rs, &whole, msg,
+		    sizeof msg), 0);
+		assert_int_equal(crypto_csr_pem_new(k, &rs, &pem, msg,
+		    sizeof msg), 0);
+		assert_int_equal(crypto_csr_from_pem(pem, "pem", &read, msg,
+		    sizeof msg), 0);
+		a = b = NULL;
+		na = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(read), &a);
+		nb = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(whole), &b);
+		assert_true(na > 0);
+		assert_int_equal(na, nb);
+		assert_memory_equal(a, b, (size_t)na);
+		assert_int_equal(X509_REQ_verify(read, k), 1);
+		assert_int_equal(X509_NAME_cmp(X509_REQ_get_subject_name(read),
+		    X509_REQ_get_subject_name(whole)), 0);
+		OPENSSL_free(a);
+		OPENSSL_free(b);
+		free(pem);
+		X509_REQ_free(read);
+		X509_REQ_free(whole);
+		EVP_PKEY_free(k);
+	}
+	req_spec_release(&rs);
+}
+
 static void test_cert_and_csr_pem(void **state)
 {
 	EVP_PKEY *k = ec_key();
@@ -610,6 +663,7 @@ int main(void)
 		cmocka_unit_test(test_key_pem_round_trip),
 		cmocka_unit_test(test_key_from_pem_errors),
 		cmocka_unit_test(test_key_read_agrees),
+		cmocka_unit_test(test_csr_pem_same),
 		cmocka_unit_test(test_cert_and_csr_pem),
 		cmocka_unit_test(test_thumbprints),
 		cmocka_unit_test(test_matching),
