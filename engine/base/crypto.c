@@ -624,6 +624,55 @@ bool crypto_csr_matches_cert(X509_REQ *csr, X509 *cert)
 	return same_key(X509_REQ_get0_pubkey(csr), X509_get0_pubkey(cert));
 }
 
+/* Steps *p over the DER element at it (at most *left bytes), into it when
+ * into; false when there is none. Its start is *at, its length *n. */
+static bool der_step(const unsigned char **p, long *left, bool into,
+    const unsigned char **at, long *n)
+{
+	const unsigned char *q = *p;
+	long clen;
+	int tag, cls, r = ASN1_get_object(&q, &clen, &tag, &cls, *left);
+
+	if ((r & 0x80) != 0 || r == 0x21)
+		return false;
+	*at = *p;
+	*n = (long)(q - *p) + clen;
+	*left -= into ? (long)(q - *p) : *n;
+	*p = into ? q : q + clen;
+	return true;
+}
+
+bool crypto_csr_pem_same_spki(const char *csr_pem, X509 *cert)
+{
+	BIO *b = BIO_new_mem_buf(csr_pem, -1);
+	unsigned char *der = NULL, *mine = NULL;
+	const unsigned char *p, *at = NULL;
+	long len = 0, left, n = 0;
+	bool same = false;
+	int k;
+
+	/* CertificationRequest { CertificationRequestInfo { version,
+	 * subject, subjectPKInfo, ... }, ... } (RFC 2986). */
+	ERR_set_mark();
+	if (b != NULL && PEM_bytes_read_bio(&der, &len, NULL,
+	    PEM_STRING_X509_REQ, b, crypto_no_password, NULL)) {
+		p = der;
+		left = len;
+		if (der_step(&p, &left, true, &at, &n) &&
+		    der_step(&p, &left, true, &at, &n) &&
+		    der_step(&p, &left, false, &at, &n) &&
+		    der_step(&p, &left, false, &at, &n) &&
+		    der_step(&p, &left, false, &at, &n) &&
+		    (k = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &mine)) > 0)
+			same = k == n && memcmp(mine, at, (size_t)n) == 0;
+	}
+	ERR_pop_to_mark();
+	OPENSSL_free(mine);
+	OPENSSL_free(der);
+	BIO_free(b);
+	return same;
+}
+
 static int asn1_time_to_time_t(const ASN1_TIME *at, time_t *t)
 {
 	struct tm tm;

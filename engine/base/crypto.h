@@ -152,6 +152,14 @@ bool crypto_key_matches_cert(EVP_PKEY *key, X509 *cert);
 /* True when csr and cert carry the same public key. */
 bool crypto_csr_matches_cert(X509_REQ *csr, X509 *cert);
 
+/*
+ * True when the CSR in csr_pem carries, byte for byte, cert's
+ * SubjectPublicKeyInfo (read from the CSR's DER): the same key, found
+ * without decoding either, which OpenSSL 3 does through a provider lookup.
+ * False says nothing about the keys: compare them decoded then.
+ */
+bool crypto_csr_pem_same_spki(const char *csr_pem, X509 *cert);
+
 /* Fills *t with cert's notAfter (notBefore). Returns 0 or CF_EINVAL. */
 int crypto_cert_not_after(X509 *cert, time_t *t);
 int crypto_cert_not_before(X509 *cert, time_t *t);

@@ -577,7 +577,7 @@ static void test_matching(void **state)
 	X509 *x = make_cert(k, "a", NULL, 0, 86400, NULL, NULL);
 	X509_REQ *mine, *theirs;
 	struct req_spec rs;
-	char msg[256];
+	char msg[256], *pm, *pt;
 
 	(void)state;
 	assert_true(crypto_key_matches_cert(k, x));
@@ -588,7 +588,17 @@ static void test_matching(void **state)
 	assert_int_equal(crypto_csr_new(ed, &rs, &theirs, msg, sizeof msg), 0);
 	assert_true(crypto_csr_matches_cert(mine, x));
 	assert_false(crypto_csr_matches_cert(theirs, x));
+	/* The same by the encodings alone; anything else says no. */
+	assert_int_equal(crypto_csr_to_pem(mine, &pm, msg, sizeof msg), 0);
+	assert_int_equal(crypto_csr_to_pem(theirs, &pt, msg, sizeof msg), 0);
+	assert_true(crypto_csr_pem_same_spki(pm, x));
+	assert_false(crypto_csr_pem_same_spki(pt, x));
+	assert_false(crypto_csr_pem_same_spki("garbage", x));
+	pm[strlen(pm) / 2] = '\0';
+	assert_false(crypto_csr_pem_same_spki(pm, x));
 	assert_int_equal(ERR_peek_error(), 0);
+	free(pm);
+	free(pt);
 	X509_REQ_free(mine);
 	X509_REQ_free(theirs);
 	req_spec_release(&rs);
