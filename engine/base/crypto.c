@@ -255,8 +255,10 @@ int crypto_sans_from_spec(const struct req_spec *rs, GENERAL_NAMES **out,
 	return 0;
 }
 
-int crypto_csr_new(EVP_PKEY *key, const struct req_spec *rs, X509_REQ **out,
-    char *msg, size_t msgsz)
+/* crypto_csr_new; whole false: the request's key only as its encoding
+ * (crypto_spki_set), for a request that goes straight to PEM. */
+static int csr_build(EVP_PKEY *key, const struct req_spec *rs, bool whole,
+    X509_REQ **out, char *msg, size_t msgsz)
 {
 	STACK_OF(X509_EXTENSION) *exts = NULL;
 	X509_EXTENSION *ext = NULL;
@@ -276,7 +278,8 @@ int crypto_csr_new(EVP_PKEY *key, const struct req_spec *rs, X509_REQ **out,
 	if ((req = X509_REQ_new()) == NULL ||
 	    !X509_REQ_set_version(req, 0) ||
 	    !X509_REQ_set_subject_name(req, name) ||
-	    !X509_REQ_set_pubkey(req, key)) {
+	    !((!whole && crypto_spki_set(X509_REQ_get_X509_PUBKEY(req), key)) ||
+	    X509_REQ_set_pubkey(req, key))) {
 		rc = crypto_ossl_error(msg, msgsz, rc, "cannot build CSR");
 		goto done;
 	}
@@ -311,6 +314,25 @@ done:
 	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 	GENERAL_NAMES_free(gens);
 	X509_NAME_free(name);
+	X509_REQ_free(req);
+	return rc;
+}
+
+int crypto_csr_new(EVP_PKEY *key, const struct req_spec *rs, X509_REQ **out,
+    char *msg, size_t msgsz)
+{
+	return csr_build(key, rs, true, out, msg, msgsz);
+}
+
+int crypto_csr_pem_new(EVP_PKEY *key, const struct req_spec *rs, char **out,
+    char *msg, size_t msgsz)
+{
+	X509_REQ *req = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = csr_build(key, rs, false, &req, msg, msgsz)) == 0)
+		rc = crypto_csr_to_pem(req, out, msg, msgsz);
 	X509_REQ_free(req);
 	return rc;
 }
@@ -527,6 +549,43 @@ int crypto_thumbprint(X509 *cert, char sha1[41])
 	return cert_digest_hex(cert, EVP_sha1(), sha1);
 }
 
+int crypto_spki_set(X509_PUBKEY *pub, EVP_PKEY *key)
+{
+	ASN1_OBJECT *alg, *curve = NULL;
+	unsigned char *point = NULL;
+	char group[80];
+	size_t len = 0;
+	int nid;
+
+	if (EVP_PKEY_is_a(key, "EC")) {
+		/* Named curves only; explicit parameters take the long way. */
+		if (!EVP_PKEY_get_utf8_string_param(key,
+		    OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, NULL) ||
+		    (nid = OBJ_txt2nid(group)) == NID_undef ||
+		    (curve = OBJ_nid2obj(nid)) == NULL)
+			return 0;
+		alg = OBJ_nid2obj(NID_X9_62_id_ecPublicKey);
+	} else if (EVP_PKEY_is_a(key, "ED25519")) {
+		alg = OBJ_nid2obj(NID_ED25519);
+	} else if (EVP_PKEY_is_a(key, "ED448")) {
+		alg = OBJ_nid2obj(NID_ED448);
+	} else {
+		return 0;
+	}
+	if (alg == NULL || EVP_PKEY_get_octet_string_param(key,
+	    OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, NULL, 0, &len) != 1 ||
+	    len > INT_MAX || (point = OPENSSL_malloc(len)) == NULL ||
+	    EVP_PKEY_get_octet_string_param(key,
+	    OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point, len, &len) != 1 ||
+	    !X509_PUBKEY_set0_param(pub, alg, curve ? V_ASN1_OBJECT :
+	    V_ASN1_UNDEF, curve, point, (int)len)) {
+		OPENSSL_free(point);
+		ERR_clear_error();
+		return 0;
+	}
+	return 1;
+}
+
 int crypto_fingerprint_sha256(X509 *cert, char out[65])
 {
 	return cert_digest_hex(cert, crypto_sha256(), out);
@@ -563,6 +622,55 @@ bool crypto_key_matches_cert(EVP_PKEY *key, X509 *cert)
 bool crypto_csr_matches_cert(X509_REQ *csr, X509 *cert)
 {
 	return same_key(X509_REQ_get0_pubkey(csr), X509_get0_pubkey(cert));
+}
+
+/* Steps *p over the DER element at it (at most *left bytes), into it when
+ * into; false when there is none. Its start is *at, its length *n. */
+static bool der_step(const unsigned char **p, long *left, bool into,
+    const unsigned char **at, long *n)
+{
+	const unsigned char *q = *p;
+	long clen;
+	int tag, cls, r = ASN1_get_object(&q, &clen, &tag, &cls, *left);
+
+	if ((r & 0x80) != 0 || r == 0x21)
+		return false;
+	*at = *p;
+	*n = (long)(q - *p) + clen;
+	*left -= into ? (long)(q - *p) : *n;
+	*p = into ? q : q + clen;
+	return true;
+}
+
+bool crypto_csr_pem_same_spki(const char *csr_pem, X509 *cert)
+{
+	BIO *b = BIO_new_mem_buf(csr_pem, -1);
+	unsigned char *der = NULL, *mine = NULL;
+	const unsigned char *p, *at = NULL;
+	long len = 0, left, n = 0;
+	bool same = false;
+	int k;
+
+	/* CertificationRequest { CertificationRequestInfo { version,
+	 * subject, subjectPKInfo, ... }, ... } (RFC 2986). */
+	ERR_set_mark();
+	if (b != NULL && PEM_bytes_read_bio(&der, &len, NULL,
+	    PEM_STRING_X509_REQ, b, crypto_no_password, NULL)) {
+		p = der;
+		left = len;
+		if (der_step(&p, &left, true, &at, &n) &&
+		    der_step(&p, &left, true, &at, &n) &&
+		    der_step(&p, &left, false, &at, &n) &&
+		    der_step(&p, &left, false, &at, &n) &&
+		    der_step(&p, &left, false, &at, &n) &&
+		    (k = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &mine)) > 0)
+			same = k == n && memcmp(mine, at, (size_t)n) == 0;
+	}
+	ERR_pop_to_mark();
+	OPENSSL_free(mine);
+	OPENSSL_free(der);
+	BIO_free(b);
+	return same;
 }
 
 static int asn1_time_to_time_t(const ASN1_TIME *at, time_t *t)

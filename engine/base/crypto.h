@@ -36,6 +36,15 @@ int crypto_csr_new(EVP_PKEY *key, const struct req_spec *rs, X509_REQ **out,
     char *msg, size_t msgsz);
 
 /*
+ * The same CSR straight to PEM, in a malloc'd string *out the caller
+ * frees: the request never leaves, so its public key is written from the
+ * key's encoding (crypto_spki_set) and never decoded back, which is most of
+ * the cost of building one with OpenSSL 3. 0, or a CF_E* code and msg.
+ */
+int crypto_csr_pem_new(EVP_PKEY *key, const struct req_spec *rs, char **out,
+    char *msg, size_t msgsz);
+
+/*
  * Builds an X509_NAME from a "CN=x, O=y" subject (NULL or "" gives an empty
  * name). Returns 0 and a new name in *out (caller frees with X509_NAME_free)
  * or CF_EINVAL / CF_ENOMEM and msg. Shared with the CA.
@@ -87,6 +96,18 @@ EVP_PKEY *crypto_key_read(const char *pem, size_t len);
  */
 const EVP_MD *crypto_sha256(void);
 
+/*
+ * Sets pub (a new certificate's or request's SubjectPublicKeyInfo) to
+ * key's public key, for EC keys on a named curve, Ed25519 and Ed448: the
+ * algorithm and the encoded key as the provider gives them, the bytes
+ * X509_PUBKEY_set writes without its round trip through OpenSSL 3's
+ * encoder and decoder. pub then holds no decoded key (X509_PUBKEY_get0
+ * and X509_get0_pubkey answer NULL): for an object that is signed and
+ * encoded, never read back. Returns 1, or 0 for any other key (the caller
+ * then uses X509_PUBKEY_set).
+ */
+int crypto_spki_set(X509_PUBKEY *pub, EVP_PKEY *key);
+
 /* Writes cert as PEM into a malloc'd string *out the caller frees. */
 int crypto_cert_to_pem(X509 *cert, char **out, char *msg, size_t msgsz);
 
@@ -130,6 +151,14 @@ bool crypto_key_matches_cert(EVP_PKEY *key, X509 *cert);
 
 /* True when csr and cert carry the same public key. */
 bool crypto_csr_matches_cert(X509_REQ *csr, X509 *cert);
+
+/*
+ * True when the CSR in csr_pem carries, byte for byte, cert's
+ * SubjectPublicKeyInfo (read from the CSR's DER): the same key, found
+ * without decoding either, which OpenSSL 3 does through a provider lookup.
+ * False says nothing about the keys: compare them decoded then.
+ */
+bool crypto_csr_pem_same_spki(const char *csr_pem, X509 *cert);
 
 /* Fills *t with cert's notAfter (notBefore). Returns 0 or CF_EINVAL. */
 int crypto_cert_not_after(X509 *cert, time_t *t);

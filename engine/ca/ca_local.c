@@ -187,11 +187,12 @@ static int add_conf_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
 /*
  * Fills in what every certificate made here has: version 3, a random
  * serial, subject and issuer (issuer NULL: self-signed), validity from
- * now - CA_BACKDATE to now + days, key, basic constraints, key usage and
- * key identifiers. Returns 1 or 0.
+ * now - CA_BACKDATE to now + days, key (whole false: only its encoding,
+ * crypto_spki_set), basic constraints, key usage and key identifiers.
+ * Returns 1 or 0.
  */
 static int cert_fill(X509 *x, X509 *issuer, X509_NAME *subject,
-    EVP_PKEY *key, time_t now, int days, const char *basic,
+    EVP_PKEY *key, bool whole, time_t now, int days, const char *basic,
     const char *usage)
 {
 	X509V3_CTX ctx;
@@ -203,7 +204,8 @@ static int cert_fill(X509 *x, X509 *issuer, X509_NAME *subject,
 	    X509_time_adj_ex(X509_getm_notBefore(x), 0, -CA_BACKDATE,
 	    &now) == NULL ||
 	    X509_time_adj_ex(X509_getm_notAfter(x), days, 0, &now) == NULL ||
-	    !X509_set_pubkey(x, key))
+	    !((!whole && crypto_spki_set(X509_get_X509_PUBKEY(x), key)) ||
+	    X509_set_pubkey(x, key)))
 		return 0;
 	X509V3_set_ctx(&ctx, issuer ? issuer : x, x, NULL, NULL, 0);
 	/* SKI before AKI: a self-signed AKI is taken from its own SKI. */
@@ -238,7 +240,7 @@ static int make_ca_cert(EVP_PKEY *key, const char *cn, const char *org,
 		rc = CF_EINVAL;
 		goto fail;
 	}
-	if (!cert_fill(x, issuer, name, key, now, days, pathlen >= 0 ?
+	if (!cert_fill(x, issuer, name, key, true, now, days, pathlen >= 0 ?
 	    "critical,CA:TRUE,pathlen:0" : "critical,CA:TRUE",
 	    "critical,keyCertSign,cRLSign"))
 		goto fail;
@@ -596,9 +598,11 @@ static EXTENDED_KEY_USAGE *eku_build(unsigned flags)
 	return eku;
 }
 
-int ca_local_sign(struct ca_local *ca, X509_REQ *csr,
-    const struct req_spec *rs, time_t now, X509 **out, char *msg,
-    size_t msgsz)
+/* ca_local_sign; whole false: the leaf's key only as its encoding, for
+ * a certificate that goes straight to PEM. */
+static int sign_leaf(struct ca_local *ca, X509_REQ *csr,
+    const struct req_spec *rs, time_t now, bool whole, X509 **out,
+    char *msg, size_t msgsz)
 {
 	char want[80], have[80];
 	EXTENDED_KEY_USAGE *eku = NULL;
@@ -649,7 +653,7 @@ int ca_local_sign(struct ca_local *ca, X509_REQ *csr,
 	}
 	rc = CF_ECRYPTO;
 	if ((x = X509_new()) == NULL || !cert_fill(x, ca->issuing, name, pub,
-	    now, rs->days, "critical,CA:FALSE",
+	    whole, now, rs->days, "critical,CA:FALSE",
 	    EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA ?
 	    "critical,digitalSignature,keyEncipherment" :
 	    "critical,digitalSignature"))
@@ -674,6 +678,27 @@ done:
 	sk_ASN1_OBJECT_free(eku);
 	GENERAL_NAMES_free(gens);
 	X509_NAME_free(name);
+	X509_free(x);
+	return rc;
+}
+
+int ca_local_sign(struct ca_local *ca, X509_REQ *csr,
+    const struct req_spec *rs, time_t now, X509 **out, char *msg,
+    size_t msgsz)
+{
+	return sign_leaf(ca, csr, rs, now, true, out, msg, msgsz);
+}
+
+int ca_local_sign_pem(struct ca_local *ca, X509_REQ *csr,
+    const struct req_spec *rs, time_t now, char **out, char *msg,
+    size_t msgsz)
+{
+	X509 *x = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = sign_leaf(ca, csr, rs, now, false, &x, msg, msgsz)) == 0)
+		rc = crypto_cert_to_pem(x, out, msg, msgsz);
 	X509_free(x);
 	return rc;
 }

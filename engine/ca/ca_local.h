@@ -90,6 +90,16 @@ int ca_local_sign(struct ca_local *ca, X509_REQ *csr,
     size_t msgsz);
 
 /*
+ * The same certificate straight to PEM, in a malloc'd string *out the
+ * caller frees: it never leaves, so its key is written from the CSR key's
+ * encoding and never decoded back (crypto_spki_set), most of what building
+ * one costs besides the signature with OpenSSL 3. Returns as ca_local_sign.
+ */
+int ca_local_sign_pem(struct ca_local *ca, X509_REQ *csr,
+    const struct req_spec *rs, time_t now, char **out, char *msg,
+    size_t msgsz);
+
+/*
  * The chain above a leaf as PEM, issuing CA first, then the root, in a
  * malloc'd string *out the caller frees. 0 or a CF_E* code with msg.
  */

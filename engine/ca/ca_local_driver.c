@@ -64,7 +64,6 @@ static void sign_run(uv_work_t *req)
 	struct sign_work *w = container_of(req, struct sign_work, work);
 	char msg[512], *leaf = NULL;
 	X509_REQ *csr = NULL;
-	X509 *cert = NULL;
 	int rc;
 
 	if (crypto_csr_from_pem(w->csr_pem, "the CSR", &csr, msg,
@@ -72,19 +71,17 @@ static void sign_run(uv_work_t *req)
 		reply_set(&w->reply, CA_ERROR, "error", msg);
 		return;
 	}
-	rc = ca_local_sign(&w->lc->ca, csr, &w->spec, time(NULL), &cert, msg,
-	    sizeof msg);
+	rc = ca_local_sign_pem(&w->lc->ca, csr, &w->spec, time(NULL), &leaf,
+	    msg, sizeof msg);
 	X509_REQ_free(csr);
 	if (rc == CF_EDENIED) {
 		reply_set(&w->reply, CA_DENIED, "denied", msg);
 		return;
 	}
-	if (rc != 0 || crypto_cert_to_pem(cert, &leaf, msg, sizeof msg) != 0) {
+	if (rc != 0) {
 		reply_set(&w->reply, CA_ERROR, "error", msg);
-		X509_free(cert);
 		return;
 	}
-	X509_free(cert);
 	w->reply.cert_pem = cf_asprintf("%s%s", leaf, w->lc->chain_pem);
 	if (w->reply.cert_pem == NULL)
 		reply_set(&w->reply, CA_ERROR, "error", "out of memory");

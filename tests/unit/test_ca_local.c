@@ -629,6 +629,38 @@ static void test_sign_uses_template(void **state)
 	EVP_PKEY_free(k);
 }
 
+/* ca_local_sign_pem's certificate for csr: as leaf, ca_local_sign's, in
+ * its key (the same bytes) and usages; it verifies under the CA. */
+static void same_as_pem(X509 *leaf, EVP_PKEY *k, X509_REQ *csr,
+    struct req_spec *rs)
+{
+	STACK_OF(X509) *sk = NULL;
+	unsigned char *a = NULL, *b = NULL;
+	char msg[256], out[1024], *pem = NULL;
+	X509 *x;
+	int na, nb, status;
+
+	assert_int_equal(ca_local_sign_pem(&fx.ca, csr, rs, time(NULL), &pem,
+	    msg, sizeof msg), 0);
+	assert_int_equal(crypto_certs_from_pem(pem, "pem", &sk, msg,
+	    sizeof msg), 0);
+	x = sk_X509_value(sk, 0);
+	assert_true(crypto_key_matches_cert(k, x));
+	assert_int_equal(X509_get_key_usage(x), X509_get_key_usage(leaf));
+	na = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &a);
+	nb = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(leaf), &b);
+	assert_true(na > 0);
+	assert_int_equal(na, nb);
+	assert_memory_equal(a, b, (size_t)na);
+	openssl_verify(x, out, sizeof out, &status);
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_non_null(strstr(out, "leaf.pem: OK"));
+	OPENSSL_free(a);
+	OPENSSL_free(b);
+	sk_X509_pop_free(sk, X509_free);
+	free(pem);
+}
+
 static void test_sign_key_types(void **state)
 {
 	static const struct {
@@ -660,6 +692,9 @@ static void test_sign_key_types(void **state)
 		openssl_verify(leaf, out, sizeof out, &status);
 		assert_int_equal(WEXITSTATUS(status), 0);
 		assert_non_null(strstr(out, "leaf.pem: OK"));
+		/* Straight to PEM (the driver's way): the same key, the same
+		 * bytes for it, and it verifies. */
+		same_as_pem(leaf, k, csr, &rs);
 		X509_free(leaf);
 		X509_REQ_free(csr);
 		req_spec_release(&rs);

@@ -393,6 +393,59 @@ static void test_key_read_agrees(void **state)
 		EVP_PKEY_free(keys[i]);
 }
 
+/*
+ * crypto_csr_pem_new writes what crypto_csr_new and crypto_csr_to_pem do:
+ * for EC (crypto_spki_set's way), Ed25519 and RSA (X509_PUBKEY_set's) the
+ * same public key bytes, a signature its own key verifies, the names.
+ */
+static void test_csr_pem_same(void **state)
+{
+	struct {
+		const char *type, *curve;
+	} cases[] = { { "EC", "P-256" }, { "EC", "P-384" }, { "ED25519", NULL },
+	    { "RSA", NULL } };
+	unsigned char *a, *b;
+	struct req_spec rs;
+	X509_REQ *whole, *read;
+	EVP_PKEY *k;
+	char msg[256], *pem;
+	size_t i;
+	int na, nb;
+
+	(void)state;
+	spec_fill(&rs, "CN=fe01.contoso.test, O=Contoso");
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		k = cases[i].curve != NULL ? EVP_PKEY_Q_keygen(NULL, NULL,
+		    cases[i].type, cases[i].curve) : strcmp(cases[i].type,
+		    "RSA") == 0 ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA",
+		    (size_t)2048) : EVP_PKEY_Q_keygen(NULL, NULL,
+		    cases[i].type);
+		assert_non_null(k);
+		assert_int_equal(crypto_csr_new(k, &rs, &whole, msg,
+		    sizeof msg), 0);
+		assert_int_equal(crypto_csr_pem_new(k, &rs, &pem, msg,
+		    sizeof msg), 0);
+		assert_int_equal(crypto_csr_from_pem(pem, "pem", &read, msg,
+		    sizeof msg), 0);
+		a = b = NULL;
+		na = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(read), &a);
+		nb = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(whole), &b);
+		assert_true(na > 0);
+		assert_int_equal(na, nb);
+		assert_memory_equal(a, b, (size_t)na);
+		assert_int_equal(X509_REQ_verify(read, k), 1);
+		assert_int_equal(X509_NAME_cmp(X509_REQ_get_subject_name(read),
+		    X509_REQ_get_subject_name(whole)), 0);
+		OPENSSL_free(a);
+		OPENSSL_free(b);
+		free(pem);
+		X509_REQ_free(read);
+		X509_REQ_free(whole);
+		EVP_PKEY_free(k);
+	}
+	req_spec_release(&rs);
+}
+
 static void test_cert_and_csr_pem(void **state)
 {
 	EVP_PKEY *k = ec_key();
@@ -524,7 +577,7 @@ static void test_matching(void **state)
 	X509 *x = make_cert(k, "a", NULL, 0, 86400, NULL, NULL);
 	X509_REQ *mine, *theirs;
 	struct req_spec rs;
-	char msg[256];
+	char msg[256], *pm, *pt;
 
 	(void)state;
 	assert_true(crypto_key_matches_cert(k, x));
@@ -535,7 +588,17 @@ static void test_matching(void **state)
 	assert_int_equal(crypto_csr_new(ed, &rs, &theirs, msg, sizeof msg), 0);
 	assert_true(crypto_csr_matches_cert(mine, x));
 	assert_false(crypto_csr_matches_cert(theirs, x));
+	/* The same by the encodings alone; anything else says no. */
+	assert_int_equal(crypto_csr_to_pem(mine, &pm, msg, sizeof msg), 0);
+	assert_int_equal(crypto_csr_to_pem(theirs, &pt, msg, sizeof msg), 0);
+	assert_true(crypto_csr_pem_same_spki(pm, x));
+	assert_false(crypto_csr_pem_same_spki(pt, x));
+	assert_false(crypto_csr_pem_same_spki("garbage", x));
+	pm[strlen(pm) / 2] = '\0';
+	assert_false(crypto_csr_pem_same_spki(pm, x));
 	assert_int_equal(ERR_peek_error(), 0);
+	free(pm);
+	free(pt);
 	X509_REQ_free(mine);
 	X509_REQ_free(theirs);
 	req_spec_release(&rs);
@@ -610,6 +673,7 @@ int main(void)
 		cmocka_unit_test(test_key_pem_round_trip),
 		cmocka_unit_test(test_key_from_pem_errors),
 		cmocka_unit_test(test_key_read_agrees),
+		cmocka_unit_test(test_csr_pem_same),
 		cmocka_unit_test(test_cert_and_csr_pem),
 		cmocka_unit_test(test_thumbprints),
 		cmocka_unit_test(test_matching),
