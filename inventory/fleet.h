@@ -75,6 +75,12 @@ struct server {
 	struct rollout_verify *verify;  /* the server's own verify list */
 	size_t nverify;
 	bool verify_set;            /* it has one (else the rollout's) */
+	char *request;              /* its template's name in `requests`, or
+	                               NULL: the top-level `request` */
+	const struct template *tmpl;    /* resolved by fleet_load */
+	int approval;               /* -1: ca.approval; 0 auto; 1 manual */
+	bool manual_approval;       /* resolved: its requests wait for
+	                               `certfleet approve` */
 };
 
 struct fleet_ca {
@@ -96,6 +102,13 @@ struct fleet_ca {
 	struct fleet_command command;
 };
 
+/* One entry of `requests = { NAME = "file" or { ... }; }`. */
+struct named_request {
+	char *name;
+	struct template tmpl;
+	bool ok;                    /* parsed cleanly */
+};
+
 struct fleet {
 	char *path;                 /* the fleet file as given */
 	char *name;
@@ -104,7 +117,9 @@ struct fleet {
 	int renew_before_days;
 	bool assign;
 	struct fleet_ca ca;
-	struct template tmpl;
+	struct template tmpl;       /* the top-level `request`, if any */
+	struct named_request *requests;     /* `requests`, in file order */
+	size_t nrequests;
 	unsigned usages;
 	struct server *servers;
 	size_t nservers;
