@@ -597,31 +597,41 @@ static void check_renew(const struct fleet *f, const struct cfg *c,
 		    f->renew_before_days, of);
 }
 
+int fleet_cfg_open(config_t *cfg, struct cfg *c, const char *path,
+    struct diags *d)
+{
+	char *dir;
+
+	*c = (struct cfg){ d, path, NULL, NULL };
+	config_init(cfg);
+	if ((dir = path_dirname(path)) == NULL) {
+		config_destroy(cfg);
+		return CF_ENOMEM;
+	}
+	config_set_include_dir(cfg, dir);
+	c->include_dir = config_get_include_dir(cfg);
+	free(dir);
+	if (!cfg_read(cfg, path, "fleet file", NULL, 0, d)) {
+		config_destroy(cfg);
+		return CF_ECONFIG;
+	}
+	return 0;
+}
+
 int fleet_load(struct fleet *f, const char *path, struct diags *d)
 {
-	struct cfg c = { d, path, NULL, NULL };
+	struct cfg c;
 	struct server def;
 	config_setting_t *root;
 	config_t cfg;
-	char *dir;
 	size_t before = d->n, i;
 	bool tmpl_ok;
-	int u;
+	int u, rc;
 
 	fleet_init(f);
 	f->path = strdup(path);
-	config_init(&cfg);
-	if ((dir = path_dirname(path)) == NULL) {
-		config_destroy(&cfg);
-		return CF_ENOMEM;
-	}
-	config_set_include_dir(&cfg, dir);
-	c.include_dir = config_get_include_dir(&cfg);
-	free(dir);
-	if (!cfg_read(&cfg, path, "fleet file", NULL, 0, d)) {
-		config_destroy(&cfg);
-		return CF_ECONFIG;
-	}
+	if ((rc = fleet_cfg_open(&cfg, &c, path, d)) != 0)
+		return rc;
 	root = config_root_setting(&cfg);
 	cfg_check_keys(&c, root, "the fleet file", top_keys);
 	parse_fleet_group(f, &c, root);

@@ -145,6 +145,14 @@ int fleet_load(struct fleet *f, const char *path, struct diags *d);
 int fleet_server_request(const struct fleet *f, const struct server *s,
     struct req_spec *out, char *msg, size_t msgsz);
 
+/*
+ * Reads the fleet file at path into cfg (which the caller destroys on
+ * success) with its @include directory, and c to match. Returns 0, or
+ * CF_ECONFIG with the problems in d, or CF_ENOMEM.
+ */
+int fleet_cfg_open(config_t *cfg, struct cfg *c, const char *path,
+    struct diags *d);
+
 /* The server called name, or NULL. */
 const struct server *fleet_server_find(const struct fleet *f,
     const char *name);

@@ -493,7 +493,7 @@ static const struct {
 	key_parse_fn parse;
 	bool merge;
 	bool ssh;                   /* also in the fleet's `ssh` group */
-} settings[] = {
+} setting_keys[] = {
 	{ "verify_address", parse_verify_address, false, false },
 	{ "verify", parse_verify, false, false },
 	{ "transport", parse_transport, false, false },
@@ -514,7 +514,7 @@ static const struct {
 	{ "request", parse_request, false, false },
 	{ "approval", parse_approval, false, false },
 };
-#define NSETTINGS (sizeof settings / sizeof settings[0])
+#define NSETTINGS (sizeof setting_keys / sizeof setting_keys[0])
 
 const char *const *server_keys(void)
 {
@@ -524,7 +524,7 @@ const char *const *server_keys(void)
 
 	if (keys[3] == NULL)
 		for (i = 0; i < NSETTINGS; i++)
-			keys[3 + i] = settings[i].key;
+			keys[3 + i] = setting_keys[i].key;
 	return keys;
 }
 
@@ -533,8 +533,8 @@ bool server_is_merged(const char *key)
 	size_t i;
 
 	for (i = 0; i < NSETTINGS; i++)
-		if (strcmp(settings[i].key, key) == 0)
-			return settings[i].merge;
+		if (strcmp(setting_keys[i].key, key) == 0)
+			return setting_keys[i].merge;
 	return false;
 }
 
@@ -549,8 +549,8 @@ bool server_parse_defaults(struct server *d, const struct cfg *c,
 	if (ssh != NULL) {
 		cfg_check_keys(c, ssh, "ssh", ssh_keys);
 		for (i = 0; i < NSETTINGS; i++)
-			if (settings[i].ssh)
-				settings[i].parse(d, c, ssh, "ssh");
+			if (setting_keys[i].ssh)
+				setting_keys[i].parse(d, c, ssh, "ssh");
 	}
 	if (fl != NULL && config_setting_is_group(fl))
 		parse_keygen(d, c, fl, "fleet");
@@ -569,17 +569,17 @@ void server_parse_settings(struct server *s, const struct cfg *c,
 
 	for (i = 0; i < NSETTINGS; i++) {
 		/* The fleet's layer is read once, into the defaults. */
-		if (layers_get(L, settings[i].key, &at) == NULL ||
+		if (layers_get(L, setting_keys[i].key, &at) == NULL ||
 		    L->v[at].kind == LAYER_FLEET)
 			continue;
-		if (!settings[i].merge) {
-			settings[i].parse(s, c, L->v[at].g, L->v[at].what);
+		if (!setting_keys[i].merge) {
+			setting_keys[i].parse(s, c, L->v[at].g, L->v[at].what);
 			continue;
 		}
 		for (k = 1; k < L->n; k++)
 			if (config_setting_get_member(L->v[k].g,
-			    settings[i].key) != NULL)
-				settings[i].parse(s, c, L->v[k].g,
+			    setting_keys[i].key) != NULL)
+				setting_keys[i].parse(s, c, L->v[k].g,
 				    L->v[k].what);
 	}
 }
