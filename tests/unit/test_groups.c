@@ -88,27 +88,29 @@ static void test_own_keys_and_merge(void **state)
 	    "trust/roots");
 }
 
-/* Each server gets its own template, and its approval. */
-static void test_templates_and_approval(void **state)
+/* Server name's request: its template's subject, second SAN and days. */
+static void request_is(void **state, const char *name, const char *subject,
+    const char *san1, int days)
 {
-	const struct fleet *f = *state;
 	struct req_spec rs;
 	char msg[256];
 
 	req_spec_init(&rs);
-	assert_int_equal(fleet_server_request(f, server(state, "mx01"), &rs,
+	assert_int_equal(fleet_server_request(*state, server(state, name), &rs,
 	    msg, sizeof msg), 0);
-	assert_string_equal(rs.subject, "CN=smtp.contoso.test");
-	assert_string_equal(rs.san[1], "DNS:smtp.contoso.test");
-	assert_int_equal(rs.days, 60);
+	assert_string_equal(rs.subject, subject);
+	assert_string_equal(rs.san[1], san1);
+	assert_int_equal(rs.days, days);
 	req_spec_release(&rs);
-	req_spec_init(&rs);
-	assert_int_equal(fleet_server_request(f, server(state, "web01"), &rs,
-	    msg, sizeof msg), 0);
-	assert_string_equal(rs.subject, "CN=web01.contoso.test");
-	assert_string_equal(rs.san[1], "DNS:www.contoso.test");
-	assert_int_equal(rs.days, 90);
-	req_spec_release(&rs);
+}
+
+/* Each server gets its own template, and its approval. */
+static void test_templates_and_approval(void **state)
+{
+	request_is(state, "mx01", "CN=smtp.contoso.test",
+	    "DNS:smtp.contoso.test", 60);
+	request_is(state, "web01", "CN=web01.contoso.test",
+	    "DNS:www.contoso.test", 90);
 	assert_true(server(state, "mx01")->manual_approval);
 	assert_true(server(state, "mx02")->manual_approval);
 	assert_false(server(state, "web01")->manual_approval);
