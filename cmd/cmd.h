@@ -40,6 +40,8 @@ struct cmd_opts {
 	bool no_verify;             /* --no-verify: assign without proving */
 	const char *metrics;        /* --metrics FILE, or NULL */
 	const char *html;           /* --html FILE, or NULL */
+	const char *explain;        /* check --explain SERVER (KEY is the
+	                               operand after the fleet file) */
 	const char *fleet;          /* the fleet file */
 	char **args;                /* operands after the fleet file */
 	int nargs;

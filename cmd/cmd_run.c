@@ -113,6 +113,8 @@ static int run_targets(struct run *r)
 		r->tg[i].bindings = s->bindings;
 		r->tg[i].keygen_remote = s->keygen_server;
 		r->tg[i].webroot = s->webroot;
+		r->tg[i].approval = s->manual_approval ? CA_APPROVAL_MANUAL :
+		    CA_APPROVAL_AUTO;
 	}
 	if (cmd_rollout_make(&r->ro, &r->f, r->o, r->servers, r->tg, r->n,
 	    r->msg, sizeof r->msg) != 0)

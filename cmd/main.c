@@ -34,13 +34,14 @@ enum opt_flags {
 	OPT_METRICS = 1 << 13,
 	OPT_SHARD = 1 << 14,
 	OPT_HTML = 1 << 15,
+	OPT_EXPLAIN = 1 << 16,
 	OPT_ROLLOUT = OPT_BATCH | OPT_MAX_FAILURES | OPT_CANARY | OPT_NO_VERIFY
 };
 
 /* getopt_long's values for options that have no short form. */
 enum { LONG_EXCLUDE = 256, LONG_NO_ASSIGN, LONG_ALL, LONG_IMPORT_CA,
 	LONG_VERSION, LONG_BATCH, LONG_MAX_FAILURES, LONG_CANARY,
-	LONG_NO_VERIFY, LONG_METRICS, LONG_SHARD, LONG_HTML };
+	LONG_NO_VERIFY, LONG_METRICS, LONG_SHARD, LONG_HTML, LONG_EXPLAIN };
 
 static const struct opt_doc {
 	unsigned flag;
@@ -49,6 +50,10 @@ static const struct opt_doc {
 } opt_docs[] = {
 	{ OPT_JSON, "--json", "machine-readable output (JSON)" },
 	{ OPT_QUIET, "--quiet", "print only problems (for cron)" },
+	{ OPT_EXPLAIN, "--explain SERVER KEY", "print SERVER's resolved KEY "
+	    "(vars.NAME, store.certs...)\n                      and the "
+	    "FILE:LINE of the server, group or fleet default\n"
+	    "                      that sets it" },
 	{ OPT_LIMIT, "--limit LIST", "only these servers: names, group names "
 	    "and globs,\n                      comma-separated; repeatable" },
 	{ OPT_EXCLUDE, "--exclude LIST", "not these servers (same syntax; "
@@ -99,11 +104,13 @@ static const struct command {
 	const char *help;           /* what it does, for COMMAND --help */
 	const char *exits;
 } commands[] = {
-	{ "check", cmd_check, "", 0, 0, OPT_JSON | OPT_QUIET,
+	{ "check", cmd_check, " [KEY]", 0, 1, OPT_JSON | OPT_QUIET | OPT_EXPLAIN,
 	  "validate the fleet file, inventory and template",
-	  "Validates the fleet file, its inventory and its request template.\n"
+	  "Validates the fleet file, its inventory and its request templates.\n"
 	  "Every problem is printed as FILE:LINE: message; nothing is written.\n"
-	  "--json prints the resolved fleet (or the problems) as JSON.\n",
+	  "--json prints the resolved fleet (or the problems) as JSON, each\n"
+	  "server with its settings as its groups and own keys resolve them.\n"
+	  "--explain SERVER KEY prints one resolved value and where it is set.\n",
 	  "exit codes: 0 the fleet is valid; 2 it is not, or a usage error\n" },
 	{ "ca init", cmd_ca_init, "", 0, 0, OPT_QUIET,
 	  "create the embedded CA (root and issuing); never overwrites",
@@ -258,6 +265,7 @@ static int parse_options(const struct command *cmd, int argc, char **argv,
 		{ "metrics", required_argument, NULL, LONG_METRICS },
 		{ "shard", required_argument, NULL, LONG_SHARD },
 		{ "html", required_argument, NULL, LONG_HTML },
+		{ "explain", required_argument, NULL, LONG_EXPLAIN },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *shard = NULL;
@@ -299,6 +307,8 @@ static int parse_options(const struct command *cmd, int argc, char **argv,
 			break;
 		case LONG_SHARD: seen |= OPT_SHARD; shard = optarg; break;
 		case LONG_HTML: seen |= OPT_HTML; o->html = optarg; break;
+		case LONG_EXPLAIN: seen |= OPT_EXPLAIN; o->explain = optarg;
+			break;
 		case 'h':
 			print_command_help(cmd);
 			return CMD_EXIT_OK;

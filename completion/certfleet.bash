@@ -219,6 +219,11 @@ _certfleet() {
 			done
 			_certfleet_reply "$names" "${cur##*,}" "$sub"
 			;;
+		--explain)
+			[[ -n $fleet ]] || return 0
+			_certfleet_reply "$(_certfleet_names "$bin" "$fleet" \
+			    servers)" "$cur" ''
+			;;
 		--metrics | --html)
 			compopt -o filenames 2>/dev/null
 			mapfile -t COMPREPLY < <(compgen -f -- "$cur")

@@ -27,6 +27,10 @@ void diags_release(struct diags *d);
 void diags_add(struct diags *d, const char *file, int line,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* Drops every diagnostic from index from on that repeats an earlier one
+ * (same file, line and text), keeping the order of the rest. */
+void diags_unique(struct diags *d, size_t from);
+
 /* Formats diagnostic i as "FILE:LINE: text" into buf. Returns buf. */
 const char *diag_format(const struct diag *g, char *buf, size_t bufsz);
 

@@ -11,7 +11,9 @@
 #include "inventory/cfg.h"
 #include "inventory/cfg_read.h"
 #include "inventory/fleet_request.h"
+#include "inventory/groups.h"
 #include "inventory/overlap.h"
+#include "inventory/requests.h"
 #include "inventory/server.h"
 
 #include <ctype.h>
@@ -25,7 +27,8 @@
 
 static const char *const top_keys[] = {
 	"fleet", "ca", "request", "usages", "store", "usage_bindings", "vars",
-	"ssh", "servers", "webroot", "rollout", "hooks", NULL
+	"ssh", "servers", "webroot", "rollout", "hooks", "groups", "requests",
+	NULL
 };
 static const char *const fleet_keys[] = {
 	"name", "state_dir", "concurrency", "renew_before_days", "assign",
@@ -89,6 +92,7 @@ void fleet_release(struct fleet *f)
 	free(f->ca.allowed_ips);
 	strv_free(f->ca.trusted_roots);
 	template_release(&f->tmpl);
+	requests_release(f);
 	fleet_rollout_release(&f->rollout);
 	fleet_hooks_release(&f->hooks);
 	for (i = 0; i < f->nservers; i++)
@@ -369,32 +373,19 @@ static void parse_ca(struct fleet *f, const struct cfg *c,
 	}
 }
 
-/* Returns true when the template is usable for per-server checks. */
+/* Returns true when the template is usable for per-server checks. With
+ * named `requests`, the default may be left out (each server names one). */
 static bool parse_request(struct fleet *f, const struct cfg *c,
     config_setting_t *root)
 {
 	config_setting_t *r = config_setting_get_member(root, "request");
-	char *path;
-	bool ok;
 
-	if (r == NULL) {
+	if (r == NULL && config_setting_get_member(root, "requests") == NULL)
 		cfg_error(c, root, "missing 'request': a template file name "
 		    "or a group { subject = ...; san = [...]; }");
+	if (r == NULL)
 		return false;
-	}
-	if (config_setting_is_group(r))
-		return template_parse(&f->tmpl, c, r);
-	if (config_setting_type(r) != CONFIG_TYPE_STRING) {
-		cfg_error(c, r, "'request' must be a template file name or a "
-		    "group { ... }");
-		return false;
-	}
-	if ((path = cfg_path(c, r, config_setting_get_string(r))) == NULL)
-		return false;
-	ok = template_load(&f->tmpl, path, c->diags, cfg_file(c, r),
-	    cfg_line(r));
-	free(path);
-	return ok;
+	return request_setting_parse(&f->tmpl, c, r, "'request'");
 }
 
 static void check_names(struct fleet *f, const struct cfg *c);
@@ -419,9 +410,36 @@ static void check_keygen(const struct cfg *c, config_setting_t *root,
 	    local->name : "?", local->file, local->line, more);
 }
 
-static void parse_servers(struct fleet *f, const struct cfg *c,
-    config_setting_t *root, const struct server *def)
+/* The server entry g through its layers, and what they resolve to. */
+static void parse_server(struct fleet *f, const struct cfg *c,
+    config_setting_t *root, config_setting_t *g, struct server *s,
+    const struct server *def, bool tmpl_ok, struct layers *L)
 {
+	const char *name = NULL;
+
+	/* An invalid name is reported once, by server_parse. */
+	if (!config_setting_lookup_string(g, "name", &name) ||
+	    !server_name_valid(name))
+		name = NULL;
+	if (layers_of_server(L, root, g, name) != 0) {
+		cfg_error(c, g, "out of memory");
+		return;
+	}
+	server_parse(s, c, L, def);
+	groups_resolve(f, c, L, s, tmpl_ok);
+	if (s->request == NULL && config_setting_get_member(root,
+	    "request") == NULL)
+		cfg_error(c, g, "%s has no request template: name one with "
+		    "request = \"NAME\" in it or in one of its groups, or add "
+		    "a top-level 'request'", L->v[L->n - 1].what);
+}
+
+static void parse_servers(struct fleet *f, const struct cfg *c,
+    config_setting_t *root, const struct server *def, bool tmpl_ok)
+{
+	struct layers L;
+	size_t at;
+
 	config_setting_t *list = config_setting_get_member(root, "servers");
 	const struct server *local = NULL;
 	size_t nlocal = 0;
@@ -438,6 +456,7 @@ static void parse_servers(struct fleet *f, const struct cfg *c,
 	n = config_setting_length(list);
 	if ((f->servers = calloc((size_t)n + 1, sizeof(*f->servers))) == NULL)
 		return;
+	layers_init(&L);
 	for (i = 0; i < n; i++) {
 		config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
 		struct server *s = &f->servers[f->nservers];
@@ -449,14 +468,15 @@ static void parse_servers(struct fleet *f, const struct cfg *c,
 		}
 		server_init(s);
 		f->nservers++;
-		server_parse(s, c, g, def);
-		/* A local server's own keygen = "server" is refused by
-		 * server.c; one it inherits is counted here. */
+		parse_server(f, c, root, g, s, def, tmpl_ok, &L);
+		/* A local server's own keygen = "server" (or its group's) is
+		 * refused by server.c; one from the fleet is counted here. */
 		if (s->transport == TRANSPORT_LOCAL && s->keygen_server &&
-		    config_setting_get_member(g, "keygen") == NULL &&
-		    nlocal++ == 0)
+		    (layers_get(&L, "keygen", &at) == NULL ||
+		    L.v[at].kind == LAYER_FLEET) && nlocal++ == 0)
 			local = s;
 	}
+	layers_release(&L);
 	if (n == 0)
 		cfg_error(c, list, "'servers' lists no server");
 	if (local != NULL)
@@ -551,56 +571,73 @@ static void check_names(struct fleet *f, const struct cfg *c)
 }
 
 /*
- * renew_before_days must be less than the template's days. Reported at the
- * line that sets renew_before_days, or, when it is the default, at the
- * template's days line: a line the user can edit either way.
+ * renew_before_days must be less than template t's days (t is named name
+ * in `requests`, or NULL for the default). Reported at the line that sets
+ * renew_before_days, or, when it is the default, at the template's days
+ * line: a line the user can edit either way.
  */
 static void check_renew(const struct fleet *f, const struct cfg *c,
-    config_t *cfg)
+    config_t *cfg, const struct template *t, const char *name)
 {
 	config_setting_t *r = config_lookup(cfg, "fleet.renew_before_days");
+	char of[128] = "";
 
-	if (r != NULL || f->tmpl.days_line == 0)
+	if (f->renew_before_days < t->days)
+		return;
+	if (name != NULL)
+		snprintf(of, sizeof of, " of request template '%s'", name);
+	if (r != NULL || t->days_line == 0)
 		cfg_error(c, r ? r : config_root_setting(cfg), "renew_before_days "
-		    "(%d) must be less than the request's days (%d), or every "
-		    "run renews", f->renew_before_days, f->tmpl.days);
+		    "(%d) must be less than the request's days (%d)%s, or every "
+		    "run renews", f->renew_before_days, t->days, of);
 	else
-		diags_add(c->diags, f->tmpl.file, f->tmpl.days_line, "days "
+		diags_add(c->diags, t->file, t->days_line, "days "
 		    "(%d) must be more than renew_before_days (%d, the default "
-		    "in fleet), or every run renews", f->tmpl.days,
-		    f->renew_before_days);
+		    "in fleet)%s, or every run renews", t->days,
+		    f->renew_before_days, of);
+}
+
+int fleet_cfg_open(config_t *cfg, struct cfg *c, const char *path,
+    struct diags *d)
+{
+	char *dir;
+
+	*c = (struct cfg){ d, path, NULL, NULL };
+	config_init(cfg);
+	if ((dir = path_dirname(path)) == NULL) {
+		config_destroy(cfg);
+		return CF_ENOMEM;
+	}
+	config_set_include_dir(cfg, dir);
+	c->include_dir = config_get_include_dir(cfg);
+	free(dir);
+	if (!cfg_read(cfg, path, "fleet file", NULL, 0, d)) {
+		config_destroy(cfg);
+		return CF_ECONFIG;
+	}
+	return 0;
 }
 
 int fleet_load(struct fleet *f, const char *path, struct diags *d)
 {
-	struct cfg c = { d, path, NULL, NULL };
+	struct cfg c;
 	struct server def;
 	config_setting_t *root;
 	config_t cfg;
-	char *dir;
-	size_t before = d->n;
+	size_t before = d->n, i;
 	bool tmpl_ok;
-	int u;
+	int u, rc;
 
 	fleet_init(f);
 	f->path = strdup(path);
-	config_init(&cfg);
-	if ((dir = path_dirname(path)) == NULL) {
-		config_destroy(&cfg);
-		return CF_ENOMEM;
-	}
-	config_set_include_dir(&cfg, dir);
-	c.include_dir = config_get_include_dir(&cfg);
-	free(dir);
-	if (!cfg_read(&cfg, path, "fleet file", NULL, 0, d)) {
-		config_destroy(&cfg);
-		return CF_ECONFIG;
-	}
+	if ((rc = fleet_cfg_open(&cfg, &c, path, d)) != 0)
+		return rc;
 	root = config_root_setting(&cfg);
 	cfg_check_keys(&c, root, "the fleet file", top_keys);
 	parse_fleet_group(f, &c, root);
 	parse_ca(f, &c, root);
 	tmpl_ok = parse_request(f, &c, root);
+	requests_parse(f, &c, root);
 
 	server_init(&def);
 	def.usages = USAGE_ALL;
@@ -611,17 +648,23 @@ int fleet_load(struct fleet *f, const char *path, struct diags *d)
 		def.bindings[u].reload_timeout = 30;
 	server_parse_defaults(&def, &c, root);
 	f->usages = def.usages;
-	parse_servers(f, &c, root, &def);
+	groups_check(f, &c, root);
+	parse_servers(f, &c, root, &def, tmpl_ok);
 	server_release(&def);
 	fleet_rollout_parse(&f->rollout, &c, root);
 	fleet_rollout_check(f, d);
 	fleet_hooks_parse(&f->hooks, &c, root);
 
-	if (tmpl_ok && f->renew_before_days >= f->tmpl.days)
-		check_renew(f, &c, &cfg);
-	overlap_check(f, d);
 	if (tmpl_ok)
-		fleet_check_requests(f, d);
+		check_renew(f, &c, &cfg, &f->tmpl, NULL);
+	for (i = 0; i < f->nrequests; i++)
+		if (f->requests[i].ok)
+			check_renew(f, &c, &cfg, &f->requests[i].tmpl,
+			    f->requests[i].name);
+	overlap_check(f, d);
+	fleet_check_requests(f, d);
+	/* A group's mistake is met once per server that inherits it. */
+	diags_unique(d, before);
 	cfg_release(&c);
 	config_destroy(&cfg);
 	return d->n == before ? 0 : CF_ECONFIG;

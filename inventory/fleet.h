@@ -75,6 +75,12 @@ struct server {
 	struct rollout_verify *verify;  /* the server's own verify list */
 	size_t nverify;
 	bool verify_set;            /* it has one (else the rollout's) */
+	char *request;              /* its template's name in `requests`, or
+	                               NULL: the top-level `request` */
+	const struct template *tmpl;    /* resolved by fleet_load */
+	int approval;               /* -1: ca.approval; 0 auto; 1 manual */
+	bool manual_approval;       /* resolved: its requests wait for
+	                               `certfleet approve` */
 };
 
 struct fleet_ca {
@@ -96,6 +102,13 @@ struct fleet_ca {
 	struct fleet_command command;
 };
 
+/* One entry of `requests = { NAME = "file" or { ... }; }`. */
+struct named_request {
+	char *name;
+	struct template tmpl;
+	bool ok;                    /* parsed cleanly */
+};
+
 struct fleet {
 	char *path;                 /* the fleet file as given */
 	char *name;
@@ -104,7 +117,9 @@ struct fleet {
 	int renew_before_days;
 	bool assign;
 	struct fleet_ca ca;
-	struct template tmpl;
+	struct template tmpl;       /* the top-level `request`, if any */
+	struct named_request *requests;     /* `requests`, in file order */
+	size_t nrequests;
 	unsigned usages;
 	struct server *servers;
 	size_t nservers;
@@ -129,6 +144,14 @@ int fleet_load(struct fleet *f, const char *path, struct diags *d);
  */
 int fleet_server_request(const struct fleet *f, const struct server *s,
     struct req_spec *out, char *msg, size_t msgsz);
+
+/*
+ * Reads the fleet file at path into cfg (which the caller destroys on
+ * success) with its @include directory, and c to match. Returns 0, or
+ * CF_ECONFIG with the problems in d, or CF_ENOMEM.
+ */
+int fleet_cfg_open(config_t *cfg, struct cfg *c, const char *path,
+    struct diags *d);
 
 /* The server called name, or NULL. */
 const struct server *fleet_server_find(const struct fleet *f,

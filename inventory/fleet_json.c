@@ -4,7 +4,7 @@
 
 #include <stdlib.h>
 
-static json_t *strv_json(char *const *v, size_t n)
+json_t *strv_json(char *const *v, size_t n)
 {
 	json_t *a = json_array();
 	size_t i;
@@ -37,18 +37,87 @@ static json_t *eku_json(unsigned eku)
 	return a;
 }
 
+static json_t *vars_json(const struct vars *v)
+{
+	json_t *o = json_object();
+	size_t i;
+
+	for (i = 0; o && i < v->n; i++)
+		json_object_set_new(o, v->v[i].key, json_string(v->v[i].value));
+	return o;
+}
+
+static json_t *bindings_json(const struct usage_binding *b)
+{
+	json_t *o = json_object();
+	int u;
+
+	for (u = 0; o && u < USAGE_MAX; u++) {
+		size_t n = 0;
+
+		while (b[u].reload && b[u].reload[n])
+			n++;
+		json_object_set_new(o, usage_name((enum usage)u), json_pack(
+		    "{s:s?, s:s?, s:o, s:i}", "cert", b[u].cert, "key", b[u].key,
+		    "reload", b[u].reload ? strv_json(b[u].reload, n) :
+		    json_null(), "reload_timeout", b[u].reload_timeout));
+	}
+	return o;
+}
+
+static json_t *verify_json(const struct server *s)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	if (!s->verify_set) {
+		json_decref(a);
+		return json_null();
+	}
+	for (i = 0; a && i < s->nverify; i++)
+		json_array_append_new(a, json_pack("{s:s, s:i}", "usage",
+		    usage_name(s->verify[i].usage), "port", s->verify[i].port));
+	return a;
+}
+
+json_t *server_settings_json(const struct server *s)
+{
+	json_t *o = json_pack("{s:s, s:s, s:o, s:s, s:s?, s:s?, s:o, s:s?, s:i, s:i, "
+	    "s:s?, s:s?, s:s?, s:s, s:s, s:o, s:o}",
+	    "name", s->name, "address", s->address,
+	    "groups", strv_json(s->groups, s->ngroups),
+	    "transport", transport_type_names[s->transport],
+	    "root", s->root, "verify_address", s->verify_address,
+	    "verify", verify_json(s), "user", s->ssh.user,
+	    "port", s->ssh.port, "connect_timeout", s->ssh.connect_timeout,
+	    "identity_file", s->ssh.identity_file,
+	    "ssh_config", s->ssh.ssh_config, "known_hosts", s->ssh.known_hosts,
+	    "host_key_policy", s->ssh.accept_new ? "accept-new" : "strict",
+	    "keygen", s->keygen_server ? "server" : "controller",
+	    "vars", vars_json(&s->vars), "usages", usages_json(s->usages));
+	if (o == NULL)
+		return NULL;
+	json_object_set_new(o, "store", json_pack("{s:s, s:s, s:s}", "roots",
+	    s->store.roots, "intermediates", s->store.intermediates, "certs",
+	    s->store.certs));
+	json_object_set_new(o, "webroot", s->webroot ? json_string(s->webroot) :
+	    json_null());
+	json_object_set_new(o, "usage_bindings", bindings_json(s->bindings));
+	json_object_set_new(o, "request", s->request ? json_string(s->request) :
+	    json_null());
+	json_object_set_new(o, "approval", json_string(s->manual_approval ?
+	    "manual" : "auto"));
+	return o;
+}
+
 static json_t *server_json(const struct fleet *f, const struct server *s)
 {
 	struct req_spec rs;
 	json_t *o, *vars;
 	char msg[512], key[32];
-	size_t i;
 
 	req_spec_init(&rs);
-	vars = json_object();
-	for (i = 0; vars && i < s->vars.n; i++)
-		json_object_set_new(vars, s->vars.v[i].key,
-		    json_string(s->vars.v[i].value));
+	vars = vars_json(&s->vars);
 	o = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:o, s:o, s:{s:s, s:s, s:s}, "
 	    "s:s?}",
 	    "name", s->name, "address", s->address, "transport",
@@ -66,6 +135,10 @@ static json_t *server_json(const struct fleet *f, const struct server *s)
 		    "identity_file", s->ssh.identity_file,
 		    "accept_new_host_keys", s->ssh.accept_new, "keygen",
 		    s->keygen_server ? "server" : "controller"));
+	json_object_set_new(o, "settings", server_settings_json(s));
+	if (s->tmpl != NULL)
+		json_object_set_new(o, "template", json_pack("{s:s?, s:i}",
+		    "file", s->tmpl->file, "line", s->tmpl->line));
 	if (fleet_server_request(f, s, &rs, msg, sizeof msg) == 0) {
 		json_object_set_new(o, "subject", json_string(rs.subject));
 		json_object_set_new(o, "san", strv_json(rs.san, rs.nsan));
@@ -82,6 +155,19 @@ static json_t *server_json(const struct fleet *f, const struct server *s)
 
 static json_t *ca_json(const struct fleet *f);
 
+/* Named templates: where each is. */
+static json_t *requests_json(const struct fleet *f)
+{
+	json_t *o = json_object();
+	size_t i;
+
+	for (i = 0; o && i < f->nrequests; i++)
+		json_object_set_new(o, f->requests[i].name, json_pack(
+		    "{s:s?, s:i}", "file", f->requests[i].tmpl.file, "line",
+		    f->requests[i].tmpl.line));
+	return o;
+}
+
 json_t *fleet_to_json(const struct fleet *f)
 {
 	json_t *o, *servers = json_array();
@@ -90,13 +176,15 @@ json_t *fleet_to_json(const struct fleet *f)
 	for (i = 0; servers && i < f->nservers; i++)
 		json_array_append_new(servers, server_json(f, &f->servers[i]));
 	o = json_pack("{s:i, s:s, s:s, s:s, s:i, s:i, s:b, s:o, "
-	    "s:{s:s, s:i}, s:o, s:o}", "schema_version", REPORT_SCHEMA_VERSION,
+	    "s:{s:s?, s:i}, s:o, s:o}", "schema_version", REPORT_SCHEMA_VERSION,
 	    "fleet", f->name, "file", f->path, "state_dir", f->state_dir,
 	    "concurrency", f->concurrency,
 	    "renew_before_days", f->renew_before_days, "assign", f->assign,
 	    "ca", ca_json(f),
 	    "template", "file", f->tmpl.file, "line", f->tmpl.line,
 	    "usages", usages_json(f->usages), "servers", servers);
+	if (o != NULL && f->nrequests > 0)
+		json_object_set_new(o, "requests", requests_json(f));
 	return o;
 }
 

@@ -14,6 +14,13 @@
  * memory. */
 json_t *fleet_to_json(const struct fleet *f);
 
+/* v (n strings) as a JSON array; the caller owns it. */
+json_t *strv_json(char *const *v, size_t n);
+
+/* Server s's resolved settings, one member per key a server may set, as
+ * the fleet file names them; the caller owns it. */
+json_t *server_settings_json(const struct server *s);
+
 /* {"schema_version", "errors": [{"file", "line", "message"}...]}; the
  * caller owns it. */
 json_t *diags_to_json(const struct diags *d);

@@ -38,11 +38,17 @@ int fleet_server_request(const struct fleet *f, const struct server *s,
 	struct lookup_ctx l = { f, s };
 	int line;
 
-	return template_expand(&f->tmpl, lookup, &l, out, &line, msg, msgsz);
+	if (s->tmpl == NULL) {
+		snprintf(msg, msgsz, "server '%s' has no usable request "
+		    "template", s->name);
+		return CF_EINVAL;
+	}
+	return template_expand(s->tmpl, lookup, &l, out, &line, msg, msgsz);
 }
 
 /* One mistake one server hit, at a template line. */
 struct issue {
+	const char *file;           /* the template's */
 	int line;
 	char *text;
 	size_t server;
@@ -54,11 +60,12 @@ struct issues {
 	bool oom;
 };
 
-static void add(struct issues *is, int line, size_t server, const char *fmt,
-    ...) __attribute__((format(printf, 4, 5)));
+static void add(struct issues *is, const struct template *t, int line,
+    size_t server, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
-static void add(struct issues *is, int line, size_t server, const char *fmt,
-    ...)
+static void add(struct issues *is, const struct template *t, int line,
+    size_t server, const char *fmt, ...)
 {
 	char buf[1024];
 	struct issue *v;
@@ -81,6 +88,7 @@ static void add(struct issues *is, int line, size_t server, const char *fmt,
 		is->oom = true;
 		return;
 	}
+	is->v[is->n].file = t->file;
 	is->v[is->n].line = line;
 	is->v[is->n++].server = server;
 }
@@ -88,10 +96,9 @@ static void add(struct issues *is, int line, size_t server, const char *fmt,
 /* What an ACME order can name and http-01 can prove. The template's own
  * text is named when the mistake is in it (one message for the fleet); the
  * expanded value when a server's variable brought it in. */
-static void check_acme(const struct fleet *f, const struct req_spec *rs,
+static void check_acme(const struct template *t, const struct req_spec *rs,
     size_t server, struct issues *is)
 {
-	const struct template *t = &f->tmpl;
 	const char *san, *tmpl;
 	size_t i;
 
@@ -99,13 +106,13 @@ static void check_acme(const struct fleet *f, const struct req_spec *rs,
 		san = rs->san[i];
 		tmpl = t->san[i];
 		if (strncmp(san, "DNS:*.", 6) == 0)
-			add(is, t->san_line[i], server, "the wildcard name '%s' "
+			add(is, t, t->san_line[i], server, "the wildcard name '%s' "
 			    "needs the dns-01 challenge; this version answers "
 			    "http-01 only", strncmp(tmpl, "DNS:*.", 6) == 0 ?
 			    tmpl + 4 : san + 4);
 		else if (strncmp(san, "DNS:", 4) != 0 &&
 		    strncmp(san, "IP:", 3) != 0)
-			add(is, t->san_line[i], server, "an ACME CA certifies "
+			add(is, t, t->san_line[i], server, "an ACME CA certifies "
 			    "DNS names and IP addresses only, not '%s'",
 			    strncmp(tmpl, "{{", 2) != 0 ? tmpl : san);
 	}
@@ -115,7 +122,7 @@ static void check_server(const struct fleet *f, size_t server,
     struct issues *is)
 {
 	const struct server *s = &f->servers[server];
-	const struct template *t = &f->tmpl;
+	const struct template *t = s->tmpl;
 	struct lookup_ctx l = { f, s };
 	struct req_spec rs;
 	char msg[512];
@@ -123,16 +130,16 @@ static void check_server(const struct fleet *f, size_t server,
 
 	req_spec_init(&rs);
 	if (template_expand(t, lookup, &l, &rs, &line, msg, sizeof msg) != 0)
-		add(is, line, server, "%s", msg);
+		add(is, t, line, server, "%s", msg);
 	else if (f->ca.type == CA_ACME)
-		check_acme(f, &rs, server, is);
+		check_acme(t, &rs, server, is);
 	req_spec_release(&rs);
 	for (u = 0; u < USAGE_MAX; u++) {
 		unsigned lack = usage_eku_needed((enum usage)u) & ~t->eku;
 
 		if (!(s->usages & (1u << u)) || lack == 0)
 			continue;
-		add(is, t->eku_line ? t->eku_line : t->line, server, "usage "
+		add(is, t, t->eku_line ? t->eku_line : t->line, server, "usage "
 		    "'%s' needs EKU '%s', which the request template lacks",
 		    usage_name((enum usage)u), eku_name(lack & EKU_SERVER_AUTH ?
 		    EKU_SERVER_AUTH : EKU_CLIENT_AUTH));
@@ -142,13 +149,22 @@ static void check_server(const struct fleet *f, size_t server,
 static int by_mistake(const void *a, const void *b)
 {
 	const struct issue *x = a, *y = b;
-	int d;
+	int d = strcmp(x->file, y->file);
 
+	if (d != 0)
+		return d;
 	if (x->line != y->line)
 		return x->line < y->line ? -1 : 1;
 	if ((d = strcmp(x->text, y->text)) != 0)
 		return d;
 	return (x->server > y->server) - (x->server < y->server);
+}
+
+/* The same mistake: template file, line and text. */
+static bool same_mistake(const struct issue *x, const struct issue *y)
+{
+	return x->line == y->line && strcmp(x->file, y->file) == 0 &&
+	    strcmp(x->text, y->text) == 0;
 }
 
 /* Groups, after sorting: the first issue of each, in server order. */
@@ -190,22 +206,22 @@ void fleet_check_requests(const struct fleet *f, struct diags *d)
 	for (i = 0; i < f->nservers; i++) {
 		const struct server *s = &f->servers[i];
 
-		/* Servers whose own entry is broken were reported already. */
-		if (s->name && s->address &&
+		/* Servers whose own entry is broken were reported already,
+		 * and so were templates that cannot be used. */
+		if (s->name && s->address && s->tmpl &&
 		    (s->root || s->transport == TRANSPORT_SSH))
 			check_server(f, i, &is);
 	}
 	if (is.oom)
-		diags_add(d, f->tmpl.file, f->tmpl.line, "out of memory");
+		diags_add(d, f->path, 0, "out of memory");
 	if (is.n > 0) {
 		qsort(is.v, is.n, sizeof(*is.v), by_mistake);
 		if ((first = calloc(is.n, sizeof(*first))) == NULL)
-			diags_add(d, f->tmpl.file, f->tmpl.line,
-			    "out of memory");
+			diags_add(d, f->path, 0, "out of memory");
 	}
 	for (i = 0; first && i < is.n; i = k) {
-		for (k = i + 1; k < is.n && is.v[k].line == is.v[i].line &&
-		    strcmp(is.v[k].text, is.v[i].text) == 0; k++)
+		for (k = i + 1; k < is.n && same_mistake(&is.v[k],
+		    &is.v[i]); k++)
 			;
 		first[ngroups++] = &is.v[i];
 	}
@@ -214,11 +230,10 @@ void fleet_check_requests(const struct fleet *f, struct diags *d)
 	for (i = 0; i < ngroups; i++) {
 		const struct issue *g = first[i], *end = is.v + is.n;
 
-		for (k = 1; g + k < end && g[k].line == g->line &&
-		    strcmp(g[k].text, g->text) == 0; k++)
+		for (k = 1; g + k < end && same_mistake(&g[k], g); k++)
 			;
 		who(f, g, k, servers, sizeof servers);
-		diags_add(d, f->tmpl.file, g->line, "%s (%s)", g->text,
+		diags_add(d, g->file, g->line, "%s (%s)", g->text,
 		    servers);
 	}
 	for (i = 0; i < is.n; i++)

@@ -12,12 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const server_keys[] = {
-	"name", "address", "transport", "root", "groups", "vars", "usages",
-	"store", "usage_bindings", "keygen", "user", "port", "identity_file",
-	"ssh_config", "known_hosts", "host_key_policy", "connect_timeout",
-	"webroot", "verify_address", "verify", NULL
-};
 static const char *const ssh_keys[] = {
 	"user", "port", "identity_file", "ssh_config", "known_hosts",
 	"host_key_policy", "connect_timeout", NULL
@@ -33,6 +27,7 @@ void server_init(struct server *s)
 {
 	memset(s, 0, sizeof(*s));
 	vars_init(&s->vars);
+	s->approval = -1;
 }
 
 static void binding_release(struct usage_binding *b)
@@ -65,6 +60,7 @@ void server_release(struct server *s)
 	for (u = 0; u < USAGE_MAX; u++)
 		binding_release(&s->bindings[u]);
 	free(s->file);
+	free(s->request);
 	server_init(s);
 }
 
@@ -321,42 +317,225 @@ static void ssh_file(const struct cfg *c, config_setting_t *g,
 	*out = cfg_path(c, config_setting_get_member(g, key), p);
 }
 
-/* The ssh settings of group g (a server, or the fleet's `ssh` group). */
-static void parse_ssh(struct ssh_settings *ss, const struct cfg *c,
+/* One parser per key, each reading only its key of group g: the layer
+ * that sets it, be it the server, a group or the fleet's defaults. */
+typedef void (*key_parse_fn)(struct server *s, const struct cfg *c,
+    config_setting_t *g, const char *what);
+
+static void ssh_user(struct server *s, const struct cfg *c,
+    config_setting_t *g, const char *what)
+{
+	const char *user;
+
+	if (!cfg_string(c, g, "user", false, &user, what))
+		return;
+	if (user_valid(user)) {
+		free(s->ssh.user);
+		s->ssh.user = strdup(user);
+	} else {
+		cfg_error(c, config_setting_get_member(g, "user"),
+		    "invalid user '%s' in %s: use a login name "
+		    "([a-z_][a-z0-9_.-]*)", user, what);
+	}
+}
+
+static void ssh_port(struct server *s, const struct cfg *c,
+    config_setting_t *g, const char *what)
+{
+	cfg_int(c, g, "port", false, 1, 65535, &s->ssh.port, what);
+}
+
+static void ssh_timeout(struct server *s, const struct cfg *c,
+    config_setting_t *g, const char *what)
+{
+	cfg_int(c, g, "connect_timeout", false, 1, 600, &s->ssh.connect_timeout,
+	    what);
+}
+
+static void ssh_identity(struct server *s, const struct cfg *c,
+    config_setting_t *g, const char *what)
+{
+	ssh_file(c, g, "identity_file", &s->ssh.identity_file, what);
+}
+
+static void ssh_config(struct server *s, const struct cfg *c,
+    config_setting_t *g, const char *what)
+{
+	ssh_file(c, g, "ssh_config", &s->ssh.ssh_config, what);
+}
+
+static void ssh_known_hosts(struct server *s, const struct cfg *c,
+    config_setting_t *g, const char *what)
+{
+	ssh_file(c, g, "known_hosts", &s->ssh.known_hosts, what);
+}
+
+static void ssh_policy(struct server *s, const struct cfg *c,
     config_setting_t *g, const char *what)
 {
 	static const char *const policies[] = { "strict", "accept-new", NULL };
-	const char *user;
-	int policy;
+	int policy = cfg_enum(c, g, "host_key_policy", policies, what);
 
-	if (cfg_string(c, g, "user", false, &user, what)) {
-		if (user_valid(user)) {
-			free(ss->user);
-			ss->user = strdup(user);
-		} else {
-			cfg_error(c, config_setting_get_member(g, "user"),
-			    "invalid user '%s' in %s: use a login name "
-			    "([a-z_][a-z0-9_.-]*)", user, what);
-		}
-	}
-	cfg_int(c, g, "port", false, 1, 65535, &ss->port, what);
-	cfg_int(c, g, "connect_timeout", false, 1, 600, &ss->connect_timeout,
-	    what);
-	ssh_file(c, g, "identity_file", &ss->identity_file, what);
-	ssh_file(c, g, "ssh_config", &ss->ssh_config, what);
-	ssh_file(c, g, "known_hosts", &ss->known_hosts, what);
-	if ((policy = cfg_enum(c, g, "host_key_policy", policies, what)) >= 0)
-		ss->accept_new = policy == 1;
+	if (policy >= 0)
+		s->ssh.accept_new = policy == 1;
 }
 
-static void parse_keygen(bool *server, const struct cfg *c,
+static void parse_keygen(struct server *s, const struct cfg *c,
     config_setting_t *g, const char *what)
 {
 	static const char *const names[] = { "controller", "server", NULL };
 	int k = cfg_enum(c, g, "keygen", names, what);
 
 	if (k >= 0)
-		*server = k == 1;
+		s->keygen_server = k == 1;
+}
+
+static void parse_address(const struct cfg *c, config_setting_t *g,
+    const char *key, bool required, char **out, const char *what)
+{
+	const char *address;
+
+	if (!cfg_string(c, g, key, required, &address, what))
+		return;
+	if (host_is_valid(address, false) || ip_parse(address, NULL, NULL))
+		*out = strdup(address);
+	else
+		cfg_error(c, config_setting_get_member(g, key), "invalid %s "
+		    "'%s' in %s: not a host name (RFC 1123) or an IP address",
+		    key, address, what);
+}
+
+static void parse_verify_address(struct server *s, const struct cfg *c,
+    config_setting_t *g, const char *what)
+{
+	parse_address(c, g, "verify_address", false, &s->verify_address,
+	    what);
+}
+
+static void parse_verify(struct server *s, const struct cfg *c,
+    config_setting_t *g, const char *what)
+{
+	s->verify_set = rollout_verify_parse(c, g, what, &s->verify,
+	    &s->nverify);
+}
+
+static void parse_transport(struct server *s, const struct cfg *c,
+    config_setting_t *g, const char *what)
+{
+	int t = cfg_enum(c, g, "transport", transport_type_names, what);
+
+	if (t >= 0)
+		s->transport = (enum transport_type)t;
+}
+
+/* After the transport: on an ssh server, root is a directory on the server
+ * itself; on a local one, a directory here. */
+static void parse_root(struct server *s, const struct cfg *c,
+    config_setting_t *g, const char *what)
+{
+	const char *root;
+
+	if (!cfg_string(c, g, "root", false, &root, what))
+		return;
+	if (s->transport == TRANSPORT_SSH) {
+		if (root[0] != '/' || !path_is_confined(root))
+			cfg_error(c, config_setting_get_member(g, "root"),
+			    "'root' of ssh %s must be an absolute path on the "
+			    "server without '..' or control characters", what);
+		else
+			s->root = strdup(root);
+	} else if (root[0] == '\0' || str_has_control(root)) {
+		cfg_error(c, config_setting_get_member(g, "root"), "'root' in "
+		    "%s must be a path without control characters", what);
+	} else {
+		s->root = cfg_path(c, config_setting_get_member(g, "root"),
+		    root);
+	}
+}
+
+static void parse_webroot(struct server *s, const struct cfg *c,
+    config_setting_t *g, const char *what)
+{
+	server_path(c, g, "webroot", &s->webroot, what);
+}
+
+/* The template's name; fleet.c resolves it against `requests`. */
+static void parse_request(struct server *s, const struct cfg *c,
+    config_setting_t *g, const char *what)
+{
+	const char *name;
+
+	if (!cfg_string(c, g, "request", false, &name, what))
+		return;
+	free(s->request);
+	s->request = strdup(name);
+}
+
+static void parse_approval(struct server *s, const struct cfg *c,
+    config_setting_t *g, const char *what)
+{
+	static const char *const names[] = { "auto", "manual", NULL };
+	int a = cfg_enum(c, g, "approval", names, what);
+
+	if (a >= 0)
+		s->approval = a;
+}
+
+/*
+ * Every setting a server or a group may carry, in the order they are read
+ * (transport before root). A merged key (vars, store, usage_bindings) is
+ * read from every layer, lowest first, so each member's highest setting
+ * wins, as fleet and server values always have; any other key from its
+ * highest layer only.
+ */
+static const struct {
+	const char *key;
+	key_parse_fn parse;
+	bool merge;
+	bool ssh;                   /* also in the fleet's `ssh` group */
+} setting_keys[] = {
+	{ "verify_address", parse_verify_address, false, false },
+	{ "verify", parse_verify, false, false },
+	{ "transport", parse_transport, false, false },
+	{ "root", parse_root, false, false },
+	{ "user", ssh_user, false, true },
+	{ "port", ssh_port, false, true },
+	{ "connect_timeout", ssh_timeout, false, true },
+	{ "identity_file", ssh_identity, false, true },
+	{ "ssh_config", ssh_config, false, true },
+	{ "known_hosts", ssh_known_hosts, false, true },
+	{ "host_key_policy", ssh_policy, false, true },
+	{ "keygen", parse_keygen, false, false },
+	{ "vars", parse_vars, true, false },
+	{ "usages", parse_usages, false, false },
+	{ "store", parse_store, true, false },
+	{ "webroot", parse_webroot, false, false },
+	{ "usage_bindings", parse_bindings, true, false },
+	{ "request", parse_request, false, false },
+	{ "approval", parse_approval, false, false },
+};
+#define NSETTINGS (sizeof setting_keys / sizeof setting_keys[0])
+
+const char *const *server_keys(void)
+{
+	static const char *keys[NSETTINGS + 4] = { "name", "address",
+	    "groups" };
+	size_t i;
+
+	if (keys[3] == NULL)
+		for (i = 0; i < NSETTINGS; i++)
+			keys[3 + i] = setting_keys[i].key;
+	return keys;
+}
+
+bool server_is_merged(const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < NSETTINGS; i++)
+		if (strcmp(setting_keys[i].key, key) == 0)
+			return setting_keys[i].merge;
+	return false;
 }
 
 bool server_parse_defaults(struct server *d, const struct cfg *c,
@@ -365,20 +544,44 @@ bool server_parse_defaults(struct server *d, const struct cfg *c,
 	config_setting_t *ssh = cfg_group(c, g, "ssh", "the fleet file");
 	/* fleet.c reports a `fleet` that is not a group. */
 	config_setting_t *fl = config_setting_get_member(g, "fleet");
-	size_t before = c->diags->n;
+	size_t before = c->diags->n, i;
 
 	if (ssh != NULL) {
 		cfg_check_keys(c, ssh, "ssh", ssh_keys);
-		parse_ssh(&d->ssh, c, ssh, "ssh");
+		for (i = 0; i < NSETTINGS; i++)
+			if (setting_keys[i].ssh)
+				setting_keys[i].parse(d, c, ssh, "ssh");
 	}
 	if (fl != NULL && config_setting_is_group(fl))
-		parse_keygen(&d->keygen_server, c, fl, "fleet");
+		parse_keygen(d, c, fl, "fleet");
 	parse_store(d, c, g, "the fleet file");
-	server_path(c, g, "webroot", &d->webroot, "the fleet file");
+	parse_webroot(d, c, g, "the fleet file");
 	parse_usages(d, c, g, "the fleet file");
 	parse_bindings(d, c, g, "the fleet file");
 	parse_vars(d, c, g, "the fleet file");
 	return c->diags->n == before;
+}
+
+void server_parse_settings(struct server *s, const struct cfg *c,
+    const struct layers *L)
+{
+	size_t i, k, at;
+
+	for (i = 0; i < NSETTINGS; i++) {
+		/* The fleet's layer is read once, into the defaults. */
+		if (layers_get(L, setting_keys[i].key, &at) == NULL ||
+		    L->v[at].kind == LAYER_FLEET)
+			continue;
+		if (!setting_keys[i].merge) {
+			setting_keys[i].parse(s, c, L->v[at].g, L->v[at].what);
+			continue;
+		}
+		for (k = 1; k < L->n; k++)
+			if (config_setting_get_member(L->v[k].g,
+			    setting_keys[i].key) != NULL)
+				setting_keys[i].parse(s, c, L->v[k].g,
+				    L->v[k].what);
+	}
 }
 
 static void parse_groups(struct server *s, const struct cfg *c,
@@ -400,17 +603,20 @@ static void parse_groups(struct server *s, const struct cfg *c,
 
 /* What only makes sense for one transport. */
 static void check_transport(const struct server *s, const struct cfg *c,
-    config_setting_t *g, const char *what)
+    const struct layers *L, const char *what)
 {
 	const char *paths[4] = { s->store.roots, s->store.intermediates,
 	    s->store.certs, s->webroot };
+	config_setting_t *g = L->v[L->n - 1].g, *k;
+	size_t at;
 	int i, u;
 
 	if (s->transport == TRANSPORT_LOCAL) {
-		if (s->keygen_server && config_setting_get_member(g, "keygen"))
-			cfg_error(c, config_setting_get_member(g, "keygen"),
-			    "keygen = \"server\" in %s needs transport = "
-			    "\"ssh\"", what);
+		/* One inherited from the fleet is fleet.c's to report. */
+		k = layers_get(L, "keygen", &at);
+		if (s->keygen_server && k && L->v[at].kind != LAYER_FLEET)
+			cfg_error(c, k, "keygen = \"server\" in %s needs "
+			    "transport = \"ssh\"", L->v[at].what);
 		return;
 	}
 	/* Without a root, server paths are taken from "/": they must say
@@ -435,12 +641,12 @@ static void check_transport(const struct server *s, const struct cfg *c,
 }
 
 bool server_parse(struct server *s, const struct cfg *c,
-    config_setting_t *g, const struct server *def)
+    const struct layers *L, const struct server *def)
 {
-	const char *name = NULL, *address, *root;
+	config_setting_t *g = L->v[L->n - 1].g;
+	const char *name = NULL;
 	size_t before = c->diags->n;
 	char what[128];
-	int t;
 
 	s->file = strdup(cfg_file(c, g));
 	s->line = cfg_line(g);
@@ -461,58 +667,13 @@ bool server_parse(struct server *s, const struct cfg *c,
 		snprintf(what, sizeof what, "server '%s'", s->name);
 	else
 		snprintf(what, sizeof what, "server");
-	cfg_check_keys(c, g, what, server_keys);
-	if (cfg_string(c, g, "address", true, &address, what)) {
-		if (host_is_valid(address, false) ||
-		    ip_parse(address, NULL, NULL))
-			s->address = strdup(address);
-		else
-			cfg_error(c, config_setting_get_member(g, "address"),
-			    "invalid address '%s' in %s: not a host name "
-			    "(RFC 1123) or an IP address", address, what);
-	}
-	if (cfg_string(c, g, "verify_address", false, &address, what)) {
-		if (host_is_valid(address, false) ||
-		    ip_parse(address, NULL, NULL))
-			s->verify_address = strdup(address);
-		else
-			cfg_error(c, config_setting_get_member(g,
-			    "verify_address"), "invalid verify_address '%s' in "
-			    "%s: not a host name (RFC 1123) or an IP address",
-			    address, what);
-	}
-	s->verify_set = rollout_verify_parse(c, g, what, &s->verify,
-	    &s->nverify);
-	t = cfg_enum(c, g, "transport", transport_type_names, what);
-	s->transport = t >= 0 ? (enum transport_type)t : TRANSPORT_LOCAL;
-	if (s->transport == TRANSPORT_LOCAL &&
-	    cfg_string(c, g, "root", true, &root, what)) {
-		if (root[0] == '\0' || str_has_control(root))
-			cfg_error(c, config_setting_get_member(g, "root"),
-			    "'root' in %s must be a path without control "
-			    "characters", what);
-		else
-			s->root = cfg_path(c, config_setting_get_member(g,
-			    "root"), root);
-	}
-	/* On an ssh server, root is a directory on the server itself. */
-	if (s->transport == TRANSPORT_SSH &&
-	    cfg_string(c, g, "root", false, &root, what)) {
-		if (root[0] != '/' || !path_is_confined(root))
-			cfg_error(c, config_setting_get_member(g, "root"),
-			    "'root' of ssh %s must be an absolute path on the "
-			    "server without '..' or control characters", what);
-		else
-			s->root = strdup(root);
-	}
-	parse_ssh(&s->ssh, c, g, what);
-	parse_keygen(&s->keygen_server, c, g, what);
+	cfg_check_keys(c, g, what, server_keys());
+	parse_address(c, g, "address", true, &s->address, what);
 	parse_groups(s, c, g, what);
-	parse_vars(s, c, g, what);
-	parse_usages(s, c, g, what);
-	parse_store(s, c, g, what);
-	server_path(c, g, "webroot", &s->webroot, what);
-	parse_bindings(s, c, g, what);
-	check_transport(s, c, g, what);
+	server_parse_settings(s, c, L);
+	if (s->transport == TRANSPORT_LOCAL && s->root == NULL &&
+	    layers_get(L, "root", NULL) == NULL)
+		cfg_error(c, g, "missing 'root' in %s", what);
+	check_transport(s, c, L, what);
 	return c->diags->n == before;
 }

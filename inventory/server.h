@@ -8,6 +8,7 @@
 
 #include "inventory/cfg.h"
 #include "inventory/fleet.h"
+#include "inventory/layers.h"
 
 void server_init(struct server *s);
 void server_release(struct server *s);
@@ -16,12 +17,26 @@ void server_release(struct server *s);
 bool server_name_valid(const char *name);
 
 /*
- * Reads server group g into s, starting from a copy of the defaults in def
- * (store, usages, bindings, vars). Records every problem in c->diags and
- * returns true when the entry is clean.
+ * Reads the server entry on top of L (layers_of_server) into s, starting
+ * from a copy of the defaults in def (store, usages, bindings, vars), each
+ * setting from the layer that sets it. Records every problem in c->diags
+ * and returns true when the entry is clean.
  */
 bool server_parse(struct server *s, const struct cfg *c,
-    config_setting_t *g, const struct server *def);
+    const struct layers *L, const struct server *def);
+
+/* Reads every setting but name, address and groups from the layers of L
+ * above the fleet's into s (a group is checked this way on its own). */
+void server_parse_settings(struct server *s, const struct cfg *c,
+    const struct layers *L);
+
+/* Every key a server entry may hold, NULL-ended; a group may hold them all
+ * but name, address and groups. */
+const char *const *server_keys(void);
+
+/* True for the keys merged member by member across layers (vars, store,
+ * usage_bindings) rather than replaced. */
+bool server_is_merged(const char *key);
 
 /* Reads `store`, `usages`, `usage_bindings` and `vars` of group g into
  * defaults d: the fleet-wide level. Returns true when clean. */

@@ -19,6 +19,14 @@ enum ca_answer {
 	CA_ERROR
 };
 
+/* Whether a request waits for 'certfleet approve' (the embedded CA only):
+ * as the CA is set up, or as the server's own setting says. */
+enum ca_approval {
+	CA_APPROVAL_DEFAULT,
+	CA_APPROVAL_AUTO,
+	CA_APPROVAL_MANUAL
+};
+
 /* Called once a publisher's put or remove is done; status 0 or CF_E*. */
 typedef void (*ca_done_cb)(void *arg, int status, const char *msg);
 
@@ -51,6 +59,7 @@ struct ca_request {
 	struct ca_hooks hooks;
 	const char *previous_pem;   /* the certificate the server holds now
 	                               (a renewal), or NULL */
+	enum ca_approval approval;  /* the server's own, or the CA's */
 };
 
 /* What the CA returned. Every string is owned by the reply; a callback

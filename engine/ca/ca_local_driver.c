@@ -134,7 +134,9 @@ static int queue(struct local_ca *lc, const struct ca_request *req,
 	if (ca_policy_check(&lc->policy, req->spec, msg, sizeof msg) != 0) {
 		reply_set(&w->reply, CA_DENIED, "denied", msg);
 		sign = false;
-	} else if (lc->policy.manual_approval && !req->approved) {
+	} else if ((req->approval == CA_APPROVAL_DEFAULT ?
+	    lc->policy.manual_approval : req->approval == CA_APPROVAL_MANUAL) &&
+	    !req->approved) {
 		/* An offline enterprise CA: nothing happens until a person
 		 * approves, so the run does not wait for it. */
 		reply_set(&w->reply, CA_PENDING, "pending approval",

@@ -43,6 +43,7 @@ struct engine_target {
 	const char *verify_address; /* where verify connects (the address) */
 	const struct rollout_verify *verify;    /* in a staged rollout */
 	size_t nverify;
+	enum ca_approval approval;  /* handed to the CA with each request */
 };
 
 /*

@@ -481,7 +481,8 @@ void job_ask_enter(struct job *j)
 {
 	const struct engine_config *cfg = j->cfg;
 	struct ca_request req = { j->tg->name, j->rq.csr_pem, j->tg->spec,
-	    j->rq.ca_ref, false, { NULL, NULL, NULL, NULL }, NULL };
+	    j->rq.ca_ref, false, { NULL, NULL, NULL, NULL }, NULL,
+	    j->tg->approval };
 	int u;
 	char msg[256];
 	int rc;

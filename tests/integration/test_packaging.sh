@@ -212,6 +212,8 @@ said_as "completion: --canary" "$(comp "$B" run fleet.cfg --canary '')" \
 	"db db01 edge eu web01 web02"
 said_as "completion: show's SERVER: servers only, no groups" \
 	"$(comp "$B" show fleet.cfg '')" "db01 web01 web02"
+said_as "completion: check --explain's SERVER: servers only" \
+	"$(comp "$B" check fleet.cfg --explain '')" "db01 web01 web02"
 said_as "completion: show takes one SERVER" "$(comp "$B" show fleet.cfg web01 '')" ""
 said_as "completion: approve's SERVERs, each offered once" \
 	"$(comp "$B" approve --json fleet.cfg web01 '')" "db01 web02"

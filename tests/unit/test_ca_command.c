@@ -574,7 +574,7 @@ static void ask(struct ca_driver *ca, uv_loop_t *loop, bool poll,
     const char *ref, struct got *g)
 {
 	struct ca_request req = { "web01", F.csr_pem, &F.spec, ref, false,
-	    { NULL, NULL, NULL, NULL }, NULL };
+	    { NULL, NULL, NULL, NULL }, NULL, CA_APPROVAL_DEFAULT };
 
 	inside = true;
 	assert_int_equal((poll ? ca->ops->poll : ca->ops->submit)(ca, &req,

@@ -32,6 +32,7 @@ struct call {
 	char *csr_pem;
 	EVP_PKEY *key;
 	struct req_spec spec;
+	enum ca_approval approval;  /* the server's own, handed over */
 };
 
 static bool inside_submit;
@@ -128,7 +129,8 @@ static void submit(struct fixture *f, struct call *c, bool poll,
     bool approved)
 {
 	struct ca_request req = { "srv", c->csr_pem, &c->spec,
-	    c->reply.ref, approved, { NULL, NULL, NULL, NULL }, NULL };
+	    c->reply.ref, approved, { NULL, NULL, NULL, NULL }, NULL,
+	    c->approval };
 
 	inside_submit = true;
 	if (poll)
@@ -224,6 +226,36 @@ static void test_manual_approval(void **state)
 	call_release(&c);
 }
 
+/* A server's own approval wins over the CA's, either way. */
+static void test_approval_per_request(void **state)
+{
+	struct fixture *f = *state;
+	struct call held = { 0 }, free_ = { 0 };
+
+	new_driver(f);
+	make_request(&held, "fe01.contoso.test");
+	held.approval = CA_APPROVAL_MANUAL;
+	submit(f, &held, false, false);
+	assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(held.reply.answer, CA_PENDING);
+	assert_string_equal(held.reply.status_text, "pending approval");
+	submit(f, &held, true, true);
+	assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(held.reply.answer, CA_ISSUED);
+
+	f->ca->ops->free(f->ca);
+	f->ca = NULL;
+	f->policy.manual_approval = true;
+	new_driver(f);
+	make_request(&free_, "fe02.contoso.test");
+	free_.approval = CA_APPROVAL_AUTO;
+	submit(f, &free_, false, false);
+	assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(free_.reply.answer, CA_ISSUED);
+	call_release(&held);
+	call_release(&free_);
+}
+
 static void test_chain_pem(void **state)
 {
 	struct fixture *f = *state;
@@ -261,6 +293,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_policy_denies_one, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_manual_approval, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_approval_per_request, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_chain_pem, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_ca_files, setup,
