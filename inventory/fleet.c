@@ -12,6 +12,7 @@
 #include "inventory/cfg_read.h"
 #include "inventory/fleet_request.h"
 #include "inventory/overlap.h"
+#include "inventory/renew_cfg.h"
 #include "inventory/server.h"
 
 #include <ctype.h>
@@ -29,7 +30,7 @@ static const char *const top_keys[] = {
 };
 static const char *const fleet_keys[] = {
 	"name", "state_dir", "concurrency", "renew_before_days", "assign",
-	"keygen", NULL
+	"keygen", "renew_before", "renew_jitter", "reuse_key", NULL
 };
 static const char *const ca_keys[] = {
 	"type", "root_cert", "root_key", "issuing_cert", "issuing_key",
@@ -59,6 +60,7 @@ static void fleet_init(struct fleet *f)
 	fleet_hooks_init(&f->hooks);
 	f->concurrency = 64;
 	f->renew_before_days = 30;
+	renew_policy_init(&f->renew);
 	f->assign = true;
 	f->ca.command.timeout = 60;
 	f->usages = USAGE_ALL;
@@ -139,8 +141,6 @@ static void parse_fleet_group(struct fleet *f, const struct cfg *c,
 		    f->state_dir);
 	cfg_int(c, g, "concurrency", false, 1, 10000, &f->concurrency,
 	    "fleet");
-	cfg_int(c, g, "renew_before_days", false, 0, 3650,
-	    &f->renew_before_days, "fleet");
 	cfg_bool(c, g, "assign", &f->assign, "fleet");
 }
 
@@ -450,6 +450,8 @@ static void parse_servers(struct fleet *f, const struct cfg *c,
 		server_init(s);
 		f->nservers++;
 		server_parse(s, c, g, def);
+		s->renew.offset_s = renew_jitter_offset(f->name, s->name,
+		    s->renew.jitter_s);
 		/* A local server's own keygen = "server" is refused by
 		 * server.c; one it inherits is counted here. */
 		if (s->transport == TRANSPORT_LOCAL && s->keygen_server &&
@@ -551,30 +553,45 @@ static void check_names(struct fleet *f, const struct cfg *c)
 }
 
 /*
- * renew_before_days must be less than the template's days. Reported at the
- * line that sets renew_before_days, or, when it is the default, at the
- * template's days line: a line the user can edit either way.
+ * The renewal window against the template's lifetime, for the fleet's
+ * policy and every server that sets its own. The default window is
+ * reported at the template's days line: a line the user can edit.
  */
 static void check_renew(const struct fleet *f, const struct cfg *c,
-    config_t *cfg)
+    config_t *cfg, const struct renew_at *at)
 {
-	config_setting_t *r = config_lookup(cfg, "fleet.renew_before_days");
+	config_setting_t *fl = config_lookup(cfg, "fleet");
+	size_t i;
 
-	if (r != NULL || f->tmpl.days_line == 0)
-		cfg_error(c, r ? r : config_root_setting(cfg), "renew_before_days "
-		    "(%d) must be less than the request's days (%d), or every "
-		    "run renews", f->renew_before_days, f->tmpl.days);
-	else
+	if (at->before == 0 && f->renew.days >= f->tmpl.days)
 		diags_add(c->diags, f->tmpl.file, f->tmpl.days_line, "days "
 		    "(%d) must be more than renew_before_days (%d, the default "
 		    "in fleet), or every run renews", f->tmpl.days,
-		    f->renew_before_days);
+		    f->renew.days);
+	else if (fl != NULL)
+		renew_cfg_check(&f->renew, at, &f->tmpl, c->diags,
+		    cfg_file(c, fl));
+	for (i = 0; i < f->nservers; i++)
+		renew_cfg_check(&f->servers[i].renew, &f->servers[i].renew_at,
+		    &f->tmpl, c->diags, f->servers[i].file);
+}
+
+/* Let's Encrypt and Pebble refuse CSRs with Ed25519 keys (RFC 8555 CAs
+ * sign with the WebPKI's algorithms only); the embedded CA signs them. */
+static void check_key_ca(const struct fleet *f, struct diags *d)
+{
+	if (f->ca.type == CA_ACME && f->tmpl.key.type == KEY_ED25519)
+		diags_add(d, f->tmpl.file, f->tmpl.key_line ? f->tmpl.key_line :
+		    f->tmpl.line, "ed25519 keys are not issued by ACME CAs "
+		    "(Let's Encrypt, Pebble): use key = { type = \"ec\"; } or "
+		    "\"rsa\" with ca.type = \"acme\"");
 }
 
 int fleet_load(struct fleet *f, const char *path, struct diags *d)
 {
 	struct cfg c = { d, path, NULL, NULL };
 	struct server def;
+	struct renew_at at;
 	config_setting_t *root;
 	config_t cfg;
 	char *dir;
@@ -611,14 +628,19 @@ int fleet_load(struct fleet *f, const char *path, struct diags *d)
 		def.bindings[u].reload_timeout = 30;
 	server_parse_defaults(&def, &c, root);
 	f->usages = def.usages;
+	f->renew = def.renew;
+	f->renew_before_days = def.renew.days;
 	parse_servers(f, &c, root, &def);
+	at = def.renew_at;
 	server_release(&def);
 	fleet_rollout_parse(&f->rollout, &c, root);
 	fleet_rollout_check(f, d);
 	fleet_hooks_parse(&f->hooks, &c, root);
 
-	if (tmpl_ok && f->renew_before_days >= f->tmpl.days)
-		check_renew(f, &c, &cfg);
+	if (tmpl_ok) {
+		check_renew(f, &c, &cfg, &at);
+		check_key_ca(f, d);
+	}
 	overlap_check(f, d);
 	if (tmpl_ok)
 		fleet_check_requests(f, d);

@@ -6,6 +6,7 @@
 #ifndef CF_FLEET_H
 #define CF_FLEET_H
 
+#include "engine/base/renew.h"
 #include "engine/base/san.h"
 #include "engine/base/usage.h"
 #include "inventory/diag.h"
@@ -75,6 +76,12 @@ struct server {
 	struct rollout_verify *verify;  /* the server's own verify list */
 	size_t nverify;
 	bool verify_set;            /* it has one (else the rollout's) */
+	struct renew_policy renew;  /* the fleet's, then the server's own;
+	                               offset_s from the fleet and its name */
+	struct renew_at {           /* lines of the renewal keys the entry
+	                               sets itself (0: inherited) */
+		int before, jitter, reuse;
+	} renew_at;
 };
 
 struct fleet_ca {
@@ -101,7 +108,8 @@ struct fleet {
 	char *name;
 	char *state_dir;            /* resolved */
 	int concurrency;
-	int renew_before_days;
+	int renew_before_days;      /* renew.days, or -1 for a fraction */
+	struct renew_policy renew;  /* fleet-level renewal policy */
 	bool assign;
 	struct fleet_ca ca;
 	struct template tmpl;

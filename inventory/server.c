@@ -3,6 +3,7 @@
  * is checked now: names, addresses, groups, store paths, reload commands.
  */
 #include "inventory/server.h"
+#include "inventory/renew_cfg.h"
 #include "engine/base/path.h"
 #include "engine/base/san.h"
 #include "engine/base/strv.h"
@@ -16,7 +17,8 @@ static const char *const server_keys[] = {
 	"name", "address", "transport", "root", "groups", "vars", "usages",
 	"store", "usage_bindings", "keygen", "user", "port", "identity_file",
 	"ssh_config", "known_hosts", "host_key_policy", "connect_timeout",
-	"webroot", "verify_address", "verify", NULL
+	"webroot", "verify_address", "verify", "renew_before",
+	"renew_before_days", "renew_jitter", "reuse_key", NULL
 };
 static const char *const ssh_keys[] = {
 	"user", "port", "identity_file", "ssh_config", "known_hosts",
@@ -33,6 +35,7 @@ void server_init(struct server *s)
 {
 	memset(s, 0, sizeof(*s));
 	vars_init(&s->vars);
+	renew_policy_init(&s->renew);
 }
 
 static void binding_release(struct usage_binding *b)
@@ -94,6 +97,7 @@ static bool inherit(struct server *s, const struct server *def)
 
 	s->usages = def->usages;
 	s->keygen_server = def->keygen_server;
+	s->renew = def->renew;
 	s->ssh.user = dup_or_null(def->ssh.user);
 	s->ssh.port = def->ssh.port;
 	s->ssh.identity_file = dup_or_null(def->ssh.identity_file);
@@ -359,6 +363,24 @@ static void parse_keygen(bool *server, const struct cfg *c,
 		*server = k == 1;
 }
 
+/*
+ * The remote helper makes a new key every time (ssh_remote.sh), so keys
+ * made on the server cannot be reused yet: refused at the line of the
+ * key the group sets itself, reuse_key first.
+ */
+static void check_reuse(const struct server *s, const struct cfg *c,
+    config_setting_t *g, const char *what)
+{
+	config_setting_t *at = config_setting_get_member(g, "reuse_key");
+
+	if (at == NULL)
+		at = config_setting_get_member(g, "keygen");
+	if (s->renew.reuse_key && s->keygen_server && at != NULL)
+		cfg_error(c, at, "reuse_key = true in %s needs keygen = "
+		    "\"controller\": a key made on the server is not reused "
+		    "(this version makes a new one at every renewal)", what);
+}
+
 bool server_parse_defaults(struct server *d, const struct cfg *c,
     config_setting_t *g)
 {
@@ -371,8 +393,11 @@ bool server_parse_defaults(struct server *d, const struct cfg *c,
 		cfg_check_keys(c, ssh, "ssh", ssh_keys);
 		parse_ssh(&d->ssh, c, ssh, "ssh");
 	}
-	if (fl != NULL && config_setting_is_group(fl))
+	if (fl != NULL && config_setting_is_group(fl)) {
 		parse_keygen(&d->keygen_server, c, fl, "fleet");
+		renew_cfg_parse(&d->renew, &d->renew_at, c, fl, "fleet");
+		check_reuse(d, c, fl, "fleet");
+	}
 	parse_store(d, c, g, "the fleet file");
 	server_path(c, g, "webroot", &d->webroot, "the fleet file");
 	parse_usages(d, c, g, "the fleet file");
@@ -507,6 +532,8 @@ bool server_parse(struct server *s, const struct cfg *c,
 	}
 	parse_ssh(&s->ssh, c, g, what);
 	parse_keygen(&s->keygen_server, c, g, what);
+	renew_cfg_parse(&s->renew, &s->renew_at, c, g, what);
+	check_reuse(s, c, g, what);
 	parse_groups(s, c, g, what);
 	parse_vars(s, c, g, what);
 	parse_usages(s, c, g, what);

@@ -1,0 +1,34 @@
+/*
+ * The renewal keys of a fleet or server group (renew_before,
+ * renew_before_days, renew_jitter, reuse_key): parsed by the same code at
+ * both levels, every mistake at its FILE:LINE.
+ */
+#ifndef CF_RENEW_CFG_H
+#define CF_RENEW_CFG_H
+
+#include "engine/base/renew.h"
+#include "inventory/cfg.h"
+#include "inventory/fleet.h"
+#include "inventory/template.h"
+
+/* struct renew_at (fleet.h, with struct server): the lines of the keys a
+ * group sets itself, 0 when inherited; before is renew_before or
+ * renew_before_days. */
+
+/*
+ * Reads the renewal keys of g over p (inherited values stay where g is
+ * silent) and records their lines in at. what names g in messages.
+ */
+void renew_cfg_parse(struct renew_policy *p, struct renew_at *at,
+    const struct cfg *c, config_setting_t *g, const char *what);
+
+/*
+ * The window against the template's lifetime: days less than its days,
+ * jitter plus window less than its lifetime, or every run would renew.
+ * Reported in file at the lines of at; true when fine. A policy nobody set
+ * (at all 0) is not checked here (fleet.c names the days line then).
+ */
+bool renew_cfg_check(const struct renew_policy *p, const struct renew_at *at,
+    const struct template *t, struct diags *d, const char *file);
+
+#endif
