@@ -37,6 +37,21 @@ static json_t *eku_json(unsigned eku)
 	return a;
 }
 
+/* The renewal policy as resolved; a server's with its jitter offset. */
+static json_t *renewal_json(const struct renew_policy *p, bool server)
+{
+	char before[32], jitter[32];
+	json_t *o = json_pack("{s:s, s:s?, s:b}", "renew_before",
+	    renew_before_text(p, before, sizeof before), "renew_jitter",
+	    renew_jitter_text(p, jitter, sizeof jitter), "reuse_key",
+	    p->reuse_key);
+
+	if (o != NULL && server)
+		json_object_set_new(o, "jitter_days",
+		    json_real((double)p->offset_s / RENEW_DAY));
+	return o;
+}
+
 static json_t *server_json(const struct fleet *f, const struct server *s)
 {
 	struct req_spec rs;
@@ -60,6 +75,7 @@ static json_t *server_json(const struct fleet *f, const struct server *s)
 	    "webroot", s->webroot);
 	if (o == NULL)
 		return NULL;
+	json_object_set_new(o, "renewal", renewal_json(&s->renew, true));
 	if (o != NULL && s->transport == TRANSPORT_SSH)
 		json_object_set_new(o, "ssh", json_pack("{s:s?, s:i, s:s?, s:b, "
 		    "s:s}", "user", s->ssh.user, "port", s->ssh.port,
@@ -89,11 +105,12 @@ json_t *fleet_to_json(const struct fleet *f)
 
 	for (i = 0; servers && i < f->nservers; i++)
 		json_array_append_new(servers, server_json(f, &f->servers[i]));
-	o = json_pack("{s:i, s:s, s:s, s:s, s:i, s:i, s:b, s:o, "
+	o = json_pack("{s:i, s:s, s:s, s:s, s:i, s:o, s:o, s:b, s:o, "
 	    "s:{s:s, s:i}, s:o, s:o}", "schema_version", REPORT_SCHEMA_VERSION,
 	    "fleet", f->name, "file", f->path, "state_dir", f->state_dir,
-	    "concurrency", f->concurrency,
-	    "renew_before_days", f->renew_before_days, "assign", f->assign,
+	    "concurrency", f->concurrency, "renew_before_days",
+	    f->renew.days >= 0 ? json_integer(f->renew.days) : json_null(),
+	    "renewal", renewal_json(&f->renew, false), "assign", f->assign,
 	    "ca", ca_json(f),
 	    "template", "file", f->tmpl.file, "line", f->tmpl.line,
 	    "usages", usages_json(f->usages), "servers", servers);

@@ -125,6 +125,28 @@ time_t renew_due_at(const struct renew_policy *p, time_t not_before,
 	return not_after - (time_t)window - (time_t)p->offset_s;
 }
 
+const char *renew_before_text(const struct renew_policy *p, char *buf,
+    size_t bufsz)
+{
+	if (p->legacy)
+		snprintf(buf, bufsz, "%dd", p->days);
+	else
+		snprintf(buf, bufsz, "%s", p->text);
+	return buf;
+}
+
+const char *renew_jitter_text(const struct renew_policy *p, char *buf,
+    size_t bufsz)
+{
+	if (p->jitter_s <= 0)
+		return NULL;
+	if (p->jitter_s % RENEW_DAY == 0)
+		snprintf(buf, bufsz, "%ldd", p->jitter_s / RENEW_DAY);
+	else
+		snprintf(buf, bufsz, "%ldh", p->jitter_s / 3600);
+	return buf;
+}
+
 const char *renew_describe(const struct renew_policy *p, char *buf,
     size_t bufsz)
 {

@@ -47,6 +47,13 @@ long renew_jitter_offset(const char *fleet, const char *server,
 time_t renew_due_at(const struct renew_policy *p, time_t not_before,
     time_t not_after);
 
+/* renew_before as the fleet file would say it ("30d", "1/3"), and the
+ * jitter ("5d", "12h", or NULL without one), for check --json. */
+const char *renew_before_text(const struct renew_policy *p, char *buf,
+    size_t bufsz);
+const char *renew_jitter_text(const struct renew_policy *p, char *buf,
+    size_t bufsz);
+
 /* The window as a message names it: "renew_before_days (30)",
  * "renew_before (30d)" or "renew_before (1/3 of the lifetime)". */
 const char *renew_describe(const struct renew_policy *p, char *buf,

@@ -144,3 +144,11 @@ for k in 'rsa 4096 {type="rsa";size=4096;}' 'ed25519 - {type="ed25519";}' 'ec P-
 	check "$name $arg: the chain verifies (openssl verify)" \
 	    openssl_quiet verify -CAfile "$K/state/ca/root.pem" -untrusted "$K/state/ca/issuing.pem" "$K/servers/s1/certs/default.pem"
 done
+
+# --- check --json shows each server's resolved policy -----------------------
+js=$("$CERTFLEET" check --json "$J/fleet.cfg")
+check "check --json: the fleet's renewal policy" \
+    [ "$(jq -c '.renewal' <<<"$js")" = '{"renew_before":"30d","renew_jitter":"5d","reuse_key":false}' ]
+d1=$(jq -r '.servers[0].renewal.jitter_days * 10 | floor' <<<"$js")
+check "check --json: a server's jitter is the one plan shows" \
+    grep -q "^s01 .* $((d1 / 10))\.$((d1 % 10)) days early (jitter)$" <<<"$p1"
