@@ -3,7 +3,12 @@
 #include "tests/unit/unit.h"
 #include "engine/base/err.h"
 #include "engine/base/renew.h"
+#include "engine/base/crypto.h"
+#include "engine/job/key_reuse.h"
 #include "inventory/fleet.h"
+
+#include <openssl/x509.h>
+#include <stdlib.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -80,7 +85,8 @@ static void test_parse_jitter(void **state)
 	assert_int_equal(s, 12 * 3600);
 	assert_int_equal(renew_parse_jitter("365d", &s, msg, sizeof msg), 0);
 	for (i = 0; bad[i]; i++)
-		if (renew_parse_jitter(bad[i], &s, msg, sizeof msg) != CF_EINVAL)
+		if (renew_parse_jitter(bad[i], &s, msg, sizeof msg) !=
+		    CF_EINVAL)
 			fail_msg("jitter '%s' was accepted", bad[i]);
 }
 
@@ -178,6 +184,73 @@ static void test_fleet_resolved(void **state)
 	diags_release(&d);
 }
 
+/* A key of type (ec, rsa, ed25519) as PEM, and a self-signed
+ * certificate for it when cert is not NULL. */
+static char *key_and_cert(const char *type, int bits, char **cert)
+{
+	struct key_spec ks;
+	EVP_PKEY *k = NULL;
+	X509 *x;
+	char msg[256], *pem = NULL;
+	size_t len;
+
+	assert_int_equal(key_spec_set(&ks, type, NULL, bits, msg, sizeof msg),
+	    0);
+	assert_int_equal(crypto_keygen(&ks, &k, msg, sizeof msg), 0);
+	assert_int_equal(crypto_key_to_pem(k, &pem, &len, msg, sizeof msg), 0);
+	if (cert != NULL) {
+		assert_non_null(x = X509_new());
+		X509_gmtime_adj(X509_getm_notBefore(x), 0);
+		X509_gmtime_adj(X509_getm_notAfter(x), DAY);
+		X509_set_pubkey(x, k);
+		assert_true(X509_sign(x, k, ks.type == KEY_ED25519 ? NULL :
+		    EVP_sha256()) > 0);
+		assert_int_equal(crypto_cert_to_pem(x, cert, msg, sizeof msg),
+		    0);
+		X509_free(x);
+	}
+	EVP_PKEY_free(k);
+	return pem;
+}
+
+/* The server's key is kept only when it is the certificate's and of the
+ * template's type; the reason never holds key material. */
+static void test_key_reuse(void **state)
+{
+	struct key_spec ec, rsa, ed;
+	char *cert, *key = key_and_cert("ec", 0, &cert), *other, *edcert,
+	    *edkey = key_and_cert("ed25519", 0, &edcert), why[256];
+	EVP_PKEY *k;
+
+	(void)state;
+	other = key_and_cert("ec", 0, NULL);
+	key_spec_set(&ec, "ec", NULL, 0, why, sizeof why);
+	key_spec_set(&rsa, "rsa", NULL, 3072, why, sizeof why);
+	key_spec_set(&ed, "ed25519", NULL, 0, why, sizeof why);
+	assert_non_null(k = key_reuse_pick(key, cert, &ec, why, sizeof why));
+	EVP_PKEY_free(k);
+	assert_non_null(k = key_reuse_pick(edkey, edcert, &ed, why,
+	    sizeof why));
+	EVP_PKEY_free(k);
+	assert_null(key_reuse_pick(other, cert, &ec, why, sizeof why));
+	assert_string_equal(why, "the current key does not belong to the "
+	    "current certificate");
+	assert_null(key_reuse_pick(key, cert, &rsa, why, sizeof why));
+	assert_string_equal(why, "the current key is ec P-256; the template "
+	    "asks rsa 3072");
+	assert_null(key_reuse_pick(edkey, edcert, &ec, why, sizeof why));
+	assert_string_equal(why, "the current key is ed25519; the template "
+	    "asks ec P-256");
+	assert_null(key_reuse_pick("junk", cert, &ec, why, sizeof why));
+	assert_string_equal(why, "the current key file holds no private key");
+	assert_null(key_reuse_pick(key, "junk", &ec, why, sizeof why));
+	crypto_secret_free(key, 0);
+	crypto_secret_free(edkey, 0);
+	crypto_secret_free(other, 0);
+	free(cert);
+	free(edcert);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -187,6 +260,7 @@ int main(void)
 		cmocka_unit_test(test_jitter_offset),
 		cmocka_unit_test(test_due_at),
 		cmocka_unit_test(test_fleet_resolved),
+		cmocka_unit_test(test_key_reuse),
 	};
 	return cmocka_run_group_tests_name("renew", tests, NULL, NULL);
 }
