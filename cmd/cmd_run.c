@@ -108,6 +108,7 @@ static int run_targets(struct run *r)
 		r->tg[i].name = s->name;
 		r->tg[i].address = s->address;
 		r->tg[i].spec = &r->specs[i];
+		r->tg[i].renew = &s->renew;
 		r->tg[i].usages = s->usages;
 		r->tg[i].store = &s->store;
 		r->tg[i].bindings = s->bindings;

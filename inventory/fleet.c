@@ -13,6 +13,7 @@
 #include "inventory/fleet_request.h"
 #include "inventory/groups.h"
 #include "inventory/overlap.h"
+#include "inventory/renew_cfg.h"
 #include "inventory/requests.h"
 #include "inventory/server.h"
 
@@ -32,7 +33,7 @@ static const char *const top_keys[] = {
 };
 static const char *const fleet_keys[] = {
 	"name", "state_dir", "concurrency", "renew_before_days", "assign",
-	"keygen", NULL
+	"keygen", "renew_before", "renew_jitter", "reuse_key", NULL
 };
 static const char *const ca_keys[] = {
 	"type", "root_cert", "root_key", "issuing_cert", "issuing_key",
@@ -62,6 +63,7 @@ static void fleet_init(struct fleet *f)
 	fleet_hooks_init(&f->hooks);
 	f->concurrency = 64;
 	f->renew_before_days = 30;
+	renew_policy_init(&f->renew);
 	f->assign = true;
 	f->ca.command.timeout = 60;
 	f->usages = USAGE_ALL;
@@ -143,8 +145,6 @@ static void parse_fleet_group(struct fleet *f, const struct cfg *c,
 		    f->state_dir);
 	cfg_int(c, g, "concurrency", false, 1, 10000, &f->concurrency,
 	    "fleet");
-	cfg_int(c, g, "renew_before_days", false, 0, 3650,
-	    &f->renew_before_days, "fleet");
 	cfg_bool(c, g, "assign", &f->assign, "fleet");
 }
 
@@ -411,6 +411,20 @@ static void check_keygen(const struct cfg *c, config_setting_t *root,
 }
 
 /* The server entry g through its layers, and what they resolve to. */
+/* True when t, the default template or a named one, parsed cleanly. */
+static bool template_usable(const struct fleet *f, const struct template *t,
+    bool tmpl_ok)
+{
+	size_t i;
+
+	if (t == &f->tmpl)
+		return tmpl_ok;
+	for (i = 0; i < f->nrequests; i++)
+		if (t == &f->requests[i].tmpl)
+			return f->requests[i].ok;
+	return false;
+}
+
 static void parse_server(struct fleet *f, const struct cfg *c,
     config_setting_t *root, config_setting_t *g, struct server *s,
     const struct server *def, bool tmpl_ok, struct layers *L)
@@ -427,6 +441,12 @@ static void parse_server(struct fleet *f, const struct cfg *c,
 	}
 	server_parse(s, c, L, def);
 	groups_resolve(f, c, L, s, tmpl_ok);
+	s->renew.offset_s = renew_jitter_offset(f->name, s->name,
+	    s->renew.jitter_s);
+	/* The window it sets itself (or a group does) against its own
+	 * template; the fleet's is checked once, in check_renew. */
+	if (s->tmpl != NULL && template_usable(f, s->tmpl, tmpl_ok))
+		renew_cfg_check(&s->renew, &s->renew_at, s->tmpl, c->diags, "");
 	if (s->request == NULL && config_setting_get_member(root,
 	    "request") == NULL)
 		cfg_error(c, g, "%s has no request template: name one with "
@@ -571,30 +591,36 @@ static void check_names(struct fleet *f, const struct cfg *c)
 }
 
 /*
- * renew_before_days must be less than template t's days (t is named name
- * in `requests`, or NULL for the default). Reported at the line that sets
- * renew_before_days, or, when it is the default, at the template's days
- * line: a line the user can edit either way.
+ * The fleet's renewal window against template t (named name in
+ * `requests`, or NULL for the default). The default window is reported at
+ * the template's days line: a line the user can edit.
  */
 static void check_renew(const struct fleet *f, const struct cfg *c,
-    config_t *cfg, const struct template *t, const char *name)
+    const struct renew_at *at, const struct template *t, const char *name)
 {
-	config_setting_t *r = config_lookup(cfg, "fleet.renew_before_days");
 	char of[128] = "";
 
-	if (f->renew_before_days < t->days)
-		return;
 	if (name != NULL)
 		snprintf(of, sizeof of, " of request template '%s'", name);
-	if (r != NULL || t->days_line == 0)
-		cfg_error(c, r ? r : config_root_setting(cfg), "renew_before_days "
-		    "(%d) must be less than the request's days (%d)%s, or every "
-		    "run renews", f->renew_before_days, t->days, of);
-	else
+	if (at->before == 0 && f->renew.days >= t->days)
 		diags_add(c->diags, t->file, t->days_line, "days "
 		    "(%d) must be more than renew_before_days (%d, the default "
-		    "in fleet)%s, or every run renews", t->days,
-		    f->renew_before_days, of);
+		    "in fleet)%s, or every run renews", t->days, f->renew.days,
+		    of);
+	else
+		renew_cfg_check(&f->renew, at, t, c->diags, of);
+}
+
+/* Let's Encrypt and Pebble refuse CSRs with Ed25519 keys (RFC 8555 CAs
+ * sign with the WebPKI's algorithms only); the embedded CA signs them. */
+static void check_key_ca(const struct fleet *f, const struct template *t,
+    struct diags *d)
+{
+	if (f->ca.type == CA_ACME && t->key.type == KEY_ED25519)
+		diags_add(d, t->file, t->key_line ? t->key_line : t->line,
+		    "ed25519 keys are not issued by ACME CAs (Let's Encrypt, "
+		    "Pebble): use key = { type = \"ec\"; } or \"rsa\" with "
+		    "ca.type = \"acme\"");
 }
 
 int fleet_cfg_open(config_t *cfg, struct cfg *c, const char *path,
@@ -622,6 +648,7 @@ int fleet_load(struct fleet *f, const char *path, struct diags *d)
 {
 	struct cfg c;
 	struct server def;
+	struct renew_at at;
 	config_setting_t *root;
 	config_t cfg;
 	size_t before = d->n, i;
@@ -648,6 +675,9 @@ int fleet_load(struct fleet *f, const char *path, struct diags *d)
 		def.bindings[u].reload_timeout = 30;
 	server_parse_defaults(&def, &c, root);
 	f->usages = def.usages;
+	f->renew = def.renew;
+	f->renew_before_days = def.renew.days;
+	at = def.renew_at;
 	groups_check(f, &c, root);
 	parse_servers(f, &c, root, &def, tmpl_ok);
 	server_release(&def);
@@ -655,12 +685,16 @@ int fleet_load(struct fleet *f, const char *path, struct diags *d)
 	fleet_rollout_check(f, d);
 	fleet_hooks_parse(&f->hooks, &c, root);
 
-	if (tmpl_ok)
-		check_renew(f, &c, &cfg, &f->tmpl, NULL);
+	if (tmpl_ok) {
+		check_renew(f, &c, &at, &f->tmpl, NULL);
+		check_key_ca(f, &f->tmpl, d);
+	}
 	for (i = 0; i < f->nrequests; i++)
-		if (f->requests[i].ok)
-			check_renew(f, &c, &cfg, &f->requests[i].tmpl,
+		if (f->requests[i].ok) {
+			check_renew(f, &c, &at, &f->requests[i].tmpl,
 			    f->requests[i].name);
+			check_key_ca(f, &f->requests[i].tmpl, d);
+		}
 	overlap_check(f, d);
 	fleet_check_requests(f, d);
 	/* A group's mistake is met once per server that inherits it. */

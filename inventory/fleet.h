@@ -6,6 +6,7 @@
 #ifndef CF_FLEET_H
 #define CF_FLEET_H
 
+#include "engine/base/renew.h"
 #include "engine/base/san.h"
 #include "engine/base/usage.h"
 #include "inventory/diag.h"
@@ -81,6 +82,14 @@ struct server {
 	int approval;               /* -1: ca.approval; 0 auto; 1 manual */
 	bool manual_approval;       /* resolved: its requests wait for
 	                               `certfleet approve` */
+	struct renew_policy renew;  /* the fleet's, then the server's own;
+	                               offset_s from the fleet and its name */
+	struct renew_at {           /* where the renewal keys it has come
+	                               from (0: the fleet's); the files are
+	                               the cfg's, valid only while loading */
+		const char *before_file, *jitter_file;
+		int before, jitter, reuse;
+	} renew_at;
 };
 
 struct fleet_ca {
@@ -114,7 +123,8 @@ struct fleet {
 	char *name;
 	char *state_dir;            /* resolved */
 	int concurrency;
-	int renew_before_days;
+	int renew_before_days;      /* renew.days, or -1 for a fraction */
+	struct renew_policy renew;  /* fleet-level renewal policy */
 	bool assign;
 	struct fleet_ca ca;
 	struct template tmpl;       /* the top-level `request`, if any */

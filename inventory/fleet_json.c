@@ -82,6 +82,7 @@ static json_t *verify_json(const struct server *s)
 
 json_t *server_settings_json(const struct server *s)
 {
+	char before[32], jitter[32];
 	json_t *o = json_pack("{s:s, s:s, s:o, s:s, s:s?, s:s?, s:o, s:s?, s:i, s:i, "
 	    "s:s?, s:s?, s:s?, s:s, s:s, s:o, s:o}",
 	    "name", s->name, "address", s->address,
@@ -107,6 +108,28 @@ json_t *server_settings_json(const struct server *s)
 	    json_null());
 	json_object_set_new(o, "approval", json_string(s->manual_approval ?
 	    "manual" : "auto"));
+	json_object_set_new(o, "renew_before", json_string(renew_before_text(
+	    &s->renew, before, sizeof before)));
+	json_object_set_new(o, "renew_before_days", s->renew.days >= 0 ?
+	    json_integer(s->renew.days) : json_null());
+	json_object_set_new(o, "renew_jitter", renew_jitter_text(&s->renew,
+	    jitter, sizeof jitter) ? json_string(jitter) : json_null());
+	json_object_set_new(o, "reuse_key", json_boolean(s->renew.reuse_key));
+	return o;
+}
+
+/* The renewal policy as resolved; a server's with its jitter offset. */
+static json_t *renewal_json(const struct renew_policy *p, bool server)
+{
+	char before[32], jitter[32];
+	json_t *o = json_pack("{s:s, s:s?, s:b}", "renew_before",
+	    renew_before_text(p, before, sizeof before), "renew_jitter",
+	    renew_jitter_text(p, jitter, sizeof jitter), "reuse_key",
+	    p->reuse_key);
+
+	if (o != NULL && server)
+		json_object_set_new(o, "jitter_days",
+		    json_real((double)p->offset_s / RENEW_DAY));
 	return o;
 }
 
@@ -129,6 +152,7 @@ static json_t *server_json(const struct fleet *f, const struct server *s)
 	    "webroot", s->webroot);
 	if (o == NULL)
 		return NULL;
+	json_object_set_new(o, "renewal", renewal_json(&s->renew, true));
 	if (o != NULL && s->transport == TRANSPORT_SSH)
 		json_object_set_new(o, "ssh", json_pack("{s:s?, s:i, s:s?, s:b, "
 		    "s:s}", "user", s->ssh.user, "port", s->ssh.port,
@@ -175,11 +199,12 @@ json_t *fleet_to_json(const struct fleet *f)
 
 	for (i = 0; servers && i < f->nservers; i++)
 		json_array_append_new(servers, server_json(f, &f->servers[i]));
-	o = json_pack("{s:i, s:s, s:s, s:s, s:i, s:i, s:b, s:o, "
+	o = json_pack("{s:i, s:s, s:s, s:s, s:i, s:o, s:o, s:b, s:o, "
 	    "s:{s:s?, s:i}, s:o, s:o}", "schema_version", REPORT_SCHEMA_VERSION,
 	    "fleet", f->name, "file", f->path, "state_dir", f->state_dir,
-	    "concurrency", f->concurrency,
-	    "renew_before_days", f->renew_before_days, "assign", f->assign,
+	    "concurrency", f->concurrency, "renew_before_days",
+	    f->renew.days >= 0 ? json_integer(f->renew.days) : json_null(),
+	    "renewal", renewal_json(&f->renew, false), "assign", f->assign,
 	    "ca", ca_json(f),
 	    "template", "file", f->tmpl.file, "line", f->tmpl.line,
 	    "usages", usages_json(f->usages), "servers", servers);

@@ -23,8 +23,46 @@ static const struct {
 	{ "request", "request" }, { "store", "store" },
 	{ "webroot", "webroot" }, { "usages", "usages" },
 	{ "usage_bindings", "usage_bindings" }, { "vars", "vars" },
+	{ "renew_before", "fleet.renew_before" },
+	{ "renew_before_days", "fleet.renew_before_days" },
+	{ "renew_jitter", "fleet.renew_jitter" },
+	{ "reuse_key", "fleet.reuse_key" },
 	{ NULL, NULL }
 };
+
+/* Two names of one setting: a layer that sets either sets both. */
+static const char *const aliases[][2] = {
+	{ "renew_before", "renew_before_days" },
+};
+
+/* The other name of key, or NULL. */
+static const char *alias_of(const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof aliases / sizeof aliases[0]; i++) {
+		if (strcmp(aliases[i][0], key) == 0)
+			return aliases[i][1];
+		if (strcmp(aliases[i][1], key) == 0)
+			return aliases[i][0];
+	}
+	return NULL;
+}
+
+/* The setting at path in layer l (path's first part is head), or NULL. */
+static config_setting_t *layer_lookup(const struct layer *l,
+    const char *head, const char *path)
+{
+	const char *rest = strchr(path, '.'), *def;
+	char fleet[160];
+
+	if (l->kind != LAYER_FLEET)
+		return config_setting_lookup(l->g, path);
+	if ((def = layers_fleet_key(head)) == NULL)
+		return NULL;
+	snprintf(fleet, sizeof fleet, "%s%s", def, rest ? rest : "");
+	return config_setting_lookup(l->g, fleet);
+}
 
 void layers_init(struct layers *L)
 {
@@ -113,8 +151,8 @@ const char *layers_fleet_key(const char *key)
 config_setting_t *layers_get(const struct layers *L, const char *path,
     size_t *at)
 {
-	char head[64], fleet[160];
-	const char *rest = strchr(path, '.'), *def;
+	char head[64];
+	const char *rest = strchr(path, '.'), *other;
 	config_setting_t *s;
 	size_t i, len = rest ? (size_t)(rest - path) : strlen(path);
 
@@ -122,16 +160,11 @@ config_setting_t *layers_get(const struct layers *L, const char *path,
 		return NULL;
 	memcpy(head, path, len);
 	head[len] = '\0';
+	other = rest ? NULL : alias_of(head);
 	for (i = L->n; i-- > 0;) {
-		if (L->v[i].kind != LAYER_FLEET) {
-			s = config_setting_lookup(L->v[i].g, path);
-		} else if ((def = layers_fleet_key(head)) != NULL) {
-			snprintf(fleet, sizeof fleet, "%s%s", def,
-			    rest ? rest : "");
-			s = config_setting_lookup(L->v[i].g, fleet);
-		} else {
-			s = NULL;
-		}
+		s = layer_lookup(&L->v[i], head, path);
+		if (s == NULL && other != NULL)
+			s = layer_lookup(&L->v[i], other, other);
 		if (s != NULL) {
 			if (at)
 				*at = i;

@@ -50,6 +50,8 @@ int layers_of_group(struct layers *L, config_setting_t *root,
  * layer's index in *at; NULL when none does. At the fleet's layer a key is
  * looked up where the fleet file keeps its default (user in ssh, keygen in
  * fleet, approval in ca); keys without a fleet-wide default are not.
+ * renew_before and renew_before_days are one setting: either name finds
+ * the highest layer that sets either.
  */
 config_setting_t *layers_get(const struct layers *L, const char *path,
     size_t *at);

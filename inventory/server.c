@@ -3,6 +3,7 @@
  * is checked now: names, addresses, groups, store paths, reload commands.
  */
 #include "inventory/server.h"
+#include "inventory/renew_cfg.h"
 #include "engine/base/path.h"
 #include "engine/base/san.h"
 #include "engine/base/strv.h"
@@ -28,6 +29,7 @@ void server_init(struct server *s)
 	memset(s, 0, sizeof(*s));
 	vars_init(&s->vars);
 	s->approval = -1;
+	renew_policy_init(&s->renew);
 }
 
 static void binding_release(struct usage_binding *b)
@@ -90,6 +92,7 @@ static bool inherit(struct server *s, const struct server *def)
 
 	s->usages = def->usages;
 	s->keygen_server = def->keygen_server;
+	s->renew = def->renew;
 	s->ssh.user = dup_or_null(def->ssh.user);
 	s->ssh.port = def->ssh.port;
 	s->ssh.identity_file = dup_or_null(def->ssh.identity_file);
@@ -390,6 +393,49 @@ static void parse_keygen(struct server *s, const struct cfg *c,
 		s->keygen_server = k == 1;
 }
 
+/* The renewal keys, one parser each (inventory/renew_cfg.c). */
+static void parse_renew_before(struct server *s, const struct cfg *c,
+    config_setting_t *g, const char *what)
+{
+	renew_cfg_before(&s->renew, &s->renew_at, c, g, what);
+}
+
+static void parse_renew_jitter(struct server *s, const struct cfg *c,
+    config_setting_t *g, const char *what)
+{
+	renew_cfg_jitter(&s->renew, &s->renew_at, c, g, what);
+}
+
+static void parse_reuse_key(struct server *s, const struct cfg *c,
+    config_setting_t *g, const char *what)
+{
+	renew_cfg_reuse(&s->renew, &s->renew_at, c, g, what);
+}
+
+/*
+ * The remote helper makes a new key every time (ssh_remote.sh), so keys
+ * made on the server cannot be reused yet: refused at reuse_key, or at
+ * keygen when reuse_key is the fleet's (the fleet's own pair is fleet.c's
+ * to report, in server_parse_defaults).
+ */
+static void check_reuse(const struct server *s, const struct cfg *c,
+    const struct layers *L)
+{
+	config_setting_t *k;
+	size_t at;
+
+	if (!s->renew.reuse_key || !s->keygen_server)
+		return;
+	if ((k = layers_get(L, "reuse_key", &at)) == NULL ||
+	    L->v[at].kind == LAYER_FLEET)
+		k = layers_get(L, "keygen", &at);
+	if (k != NULL && L->v[at].kind != LAYER_FLEET)
+		cfg_error(c, k, "reuse_key = true in %s needs keygen = "
+		    "\"controller\": a key made on the server is not reused "
+		    "(this version makes a new one at every renewal)",
+		    L->v[at].what);
+}
+
 static void parse_address(const struct cfg *c, config_setting_t *g,
     const char *key, bool required, char **out, const char *what)
 {
@@ -513,6 +559,12 @@ static const struct {
 	{ "usage_bindings", parse_bindings, true, false },
 	{ "request", parse_request, false, false },
 	{ "approval", parse_approval, false, false },
+	/* renew_before_days is renew_before's old name: layers_get finds
+	 * either under both, so the one parser reads the higher layer's. */
+	{ "renew_before", parse_renew_before, false, false },
+	{ "renew_before_days", parse_renew_before, false, false },
+	{ "renew_jitter", parse_renew_jitter, false, false },
+	{ "reuse_key", parse_reuse_key, false, false },
 };
 #define NSETTINGS (sizeof setting_keys / sizeof setting_keys[0])
 
@@ -552,8 +604,17 @@ bool server_parse_defaults(struct server *d, const struct cfg *c,
 			if (setting_keys[i].ssh)
 				setting_keys[i].parse(d, c, ssh, "ssh");
 	}
-	if (fl != NULL && config_setting_is_group(fl))
+	if (fl != NULL && config_setting_is_group(fl)) {
 		parse_keygen(d, c, fl, "fleet");
+		renew_cfg_parse(&d->renew, &d->renew_at, c, fl, "fleet");
+		if (d->renew.reuse_key && d->keygen_server)
+			cfg_error(c, config_setting_get_member(fl,
+			    "reuse_key") ? config_setting_get_member(fl,
+			    "reuse_key") : fl, "reuse_key = true in fleet needs "
+			    "keygen = \"controller\": a key made on the server "
+			    "is not reused (this version makes a new one at "
+			    "every renewal)");
+	}
 	parse_store(d, c, g, "the fleet file");
 	parse_webroot(d, c, g, "the fleet file");
 	parse_usages(d, c, g, "the fleet file");
@@ -671,6 +732,7 @@ bool server_parse(struct server *s, const struct cfg *c,
 	parse_address(c, g, "address", true, &s->address, what);
 	parse_groups(s, c, g, what);
 	server_parse_settings(s, c, L);
+	check_reuse(s, c, L);
 	if (s->transport == TRANSPORT_LOCAL && s->root == NULL &&
 	    layers_get(L, "root", NULL) == NULL)
 		cfg_error(c, g, "missing 'root' in %s", what);

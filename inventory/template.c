@@ -73,6 +73,7 @@ static bool parse_key(struct template *t, const struct cfg *c,
 
 	if (k == NULL)
 		return config_setting_get_member(req, "key") == NULL;
+	t->key_line = cfg_line(k);
 	cfg_check_keys(c, k, "key", key_keys);
 	cfg_string(c, k, "type", true, &type, "key");
 	cfg_string(c, k, "curve", false, &curve, "key");

@@ -23,6 +23,7 @@ struct template {
 	int eku_line;               /* 0: the default EKUs */
 	int days;
 	int days_line;              /* 0: the default validity */
+	int key_line;               /* 0: the default key */
 };
 
 void template_init(struct template *t);

@@ -12,6 +12,7 @@
 #include "engine/job/job_state.h"
 #include "engine/journal/journal.h"
 #include "engine/report/report.h"
+#include "engine/base/renew.h"
 #include "engine/base/reqspec.h"
 #include "engine/transport/transport.h"
 #include "engine/base/usage.h"
@@ -33,6 +34,9 @@ struct engine_target {
 	const char *name;
 	const char *address;        /* for reload commands, or NULL */
 	const struct req_spec *spec;
+	const struct renew_policy *renew;       /* when due, jitter, key
+	                                           reuse; NULL: the config's
+	                                           renew_before_days */
 	unsigned usages;            /* bit (1 << enum usage) */
 	const struct store_paths *store;
 	const struct usage_binding *bindings;   /* [USAGE_MAX] */
@@ -76,7 +80,7 @@ struct engine_config {
 	enum engine_mode mode;
 	const char *fleet;          /* its name, for reload commands */
 	int concurrency;
-	int renew_before_days;
+	int renew_before_days;      /* for targets without a renew policy */
 	bool force;                 /* re-issue even when up to date */
 	bool assign;                /* false: stop at issued (held) */
 	bool import_ca;             /* import pinned CAs a server lacks */

@@ -5,6 +5,7 @@
  */
 #include "engine/job/inspect.h"
 #include "engine/base/crypto.h"
+#include "engine/base/renew.h"
 #include "engine/base/san.h"
 
 #include <stdio.h>
@@ -49,15 +50,53 @@ static bool sans_match(X509 *cert, const struct req_spec *spec,
 	return odd == NULL;
 }
 
+/* YYYY-MM-DD of t, UTC. */
+static void inspect_day(time_t t, char day[16])
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(day, 16, "%Y-%m-%d", &tm);
+}
+
+/* " and renews 3.2 days early (jitter)", or "" without jitter. */
+static const char *jitter_note(const struct renew_policy *rp, char *buf,
+    size_t bufsz)
+{
+	if (rp->offset_s <= 0)
+		return "";
+	snprintf(buf, bufsz, " and renews %.1f days early (jitter)",
+	    (double)rp->offset_s / DAY);
+	return buf;
+}
+
+/* When an up-to-date server renews: said once the policy is more than
+ * renew_before_days, so that plan shows a fraction's or jitter's date. */
+static const char *due_note(const struct renew_policy *rp, time_t due,
+    char *buf, size_t bufsz)
+{
+	char day[16];
+
+	if (rp->legacy && rp->offset_s <= 0)
+		return "";
+	inspect_day(due, day);
+	if (rp->offset_s > 0)
+		snprintf(buf, bufsz, "; renews on %s, %.1f days early (jitter)",
+		    day, (double)rp->offset_s / DAY);
+	else
+		snprintf(buf, bufsz, "; renews on %s", day);
+	return buf;
+}
+
 int inspect_decide(const char *const current[USAGE_MAX], unsigned usages,
-    const struct req_spec *spec, int renew_before_days, time_t now,
+    const struct req_spec *spec, const struct renew_policy *rp, time_t now,
     bool force, struct inspect_result *out)
 {
 	const char *first = NULL;
 	STACK_OF(X509) *certs = NULL;
-	char msg[256], day[16];
+	char msg[256], day[16], policy[64], note[80];
 	long long left;
-	struct tm tm;
+	time_t not_before = 0, due;
 	X509 *leaf;
 	int u;
 
@@ -94,22 +133,25 @@ int inspect_decide(const char *const current[USAGE_MAX], unsigned usages,
 	crypto_thumbprint(leaf, out->thumbprint);
 	crypto_fingerprint_sha256(leaf, out->sha256);
 	crypto_cert_not_after(leaf, &out->not_after);
-	gmtime_r(&out->not_after, &tm);
-	strftime(day, sizeof day, "%Y-%m-%d", &tm);
+	crypto_cert_not_before(leaf, &not_before);
+	due = renew_due_at(rp, not_before, out->not_after);
+	inspect_day(out->not_after, day);
 	left = out->not_after > now ? (long long)(out->not_after - now) / DAY :
 	    -1;
+	renew_describe(rp, policy, sizeof policy);
 	if (force)
 		snprintf(out->reason, sizeof out->reason, "--force");
 	else if (out->not_after <= now)
 		snprintf(out->reason, sizeof out->reason, "expired on %s", day);
-	else if (out->not_after <= now + (time_t)renew_before_days * DAY)
+	else if (due <= now)
 		snprintf(out->reason, sizeof out->reason, "expires in %lld "
-		    "day%s (on %s), within renew_before_days (%d)", left,
-		    left == 1 ? "" : "s", day, renew_before_days);
+		    "day%s (on %s), within %s%s", left, left == 1 ? "" : "s",
+		    day, policy, jitter_note(rp, note, sizeof note));
 	else if (sans_match(leaf, spec, out->reason, sizeof out->reason)) {
 		out->due = false;
 		snprintf(out->reason, sizeof out->reason, "valid until %s, "
-		    "%lld day%s left", day, left, left == 1 ? "" : "s");
+		    "%lld day%s left%s", day, left, left == 1 ? "" : "s",
+		    due_note(rp, due, note, sizeof note));
 	}
 	sk_X509_pop_free(certs, X509_free);
 	return 0;

@@ -5,6 +5,7 @@
 #ifndef CF_INSPECT_H
 #define CF_INSPECT_H
 
+#include "engine/base/renew.h"
 #include "engine/base/reqspec.h"
 #include "engine/base/usage.h"
 
@@ -23,11 +24,11 @@ struct inspect_result {
 /*
  * Decides from current[u], the PEM each usage in usages holds now (NULL
  * when none), whether the server is due: up to date when every usage holds
- * the same certificate, valid beyond renew_before_days from now, with the
+ * the same certificate, not yet due under rp (renew_due_at), with the
  * SANs of spec. force makes every server due. Fills out; returns 0.
  */
 int inspect_decide(const char *const current[USAGE_MAX], unsigned usages,
-    const struct req_spec *spec, int renew_before_days, time_t now,
+    const struct req_spec *spec, const struct renew_policy *rp, time_t now,
     bool force, struct inspect_result *out);
 
 #endif

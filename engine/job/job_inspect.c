@@ -25,9 +25,13 @@ static void decide(struct job *j)
 	const struct engine_config *cfg = j->cfg;
 	struct report_row *row = j->row;
 	struct inspect_result *r = &j->insp;
+	struct renew_policy days;
 
+	renew_policy_init(&days);
+	days.days = cfg->renew_before_days;
 	inspect_decide((const char *const *)j->current, j->tg->usages,
-	    j->tg->spec, cfg->renew_before_days, cfg->now, cfg->force, r);
+	    j->tg->spec, j->tg->renew ? j->tg->renew : &days, cfg->now,
+	    cfg->force, r);
 	memcpy(row->thumbprint, r->thumbprint, sizeof row->thumbprint);
 	memcpy(row->sha256, r->sha256, sizeof row->sha256);
 	row->not_after = r->not_after;

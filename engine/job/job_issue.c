@@ -5,6 +5,7 @@
  * journaled before anything else looks at it.
  */
 #include "engine/job/job.h"
+#include "engine/job/key_reuse.h"
 #include "engine/base/err.h"
 #include "engine/base/crypto.h"
 #include "engine/base/fsio.h"
@@ -25,6 +26,11 @@ struct keygen_work {
 	char *csr_pem;
 	int rc;
 	char msg[512];
+	char *reuse_pem;            /* reuse_key: the server's key (secret) */
+	size_t reuse_len;
+	const char *reuse_cert;     /* and its certificate (the job's) */
+	bool reused;                /* that key was taken */
+	char note[300];             /* else why a new one was made */
 };
 
 static void keygen_run(uv_work_t *w)
@@ -34,8 +40,11 @@ static void keygen_run(uv_work_t *w)
 	char *pem = NULL;
 	size_t len = 0;
 
-	if ((kw->rc = crypto_keygen(&kw->spec.key, &key, kw->msg,
-	    sizeof kw->msg)) != 0 ||
+	if (kw->reuse_pem != NULL && (key = key_reuse_pick(kw->reuse_pem,
+	    kw->reuse_cert, &kw->spec.key, kw->note, sizeof kw->note)) != NULL)
+		kw->reused = true;
+	if ((key == NULL && (kw->rc = crypto_keygen(&kw->spec.key, &key,
+	    kw->msg, sizeof kw->msg)) != 0) ||
 	    (kw->rc = crypto_csr_pem_new(key, &kw->spec, &kw->csr_pem,
 	    kw->msg, sizeof kw->msg)) != 0 ||
 	    (kw->rc = crypto_key_to_pem(key, &pem, &len, kw->msg,
@@ -52,9 +61,27 @@ out:
 static void keygen_free(struct keygen_work *kw)
 {
 	req_spec_release(&kw->spec);
+	crypto_secret_free(kw->reuse_pem, kw->reuse_len + 1);
 	free(kw->key_path);
 	free(kw->csr_pem);
 	free(kw);
+}
+
+/* reuse_key: the report's reason says whether the key was kept, and if
+ * not, why. 0 or CF_ENOMEM. */
+static int reuse_say(struct job *j, const struct keygen_work *kw)
+{
+	char *s;
+	int rc;
+
+	if (j->tg->renew == NULL || !j->tg->renew->reuse_key)
+		return 0;
+	s = cf_asprintf("%s; %s%s", j->row->reason ? j->row->reason : "",
+	    kw->reused ? "key reused" : "new key: ", kw->reused ? "" :
+	    kw->note);
+	rc = s ? report_row_set(&j->row->reason, s) : CF_ENOMEM;
+	free(s);
+	return rc;
 }
 
 static void keygen_after(uv_work_t *w, int status)
@@ -66,7 +93,8 @@ static void keygen_after(uv_work_t *w, int status)
 		job_failed(j, false, "cannot make a key for '%s': %s",
 		    j->tg->name, status ? uv_strerror(status) : kw->msg);
 	else if (journal_strset(&j->rq.csr_pem, kw->csr_pem) != 0 ||
-	    journal_strset(&j->rq.key_path, kw->key_path) != 0)
+	    journal_strset(&j->rq.key_path, kw->key_path) != 0 ||
+	    reuse_say(j, kw) != 0)
 		job_failed(j, false, "out of memory");
 	else
 		job_back(j);
@@ -155,6 +183,65 @@ static void remote_keygen_start(struct job *j)
 		    j->tg->name, cf_strerror(rc));
 }
 
+static void keygen_queue(struct keygen_work *kw)
+{
+	if (!job_queue(kw->j, &kw->work, keygen_run, keygen_after,
+	    "key generation"))
+		keygen_free(kw);
+}
+
+/* The server's current key is back: to the threadpool, which keeps it
+ * if it fits (key_reuse_pick) or makes a new one. */
+static void on_reuse_key(void *arg, int status, const char *data,
+    size_t len, const char *msg)
+{
+	struct keygen_work *kw = arg;
+
+	if (status == 0 && (kw->reuse_pem = malloc(len + 1)) != NULL) {
+		memcpy(kw->reuse_pem, data, len);
+		kw->reuse_pem[len] = '\0';
+		kw->reuse_len = len;
+	} else {
+		snprintf(kw->note, sizeof kw->note, "cannot read the current "
+		    "key: %s", status == 0 ? "out of memory" : msg);
+	}
+	keygen_queue(kw);
+}
+
+/*
+ * reuse_key: starts reading the key of the first usage that holds a
+ * certificate (all usages hold the same one, or inspect made the server
+ * due without reuse in mind). False when there is nothing to read; the
+ * note then says why a new key is made.
+ */
+static bool reuse_read(struct job *j, struct keygen_work *kw)
+{
+	char *path;
+	int u, rc;
+
+	if (j->tg->renew == NULL || !j->tg->renew->reuse_key)
+		return false;
+	for (u = 0; u < USAGE_MAX && !((j->tg->usages & (1u << u)) &&
+	    j->current[u] != NULL); u++)
+		;
+	if (u == USAGE_MAX) {
+		snprintf(kw->note, sizeof kw->note, "no current certificate");
+		return false;
+	}
+	kw->reuse_cert = j->current[u];
+	if ((path = assign_key_path(j->tg->store->certs, &j->tg->bindings[u],
+	    (enum usage)u)) == NULL) {
+		snprintf(kw->note, sizeof kw->note, "out of memory");
+		return false;
+	}
+	rc = j->t->ops->read_file(j->t, path, JOB_FILE_MAX, on_reuse_key, kw);
+	free(path);
+	if (rc != 0)
+		snprintf(kw->note, sizeof kw->note, "cannot read the current "
+		    "key: %s", cf_strerror(rc));
+	return rc == 0;
+}
+
 /* The request is durable: the key may be made (a key with no request
  * row would be an orphan the next run sweeps away). */
 static void keygen_start(struct job *j, int status, const char *msg)
@@ -180,9 +267,8 @@ static void keygen_start(struct job *j, int status, const char *msg)
 	    (kw->key_path = job_local_key_path(j, j->rq.id)) == NULL) {
 		keygen_free(kw);
 		job_failed(j, false, "out of memory");
-	} else if (!job_queue(j, &kw->work, keygen_run, keygen_after,
-	    "key generation")) {
-		keygen_free(kw);
+	} else if (!reuse_read(j, kw)) {
+		keygen_queue(kw);
 	}
 }
 

@@ -21,6 +21,16 @@ struct fixture {
 	time_t issued_at;
 };
 
+/* A renew_before_days policy of n days, as the fleet's default reads. */
+static const struct renew_policy *days(int n)
+{
+	static struct renew_policy p;
+
+	renew_policy_init(&p);
+	p.days = n;
+	return &p;
+}
+
 static char *issue(struct ca_local *ca, const struct req_spec *spec)
 {
 	EVP_PKEY *key = NULL;
@@ -96,7 +106,7 @@ static void test_up_to_date(void **state)
 	const char *cur[USAGE_MAX] = { f->pem, f->pem, f->pem };
 	struct inspect_result r;
 
-	assert_int_equal(inspect_decide(cur, USAGE_ALL, &f->spec, 30,
+	assert_int_equal(inspect_decide(cur, USAGE_ALL, &f->spec, days(30),
 	    f->issued_at, false, &r), 0);
 	assert_false(r.due);
 	assert_int_equal(strlen(r.thumbprint), 40);
@@ -109,13 +119,14 @@ static void test_missing_usage(void **state)
 	const char *cur[USAGE_MAX] = { f->pem, NULL, f->pem };
 	struct inspect_result r;
 
-	inspect_decide(cur, USAGE_ALL, &f->spec, 30, f->issued_at, false, &r);
+	inspect_decide(cur, USAGE_ALL, &f->spec, days(30),
+	    f->issued_at, false, &r);
 	assert_true(r.due);
 	assert_string_equal(r.reason, "no certificate assigned for usage "
 	    "'webservices_internal'");
 	/* A usage the server does not serve is not looked at. */
 	inspect_decide(cur, (1u << USAGE_DEFAULT) | (1u << USAGE_WS_EXTERNAL),
-	    &f->spec, 30, f->issued_at, false, &r);
+	    &f->spec, days(30), f->issued_at, false, &r);
 	assert_false(r.due);
 }
 
@@ -125,7 +136,8 @@ static void test_usages_differ(void **state)
 	const char *cur[USAGE_MAX] = { f->pem, f->pem, f->other };
 	struct inspect_result r;
 
-	inspect_decide(cur, USAGE_ALL, &f->spec, 30, f->issued_at, false, &r);
+	inspect_decide(cur, USAGE_ALL, &f->spec, days(30),
+	    f->issued_at, false, &r);
 	assert_true(r.due);
 	assert_string_equal(r.reason, "usage 'webservices_external' holds "
 	    "another certificate than the others");
@@ -138,17 +150,78 @@ static void test_renewal_window(void **state)
 	struct inspect_result r;
 
 	/* 61 days later, 29 remain: inside a 30-day window. */
-	inspect_decide(cur, USAGE_ALL, &f->spec, 30, f->issued_at + 61 * DAY,
+	inspect_decide(cur, USAGE_ALL, &f->spec, days(30),
+	    f->issued_at + 61 * DAY,
 	    false, &r);
 	assert_true(r.due);
 	assert_non_null(strstr(r.reason, "within renew_before_days (30)"));
-	inspect_decide(cur, USAGE_ALL, &f->spec, 30, f->issued_at + 59 * DAY,
+	inspect_decide(cur, USAGE_ALL, &f->spec, days(30),
+	    f->issued_at + 59 * DAY,
 	    false, &r);
 	assert_false(r.due);
 	/* Expired. */
-	inspect_decide(cur, USAGE_ALL, &f->spec, 0, f->issued_at + 91 * DAY,
+	inspect_decide(cur, USAGE_ALL, &f->spec, days(0),
+	    f->issued_at + 91 * DAY,
 	    false, &r);
 	assert_true(r.due);
+}
+
+/* renew_before = "1/3": due once less than a third of the 90 days is
+ * left, whatever notBefore's backdating; the reason names the fraction. */
+static void test_fraction(void **state)
+{
+	struct fixture *f = *state;
+	const char *cur[USAGE_MAX] = { f->pem, f->pem, f->pem };
+	struct renew_policy p;
+	struct inspect_result r;
+	char msg[128];
+
+	renew_policy_init(&p);
+	assert_int_equal(renew_parse_before(&p, "1/3", msg, sizeof msg), 0);
+	inspect_decide(cur, USAGE_ALL, &f->spec, &p, f->issued_at + 59 * DAY,
+	    false, &r);
+	assert_false(r.due);
+	assert_non_null(strstr(r.reason, "; renews on "));
+	inspect_decide(cur, USAGE_ALL, &f->spec, &p, f->issued_at + 61 * DAY,
+	    false, &r);
+	assert_true(r.due);
+	assert_non_null(strstr(r.reason, "within renew_before (1/3 of the "
+	    "lifetime)"));
+	/* 50%: due after 45 days, not at 44. */
+	assert_int_equal(renew_parse_before(&p, "50%", msg, sizeof msg), 0);
+	inspect_decide(cur, USAGE_ALL, &f->spec, &p, f->issued_at + 44 * DAY,
+	    false, &r);
+	assert_false(r.due);
+	inspect_decide(cur, USAGE_ALL, &f->spec, &p, f->issued_at + 46 * DAY,
+	    false, &r);
+	assert_true(r.due);
+}
+
+/* A jitter offset moves the renewal earlier by exactly itself. */
+static void test_jitter(void **state)
+{
+	struct fixture *f = *state;
+	const char *cur[USAGE_MAX] = { f->pem, f->pem, f->pem };
+	struct renew_policy p = *days(30);
+	struct inspect_result r;
+
+	p.jitter_s = 5 * DAY;
+	p.offset_s = 3 * DAY;
+	/* 32 days left: outside 30 days, inside 30 + 3. */
+	inspect_decide(cur, USAGE_ALL, &f->spec, &p, f->issued_at + 58 * DAY,
+	    false, &r);
+	assert_true(r.due);
+	assert_non_null(strstr(r.reason, "within renew_before_days (30) and "
+	    "renews 3.0 days early (jitter)"));
+	inspect_decide(cur, USAGE_ALL, &f->spec, &p, f->issued_at + 56 * DAY,
+	    false, &r);
+	assert_false(r.due);
+	assert_non_null(strstr(r.reason, ", 3.0 days early (jitter)"));
+	/* Without jitter the same day is not due, and the text is as ever. */
+	inspect_decide(cur, USAGE_ALL, &f->spec, days(30),
+	    f->issued_at + 58 * DAY, false, &r);
+	assert_false(r.due);
+	assert_null(strstr(r.reason, "renews on"));
 }
 
 static void test_sans_changed(void **state)
@@ -161,7 +234,8 @@ static void test_sans_changed(void **state)
 	req_spec_init(&more);
 	req_spec_copy(&more, &f->spec);
 	req_spec_add_san(&more, "DNS:new.contoso.test");
-	inspect_decide(cur, USAGE_ALL, &more, 30, f->issued_at, false, &r);
+	inspect_decide(cur, USAGE_ALL, &more, days(30),
+	    f->issued_at, false, &r);
 	assert_true(r.due);
 	assert_string_equal(r.reason, "the certificate lacks SAN "
 	    "'DNS:new.contoso.test' of the template");
@@ -169,12 +243,14 @@ static void test_sans_changed(void **state)
 
 	req_spec_init(&fewer);
 	req_spec_add_san(&fewer, "DNS:FE01.contoso.test");
-	inspect_decide(cur, USAGE_ALL, &fewer, 30, f->issued_at, false, &r);
+	inspect_decide(cur, USAGE_ALL, &fewer, days(30),
+	    f->issued_at, false, &r);
 	assert_true(r.due);
 	assert_non_null(strstr(r.reason, "which the template no longer asks"));
 	/* Case and IPv6 spelling do not count as a change. */
 	req_spec_add_san(&fewer, "IP:fd00:0::1");
-	inspect_decide(cur, USAGE_ALL, &fewer, 30, f->issued_at, false, &r);
+	inspect_decide(cur, USAGE_ALL, &fewer, days(30),
+	    f->issued_at, false, &r);
 	assert_false(r.due);
 	req_spec_release(&fewer);
 }
@@ -186,11 +262,13 @@ static void test_force_and_garbage(void **state)
 	const char *bad[USAGE_MAX] = { "junk", "junk", "junk" };
 	struct inspect_result r;
 
-	inspect_decide(cur, USAGE_ALL, &f->spec, 30, f->issued_at, true, &r);
+	inspect_decide(cur, USAGE_ALL, &f->spec, days(30),
+	    f->issued_at, true, &r);
 	assert_true(r.due);
 	assert_string_equal(r.reason, "--force");
 	assert_int_equal(strlen(r.thumbprint), 40);
-	inspect_decide(bad, USAGE_ALL, &f->spec, 30, f->issued_at, false, &r);
+	inspect_decide(bad, USAGE_ALL, &f->spec, days(30),
+	    f->issued_at, false, &r);
 	assert_true(r.due);
 	assert_string_equal(r.thumbprint, "");
 }
@@ -202,6 +280,8 @@ int main(void)
 		cmocka_unit_test(test_missing_usage),
 		cmocka_unit_test(test_usages_differ),
 		cmocka_unit_test(test_renewal_window),
+		cmocka_unit_test(test_fraction),
+		cmocka_unit_test(test_jitter),
 		cmocka_unit_test(test_sans_changed),
 		cmocka_unit_test(test_force_and_garbage),
 	};
