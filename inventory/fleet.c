@@ -13,6 +13,7 @@
 #include "inventory/fleet_request.h"
 #include "inventory/overlap.h"
 #include "inventory/server.h"
+#include "inventory/usages.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -61,7 +62,8 @@ static void fleet_init(struct fleet *f)
 	f->renew_before_days = 30;
 	f->assign = true;
 	f->ca.command.timeout = 60;
-	f->usages = USAGE_ALL;
+	usage_table_init(&f->utab);
+	f->usages = USAGE_ALL_PREDEFINED;
 }
 
 void fleet_release(struct fleet *f)
@@ -603,17 +605,21 @@ int fleet_load(struct fleet *f, const char *path, struct diags *d)
 	tmpl_ok = parse_request(f, &c, root);
 
 	server_init(&def);
-	def.usages = USAGE_ALL;
+	def.utab = &f->utab;
+	def.usages = USAGE_ALL_PREDEFINED;
 	def.store.roots = strdup("trust/roots");
 	def.store.intermediates = strdup("trust/intermediates");
 	def.store.certs = strdup("certs");
-	for (u = 0; u < USAGE_MAX; u++)
+	for (u = 0; u < USAGE_CAP; u++)
 		def.bindings[u].reload_timeout = 30;
+	fleet_usages_parse(&f->utab, &def, &c, root);
 	server_parse_defaults(&def, &c, root);
 	f->usages = def.usages;
 	parse_servers(f, &c, root, &def);
 	server_release(&def);
-	fleet_rollout_parse(&f->rollout, &c, root);
+	fleet_rollout_parse(&f->rollout, &c, root, &f->utab);
+	if (!fleet_usages_verify(f))
+		diags_add(d, path, 0, "out of memory");
 	fleet_rollout_check(f, d);
 	fleet_hooks_parse(&f->hooks, &c, root);
 

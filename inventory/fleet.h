@@ -64,9 +64,10 @@ struct server {
 	char **groups;              /* NULL-ended */
 	size_t ngroups;
 	struct vars vars;           /* fleet vars, then the server's own */
-	unsigned usages;            /* bit (1 << enum usage) */
+	const struct usage_table *utab; /* the fleet's (borrowed) */
+	unsigned usages;            /* bit (1 << index in utab) */
 	struct store_paths store;
-	struct usage_binding bindings[USAGE_MAX];
+	struct usage_binding bindings[USAGE_CAP];
 	char *webroot;              /* http-01 files go below it, or NULL */
 	char *file;                 /* where the server is defined */
 	int line;
@@ -105,7 +106,8 @@ struct fleet {
 	bool assign;
 	struct fleet_ca ca;
 	struct template tmpl;
-	unsigned usages;
+	struct usage_table utab;    /* predefined, then the file's own */
+	unsigned usages;            /* the fleet-wide default selection */
 	struct server *servers;
 	size_t nservers;
 	struct fleet_rollout rollout;

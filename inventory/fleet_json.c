@@ -14,15 +14,15 @@ static json_t *strv_json(char *const *v, size_t n)
 	return a;
 }
 
-static json_t *usages_json(unsigned usages)
+static json_t *usages_json(const struct usage_table *t, unsigned usages)
 {
 	json_t *a = json_array();
-	int u;
+	unsigned u;
 
-	for (u = 0; a && u < USAGE_MAX; u++)
+	for (u = 0; a && u < USAGE_CAP; u++)
 		if (usages & (1u << u))
 			json_array_append_new(a,
-			    json_string(usage_name((enum usage)u)));
+			    json_string(usage_name(t, u)));
 	return a;
 }
 
@@ -54,7 +54,7 @@ static json_t *server_json(const struct fleet *f, const struct server *s)
 	    "name", s->name, "address", s->address, "transport",
 	    transport_type_names[s->transport], "root", s->root,
 	    "groups", strv_json(s->groups, s->ngroups),
-	    "vars", vars, "usages", usages_json(s->usages),
+	    "vars", vars, "usages", usages_json(s->utab, s->usages),
 	    "store", "roots", s->store.roots, "intermediates",
 	    s->store.intermediates, "certs", s->store.certs,
 	    "webroot", s->webroot);
@@ -96,7 +96,7 @@ json_t *fleet_to_json(const struct fleet *f)
 	    "renew_before_days", f->renew_before_days, "assign", f->assign,
 	    "ca", ca_json(f),
 	    "template", "file", f->tmpl.file, "line", f->tmpl.line,
-	    "usages", usages_json(f->usages), "servers", servers);
+	    "usages", usages_json(&f->utab, f->usages), "servers", servers);
 	return o;
 }
 

@@ -238,7 +238,7 @@ static void what(const struct spot *p, char *buf, size_t bufsz)
 		snprintf(buf, bufsz, "certificate store");
 	else
 		snprintf(buf, bufsz, "usage_bindings.%s.%s",
-		    usage_name((enum usage)p->usage), p->key ? "key" : "cert");
+		    usage_name(p->s->utab, (unsigned)p->usage), p->key ? "key" : "cert");
 }
 
 /* Keeps the first clash of the later server of the two. */
@@ -257,7 +257,7 @@ static void report(struct diags *d, const struct clash *c)
 {
 	const struct server *s = c->mine->s, *o = c->theirs->s;
 	const char *how;
-	char mine[64], theirs[64], host[300] = "", path[PATH_MAX + 4] = "";
+	char mine[96], theirs[96], host[300] = "", path[PATH_MAX + 4] = "";
 
 	what(c->mine, mine, sizeof mine);
 	what(c->theirs, theirs, sizeof theirs);
@@ -286,11 +286,14 @@ void overlap_check(const struct fleet *f, struct diags *d)
 	struct clash *c;
 	struct parent_cache *pc;
 	char root[PATH_MAX], cwd[PATH_MAX];
-	size_t n = 0, ndirs = 0, i, k;
+	size_t n = 0, ndirs = 0, i, k, max = 1;
 	int u;
 
-	v = calloc(f->nservers * (1 + 2 * USAGE_MAX) + 1, sizeof(*v));
-	dirs = calloc(f->nservers * (1 + 2 * USAGE_MAX) + 1, sizeof(*dirs));
+	/* A store and a cert and key per usage each server selects. */
+	for (i = 0; i < f->nservers; i++)
+		max += 1 + 2 * (size_t)__builtin_popcount(f->servers[i].usages);
+	v = calloc(max, sizeof(*v));
+	dirs = calloc(max, sizeof(*dirs));
 	c = calloc(f->nservers + 1, sizeof(*c));
 	pc = calloc(1, sizeof(*pc));
 	if (v == NULL || dirs == NULL || c == NULL || pc == NULL ||
@@ -306,7 +309,7 @@ void overlap_check(const struct fleet *f, struct diags *d)
 			continue;
 		if (!add(v, &n, root, s->store.certs, s, i, -1, false))
 			goto out;
-		for (u = 0; u < USAGE_MAX; u++) {
+		for (u = 0; u < USAGE_CAP; u++) {
 			if (!(s->usages & (1u << u)))
 				continue;
 			if (s->bindings[u].cert && !add(v, &n, root,

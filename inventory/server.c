@@ -8,9 +8,11 @@
 #include "engine/base/strv.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const server_keys[] = {
 	"name", "address", "transport", "root", "groups", "vars", "usages",
@@ -26,7 +28,8 @@ static const char *const store_keys[] = {
 	"roots", "intermediates", "certs", NULL
 };
 static const char *const binding_keys[] = {
-	"cert", "key", "reload", "reload_timeout", NULL
+	"cert", "key", "chain", "fullchain", "pkcs12", "pkcs12_passphrase_file",
+	"reload", "reload_timeout", NULL
 };
 
 void server_init(struct server *s)
@@ -39,6 +42,10 @@ static void binding_release(struct usage_binding *b)
 {
 	free(b->cert);
 	free(b->key);
+	free(b->chain);
+	free(b->fullchain);
+	free(b->pkcs12);
+	free(b->pkcs12_passphrase_file);
 	strv_free(b->reload);
 	memset(b, 0, sizeof(*b));
 }
@@ -62,7 +69,7 @@ void server_release(struct server *s)
 	free(s->store.intermediates);
 	free(s->store.certs);
 	free(s->webroot);
-	for (u = 0; u < USAGE_MAX; u++)
+	for (u = 0; u < USAGE_CAP; u++)
 		binding_release(&s->bindings[u]);
 	free(s->file);
 	server_init(s);
@@ -92,6 +99,7 @@ static bool inherit(struct server *s, const struct server *def)
 	size_t i;
 	int u;
 
+	s->utab = def->utab;
 	s->usages = def->usages;
 	s->keygen_server = def->keygen_server;
 	s->ssh.user = dup_or_null(def->ssh.user);
@@ -105,11 +113,19 @@ static bool inherit(struct server *s, const struct server *def)
 	s->store.intermediates = dup_or_null(def->store.intermediates);
 	s->store.certs = dup_or_null(def->store.certs);
 	s->webroot = dup_or_null(def->webroot);
-	for (u = 0; u < USAGE_MAX; u++) {
-		s->bindings[u].cert = dup_or_null(def->bindings[u].cert);
-		s->bindings[u].key = dup_or_null(def->bindings[u].key);
-		s->bindings[u].reload = strv_dup(def->bindings[u].reload);
-		s->bindings[u].reload_timeout = def->bindings[u].reload_timeout;
+	for (u = 0; u < USAGE_CAP; u++) {
+		const struct usage_binding *d = &def->bindings[u];
+		struct usage_binding *b = &s->bindings[u];
+
+		b->cert = dup_or_null(d->cert);
+		b->key = dup_or_null(d->key);
+		b->chain = dup_or_null(d->chain);
+		b->fullchain = dup_or_null(d->fullchain);
+		b->pkcs12 = dup_or_null(d->pkcs12);
+		b->pkcs12_passphrase_file = dup_or_null(
+		    d->pkcs12_passphrase_file);
+		b->reload = strv_dup(d->reload);
+		b->reload_timeout = d->reload_timeout;
 	}
 	for (i = 0; i < def->vars.n; i++)
 		if (vars_set(&s->vars, def->vars.v[i].key,
@@ -154,21 +170,24 @@ static void parse_store(struct server *s, const struct cfg *c,
 static void parse_usages(struct server *s, const struct cfg *c,
     config_setting_t *parent, const char *what)
 {
-	char **names = NULL;
+	char **names = NULL, known[USAGE_CAP * (USAGE_NAME_MAX + 4)];
 	int *lines = NULL, u;
 	size_t n = 0, i;
+	config_setting_t *m = config_setting_get_member(parent, "usages");
 
+	/* The fleet file's group form defines usages (usages.c). */
+	if (m != NULL && config_setting_is_group(m))
+		return;
 	if (!cfg_strings(c, parent, "usages", false, &names, &n, &lines,
 	    what))
 		return;
 	s->usages = 0;
 	for (i = 0; i < n; i++) {
-		if ((u = usage_from_name(names[i])) < 0)
+		if ((u = usage_from_name(s->utab, names[i])) < 0) {
+			usage_names_text(s->utab, known, sizeof known);
 			diags_add(c->diags, cfg_file(c, parent), lines[i],
-			    "unknown usage '%s' (use default, "
-			    "webservices_internal or webservices_external)",
-			    names[i]);
-		else
+			    "unknown usage '%s' (use %s)", names[i], known);
+		} else
 			s->usages |= 1u << u;
 	}
 	if (n == 0)
@@ -208,6 +227,35 @@ out:
 	free(lines);
 }
 
+void server_parse_binding(struct usage_binding *ub, const struct cfg *c,
+    config_setting_t *b, const char *what)
+{
+	const char *p;
+
+	server_path(c, b, "cert", &ub->cert, what);
+	server_path(c, b, "key", &ub->key, what);
+	server_path(c, b, "chain", &ub->chain, what);
+	server_path(c, b, "fullchain", &ub->fullchain, what);
+	server_path(c, b, "pkcs12", &ub->pkcs12, what);
+	if (cfg_string(c, b, "pkcs12_passphrase_file", false, &p, what)) {
+		free(ub->pkcs12_passphrase_file);
+		ub->pkcs12_passphrase_file = cfg_path(c,
+		    config_setting_get_member(b, "pkcs12_passphrase_file"), p);
+		if (ub->pkcs12_passphrase_file != NULL &&
+		    access(ub->pkcs12_passphrase_file, R_OK) != 0)
+			cfg_error(c, config_setting_get_member(b,
+			    "pkcs12_passphrase_file"), "pkcs12_passphrase_file "
+			    "'%s' in %s cannot be read: %s", p, what,
+			    strerror(errno));
+	}
+	parse_reload(ub, c, b, what);
+	cfg_int(c, b, "reload_timeout", false, 1, 3600, &ub->reload_timeout,
+	    what);
+	if ((ub->pkcs12 == NULL) != (ub->pkcs12_passphrase_file == NULL))
+		cfg_error(c, b, "%s needs both 'pkcs12' and "
+		    "'pkcs12_passphrase_file', or neither", what);
+}
+
 static void parse_bindings(struct server *s, const struct cfg *c,
     config_setting_t *parent, const char *what)
 {
@@ -223,7 +271,7 @@ static void parse_bindings(struct server *s, const struct cfg *c,
 		const char *name = config_setting_name(b);
 		struct usage_binding *ub;
 
-		if ((u = usage_from_name(name)) < 0) {
+		if ((u = usage_from_name(s->utab, name)) < 0) {
 			cfg_error(c, b, "unknown usage '%s' in usage_bindings "
 			    "of %s", name, what);
 			continue;
@@ -236,11 +284,7 @@ static void parse_bindings(struct server *s, const struct cfg *c,
 		ub = &s->bindings[u];
 		snprintf(w, sizeof w, "usage_bindings.%s of %s", name, what);
 		cfg_check_keys(c, b, w, binding_keys);
-		server_path(c, b, "cert", &ub->cert, w);
-		server_path(c, b, "key", &ub->key, w);
-		parse_reload(ub, c, b, w);
-		cfg_int(c, b, "reload_timeout", false, 1, 3600,
-		    &ub->reload_timeout, w);
+		server_parse_binding(ub, c, b, w);
 	}
 }
 
@@ -398,6 +442,35 @@ static void parse_groups(struct server *s, const struct cfg *c,
 	free(lines);
 }
 
+/* True when every path b binds is absolute (or unset). */
+static bool binding_absolute(const struct usage_binding *b)
+{
+	const char *p[5] = { b->cert, b->key, b->chain, b->fullchain,
+	    b->pkcs12 };
+	int i;
+
+	for (i = 0; i < 5; i++)
+		if (p[i] != NULL && p[i][0] != '/')
+			return false;
+	return true;
+}
+
+/* A PKCS#12 file holds the key: it is made where the key is. */
+static void check_pkcs12(const struct server *s, const struct cfg *c,
+    config_setting_t *g, const char *what)
+{
+	unsigned u;
+
+	for (u = 0; s->keygen_server && u < USAGE_CAP; u++)
+		if ((s->usages & (1u << u)) && s->bindings[u].pkcs12) {
+			cfg_error(c, g, "usage '%s' of %s has a pkcs12 file, "
+			    "which keygen = \"server\" cannot make (the key "
+			    "never leaves the server)",
+			    usage_name(s->utab, u), what);
+			return;
+		}
+}
+
 /* What only makes sense for one transport. */
 static void check_transport(const struct server *s, const struct cfg *c,
     config_setting_t *g, const char *what)
@@ -425,9 +498,8 @@ static void check_transport(const struct server *s, const struct cfg *c,
 			    what, paths[i]);
 			return;
 		}
-	for (u = 0; u < USAGE_MAX; u++)
-		if ((s->bindings[u].cert && s->bindings[u].cert[0] != '/') ||
-		    (s->bindings[u].key && s->bindings[u].key[0] != '/')) {
+	for (u = 0; u < USAGE_CAP; u++)
+		if (!binding_absolute(&s->bindings[u])) {
 			cfg_error(c, g, "ssh %s needs absolute usage_bindings "
 			    "paths, or a 'root' directory on the server", what);
 			return;
@@ -481,7 +553,7 @@ bool server_parse(struct server *s, const struct cfg *c,
 			    "%s: not a host name (RFC 1123) or an IP address",
 			    address, what);
 	}
-	s->verify_set = rollout_verify_parse(c, g, what, &s->verify,
+	s->verify_set = rollout_verify_parse(c, g, s->utab, what, &s->verify,
 	    &s->nverify);
 	t = cfg_enum(c, g, "transport", transport_type_names, what);
 	s->transport = t >= 0 ? (enum transport_type)t : TRANSPORT_LOCAL;
@@ -514,5 +586,6 @@ bool server_parse(struct server *s, const struct cfg *c,
 	server_path(c, g, "webroot", &s->webroot, what);
 	parse_bindings(s, c, g, what);
 	check_transport(s, c, g, what);
+	check_pkcs12(s, c, g, what);
 	return c->diags->n == before;
 }

@@ -28,4 +28,9 @@ bool server_parse(struct server *s, const struct cfg *c,
 bool server_parse_defaults(struct server *d, const struct cfg *c,
     config_setting_t *g);
 
+/* Reads the files and reload of one usage binding (or usage definition)
+ * group b into ub; what names it in messages. */
+void server_parse_binding(struct usage_binding *ub, const struct cfg *c,
+    config_setting_t *b, const char *what);
+
 #endif

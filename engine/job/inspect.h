@@ -26,7 +26,8 @@ struct inspect_result {
  * the same certificate, valid beyond renew_before_days from now, with the
  * SANs of spec. force makes every server due. Fills out; returns 0.
  */
-int inspect_decide(const char *const current[USAGE_MAX], unsigned usages,
+int inspect_decide(const struct usage_table *utab,
+    const char *const current[USAGE_CAP], unsigned usages,
     const struct req_spec *spec, int renew_before_days, time_t now,
     bool force, struct inspect_result *out);
 

@@ -497,7 +497,7 @@ void job_ask_enter(struct job *j)
 	}
 	req.approved = j->rq.approved != 0;
 	/* A renewal names what it renews (a resumed job read nothing). */
-	for (u = 0; u < USAGE_MAX && req.previous_pem == NULL; u++)
+	for (u = 0; u < USAGE_CAP && req.previous_pem == NULL; u++)
 		req.previous_pem = j->current[u];
 	j->rq.attempts++;
 	req.hooks.note = ca_note;

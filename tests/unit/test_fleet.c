@@ -91,7 +91,7 @@ static void test_example_fleet(void **state)
 	assert_int_equal(f.concurrency, 64);
 	assert_int_equal(f.renew_before_days, 30);
 	assert_true(f.assign);
-	assert_int_equal(f.usages, USAGE_ALL);
+	assert_int_equal(f.usages, USAGE_ALL_PREDEFINED);
 	assert_string_equal(f.state_dir, "examples/../build/demo/state");
 	assert_string_equal(f.ca.issuing_key,
 	    "examples/../build/demo/state/ca/issuing.key");
@@ -159,7 +159,7 @@ static void test_overrides(void **state)
 	req_spec_release(&rs);
 	s = fleet_server_find(&f, "web02");
 	assert_string_equal(vars_get(&s->vars, "site"), "ams");
-	assert_int_equal(s->usages, USAGE_ALL);
+	assert_int_equal(s->usages, USAGE_ALL_PREDEFINED);
 	assert_string_equal(s->root, FIXTURES "/good/servers/web02");
 	assert_string_equal(s->bindings[USAGE_WS_EXTERNAL].cert,
 	    "etc/ext.pem");

@@ -93,10 +93,10 @@ static int teardown(void **state)
 static void test_up_to_date(void **state)
 {
 	struct fixture *f = *state;
-	const char *cur[USAGE_MAX] = { f->pem, f->pem, f->pem };
+	const char *cur[USAGE_CAP] = { f->pem, f->pem, f->pem };
 	struct inspect_result r;
 
-	assert_int_equal(inspect_decide(cur, USAGE_ALL, &f->spec, 30,
+	assert_int_equal(inspect_decide(NULL, cur, USAGE_ALL_PREDEFINED, &f->spec, 30,
 	    f->issued_at, false, &r), 0);
 	assert_false(r.due);
 	assert_int_equal(strlen(r.thumbprint), 40);
@@ -106,15 +106,15 @@ static void test_up_to_date(void **state)
 static void test_missing_usage(void **state)
 {
 	struct fixture *f = *state;
-	const char *cur[USAGE_MAX] = { f->pem, NULL, f->pem };
+	const char *cur[USAGE_CAP] = { f->pem, NULL, f->pem };
 	struct inspect_result r;
 
-	inspect_decide(cur, USAGE_ALL, &f->spec, 30, f->issued_at, false, &r);
+	inspect_decide(NULL, cur, USAGE_ALL_PREDEFINED, &f->spec, 30, f->issued_at, false, &r);
 	assert_true(r.due);
 	assert_string_equal(r.reason, "no certificate assigned for usage "
 	    "'webservices_internal'");
 	/* A usage the server does not serve is not looked at. */
-	inspect_decide(cur, (1u << USAGE_DEFAULT) | (1u << USAGE_WS_EXTERNAL),
+	inspect_decide(NULL, cur, (1u << USAGE_DEFAULT) | (1u << USAGE_WS_EXTERNAL),
 	    &f->spec, 30, f->issued_at, false, &r);
 	assert_false(r.due);
 }
@@ -122,10 +122,10 @@ static void test_missing_usage(void **state)
 static void test_usages_differ(void **state)
 {
 	struct fixture *f = *state;
-	const char *cur[USAGE_MAX] = { f->pem, f->pem, f->other };
+	const char *cur[USAGE_CAP] = { f->pem, f->pem, f->other };
 	struct inspect_result r;
 
-	inspect_decide(cur, USAGE_ALL, &f->spec, 30, f->issued_at, false, &r);
+	inspect_decide(NULL, cur, USAGE_ALL_PREDEFINED, &f->spec, 30, f->issued_at, false, &r);
 	assert_true(r.due);
 	assert_string_equal(r.reason, "usage 'webservices_external' holds "
 	    "another certificate than the others");
@@ -134,19 +134,19 @@ static void test_usages_differ(void **state)
 static void test_renewal_window(void **state)
 {
 	struct fixture *f = *state;
-	const char *cur[USAGE_MAX] = { f->pem, f->pem, f->pem };
+	const char *cur[USAGE_CAP] = { f->pem, f->pem, f->pem };
 	struct inspect_result r;
 
 	/* 61 days later, 29 remain: inside a 30-day window. */
-	inspect_decide(cur, USAGE_ALL, &f->spec, 30, f->issued_at + 61 * DAY,
+	inspect_decide(NULL, cur, USAGE_ALL_PREDEFINED, &f->spec, 30, f->issued_at + 61 * DAY,
 	    false, &r);
 	assert_true(r.due);
 	assert_non_null(strstr(r.reason, "within renew_before_days (30)"));
-	inspect_decide(cur, USAGE_ALL, &f->spec, 30, f->issued_at + 59 * DAY,
+	inspect_decide(NULL, cur, USAGE_ALL_PREDEFINED, &f->spec, 30, f->issued_at + 59 * DAY,
 	    false, &r);
 	assert_false(r.due);
 	/* Expired. */
-	inspect_decide(cur, USAGE_ALL, &f->spec, 0, f->issued_at + 91 * DAY,
+	inspect_decide(NULL, cur, USAGE_ALL_PREDEFINED, &f->spec, 0, f->issued_at + 91 * DAY,
 	    false, &r);
 	assert_true(r.due);
 }
@@ -154,14 +154,14 @@ static void test_renewal_window(void **state)
 static void test_sans_changed(void **state)
 {
 	struct fixture *f = *state;
-	const char *cur[USAGE_MAX] = { f->pem, f->pem, f->pem };
+	const char *cur[USAGE_CAP] = { f->pem, f->pem, f->pem };
 	struct inspect_result r;
 	struct req_spec more, fewer;
 
 	req_spec_init(&more);
 	req_spec_copy(&more, &f->spec);
 	req_spec_add_san(&more, "DNS:new.contoso.test");
-	inspect_decide(cur, USAGE_ALL, &more, 30, f->issued_at, false, &r);
+	inspect_decide(NULL, cur, USAGE_ALL_PREDEFINED, &more, 30, f->issued_at, false, &r);
 	assert_true(r.due);
 	assert_string_equal(r.reason, "the certificate lacks SAN "
 	    "'DNS:new.contoso.test' of the template");
@@ -169,12 +169,12 @@ static void test_sans_changed(void **state)
 
 	req_spec_init(&fewer);
 	req_spec_add_san(&fewer, "DNS:FE01.contoso.test");
-	inspect_decide(cur, USAGE_ALL, &fewer, 30, f->issued_at, false, &r);
+	inspect_decide(NULL, cur, USAGE_ALL_PREDEFINED, &fewer, 30, f->issued_at, false, &r);
 	assert_true(r.due);
 	assert_non_null(strstr(r.reason, "which the template no longer asks"));
 	/* Case and IPv6 spelling do not count as a change. */
 	req_spec_add_san(&fewer, "IP:fd00:0::1");
-	inspect_decide(cur, USAGE_ALL, &fewer, 30, f->issued_at, false, &r);
+	inspect_decide(NULL, cur, USAGE_ALL_PREDEFINED, &fewer, 30, f->issued_at, false, &r);
 	assert_false(r.due);
 	req_spec_release(&fewer);
 }
@@ -182,15 +182,15 @@ static void test_sans_changed(void **state)
 static void test_force_and_garbage(void **state)
 {
 	struct fixture *f = *state;
-	const char *cur[USAGE_MAX] = { f->pem, f->pem, f->pem };
-	const char *bad[USAGE_MAX] = { "junk", "junk", "junk" };
+	const char *cur[USAGE_CAP] = { f->pem, f->pem, f->pem };
+	const char *bad[USAGE_CAP] = { "junk", "junk", "junk" };
 	struct inspect_result r;
 
-	inspect_decide(cur, USAGE_ALL, &f->spec, 30, f->issued_at, true, &r);
+	inspect_decide(NULL, cur, USAGE_ALL_PREDEFINED, &f->spec, 30, f->issued_at, true, &r);
 	assert_true(r.due);
 	assert_string_equal(r.reason, "--force");
 	assert_int_equal(strlen(r.thumbprint), 40);
-	inspect_decide(bad, USAGE_ALL, &f->spec, 30, f->issued_at, false, &r);
+	inspect_decide(NULL, bad, USAGE_ALL_PREDEFINED, &f->spec, 30, f->issued_at, false, &r);
 	assert_true(r.due);
 	assert_string_equal(r.thumbprint, "");
 }
