@@ -142,21 +142,26 @@ int assign_read_current(struct transport *t, const char *certs,
 	return rc;
 }
 
-/* Where the intermediates start in pem (leaf first, NUL-terminated): past
- * the first END line and the white space after it; len when none. */
-static size_t chain_start(const char *pem, size_t len)
+/* The chain and full chain files' bytes: the intermediates, then the
+ * leaf's PEM block (up to its END line) before them. False when out of
+ * memory or the certificate is not PEM. */
+static bool make_chains(struct assign *a)
 {
 	static const char end[] = "-----END CERTIFICATE-----";
-	const char *p = strstr(pem, end);
-	size_t at;
+	const char *p = strstr(a->cert_pem, end);
+	size_t leaf;
 
-	if (p == NULL || (size_t)(p - pem) >= len)
-		return len;
-	at = (size_t)(p - pem) + sizeof end - 1;
-	while (at < len && (pem[at] == '\n' || pem[at] == '\r' ||
-	    pem[at] == ' ' || pem[at] == '\t'))
-		at++;
-	return at;
+	if (p == NULL || (a->chain_pem = assign_intermediates_pem(
+	    a->cert_pem)) == NULL)
+		return false;
+	leaf = (size_t)(p - a->cert_pem) + sizeof end - 1;
+	if ((a->fullchain_pem = malloc(leaf + strlen(a->chain_pem) + 2)) ==
+	    NULL)
+		return false;
+	memcpy(a->fullchain_pem, a->cert_pem, leaf);
+	a->fullchain_pem[leaf] = '\n';
+	strcpy(a->fullchain_pem + leaf + 1, a->chain_pem);
+	return true;
 }
 
 /* The key's copy goes (cleansed) as soon as the forward run ends. */
@@ -193,6 +198,10 @@ void assign_release(struct assign *a)
 	a->server = NULL;
 	free(a->cert_pem);
 	a->cert_pem = NULL;
+	free(a->chain_pem);
+	a->chain_pem = NULL;
+	free(a->fullchain_pem);
+	a->fullchain_pem = NULL;
 	drop_key(a);
 	free(a->key_from);
 	a->key_from = NULL;
@@ -451,13 +460,13 @@ static int start_install(struct assign *a)
 
 	if (au->chain != NULL)
 		m[set.nmembers++] = (struct transport_member){ .name =
-		    "chain.pem", .link = au->chain, .data = a->cert_pem +
-		    a->chain_at, .len = a->cert_len - a->chain_at,
-		    .mode = 0644 };
+		    "chain.pem", .link = au->chain, .data = a->chain_pem,
+		    .len = strlen(a->chain_pem), .mode = 0644 };
 	if (au->fullchain != NULL)
 		m[set.nmembers++] = (struct transport_member){ .name =
 		    "fullchain.pem", .link = au->fullchain, .data =
-		    a->cert_pem, .len = a->cert_len, .mode = 0644 };
+		    a->fullchain_pem, .len = strlen(a->fullchain_pem),
+		    .mode = 0644 };
 	if (au->pkcs12 != NULL)
 		m[set.nmembers++] = (struct transport_member){ .name =
 		    "cert.p12", .link = au->pkcs12, .data = au->p12.data,
@@ -677,10 +686,11 @@ int assign_start(struct assign *a, struct transport *t,
 		    "out of memory", server);
 	}
 	a->cert_len = in->cert_len;
-	a->chain_at = chain_start(a->cert_pem, a->cert_len);
 	a->key_len = in->key_len;
 	reload_cert_read(&a->cert, a->cert_pem, a->cert_len);
-	if ((a->use = calloc(USAGE_CAP, sizeof *a->use)) == NULL) {
+	/* The pair check proved cert_pem PEM: a failure here is memory. */
+	if ((a->use = calloc(USAGE_CAP, sizeof *a->use)) == NULL ||
+	    !make_chains(a)) {
 		assign_release(a);
 		return cf_error(msg, msgsz, CF_ENOMEM, "cannot assign on '%s': "
 		    "out of memory", server);

@@ -15,7 +15,7 @@
  *   C/U.key              -> U/key.pem                made once
  *
  * A usage whose binding names a chain (intermediates only), a fullchain
- * (leaf then intermediates) or a pkcs12 file (key, leaf and chain,
+ * (leaf then intermediates; neither holds the root) or a pkcs12 file (key, leaf and chain,
  * encrypted; 0600) gets chain.pem, fullchain.pem or cert.p12 in the same
  * version directory, linked from those paths: every file of a usage
  * switches, and rolls back, with the one pointer.
@@ -166,7 +166,8 @@ struct assign {
 	char *server;
 	char *cert_pem;
 	size_t cert_len;
-	size_t chain_at;            /* where the intermediates start */
+	char *chain_pem;            /* the intermediates (no root) */
+	char *fullchain_pem;        /* the leaf, then chain_pem */
 	char *key_pem;
 	size_t key_len;
 	char *key_from;             /* key_on_server, copied */
@@ -221,6 +222,11 @@ int assign_pkcs12(const char *server, const char *usage,
     const struct usage_binding *b, const char *cert_pem,
     const char *key_pem, size_t key_len, struct assign_blob *out,
     char *msg, size_t msgsz);
+
+/* The intermediates of cert_pem (leaf first), as PEM: the certificates
+ * after the leaf but the self-signed root; "" when there are none. A new
+ * string, or NULL when out of memory or cert_pem is not PEM. Any thread. */
+char *assign_intermediates_pem(const char *cert_pem);
 
 /* Frees (cleansed) what b holds. */
 void assign_blob_release(struct assign_blob *b);

@@ -9,6 +9,7 @@
 #include "engine/base/fsio.h"
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
+#include <openssl/x509v3.h>
 
 /* The longest passphrase file read; its first line is the passphrase. */
 #define PASSPHRASE_MAX 4096
@@ -44,6 +46,40 @@ static bool p12_der(PKCS12 *p12, struct assign_blob *out)
 	return out->data != NULL;
 }
 
+/* True when c is a root: it issued itself. Roots stay out of chain
+ * files, as the CA's intermediates are what a server sends. */
+static bool is_root(X509 *c)
+{
+	return X509_check_issued(c, c) == X509_V_OK;
+}
+
+char *assign_intermediates_pem(const char *cert_pem)
+{
+	STACK_OF(X509) *certs = NULL;
+	BIO *b = BIO_new(BIO_s_mem());
+	char msg[128], *out = NULL, *data;
+	long n;
+	int i;
+
+	if (b != NULL && crypto_certs_from_pem(cert_pem, "the certificate",
+	    &certs, msg, sizeof msg) == 0) {
+		for (i = 1; i < sk_X509_num(certs); i++)
+			if (!is_root(sk_X509_value(certs, i)) &&
+			    !PEM_write_bio_X509(b, sk_X509_value(certs, i)))
+				break;
+		n = BIO_get_mem_data(b, &data);
+		if (i == sk_X509_num(certs) && n >= 0 &&
+		    (out = malloc((size_t)n + 1)) != NULL) {
+			memcpy(out, data, (size_t)n);
+			out[n] = '\0';
+		}
+	}
+	ERR_clear_error();
+	sk_X509_pop_free(certs, X509_free);
+	BIO_free(b);
+	return out;
+}
+
 /* Encrypts key, leaf and chain of certs with pass into out; a reason. */
 static const char *p12_make(const char *pass, EVP_PKEY *key,
     STACK_OF(X509) *certs, struct assign_blob *out)
@@ -54,7 +90,8 @@ static const char *p12_make(const char *pass, EVP_PKEY *key,
 	int i;
 
 	for (i = 1; ca != NULL && i < sk_X509_num(certs); i++)
-		if (!sk_X509_push(ca, sk_X509_value(certs, i)))
+		if (!is_root(sk_X509_value(certs, i)) &&
+		    !sk_X509_push(ca, sk_X509_value(certs, i)))
 			why = "out of memory";
 	/* AES-256-CBC with PBKDF2 for key and certificates, SHA-256 MAC:
 	 * what OpenSSL 3 writes by default, named so it stays so. */
