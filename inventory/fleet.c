@@ -607,6 +607,13 @@ int fleet_load(struct fleet *f, const char *path, struct diags *d)
 	server_init(&def);
 	def.utab = &f->utab;
 	def.usages = USAGE_ALL_PREDEFINED;
+	/* The defaults hold every usage the file may define. */
+	if (!server_bindings_alloc(&def, USAGE_CAP)) {
+		server_release(&def);
+		cfg_release(&c);
+		config_destroy(&cfg);
+		return CF_ENOMEM;
+	}
 	def.store.roots = strdup("trust/roots");
 	def.store.intermediates = strdup("trust/intermediates");
 	def.store.certs = strdup("certs");

@@ -67,7 +67,8 @@ struct server {
 	const struct usage_table *utab; /* the fleet's (borrowed) */
 	unsigned usages;            /* bit (1 << index in utab) */
 	struct store_paths store;
-	struct usage_binding bindings[USAGE_CAP];
+	struct usage_binding *bindings; /* one per usage of utab */
+	unsigned nbindings;
 	char *webroot;              /* http-01 files go below it, or NULL */
 	char *file;                 /* where the server is defined */
 	int line;

@@ -69,8 +69,9 @@ void server_release(struct server *s)
 	free(s->store.intermediates);
 	free(s->store.certs);
 	free(s->webroot);
-	for (u = 0; u < USAGE_CAP; u++)
+	for (u = 0; s->bindings && u < (int)s->nbindings; u++)
 		binding_release(&s->bindings[u]);
+	free(s->bindings);
 	free(s->file);
 	server_init(s);
 }
@@ -93,6 +94,13 @@ static char *dup_or_null(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
+bool server_bindings_alloc(struct server *s, unsigned n)
+{
+	s->bindings = calloc(n, sizeof *s->bindings);
+	s->nbindings = s->bindings ? n : 0;
+	return s->bindings != NULL;
+}
+
 /* Copies what a server inherits from the fleet-wide defaults. */
 static bool inherit(struct server *s, const struct server *def)
 {
@@ -113,7 +121,11 @@ static bool inherit(struct server *s, const struct server *def)
 	s->store.intermediates = dup_or_null(def->store.intermediates);
 	s->store.certs = dup_or_null(def->store.certs);
 	s->webroot = dup_or_null(def->webroot);
-	for (u = 0; u < USAGE_CAP; u++) {
+	/* One binding per usage the table has: not the cap, for fleets of
+	 * 100,000 servers. */
+	if (!server_bindings_alloc(s, def->utab->n))
+		return false;
+	for (u = 0; u < (int)s->nbindings; u++) {
 		const struct usage_binding *d = &def->bindings[u];
 		struct usage_binding *b = &s->bindings[u];
 
@@ -498,7 +510,7 @@ static void check_transport(const struct server *s, const struct cfg *c,
 			    what, paths[i]);
 			return;
 		}
-	for (u = 0; u < USAGE_CAP; u++)
+	for (u = 0; u < (int)s->nbindings; u++)
 		if (!binding_absolute(&s->bindings[u])) {
 			cfg_error(c, g, "ssh %s needs absolute usage_bindings "
 			    "paths, or a 'root' directory on the server", what);

@@ -172,6 +172,19 @@ static void drop_key(struct assign *a)
 	a->key_len = 0;
 }
 
+/* The run's own strings go (NULL after); the results stay readable. */
+static void free_strings(struct assign *a)
+{
+	char **owned[] = { &a->server, &a->cert_pem, &a->chain_pem,
+	    &a->fullchain_pem, &a->key_from, &a->fleet, &a->address };
+	size_t i;
+
+	for (i = 0; i < sizeof owned / sizeof *owned; i++) {
+		free(*owned[i]);
+		*owned[i] = NULL;
+	}
+}
+
 void assign_release(struct assign *a)
 {
 	size_t i;
@@ -194,21 +207,8 @@ void assign_release(struct assign *a)
 	a->nuse = 0;
 	free(a->use);
 	a->use = NULL;
-	free(a->server);
-	a->server = NULL;
-	free(a->cert_pem);
-	a->cert_pem = NULL;
-	free(a->chain_pem);
-	a->chain_pem = NULL;
-	free(a->fullchain_pem);
-	a->fullchain_pem = NULL;
 	drop_key(a);
-	free(a->key_from);
-	a->key_from = NULL;
-	free(a->fleet);
-	a->fleet = NULL;
-	free(a->address);
-	a->address = NULL;
+	free_strings(a);
 }
 
 /* A copy of the optional bound path p into *out; false when out of
@@ -689,7 +689,8 @@ int assign_start(struct assign *a, struct transport *t,
 	a->key_len = in->key_len;
 	reload_cert_read(&a->cert, a->cert_pem, a->cert_len);
 	/* The pair check proved cert_pem PEM: a failure here is memory. */
-	if ((a->use = calloc(USAGE_CAP, sizeof *a->use)) == NULL ||
+	if ((a->use = calloc((size_t)__builtin_popcount(in->usages),
+	    sizeof *a->use)) == NULL ||
 	    !make_chains(a)) {
 		assign_release(a);
 		return cf_error(msg, msgsz, CF_ENOMEM, "cannot assign on '%s': "
