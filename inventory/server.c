@@ -179,8 +179,10 @@ static void parse_store(struct server *s, const struct cfg *c,
 	server_path(c, g, "certs", &s->store.certs, w);
 }
 
+/* The list form of `usages`; top is the fleet file's level, where the
+ * group form (usages.c) may stand instead. */
 static void parse_usages(struct server *s, const struct cfg *c,
-    config_setting_t *parent, const char *what)
+    config_setting_t *parent, const char *what, bool top)
 {
 	char **names = NULL, known[USAGE_CAP * (USAGE_NAME_MAX + 4)];
 	int *lines = NULL, u;
@@ -188,7 +190,7 @@ static void parse_usages(struct server *s, const struct cfg *c,
 	config_setting_t *m = config_setting_get_member(parent, "usages");
 
 	/* The fleet file's group form defines usages (usages.c). */
-	if (m != NULL && config_setting_is_group(m))
+	if (top && m != NULL && config_setting_is_group(m))
 		return;
 	if (!cfg_strings(c, parent, "usages", false, &names, &n, &lines,
 	    what))
@@ -431,7 +433,7 @@ bool server_parse_defaults(struct server *d, const struct cfg *c,
 		parse_keygen(&d->keygen_server, c, fl, "fleet");
 	parse_store(d, c, g, "the fleet file");
 	server_path(c, g, "webroot", &d->webroot, "the fleet file");
-	parse_usages(d, c, g, "the fleet file");
+	parse_usages(d, c, g, "the fleet file", true);
 	parse_bindings(d, c, g, "the fleet file");
 	parse_vars(d, c, g, "the fleet file");
 	return c->diags->n == before;
@@ -593,7 +595,7 @@ bool server_parse(struct server *s, const struct cfg *c,
 	parse_keygen(&s->keygen_server, c, g, what);
 	parse_groups(s, c, g, what);
 	parse_vars(s, c, g, what);
-	parse_usages(s, c, g, what);
+	parse_usages(s, c, g, what, false);
 	parse_store(s, c, g, what);
 	server_path(c, g, "webroot", &s->webroot, what);
 	parse_bindings(s, c, g, what);
