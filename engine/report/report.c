@@ -433,7 +433,8 @@ static void write_cells(FILE *out, unsigned cols, const char *const *cell)
 static void write_row(const struct report *r, const struct report_row *row,
     FILE *out, int w, unsigned cols, bool quiet)
 {
-	char line[1024], day[32] = "-", left[32] = "-", usages[128] = "";
+	char line[1024], day[32] = "-", left[32] = "-";
+	char usages[USAGE_CAP * (USAGE_NAME_MAX + 1)] = "";
 	char batch[16] = "-";
 	const char *cell[NCOLS];
 	struct tm tm;
