@@ -619,7 +619,7 @@ int fleet_load(struct fleet *f, const char *path, struct diags *d)
 	def.store.certs = strdup("certs");
 	for (u = 0; u < USAGE_CAP; u++)
 		def.bindings[u].reload_timeout = 30;
-	fleet_usages_parse(&f->utab, &def, &c, root);
+	fleet_usages_parse(f, &def, &c, root);
 	server_parse_defaults(&def, &c, root);
 	f->usages = def.usages;
 	parse_servers(f, &c, root, &def);

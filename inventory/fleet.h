@@ -108,6 +108,10 @@ struct fleet {
 	struct fleet_ca ca;
 	struct template tmpl;
 	struct usage_table utab;    /* predefined, then the file's own */
+	struct fleet_usage {
+		int line;           /* where the file defines it, or 0 */
+		int port;           /* its rollout verify port, or 0 */
+	} uinfo[USAGE_CAP];         /* by index in utab */
 	unsigned usages;            /* the fleet-wide default selection */
 	struct server *servers;
 	size_t nservers;

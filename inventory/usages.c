@@ -38,9 +38,10 @@ static unsigned parse_eku(const struct cfg *c, config_setting_t *g,
 }
 
 /* One `NAME = { ... }` of the group: its table entry and binding. */
-static void parse_one(struct usage_table *t, struct server *def,
+static void parse_one(struct fleet *f, struct server *def,
     const struct cfg *c, config_setting_t *g)
 {
+	struct usage_table *t = &f->utab;
 	const char *name = config_setting_name(g);
 	char what[64];
 	int u, port = 0;
@@ -64,15 +65,15 @@ static void parse_one(struct usage_table *t, struct server *def,
 		return;
 	}
 	cfg_check_keys(c, g, what, usage_keys);
-	t->def[u].line = cfg_line(g);
+	f->uinfo[u].line = cfg_line(g);
 	t->def[u].eku = parse_eku(c, g, what, t->def[u].eku);
 	if (cfg_int(c, g, "verify", false, 1, 65535, &port, what))
-		t->def[u].port = port;
+		f->uinfo[u].port = port;
 	server_parse_binding(&def->bindings[u], c, g, what);
 	def->usages |= 1u << u;
 }
 
-void fleet_usages_parse(struct usage_table *t, struct server *def,
+void fleet_usages_parse(struct fleet *f, struct server *def,
     const struct cfg *c, config_setting_t *root)
 {
 	config_setting_t *g = config_setting_get_member(root, "usages");
@@ -83,7 +84,7 @@ void fleet_usages_parse(struct usage_table *t, struct server *def,
 	def->usages = 0;
 	n = config_setting_length(g);
 	for (i = 0; i < n; i++)
-		parse_one(t, def, c, config_setting_get_elem(g, (unsigned)i));
+		parse_one(f, def, c, config_setting_get_elem(g, (unsigned)i));
 	if (n == 0)
 		cfg_error(c, g, "'usages' in the fleet file must define at "
 		    "least one usage");
@@ -97,7 +98,7 @@ bool fleet_usages_verify(struct fleet *f)
 	size_t k;
 
 	for (u = 0; u < f->utab.n; u++) {
-		if (f->utab.def[u].port == 0)
+		if (f->uinfo[u].port == 0)
 			continue;
 		for (k = 0; k < r->nverify && r->verify[k].usage != u; k++)
 			;
@@ -108,7 +109,7 @@ bool fleet_usages_verify(struct fleet *f)
 			return false;
 		r->verify = v;
 		r->verify[r->nverify++] = (struct rollout_verify){ u,
-		    f->utab.def[u].port };
+		    f->uinfo[u].port };
 	}
 	return true;
 }

@@ -10,11 +10,12 @@
 #include "inventory/fleet.h"
 
 /*
- * When root's `usages` is a group: adds each usage it names to t (the
+ * When root's `usages` is a group: adds each usage it names to f->utab
+ * (its line and verify port to f->uinfo; the
  * predefined ones are overridden), its files and reload to def's bindings,
  * and selects exactly those in def->usages. Mistakes go to c->diags.
  */
-void fleet_usages_parse(struct usage_table *t, struct server *def,
+void fleet_usages_parse(struct fleet *f, struct server *def,
     const struct cfg *c, config_setting_t *root);
 
 /* Appends a rollout verify check for every usage with a verify port that

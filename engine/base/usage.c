@@ -8,11 +8,11 @@
 static const struct usage_table builtin = {
 	USAGE_PREDEFINED, {
 		[USAGE_DEFAULT] = { "default", EKU_SERVER_AUTH |
-		    EKU_CLIENT_AUTH, 0, 0 },
+		    EKU_CLIENT_AUTH },
 		[USAGE_WS_INTERNAL] = { "webservices_internal",
-		    EKU_SERVER_AUTH, 0, 0 },
+		    EKU_SERVER_AUTH },
 		[USAGE_WS_EXTERNAL] = { "webservices_external",
-		    EKU_SERVER_AUTH, 0, 0 },
+		    EKU_SERVER_AUTH },
 	}
 };
 

@@ -30,8 +30,6 @@ enum usage {
 struct usage_def {
 	char name[USAGE_NAME_MAX + 1];
 	unsigned eku;               /* enum eku_flags */
-	int port;                   /* verify port in a rollout, or 0 */
-	int line;                   /* where it is defined, or 0 */
 };
 
 struct usage_table {

@@ -186,8 +186,8 @@ static void test_usages(void **state)
 	assert_int_equal(ldap, USAGE_PREDEFINED + 1);
 	assert_int_equal(usage_eku_needed(&f.utab, (unsigned)smtp),
 	    EKU_SERVER_AUTH);
-	assert_int_equal(f.utab.def[smtp].port, 465);
-	assert_int_equal(f.utab.def[smtp].line, 7);
+	assert_int_equal(f.uinfo[smtp].port, 465);
+	assert_int_equal(f.uinfo[smtp].line, 7);
 	/* Only what the group names is selected fleet-wide. */
 	assert_int_equal(f.usages, 1u << USAGE_DEFAULT | 1u << smtp |
 	    1u << ldap);
