@@ -82,6 +82,11 @@ check "status --json names them" [ "$(jq -c '.servers[0].usages' <<<"$out")" = '
 out=$("$CERTFLEET" show --json "$D/fleet.cfg" mx01)
 check "show --json groups both usages under one certificate" [ "$(jq -c '.installed[0].usages' <<<"$out")" = '["smtp","ldap"]' ]
 
+# A usage's verify port feeds a staged rollout's verify list.
+echo 'rollout = { batch = 1; };' >> "$D/fleet.cfg"
+out=$("$CERTFLEET" plan --force --json "$D/fleet.cfg")
+check "a rollout verifies smtp on its verify port" grep -q 'verify: smtp:465$' <<<"$(jq -r .rollout <<<"$out")"
+
 # A mistake names FILE:LINE and the usages that are defined.
 sed -i 's/usages = \[ "smtp" \]/usages = [ "imap" ]/' "$D/fleet.cfg"
 out=$("$CERTFLEET" check "$D/fleet.cfg" 2>&1); rc=$?
