@@ -70,7 +70,8 @@ char *assign_intermediates_pem(const char *cert_pem)
 		n = BIO_get_mem_data(b, &data);
 		if (i == sk_X509_num(certs) && n >= 0 &&
 		    (out = malloc((size_t)n + 1)) != NULL) {
-			memcpy(out, data, (size_t)n);
+			if (n > 0)      /* an empty BIO's data is NULL */
+				memcpy(out, data, (size_t)n);
 			out[n] = '\0';
 		}
 	}
