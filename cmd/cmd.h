@@ -114,8 +114,9 @@ int cmd_write_outputs(const struct cmd_opts *o, const struct fleet *f,
 
 /* What row's server holds (status_row_installed), read from the journal
  * in js that wrote to it last; none when js is NULL. 0 or a CF_E* code. */
-int cmd_row_installed(struct journal_set *js, const struct report_row *row,
-    unsigned *usages, time_t *not_after, char *msg, size_t msgsz);
+int cmd_row_installed(struct journal_set *js, const struct report *rep,
+    const struct report_row *row, unsigned *usages, time_t *not_after,
+    char *msg, size_t msgsz);
 
 /*
  * After run and assign: runs the fleet's after_run hook, if it has one,

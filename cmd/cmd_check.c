@@ -90,9 +90,9 @@ int cmd_check(const struct cmd_opts *o)
 		printf("CA %s, usages", f.ca.type == CA_ACME ?
 		    f.ca.acme.directory : f.ca.type == CA_COMMAND ?
 		    f.ca.command.helper[0] : "local");
-		for (u = 0; u < USAGE_MAX; u++)
+		for (u = 0; u < USAGE_CAP; u++)
 			if (f.usages & (1u << u))
-				printf(" %s", usage_name((enum usage)u));
+				printf(" %s", usage_name(&f.utab, (unsigned)u));
 		printf("\n");
 	}
 	rc = CMD_EXIT_OK;

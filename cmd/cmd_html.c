@@ -49,7 +49,7 @@ int cmd_render_html(const struct cmd_opts *o, const struct fleet *f,
 	for (i = 0; rc == 0 && i < rep->n; i++) {
 		s = server_of(f, &next, rep->rows[i].name);
 		srv[i].group = s && s->ngroups ? s->groups[0] : NULL;
-		rc = cmd_row_installed(js, &rep->rows[i], &usages,
+		rc = cmd_row_installed(js, rep, &rep->rows[i], &usages,
 		    &srv[i].not_after, msg, msgsz);
 	}
 	if (rc == 0 && html_render(rep, srv, time(NULL), buf, len) != 0)

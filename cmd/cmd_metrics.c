@@ -34,7 +34,8 @@ int cmd_render_metrics(const struct cmd_opts *o, const struct fleet *f,
 	if ((certs = calloc(rep->n + 1, sizeof(*certs))) == NULL)
 		return cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
 	for (i = 0; rc == 0 && i < rep->n; i++)
-		rc = cmd_row_installed(js, &rep->rows[i], &certs[i].usages,
+		rc = cmd_row_installed(js, rep, &rep->rows[i],
+		    &certs[i].usages,
 		    &certs[i].not_after, msg, msgsz);
 	if (rc == 0 && js != NULL)
 		rc = journal_set_last_success(js, &run.last_success, msg,

@@ -15,16 +15,17 @@
 
 #define OUTPUT_MODE 0644
 
-int cmd_row_installed(struct journal_set *js, const struct report_row *row,
-    unsigned *usages, time_t *not_after, char *msg, size_t msgsz)
+int cmd_row_installed(struct journal_set *js, const struct report *rep,
+    const struct report_row *row, unsigned *usages, time_t *not_after,
+    char *msg, size_t msgsz)
 {
 	struct journal *jr = NULL;
 	int rc = 0;
 
 	if (js != NULL)
 		rc = journal_set_pick(js, row->name, &jr, msg, msgsz);
-	return rc ? rc : status_row_installed(jr, row, usages, not_after, msg,
-	    msgsz);
+	return rc ? rc : status_row_installed(rep->utab, jr, row, usages,
+	    not_after, msg, msgsz);
 }
 
 /* Renders one file and writes it to path; exit_code, or

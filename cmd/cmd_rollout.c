@@ -118,7 +118,7 @@ static void checks_text(const struct engine_target *tg, char *buf,
 	buf[0] = '\0';
 	for (k = 0; k < tg->nverify && len + 1 < bufsz; k++)
 		len += (size_t)snprintf(buf + len, bufsz - len, "%s%s:%d",
-		    k ? ", " : "", usage_name(tg->verify[k].usage),
+		    k ? ", " : "", usage_name(tg->utab, tg->verify[k].usage),
 		    tg->verify[k].port);
 }
 

@@ -109,6 +109,7 @@ static int run_targets(struct run *r)
 		r->tg[i].address = s->address;
 		r->tg[i].spec = &r->specs[i];
 		r->tg[i].renew = &s->renew;
+		r->tg[i].utab = &r->f.utab;
 		r->tg[i].usages = s->usages;
 		r->tg[i].store = &s->store;
 		r->tg[i].bindings = s->bindings;
@@ -230,8 +231,10 @@ static int run_engine(struct run *r, const char *command, int64_t start)
 	if (r->have_journal && journal_run_begin(&r->jr, command, &cfg.run_id,
 	    r->msg, sizeof r->msg) != 0)
 		return fail(r, CMD_EXIT_FAILED);
-	if (report_init(&r->report, r->f.name, command, cfg.now) != 0 ||
-	    engine_run(&r->loop, &cfg, &r->report, r->msg,
+	if (report_init(&r->report, r->f.name, command, cfg.now) != 0)
+		return fail(r, CMD_EXIT_FAILED);
+	r->report.utab = &r->f.utab;
+	if (engine_run(&r->loop, &cfg, &r->report, r->msg,
 	    sizeof r->msg) != 0)
 		return fail(r, CMD_EXIT_FAILED);
 	if (r->mode == ENGINE_PLAN && cmd_rollout_plan(&r->ro, r->tg,

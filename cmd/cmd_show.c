@@ -30,9 +30,9 @@ struct usage_read {
 
 /* What one show reads from the server, on its own loop. */
 struct show {
-	char *pem[USAGE_MAX];       /* what each usage holds, or NULL */
-	char *error[USAGE_MAX];     /* why a usage could not be read */
-	struct usage_read reads[USAGE_MAX];
+	char *pem[USAGE_CAP];       /* what each usage holds, or NULL */
+	char *error[USAGE_CAP];     /* why a usage could not be read */
+	struct usage_read reads[USAGE_CAP];
 };
 
 static void on_read(void *arg, int status, const char *data, size_t len,
@@ -64,13 +64,13 @@ static int read_usages(const struct server *s, struct show *sh, char *msg,
 		return cf_error(msg, msgsz, CF_EINTERNAL, "cannot start the "
 		    "event loop");
 	rc = cmd_transport_open(s, &loop, &t, msg, msgsz);
-	for (u = 0; rc == 0 && u < USAGE_MAX; u++) {
+	for (u = 0; rc == 0 && u < USAGE_CAP; u++) {
 		if (!(s->usages & (1u << u)))
 			continue;
 		sh->reads[u].sh = sh;
 		sh->reads[u].u = u;
 		path = assign_cert_path(s->store.certs, &s->bindings[u],
-		    (enum usage)u);
+		    usage_name(s->utab, (unsigned)u));
 		if (path == NULL) {
 			rc = cf_error(msg, msgsz, CF_ENOMEM, "out of memory");
 			break;
@@ -92,7 +92,7 @@ static void show_release(struct show *sh)
 {
 	int u;
 
-	for (u = 0; u < USAGE_MAX; u++) {
+	for (u = 0; u < USAGE_CAP; u++) {
 		free(sh->pem[u]);
 		free(sh->error[u]);
 	}
@@ -209,18 +209,18 @@ static void print_cert(json_t *c, const char *in)
 static json_t *installed_json(const struct server *s, const struct show *sh)
 {
 	json_t *groups = json_array(), *g, *names;
-	bool seen[USAGE_MAX] = { false };
+	bool seen[USAGE_CAP] = { false };
 	int u, v;
 
-	for (u = 0; u < USAGE_MAX; u++) {
+	for (u = 0; u < USAGE_CAP; u++) {
 		if (!(s->usages & (1u << u)) || sh->pem[u] == NULL || seen[u])
 			continue;
 		names = json_array();
-		for (v = u; v < USAGE_MAX; v++)
+		for (v = u; v < USAGE_CAP; v++)
 			if (sh->pem[v] && strcmp(sh->pem[v], sh->pem[u]) == 0) {
 				seen[v] = true;
 				json_array_append_new(names, json_string(
-				    usage_name((enum usage)v)));
+				    usage_name(s->utab, (unsigned)v)));
 			}
 		g = json_pack("{s:o, s:o}", "usages", names,
 		    "certificate", cert_json(sh->pem[u]));
@@ -347,7 +347,7 @@ int cmd_show(const struct cmd_opts *o)
 	row.name = strdup(s->name);
 	row.status = REPORT_NOT_RUN;
 	if (journal_set_pick(&js, s->name, &jr, msg, sizeof msg) != 0 ||
-	    (jr != NULL && status_row_fill(jr, s->name, &row, &rq, msg,
+	    (jr != NULL && status_row_fill(s->utab, jr, s->name, &row, &rq, msg,
 	    sizeof msg) != 0)) {
 		fprintf(stderr, "certfleet: %s\n", msg);
 		rc = CMD_EXIT_FAILED;
@@ -362,20 +362,20 @@ int cmd_show(const struct cmd_opts *o)
 	groups = installed_json(s, &sh);
 	missing = json_array();
 	errors = json_array();
-	for (u = 0; u < USAGE_MAX; u++) {
+	for (u = 0; u < USAGE_CAP; u++) {
 		if (!(s->usages & (1u << u)) || sh.pem[u] != NULL)
 			continue;
 		if (sh.error[u])
 			json_array_append_new(errors, json_pack("{s:s, s:s}",
-			    "usage", usage_name((enum usage)u),
+			    "usage", usage_name(s->utab, (unsigned)u),
 			    "error", sh.error[u]));
 		else
 			json_array_append_new(missing, json_string(
-			    usage_name((enum usage)u)));
+			    usage_name(s->utab, (unsigned)u)));
 	}
 	out = json_pack("{s:i, s:s, s:o, s:O, s:o, s:o, s:o}",
 	    "schema_version", REPORT_SCHEMA_VERSION, "server", s->name,
-	    "status", report_row_to_json(&row), "installed", groups,
+	    "status", report_row_to_json(s->utab, &row), "installed", groups,
 	    "not_installed", missing, "read_errors", errors,
 	    "latest_request", request_json(&rq, groups));
 	json_decref(groups);

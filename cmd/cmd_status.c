@@ -35,6 +35,7 @@ int cmd_status_load(struct cmd_status *st, const struct cmd_opts *o,
 		rc = CMD_EXIT_FAILED;
 		goto out;
 	}
+	st->r.utab = &st->f.utab;
 	for (i = 0; i < nsel; i++) {
 		if ((row = report_add(&st->r, sel[i]->name)) == NULL) {
 			fprintf(stderr, "certfleet: out of memory\n");
@@ -43,8 +44,8 @@ int cmd_status_load(struct cmd_status *st, const struct cmd_opts *o,
 		}
 		row->status = REPORT_NOT_RUN;
 		if (journal_set_pick(&st->js, sel[i]->name, &jr, msg,
-		    sizeof msg) != 0 || (jr != NULL && status_row_fill(jr,
-		    sel[i]->name, row, NULL, msg, sizeof msg) != 0)) {
+		    sizeof msg) != 0 || (jr != NULL && status_row_fill(
+		    &st->f.utab, jr, sel[i]->name, row, NULL, msg, sizeof msg) != 0)) {
 			fprintf(stderr, "certfleet: %s\n", msg);
 			rc = CMD_EXIT_FAILED;
 			goto out;

@@ -16,6 +16,7 @@
 #include "inventory/renew_cfg.h"
 #include "inventory/requests.h"
 #include "inventory/server.h"
+#include "inventory/usages.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -66,7 +67,8 @@ static void fleet_init(struct fleet *f)
 	renew_policy_init(&f->renew);
 	f->assign = true;
 	f->ca.command.timeout = 60;
-	f->usages = USAGE_ALL;
+	usage_table_init(&f->utab);
+	f->usages = USAGE_ALL_PREDEFINED;
 }
 
 void fleet_release(struct fleet *f)
@@ -667,12 +669,21 @@ int fleet_load(struct fleet *f, const char *path, struct diags *d)
 	requests_parse(f, &c, root);
 
 	server_init(&def);
-	def.usages = USAGE_ALL;
+	def.utab = &f->utab;
+	def.usages = USAGE_ALL_PREDEFINED;
+	/* The defaults hold every usage the file may define. */
+	if (!server_bindings_alloc(&def, USAGE_CAP)) {
+		server_release(&def);
+		cfg_release(&c);
+		config_destroy(&cfg);
+		return CF_ENOMEM;
+	}
 	def.store.roots = strdup("trust/roots");
 	def.store.intermediates = strdup("trust/intermediates");
 	def.store.certs = strdup("certs");
-	for (u = 0; u < USAGE_MAX; u++)
+	for (u = 0; u < USAGE_CAP; u++)
 		def.bindings[u].reload_timeout = 30;
+	fleet_usages_parse(f, &def, &c, root);
 	server_parse_defaults(&def, &c, root);
 	f->usages = def.usages;
 	f->renew = def.renew;
@@ -681,7 +692,9 @@ int fleet_load(struct fleet *f, const char *path, struct diags *d)
 	groups_check(f, &c, root);
 	parse_servers(f, &c, root, &def, tmpl_ok);
 	server_release(&def);
-	fleet_rollout_parse(&f->rollout, &c, root);
+	fleet_rollout_parse(&f->rollout, &c, root, &f->utab);
+	if (!fleet_usages_verify(f))
+		diags_add(d, path, 0, "out of memory");
 	fleet_rollout_check(f, d);
 	fleet_hooks_parse(&f->hooks, &c, root);
 

@@ -65,9 +65,11 @@ struct server {
 	char **groups;              /* NULL-ended */
 	size_t ngroups;
 	struct vars vars;           /* fleet vars, then the server's own */
-	unsigned usages;            /* bit (1 << enum usage) */
+	const struct usage_table *utab; /* the fleet's (borrowed) */
+	unsigned usages;            /* bit (1 << index in utab) */
 	struct store_paths store;
-	struct usage_binding bindings[USAGE_MAX];
+	struct usage_binding *bindings; /* one per usage of utab */
+	unsigned nbindings;
 	char *webroot;              /* http-01 files go below it, or NULL */
 	char *file;                 /* where the server is defined */
 	int line;
@@ -130,7 +132,12 @@ struct fleet {
 	struct template tmpl;       /* the top-level `request`, if any */
 	struct named_request *requests;     /* `requests`, in file order */
 	size_t nrequests;
-	unsigned usages;
+	struct usage_table utab;    /* predefined, then the file's own */
+	struct fleet_usage {
+		int line;           /* where the file defines it, or 0 */
+		int port;           /* its rollout verify port, or 0 */
+	} uinfo[USAGE_CAP];         /* by index in utab */
+	unsigned usages;            /* the fleet-wide default selection */
 	struct server *servers;
 	size_t nservers;
 	struct fleet_rollout rollout;

@@ -14,15 +14,15 @@ json_t *strv_json(char *const *v, size_t n)
 	return a;
 }
 
-static json_t *usages_json(unsigned usages)
+static json_t *usages_json(const struct usage_table *t, unsigned usages)
 {
 	json_t *a = json_array();
-	int u;
+	unsigned u;
 
-	for (u = 0; a && u < USAGE_MAX; u++)
+	for (u = 0; a && u < USAGE_CAP; u++)
 		if (usages & (1u << u))
 			json_array_append_new(a,
-			    json_string(usage_name((enum usage)u)));
+			    json_string(usage_name(t, u)));
 	return a;
 }
 
@@ -47,18 +47,22 @@ static json_t *vars_json(const struct vars *v)
 	return o;
 }
 
-static json_t *bindings_json(const struct usage_binding *b)
+static json_t *bindings_json(const struct server *s)
 {
+	const struct usage_binding *b = s->bindings;
 	json_t *o = json_object();
-	int u;
+	unsigned u;
 
-	for (u = 0; o && u < USAGE_MAX; u++) {
+	for (u = 0; o && u < s->nbindings; u++) {
 		size_t n = 0;
 
 		while (b[u].reload && b[u].reload[n])
 			n++;
-		json_object_set_new(o, usage_name((enum usage)u), json_pack(
-		    "{s:s?, s:s?, s:o, s:i}", "cert", b[u].cert, "key", b[u].key,
+		json_object_set_new(o, usage_name(s->utab, u), json_pack(
+		    "{s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:o, s:i}", "cert",
+		    b[u].cert, "key", b[u].key, "chain", b[u].chain,
+		    "fullchain", b[u].fullchain, "pkcs12", b[u].pkcs12,
+		    "pkcs12_passphrase_file", b[u].pkcs12_passphrase_file,
 		    "reload", b[u].reload ? strv_json(b[u].reload, n) :
 		    json_null(), "reload_timeout", b[u].reload_timeout));
 	}
@@ -76,7 +80,7 @@ static json_t *verify_json(const struct server *s)
 	}
 	for (i = 0; a && i < s->nverify; i++)
 		json_array_append_new(a, json_pack("{s:s, s:i}", "usage",
-		    usage_name(s->verify[i].usage), "port", s->verify[i].port));
+		    usage_name(s->utab, s->verify[i].usage), "port", s->verify[i].port));
 	return a;
 }
 
@@ -95,7 +99,8 @@ json_t *server_settings_json(const struct server *s)
 	    "ssh_config", s->ssh.ssh_config, "known_hosts", s->ssh.known_hosts,
 	    "host_key_policy", s->ssh.accept_new ? "accept-new" : "strict",
 	    "keygen", s->keygen_server ? "server" : "controller",
-	    "vars", vars_json(&s->vars), "usages", usages_json(s->usages));
+	    "vars", vars_json(&s->vars), "usages", usages_json(s->utab,
+	    s->usages));
 	if (o == NULL)
 		return NULL;
 	json_object_set_new(o, "store", json_pack("{s:s, s:s, s:s}", "roots",
@@ -103,7 +108,7 @@ json_t *server_settings_json(const struct server *s)
 	    s->store.certs));
 	json_object_set_new(o, "webroot", s->webroot ? json_string(s->webroot) :
 	    json_null());
-	json_object_set_new(o, "usage_bindings", bindings_json(s->bindings));
+	json_object_set_new(o, "usage_bindings", bindings_json(s));
 	json_object_set_new(o, "request", s->request ? json_string(s->request) :
 	    json_null());
 	json_object_set_new(o, "approval", json_string(s->manual_approval ?
@@ -146,7 +151,7 @@ static json_t *server_json(const struct fleet *f, const struct server *s)
 	    "name", s->name, "address", s->address, "transport",
 	    transport_type_names[s->transport], "root", s->root,
 	    "groups", strv_json(s->groups, s->ngroups),
-	    "vars", vars, "usages", usages_json(s->usages),
+	    "vars", vars, "usages", usages_json(s->utab, s->usages),
 	    "store", "roots", s->store.roots, "intermediates",
 	    s->store.intermediates, "certs", s->store.certs,
 	    "webroot", s->webroot);
@@ -207,7 +212,7 @@ json_t *fleet_to_json(const struct fleet *f)
 	    "renewal", renewal_json(&f->renew, false), "assign", f->assign,
 	    "ca", ca_json(f),
 	    "template", "file", f->tmpl.file, "line", f->tmpl.line,
-	    "usages", usages_json(f->usages), "servers", servers);
+	    "usages", usages_json(&f->utab, f->usages), "servers", servers);
 	if (o != NULL && f->nrequests > 0)
 		json_object_set_new(o, "requests", requests_json(f));
 	return o;

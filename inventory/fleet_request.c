@@ -125,8 +125,9 @@ static void check_server(const struct fleet *f, size_t server,
 	const struct template *t = s->tmpl;
 	struct lookup_ctx l = { f, s };
 	struct req_spec rs;
-	char msg[512];
-	int line, u;
+	char msg[512], at[300];
+	unsigned u, lack, bit;
+	int line;
 
 	req_spec_init(&rs);
 	if (template_expand(t, lookup, &l, &rs, &line, msg, sizeof msg) != 0)
@@ -134,15 +135,20 @@ static void check_server(const struct fleet *f, size_t server,
 	else if (f->ca.type == CA_ACME)
 		check_acme(t, &rs, server, is);
 	req_spec_release(&rs);
-	for (u = 0; u < USAGE_MAX; u++) {
-		unsigned lack = usage_eku_needed((enum usage)u) & ~t->eku;
-
+	for (u = 0; u < f->utab.n; u++) {
+		lack = usage_eku_needed(&f->utab, u) & ~t->eku;
 		if (!(s->usages & (1u << u)) || lack == 0)
 			continue;
+		for (bit = 1; !(lack & bit); bit <<= 1)
+			;
+		/* A usage of the file's own names where it asks for it. */
+		at[0] = '\0';
+		if (f->uinfo[u].line > 0)
+			snprintf(at, sizeof at, " (defined at %s:%d)", f->path,
+			    f->uinfo[u].line);
 		add(is, t, t->eku_line ? t->eku_line : t->line, server, "usage "
-		    "'%s' needs EKU '%s', which the request template lacks",
-		    usage_name((enum usage)u), eku_name(lack & EKU_SERVER_AUTH ?
-		    EKU_SERVER_AUTH : EKU_CLIENT_AUTH));
+		    "'%s'%s needs EKU '%s', which the request template lacks",
+		    usage_name(&f->utab, u), at, eku_name(bit));
 	}
 }
 

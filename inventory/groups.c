@@ -32,7 +32,10 @@ static void check_one(const struct fleet *f, const struct cfg *c,
 	cfg_check_keys(c, g, what, server_keys());
 	layers_init(&L);
 	server_init(&s);
-	if (layers_of_group(&L, root, g, name) != 0) {
+	/* The fleet's usages, so that a group may name and bind its own. */
+	s.utab = &f->utab;
+	if (layers_of_group(&L, root, g, name) != 0 ||
+	    !server_bindings_alloc(&s, f->utab.n)) {
 		cfg_error(c, g, "out of memory");
 	} else {
 		server_parse_settings(&s, c, &L);

@@ -29,7 +29,8 @@ struct spot {
 	const struct server *s;
 	size_t server;              /* its index, for inventory order */
 	int usage;                  /* -1: the certificate store */
-	bool key;                   /* the binding's key, else its cert */
+	const char *kind;           /* the binding's file: "cert", "key",
+	                               "chain", "fullchain", "pkcs12" */
 };
 
 /* The first clash found for a server, reported at that server. */
@@ -161,7 +162,7 @@ static bool root_of(const struct server *s, const char *cwd,
 
 static bool add(struct spot *v, size_t *n, const char *root,
     const char *path, const struct server *s, size_t server, int usage,
-    bool key)
+    const char *kind)
 {
 	char buf[PATH_MAX];
 
@@ -174,9 +175,27 @@ static bool add(struct spot *v, size_t *n, const char *root,
 	v[*n].s = s;
 	v[*n].server = server;
 	v[*n].usage = usage;
-	v[*n].key = key;
+	v[*n].kind = kind;
 	(*n)++;
 	return v[*n - 1].path != NULL && v[*n - 1].shown != NULL;
+}
+
+/* Adds the files usage u of server s binds to paths of their own. */
+static bool add_binding(struct spot *v, size_t *n, const char *root,
+    const struct server *s, size_t server, unsigned u)
+{
+	const struct usage_binding *b = &s->bindings[u];
+	const char *path[5] = { b->cert, b->key, b->chain, b->fullchain,
+	    b->pkcs12 };
+	static const char *const kind[5] = { "cert", "key", "chain",
+	    "fullchain", "pkcs12" };
+	int k;
+
+	for (k = 0; k < 5; k++)
+		if (path[k] != NULL && !add(v, n, root, path[k], s, server,
+		    (int)u, kind[k]))
+			return false;
+	return true;
 }
 
 /* Compares hosts: every local server is on this machine. */
@@ -238,7 +257,7 @@ static void what(const struct spot *p, char *buf, size_t bufsz)
 		snprintf(buf, bufsz, "certificate store");
 	else
 		snprintf(buf, bufsz, "usage_bindings.%s.%s",
-		    usage_name((enum usage)p->usage), p->key ? "key" : "cert");
+		    usage_name(p->s->utab, (unsigned)p->usage), p->kind);
 }
 
 /* Keeps the first clash of the later server of the two. */
@@ -257,7 +276,7 @@ static void report(struct diags *d, const struct clash *c)
 {
 	const struct server *s = c->mine->s, *o = c->theirs->s;
 	const char *how;
-	char mine[64], theirs[64], host[300] = "", path[PATH_MAX + 4] = "";
+	char mine[96], theirs[96], host[300] = "", path[PATH_MAX + 4] = "";
 
 	what(c->mine, mine, sizeof mine);
 	what(c->theirs, theirs, sizeof theirs);
@@ -286,11 +305,14 @@ void overlap_check(const struct fleet *f, struct diags *d)
 	struct clash *c;
 	struct parent_cache *pc;
 	char root[PATH_MAX], cwd[PATH_MAX];
-	size_t n = 0, ndirs = 0, i, k;
+	size_t n = 0, ndirs = 0, i, k, max = 1;
 	int u;
 
-	v = calloc(f->nservers * (1 + 2 * USAGE_MAX) + 1, sizeof(*v));
-	dirs = calloc(f->nservers * (1 + 2 * USAGE_MAX) + 1, sizeof(*dirs));
+	/* A store and a usage's five files per usage a server selects. */
+	for (i = 0; i < f->nservers; i++)
+		max += 1 + 5 * (size_t)__builtin_popcount(f->servers[i].usages);
+	v = calloc(max, sizeof(*v));
+	dirs = calloc(max, sizeof(*dirs));
 	c = calloc(f->nservers + 1, sizeof(*c));
 	pc = calloc(1, sizeof(*pc));
 	if (v == NULL || dirs == NULL || c == NULL || pc == NULL ||
@@ -304,16 +326,12 @@ void overlap_check(const struct fleet *f, struct diags *d)
 		    NULL || (s->transport == TRANSPORT_LOCAL && s->root ==
 		    NULL) || !root_of(s, cwd, pc, root, sizeof root))
 			continue;
-		if (!add(v, &n, root, s->store.certs, s, i, -1, false))
+		if (!add(v, &n, root, s->store.certs, s, i, -1, NULL))
 			goto out;
-		for (u = 0; u < USAGE_MAX; u++) {
+		for (u = 0; u < USAGE_CAP; u++) {
 			if (!(s->usages & (1u << u)))
 				continue;
-			if (s->bindings[u].cert && !add(v, &n, root,
-			    s->bindings[u].cert, s, i, u, false))
-				goto out;
-			if (s->bindings[u].key && !add(v, &n, root,
-			    s->bindings[u].key, s, i, u, true))
+			if (!add_binding(v, &n, root, s, i, (unsigned)u))
 				goto out;
 		}
 	}

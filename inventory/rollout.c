@@ -58,11 +58,12 @@ static void parse_amount(const struct cfg *c, config_setting_t *g,
 }
 
 bool rollout_verify_parse(const struct cfg *c, config_setting_t *g,
-    const char *what, struct rollout_verify **out, size_t *n)
+    const struct usage_table *t, const char *what,
+    struct rollout_verify **out, size_t *n)
 {
 	config_setting_t *list = config_setting_get_member(g, "verify");
 	const char *uname;
-	char where[160];
+	char where[160], names[USAGE_CAP * (USAGE_NAME_MAX + 4)];
 	int i, len, u, port;
 
 	if (list == NULL)
@@ -91,21 +92,22 @@ bool rollout_verify_parse(const struct cfg *c, config_setting_t *g,
 		cfg_check_keys(c, e, where, verify_keys);
 		u = -1;
 		if (cfg_string(c, e, "usage", true, &uname, where) &&
-		    (u = usage_from_name(uname)) < 0)
+		    (u = usage_from_name(t, uname)) < 0) {
+			usage_names_text(t, names, sizeof names);
 			cfg_error(c, config_setting_get_member(e, "usage"),
-			    "unknown usage '%s' in %s (use default, "
-			    "webservices_internal or webservices_external)",
-			    uname, where);
+			    "unknown usage '%s' in %s (use %s)", uname, where,
+			    names);
+		}
 		if (cfg_int(c, e, "port", true, 1, 65535, &port, where) &&
 		    u >= 0)
 			(*out)[(*n)++] = (struct rollout_verify){
-			    (enum usage)u, port };
+			    (unsigned)u, port };
 	}
 	return true;
 }
 
 void fleet_rollout_parse(struct fleet_rollout *r, const struct cfg *c,
-    config_setting_t *root)
+    config_setting_t *root, const struct usage_table *t)
 {
 	config_setting_t *g = cfg_group(c, root, "rollout", "the fleet file");
 
@@ -122,7 +124,7 @@ void fleet_rollout_parse(struct fleet_rollout *r, const struct cfg *c,
 	    "rollout");
 	cfg_int(c, g, "verify_timeout", false, 1, 3600, &r->verify_timeout,
 	    "rollout");
-	rollout_verify_parse(c, g, "rollout", &r->verify, &r->nverify);
+	rollout_verify_parse(c, g, t, "rollout", &r->verify, &r->nverify);
 }
 
 void fleet_rollout_check(const struct fleet *f, struct diags *d)

@@ -28,7 +28,7 @@ void fleet_rollout_release(struct fleet_rollout *r);
 
 /* Parses root's `rollout` group into r, when there is one. */
 void fleet_rollout_parse(struct fleet_rollout *r, const struct cfg *c,
-    config_setting_t *root);
+    config_setting_t *root, const struct usage_table *t);
 
 /*
  * Parses a `verify` list ({ usage = "..."; port = N; }, ...) at key of g
@@ -36,7 +36,8 @@ void fleet_rollout_parse(struct fleet_rollout *r, const struct cfg *c,
  * mistakes are reported and the entry left out.
  */
 bool rollout_verify_parse(const struct cfg *c, config_setting_t *g,
-    const char *what, struct rollout_verify **out, size_t *n);
+    const struct usage_table *t, const char *what,
+    struct rollout_verify **out, size_t *n);
 
 struct fleet;
 

@@ -9,9 +9,11 @@
 #include "engine/base/strv.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const ssh_keys[] = {
 	"user", "port", "identity_file", "ssh_config", "known_hosts",
@@ -21,7 +23,8 @@ static const char *const store_keys[] = {
 	"roots", "intermediates", "certs", NULL
 };
 static const char *const binding_keys[] = {
-	"cert", "key", "reload", "reload_timeout", NULL
+	"cert", "key", "chain", "fullchain", "pkcs12", "pkcs12_passphrase_file",
+	"reload", "reload_timeout", NULL
 };
 
 void server_init(struct server *s)
@@ -36,6 +39,10 @@ static void binding_release(struct usage_binding *b)
 {
 	free(b->cert);
 	free(b->key);
+	free(b->chain);
+	free(b->fullchain);
+	free(b->pkcs12);
+	free(b->pkcs12_passphrase_file);
 	strv_free(b->reload);
 	memset(b, 0, sizeof(*b));
 }
@@ -59,8 +66,9 @@ void server_release(struct server *s)
 	free(s->store.intermediates);
 	free(s->store.certs);
 	free(s->webroot);
-	for (u = 0; u < USAGE_MAX; u++)
+	for (u = 0; s->bindings && u < (int)s->nbindings; u++)
 		binding_release(&s->bindings[u]);
+	free(s->bindings);
 	free(s->file);
 	free(s->request);
 	server_init(s);
@@ -84,12 +92,20 @@ static char *dup_or_null(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
+bool server_bindings_alloc(struct server *s, unsigned n)
+{
+	s->bindings = calloc(n, sizeof *s->bindings);
+	s->nbindings = s->bindings ? n : 0;
+	return s->bindings != NULL;
+}
+
 /* Copies what a server inherits from the fleet-wide defaults. */
 static bool inherit(struct server *s, const struct server *def)
 {
 	size_t i;
 	int u;
 
+	s->utab = def->utab;
 	s->usages = def->usages;
 	s->keygen_server = def->keygen_server;
 	s->renew = def->renew;
@@ -104,11 +120,23 @@ static bool inherit(struct server *s, const struct server *def)
 	s->store.intermediates = dup_or_null(def->store.intermediates);
 	s->store.certs = dup_or_null(def->store.certs);
 	s->webroot = dup_or_null(def->webroot);
-	for (u = 0; u < USAGE_MAX; u++) {
-		s->bindings[u].cert = dup_or_null(def->bindings[u].cert);
-		s->bindings[u].key = dup_or_null(def->bindings[u].key);
-		s->bindings[u].reload = strv_dup(def->bindings[u].reload);
-		s->bindings[u].reload_timeout = def->bindings[u].reload_timeout;
+	/* One binding per usage the table has: not the cap, for fleets of
+	 * 100,000 servers. */
+	if (!server_bindings_alloc(s, def->utab->n))
+		return false;
+	for (u = 0; u < (int)s->nbindings; u++) {
+		const struct usage_binding *d = &def->bindings[u];
+		struct usage_binding *b = &s->bindings[u];
+
+		b->cert = dup_or_null(d->cert);
+		b->key = dup_or_null(d->key);
+		b->chain = dup_or_null(d->chain);
+		b->fullchain = dup_or_null(d->fullchain);
+		b->pkcs12 = dup_or_null(d->pkcs12);
+		b->pkcs12_passphrase_file = dup_or_null(
+		    d->pkcs12_passphrase_file);
+		b->reload = strv_dup(d->reload);
+		b->reload_timeout = d->reload_timeout;
 	}
 	for (i = 0; i < def->vars.n; i++)
 		if (vars_set(&s->vars, def->vars.v[i].key,
@@ -150,24 +178,29 @@ static void parse_store(struct server *s, const struct cfg *c,
 	server_path(c, g, "certs", &s->store.certs, w);
 }
 
+/* The list form of `usages`; top is the fleet file's level, where the
+ * group form (usages.c) may stand instead. */
 static void parse_usages(struct server *s, const struct cfg *c,
-    config_setting_t *parent, const char *what)
+    config_setting_t *parent, const char *what, bool top)
 {
-	char **names = NULL;
+	char **names = NULL, known[USAGE_CAP * (USAGE_NAME_MAX + 4)];
 	int *lines = NULL, u;
 	size_t n = 0, i;
+	config_setting_t *m = config_setting_get_member(parent, "usages");
 
+	/* The fleet file's group form defines usages (usages.c). */
+	if (top && m != NULL && config_setting_is_group(m))
+		return;
 	if (!cfg_strings(c, parent, "usages", false, &names, &n, &lines,
 	    what))
 		return;
 	s->usages = 0;
 	for (i = 0; i < n; i++) {
-		if ((u = usage_from_name(names[i])) < 0)
+		if ((u = usage_from_name(s->utab, names[i])) < 0) {
+			usage_names_text(s->utab, known, sizeof known);
 			diags_add(c->diags, cfg_file(c, parent), lines[i],
-			    "unknown usage '%s' (use default, "
-			    "webservices_internal or webservices_external)",
-			    names[i]);
-		else
+			    "unknown usage '%s' (use %s)", names[i], known);
+		} else
 			s->usages |= 1u << u;
 	}
 	if (n == 0)
@@ -175,6 +208,13 @@ static void parse_usages(struct server *s, const struct cfg *c,
 		    "'usages' in %s must name at least one usage", what);
 	strv_free(names);
 	free(lines);
+}
+
+/* A server's or group's usages: the list form only. */
+static void parse_usages_list(struct server *s, const struct cfg *c,
+    config_setting_t *g, const char *what)
+{
+	parse_usages(s, c, g, what, false);
 }
 
 static void parse_reload(struct usage_binding *b, const struct cfg *c,
@@ -207,6 +247,35 @@ out:
 	free(lines);
 }
 
+void server_parse_binding(struct usage_binding *ub, const struct cfg *c,
+    config_setting_t *b, const char *what)
+{
+	const char *p;
+
+	server_path(c, b, "cert", &ub->cert, what);
+	server_path(c, b, "key", &ub->key, what);
+	server_path(c, b, "chain", &ub->chain, what);
+	server_path(c, b, "fullchain", &ub->fullchain, what);
+	server_path(c, b, "pkcs12", &ub->pkcs12, what);
+	if (cfg_string(c, b, "pkcs12_passphrase_file", false, &p, what)) {
+		free(ub->pkcs12_passphrase_file);
+		ub->pkcs12_passphrase_file = cfg_path(c,
+		    config_setting_get_member(b, "pkcs12_passphrase_file"), p);
+		if (ub->pkcs12_passphrase_file != NULL &&
+		    access(ub->pkcs12_passphrase_file, R_OK) != 0)
+			cfg_error(c, config_setting_get_member(b,
+			    "pkcs12_passphrase_file"), "pkcs12_passphrase_file "
+			    "'%s' in %s cannot be read: %s", p, what,
+			    strerror(errno));
+	}
+	parse_reload(ub, c, b, what);
+	cfg_int(c, b, "reload_timeout", false, 1, 3600, &ub->reload_timeout,
+	    what);
+	if ((ub->pkcs12 == NULL) != (ub->pkcs12_passphrase_file == NULL))
+		cfg_error(c, b, "%s needs both 'pkcs12' and "
+		    "'pkcs12_passphrase_file', or neither", what);
+}
+
 static void parse_bindings(struct server *s, const struct cfg *c,
     config_setting_t *parent, const char *what)
 {
@@ -222,7 +291,7 @@ static void parse_bindings(struct server *s, const struct cfg *c,
 		const char *name = config_setting_name(b);
 		struct usage_binding *ub;
 
-		if ((u = usage_from_name(name)) < 0) {
+		if ((u = usage_from_name(s->utab, name)) < 0) {
 			cfg_error(c, b, "unknown usage '%s' in usage_bindings "
 			    "of %s", name, what);
 			continue;
@@ -235,11 +304,7 @@ static void parse_bindings(struct server *s, const struct cfg *c,
 		ub = &s->bindings[u];
 		snprintf(w, sizeof w, "usage_bindings.%s of %s", name, what);
 		cfg_check_keys(c, b, w, binding_keys);
-		server_path(c, b, "cert", &ub->cert, w);
-		server_path(c, b, "key", &ub->key, w);
-		parse_reload(ub, c, b, w);
-		cfg_int(c, b, "reload_timeout", false, 1, 3600,
-		    &ub->reload_timeout, w);
+		server_parse_binding(ub, c, b, w);
 	}
 }
 
@@ -461,7 +526,7 @@ static void parse_verify_address(struct server *s, const struct cfg *c,
 static void parse_verify(struct server *s, const struct cfg *c,
     config_setting_t *g, const char *what)
 {
-	s->verify_set = rollout_verify_parse(c, g, what, &s->verify,
+	s->verify_set = rollout_verify_parse(c, g, s->utab, what, &s->verify,
 	    &s->nverify);
 }
 
@@ -553,7 +618,7 @@ static const struct {
 	{ "host_key_policy", ssh_policy, false, true },
 	{ "keygen", parse_keygen, false, false },
 	{ "vars", parse_vars, true, false },
-	{ "usages", parse_usages, false, false },
+	{ "usages", parse_usages_list, false, false },
 	{ "store", parse_store, true, false },
 	{ "webroot", parse_webroot, false, false },
 	{ "usage_bindings", parse_bindings, true, false },
@@ -617,7 +682,7 @@ bool server_parse_defaults(struct server *d, const struct cfg *c,
 	}
 	parse_store(d, c, g, "the fleet file");
 	parse_webroot(d, c, g, "the fleet file");
-	parse_usages(d, c, g, "the fleet file");
+	parse_usages(d, c, g, "the fleet file", true);
 	parse_bindings(d, c, g, "the fleet file");
 	parse_vars(d, c, g, "the fleet file");
 	return c->diags->n == before;
@@ -662,6 +727,35 @@ static void parse_groups(struct server *s, const struct cfg *c,
 	free(lines);
 }
 
+/* True when every path b binds is absolute (or unset). */
+static bool binding_absolute(const struct usage_binding *b)
+{
+	const char *p[5] = { b->cert, b->key, b->chain, b->fullchain,
+	    b->pkcs12 };
+	int i;
+
+	for (i = 0; i < 5; i++)
+		if (p[i] != NULL && p[i][0] != '/')
+			return false;
+	return true;
+}
+
+/* A PKCS#12 file holds the key: it is made where the key is. */
+static void check_pkcs12(const struct server *s, const struct cfg *c,
+    config_setting_t *g, const char *what)
+{
+	unsigned u;
+
+	for (u = 0; s->keygen_server && u < USAGE_CAP; u++)
+		if ((s->usages & (1u << u)) && s->bindings[u].pkcs12) {
+			cfg_error(c, g, "usage '%s' of %s has a pkcs12 file, "
+			    "which keygen = \"server\" cannot make (the key "
+			    "never leaves the server)",
+			    usage_name(s->utab, u), what);
+			return;
+		}
+}
+
 /* What only makes sense for one transport. */
 static void check_transport(const struct server *s, const struct cfg *c,
     const struct layers *L, const char *what)
@@ -692,9 +786,8 @@ static void check_transport(const struct server *s, const struct cfg *c,
 			    what, paths[i]);
 			return;
 		}
-	for (u = 0; u < USAGE_MAX; u++)
-		if ((s->bindings[u].cert && s->bindings[u].cert[0] != '/') ||
-		    (s->bindings[u].key && s->bindings[u].key[0] != '/')) {
+	for (u = 0; u < (int)s->nbindings; u++)
+		if (!binding_absolute(&s->bindings[u])) {
 			cfg_error(c, g, "ssh %s needs absolute usage_bindings "
 			    "paths, or a 'root' directory on the server", what);
 			return;
@@ -737,5 +830,6 @@ bool server_parse(struct server *s, const struct cfg *c,
 	    layers_get(L, "root", NULL) == NULL)
 		cfg_error(c, g, "missing 'root' in %s", what);
 	check_transport(s, c, L, what);
+	check_pkcs12(s, c, g, what);
 	return c->diags->n == before;
 }

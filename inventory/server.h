@@ -43,4 +43,13 @@ bool server_is_merged(const char *key);
 bool server_parse_defaults(struct server *d, const struct cfg *c,
     config_setting_t *g);
 
+/* Gives s n empty usage bindings (it has none yet); false when out of
+ * memory. */
+bool server_bindings_alloc(struct server *s, unsigned n);
+
+/* Reads the files and reload of one usage binding (or usage definition)
+ * group b into ub; what names it in messages. */
+void server_parse_binding(struct usage_binding *ub, const struct cfg *c,
+    config_setting_t *b, const char *what);
+
 #endif

@@ -101,8 +101,8 @@ int assign_check_pair(const char *server, const char *cert_pem,
 }
 
 /* "<certs>/<usage><suffix>", or the binding's own path when it has one. */
-static char *usage_path(const char *certs, const char *bound, enum usage u,
-    const char *suffix)
+static char *usage_path(const char *certs, const char *bound,
+    const char *usage, const char *suffix)
 {
 	char name[64];
 
@@ -110,30 +110,30 @@ static char *usage_path(const char *certs, const char *bound, enum usage u,
 		return strdup(bound);
 	if (certs == NULL)
 		return NULL;
-	snprintf(name, sizeof name, "%s%s", usage_name(u), suffix);
+	snprintf(name, sizeof name, "%s%s", usage, suffix);
 	return path_join(certs, name);
 }
 
 char *assign_cert_path(const char *certs, const struct usage_binding *b,
-    enum usage u)
+    const char *usage)
 {
-	return usage_path(certs, b != NULL ? b->cert : NULL, u, ".pem");
+	return usage_path(certs, b != NULL ? b->cert : NULL, usage, ".pem");
 }
 
 char *assign_key_path(const char *certs, const struct usage_binding *b,
-    enum usage u)
+    const char *usage)
 {
-	return usage_path(certs, b != NULL ? b->key : NULL, u, ".key");
+	return usage_path(certs, b != NULL ? b->key : NULL, usage, ".key");
 }
 
 int assign_read_current(struct transport *t, const char *certs,
-    const struct usage_binding *b, enum usage u, size_t max,
+    const struct usage_binding *b, const char *u, size_t max,
     transport_file_cb cb, void *arg)
 {
 	char *path;
 	int rc;
 
-	if (t == NULL || cb == NULL || (unsigned)u >= USAGE_MAX)
+	if (t == NULL || cb == NULL || u == NULL || !usage_name_valid(u))
 		return CF_EINVAL;
 	if ((path = assign_cert_path(certs, b, u)) == NULL)
 		return certs == NULL ? CF_EINVAL : CF_ENOMEM;
@@ -142,12 +142,47 @@ int assign_read_current(struct transport *t, const char *certs,
 	return rc;
 }
 
+/* The chain and full chain files' bytes: the intermediates, then the
+ * leaf's PEM block (up to its END line) before them. False when out of
+ * memory or the certificate is not PEM. */
+static bool make_chains(struct assign *a)
+{
+	static const char end[] = "-----END CERTIFICATE-----";
+	const char *p = strstr(a->cert_pem, end);
+	size_t leaf;
+
+	if (p == NULL || (a->chain_pem = assign_intermediates_pem(
+	    a->cert_pem)) == NULL)
+		return false;
+	leaf = (size_t)(p - a->cert_pem) + sizeof end - 1;
+	if ((a->fullchain_pem = malloc(leaf + strlen(a->chain_pem) + 2)) ==
+	    NULL)
+		return false;
+	memcpy(a->fullchain_pem, a->cert_pem, leaf);
+	a->fullchain_pem[leaf] = '\n';
+	strcpy(a->fullchain_pem + leaf + 1, a->chain_pem);
+	return true;
+}
+
 /* The key's copy goes (cleansed) as soon as the forward run ends. */
 static void drop_key(struct assign *a)
 {
 	crypto_secret_free(a->key_pem, a->key_len + 1);
 	a->key_pem = NULL;
 	a->key_len = 0;
+}
+
+/* The run's own strings go (NULL after); the results stay readable. */
+static void free_strings(struct assign *a)
+{
+	char **owned[] = { &a->server, &a->cert_pem, &a->chain_pem,
+	    &a->fullchain_pem, &a->key_from, &a->fleet, &a->address };
+	size_t i;
+
+	for (i = 0; i < sizeof owned / sizeof *owned; i++) {
+		free(*owned[i]);
+		*owned[i] = NULL;
+	}
 }
 
 void assign_release(struct assign *a)
@@ -161,51 +196,85 @@ void assign_release(struct assign *a)
 		free(au->pointer);
 		free(au->cert);
 		free(au->key);
+		free(au->chain);
+		free(au->fullchain);
+		free(au->pkcs12);
+		assign_blob_release(&au->p12);
 		strv_free(au->reload);
 		transport_undo_free(au->undo);
 		memset(au, 0, sizeof *au);
 	}
 	a->nuse = 0;
-	free(a->server);
-	a->server = NULL;
-	free(a->cert_pem);
-	a->cert_pem = NULL;
+	free(a->use);
+	a->use = NULL;
 	drop_key(a);
-	free(a->key_from);
-	a->key_from = NULL;
-	free(a->fleet);
-	a->fleet = NULL;
-	free(a->address);
-	a->address = NULL;
+	free_strings(a);
 }
 
-/* Fills one usage's paths and reload command. Returns 0 or CF_ENOMEM /
- * CF_EINVAL with msg. */
+/* A copy of the optional bound path p into *out; false when out of
+ * memory. */
+static bool dup_opt(char **out, const char *p)
+{
+	return p == NULL || (*out = strdup(p)) != NULL;
+}
+
+/* True when the optional paths of au are confined and all differ. */
+static bool paths_distinct(const struct assign_usage *au)
+{
+	const char *p[5] = { au->cert, au->key, au->chain, au->fullchain,
+	    au->pkcs12 };
+	int i, k;
+
+	for (i = 0; i < 5; i++) {
+		if (p[i] != NULL && !path_is_confined(p[i]))
+			return false;
+		for (k = 0; k < i; k++)
+			if (p[i] != NULL && p[k] != NULL &&
+			    strcmp(p[i], p[k]) == 0)
+				return false;
+	}
+	return true;
+}
+
+/* Fills one usage's paths, PKCS#12 bytes and reload command. Returns 0 or
+ * CF_ENOMEM / CF_EINVAL with msg. */
 static int usage_setup(struct assign *a, const struct assign_input *in,
-    enum usage u, char *msg, size_t msgsz)
+    unsigned u, char *msg, size_t msgsz)
 {
 	const struct usage_binding *b = in->bindings ? &in->bindings[u] : NULL;
 	struct assign_usage *au = &a->use[a->nuse++];
+	const struct assign_blob *p12 = in->p12 ? &in->p12[u] : NULL;
 	char sub[64];
 
 	au->usage = u;
-	snprintf(sub, sizeof sub, ".certfleet/%s", usage_name(u));
+	snprintf(au->name, sizeof au->name, "%s", usage_name(in->utab, u));
+	snprintf(sub, sizeof sub, ".certfleet/%s", au->name);
 	au->store = path_join(in->certs, sub);
-	au->pointer = path_join(in->certs, usage_name(u));
-	au->cert = assign_cert_path(in->certs, b, u);
-	au->key = assign_key_path(in->certs, b, u);
+	au->pointer = path_join(in->certs, au->name);
+	au->cert = assign_cert_path(in->certs, b, au->name);
+	au->key = assign_key_path(in->certs, b, au->name);
 	if (au->store == NULL || au->pointer == NULL || au->cert == NULL ||
-	    au->key == NULL)
+	    au->key == NULL || (b != NULL && (!dup_opt(&au->chain, b->chain) ||
+	    !dup_opt(&au->fullchain, b->fullchain) ||
+	    !dup_opt(&au->pkcs12, b->pkcs12))))
 		return cf_error(msg, msgsz, CF_ENOMEM, "cannot assign on '%s': "
 		    "out of memory", a->server);
-	if (!path_is_confined(au->cert) || !path_is_confined(au->key))
+	if (!paths_distinct(au))
 		return cf_error(msg, msgsz, CF_EINVAL, "cannot assign usage "
-		    "'%s' on '%s': the certificate or key path leaves the "
-		    "server tree", usage_name(u), a->server);
-	if (strcmp(au->cert, au->key) == 0)
-		return cf_error(msg, msgsz, CF_EINVAL, "cannot assign usage "
-		    "'%s' on '%s': certificate and key share the path '%s'",
-		    usage_name(u), a->server, au->cert);
+		    "'%s' on '%s': a certificate or key path leaves the "
+		    "server tree, or two of its files share a path", au->name,
+		    a->server);
+	if (au->pkcs12 != NULL) {
+		if (p12 == NULL || p12->data == NULL)
+			return cf_error(msg, msgsz, CF_EINVAL, "cannot assign "
+			    "usage '%s' on '%s': its PKCS#12 file was not "
+			    "made", au->name, a->server);
+		if ((au->p12.data = malloc(p12->len)) == NULL)
+			return cf_error(msg, msgsz, CF_ENOMEM, "cannot assign "
+			    "on '%s': out of memory", a->server);
+		memcpy(au->p12.data, p12->data, p12->len);
+		au->p12.len = p12->len;
+	}
 	if (b != NULL && b->reload != NULL && b->reload[0] != NULL) {
 		if ((au->reload = strv_dup(b->reload)) == NULL)
 			return cf_error(msg, msgsz, CF_ENOMEM, "cannot assign "
@@ -266,7 +335,7 @@ static void on_installed(void *arg, int status, struct transport_undo *undo,
 		a->had_previous |= 1u << au->usage;
 	if (status != 0) {
 		snprintf(a->msg, sizeof a->msg, "%s (usage '%s')", msg,
-		    usage_name(au->usage));
+		    au->name);
 		fail(a, status);
 		return;
 	}
@@ -296,7 +365,7 @@ static void on_reloaded(void *arg, int status,
 	transport_run_describe(status, r, au->timeout_ms / 1000, msg, how,
 	    sizeof how);
 	snprintf(a->msg, sizeof a->msg, "reload command '%s' for usage '%s' "
-	    "on '%s' %s", cmd, usage_name(au->usage), a->server, how);
+	    "on '%s' %s", cmd, au->name, a->server, how);
 	fail(a, status != 0 ? status : CF_ETRANSPORT);
 }
 
@@ -311,22 +380,27 @@ static int run_reload(struct assign *a, transport_run_cb cb)
 	struct assign_usage *au = &a->use[a->cur];
 	bool back = a->state == ASSIGN_RERELOAD;
 	struct reload_info ri = { .fleet = a->fleet, .server = a->server,
-	    .address = a->address, .usage = usage_name(au->usage),
+	    .address = a->address, .usage = au->name,
 	    .now = back ? &au->prev : &a->cert,
 	    .previous_sha256 = back ? a->cert.sha256 : au->prev.sha256 };
 	char *cert = transport_path_real(a->t, au->cert);
 	char *key = transport_path_real(a->t, au->key);
+	/* cert.pem holds the leaf, then its chain: the chain file unless
+	 * the usage has one of its own. */
+	char *chain = au->chain ? transport_path_real(a->t, au->chain) : cert;
 	char **env = NULL;
 	int rc = CF_ENOMEM;
 
 	ri.cert_file = cert;
 	ri.key_file = key;
-	/* cert.pem holds the leaf, then its chain: there is no other file. */
-	ri.chain_file = cert;
-	if (cert != NULL && key != NULL && (env = reload_env(&ri)) != NULL)
+	ri.chain_file = chain;
+	if (cert != NULL && key != NULL && chain != NULL &&
+	    (env = reload_env(&ri)) != NULL)
 		rc = a->t->ops->run(a->t, au->reload, env, au->timeout_ms, cb,
 		    a);
 	strv_free(env);
+	if (chain != cert)
+		free(chain);
 	free(cert);
 	free(key);
 	return rc;
@@ -375,7 +449,7 @@ static int start_reload(struct assign *a, transport_run_cb cb)
 static int start_install(struct assign *a)
 {
 	struct assign_usage *au = &a->use[a->cur];
-	struct transport_member m[2] = {
+	struct transport_member m[5] = {
 		{ .name = "cert.pem", .link = au->cert, .data = a->cert_pem,
 		    .len = a->cert_len, .mode = 0644 },
 		{ .name = "key.pem", .link = au->key, .data = a->key_pem,
@@ -383,6 +457,20 @@ static int start_install(struct assign *a)
 	};
 	struct transport_set set = { .store = au->store,
 	    .pointer = au->pointer, .members = m, .nmembers = 2 };
+
+	if (au->chain != NULL)
+		m[set.nmembers++] = (struct transport_member){ .name =
+		    "chain.pem", .link = au->chain, .data = a->chain_pem,
+		    .len = strlen(a->chain_pem), .mode = 0644 };
+	if (au->fullchain != NULL)
+		m[set.nmembers++] = (struct transport_member){ .name =
+		    "fullchain.pem", .link = au->fullchain, .data =
+		    a->fullchain_pem, .len = strlen(a->fullchain_pem),
+		    .mode = 0644 };
+	if (au->pkcs12 != NULL)
+		m[set.nmembers++] = (struct transport_member){ .name =
+		    "cert.p12", .link = au->pkcs12, .data = au->p12.data,
+		    .len = au->p12.len, .mode = 0600 };
 
 	a->state = ASSIGN_INSTALL;
 	return a->t->ops->install(a->t, &set, on_installed, a);
@@ -407,7 +495,7 @@ static void forward(struct assign *a)
 	if (rc != 0) {
 		snprintf(a->msg, sizeof a->msg, "cannot %s usage '%s' on "
 		    "'%s': %s", a->state == ASSIGN_RELOAD ? "reload" :
-		    "install", usage_name(au->usage), a->server,
+		    "install", au->name, a->server,
 		    cf_strerror(rc));
 		fail(a, rc);
 	}
@@ -432,10 +520,10 @@ static void on_rereloaded(void *arg, int status,
 		;
 	else if (status != 0)
 		msg_append(a, "; reload after rollback of usage '%s' failed: "
-		    "%s", usage_name(au->usage), msg);
+		    "%s", au->name, msg);
 	else if (r->exit_status != 0)
 		msg_append(a, "; reload after rollback of usage '%s' exited "
-		    "%d", usage_name(au->usage), r->exit_status);
+		    "%d", au->name, r->exit_status);
 	back_one(a);
 }
 
@@ -447,7 +535,7 @@ static void on_rolled_back(void *arg, int status, const char *msg)
 
 	if (status != 0) {
 		msg_append(a, "; rollback of usage '%s' failed: %s",
-		    usage_name(au->usage), msg);
+		    au->name, msg);
 	} else {
 		a->rolled_back |= 1u << au->usage;
 		if (au->reload != NULL) {
@@ -456,7 +544,7 @@ static void on_rolled_back(void *arg, int status, const char *msg)
 			if (rc == 0)
 				return;
 			msg_append(a, "; reload after rollback of usage '%s' "
-			    "could not start: %s", usage_name(au->usage),
+			    "could not start: %s", au->name,
 			    cf_strerror(rc));
 		}
 	}
@@ -512,7 +600,7 @@ static void backward(struct assign *a)
 			if (rc == 0)
 				return;
 			msg_append(a, "; rollback of usage '%s' could not start: "
-			    "%s", usage_name(au->usage), cf_strerror(rc));
+			    "%s", au->name, cf_strerror(rc));
 		}
 		a->cur = a->cur == 0 ? a->nuse : a->cur - 1;
 	}
@@ -536,7 +624,7 @@ int assign_undo(struct assign *a, const char *why,
 			transport_undo_free(au->undo);
 			au->undo = NULL;
 			msg_append(a, "; usage '%s' keeps it (none was assigned "
-			    "before)", usage_name(au->usage));
+			    "before)", au->name);
 		}
 		any = any || au->undo != NULL;
 	}
@@ -558,14 +646,15 @@ int assign_start(struct assign *a, struct transport *t,
     char *msg, size_t msgsz)
 {
 	const char *server;
-	int rc, u;
+	unsigned u;
+	int rc;
 
 	memset(a, 0, sizeof *a);
 	if (t == NULL || in == NULL || done == NULL)
 		return cf_error(msg, msgsz, CF_EINVAL,
 		    "cannot assign: no transport, input or callback");
 	server = in->server != NULL ? in->server : t->server;
-	if (in->usages == 0 || (in->usages & ~(unsigned)USAGE_ALL) != 0)
+	if (in->usages == 0 || (in->usages & ~usage_all(in->utab)) != 0)
 		return cf_error(msg, msgsz, CF_EINVAL, "cannot assign on '%s': "
 		    "no usage, or an unknown one", server);
 	if (in->certs == NULL || !path_is_confined(in->certs))
@@ -599,10 +688,18 @@ int assign_start(struct assign *a, struct transport *t,
 	a->cert_len = in->cert_len;
 	a->key_len = in->key_len;
 	reload_cert_read(&a->cert, a->cert_pem, a->cert_len);
-	for (u = 0; u < USAGE_MAX; u++) {
+	/* The pair check proved cert_pem PEM: a failure here is memory. */
+	if ((a->use = calloc((size_t)__builtin_popcount(in->usages),
+	    sizeof *a->use)) == NULL ||
+	    !make_chains(a)) {
+		assign_release(a);
+		return cf_error(msg, msgsz, CF_ENOMEM, "cannot assign on '%s': "
+		    "out of memory", server);
+	}
+	for (u = 0; u < USAGE_CAP; u++) {
 		if (!(in->usages & (1u << u)))
 			continue;
-		if ((rc = usage_setup(a, in, (enum usage)u, msg, msgsz)) != 0) {
+		if ((rc = usage_setup(a, in, u, msg, msgsz)) != 0) {
 			assign_release(a);
 			return rc;
 		}

@@ -14,6 +14,12 @@
  *   C/U.pem              -> U/cert.pem               stable symlinks,
  *   C/U.key              -> U/key.pem                made once
  *
+ * A usage whose binding names a chain (intermediates only), a fullchain
+ * (leaf then intermediates; neither holds the root) or a pkcs12 file (key, leaf and chain,
+ * encrypted; 0600) gets chain.pem, fullchain.pem or cert.p12 in the same
+ * version directory, linked from those paths: every file of a usage
+ * switches, and rolls back, with the one pointer.
+ *
  * Key, certificate and chain change as one unit: a new version directory is
  * written and synced completely, then the pointer C/U is switched by
  * renaming a new symlink over it, which is one atomic step. Two symlinks
@@ -68,14 +74,24 @@
 /* Largest certificate file read_current reads by default. */
 #define ASSIGN_CERT_MAX (1024 * 1024)
 
+/* A PKCS#12 file made for a usage (assign_pkcs12), DER. */
+struct assign_blob {
+	unsigned char *data;
+	size_t len;
+};
+
 /* What to assign, and where. Everything is copied by assign_start. */
 struct assign_input {
 	const char *server;                 /* name, for messages */
-	unsigned usages;                    /* bit (1 << enum usage) */
+	const struct usage_table *utab;     /* names; NULL: the predefined */
+	unsigned usages;                    /* bit (1 << index in utab) */
 	const char *certs;                  /* store.certs: server path */
-	const struct usage_binding *bindings;   /* USAGE_MAX entries, or
-	                                           NULL: default paths, no
-	                                           reload commands */
+	const struct usage_binding *bindings;   /* an entry per usage of
+	                                           utab, or NULL: default
+	                                           paths, no reload commands */
+	const struct assign_blob *p12;      /* [USAGE_CAP]: for the usages
+	                                       bound to a pkcs12 file, or
+	                                       NULL when none is */
 	const char *cert_pem;               /* leaf first, then the chain */
 	size_t cert_len;
 	const char *key_pem;                /* secret */
@@ -119,11 +135,16 @@ enum assign_state {
 
 /* One usage's part of the run (private to assign.c). */
 struct assign_usage {
-	enum usage usage;
+	unsigned usage;             /* index in the input's table */
+	char name[USAGE_NAME_MAX + 1];
 	char *store;
 	char *pointer;
 	char *cert;
 	char *key;
+	char *chain;                /* bound paths, or NULL */
+	char *fullchain;
+	char *pkcs12;
+	struct assign_blob p12;     /* its bytes, when pkcs12 is set */
 	char **reload;              /* NULL-ended copy, or NULL */
 	unsigned timeout_ms;
 	struct transport_undo *undo;    /* set once switched */
@@ -145,6 +166,8 @@ struct assign {
 	char *server;
 	char *cert_pem;
 	size_t cert_len;
+	char *chain_pem;            /* the intermediates (no root) */
+	char *fullchain_pem;        /* the leaf, then chain_pem */
 	char *key_pem;
 	size_t key_len;
 	char *key_from;             /* key_on_server, copied */
@@ -152,7 +175,7 @@ struct assign {
 	char *address;
 	struct reload_cert cert;    /* the new certificate's leaf */
 	transport_run_cb reload_cb; /* the reload the read of prev precedes */
-	struct assign_usage use[USAGE_MAX];
+	struct assign_usage *use;   /* one per usage assigned */
 	size_t nuse;
 	size_t cur;                 /* the usage being worked on */
 	bool failed;                /* going backwards */
@@ -188,6 +211,27 @@ int assign_undo(struct assign *a, const char *why,
     void (*done)(struct assign *a, int status));
 
 /*
+ * Makes usage's PKCS#12 file for binding b into out: the key in key_pem,
+ * the leaf and chain of cert_pem (NUL-terminated), encrypted with
+ * AES-256-CBC (PBKDF2) and the first line of b->pkcs12_passphrase_file, a
+ * controller path read now. Any thread. Returns 0 (release out with
+ * assign_blob_release), or a CF_E* code with msg, which never holds the
+ * passphrase.
+ */
+int assign_pkcs12(const char *server, const char *usage,
+    const struct usage_binding *b, const char *cert_pem,
+    const char *key_pem, size_t key_len, struct assign_blob *out,
+    char *msg, size_t msgsz);
+
+/* The intermediates of cert_pem (leaf first), as PEM: the certificates
+ * after the leaf but the self-signed root; "" when there are none. A new
+ * string, or NULL when out of memory or cert_pem is not PEM. Any thread. */
+char *assign_intermediates_pem(const char *cert_pem);
+
+/* Frees (cleansed) what b holds. */
+void assign_blob_release(struct assign_blob *b);
+
+/*
  * Frees what a holds (undo records, paths, the key copy, cleansed); the
  * results stay readable. Not while a run is in flight: only after done, or
  * a failed assign_start. May be called from inside done.
@@ -201,18 +245,18 @@ void assign_release(struct assign *a);
  * out of memory, or when neither certs nor the binding gives a path.
  */
 char *assign_cert_path(const char *certs, const struct usage_binding *b,
-    enum usage u);
+    const char *usage);
 char *assign_key_path(const char *certs, const struct usage_binding *b,
-    enum usage u);
+    const char *usage);
 
 /*
- * Starts reading the certificate currently assigned to usage u (leaf, then
+ * Starts reading the certificate currently assigned to usage (leaf, then
  * chain) through t, for inspect: cb gets the PEM, or CF_ENOENT when nothing
  * is assigned. max 0 means ASSIGN_CERT_MAX. Returns 0 when started, or
  * CF_EINVAL / CF_ENOMEM (cb is then not called).
  */
 int assign_read_current(struct transport *t, const char *certs,
-    const struct usage_binding *b, enum usage u, size_t max,
+    const struct usage_binding *b, const char *usage, size_t max,
     transport_file_cb cb, void *arg);
 
 #endif

@@ -37,9 +37,11 @@ struct engine_target {
 	const struct renew_policy *renew;       /* when due, jitter, key
 	                                           reuse; NULL: the config's
 	                                           renew_before_days */
-	unsigned usages;            /* bit (1 << enum usage) */
+	const struct usage_table *utab;     /* the fleet's usages; NULL:
+	                                       the predefined three */
+	unsigned usages;            /* bit (1 << index in utab) */
 	const struct store_paths *store;
-	const struct usage_binding *bindings;   /* [USAGE_MAX] */
+	const struct usage_binding *bindings;   /* [utab->n] */
 	bool keygen_remote;         /* the transport makes the key on the
 	                               server; it never reaches this machine */
 	const char *webroot;        /* where a CA's proof files go (http-01),

@@ -88,7 +88,8 @@ static const char *due_note(const struct renew_policy *rp, time_t due,
 	return buf;
 }
 
-int inspect_decide(const char *const current[USAGE_MAX], unsigned usages,
+int inspect_decide(const struct usage_table *utab,
+    const char *const current[USAGE_CAP], unsigned usages,
     const struct req_spec *spec, const struct renew_policy *rp, time_t now,
     bool force, struct inspect_result *out)
 {
@@ -102,13 +103,13 @@ int inspect_decide(const char *const current[USAGE_MAX], unsigned usages,
 
 	memset(out, 0, sizeof(*out));
 	out->due = true;
-	for (u = 0; u < USAGE_MAX; u++) {
+	for (u = 0; u < USAGE_CAP; u++) {
 		if (!(usages & (1u << u)))
 			continue;
 		if (current[u] == NULL) {
 			snprintf(out->reason, sizeof out->reason, "no "
 			    "certificate assigned for usage '%s'",
-			    usage_name((enum usage)u));
+			    usage_name(utab, (unsigned)u));
 			return 0;
 		}
 		if (first == NULL) {
@@ -116,7 +117,7 @@ int inspect_decide(const char *const current[USAGE_MAX], unsigned usages,
 		} else if (strcmp(first, current[u]) != 0) {
 			snprintf(out->reason, sizeof out->reason, "usage '%s' "
 			    "holds another certificate than the others",
-			    usage_name((enum usage)u));
+			    usage_name(utab, (unsigned)u));
 			return 0;
 		}
 	}

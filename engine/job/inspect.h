@@ -27,7 +27,8 @@ struct inspect_result {
  * the same certificate, not yet due under rp (renew_due_at), with the
  * SANs of spec. force makes every server due. Fills out; returns 0.
  */
-int inspect_decide(const char *const current[USAGE_MAX], unsigned usages,
+int inspect_decide(const struct usage_table *utab,
+    const char *const current[USAGE_CAP], unsigned usages,
     const struct req_spec *spec, const struct renew_policy *rp, time_t now,
     bool force, struct inspect_result *out);
 

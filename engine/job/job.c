@@ -210,7 +210,7 @@ static void on_closed(struct job *j)
 
 	if (--j->closing > 0)
 		return;
-	for (u = 0; u < USAGE_MAX; u++)
+	for (u = 0; u < USAGE_CAP; u++)
 		free(j->current[u]);
 	free(j->denied_hash);
 	free(j->denied_error);
@@ -257,7 +257,7 @@ static void record_outcome(struct job *j, struct report_row *row)
 	s.command = cfg->mode == ENGINE_ASSIGN ? "assign" : "run";
 	s.status = (char *)report_status_name(row->status);
 	s.request_id = j->rq.id;
-	o = report_row_to_json(row);
+	o = report_row_to_json(j->tg->utab, row);
 	s.report = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	rc = s.report ? journal_server_save(cfg->journal, &s, msg, sizeof msg) :

@@ -59,7 +59,7 @@ struct job {
 	bool verified;              /* verify: every check served it */
 	int verify_left;            /* verify: checks in flight */
 
-	char *current[USAGE_MAX];   /* inspect: what each usage holds */
+	char *current[USAGE_CAP];   /* inspect: what each usage holds */
 	int reads;                  /* reads in flight */
 	int read_failed;            /* 1 + the index (usage, or store: 0
 	                               roots, 1 intermediates) of the

@@ -24,14 +24,14 @@ static void not_assigned(struct job *j, const char *why)
 
 void job_usages_hold(struct job *j, unsigned usages)
 {
-	char names[128] = "";
-	int u;
+	char names[USAGE_CAP * (USAGE_NAME_MAX + 1)] = "";
+	unsigned u;
 
-	for (u = 0; u < USAGE_MAX; u++)
+	for (u = 0; u < USAGE_CAP; u++)
 		if (usages & (1u << u)) {
 			if (names[0])
 				strcat(names, ",");
-			strcat(names, usage_name((enum usage)u));
+			strcat(names, usage_name(j->tg->utab, u));
 		}
 	j->row->usages = usages;
 	journal_strset(&j->rq.usages, names[0] ? names : NULL);
@@ -55,9 +55,10 @@ static void on_assigned(struct assign *a, int status)
 }
 
 /* Starts the assignment of the journaled certificate with key (len
- * bytes; NULL for a key on the server), checked already when checked. */
+ * bytes; NULL for a key on the server), checked already when checked, and
+ * the usages' PKCS#12 files (or NULL). */
 static void assign_now(struct job *j, const char *key, size_t len,
-    bool checked)
+    bool checked, const struct assign_blob *p12)
 {
 	struct assign_input in;
 	char msg[1024];
@@ -69,6 +70,7 @@ static void assign_now(struct job *j, const char *key, size_t len,
 	in.server = j->tg->name;
 	in.fleet = j->cfg->fleet;
 	in.address = j->tg->address;
+	in.utab = j->tg->utab;
 	in.usages = j->tg->usages;
 	in.certs = j->tg->store->certs;
 	in.bindings = j->tg->bindings;
@@ -77,6 +79,7 @@ static void assign_now(struct job *j, const char *key, size_t len,
 	in.key_pem = key;
 	in.key_len = len;
 	in.pair_checked = checked;
+	in.p12 = p12;
 	if (assign_start(&j->assign, j->t, &in, on_assigned, msg,
 	    sizeof msg) != 0)
 		not_assigned(j, msg);
@@ -97,7 +100,28 @@ struct key_work {
 	bool gone;                  /* the file could not be read */
 	int rc;
 	char msg[1024];
+	struct assign_blob p12[USAGE_CAP];  /* for usages bound to one */
 };
+
+/* Makes the PKCS#12 file of every usage of j bound to one. */
+static int make_p12(struct key_work *kw)
+{
+	const struct engine_target *tg = kw->j->tg;
+	unsigned u;
+	int rc;
+
+	for (u = 0; u < USAGE_CAP; u++) {
+		if (!(tg->usages & (1u << u)) || tg->bindings == NULL ||
+		    tg->bindings[u].pkcs12 == NULL)
+			continue;
+		rc = assign_pkcs12(tg->name, usage_name(tg->utab, u),
+		    &tg->bindings[u], kw->j->rq.cert_pem, kw->key, kw->len,
+		    &kw->p12[u], kw->msg, sizeof kw->msg);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
 
 static void key_run(uv_work_t *w)
 {
@@ -114,12 +138,15 @@ static void key_run(uv_work_t *w)
 	kw->rc = assign_check_pair(j->tg->name, j->rq.cert_pem,
 	    strlen(j->rq.cert_pem), sk_X509_value(j->certs, 0), kw->key,
 	    kw->len, kw->msg, sizeof kw->msg);
+	if (kw->rc == 0)
+		kw->rc = make_p12(kw);
 }
 
 static void key_after(uv_work_t *w, int status)
 {
 	struct key_work *kw = container_of(w, struct key_work, work);
 	struct job *j = kw->j;
+	unsigned u;
 
 	/* Without its key the certificate cannot be assigned: the next run
 	 * asks for a new one. */
@@ -132,9 +159,11 @@ static void key_after(uv_work_t *w, int status)
 	else if (kw->rc != 0)
 		not_assigned(j, kw->msg);
 	else
-		assign_now(j, kw->key, kw->len, true);
+		assign_now(j, kw->key, kw->len, true, kw->p12);
 	if (kw->key != NULL)
 		crypto_secret_free(kw->key, kw->len);
+	for (u = 0; u < USAGE_CAP; u++)
+		assign_blob_release(&kw->p12[u]);
 	free(kw);
 }
 
@@ -144,7 +173,7 @@ void job_assign_enter(struct job *j)
 
 	if (j->rq.key_path && strncmp(j->rq.key_path, JOB_REMOTE_KEY_PREFIX,
 	    strlen(JOB_REMOTE_KEY_PREFIX)) == 0) {
-		assign_now(j, NULL, 0, false);
+		assign_now(j, NULL, 0, false, NULL);
 		return;
 	}
 	if (j->rq.key_path == NULL) {

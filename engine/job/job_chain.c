@@ -106,14 +106,15 @@ static void read_stores(struct job *j)
 	chain_read_back(j);
 }
 
-static unsigned ekus_needed(unsigned usages)
+static unsigned ekus_needed(const struct usage_table *utab,
+    unsigned usages)
 {
 	unsigned eku = 0;
 	int u;
 
-	for (u = 0; u < USAGE_MAX; u++)
+	for (u = 0; u < USAGE_CAP; u++)
 		if (usages & (1u << u))
-			eku |= usage_eku_needed((enum usage)u);
+			eku |= usage_eku_needed(utab, (unsigned)u);
 	return eku;
 }
 
@@ -415,7 +416,7 @@ static void chain_decide(struct job *j)
 		return;
 	}
 	cw->j = j;
-	cw->eku = ekus_needed(j->tg->usages);
+	cw->eku = ekus_needed(j->tg->utab, j->tg->usages);
 	/* The time of the check, not of the run's start: a long run checks
 	 * certificates signed after it began. */
 	cw->now = time(NULL);
@@ -465,9 +466,9 @@ void job_chain_enter(struct job *j)
 	if (j->state == JOB_CHECK_CURRENT) {
 		/* Stores change under us: check what the server holds. One
 		 * that cannot be read as certificates has no chain to check. */
-		for (u = 0; u < USAGE_MAX && j->current[u] == NULL; u++)
+		for (u = 0; u < USAGE_CAP && j->current[u] == NULL; u++)
 			;
-		if (u == USAGE_MAX || crypto_certs_from_pem(j->current[u],
+		if (u == USAGE_CAP || crypto_certs_from_pem(j->current[u],
 		    "the assigned certificate", &j->certs, msg,
 		    sizeof msg) != 0) {
 			job_back(j);

@@ -29,7 +29,8 @@ static void decide(struct job *j)
 
 	renew_policy_init(&days);
 	days.days = cfg->renew_before_days;
-	inspect_decide((const char *const *)j->current, j->tg->usages,
+	inspect_decide(j->tg->utab, (const char *const *)j->current,
+	    j->tg->usages,
 	    j->tg->spec, j->tg->renew ? j->tg->renew : &days, cfg->now,
 	    cfg->force, r);
 	memcpy(row->thumbprint, r->thumbprint, sizeof row->thumbprint);
@@ -85,7 +86,8 @@ static bool read_usage(struct job *j, int u)
 	rc->u = u;
 	j->reads++;
 	st = assign_read_current(j->t, j->tg->store->certs,
-	    &j->tg->bindings[u], (enum usage)u, JOB_FILE_MAX, on_current, rc);
+	    &j->tg->bindings[u], usage_name(j->tg->utab, (unsigned)u),
+	    JOB_FILE_MAX, on_current, rc);
 	if (st != 0) {
 		j->reads--;
 		free(rc);
@@ -228,7 +230,7 @@ void job_inspect_enter(struct job *j)
 	/* A usage after one that could not start cannot come first in
 	 * usage order, so there is no point reading it. Callbacks never run
 	 * from inside read_file, so the count cannot reach 0 early. */
-	for (u = 0; u < USAGE_MAX; u++)
+	for (u = 0; u < USAGE_CAP; u++)
 		if ((j->tg->usages & (1u << u)) && !read_usage(j, u))
 			break;
 	inspect_read_back(j);

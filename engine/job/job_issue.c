@@ -221,16 +221,16 @@ static bool reuse_read(struct job *j, struct keygen_work *kw)
 
 	if (j->tg->renew == NULL || !j->tg->renew->reuse_key)
 		return false;
-	for (u = 0; u < USAGE_MAX && !((j->tg->usages & (1u << u)) &&
+	for (u = 0; u < USAGE_CAP && !((j->tg->usages & (1u << u)) &&
 	    j->current[u] != NULL); u++)
 		;
-	if (u == USAGE_MAX) {
+	if (u == USAGE_CAP) {
 		snprintf(kw->note, sizeof kw->note, "no current certificate");
 		return false;
 	}
 	kw->reuse_cert = j->current[u];
 	if ((path = assign_key_path(j->tg->store->certs, &j->tg->bindings[u],
-	    (enum usage)u)) == NULL) {
+	    usage_name(j->tg->utab, (unsigned)u))) == NULL) {
 		snprintf(kw->note, sizeof kw->note, "out of memory");
 		return false;
 	}
@@ -583,7 +583,7 @@ void job_ask_enter(struct job *j)
 	}
 	req.approved = j->rq.approved != 0;
 	/* A renewal names what it renews (a resumed job read nothing). */
-	for (u = 0; u < USAGE_MAX && req.previous_pem == NULL; u++)
+	for (u = 0; u < USAGE_CAP && req.previous_pem == NULL; u++)
 		req.previous_pem = j->current[u];
 	j->rq.attempts++;
 	req.hooks.note = ca_note;

@@ -43,8 +43,8 @@ static json_t *str_or_null(const char *s)
 }
 
 /* The row of a request, as report_row_to_json would have written it. */
-static int row_from_request(struct report_row *row,
-    const struct journal_request *rq)
+static int row_from_request(const struct usage_table *utab,
+    struct report_row *row, const struct journal_request *rq)
 {
 	json_t *o, *usages = json_array(), *missing = NULL;
 	char when[32], *list, *tok, *save = NULL;
@@ -85,20 +85,21 @@ static int row_from_request(struct report_row *row,
 		    "choice"));
 		json_decref(a);
 	}
-	rc = report_row_from_json(row, o);
+	rc = report_row_from_json(utab, row, o);
 	json_decref(o);
 	return rc;
 }
 
 /* A request a later run left open: shown as it stands, saying so. */
-static int row_in_flight(struct report_row *row,
+static int row_in_flight(const struct usage_table *t,
+    struct report_row *row,
     const struct journal_request *rq, bool have_row)
 {
 	char note[300];
 	int st = job_state_from_name(rq->state), rc = 0;
 
 	if (st >= 0 && job_state_holds_request((enum job_state)st)) {
-		rc = row_from_request(row, rq);
+		rc = row_from_request(t, row, rq);
 		snprintf(note, sizeof note, "a run stopped (or is still "
 		    "running) with request %lld at '%s'; the next run "
 		    "continues it", (long long)rq->id, rq->state);
@@ -115,7 +116,8 @@ static int row_in_flight(struct report_row *row,
 	return rc;
 }
 
-int status_row_fill(struct journal *jr, const char *name,
+int status_row_fill(const struct usage_table *t, struct journal *jr,
+    const char *name,
     struct report_row *row, struct journal_request *latest, char *msg,
     size_t msgsz)
 {
@@ -131,7 +133,7 @@ int status_row_fill(struct journal *jr, const char *name,
 	rc = journal_server_get(jr, name, &srv, msg, msgsz);
 	if (rc == 0) {
 		o = json_loads(srv.report, 0, NULL);
-		have_row = report_row_from_json(row, o) == 0;
+		have_row = report_row_from_json(t, row, o) == 0;
 		json_decref(o);
 	} else if (rc != CF_ENOENT) {
 		goto out;
@@ -146,9 +148,9 @@ int status_row_fill(struct journal *jr, const char *name,
 	/* No run recorded a row (a journal older than the servers table,
 	 * or the first run stopped): the request is all there is. */
 	if (!have_row && rq.final)
-		rc = row_from_request(row, &rq);
+		rc = row_from_request(t, row, &rq);
 	else if (!rq.final && (!have_row || rq.run_id > srv.run_id))
-		rc = row_in_flight(row, &rq, have_row);
+		rc = row_in_flight(t, row, &rq, have_row);
 	if (rc == CF_ENOMEM)
 		cf_error(msg, msgsz, rc, "out of memory");
 out:
@@ -162,7 +164,8 @@ out:
 	return rc;
 }
 
-int status_row_installed(struct journal *jr, const struct report_row *row,
+int status_row_installed(const struct usage_table *t, struct journal *jr,
+    const struct report_row *row,
     unsigned *usages, time_t *not_after, char *msg, size_t msgsz)
 {
 	struct journal_request rq;
@@ -188,7 +191,7 @@ int status_row_installed(struct journal *jr, const struct report_row *row,
 	if (rc == 0 && rq.not_after && rq.usages) {
 		for (tok = strtok_r(rq.usages, ",", &save); tok;
 		    tok = strtok_r(NULL, ",", &save))
-			if ((u = usage_from_name(tok)) >= 0)
+			if ((u = usage_from_name(t, tok)) >= 0)
 				*usages |= 1u << u;
 		*not_after = *usages ? (time_t)rq.not_after : 0;
 	}

@@ -18,7 +18,8 @@ enum report_status status_row_of_state(int state);
  * not NULL (initialised), gets the server's newest request, or is left
  * empty. Returns 0, or CF_EDB/CF_ENOMEM with msg.
  */
-int status_row_fill(struct journal *jr, const char *name,
+int status_row_fill(const struct usage_table *t, struct journal *jr,
+    const char *name,
     struct report_row *row, struct journal_request *latest, char *msg,
     size_t msgsz);
 
@@ -27,10 +28,11 @@ int status_row_fill(struct journal *jr, const char *name,
  * the journal know: the row's own when it is assigned or up to date, else
  * the newest request the journal saw assigned (a later request that
  * failed, waits, or was rolled back leaves that one installed). jr may be
- * NULL (no journal). Fills *usages (bit 1 << enum usage; 0: none known)
+ * NULL (no journal); t names the usages. Fills *usages (bit 1 << enum usage; 0: none known)
  * and *not_after. Returns 0, or CF_EDB/CF_ENOMEM with msg.
  */
-int status_row_installed(struct journal *jr, const struct report_row *row,
+int status_row_installed(const struct usage_table *t, struct journal *jr,
+    const struct report_row *row,
     unsigned *usages, time_t *not_after, char *msg, size_t msgsz);
 
 #endif

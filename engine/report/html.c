@@ -275,14 +275,14 @@ static void write_server(FILE *out, const struct report *r, size_t i,
     const struct html_server *srv, time_t now)
 {
 	const struct report_row *row = &r->rows[i];
-	char day[16] = "-", usages[128] = "";
-	int u;
+	char day[16] = "-", usages[USAGE_CAP * (USAGE_NAME_MAX + 2)] = "";
+	unsigned u;
 
-	for (u = 0; u < USAGE_MAX; u++)
+	for (u = 0; u < USAGE_CAP; u++)
 		if (row->usages & (1u << u))
 			snprintf(usages + strlen(usages), sizeof usages -
 			    strlen(usages), "%s%s", usages[0] ? ", " : "",
-			    usage_name((enum usage)u));
+			    usage_name(r->utab, u));
 	fputs("<tr>", out);
 	cell(out, row->name);
 	cell(out, srv ? srv[i].group : NULL);

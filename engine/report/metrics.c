@@ -99,12 +99,12 @@ static void certificates(FILE *out, const struct report *r,
 
 	family(out, F_NOT_AFTER);
 	for (i = 0; i < r->n; i++)
-		for (u = 0; u < USAGE_MAX; u++) {
+		for (u = 0; u < USAGE_CAP; u++) {
 			if (!(certs[i].usages & (1u << u)))
 				continue;
 			begin(out, F_NOT_AFTER, r, run);
 			label(out, "server", r->rows[i].name);
-			label(out, "usage", usage_name((enum usage)u));
+			label(out, "usage", usage_name(r->utab, (unsigned)u));
 			end_int(out, (long long)certs[i].not_after);
 		}
 }

@@ -222,16 +222,17 @@ static json_t *chain_json(const struct report_row *row)
 	    json_array(), "detail", chain_verdict_detail(&row->chain));
 }
 
-json_t *report_row_to_json(const struct report_row *row)
+json_t *report_row_to_json(const struct usage_table *t,
+    const struct report_row *row)
 {
 	json_t *usages = json_array();
 	char when[32];
-	int u;
+	unsigned u;
 
-	for (u = 0; u < USAGE_MAX; u++)
+	for (u = 0; u < USAGE_CAP; u++)
 		if (row->usages & (1u << u))
 			json_array_append_new(usages,
-			    json_string(usage_name((enum usage)u)));
+			    json_string(usage_name(t, u)));
 	if (row->not_after)
 		iso8601(row->not_after, when, sizeof when);
 	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
@@ -308,7 +309,8 @@ static int field_from_json(char **field, json_t *o, const char *key)
 	return report_row_set(field, s && *s ? s : NULL);
 }
 
-int report_row_from_json(struct report_row *row, json_t *o)
+int report_row_from_json(const struct usage_table *t,
+    struct report_row *row, json_t *o)
 {
 	json_t *u, *usages = json_object_get(o, "usages");
 	const char *na = json_string_value(json_object_get(o, "not_after"));
@@ -333,7 +335,7 @@ int report_row_from_json(struct report_row *row, json_t *o)
 	    jstr(json_object_get(o, "verify"), "served"));
 	row->usages = 0;
 	json_array_foreach(usages, i, u) {
-		int k = usage_from_name(json_string_value(u));
+		int k = usage_from_name(t, json_string_value(u));
 
 		if (k >= 0)
 			row->usages |= 1u << k;
@@ -358,7 +360,8 @@ json_t *report_to_json(const struct report *r)
 	summarize(r, &s);
 	iso8601(r->started_at, when, sizeof when);
 	for (i = 0; rows && i < r->n; i++)
-		json_array_append_new(rows, report_row_to_json(&r->rows[i]));
+		json_array_append_new(rows, report_row_to_json(r->utab,
+		    &r->rows[i]));
 	return json_pack("{s:i, s:s, s:s, s:s, s:I, s:{s:i, s:i, s:i, s:i, "
 	    "s:i, s:i, s:i, s:i, s:i, s:i, s:i}, s:o, s:o}",
 	    "schema_version", REPORT_SCHEMA_VERSION, "fleet", r->fleet,
@@ -430,7 +433,8 @@ static void write_cells(FILE *out, unsigned cols, const char *const *cell)
 static void write_row(const struct report *r, const struct report_row *row,
     FILE *out, int w, unsigned cols, bool quiet)
 {
-	char line[1024], day[32] = "-", left[32] = "-", usages[128] = "";
+	char line[1024], day[32] = "-", left[32] = "-";
+	char usages[USAGE_CAP * (USAGE_NAME_MAX + 1)] = "";
 	char batch[16] = "-";
 	const char *cell[NCOLS];
 	struct tm tm;
@@ -442,11 +446,11 @@ static void write_row(const struct report *r, const struct report_row *row,
 		snprintf(left, sizeof left, "%lld",
 		    report_days_left(row->not_after, r->started_at));
 	}
-	for (u = 0; u < USAGE_MAX; u++)
+	for (u = 0; u < USAGE_CAP; u++)
 		if (row->usages & (1u << u))
 			snprintf(usages + strlen(usages), sizeof usages -
 			    strlen(usages), "%s%s", usages[0] ? "," : "",
-			    usage_name((enum usage)u));
+			    usage_name(r->utab, (unsigned)u));
 	cell[COL_THUMBPRINT] = row->thumbprint[0] ? row->thumbprint : "-";
 	cell[COL_NOT_AFTER] = day;
 	cell[COL_DAYS_LEFT] = left;

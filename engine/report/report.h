@@ -10,6 +10,8 @@
 
 #include "engine/chain/chain.h"
 
+#include "engine/base/usage.h"
+
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -44,7 +46,8 @@ struct report_row {
 	char sha256[65];
 	time_t not_after;           /* 0 when none */
 	struct chain_verdict chain;
-	unsigned usages;            /* bit (1 << enum usage) assigned */
+	unsigned usages;            /* bit (1 << index in the usage table)
+	                               assigned */
 	char *ca_status;            /* the CA's own word, or NULL */
 	char *chain_choice;         /* which of the CA's chains, when it
 	                               offered several; or NULL */
@@ -65,6 +68,8 @@ struct report {
 	size_t n;
 	size_t cap;
 	char *rollout;              /* why a staged rollout stopped, or NULL */
+	const struct usage_table *utab; /* the rows' usage names (borrowed);
+	                                   NULL: the predefined three */
 };
 
 /* Fills r for a command over fleet; report_release frees what it holds. */
@@ -87,7 +92,8 @@ void report_row_release(struct report_row *row);
 json_t *report_missing_json(const struct chain_verdict *v);
 
 /* One row as in the JSON report's "servers" array; NULL: no memory. */
-json_t *report_row_to_json(const struct report_row *row);
+json_t *report_row_to_json(const struct usage_table *t,
+    const struct report_row *row);
 
 /*
  * Fills row (its name already set) back from report_row_to_json's object:
@@ -95,7 +101,8 @@ json_t *report_row_to_json(const struct report_row *row);
  * when o is not such an object (row then unchanged but for what it could
  * read).
  */
-int report_row_from_json(struct report_row *row, json_t *o);
+int report_row_from_json(const struct usage_table *t,
+    struct report_row *row, json_t *o);
 
 /* "assigned", "up_to_date", ... as in the JSON schema. */
 const char *report_status_name(enum report_status s);

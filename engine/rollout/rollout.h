@@ -15,7 +15,7 @@
 /* A served-certificate check after assignment: usage's certificate must be
  * what the server presents on port (engine/rollout/verify.h). */
 struct rollout_verify {
-	enum usage usage;
+	unsigned usage;             /* index in the fleet's usage table */
 	int port;
 };
 

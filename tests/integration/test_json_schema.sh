@@ -32,7 +32,7 @@ alter=(
 	"a lower-case thumbprint" '.servers[0].thumbprint |= ascii_downcase'
 	"a batch of 0" '.servers[0].batch = 0'
 	"an unknown verify result" '.servers[0].verify = {"result": "maybe", "served": null}'
-	"an unknown usage" '.servers[0].usages = ["mail"]'
+	"a usage name that cannot be a file name" '.servers[0].usages = ["../mail"]'
 	"a time with an offset" '.started_at = "2026-01-01T00:00:00+01:00"'
 )
 for ((i = 0; i < ${#alter[@]}; i += 2)); do

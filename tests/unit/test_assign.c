@@ -318,12 +318,12 @@ static void assert_holds(const struct fx *f, const struct pair *p,
 	char rel[128];
 	int u;
 
-	for (u = 0; u < USAGE_MAX; u++) {
+	for (u = 0; u < USAGE_PREDEFINED; u++) {
 		if (!(usages & (1u << u)))
 			continue;
-		snprintf(rel, sizeof rel, "certs/%s.pem", usage_name(u));
+		snprintf(rel, sizeof rel, "certs/%s.pem", usage_name(NULL, u));
 		assert_true(file_is(at(f, rel), p->bundle, p->bundle_len));
-		snprintf(rel, sizeof rel, "certs/%s.key", usage_name(u));
+		snprintf(rel, sizeof rel, "certs/%s.key", usage_name(NULL, u));
 		assert_true(file_is(at(f, rel), p->key, p->key_len));
 	}
 }
@@ -337,11 +337,11 @@ static void test_first_assignment_layout(void **state)
 	char rel[128], *pem;
 	int u;
 
-	assign_ok(f, &pa, USAGE_ALL, NULL);
+	assign_ok(f, &pa, USAGE_ALL_PREDEFINED, NULL);
 	umask(old);
-	assert_holds(f, &pa, USAGE_ALL);
-	for (u = 0; u < USAGE_MAX; u++) {
-		snprintf(rel, sizeof rel, "certs/%s.pem", usage_name(u));
+	assert_holds(f, &pa, USAGE_ALL_PREDEFINED);
+	for (u = 0; u < USAGE_PREDEFINED; u++) {
+		snprintf(rel, sizeof rel, "certs/%s.pem", usage_name(NULL, u));
 		pem = slurp(at(f, rel), NULL);
 		assert_non_null(pem);
 		assert_memory_equal(pem, pa.leaf, strlen(pa.leaf));
@@ -350,11 +350,11 @@ static void test_first_assignment_layout(void **state)
 		    "default/cert.pem" : u == 1 ?
 		    "webservices_internal/cert.pem" :
 		    "webservices_external/cert.pem");
-		snprintf(rel, sizeof rel, "certs/%s.key", usage_name(u));
+		snprintf(rel, sizeof rel, "certs/%s.key", usage_name(NULL, u));
 		assert_int_equal(mode_of(at(f, rel)), 0600);
-		snprintf(rel, sizeof rel, "certs/%s/cert.pem", usage_name(u));
+		snprintf(rel, sizeof rel, "certs/%s/cert.pem", usage_name(NULL, u));
 		assert_int_equal(mode_of(at(f, rel)), 0644);
-		snprintf(rel, sizeof rel, "certs/.certfleet/%s", usage_name(u));
+		snprintf(rel, sizeof rel, "certs/.certfleet/%s", usage_name(NULL, u));
 		assert_int_equal(mode_of(at(f, rel)), 0755);
 		assert_int_equal(count_entries(at(f, rel)), 1);
 	}
@@ -368,13 +368,13 @@ static void test_second_assignment_keeps_previous(void **state)
 	char first[PATH_MAX], second[PATH_MAX], *path;
 	mode_t old;
 
-	assign_ok(f, &pa, USAGE_ALL, NULL);
+	assign_ok(f, &pa, USAGE_ALL_PREDEFINED, NULL);
 	snprintf(first, sizeof first, "%s", link_text(at(f,
 	    "certs/webservices_internal")));
 	old = umask(077);
-	assign_ok(f, &pb, USAGE_ALL, NULL);
+	assign_ok(f, &pb, USAGE_ALL_PREDEFINED, NULL);
 	umask(old);
-	assert_holds(f, &pb, USAGE_ALL);
+	assert_holds(f, &pb, USAGE_ALL_PREDEFINED);
 	snprintf(second, sizeof second, "%s", link_text(at(f,
 	    "certs/webservices_internal")));
 	assert_string_not_equal(first, second);
@@ -388,9 +388,9 @@ static void test_second_assignment_keeps_previous(void **state)
 	snprintf(second, sizeof second, "certs/%.200s/key.pem", first);
 	assert_true(file_is(at(f, second), pa.key, pa.key_len));
 	/* A third keeps two: the new one and the one before it. */
-	assign_ok(f, &pa, USAGE_ALL, NULL);
+	assign_ok(f, &pa, USAGE_ALL_PREDEFINED, NULL);
 	assert_int_equal(count_entries(path), 2);
-	assert_holds(f, &pa, USAGE_ALL);
+	assert_holds(f, &pa, USAGE_ALL_PREDEFINED);
 }
 
 struct reader {
@@ -476,7 +476,7 @@ static void test_mismatch_refused(void **state)
 	struct fx *f = *state;
 	struct assign_input in = {
 		.server = "web01",
-		.usages = USAGE_ALL,
+		.usages = USAGE_ALL_PREDEFINED,
 		.certs = "certs",
 		.cert_pem = pa.bundle,
 		.cert_len = pa.bundle_len,
@@ -522,27 +522,27 @@ static char *sleep_argv[] = { "/bin/sleep", "30", NULL };
 static void test_reload_failure_rolls_back(void **state)
 {
 	struct fx *f = *state;
-	struct usage_binding b[USAGE_MAX];
+	struct usage_binding b[USAGE_CAP];
 	struct assign a;
 	char msg[256];
 
-	assign_ok(f, &pa, USAGE_ALL, NULL);
+	assign_ok(f, &pa, USAGE_ALL_PREDEFINED, NULL);
 	memset(b, 0, sizeof b);
 	b[USAGE_DEFAULT].reload = true_argv;
 	b[USAGE_WS_INTERNAL].reload = true_argv;
 	b[USAGE_WS_EXTERNAL].reload = boom_argv;
 	b[USAGE_WS_EXTERNAL].reload_timeout = 5;
-	assert_int_equal(run_assign(f, &pb, USAGE_ALL, b, &a, msg,
+	assert_int_equal(run_assign(f, &pb, USAGE_ALL_PREDEFINED, b, &a, msg,
 	    sizeof msg), CF_ETRANSPORT);
 	assert_string_equal(a.msg, "reload command '/bin/sh -c echo "
 	    "starting; echo boom >&2; exit 1' for usage "
 	    "'webservices_external' on 'web01' exited 1: boom; rolled back "
 	    "to the previous certificate");
 	assert_int_equal(a.assigned, 0);
-	assert_int_equal(a.rolled_back, USAGE_ALL);
+	assert_int_equal(a.rolled_back, USAGE_ALL_PREDEFINED);
 	assign_release(&a);
 	/* Byte for byte, every usage. */
-	assert_holds(f, &pa, USAGE_ALL);
+	assert_holds(f, &pa, USAGE_ALL_PREDEFINED);
 	/* The failed version is gone; the one in use is kept. */
 	assert_int_equal(count_entries(at(f, "certs/.certfleet/default")), 1);
 }
@@ -550,7 +550,7 @@ static void test_reload_failure_rolls_back(void **state)
 static void test_first_assignment_rollback_empties(void **state)
 {
 	struct fx *f = *state;
-	struct usage_binding b[USAGE_MAX];
+	struct usage_binding b[USAGE_CAP];
 	struct assign a;
 	char msg[256];
 	struct stat st;
@@ -571,7 +571,7 @@ static void test_first_assignment_rollback_empties(void **state)
 static void test_reload_timeout_rolls_back(void **state)
 {
 	struct fx *f = *state;
-	struct usage_binding b[USAGE_MAX];
+	struct usage_binding b[USAGE_CAP];
 	struct assign a;
 	char msg[256];
 
@@ -592,7 +592,7 @@ static void test_reload_timeout_rolls_back(void **state)
 static void test_custom_path_kept_and_restored(void **state)
 {
 	struct fx *f = *state;
-	struct usage_binding b[USAGE_MAX];
+	struct usage_binding b[USAGE_CAP];
 	struct assign a;
 	char msg[256];
 	struct stat st;
@@ -691,7 +691,7 @@ static void test_reload_environment(void **state)
 	char log[128], *argv[] = { "/bin/sh", "-c", "env | grep '^CERTFLEET_' "
 	    "| LC_ALL=C sort >>\"$1\"; echo --- >>\"$1\"; [ -e \"$1.x\" ] "
 	    "&& exit 0; : >\"$1.x\"; exit 1", "sh", log, NULL };
-	struct usage_binding b[USAGE_MAX];
+	struct usage_binding b[USAGE_CAP];
 	struct assign a;
 	char msg[256], *want, *got, *w1, *w2;
 
@@ -748,7 +748,7 @@ static void test_symlink_outside_refused(void **state)
 	char msg[256];
 
 	assert_int_equal(symlink(f->outside, at(f, "certs")), 0);
-	assert_int_equal(run_assign(f, &pa, USAGE_ALL, NULL, &a, msg,
+	assert_int_equal(run_assign(f, &pa, USAGE_ALL_PREDEFINED, NULL, &a, msg,
 	    sizeof msg), CF_ETRANSPORT);
 	assert_string_equal(a.msg, "cannot install 'certs/.certfleet/default' "
 	    "on 'web01': refusing to follow the symlink 'certs' (usage "
@@ -763,7 +763,7 @@ static void test_symlink_outside_refused(void **state)
 	assert_int_equal(mkdir(at(f, "etc"), 0755), 0);
 	assert_int_equal(symlink(f->outside, at(f, "etc/nginx")), 0);
 	{
-		struct usage_binding b[USAGE_MAX];
+		struct usage_binding b[USAGE_CAP];
 
 		memset(b, 0, sizeof b);
 		b[USAGE_DEFAULT].cert = "etc/nginx/x.pem";
@@ -1071,21 +1071,21 @@ static void test_read_current(void **state)
 {
 	struct fx *f = *state;
 	struct got g = { 0 };
-	struct usage_binding b[USAGE_MAX];
+	struct usage_binding b[USAGE_CAP];
 	char *p;
 
 	memset(b, 0, sizeof b);
 	b[USAGE_WS_EXTERNAL].cert = "etc/ext.pem";
-	p = assign_cert_path("certs", NULL, USAGE_WS_INTERNAL);
+	p = assign_cert_path("certs", NULL, "webservices_internal");
 	assert_string_equal(p, "certs/webservices_internal.pem");
 	free(p);
 	p = assign_key_path("/etc/ssl", &b[USAGE_WS_EXTERNAL],
-	    USAGE_WS_EXTERNAL);
+	    "webservices_external");
 	assert_string_equal(p, "/etc/ssl/webservices_external.key");
 	free(p);
 
 	assert_int_equal(assign_read_current(f->t, "certs", NULL,
-	    USAGE_DEFAULT, 0, got_file, &g), 0);
+	    "default", 0, got_file, &g), 0);
 	g.returned = true;
 	uv_run(&f->loop, UV_RUN_DEFAULT);
 	assert_int_equal(g.status, CF_ENOENT);
@@ -1093,7 +1093,7 @@ static void test_read_current(void **state)
 	assign_ok(f, &pb, 1u << USAGE_DEFAULT | 1u << USAGE_WS_EXTERNAL, b);
 	got_clear(&g);
 	assert_int_equal(assign_read_current(f->t, "certs",
-	    &b[USAGE_WS_EXTERNAL], USAGE_WS_EXTERNAL, 0, got_file, &g), 0);
+	    &b[USAGE_WS_EXTERNAL], "webservices_external", 0, got_file, &g), 0);
 	g.returned = true;
 	uv_run(&f->loop, UV_RUN_DEFAULT);
 	assert_int_equal(g.status, 0);

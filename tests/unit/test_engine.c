@@ -56,7 +56,7 @@ struct srv {
 	char cert_path[64];         /* usage default's cert, when bound */
 	struct req_spec spec;
 	struct store_paths store;
-	struct usage_binding bind[USAGE_MAX];
+	struct usage_binding bind[USAGE_CAP];
 };
 
 struct fx {
@@ -327,7 +327,7 @@ static struct srv *add_server(struct fx *f, const char *name, unsigned flags)
 	memset(tg, 0, sizeof(*tg));
 	tg->name = s->name;
 	tg->spec = &s->spec;
-	tg->usages = flags & ALL_USAGES ? USAGE_ALL : 1u << USAGE_DEFAULT;
+	tg->usages = flags & ALL_USAGES ? USAGE_ALL_PREDEFINED : 1u << USAGE_DEFAULT;
 	tg->store = &s->store;
 	tg->bindings = s->bind;
 	f->n++;
@@ -422,10 +422,10 @@ static unsigned usages_of(const char *names)
 
 	snprintf(buf, sizeof buf, "%s", str(names));
 	for (p = strtok_r(buf, ",", &save); p; p = strtok_r(NULL, ",", &save))
-		if ((u = usage_from_name(p)) >= 0)
+		if ((u = usage_from_name(NULL, p)) >= 0)
 			bits |= 1u << u;
 		else
-			bits |= 1u << USAGE_MAX;        /* never a report's */
+			bits |= 1u << (USAGE_CAP - 1);        /* never a report's */
 	return bits;
 }
 
@@ -458,7 +458,7 @@ static void check_agree(struct fx *f, size_t i, enum engine_mode mode)
 	chain_verdict_init(&js.chain);
 	js.name = strdup(name);
 	journal_request_init(&rq);
-	assert_int_equal(status_row_fill(&f->jr, name, &js, &rq, msg,
+	assert_int_equal(status_row_fill(NULL, &f->jr, name, &js, &rq, msg,
 	    sizeof msg), 0);
 	expect(f, js.status == row->status, "%s: the journal says %s, the "
 	    "report %s", name, report_status_name(js.status), rs);
@@ -895,7 +895,7 @@ static void test_issue_assign_rerun(void **state)
 	add_server(f, "web02", ALL_USAGES);
 	run_plain(f);
 	expect(f, row_of(f, "web02")->status == REPORT_ASSIGNED &&
-	    row_of(f, "web02")->usages == USAGE_ALL, "web02: %s, usages 0x%x",
+	    row_of(f, "web02")->usages == USAGE_ALL_PREDEFINED, "web02: %s, usages 0x%x",
 	    status_name(f, "web02"), row_of(f, "web02")->usages);
 	expect(f, row_of(f, "web01")->status == REPORT_ASSIGNED,
 	    "web01: %s, not assigned", status_name(f, "web01"));

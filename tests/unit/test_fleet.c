@@ -91,7 +91,7 @@ static void test_example_fleet(void **state)
 	assert_int_equal(f.concurrency, 64);
 	assert_int_equal(f.renew_before_days, 30);
 	assert_true(f.assign);
-	assert_int_equal(f.usages, USAGE_ALL);
+	assert_int_equal(f.usages, USAGE_ALL_PREDEFINED);
 	assert_string_equal(f.state_dir, "examples/../build/demo/state");
 	assert_string_equal(f.ca.issuing_key,
 	    "examples/../build/demo/state/ca/issuing.key");
@@ -159,10 +159,60 @@ static void test_overrides(void **state)
 	req_spec_release(&rs);
 	s = fleet_server_find(&f, "web02");
 	assert_string_equal(vars_get(&s->vars, "site"), "ams");
-	assert_int_equal(s->usages, USAGE_ALL);
+	assert_int_equal(s->usages, USAGE_ALL_PREDEFINED);
 	assert_string_equal(s->root, FIXTURES "/good/servers/web02");
 	assert_string_equal(s->bindings[USAGE_WS_EXTERNAL].cert,
 	    "etc/ext.pem");
+	fleet_release(&f);
+	diags_release(&d);
+}
+
+/* usages = { NAME = { ... } }: the table, the bindings, the selection,
+ * and the rollout's verify list fed by a usage's port. */
+static void test_usages(void **state)
+{
+	struct fleet f;
+	struct diags d;
+	const struct server *s;
+	int smtp, ldap;
+
+	(void)state;
+	diags_init(&d);
+	assert_int_equal(fleet_load(&f, FIXTURES "/good/usages.cfg", &d), 0);
+	assert_int_equal(f.utab.n, USAGE_PREDEFINED + 2);
+	smtp = usage_from_name(&f.utab, "smtp");
+	ldap = usage_from_name(&f.utab, "ldap");
+	assert_int_equal(smtp, USAGE_PREDEFINED);
+	assert_int_equal(ldap, USAGE_PREDEFINED + 1);
+	assert_int_equal(usage_eku_needed(&f.utab, (unsigned)smtp),
+	    EKU_SERVER_AUTH);
+	assert_int_equal(f.uinfo[smtp].port, 465);
+	assert_int_equal(f.uinfo[smtp].line, 7);
+	/* Only what the group names is selected fleet-wide. */
+	assert_int_equal(f.usages, 1u << USAGE_DEFAULT | 1u << smtp |
+	    1u << ldap);
+	s = fleet_server_find(&f, "mx01");
+	assert_int_equal(s->usages, f.usages);
+	assert_string_equal(s->bindings[smtp].cert, "etc/postfix/smtp.pem");
+	assert_string_equal(s->bindings[smtp].chain, "etc/postfix/chain.pem");
+	assert_string_equal(s->bindings[smtp].fullchain,
+	    "etc/postfix/fullchain.pem");
+	assert_string_equal(s->bindings[smtp].reload[0], "/usr/sbin/postfix");
+	assert_int_equal(s->bindings[smtp].reload_timeout, 20);
+	assert_string_equal(s->bindings[ldap].pkcs12, "etc/ldap/ldap.p12");
+	assert_string_equal(s->bindings[ldap].pkcs12_passphrase_file,
+	    FIXTURES "/good/ldap.pass");
+	assert_null(s->bindings[USAGE_DEFAULT].cert);
+	s = fleet_server_find(&f, "mx02");
+	assert_int_equal(s->usages, 1u << smtp | 1u << USAGE_WS_INTERNAL);
+	assert_string_equal(s->bindings[smtp].chain, "etc/exim/chain.pem");
+	assert_string_equal(s->bindings[smtp].cert, "etc/postfix/smtp.pem");
+	/* The rollout's own entry first, then the usage's port. */
+	assert_int_equal(f.rollout.nverify, 2);
+	assert_int_equal(f.rollout.verify[0].usage, USAGE_DEFAULT);
+	assert_int_equal(f.rollout.verify[0].port, 8443);
+	assert_int_equal(f.rollout.verify[1].usage, (unsigned)smtp);
+	assert_int_equal(f.rollout.verify[1].port, 465);
 	fleet_release(&f);
 	diags_release(&d);
 }
@@ -454,6 +504,7 @@ int main(void)
 		    expect_file, NULL, NULL, names[i] };
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_example_fleet);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_overrides);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_usages);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_acme);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_command);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_hooks);

@@ -154,7 +154,7 @@ static void fleet(struct report *r, struct html_server **srv, size_t n,
 		assert_non_null(row);
 		row->status = REPORT_ASSIGNED;
 		row->not_after = NOW + ((time_t)(i % 120) - 20) * DAY + 3600;
-		row->usages = USAGE_ALL;
+		row->usages = USAGE_ALL_PREDEFINED;
 		strcpy(row->thumbprint,
 		    "2E09AB6748856A723FE48A1F19F6197DAC975A9E");
 		(*srv)[i].not_after = row->not_after;

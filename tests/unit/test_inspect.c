@@ -103,10 +103,10 @@ static int teardown(void **state)
 static void test_up_to_date(void **state)
 {
 	struct fixture *f = *state;
-	const char *cur[USAGE_MAX] = { f->pem, f->pem, f->pem };
+	const char *cur[USAGE_CAP] = { f->pem, f->pem, f->pem };
 	struct inspect_result r;
 
-	assert_int_equal(inspect_decide(cur, USAGE_ALL, &f->spec, days(30),
+	assert_int_equal(inspect_decide(NULL, cur, USAGE_ALL_PREDEFINED, &f->spec, days(30),
 	    f->issued_at, false, &r), 0);
 	assert_false(r.due);
 	assert_int_equal(strlen(r.thumbprint), 40);
@@ -116,16 +116,16 @@ static void test_up_to_date(void **state)
 static void test_missing_usage(void **state)
 {
 	struct fixture *f = *state;
-	const char *cur[USAGE_MAX] = { f->pem, NULL, f->pem };
+	const char *cur[USAGE_CAP] = { f->pem, NULL, f->pem };
 	struct inspect_result r;
 
-	inspect_decide(cur, USAGE_ALL, &f->spec, days(30),
+	inspect_decide(NULL, cur, USAGE_ALL_PREDEFINED, &f->spec, days(30),
 	    f->issued_at, false, &r);
 	assert_true(r.due);
 	assert_string_equal(r.reason, "no certificate assigned for usage "
 	    "'webservices_internal'");
 	/* A usage the server does not serve is not looked at. */
-	inspect_decide(cur, (1u << USAGE_DEFAULT) | (1u << USAGE_WS_EXTERNAL),
+	inspect_decide(NULL, cur, (1u << USAGE_DEFAULT) | (1u << USAGE_WS_EXTERNAL),
 	    &f->spec, days(30), f->issued_at, false, &r);
 	assert_false(r.due);
 }
@@ -133,10 +133,10 @@ static void test_missing_usage(void **state)
 static void test_usages_differ(void **state)
 {
 	struct fixture *f = *state;
-	const char *cur[USAGE_MAX] = { f->pem, f->pem, f->other };
+	const char *cur[USAGE_CAP] = { f->pem, f->pem, f->other };
 	struct inspect_result r;
 
-	inspect_decide(cur, USAGE_ALL, &f->spec, days(30),
+	inspect_decide(NULL, cur, USAGE_ALL_PREDEFINED, &f->spec, days(30),
 	    f->issued_at, false, &r);
 	assert_true(r.due);
 	assert_string_equal(r.reason, "usage 'webservices_external' holds "
@@ -146,21 +146,21 @@ static void test_usages_differ(void **state)
 static void test_renewal_window(void **state)
 {
 	struct fixture *f = *state;
-	const char *cur[USAGE_MAX] = { f->pem, f->pem, f->pem };
+	const char *cur[USAGE_CAP] = { f->pem, f->pem, f->pem };
 	struct inspect_result r;
 
 	/* 61 days later, 29 remain: inside a 30-day window. */
-	inspect_decide(cur, USAGE_ALL, &f->spec, days(30),
+	inspect_decide(NULL, cur, USAGE_ALL_PREDEFINED, &f->spec, days(30),
 	    f->issued_at + 61 * DAY,
 	    false, &r);
 	assert_true(r.due);
 	assert_non_null(strstr(r.reason, "within renew_before_days (30)"));
-	inspect_decide(cur, USAGE_ALL, &f->spec, days(30),
+	inspect_decide(NULL, cur, USAGE_ALL_PREDEFINED, &f->spec, days(30),
 	    f->issued_at + 59 * DAY,
 	    false, &r);
 	assert_false(r.due);
 	/* Expired. */
-	inspect_decide(cur, USAGE_ALL, &f->spec, days(0),
+	inspect_decide(NULL, cur, USAGE_ALL_PREDEFINED, &f->spec, days(0),
 	    f->issued_at + 91 * DAY,
 	    false, &r);
 	assert_true(r.due);
@@ -171,28 +171,28 @@ static void test_renewal_window(void **state)
 static void test_fraction(void **state)
 {
 	struct fixture *f = *state;
-	const char *cur[USAGE_MAX] = { f->pem, f->pem, f->pem };
+	const char *cur[USAGE_CAP] = { f->pem, f->pem, f->pem };
 	struct renew_policy p;
 	struct inspect_result r;
 	char msg[128];
 
 	renew_policy_init(&p);
 	assert_int_equal(renew_parse_before(&p, "1/3", msg, sizeof msg), 0);
-	inspect_decide(cur, USAGE_ALL, &f->spec, &p, f->issued_at + 59 * DAY,
+	inspect_decide(NULL, cur, USAGE_ALL_PREDEFINED, &f->spec, &p, f->issued_at + 59 * DAY,
 	    false, &r);
 	assert_false(r.due);
 	assert_non_null(strstr(r.reason, "; renews on "));
-	inspect_decide(cur, USAGE_ALL, &f->spec, &p, f->issued_at + 61 * DAY,
+	inspect_decide(NULL, cur, USAGE_ALL_PREDEFINED, &f->spec, &p, f->issued_at + 61 * DAY,
 	    false, &r);
 	assert_true(r.due);
 	assert_non_null(strstr(r.reason, "within renew_before (1/3 of the "
 	    "lifetime)"));
 	/* 50%: due after 45 days, not at 44. */
 	assert_int_equal(renew_parse_before(&p, "50%", msg, sizeof msg), 0);
-	inspect_decide(cur, USAGE_ALL, &f->spec, &p, f->issued_at + 44 * DAY,
+	inspect_decide(NULL, cur, USAGE_ALL_PREDEFINED, &f->spec, &p, f->issued_at + 44 * DAY,
 	    false, &r);
 	assert_false(r.due);
-	inspect_decide(cur, USAGE_ALL, &f->spec, &p, f->issued_at + 46 * DAY,
+	inspect_decide(NULL, cur, USAGE_ALL_PREDEFINED, &f->spec, &p, f->issued_at + 46 * DAY,
 	    false, &r);
 	assert_true(r.due);
 }
@@ -201,24 +201,24 @@ static void test_fraction(void **state)
 static void test_jitter(void **state)
 {
 	struct fixture *f = *state;
-	const char *cur[USAGE_MAX] = { f->pem, f->pem, f->pem };
+	const char *cur[USAGE_CAP] = { f->pem, f->pem, f->pem };
 	struct renew_policy p = *days(30);
 	struct inspect_result r;
 
 	p.jitter_s = 5 * DAY;
 	p.offset_s = 3 * DAY;
 	/* 32 days left: outside 30 days, inside 30 + 3. */
-	inspect_decide(cur, USAGE_ALL, &f->spec, &p, f->issued_at + 58 * DAY,
+	inspect_decide(NULL, cur, USAGE_ALL_PREDEFINED, &f->spec, &p, f->issued_at + 58 * DAY,
 	    false, &r);
 	assert_true(r.due);
 	assert_non_null(strstr(r.reason, "within renew_before_days (30) and "
 	    "renews 3.0 days early (jitter)"));
-	inspect_decide(cur, USAGE_ALL, &f->spec, &p, f->issued_at + 56 * DAY,
+	inspect_decide(NULL, cur, USAGE_ALL_PREDEFINED, &f->spec, &p, f->issued_at + 56 * DAY,
 	    false, &r);
 	assert_false(r.due);
 	assert_non_null(strstr(r.reason, ", 3.0 days early (jitter)"));
 	/* Without jitter the same day is not due, and the text is as ever. */
-	inspect_decide(cur, USAGE_ALL, &f->spec, days(30),
+	inspect_decide(NULL, cur, USAGE_ALL_PREDEFINED, &f->spec, days(30),
 	    f->issued_at + 58 * DAY, false, &r);
 	assert_false(r.due);
 	assert_null(strstr(r.reason, "renews on"));
@@ -227,14 +227,14 @@ static void test_jitter(void **state)
 static void test_sans_changed(void **state)
 {
 	struct fixture *f = *state;
-	const char *cur[USAGE_MAX] = { f->pem, f->pem, f->pem };
+	const char *cur[USAGE_CAP] = { f->pem, f->pem, f->pem };
 	struct inspect_result r;
 	struct req_spec more, fewer;
 
 	req_spec_init(&more);
 	req_spec_copy(&more, &f->spec);
 	req_spec_add_san(&more, "DNS:new.contoso.test");
-	inspect_decide(cur, USAGE_ALL, &more, days(30),
+	inspect_decide(NULL, cur, USAGE_ALL_PREDEFINED, &more, days(30),
 	    f->issued_at, false, &r);
 	assert_true(r.due);
 	assert_string_equal(r.reason, "the certificate lacks SAN "
@@ -243,13 +243,13 @@ static void test_sans_changed(void **state)
 
 	req_spec_init(&fewer);
 	req_spec_add_san(&fewer, "DNS:FE01.contoso.test");
-	inspect_decide(cur, USAGE_ALL, &fewer, days(30),
+	inspect_decide(NULL, cur, USAGE_ALL_PREDEFINED, &fewer, days(30),
 	    f->issued_at, false, &r);
 	assert_true(r.due);
 	assert_non_null(strstr(r.reason, "which the template no longer asks"));
 	/* Case and IPv6 spelling do not count as a change. */
 	req_spec_add_san(&fewer, "IP:fd00:0::1");
-	inspect_decide(cur, USAGE_ALL, &fewer, days(30),
+	inspect_decide(NULL, cur, USAGE_ALL_PREDEFINED, &fewer, days(30),
 	    f->issued_at, false, &r);
 	assert_false(r.due);
 	req_spec_release(&fewer);
@@ -258,16 +258,16 @@ static void test_sans_changed(void **state)
 static void test_force_and_garbage(void **state)
 {
 	struct fixture *f = *state;
-	const char *cur[USAGE_MAX] = { f->pem, f->pem, f->pem };
-	const char *bad[USAGE_MAX] = { "junk", "junk", "junk" };
+	const char *cur[USAGE_CAP] = { f->pem, f->pem, f->pem };
+	const char *bad[USAGE_CAP] = { "junk", "junk", "junk" };
 	struct inspect_result r;
 
-	inspect_decide(cur, USAGE_ALL, &f->spec, days(30),
+	inspect_decide(NULL, cur, USAGE_ALL_PREDEFINED, &f->spec, days(30),
 	    f->issued_at, true, &r);
 	assert_true(r.due);
 	assert_string_equal(r.reason, "--force");
 	assert_int_equal(strlen(r.thumbprint), 40);
-	inspect_decide(bad, USAGE_ALL, &f->spec, days(30),
+	inspect_decide(NULL, bad, USAGE_ALL_PREDEFINED, &f->spec, days(30),
 	    f->issued_at, false, &r);
 	assert_true(r.due);
 	assert_string_equal(r.thumbprint, "");

@@ -148,7 +148,7 @@ static void run_one(const char *name, const char *certs, struct fake *f,
 {
 	static char san0[] = "DNS:web.contoso.test", san1[] = "IP:192.0.2.7";
 	static char *sans[] = { san0, san1 };
-	struct usage_binding bindings[USAGE_MAX];
+	struct usage_binding bindings[USAGE_CAP];
 	struct store_paths store = { "trust/roots", "trust/inters",
 	    (char *)certs };
 	struct req_spec spec;

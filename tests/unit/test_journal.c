@@ -683,23 +683,23 @@ static void test_installed(void **state)
 	 * names the usages it was given for a moment). */
 	row.status = REPORT_FAILED;
 	row.not_after = 3000;
-	row.usages = USAGE_ALL;
-	assert_int_equal(status_row_installed(&fx->j, &row, &usages, &na, msg,
+	row.usages = USAGE_ALL_PREDEFINED;
+	assert_int_equal(status_row_installed(NULL, &fx->j, &row, &usages, &na, msg,
 	    sizeof msg), 0);
 	assert_int_equal(usages, 1u << USAGE_DEFAULT);
 	assert_int_equal(na, 2000);
-	assert_int_equal(status_row_installed(NULL, &row, &usages, &na, msg,
+	assert_int_equal(status_row_installed(NULL, NULL, &row, &usages, &na, msg,
 	    sizeof msg), 0);
 	assert_int_equal(usages, 0);
 	assert_int_equal(na, 0);
 	row.status = REPORT_UP_TO_DATE;
-	assert_int_equal(status_row_installed(&fx->j, &row, &usages, &na, msg,
+	assert_int_equal(status_row_installed(NULL, &fx->j, &row, &usages, &na, msg,
 	    sizeof msg), 0);
-	assert_int_equal(usages, USAGE_ALL);
+	assert_int_equal(usages, USAGE_ALL_PREDEFINED);
 	assert_int_equal(na, 3000);
 	row.name = "web02";
 	row.status = REPORT_DENIED;
-	assert_int_equal(status_row_installed(&fx->j, &row, &usages, &na, msg,
+	assert_int_equal(status_row_installed(NULL, &fx->j, &row, &usages, &na, msg,
 	    sizeof msg), 0);
 	assert_int_equal(usages, 0);
 	assert_int_equal(na, 0);

@@ -75,8 +75,8 @@ static void fill(struct report *r, struct metrics_cert *certs)
 	row = report_add(r, "we\"b\\01\n");
 	row->status = REPORT_ASSIGNED;
 	row->not_after = 1771848000;
-	row->usages = USAGE_ALL;
-	certs[0].usages = USAGE_ALL;
+	row->usages = USAGE_ALL_PREDEFINED;
+	certs[0].usages = USAGE_ALL_PREDEFINED;
 	certs[0].not_after = 1771848000;
 
 	row = report_add(r, "fe06");

@@ -20,7 +20,7 @@ static void fill(struct report *r)
 	strcpy(row->sha256, "417864E3");
 	row->not_after = 1771848000;
 	row->chain.status = CHAIN_OK;
-	row->usages = USAGE_ALL;
+	row->usages = USAGE_ALL_PREDEFINED;
 	report_row_set(&row->ca_status, "issued");
 
 	row = report_add(r, "fe06");
