@@ -39,7 +39,7 @@ CMD_OBJ  := $(CMD_SRC:%.c=$(BUILD)/obj/%.o)
 UNITS    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 LIB      := $(BUILD)/libcertfleet.a
 
-.PHONY: all deps demo test test-long unit units integration asan bench bench-acme bench-large \
+.PHONY: all deps demo demo-estate test test-long unit units integration asan bench bench-acme bench-large \
         bench-profile bench-ssh bench-rollout report-screenshot install uninstall clean
 all: $(BUILD)/certfleet
 
@@ -93,6 +93,12 @@ deps:
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh
+
+# The mixed estate of examples/estate: web, mail, LDAP and an internal API
+# with their own usages, templates and group settings (scripts/demo-estate.sh).
+demo-estate: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo-estate.sh
 
 # Every test: the unit tests under ASan and UBSan, then the integration
 # tests against the plain build. Ends with one "N passed, N failed" line.
