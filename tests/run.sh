@@ -35,7 +35,7 @@ run_units() {
 }
 
 run_integration() {
-	local t out rc p f
+	local t out rc p f s
 	echo "== integration tests"
 	if ! make -s -j"$jobs" --no-print-directory all; then
 		echo "not ok - build"
@@ -44,9 +44,12 @@ run_integration() {
 	fi
 	for t in tests/integration/test_*.sh; do
 		[ -f "$t" ] || continue
+		s=$SECONDS
 		out=$(bash "$t" 2>&1)
 		rc=$?
 		printf '%s\n' "$out"
+		# Where the suite's time goes (the budget is 15 minutes).
+		echo "# $(basename "$t"): $((SECONDS - s)) s"
 		p=$(grep -cE '^ok ' <<<"$out")
 		f=$(grep -cE '^not ok ' <<<"$out")
 		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
