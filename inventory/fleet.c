@@ -97,6 +97,8 @@ void fleet_release(struct fleet *f)
 	strv_free(f->ca.trusted_roots);
 	template_release(&f->tmpl);
 	requests_release(f);
+	for (i = 0; i < USAGE_CAP; i++)
+		free(f->uinfo[i].file);
 	fleet_rollout_release(&f->rollout);
 	fleet_hooks_release(&f->hooks);
 	for (i = 0; i < f->nservers; i++)

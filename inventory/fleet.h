@@ -134,7 +134,8 @@ struct fleet {
 	size_t nrequests;
 	struct usage_table utab;    /* predefined, then the file's own */
 	struct fleet_usage {
-		int line;           /* where the file defines it, or 0 */
+		char *file;         /* where the file defines it (owned), */
+		int line;           /* or NULL and 0 */
 		int port;           /* its rollout verify port, or 0 */
 	} uinfo[USAGE_CAP];         /* by index in utab */
 	unsigned usages;            /* the fleet-wide default selection */

@@ -143,9 +143,9 @@ static void check_server(const struct fleet *f, size_t server,
 			;
 		/* A usage of the file's own names where it asks for it. */
 		at[0] = '\0';
-		if (f->uinfo[u].line > 0)
-			snprintf(at, sizeof at, " (defined at %s:%d)", f->path,
-			    f->uinfo[u].line);
+		if (f->uinfo[u].file != NULL)
+			snprintf(at, sizeof at, " (defined at %s:%d)",
+			    f->uinfo[u].file, f->uinfo[u].line);
 		add(is, t, t->eku_line ? t->eku_line : t->line, server, "usage "
 		    "'%s'%s needs EKU '%s', which the request template lacks",
 		    usage_name(&f->utab, u), at, eku_name(bit));

@@ -65,6 +65,8 @@ static void parse_one(struct fleet *f, struct server *def,
 		return;
 	}
 	cfg_check_keys(c, g, what, usage_keys);
+	free(f->uinfo[u].file);
+	f->uinfo[u].file = strdup(cfg_file(c, g));
 	f->uinfo[u].line = cfg_line(g);
 	t->def[u].eku = parse_eku(c, g, what, t->def[u].eku);
 	if (cfg_int(c, g, "verify", false, 1, 65535, &port, what))
