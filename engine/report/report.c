@@ -335,7 +335,10 @@ int report_row_from_json(const struct usage_table *t,
 	    jstr(json_object_get(o, "verify"), "served"));
 	row->usages = 0;
 	json_array_foreach(usages, i, u) {
-		int k = usage_from_name(t, json_string_value(u));
+		/* A journal written by hand or by another version: skip what
+		 * is not a usage's name. */
+		int k = json_is_string(u) ? usage_from_name(t,
+		    json_string_value(u)) : -1;
 
 		if (k >= 0)
 			row->usages |= 1u << k;

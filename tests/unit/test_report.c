@@ -192,6 +192,27 @@ static void test_status_names(void **state)
 	assert_string_equal(report_status_name(REPORT_STATUS_MAX), "unknown");
 }
 
+/* A row read back from a journal whose usages hold something else than
+ * names: the names are kept, the rest skipped. */
+static void test_row_from_json_odd_usages(void **state)
+{
+	struct report r;
+	struct report_row *row;
+	json_t *o;
+
+	(void)state;
+	assert_int_equal(report_init(&r, "contoso-pool", "status", 0), 0);
+	row = report_add(&r, "fe01");
+	assert_non_null(row);
+	o = json_pack("{s:s, s:[i, s, n, s]}", "status", "assigned", "usages",
+	    7, "default", "nosuch");
+	assert_non_null(o);
+	assert_int_equal(report_row_from_json(NULL, row, o), 0);
+	assert_int_equal(row->usages, 1u << USAGE_DEFAULT);
+	json_decref(o);
+	report_release(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -199,6 +220,7 @@ int main(void)
 		cmocka_unit_test(test_exit_status),
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_status_names),
+		cmocka_unit_test(test_row_from_json_odd_usages),
 	};
 	return cmocka_run_group_tests_name("report", tests, NULL, NULL);
 }
