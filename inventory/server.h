@@ -47,6 +47,11 @@ bool server_parse_defaults(struct server *d, const struct cfg *c,
  * memory. */
 bool server_bindings_alloc(struct server *s, unsigned n);
 
+/* Reads an address key (address, verify_address) of g into *out: a host
+ * name (RFC 1123) or an IP address; required: it must be there. */
+void server_parse_address(const struct cfg *c, config_setting_t *g,
+    const char *key, bool required, char **out, const char *what);
+
 /* Reads the files and reload of one usage binding (or usage definition)
  * group b into ub; what names it in messages. */
 void server_parse_binding(struct usage_binding *ub, const struct cfg *c,
