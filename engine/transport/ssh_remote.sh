@@ -193,14 +193,14 @@ op_read_file() {
 	[ -e "$_f" ] || { echo CF-ENOENT; return; }
 	[ -f "$_f" ] || die "not a regular file"
 	echo CF-OK
-	emit "$_f" "$T1"
+	emit "$_f"
 }
 
-# emit FILE MAX: FILE's bytes in base64, then "CF-END", if it is at most
-# MAX bytes.
+# emit FILE: FILE's bytes in base64, then "CF-END". The controller
+# enforces the read's limit (MAX, checked as a number here) on what it
+# decodes: a 'wc -c' per file fewer; its session's own bound stops a file
+# of many megabytes.
 emit() {
-	_n=$(wc -c <"$1") || die "cannot read '${1##*/}'"
-	[ "$((_n))" -le "$2" ] || fail EINVAL "larger than the limit of $2 bytes"
 	base64 <"$1" || die "cannot read '${1##*/}'"
 	echo CF-END
 }
@@ -222,7 +222,7 @@ op_read_store() {
 	for f in "$@"; do
 		[ -f "$f" ] || continue
 		line CF-FILE "${f##*/}"
-		emit "$f" "$T1"
+		emit "$f"
 	done
 }
 
@@ -313,12 +313,19 @@ named() {
 	[ "$_n" != / ]
 }
 # Version directories are named as transport.h says: the UTC time to the
-# nanosecond, then 8 random hex digits: 20250101T120000.123456789Z-1a2b3c4d;
-# the digits the controller sent (SUFFIX, a process fewer) the first time,
-# else /dev/urandom's. busybox's date has no %N: there the fraction is 0,
-# or one more than PREV's (the version before, a name) in the same second,
-# so that names still sort by time. Sets vn.
+# nanosecond, then 8 random hex digits: 20250101T120000.123456789Z-1a2b3c4d.
+# The controller sends one (NAME: a 'date' fewer here) the first time;
+# else it is made here from date and /dev/urandom. busybox's date has no
+# %N: there the fraction is 0, or one more than PREV's (the version
+# before, a name) in the same second, so that names still sort by time.
+# Sets vn.
 version_name() {
+	_d='[0-9][0-9][0-9]'
+	case $1 in
+	$_d$_d[0-9][0-9]T$_d$_d.$_d$_d${_d}Z-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f])
+		vn=$1
+		return ;;
+	esac
 	_t=$(date -u +%Y%m%dT%H%M%S.%N)
 	case $_t in
 	*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]) ;;
@@ -333,12 +340,9 @@ version_name() {
 		*)	_t=$_t.000000000 ;;
 		esac ;;
 	esac
-	case $1 in
-	[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]) vn=${_t}Z-$1 ;;
-	*)	# Four bytes as " 1a 2b 3c 4d": four words.
-		set -- $(od -An -N4 -tx1 /dev/urandom) - - - -
-		vn=${_t}Z-$1$2$3$4 ;;
-	esac
+	# Four bytes as " 1a 2b 3c 4d": four words.
+	set -- $(od -An -N4 -tx1 /dev/urandom) - - - -
+	vn=${_t}Z-$1$2$3$4
 }
 
 # member I: name, link, mode and from of install's member I (decoded by
@@ -350,7 +354,7 @@ member() {
 
 # Arguments: store, pointer, member count, then name, link, mode, data and
 # from (a server path copied instead of data, or empty) for each member,
-# then (optional) the version name's 8 random hex digits. Answers
+# then (optional) the version's name. Answers
 # "CF-UNDO <version> [<previous in base64>]".
 # The steps, checks and layout of transport_local_install.c: a new version
 # directory, the hand-made set adopted on the first install, every link
@@ -392,25 +396,43 @@ op_install() {
 	fi
 	# 2. The new version, complete and durable before anyone sees it;
 	# removed again if anything fails before the switch.
-	mkdirs "$store" || die "cannot create directory '$st'"
 	i=0
-	until version_name "$sfx" "${prev##*/}" &&
-	    mkdir -m 755 "$store/$vn" 2>/dev/null; do
-		sfx=
-		i=$((i + 1))
-		[ "$i" -lt 16 ] || die "cannot create a version in '$st'"
-	done
+	if [ ! -d "$store" ]; then
+		# A new store: it and the version by one mkdir.
+		version_name "$sfx" "${prev##*/}"
+		mkdirs "$store/$vn" || die "cannot create directory '$st'"
+	else
+		until version_name "$sfx" "${prev##*/}" &&
+		    mkdir -m 755 "$store/$vn" 2>/dev/null; do
+			sfx=
+			i=$((i + 1))
+			[ "$i" -lt 16 ] || die "cannot create a version in '$st'"
+		done
+	fi
 	v=$store/$vn
 	trap 'rm -rf "$v"' EXIT
+	# Every member made empty first, with its mode, before any byte: a
+	# key (0600, umask 077) never exists with more. 0644 comes from the
+	# umask too; 0600 files then get one chmod together (where a default
+	# ACL gives a new file more than the umask, that takes it back before
+	# any byte), any other mode its own.
+	i=0
+	set --
+	while [ "$i" -lt "$n" ]; do
+		member "$i"
+		i=$((i + 1))
+		case $mode in
+		0644) umask 022; : >"$v/$name"; _c=$?; umask 077 ;;
+		0600) : >"$v/$name"; _c=$?; set -- "$@" "$v/$name" ;;
+		*) : >"$v/$name" && chmod "$mode" "$v/$name"; _c=$? ;;
+		esac
+		[ "$_c" -eq 0 ] || die "cannot write '$name'"
+	done
+	[ "$#" -eq 0 ] || chmod 600 "$@" || die "cannot write: chmod failed"
 	i=0
 	while [ "$i" -lt "$n" ]; do
 		member "$i"
 		i=$((i + 1))
-		# Made empty and 0600 (umask), then given its mode, before
-		# any byte: a key never exists with more, even where a default
-		# ACL would give a new file more than the umask.
-		: >"$v/$name" || die "cannot write '$name'"
-		chmod "$mode" "$v/$name" || die "cannot write '$name': chmod failed"
 		if [ -n "$from" ]; then
 			full "$from"
 			cat "$_f" 2>/dev/null >"$v/$name" ||
