@@ -26,27 +26,81 @@ PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 LC_ALL=C
 export PATH LC_ALL
 
-# base64 in awk (POSIX, and busybox's, which has no '^'): "d N I... V..."
-# prints "+VALUE" for each base64 value V after the N indexes, or "-" for
-# one holding a newline; "e TAG S..." prints TAG and each S in base64.
-B64AWK='
-function dec(s,    i, c, b, n, o) {
-	o = ""
-	b = n = 0
-	for (i = 1; i <= length(s); i++) {
-		c = substr(s, i, 1)
-		if (!(c in v))
-			continue
-		b = b * 64 + v[c]
-		n += 6
-		if (n >= 8) {
-			n -= 8
-			o = o sprintf("%c", int(b / p[n]))
-			b %= p[n]
-		}
-	}
-	return o
+# base64 in the shell alone, for text of printable ASCII (paths, names,
+# counts, modes, messages): no process for any of them. E<I> is base64
+# digit I, C<N> the character of code N (32 to 126).
+B64=ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/
+PRINT=' !"#$%&'"'"'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\]^_`abcdefghijklmnopqrstuvwxyz{|}~'
+_zs=$B64 _zn=0
+while [ -n "$_zs" ]; do
+	_zc=${_zs%"${_zs#?}"}
+	eval "E$_zn=\$_zc"
+	_zs=${_zs#?}
+	_zn=$((_zn + 1))
+done
+_zs=$PRINT _zn=32
+while [ -n "$_zs" ]; do
+	_zc=${_zs%"${_zs#?}"}
+	eval "C$_zn=\$_zc"
+	_zs=${_zs#?}
+	_zn=$((_zn + 1))
+done
+# sdec B64: _v is B64 decoded; fails unless that is printable ASCII (or
+# B64 is not base64). Only a fixed name with a number in it is evaluated.
+sdec() {
+	_zs=$1 _v=
+	while [ -n "$_zs" ]; do
+		_zq=${_zs%"${_zs#????}"}
+		[ "${#_zq}" -eq 4 ] || return 1
+		_zs=${_zs#????}
+		_zn=0 _ze=0
+		for _zj in 1 2 3 4; do
+			_zc=${_zq%"${_zq#?}"}
+			_zq=${_zq#?}
+			_zp=${B64%%"$_zc"*}
+			if [ "${#_zp}" -lt 64 ] && [ "$_ze" -eq 0 ]; then
+				_zn=$((_zn * 64 + ${#_zp}))
+			elif [ "$_zc" = = ] && [ "$_zj" -gt 2 ] && [ -z "$_zs" ]; then
+				_zn=$((_zn * 64))
+				_ze=$((_ze + 1))
+			else
+				return 1
+			fi
+		done
+		for _zj in 16 8 0; do
+			[ "$_zj" -ge $((8 * _ze)) ] || break
+			_zc=$((_zn >> _zj & 255))
+			[ "$_zc" -ge 32 ] && [ "$_zc" -le 126 ] || return 1
+			eval "_v=\$_v\$C$_zc"
+		done
+	done
 }
+# senc TEXT: _w is TEXT in base64; fails unless TEXT is printable ASCII.
+senc() {
+	_zs=$1 _w=
+	while [ -n "$_zs" ]; do
+		_zn=0 _ze=3
+		for _zj in 1 2 3; do
+			_zn=$((_zn * 256))
+			[ -n "$_zs" ] || continue
+			_zc=${_zs%"${_zs#?}"}
+			_zs=${_zs#?}
+			_zp=${PRINT%%"$_zc"*}
+			[ "${#_zp}" -lt 95 ] || return 1
+			_zn=$((_zn + 32 + ${#_zp}))
+			_ze=$((_ze - 1))
+		done
+		eval "_w=\$_w\$E$((_zn >> 18))\$E$((_zn >> 12 & 63))"
+		case $_ze in
+		0) eval "_w=\$_w\$E$((_zn >> 6 & 63))\$E$((_zn & 63))" ;;
+		1) eval "_w=\$_w\$E$((_zn >> 6 & 63))=" ;;
+		*) _w=$_w== ;;
+		esac
+	done
+}
+# base64 in awk (POSIX, and busybox's), for text that is not printable
+# ASCII: "e TAG S..." prints TAG and each S in base64.
+B64AWK='
 function enc(s,    i, n, k, o) {
 	o = ""
 	n = length(s)
@@ -65,61 +119,41 @@ function enc(s,    i, n, k, o) {
 }
 BEGIN {
 	a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-	for (i = 0; i < 8; i++)
-		p[i] = i ? p[i - 1] * 2 : 1
-	for (i = 0; i < 64; i++)
-		v[substr(a, i + 1, 1)] = i
-	if (ARGV[1] == "e") {
-		for (i = 1; i < 256; i++)
-			ord[sprintf("%c", i)] = i
-		o = ARGV[2]
-		for (i = 3; i < ARGC; i++)
-			o = o " " enc(ARGV[i])
-		print o
-	} else {
-		for (i = 3 + ARGV[2]; i < ARGC; i++) {
-			s = dec(ARGV[i])
-			print (index(s, "\n") ? "-" : "+" s)
-		}
-	}
+	for (i = 1; i < 256; i++)
+		ord[sprintf("%c", i)] = i
+	o = ARGV[2]
+	for (i = 3; i < ARGC; i++)
+		o = o " " enc(ARGV[i])
+	print o
 	exit
 }'
 # line TAG VALUE...: prints TAG and each VALUE in base64, on one line.
-line() { awk "$B64AWK" e "$@"; }
-# val I: _v is argument I decoded, whatever its bytes (but NUL). Only a
-# fixed name with a number in it is ever evaluated, never a value.
-val() {
-	eval "_d=\${CF_A$(($1))}"
-	_v=$(base64 -d <<EOF && echo .
-$_d
+line() {
+	_lt=$1 _lo=$1
+	shift
+	for _a; do
+		senc "$_a" || { awk "$B64AWK" e "$_lt" "$@"; return; }
+		_lo="$_lo $_w"
+	done
+	printf '%s\n' "$_lo"
+}
+# dec B64: _v is B64 decoded, whatever its bytes (but NUL): by the shell,
+# else by base64.
+dec() {
+	sdec "$1" && return 0
+	_v=$(base64 -d 2>/dev/null <<EOF && echo .
+$1
 EOF
-)
+) || return 1
 	_v=${_v%.}
 }
-# texts I...: T<I> is argument I decoded, for each I, and ROOT the root
-# (every operation starts here), by one awk; a value with a newline in it
-# (awk says "-") is decoded alone.
+# texts I...: T<I> is argument I decoded, for each I.
 texts() {
-	_n=$#
 	for _i; do
-		eval "set -- \"\$@\" \"\${CF_A$(($_i))}\""
+		eval "_d=\${CF_A$(($_i))}"
+		dec "$_d" || die "cannot decode the arguments"
+		eval "T$(($_i))=\$_v"
 	done
-	_o=$(awk "$B64AWK" d "$_n" "$@" "$CF_ROOT") ||
-	    die "cannot decode the arguments"
-	while IFS= read -r _l; do
-		if [ "$_n" -eq 0 ]; then
-			ROOT=${_l#+}
-			break
-		fi
-		case $_l in
-		+*) eval "T$(($1))=\${_l#+}" ;;
-		*) val "$1"; eval "T$(($1))=\$_v" ;;
-		esac
-		shift
-		_n=$((_n - 1))
-	done <<EOF
-$_o
-EOF
 }
 # texts_all: texts for every argument of the operation.
 texts_all() {
@@ -360,7 +394,7 @@ member() {
 # directory, the hand-made set adopted on the first install, every link
 # made once, the pointer switched by one rename, older versions pruned.
 op_install() {
-	# Every argument but the data is text: one decoding.
+	# Every argument but the data is text.
 	set -- 0 1 2
 	i=3
 	while [ $((i + 5)) -le "$CF_N" ]; do
@@ -691,6 +725,8 @@ op_keygen() {
 # A frame that is not "OP N" ends the session.
 session() {
 	exec 3<&0 </dev/null 2>/dev/null
+	dec "$CF_ROOT" || exit 1
+	ROOT=$_v
 	echo CF-READY
 	while read -r op CF_N <&3; do
 		case $CF_N in '' | *[!0-9]*) exit 1 ;; esac
