@@ -147,14 +147,21 @@ EOF
 ) || return 1
 	_v=${_v%.}
 }
-# texts I...: T<I> is argument I decoded, for each I.
+# texts I...: T<I> is argument I decoded, for each I; none is left of
+# an earlier operation (served by the same shell).
 texts() {
+	while [ "$_tn" -gt 0 ]; do
+		_tn=$((_tn - 1))
+		unset "T$_tn"
+	done
+	_tn=$CF_N
 	for _i; do
 		eval "_d=\${CF_A$(($_i))}"
 		dec "$_d" || die "cannot decode the arguments"
 		eval "T$(($_i))=\$_v"
 	done
 }
+_tn=0
 # texts_all: texts for every argument of the operation.
 texts_all() {
 	set --
@@ -179,9 +186,9 @@ num() {
 		case $_i in '' | *[!0-9]*) die "invalid arguments" ;; esac
 	done
 }
-# fail CODE MESSAGE: the operation (a subshell) fails with CF_<CODE>; die:
-# CF_EIO.
-fail() { _c=$1; shift; line "CF-ERR $_c" "$*"; exit 0; }
+# fail CODE MESSAGE: the operation fails with CF_<CODE>, and the shell
+# serving it (a subshell, see session) ends; die: CF_EIO.
+fail() { _c=$1; shift; line "CF-ERR $_c" "$*"; exit 3; }
 die() { fail EIO "$@"; }
 # durable PATH...: fsync'd. 'sync FILE' (coreutils 8.24, busybox 1.30) where
 # it works, else the whole sync(2), which Linux waits for.
@@ -272,7 +279,7 @@ op_write_file() {
 	s=$_s
 	trap 'rm -rf "$s"' EXIT
 	t=$s/${f##*/}
-	: >"$t" || die "cannot write '$f': cannot create a file in '$d'"
+	true >"$t" || die "cannot write '$f': cannot create a file in '$d'"
 	chmod "$T1" "$t" || die "cannot write '$f': chmod failed"
 	data 2 "$t" || die "cannot write '$f': write failed"
 	durable "$t"
@@ -456,9 +463,9 @@ op_install() {
 		member "$i"
 		i=$((i + 1))
 		case $mode in
-		0644) umask 022; : >"$v/$name"; _c=$?; umask 077 ;;
-		0600) : >"$v/$name"; _c=$?; set -- "$@" "$v/$name" ;;
-		*) : >"$v/$name" && chmod "$mode" "$v/$name"; _c=$? ;;
+		0644) umask 022; true >"$v/$name"; _c=$?; umask 077 ;;
+		0600) true >"$v/$name"; _c=$?; set -- "$@" "$v/$name" ;;
+		*) true >"$v/$name" && chmod "$mode" "$v/$name"; _c=$? ;;
 		esac
 		[ "$_c" -eq 0 ] || die "cannot write '$name'"
 	done
@@ -681,7 +688,7 @@ op_keygen() {
 	s=$_s
 	trap 'rm -rf "$s"' EXIT
 	t=$s/${key##*/}
-	: >"$t" || die "cannot write in '$d'"
+	true >"$t" || die "cannot write in '$d'"
 	chmod 600 "$t" || die "cannot write '$key': chmod failed"
 	k=$T0
 	case $k in
@@ -719,15 +726,10 @@ op_keygen() {
 	rm -f "$c"
 }
 
-# The session: stdin moves to fd 3, so that no command the helper runs can
-# read a frame, and stderr goes (answers say what failed). Each operation
-# runs in a subshell: its fail or die ends it alone, and CF-DONE follows.
-# A frame that is not "OP N" ends the session.
-session() {
-	exec 3<&0 </dev/null 2>/dev/null
-	dec "$CF_ROOT" || exit 1
-	ROOT=$_v
-	echo CF-READY
+# serve: takes operations until stdin ends (exit 0) or a frame is not
+# "OP N" (exit 1); an operation that fails ends it (fail). Run, which
+# changes directory and umask, has a subshell of its own.
+serve() {
 	while read -r op CF_N <&3; do
 		case $CF_N in '' | *[!0-9]*) exit 1 ;; esac
 		i=0
@@ -736,14 +738,34 @@ session() {
 			i=$((i + 1))
 		done
 		case $op in
-		read_file | read_store | write_file | install | rollback | remove | run | keygen)
-			("op_$op") ;;
-		*)
-			(die "unknown operation") ;;
+		read_file | read_store | write_file | install | rollback | remove | keygen)
+			"op_$op" ;;
+		run) (op_run) ;;
+		*) die "unknown operation" ;;
 		esac
 		echo CF-DONE
 	done
 	exit 0
+}
+
+# The session: stdin moves to fd 3, so that no command the helper runs can
+# read a frame, and stderr goes (answers say what failed). Operations run
+# in a subshell, a fork per session rather than per operation: one that
+# fails ends it alone (its EXIT trap cleans up), CF-DONE follows and a new
+# subshell takes the next frame ('read' takes no byte past its line);
+# killed, it ends the session.
+session() {
+	exec 3<&0 </dev/null 2>/dev/null
+	dec "$CF_ROOT" || exit 1
+	ROOT=$_v
+	echo CF-READY
+	while :; do
+		(serve)
+		_c=$?
+		# 3: fail; 2: the shell's own error (an expansion). A signal
+		# ends the session, as it would have ended it alone.
+		case $_c in 2 | 3) echo CF-DONE ;; *) exit "$_c" ;; esac
+	done
 }
 # The last line: the shell has read all of this text before CF-READY.
 session
