@@ -11,16 +11,22 @@
 # Needs a POSIX sh (dash, busybox sh, bash) and utilities that GNU
 # coreutils and busybox both have: awk, base64, cat, chmod, cp, date, dd,
 # kill, ln, mkdir, mktemp, mv, od, readlink, rm, rmdir, sleep, sync, tr,
-# wc; openssl only for keygen.
+# wc; openssl only for keygen. A fresh server's job starts base64 per
+# file read or written, ln -s per link, sync twice, mkdir and chmod once;
+# awk only for text that is not printable ASCII, date and od only when
+# no version name is sent, the others only where an operation needs them
+# (run, keygen, rollback, a file or link replaced, files made by hand).
 # A process costs milliseconds on a small server: the shell's builtins do
 # the work where they can (functions set variables rather than print into
-# a $(...)), and one awk decodes an operation's arguments at once.
+# a $(...), text is base64-coded by the shell), and one subshell serves
+# all operations.
 set -u
 # Every file is created 0600 from its first byte: a key is never readable
 # by others, not even empty for an instant, since a descriptor opened then
-# outlives a later chmod. A file meant for others (a certificate) gets its
-# mode by a checked chmod before any byte; directories are made 0755 by
-# mkdirs, so that services can reach their certificates.
+# outlives a later chmod. A file meant for others (a certificate) is made
+# under umask 022 or gets its mode by a checked chmod, before any byte;
+# directories are made 0755 by mkdirs, so that services can reach their
+# certificates.
 umask 077
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 LC_ALL=C
