@@ -37,20 +37,18 @@ export PATH LC_ALL
 # digit I, C<N> the character of code N (32 to 126).
 B64=ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/
 PRINT=' !"#$%&'"'"'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\]^_`abcdefghijklmnopqrstuvwxyz{|}~'
-_zs=$B64 _zn=0
-while [ -n "$_zs" ]; do
-	_zc=${_zs%"${_zs#?}"}
-	eval "E$_zn=\$_zc"
-	_zs=${_zs#?}
-	_zn=$((_zn + 1))
-done
-_zs=$PRINT _zn=32
-while [ -n "$_zs" ]; do
-	_zc=${_zs%"${_zs#?}"}
-	eval "C$_zn=\$_zc"
-	_zs=${_zs#?}
-	_zn=$((_zn + 1))
-done
+# table NAME FIRST CHARS: NAME<FIRST + I> is character I of CHARS.
+table() {
+	_zs=$3 _zn=$2
+	while [ -n "$_zs" ]; do
+		_zc=${_zs%"${_zs#?}"}
+		eval "$1$_zn=\$_zc"
+		_zs=${_zs#?}
+		_zn=$((_zn + 1))
+	done
+}
+table E 0 "$B64"
+table C 32 "$PRINT"
 # sdec B64: _v is B64 decoded; fails unless that is printable ASCII (or
 # B64 is not base64). Only a fixed name with a number in it is evaluated.
 sdec() {
