@@ -232,8 +232,8 @@ void ssh_answer_files_free(struct transport_entry *e, size_t n)
 	free(e);
 }
 
-int ssh_answer_files(const char *ans, struct transport_entry **out,
-    size_t *n)
+int ssh_answer_files(const char *ans, size_t max,
+    struct transport_entry **out, size_t *n)
 {
 	struct transport_entry *e = NULL, *ne;
 	const char *p = ans;
@@ -245,11 +245,12 @@ int ssh_answer_files(const char *ans, struct transport_entry **out,
 		data = ssh_answer_block(p, &len);
 		if ((ne = realloc(e, (k + 1) * sizeof(*e))) != NULL)
 			e = ne;
-		if (name == NULL || data == NULL || ne == NULL) {
+		if (name == NULL || data == NULL || ne == NULL || len > max) {
 			free(name);
 			OPENSSL_clear_free(data, data ? len : 0);
 			ssh_answer_files_free(e, k);
-			return ne == NULL ? CF_ENOMEM : CF_ETRANSPORT;
+			return ne == NULL ? CF_ENOMEM : data == NULL ||
+			    name == NULL ? CF_ETRANSPORT : CF_EINVAL;
 		}
 		e[k].name = name;
 		e[k].data = data;

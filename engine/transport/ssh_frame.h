@@ -84,9 +84,10 @@ char *ssh_answer_block(const char *at, size_t *len);
 int ssh_answer_status(const char *ans, char **why);
 
 /* The files of a read_store answer, new (ssh_answer_files_free): 0, or
- * CF_ETRANSPORT when malformed, CF_ENOMEM. */
-int ssh_answer_files(const char *ans, struct transport_entry **out,
-    size_t *n);
+ * CF_EINVAL when one is larger than max bytes (the helper sends any
+ * size), CF_ETRANSPORT when malformed, CF_ENOMEM. */
+int ssh_answer_files(const char *ans, size_t max,
+    struct transport_entry **out, size_t *n);
 void ssh_answer_files_free(struct transport_entry *e, size_t n);
 
 #endif

@@ -11,42 +11,100 @@
 # Needs a POSIX sh (dash, busybox sh, bash) and utilities that GNU
 # coreutils and busybox both have: awk, base64, cat, chmod, cp, date, dd,
 # kill, ln, mkdir, mktemp, mv, od, readlink, rm, rmdir, sleep, sync, tr,
-# wc; openssl only for keygen.
+# wc; openssl only for keygen. A fresh server's job starts base64 per
+# file read or written, ln -s per link, sync twice, mkdir and chmod once;
+# awk only for text that is not printable ASCII, date and od only when
+# no version name is sent, the others only where an operation needs them
+# (run, keygen, rollback, a file or link replaced, files made by hand).
 # A process costs milliseconds on a small server: the shell's builtins do
 # the work where they can (functions set variables rather than print into
-# a $(...)), and one awk decodes an operation's arguments at once.
+# a $(...), text is base64-coded by the shell), and one subshell serves
+# all operations.
 set -u
 # Every file is created 0600 from its first byte: a key is never readable
 # by others, not even empty for an instant, since a descriptor opened then
-# outlives a later chmod. A file meant for others (a certificate) gets its
-# mode by a checked chmod before any byte; directories are made 0755 by
-# mkdirs, so that services can reach their certificates.
+# outlives a later chmod. A file meant for others (a certificate) is made
+# under umask 022 or gets its mode by a checked chmod, before any byte;
+# directories are made 0755 by mkdirs, so that services can reach their
+# certificates.
 umask 077
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 LC_ALL=C
 export PATH LC_ALL
 
-# base64 in awk (POSIX, and busybox's, which has no '^'): "d N I... V..."
-# prints "+VALUE" for each base64 value V after the N indexes, or "-" for
-# one holding a newline; "e TAG S..." prints TAG and each S in base64.
-B64AWK='
-function dec(s,    i, c, b, n, o) {
-	o = ""
-	b = n = 0
-	for (i = 1; i <= length(s); i++) {
-		c = substr(s, i, 1)
-		if (!(c in v))
-			continue
-		b = b * 64 + v[c]
-		n += 6
-		if (n >= 8) {
-			n -= 8
-			o = o sprintf("%c", int(b / p[n]))
-			b %= p[n]
-		}
-	}
-	return o
+# base64 in the shell alone, for text of printable ASCII (paths, names,
+# counts, modes, messages): no process for any of them. E<I> is base64
+# digit I, C<N> the character of code N (32 to 126).
+B64=ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/
+PRINT=' !"#$%&'"'"'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\]^_`abcdefghijklmnopqrstuvwxyz{|}~'
+# table NAME FIRST CHARS: NAME<FIRST + I> is character I of CHARS.
+table() {
+	_zs=$3 _zn=$2
+	while [ -n "$_zs" ]; do
+		_zc=${_zs%"${_zs#?}"}
+		eval "$1$_zn=\$_zc"
+		_zs=${_zs#?}
+		_zn=$((_zn + 1))
+	done
 }
+table E 0 "$B64"
+table C 32 "$PRINT"
+# sdec B64: _v is B64 decoded; fails unless that is printable ASCII (or
+# B64 is not base64). Only a fixed name with a number in it is evaluated.
+sdec() {
+	_zs=$1 _v=
+	while [ -n "$_zs" ]; do
+		_zq=${_zs%"${_zs#????}"}
+		[ "${#_zq}" -eq 4 ] || return 1
+		_zs=${_zs#????}
+		_zn=0 _ze=0
+		for _zj in 1 2 3 4; do
+			_zc=${_zq%"${_zq#?}"}
+			_zq=${_zq#?}
+			_zp=${B64%%"$_zc"*}
+			if [ "${#_zp}" -lt 64 ] && [ "$_ze" -eq 0 ]; then
+				_zn=$((_zn * 64 + ${#_zp}))
+			elif [ "$_zc" = = ] && [ "$_zj" -gt 2 ] && [ -z "$_zs" ]; then
+				_zn=$((_zn * 64))
+				_ze=$((_ze + 1))
+			else
+				return 1
+			fi
+		done
+		for _zj in 16 8 0; do
+			[ "$_zj" -ge $((8 * _ze)) ] || break
+			_zc=$((_zn >> _zj & 255))
+			[ "$_zc" -ge 32 ] && [ "$_zc" -le 126 ] || return 1
+			eval "_v=\$_v\$C$_zc"
+		done
+	done
+}
+# senc TEXT: _w is TEXT in base64; fails unless TEXT is printable ASCII.
+senc() {
+	_zs=$1 _w=
+	while [ -n "$_zs" ]; do
+		_zn=0 _ze=3
+		for _zj in 1 2 3; do
+			_zn=$((_zn * 256))
+			[ -n "$_zs" ] || continue
+			_zc=${_zs%"${_zs#?}"}
+			_zs=${_zs#?}
+			_zp=${PRINT%%"$_zc"*}
+			[ "${#_zp}" -lt 95 ] || return 1
+			_zn=$((_zn + 32 + ${#_zp}))
+			_ze=$((_ze - 1))
+		done
+		eval "_w=\$_w\$E$((_zn >> 18))\$E$((_zn >> 12 & 63))"
+		case $_ze in
+		0) eval "_w=\$_w\$E$((_zn >> 6 & 63))\$E$((_zn & 63))" ;;
+		1) eval "_w=\$_w\$E$((_zn >> 6 & 63))=" ;;
+		*) _w=$_w== ;;
+		esac
+	done
+}
+# base64 in awk (POSIX, and busybox's), for text that is not printable
+# ASCII: "e TAG S..." prints TAG and each S in base64.
+B64AWK='
 function enc(s,    i, n, k, o) {
 	o = ""
 	n = length(s)
@@ -65,62 +123,49 @@ function enc(s,    i, n, k, o) {
 }
 BEGIN {
 	a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-	for (i = 0; i < 8; i++)
-		p[i] = i ? p[i - 1] * 2 : 1
-	for (i = 0; i < 64; i++)
-		v[substr(a, i + 1, 1)] = i
-	if (ARGV[1] == "e") {
-		for (i = 1; i < 256; i++)
-			ord[sprintf("%c", i)] = i
-		o = ARGV[2]
-		for (i = 3; i < ARGC; i++)
-			o = o " " enc(ARGV[i])
-		print o
-	} else {
-		for (i = 3 + ARGV[2]; i < ARGC; i++) {
-			s = dec(ARGV[i])
-			print (index(s, "\n") ? "-" : "+" s)
-		}
-	}
+	for (i = 1; i < 256; i++)
+		ord[sprintf("%c", i)] = i
+	o = ARGV[2]
+	for (i = 3; i < ARGC; i++)
+		o = o " " enc(ARGV[i])
+	print o
 	exit
 }'
 # line TAG VALUE...: prints TAG and each VALUE in base64, on one line.
-line() { awk "$B64AWK" e "$@"; }
-# val I: _v is argument I decoded, whatever its bytes (but NUL). Only a
-# fixed name with a number in it is ever evaluated, never a value.
-val() {
-	eval "_d=\${CF_A$(($1))}"
-	_v=$(base64 -d <<EOF && echo .
-$_d
+line() {
+	_lt=$1 _lo=$1
+	shift
+	for _a; do
+		senc "$_a" || { awk "$B64AWK" e "$_lt" "$@"; return; }
+		_lo="$_lo $_w"
+	done
+	printf '%s\n' "$_lo"
+}
+# dec B64: _v is B64 decoded, whatever its bytes (but NUL): by the shell,
+# else by base64.
+dec() {
+	sdec "$1" && return 0
+	_v=$(base64 -d 2>/dev/null <<EOF && echo .
+$1
 EOF
-)
+) || return 1
 	_v=${_v%.}
 }
-# texts I...: T<I> is argument I decoded, for each I, and ROOT the root
-# (every operation starts here), by one awk; a value with a newline in it
-# (awk says "-") is decoded alone.
+# texts I...: T<I> is argument I decoded, for each I; none is left of
+# an earlier operation (served by the same shell).
 texts() {
-	_n=$#
-	for _i; do
-		eval "set -- \"\$@\" \"\${CF_A$(($_i))}\""
+	while [ "$_tn" -gt 0 ]; do
+		_tn=$((_tn - 1))
+		unset "T$_tn"
 	done
-	_o=$(awk "$B64AWK" d "$_n" "$@" "$CF_ROOT") ||
-	    die "cannot decode the arguments"
-	while IFS= read -r _l; do
-		if [ "$_n" -eq 0 ]; then
-			ROOT=${_l#+}
-			break
-		fi
-		case $_l in
-		+*) eval "T$(($1))=\${_l#+}" ;;
-		*) val "$1"; eval "T$(($1))=\$_v" ;;
-		esac
-		shift
-		_n=$((_n - 1))
-	done <<EOF
-$_o
-EOF
+	_tn=$CF_N
+	for _i; do
+		eval "_d=\${CF_A$(($_i))}"
+		dec "$_d" || die "cannot decode the arguments"
+		eval "T$(($_i))=\$_v"
+	done
 }
+_tn=0
 # texts_all: texts for every argument of the operation.
 texts_all() {
 	set --
@@ -145,9 +190,9 @@ num() {
 		case $_i in '' | *[!0-9]*) die "invalid arguments" ;; esac
 	done
 }
-# fail CODE MESSAGE: the operation (a subshell) fails with CF_<CODE>; die:
-# CF_EIO.
-fail() { _c=$1; shift; line "CF-ERR $_c" "$*"; exit 0; }
+# fail CODE MESSAGE: the operation fails with CF_<CODE>, and the shell
+# serving it (a subshell, see session) ends; die: CF_EIO.
+fail() { _c=$1; shift; line "CF-ERR $_c" "$*"; exit 3; }
 die() { fail EIO "$@"; }
 # durable PATH...: fsync'd. 'sync FILE' (coreutils 8.24, busybox 1.30) where
 # it works, else the whole sync(2), which Linux waits for.
@@ -193,14 +238,14 @@ op_read_file() {
 	[ -e "$_f" ] || { echo CF-ENOENT; return; }
 	[ -f "$_f" ] || die "not a regular file"
 	echo CF-OK
-	emit "$_f" "$T1"
+	emit "$_f"
 }
 
-# emit FILE MAX: FILE's bytes in base64, then "CF-END", if it is at most
-# MAX bytes.
+# emit FILE: FILE's bytes in base64, then "CF-END". The controller
+# enforces the read's limit (MAX, checked as a number here) on what it
+# decodes: a 'wc -c' per file fewer; its session's own bound stops a file
+# of many megabytes.
 emit() {
-	_n=$(wc -c <"$1") || die "cannot read '${1##*/}'"
-	[ "$((_n))" -le "$2" ] || fail EINVAL "larger than the limit of $2 bytes"
 	base64 <"$1" || die "cannot read '${1##*/}'"
 	echo CF-END
 }
@@ -222,7 +267,7 @@ op_read_store() {
 	for f in "$@"; do
 		[ -f "$f" ] || continue
 		line CF-FILE "${f##*/}"
-		emit "$f" "$T1"
+		emit "$f"
 	done
 }
 
@@ -238,7 +283,7 @@ op_write_file() {
 	s=$_s
 	trap 'rm -rf "$s"' EXIT
 	t=$s/${f##*/}
-	: >"$t" || die "cannot write '$f': cannot create a file in '$d'"
+	true >"$t" || die "cannot write '$f': cannot create a file in '$d'"
 	chmod "$T1" "$t" || die "cannot write '$f': chmod failed"
 	data 2 "$t" || die "cannot write '$f': write failed"
 	durable "$t"
@@ -313,12 +358,19 @@ named() {
 	[ "$_n" != / ]
 }
 # Version directories are named as transport.h says: the UTC time to the
-# nanosecond, then 8 random hex digits: 20250101T120000.123456789Z-1a2b3c4d;
-# the digits the controller sent (SUFFIX, a process fewer) the first time,
-# else /dev/urandom's. busybox's date has no %N: there the fraction is 0,
-# or one more than PREV's (the version before, a name) in the same second,
-# so that names still sort by time. Sets vn.
+# nanosecond, then 8 random hex digits: 20250101T120000.123456789Z-1a2b3c4d.
+# The controller sends one (NAME: a 'date' fewer here) the first time;
+# else it is made here from date and /dev/urandom. busybox's date has no
+# %N: there the fraction is 0, or one more than PREV's (the version
+# before, a name) in the same second, so that names still sort by time.
+# Sets vn.
 version_name() {
+	_d='[0-9][0-9][0-9]'
+	case $1 in
+	$_d$_d[0-9][0-9]T$_d$_d.$_d$_d${_d}Z-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f])
+		vn=$1
+		return ;;
+	esac
 	_t=$(date -u +%Y%m%dT%H%M%S.%N)
 	case $_t in
 	*.[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]) ;;
@@ -333,12 +385,9 @@ version_name() {
 		*)	_t=$_t.000000000 ;;
 		esac ;;
 	esac
-	case $1 in
-	[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]) vn=${_t}Z-$1 ;;
-	*)	# Four bytes as " 1a 2b 3c 4d": four words.
-		set -- $(od -An -N4 -tx1 /dev/urandom) - - - -
-		vn=${_t}Z-$1$2$3$4 ;;
-	esac
+	# Four bytes as " 1a 2b 3c 4d": four words.
+	set -- $(od -An -N4 -tx1 /dev/urandom) - - - -
+	vn=${_t}Z-$1$2$3$4
 }
 
 # member I: name, link, mode and from of install's member I (decoded by
@@ -350,13 +399,13 @@ member() {
 
 # Arguments: store, pointer, member count, then name, link, mode, data and
 # from (a server path copied instead of data, or empty) for each member,
-# then (optional) the version name's 8 random hex digits. Answers
+# then (optional) the version's name. Answers
 # "CF-UNDO <version> [<previous in base64>]".
 # The steps, checks and layout of transport_local_install.c: a new version
 # directory, the hand-made set adopted on the first install, every link
 # made once, the pointer switched by one rename, older versions pruned.
 op_install() {
-	# Every argument but the data is text: one decoding.
+	# Every argument but the data is text.
 	set -- 0 1 2
 	i=3
 	while [ $((i + 5)) -le "$CF_N" ]; do
@@ -392,25 +441,43 @@ op_install() {
 	fi
 	# 2. The new version, complete and durable before anyone sees it;
 	# removed again if anything fails before the switch.
-	mkdirs "$store" || die "cannot create directory '$st'"
 	i=0
-	until version_name "$sfx" "${prev##*/}" &&
-	    mkdir -m 755 "$store/$vn" 2>/dev/null; do
-		sfx=
-		i=$((i + 1))
-		[ "$i" -lt 16 ] || die "cannot create a version in '$st'"
-	done
+	if [ ! -d "$store" ]; then
+		# A new store: it and the version by one mkdir.
+		version_name "$sfx" "${prev##*/}"
+		mkdirs "$store/$vn" || die "cannot create directory '$st'"
+	else
+		until version_name "$sfx" "${prev##*/}" &&
+		    mkdir -m 755 "$store/$vn" 2>/dev/null; do
+			sfx=
+			i=$((i + 1))
+			[ "$i" -lt 16 ] || die "cannot create a version in '$st'"
+		done
+	fi
 	v=$store/$vn
 	trap 'rm -rf "$v"' EXIT
+	# Every member made empty first, with its mode, before any byte: a
+	# key (0600, umask 077) never exists with more. 0644 comes from the
+	# umask too; 0600 files then get one chmod together (where a default
+	# ACL gives a new file more than the umask, that takes it back before
+	# any byte), any other mode its own.
+	i=0
+	set --
+	while [ "$i" -lt "$n" ]; do
+		member "$i"
+		i=$((i + 1))
+		case $mode in
+		0644) umask 022; true >"$v/$name"; _c=$?; umask 077 ;;
+		0600) true >"$v/$name"; _c=$?; set -- "$@" "$v/$name" ;;
+		*) true >"$v/$name" && chmod "$mode" "$v/$name"; _c=$? ;;
+		esac
+		[ "$_c" -eq 0 ] || die "cannot write '$name'"
+	done
+	[ "$#" -eq 0 ] || chmod 600 "$@" || die "cannot write: chmod failed"
 	i=0
 	while [ "$i" -lt "$n" ]; do
 		member "$i"
 		i=$((i + 1))
-		# Made empty and 0600 (umask), then given its mode, before
-		# any byte: a key never exists with more, even where a default
-		# ACL would give a new file more than the umask.
-		: >"$v/$name" || die "cannot write '$name'"
-		chmod "$mode" "$v/$name" || die "cannot write '$name': chmod failed"
 		if [ -n "$from" ]; then
 			full "$from"
 			cat "$_f" 2>/dev/null >"$v/$name" ||
@@ -625,7 +692,7 @@ op_keygen() {
 	s=$_s
 	trap 'rm -rf "$s"' EXIT
 	t=$s/${key##*/}
-	: >"$t" || die "cannot write in '$d'"
+	true >"$t" || die "cannot write in '$d'"
 	chmod 600 "$t" || die "cannot write '$key': chmod failed"
 	k=$T0
 	case $k in
@@ -663,13 +730,10 @@ op_keygen() {
 	rm -f "$c"
 }
 
-# The session: stdin moves to fd 3, so that no command the helper runs can
-# read a frame, and stderr goes (answers say what failed). Each operation
-# runs in a subshell: its fail or die ends it alone, and CF-DONE follows.
-# A frame that is not "OP N" ends the session.
-session() {
-	exec 3<&0 </dev/null 2>/dev/null
-	echo CF-READY
+# serve: takes operations until stdin ends (exit 0) or a frame is not
+# "OP N" (exit 1); an operation that fails ends it (fail). Run, which
+# changes directory and umask, has a subshell of its own.
+serve() {
 	while read -r op CF_N <&3; do
 		case $CF_N in '' | *[!0-9]*) exit 1 ;; esac
 		i=0
@@ -678,14 +742,34 @@ session() {
 			i=$((i + 1))
 		done
 		case $op in
-		read_file | read_store | write_file | install | rollback | remove | run | keygen)
-			("op_$op") ;;
-		*)
-			(die "unknown operation") ;;
+		read_file | read_store | write_file | install | rollback | remove | keygen)
+			"op_$op" ;;
+		run) (op_run) ;;
+		*) die "unknown operation" ;;
 		esac
 		echo CF-DONE
 	done
 	exit 0
+}
+
+# The session: stdin moves to fd 3, so that no command the helper runs can
+# read a frame, and stderr goes (answers say what failed). Operations run
+# in a subshell, a fork per session rather than per operation: one that
+# fails ends it alone (its EXIT trap cleans up), CF-DONE follows and a new
+# subshell takes the next frame ('read' takes no byte past its line);
+# killed, it ends the session.
+session() {
+	exec 3<&0 </dev/null 2>/dev/null
+	dec "$CF_ROOT" || exit 1
+	ROOT=$_v
+	echo CF-READY
+	while :; do
+		(serve)
+		_c=$?
+		# 3: fail; 2: the shell's own error (an expansion). A signal
+		# ends the session, as it would have ended it alone.
+		case $_c in 2 | 3) echo CF-DONE ;; *) exit "$_c" ;; esac
+	done
 }
 # The last line: the shell has read all of this text before CF-READY.
 session

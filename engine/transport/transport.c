@@ -6,12 +6,17 @@
  */
 #include "engine/transport/transport.h"
 #include "engine/base/err.h"
+#include "engine/base/fsio.h"
 #include "engine/base/path.h"
 #include "engine/base/str.h"
 #include "engine/base/strv.h"
 
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* The length of the next component of *p that is not "" or ".", with *p
  * moved to its start; 0 at the end of the path. */
@@ -191,4 +196,19 @@ char *transport_path_real(const struct transport *t, const char *path)
 	out = cf_asprintf("%.*s/%s", (int)n, root, norm);
 	free(norm);
 	return out;
+}
+
+/* The local transport makes its versions with this, the ssh transport
+ * sends it to the helper (a 'date' fewer there). */
+void transport_version_name(char *buf, size_t n)
+{
+	struct timespec ts;
+	struct tm tm;
+	size_t l;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	l = strftime(buf, n, "%Y%m%dT%H%M%S", &tm);
+	snprintf(buf + l, n - l, ".%09ldZ-%08" PRIx32, (long)ts.tv_nsec,
+	    (uint32_t)fsio_random64());
 }

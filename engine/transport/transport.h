@@ -253,4 +253,8 @@ void transport_run_describe(int status, const struct transport_run_result *r,
 /* Frees an undo record and everything it holds; u may be NULL. */
 void transport_undo_free(struct transport_undo *u);
 
+/* A new version name as above, for now, into buf (n >= 36 bytes):
+ * "20250101T120000.123456789Z-1a2b3c4d". */
+void transport_version_name(char *buf, size_t n);
+
 #endif

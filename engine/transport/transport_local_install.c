@@ -114,21 +114,6 @@ static void prune(int storefd, const char *keep1, const char *keep2)
 	strv_free(names);
 }
 
-/* A version name as transport.h defines it (ssh_remote.sh makes the same):
- * "20250101T120000.123456789Z-1a2b3c4d". */
-static void version_name(char *buf, size_t n)
-{
-	struct timespec ts;
-	struct tm tm;
-	size_t l;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	l = strftime(buf, n, "%Y%m%dT%H%M%S", &tm);
-	snprintf(buf + l, n - l, ".%09ldZ-%08" PRIx32, (long)ts.tv_nsec,
-	    (uint32_t)fsio_random64());
-}
-
 /* ---- install, rollback ----------------------------------------------- */
 
 /*
@@ -299,7 +284,7 @@ void tl_install_run(struct op *op)
 
 	/* 2. The new version, complete and durable before anyone sees it. */
 	for (i = 0, rc = -1; rc != 0 && i < TL_NAME_TRIES; i++) {
-		version_name(version, sizeof version);
+		transport_version_name(version, sizeof version);
 		if ((rc = mkdirat(storefd, version, TL_DIR_MODE)) != 0 &&
 		    errno != EEXIST)
 			break;

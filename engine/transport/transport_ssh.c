@@ -94,6 +94,8 @@ struct sop {
 	char *what;                 /* for messages: "read 'certs/x'" */
 	struct ssh_frame frame;     /* its arguments */
 	unsigned timeout_s;         /* for its answer; 0: none */
+	size_t max;                 /* a read: the largest file taken; the
+	                               helper sends any size (no wc there) */
 	bool refused;               /* a read of a path that is not confined:
 	                               answered CF_EINVAL in its turn */
 	bool run_timed;             /* run: with a timeout on the server */
@@ -141,6 +143,7 @@ static struct sop *sop_new(struct transport *tp, enum sop_kind kind,
 	op->cb = cb;
 	op->arg = arg;
 	op->timeout_s = OP_TIMEOUT_S;
+	op->max = SIZE_MAX;
 	ssh_frame_init(&op->frame);
 	op->what = path ? cf_asprintf("%s '%s'", kinds[kind].verb, path) :
 	    strdup(kinds[kind].verb);
@@ -228,15 +231,26 @@ static void deliver_run(struct sop *op, int status, const char *msg,
 	free(e);
 }
 
+/* "cannot <what> on '<server>': <why>" into buf. */
+static void op_msg(const struct sop *op, char *buf, size_t bufsz,
+    const char *why)
+{
+	snprintf(buf, bufsz, "cannot %s on '%s': %s", op->what,
+	    op->t->base.server, why);
+}
+
 /* Hands op's result to its callback: status and msg as made from the
- * answer ans ("" when there is none), then what ans carries. */
+ * answer ans ("" when there is none), then what ans carries. A read's
+ * limit is enforced here, with the local transport's words. */
 static void deliver(struct sop *op, int status, const char *msg,
     const char *ans)
 {
 	struct transport_entry *e = NULL;
 	size_t len = 0, n = 0;
-	char *data;
+	char *data, why[64], buf[768];
 
+	snprintf(why, sizeof why, "larger than the limit of %zu bytes",
+	    op->max);
 	switch (op->kind) {
 	case SOP_READ_FILE:
 	case SOP_KEYGEN:
@@ -245,13 +259,24 @@ static void deliver(struct sop *op, int status, const char *msg,
 		if (status == 0 && data == NULL) {
 			status = CF_ETRANSPORT;
 			msg = "malformed answer from the server";
+		} else if (data != NULL && len > op->max) {
+			OPENSSL_clear_free(data, len);
+			data = NULL;
+			status = CF_EINVAL;
+			op_msg(op, buf, sizeof buf, why);
+			msg = buf;
 		}
 		op->cb.file(op->arg, status, data, data ? len : 0, msg);
 		OPENSSL_clear_free(data, len);
 		return;
 	case SOP_READ_STORE:
-		if (status == 0 && (status = ssh_answer_files(ans, &e, &n)) != 0)
+		if (status == 0 && (status = ssh_answer_files(ans, op->max, &e,
+		    &n)) == CF_EINVAL) {
+			op_msg(op, buf, sizeof buf, why);
+			msg = buf;
+		} else if (status != 0) {
 			msg = "malformed answer from the server";
+		}
 		op->cb.store(op->arg, status, e, n, msg);
 		ssh_answer_files_free(e, n);
 		return;
@@ -279,8 +304,7 @@ static void finish(struct sop *op, int status, const char *why,
 
 	msg[0] = '\0';
 	if (status != 0)
-		snprintf(msg, sizeof msg, "cannot %s on '%s': %s", op->what,
-		    t->base.server, why);
+		op_msg(op, msg, sizeof msg, why);
 	deliver(op, status, msg, ans);
 	sop_free(op);
 	t->pending--;
@@ -400,6 +424,7 @@ static int read_op(struct transport *tp, enum sop_kind kind,
 	if ((op = sop_new(tp, kind, cb, arg, path)) == NULL)
 		return CF_ENOMEM;
 	op->refused = !path_is_confined(path);
+	op->max = max;
 	ssh_frame_argf(&op->frame, "%s", path);
 	ssh_frame_argf(&op->frame, "%zu", max);
 	return sop_queue(op);
@@ -494,15 +519,14 @@ static int tsh_keygen(struct transport *tp, const char *keytype,
  * and its paths go in normal form, so that the undo record the helper
  * answers with holds server paths like the local transport's.
  * Arguments: store, pointer, member count, then name, link, mode, data
- * and from (or "") of each member, then 8 random hex digits for the
- * version's name.
+ * and from (or "") of each member, then the new version's name.
  */
 static int tsh_install(struct transport *tp, const struct transport_set *set,
     transport_install_cb cb, void *arg)
 {
 	struct tsh *t = container_of(tp, struct tsh, base);
 	const struct transport_member *m;
-	char *pointer, *from;
+	char *pointer, *from, version[64];
 	struct sop *op;
 	size_t i;
 
@@ -537,8 +561,10 @@ static int tsh_install(struct transport *tp, const struct transport_set *set,
 		ssh_frame_argf(&op->frame, "%s", from ? from : "");
 		free(from);
 	}
-	/* The version name's random part: one process fewer there. */
-	ssh_frame_argf(&op->frame, "%08" PRIx32, (uint32_t)fsio_random64());
+	/* The version's name, by the controller's clock: a 'date' fewer
+	 * there. */
+	transport_version_name(version, sizeof version);
+	ssh_frame_argf(&op->frame, "%s", version);
 	return sop_queue(op);
 no_mem:
 	sop_free(op);

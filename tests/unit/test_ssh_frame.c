@@ -145,19 +145,22 @@ static void test_files(void **state)
 	(void)state;
 	assert_int_equal(ssh_answer_files("CF-OK\n"
 	    "CF-FILE YS5wZW0=\naGVsbG8=\nCF-END\n"
-	    "CF-FILE Yi5wZW0=\nCF-END\n", &e, &n), 0);
+	    "CF-FILE Yi5wZW0=\nCF-END\n", 5, &e, &n), 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(e[0].name, "a.pem");
 	assert_string_equal(e[0].data, "hello");
 	assert_string_equal(e[1].name, "b.pem");
 	assert_int_equal(e[1].len, 0);
 	ssh_answer_files_free(e, n);
-	assert_int_equal(ssh_answer_files("CF-OK\n", &e, &n), 0);
+	assert_int_equal(ssh_answer_files("CF-OK\n", 5, &e, &n), 0);
 	assert_int_equal(n, 0);
 	ssh_answer_files_free(e, n);
 	/* A file whose data is cut short. */
 	assert_int_equal(ssh_answer_files("CF-OK\nCF-FILE YS5wZW0=\naGVs\n",
-	    &e, &n), CF_ETRANSPORT);
+	    5, &e, &n), CF_ETRANSPORT);
+	/* A file over the limit fails them all: the helper sends any size. */
+	assert_int_equal(ssh_answer_files("CF-OK\n"
+	    "CF-FILE YS5wZW0=\naGVsbG8=\nCF-END\n", 4, &e, &n), CF_EINVAL);
 }
 
 int main(void)

@@ -932,8 +932,9 @@ static void test_run(void **state)
 }
 
 /* Over ssh, a session lost mid-operation fails that operation, and the
- * next one opens a new session: a command kills the helper's session
- * shell (its parent's parent). The local transport has no session. */
+ * next one opens a new session: a command kills the helper's shell that
+ * serves operations (its parent's parent), which ends the session. The
+ * local transport has no session. */
 static void test_session_lost(void **state)
 {
 	struct fx *f = *state;
