@@ -55,24 +55,31 @@ static json_t *value_at(json_t *settings, const char *key)
 	return v;
 }
 
-static int add_from(struct explain *e, const struct cfg *c,
-    config_setting_t *s, const struct layer *l)
+/* Appends origin text to e's list. 0 or CF_ENOMEM. */
+static int add_text(struct explain *e, const char *text)
 {
-	char label[128], buf[1200];
 	char **v = realloc(e->from, (e->nfrom + 2) * sizeof(*v));
 
 	if (v == NULL)
 		return CF_ENOMEM;
 	e->from = v;
+	if ((v[e->nfrom] = strdup(text)) == NULL)
+		return CF_ENOMEM;
+	v[++e->nfrom] = NULL;
+	return 0;
+}
+
+static int add_from(struct explain *e, const struct cfg *c,
+    config_setting_t *s, const struct layer *l)
+{
+	char label[128], buf[1200];
+
 	if (s == NULL)
 		snprintf(buf, sizeof buf, "built-in default");
 	else
 		snprintf(buf, sizeof buf, "%s:%d (%s)", cfg_file(c, s),
 		    cfg_line(s), layers_label(l, label, sizeof label));
-	if ((v[e->nfrom] = strdup(buf)) == NULL)
-		return CF_ENOMEM;
-	v[++e->nfrom] = NULL;
-	return 0;
+	return add_text(e, buf);
 }
 
 /* The server entry called name in root's `servers`, or NULL. */
@@ -115,6 +122,25 @@ static int origins(struct explain *e, const struct cfg *c,
 	return rc == 0 && e->nfrom == 0 ? add_from(e, c, NULL, NULL) : rc;
 }
 
+/* A second certificate's template: where its usage names it. */
+static int usage_origin(struct explain *e, const struct cfg *c,
+    const struct fleet *f, const struct server *s, config_t *cfg)
+{
+	char path[96], buf[1200];
+	config_setting_t *r;
+	unsigned u;
+
+	for (u = 0; u < f->utab.n && !(s->usages & (1u << u)); u++)
+		;
+	snprintf(path, sizeof path, "usages.%s.request", usage_name(&f->utab,
+	    u));
+	if ((r = config_lookup(cfg, path)) == NULL)
+		return CF_ENOENT;
+	snprintf(buf, sizeof buf, "%s:%d (usage %s)", cfg_file(c, r),
+	    cfg_line(r), usage_name(&f->utab, u));
+	return add_text(e, buf);
+}
+
 int fleet_explain(const struct fleet *f, const char *server, const char *key,
     struct explain *e, char *msg, size_t msgsz)
 {
@@ -148,15 +174,20 @@ int fleet_explain(const struct fleet *f, const char *server, const char *key,
 		return cf_error(msg, msgsz, rc, "cannot read '%s' again",
 		    f->path);
 	}
+	/* A second certificate ("mx01.web") has its server's entry. */
+	if (s->split_of >= 0)
+		server = f->servers[s->split_of].name;
 	g = entry_of(config_root_setting(&cfg), server);
 	rc = g ? layers_of_server(&L, config_root_setting(&cfg), g, server) :
 	    CF_ENOENT;
-	if (rc == 0)
+	if (rc == 0 && s->split_of >= 0 && strcmp(key, "request") == 0)
+		rc = usage_origin(e, &c, f, s, &cfg);
+	else if (rc == 0)
 		rc = origins(e, &c, &L, key);
 	layers_release(&L);
 	cfg_release(&c);
 	config_destroy(&cfg);
 	diags_release(&d);
 	return rc != 0 ? cf_error(msg, msgsz, rc, "cannot explain '%s' of "
-	    "'%s'", key, server) : 0;
+	    "'%s'", key, s->name) : 0;
 }

@@ -458,6 +458,88 @@ static void parse_server(struct fleet *f, const struct cfg *c,
 		    "a top-level 'request'", L->v[L->n - 1].what);
 }
 
+/*
+ * The usages of server i whose usage names a template of its own
+ * (usages = { x = { request = "NAME"; }; }) other than the server's: one
+ * more entry per such template, "SERVER.NAME", parsed again from entry g
+ * and given those usages and that template (--limit 'SERVER*' selects
+ * both). The server keeps the rest; when no usage is left to it, the first
+ * such template becomes its own instead.
+ */
+static void split_certificates(struct fleet *f, const struct cfg *c,
+    config_setting_t *root, config_setting_t *g, size_t i, size_t spare,
+    const struct server *def, bool tmpl_ok, struct layers *L)
+{
+	const struct named_request *r, *mine = NULL;
+	struct server *s = &f->servers[i], *x, *v;
+	unsigned u, k, mask;
+	char name[160];
+
+	for (u = 0; u < f->utab.n; u++) {
+		r = f->uinfo[u].request;
+		if (!(s->usages & (1u << u)) || r == NULL || &r->tmpl == s->tmpl)
+			continue;
+		/* The server's other usages: its own template's. */
+		for (mask = 0, k = 0; k < f->utab.n; k++)
+			if ((s->usages & (1u << k)) &&
+			    (f->uinfo[k].request == NULL ||
+			    &f->uinfo[k].request->tmpl == s->tmpl))
+				mask |= 1u << k;
+		if (mask == 0 && mine == NULL) {
+			/* All of them have templates of their own: the
+			 * server takes the first's. */
+			mine = r;
+			s->tmpl = &r->tmpl;
+			free(s->request);
+			if ((s->request = strdup(r->name)) == NULL)
+				cfg_error(c, g, "out of memory");
+			renew_cfg_check(&s->renew, &s->renew_at, s->tmpl,
+			    c->diags, "");
+			continue;
+		}
+		if (&r->tmpl == s->tmpl)
+			continue;
+		/* Every usage of this template, to one new entry. */
+		for (mask = 0, k = u; k < f->utab.n; k++)
+			if ((s->usages & (1u << k)) && f->uinfo[k].request == r)
+				mask |= 1u << k;
+		snprintf(name, sizeof name, "%s.%s", s->name, r->name);
+		if (!server_name_valid(name)) {
+			cfg_error(c, g, "server '%s' with usages of template "
+			    "'%s' gets a certificate named '%s', which is not "
+			    "a valid server name (at most 64 characters of "
+			    "[A-Za-z0-9._-])", s->name, r->name, name);
+			return;
+		}
+		/* Room for it, the entries still to parse, and the end. */
+		v = realloc(f->servers, (f->nservers + spare + 2) * sizeof *v);
+		if (v == NULL) {
+			cfg_error(c, g, "out of memory");
+			return;
+		}
+		f->servers = v;
+		s = &f->servers[i];
+		x = &f->servers[f->nservers++];
+		server_init(x);
+		parse_server(f, c, root, g, x, def, tmpl_ok, L);
+		free(x->name);
+		free(x->request);
+		x->name = strdup(name);
+		x->request = strdup(r->name);
+		x->tmpl = &r->tmpl;
+		x->usages = mask;
+		x->renew.offset_s = renew_jitter_offset(f->name, x->name,
+		    x->renew.jitter_s);
+		renew_cfg_check(&x->renew, &x->renew_at, x->tmpl, c->diags, "");
+		x->split_of = (long)i;
+		if (x->name == NULL || x->request == NULL) {
+			cfg_error(c, g, "out of memory");
+			return;
+		}
+		s->usages &= ~mask;
+	}
+}
+
 static void parse_servers(struct fleet *f, const struct cfg *c,
     config_setting_t *root, const struct server *def, bool tmpl_ok)
 {
@@ -465,8 +547,7 @@ static void parse_servers(struct fleet *f, const struct cfg *c,
 	size_t at;
 
 	config_setting_t *list = config_setting_get_member(root, "servers");
-	const struct server *local = NULL;
-	size_t nlocal = 0;
+	size_t local = SIZE_MAX, nlocal = 0, before;
 	int i, n;
 
 	if (list == NULL) {
@@ -492,19 +573,23 @@ static void parse_servers(struct fleet *f, const struct cfg *c,
 		}
 		server_init(s);
 		f->nservers++;
+		before = c->diags->n;
 		parse_server(f, c, root, g, s, def, tmpl_ok, &L);
 		/* A local server's own keygen = "server" (or its group's) is
 		 * refused by server.c; one from the fleet is counted here. */
 		if (s->transport == TRANSPORT_LOCAL && s->keygen_server &&
 		    (layers_get(&L, "keygen", &at) == NULL ||
 		    L.v[at].kind == LAYER_FLEET) && nlocal++ == 0)
-			local = s;
+			local = f->nservers - 1;
+		if (c->diags->n == before && s->name != NULL)
+			split_certificates(f, c, root, g, f->nservers - 1,
+			    (size_t)(n - i - 1), def, tmpl_ok, &L);
 	}
 	layers_release(&L);
 	if (n == 0)
 		cfg_error(c, list, "'servers' lists no server");
-	if (local != NULL)
-		check_keygen(c, root, local, nlocal);
+	if (local != SIZE_MAX)
+		check_keygen(c, root, &f->servers[local], nlocal);
 	check_names(f, c);
 }
 

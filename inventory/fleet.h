@@ -82,6 +82,8 @@ struct server {
 	                               NULL: the top-level `request` */
 	const struct template *tmpl;    /* resolved by fleet_load */
 	int approval;               /* -1: ca.approval; 0 auto; 1 manual */
+	long split_of;              /* the index in servers of the entry whose
+	                               second certificate this is, or -1 */
 	bool manual_approval;       /* resolved: its requests wait for
 	                               `certfleet approve` */
 	struct renew_policy renew;  /* the fleet's, then the server's own;
@@ -136,6 +138,9 @@ struct fleet {
 	struct fleet_usage {
 		char *file;         /* where the file defines it (owned), */
 		int line;           /* or NULL and 0 */
+		const struct named_request *request;    /* its certificate's
+		                       template, whatever the server's; NULL:
+		                       the server's own */
 		int port;           /* its rollout verify port, or 0 */
 	} uinfo[USAGE_CAP];         /* by index in utab */
 	unsigned usages;            /* the fleet-wide default selection */

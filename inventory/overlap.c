@@ -305,7 +305,7 @@ void overlap_check(const struct fleet *f, struct diags *d)
 	struct clash *c;
 	struct parent_cache *pc;
 	char root[PATH_MAX], cwd[PATH_MAX];
-	size_t n = 0, ndirs = 0, i, k, max = 1;
+	size_t n = 0, ndirs = 0, i, k, max = 1, own;
 	int u;
 
 	/* A store and a usage's five files per usage a server selects. */
@@ -326,12 +326,16 @@ void overlap_check(const struct fleet *f, struct diags *d)
 		    NULL || (s->transport == TRANSPORT_LOCAL && s->root ==
 		    NULL) || !root_of(s, cwd, pc, root, sizeof root))
 			continue;
-		if (!add(v, &n, root, s->store.certs, s, i, -1, NULL))
+		/* A second certificate of one entry shares its store and
+		 * counts as that entry (its usages' files differ). */
+		own = s->split_of >= 0 ? (size_t)s->split_of : i;
+		if (s->split_of < 0 &&
+		    !add(v, &n, root, s->store.certs, s, i, -1, NULL))
 			goto out;
 		for (u = 0; u < USAGE_CAP; u++) {
 			if (!(s->usages & (1u << u)))
 				continue;
-			if (!add_binding(v, &n, root, s, i, (unsigned)u))
+			if (!add_binding(v, &n, root, s, own, (unsigned)u))
 				goto out;
 		}
 	}

@@ -22,6 +22,7 @@ void server_init(struct server *s)
 	memset(s, 0, sizeof(*s));
 	vars_init(&s->vars);
 	s->approval = -1;
+	s->split_of = -1;
 	renew_policy_init(&s->renew);
 }
 

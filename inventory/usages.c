@@ -2,6 +2,7 @@
 #include "inventory/usages.h"
 #include "engine/base/reqspec.h"
 #include "engine/base/strv.h"
+#include "inventory/requests.h"
 #include "inventory/server.h"
 
 #include <stdio.h>
@@ -10,7 +11,7 @@
 
 static const char *const usage_keys[] = {
 	"cert", "key", "chain", "fullchain", "pkcs12", "pkcs12_passphrase_file",
-	"eku", "reload", "reload_timeout", "verify", NULL
+	"eku", "reload", "reload_timeout", "verify", "request", NULL
 };
 
 /* The `eku` list of usage group g: enum eku_flags, or keep when absent. */
@@ -35,6 +36,30 @@ static unsigned parse_eku(const struct cfg *c, config_setting_t *g,
 	strv_free(names);
 	free(lines);
 	return eku;
+}
+
+/*
+ * request = "NAME": the usage's certificate comes from that template of
+ * `requests`, so a server whose other usages use another template gets a
+ * second certificate (fleet.c makes it an entry of its own).
+ */
+static void parse_request(struct fleet *f, const struct cfg *c,
+    config_setting_t *g, unsigned u, const char *what)
+{
+	const char *name;
+	char known[256] = "";
+	size_t i, k = 0;
+
+	if (!cfg_string(c, g, "request", false, &name, what))
+		return;
+	if ((f->uinfo[u].request = requests_find(f, name)) != NULL)
+		return;
+	for (i = 0; i < f->nrequests && k + 40 < sizeof known; i++)
+		k += (size_t)snprintf(known + k, sizeof known - k, "%s%s",
+		    i ? ", " : "requests has: ", f->requests[i].name);
+	cfg_error(c, config_setting_get_member(g, "request"), "unknown "
+	    "request template '%s' in %s (%s)", name, what, f->nrequests ?
+	    known : "the fleet file has no 'requests'");
 }
 
 /* One `NAME = { ... }` of the group: its table entry and binding. */
@@ -71,6 +96,7 @@ static void parse_one(struct fleet *f, struct server *def,
 	t->def[u].eku = parse_eku(c, g, what, t->def[u].eku);
 	if (cfg_int(c, g, "verify", false, 1, 65535, &port, what))
 		f->uinfo[u].port = port;
+	parse_request(f, c, g, u, what);
 	server_parse_binding(&def->bindings[u], c, g, what);
 	def->usages |= 1u << u;
 }

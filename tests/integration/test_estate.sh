@@ -12,12 +12,12 @@ S=$B/servers
 out=$(ESTATE_FLEET=$E/estate.cfg ESTATE_DIR=$B CERTFLEET=$CERTFLEET \
     "$ROOT/scripts/demo-estate.sh" 2>&1); rc=$?
 check "the estate's demo runs end to end (exit 0)" [ "$rc" -eq 0 ]
-check "check names the two templates and the four usages" \
-    grep -q "7 servers, requests web, service, CA local, usages https smtp ldaps api_mtls$" <<<"$out"
+check "check names the two templates and the five usages" \
+    grep -q "9 servers, requests web, service, CA local, usages https smtp ldaps webmail api_mtls$" <<<"$out"
 check "--explain: api02's own renew_before wins over its group's" \
     grep -qx "  from $E/servers.cfg:16 (server api02)" <<<"$out"
 check "the first run holds ldap01 for approval and assigns the rest" \
-    [ "$(grep -c '^\(web\|mx\|api\)0[12] *assigned ' <<<"$out")" -eq 6 -a \
+    [ "$(grep -c '^\(web\|mx\|api\)0[12]\(\.web\)\? *assigned ' <<<"$out")" -eq 8 -a \
       "$(grep -c '^ldap01 *pending ' <<<"$out")" -eq 1 ]
 check "after approve, the next run assigns ldap01" \
     grep -q '^ldap01 *assigned .* ldaps$' <<<"$out"
@@ -49,7 +49,18 @@ for k in web01/etc/nginx/tls/site.key mx01/etc/postfix/tls/smtpd.key \
 	check "key ${k%%/*} is 0600" [ "$(stat -L -c %a "$S/$k")" = 600 ]
 done
 check "no server got a usage it does not select" \
-    [ ! -e "$S/web01/etc/postfix" -a ! -e "$S/mx01/etc/nginx" -a ! -e "$S/api01/etc" ]
+    [ ! -e "$S/web01/etc/postfix" -a ! -e "$S/mx01/etc/nginx/tls/site.crt" -a ! -e "$S/api01/etc" ]
+
+# A mail relay carries two certificates: smtp's from its group's template,
+# webmail's (request = "web" in the usage) from the web template.
+check "mx01's webmail: EC P-256 from template web, with its site's name" \
+    [ "$(openssl x509 -in "$S/mx01/etc/nginx/tls/webmail.crt" -noout -text |
+        grep -c 'ASN1 OID: prime256v1\|DNS:www.ams.contoso.test')" -eq 2 ]
+check "mx01's two certificates have two keys" \
+    [ "$(openssl pkey -in "$S/mx01/etc/nginx/tls/webmail.key" -pubout)" != \
+      "$(openssl pkey -in "$S/mx01/etc/postfix/tls/smtpd.key" -pubout)" ]
+check "the second certificate has its own line: mx01.web, usage webmail" \
+    grep -q '^mx01\.web *assigned .* webmail$' <<<"$out"
 
 # A rerun changes nothing; status agrees.
 st=$("$CERTFLEET" run --json "$E/estate.cfg"); rc=$?
@@ -57,7 +68,11 @@ check "a second run changes nothing (exit 0, all up to date)" \
     [ "$rc" -eq 0 -a "$(jq -r '[.servers[].status] | unique | join(",")' <<<"$st")" = up_to_date ]
 check "status lists every server with its own usage" \
     [ "$("$CERTFLEET" status --json "$E/estate.cfg" | jq -r '[.servers[] | .name + ":" + (.usages | join(","))] | join(" ")')" = \
-      "web01:https web02:https mx01:smtp mx02:smtp ldap01:ldaps api01:api_mtls api02:api_mtls" ]
+      "web01:https web02:https mx01:smtp mx01.web:webmail mx02:smtp mx02.web:webmail ldap01:ldaps api01:api_mtls api02:api_mtls" ]
 js=$("$CERTFLEET" check --json "$E/estate.cfg")
 check "check --json: mx01 with a 5-day jitter, api01 renews at a third" \
     [ "$(jq -r '[.servers[] | select(.name == "api01" or .name == "mx01") | .settings.renew_before + "/" + (.settings.renew_jitter // "-")] | join(" ")' <<<"$js")" = "30d/5d 1/3/-" ]
+out=$("$CERTFLEET" check "$E/estate.cfg" --explain mx01.web request); rc=$?
+check "--explain: a second certificate's template comes from its usage" \
+    [ "$rc $out" = "0 request = \"web\"
+  from $E/estate.cfg:41 (usage webmail)" ]

@@ -5,6 +5,7 @@
  */
 #include "tests/unit/unit.h"
 #include "engine/base/err.h"
+#include "engine/base/usage.h"
 #include "inventory/explain.h"
 #include "inventory/fleet.h"
 
@@ -184,6 +185,42 @@ static void test_explain_unknown(void **state)
 	explain_release(&e);
 }
 
+/* A usage with a template of its own gives its server a second
+ * certificate, an entry "SERVER.TEMPLATE" right after the server's. */
+static void test_split_certificates(void **state)
+{
+	struct fleet f;
+	struct diags d;
+	const struct server *s;
+	int https, smtp, webmail;
+
+	(void)state;
+	diags_init(&d);
+	assert_int_equal(fleet_load(&f, FIXTURES "/good/split.cfg", &d), 0);
+	https = usage_from_name(&f.utab, "https");
+	smtp = usage_from_name(&f.utab, "smtp");
+	webmail = usage_from_name(&f.utab, "webmail");
+	assert_int_equal(f.nservers, 4);
+	assert_string_equal(f.servers[0].name, "web01");
+	assert_int_equal(f.servers[0].usages, (1u << https) | (1u << webmail));
+	assert_string_equal(f.servers[1].name, "mx01");
+	assert_int_equal(f.servers[1].usages, 1u << smtp);
+	assert_string_equal(f.servers[1].request, "mail");
+	s = &f.servers[2];
+	assert_string_equal(s->name, "mx01.web");
+	assert_int_equal(s->usages, 1u << webmail);
+	assert_string_equal(s->request, "web");
+	assert_string_equal(s->address, "mx01.test");
+	assert_int_equal(s->split_of, 1);
+	assert_ptr_equal(s->tmpl, &f.requests[0].tmpl);
+	/* Its only usage's template becomes api01's own. */
+	assert_string_equal(f.servers[3].name, "api01");
+	assert_string_equal(f.servers[3].request, "web");
+	assert_int_equal(f.servers[3].split_of, -1);
+	fleet_release(&f);
+	diags_release(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -192,6 +229,7 @@ int main(void)
 		cmocka_unit_test(test_templates_and_approval),
 		cmocka_unit_test(test_explain),
 		cmocka_unit_test(test_explain_unknown),
+		cmocka_unit_test(test_split_certificates),
 	};
 
 	return cmocka_run_group_tests_name("groups", tests, setup, teardown);
