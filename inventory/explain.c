@@ -4,6 +4,7 @@
  * for a question asked about one.
  */
 #include "inventory/explain.h"
+#include "engine/base/strv.h"
 #include "engine/base/err.h"
 #include "inventory/fleet_json.h"
 #include "inventory/layers.h"
@@ -55,20 +56,6 @@ static json_t *value_at(json_t *settings, const char *key)
 	return v;
 }
 
-/* Appends origin text to e's list. 0 or CF_ENOMEM. */
-static int add_text(struct explain *e, const char *text)
-{
-	char **v = realloc(e->from, (e->nfrom + 2) * sizeof(*v));
-
-	if (v == NULL)
-		return CF_ENOMEM;
-	e->from = v;
-	if ((v[e->nfrom] = strdup(text)) == NULL)
-		return CF_ENOMEM;
-	v[++e->nfrom] = NULL;
-	return 0;
-}
-
 static int add_from(struct explain *e, const struct cfg *c,
     config_setting_t *s, const struct layer *l)
 {
@@ -79,7 +66,7 @@ static int add_from(struct explain *e, const struct cfg *c,
 	else
 		snprintf(buf, sizeof buf, "%s:%d (%s)", cfg_file(c, s),
 		    cfg_line(s), layers_label(l, label, sizeof label));
-	return add_text(e, buf);
+	return strv_append(&e->from, &e->nfrom, buf);
 }
 
 /* The server entry called name in root's `servers`, or NULL. */
@@ -138,7 +125,7 @@ static int usage_origin(struct explain *e, const struct cfg *c,
 		return CF_ENOENT;
 	snprintf(buf, sizeof buf, "%s:%d (usage %s)", cfg_file(c, r),
 	    cfg_line(r), usage_name(&f->utab, u));
-	return add_text(e, buf);
+	return strv_append(&e->from, &e->nfrom, buf);
 }
 
 int fleet_explain(const struct fleet *f, const char *server, const char *key,

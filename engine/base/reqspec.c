@@ -3,6 +3,7 @@
  * the reports all name the same way.
  */
 #include "engine/base/reqspec.h"
+#include "engine/base/strv.h"
 #include "engine/base/crypto.h"
 #include "engine/base/err.h"
 
@@ -58,15 +59,7 @@ int req_spec_copy(struct req_spec *dst, const struct req_spec *src)
 
 int req_spec_add_san(struct req_spec *rs, const char *san)
 {
-	char **n = realloc(rs->san, (rs->nsan + 1) * sizeof(*n));
-
-	if (n == NULL)
-		return CF_ENOMEM;
-	rs->san = n;
-	if ((n[rs->nsan] = strdup(san)) == NULL)
-		return CF_ENOMEM;
-	rs->nsan++;
-	return 0;
+	return strv_append(&rs->san, &rs->nsan, san);
 }
 
 int key_spec_set(struct key_spec *ks, const char *type, const char *curve,

@@ -1,5 +1,6 @@
 /* NULL-ended string arrays: copies and frees. */
 #include "engine/base/strv.h"
+#include "engine/base/err.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -30,4 +31,19 @@ char **strv_dup(char *const *v)
 			return NULL;
 		}
 	return d;
+}
+
+int strv_append(char ***v, size_t *n, const char *s)
+{
+	char **w = realloc(*v, (*n + 2) * sizeof(*w));
+
+	if (w == NULL)
+		return CF_ENOMEM;
+	*v = w;
+	if ((w[*n] = strdup(s)) == NULL) {
+		w[*n] = NULL;
+		return CF_ENOMEM;
+	}
+	w[++*n] = NULL;
+	return 0;
 }
