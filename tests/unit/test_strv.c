@@ -37,11 +37,28 @@ static void test_empty_and_null(void **state)
 	strv_free(NULL);
 }
 
+/* Appending keeps the array NULL-ended, from nothing on. */
+static void test_append(void **state)
+{
+	char **v = NULL;
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(strv_append(&v, &n, "a"), 0);
+	assert_int_equal(strv_append(&v, &n, "b"), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0], "a");
+	assert_string_equal(v[1], "b");
+	assert_null(v[2]);
+	strv_free(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dup),
 		cmocka_unit_test(test_empty_and_null),
+		cmocka_unit_test(test_append),
 	};
 	return cmocka_run_group_tests_name("strv", tests, NULL, NULL);
 }
