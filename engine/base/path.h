@@ -1,6 +1,6 @@
 /*
  * Path helpers shared by the fleet file check and the transports. Strings
- * only: nothing here touches the file system (path_absolute asks for the
+ * only: nothing here reads or writes files (path_absolute asks for the
  * working directory).
  */
 #ifndef CF_PATH_H

@@ -24,7 +24,7 @@ enum certmonger_status {
 	CM_UNREACHABLE = 3,         /* stdout: why */
 	CM_UNCONFIGURED = 4,        /* stdout: why */
 	CM_WAIT_WITH_DELAY = 5,     /* stdout: seconds, newline, cookie */
-	CM_UNSUPPORTED = 6          /* the operation is not implemented */
+	CM_UNSUPPORTED = 6          /* the helper does not support the operation */
 };
 
 /* What one helper run is about; everything borrowed. */
